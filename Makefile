@@ -1,0 +1,73 @@
+# A thin facade over Meson. `make` builds, `make check` runs every test, `make demo` brings the
+# system up on loopback, `make install PREFIX=/some/dir` installs the programs.
+BUILD     ?= build
+ASAN      ?= build-asan
+FUZZ      ?= build-fuzz
+PREFIX    ?= /usr/local
+PYTHON    ?= /usr/bin/python3
+PYTEST    ?= $(PYTHON) -m pytest
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run format format-check \
+        demo install bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+integration: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTEST) -q tests/integration
+
+check: unit integration
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: deps $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+
+check-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN) --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  TANDEM_BUILD=$(abspath $(ASAN)) $(PYTEST) -q tests/integration
+
+$(FUZZ)/build.ninja:
+	CC=clang-14 meson setup $(FUZZ) --buildtype=debug -Dfuzz=true -Dtests=false \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ)
+
+# Runs every fuzzer for FUZZ_SECONDS each, from the checked-in seed corpus.
+fuzz-run: fuzz
+	bash fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+demo: build
+	bash scripts/demo.sh $(abspath $(BUILD))
+
+install: build
+	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
+	meson install -C $(BUILD) --no-rebuild
+
+bench: build
+	bash bench/hellod.sh $(abspath $(BUILD))
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package that tandem's build, tests, benchmarks and demo need.
+# Idempotent: when everything is present it only checks and returns.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  clang-format valgrind
+  # libraries
+  libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
+  libsystemd-dev libcmocka-dev
+  # servers and tools driven by tests, benchmarks and the demo
+  postgresql-15 python3 python3-pytest python3-psycopg wrk openssl curl
+  procps iproute2 util-linux tzdata
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

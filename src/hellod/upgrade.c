@@ -1,0 +1,202 @@
+#include "upgrade.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "strbuf.h"
+
+extern char **environ;
+
+static int parse_count(const char *v, long max)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || n < 0 || n > max)
+		return -1;
+	return (int)n;
+}
+
+int upgrade_inherited(int **fds, size_t *n, int *ready_fd, char **err)
+{
+	*fds = NULL;
+	*n = 0;
+	*ready_fd = -1;
+	const char *count = getenv("TANDEM_LISTEN_FDS");
+	int k;
+	if (count) {
+		k = parse_count(count, 64);
+		const char *rf = getenv("TANDEM_READY_FD");
+		*ready_fd = rf ? parse_count(rf, 1024) : -1;
+		unsetenv("TANDEM_LISTEN_FDS");
+		unsetenv("TANDEM_READY_FD");
+		if (k < 0) {
+			err_set(err, "TANDEM_LISTEN_FDS='%s' is not a socket count", count);
+			return -1;
+		}
+		if (*ready_fd >= 0)
+			fcntl(*ready_fd, F_SETFD, FD_CLOEXEC);
+	} else {
+		k = sd_listen_fds(1);
+		if (k < 0) {
+			err_set(err, "socket activation: %s", strerror(-k));
+			return -1;
+		}
+	}
+	if (k == 0)
+		return 0;
+	*fds = xcalloc((size_t)k, sizeof **fds);
+	for (int i = 0; i < k; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		if (listener_adopt(fd, err) < 0) {
+			free(*fds);
+			*fds = NULL;
+			return -1;
+		}
+		(*fds)[i] = fd;
+	}
+	*n = (size_t)k;
+	return 0;
+}
+
+void upgrade_notify_ready(int ready_fd)
+{
+	if (ready_fd < 0)
+		return;
+	static const char msg[] = "ready\n";
+	ssize_t r = write(ready_fd, msg, sizeof msg - 1);
+	(void)r;
+	close(ready_fd);
+}
+
+typedef struct upgrade {
+	uv_process_t proc;
+	uv_pipe_t pipe;
+	upgrade_done_cb done;
+	void *ud;
+	bool reported;
+	int open_handles;
+} upgrade;
+
+static void report(upgrade *u, bool ok)
+{
+	if (u->reported)
+		return;
+	u->reported = true;
+	u->done(ok, u->ud);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	upgrade *u = h->data;
+	if (--u->open_handles == 0)
+		free(u);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	static char scratch[64];
+	*buf = uv_buf_init(scratch, sizeof scratch);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	upgrade *u = s->data;
+	if (nread > 0) {
+		report(u, true);
+	} else if (nread < 0) {
+		report(u, false);
+		uv_close((uv_handle_t *)&u->pipe, on_handle_closed);
+	}
+}
+
+static void on_child_exit(uv_process_t *p, int64_t status, int sig)
+{
+	upgrade *u = p->data;
+	if (!u->reported)
+		log_error("upgrade: the new process exited (status %lld, signal %d) before it was ready",
+		          (long long)status, sig);
+	report(u, false);
+	uv_close((uv_handle_t *)&u->proc, on_handle_closed);
+}
+
+int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds, size_t n,
+                  upgrade_done_cb done, void *ud, char **err)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		err_set(err, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	size_t nenv = 0;
+	while (environ[nenv])
+		nenv++;
+	char **env = xcalloc(nenv + 3, sizeof *env);
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++)
+		if (strncmp(environ[i], "LISTEN_", 7) != 0 && strncmp(environ[i], "TANDEM_", 7) != 0)
+			env[k++] = environ[i];
+	char *count = xasprintf("TANDEM_LISTEN_FDS=%zu", n);
+	char *ready = xasprintf("TANDEM_READY_FD=%zu", 3 + n);
+	env[k++] = count;
+	env[k++] = ready;
+	env[k] = NULL;
+
+	uv_stdio_container_t *stdio = xcalloc(4 + n, sizeof *stdio);
+	for (int i = 0; i < 3; i++) {
+		stdio[i].flags = UV_INHERIT_FD;
+		stdio[i].data.fd = i;
+	}
+	for (size_t i = 0; i < n; i++) {
+		stdio[3 + i].flags = UV_INHERIT_FD;
+		stdio[3 + i].data.fd = fds[i];
+	}
+	stdio[3 + n].flags = UV_INHERIT_FD;
+	stdio[3 + n].data.fd = pfd[1];
+
+	upgrade *u = xcalloc(1, sizeof *u);
+	u->done = done;
+	u->ud = ud;
+	uv_process_options_t opts = {
+	    .exit_cb = on_child_exit,
+	    .file = exe,
+	    .args = argv,
+	    .env = env,
+	    .flags = UV_PROCESS_DETACHED,
+	    .stdio_count = (int)(4 + n),
+	    .stdio = stdio,
+	};
+	u->proc.data = u;
+	int rc = uv_spawn(loop, &u->proc, &opts);
+	close(pfd[1]);
+	free(stdio);
+	free(env);
+	free(count);
+	free(ready);
+	if (rc != 0) {
+		err_set(err, "cannot start %s: %s", exe, uv_strerror(rc));
+		close(pfd[0]);
+		u->open_handles = 1;
+		u->reported = true;
+		uv_close((uv_handle_t *)&u->proc, on_handle_closed);
+		return -1;
+	}
+	u->open_handles = 2;
+	uv_unref((uv_handle_t *)&u->proc);
+	uv_pipe_init(loop, &u->pipe, 0);
+	u->pipe.data = u;
+	uv_pipe_open(&u->pipe, pfd[0]);
+	uv_read_start((uv_stream_t *)&u->pipe, on_alloc, on_read);
+	log_info("upgrade: started %s (pid %d); waiting for it to serve", exe, u->proc.pid);
+	return 0;
+}

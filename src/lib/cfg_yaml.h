@@ -1,0 +1,30 @@
+/* Reads a YAML configuration file into flat entries: nested mappings become dotted keys
+ * ("postgresql.data_dir"), values are scalars or sequences of scalars, each with its line. */
+#ifndef TANDEM_CFG_YAML_H
+#define TANDEM_CFG_YAML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct cfg_entry {
+	char *key;
+	char **values; /* one value for a scalar; NULL value for an empty one (`key:`) */
+	size_t nvalues;
+	bool is_sequence;
+	int line; /* 1-based */
+} cfg_entry;
+
+typedef struct cfg_doc {
+	cfg_entry *entries;
+	size_t n;
+} cfg_doc;
+
+/* Errors read "NAME:LINE: what is wrong". */
+int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
+                   char **err) TND_MUST_CHECK;
+int cfg_yaml_read_file(const char *path, cfg_doc *out, char **err) TND_MUST_CHECK;
+void cfg_doc_free(cfg_doc *doc);
+
+#endif

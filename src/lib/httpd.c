@@ -1,0 +1,436 @@
+#include "httpd.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "strbuf.h"
+
+typedef struct slot {
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	httpd *d;
+} slot;
+
+/* A live connection, kept so that draining can shorten the timeout of idle ones. */
+typedef struct conn_link {
+	struct MHD_Connection *conn;
+	struct conn_link *prev, *next;
+} conn_link;
+
+struct httpd {
+	uv_loop_t *loop;
+	httpd_config cfg;
+	slot *slots;
+	size_t nslots;
+	uv_timer_t timer;
+	conn_link *conns;
+	size_t nconns;
+	size_t pending;
+	bool draining;
+	bool in_run; /* inside MHD_run: timer re-arming happens once at the end */
+	int handles_open;
+};
+
+typedef enum { REQ_READING, REQ_RUNNING, REQ_ANSWERED, REQ_SENT } req_state;
+
+struct http_req {
+	httpd *d;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	strbuf body;
+	bool too_large;
+	bool suspended;
+	req_state state;
+	uint64_t start_us;
+	unsigned status;
+	struct MHD_Response *resp;
+};
+
+static void run_all(httpd *d);
+static void on_timer(uv_timer_t *t);
+
+static void arm_timer(httpd *d)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < d->nslots; i++) {
+		MHD_UNSIGNED_LONG_LONG t;
+		if (d->slots[i].mhd && MHD_get_timeout(d->slots[i].mhd, &t) == MHD_YES && t < next)
+			next = t;
+	}
+	if (next == UINT64_MAX)
+		uv_timer_stop(&d->timer);
+	else
+		uv_timer_start(&d->timer, on_timer, next, 0);
+}
+
+static void run_slot(slot *s)
+{
+	if (s->mhd)
+		MHD_run(s->mhd);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	slot *s = p->data;
+	run_slot(s);
+	arm_timer(s->d);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	run_all(t->data);
+}
+
+static void run_all(httpd *d)
+{
+	for (size_t i = 0; i < d->nslots; i++)
+		run_slot(&d->slots[i]);
+	arm_timer(d);
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	(void)len;
+	httpd *d = cls;
+	if (d->cfg.allow_peer && !d->cfg.allow_peer(addr, d->cfg.ud))
+		return MHD_NO;
+	return MHD_YES;
+}
+
+static enum MHD_Result queue_answer(http_req *r)
+{
+	if (r->d->draining)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result rc = MHD_queue_response(r->conn, r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	r->state = REQ_SENT;
+	return rc;
+}
+
+static void request_done(httpd *d, http_req *r)
+{
+	(void)d;
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	sb_free(&r->body);
+	free(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	httpd *d = cls;
+	http_req *r = *con_cls;
+	if (!r) {
+		r = xcalloc(1, sizeof *r);
+		r->d = d;
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		*con_cls = r;
+		const char *cl =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > d->cfg.max_body)
+			r->too_large = true;
+		if (!r->too_large)
+			return MHD_YES;
+	}
+	if (*upload_size && !r->too_large) {
+		if (r->body.len + *upload_size > d->cfg.max_body) {
+			r->too_large = true;
+			sb_free(&r->body);
+		} else {
+			sb_append(&r->body, upload_data, *upload_size);
+		}
+	}
+	*upload_size = 0;
+
+	if (r->state == REQ_READING && r->too_large) {
+		/* Answered before the body is read; the connection closes after the answer. */
+		char *msg = xasprintf("request body larger than %zu bytes", d->cfg.max_body);
+		d->pending++;
+		r->state = REQ_RUNNING;
+		http_respond_error(r, 413, msg, NULL);
+		free(msg);
+		return queue_answer(r);
+	}
+	if (upload_data && r->state == REQ_READING)
+		return MHD_YES; /* more body may follow; the final call has no data */
+
+	if (r->state == REQ_READING) {
+		r->state = REQ_RUNNING;
+		r->start_us = clock_mono_us();
+		d->pending++;
+		d->cfg.on_request(r, d->cfg.ud);
+		if (r->state == REQ_RUNNING) {
+			MHD_suspend_connection(conn);
+			r->suspended = true;
+			return MHD_YES;
+		}
+	}
+	if (r->state == REQ_ANSWERED)
+		return queue_answer(r);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	http_req *r = *con_cls;
+	if (r)
+		request_done(cls, r);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	httpd *d = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		conn_link *l = xcalloc(1, sizeof *l);
+		l->conn = conn;
+		l->next = d->conns;
+		if (d->conns)
+			d->conns->prev = l;
+		d->conns = l;
+		d->nconns++;
+		*socket_ctx = l;
+		if (d->draining)
+			MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+	} else {
+		conn_link *l = *socket_ctx;
+		if (!l)
+			return;
+		if (l->prev)
+			l->prev->next = l->next;
+		else
+			d->conns = l->next;
+		if (l->next)
+			l->next->prev = l->prev;
+		d->nconns--;
+		free(l);
+		*socket_ctx = NULL;
+	}
+}
+
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) >= 0) {
+		log_debug("http: %s", msg);
+		free(msg);
+	}
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	httpd *d = h->data;
+	if (--d->handles_open == 0) {
+		free(d->slots);
+		free(d);
+	}
+}
+
+httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
+{
+	if ((cfg->tls_cert_pem != NULL) != (cfg->tls_key_pem != NULL)) {
+		err_set(err, "TLS needs both a certificate and a key");
+		return NULL;
+	}
+	if (cfg->tls_cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		err_set(err, "this libmicrohttpd was built without TLS support");
+		return NULL;
+	}
+	httpd *d = xcalloc(1, sizeof *d);
+	d->loop = loop;
+	d->cfg = *cfg;
+	d->slots = xcalloc(cfg->nfds, sizeof *d->slots);
+	d->nslots = cfg->nfds;
+	uv_timer_init(loop, &d->timer);
+	d->timer.data = d;
+	d->handles_open = 1;
+
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (cfg->tls_cert_pem)
+		flags |= MHD_USE_TLS;
+	for (size_t i = 0; i < cfg->nfds; i++) {
+		slot *s = &d->slots[i];
+		s->d = d;
+		struct MHD_OptionItem tls[] = {
+		    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem},
+		    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem},
+		    {MHD_OPTION_END, 0, NULL},
+		};
+		struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+		s->mhd = MHD_start_daemon(
+		    flags, 0, accept_policy, d, on_access, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i],
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header,
+		    MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
+		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		if (!s->mhd) {
+			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
+			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)" : "");
+			httpd_free(d);
+			return NULL;
+		}
+		const union MHD_DaemonInfo *info =
+		    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+		uv_poll_init(loop, &s->poll, info->epoll_fd);
+		s->poll.data = s;
+		d->handles_open++;
+		uv_poll_start(&s->poll, UV_READABLE, on_poll);
+	}
+	run_all(d);
+	return d;
+}
+
+void httpd_drain(httpd *d)
+{
+	if (d->draining)
+		return;
+	d->draining = true;
+	for (size_t i = 0; i < d->nslots; i++)
+		if (d->slots[i].mhd)
+			MHD_quiesce_daemon(d->slots[i].mhd);
+	for (conn_link *l = d->conns; l; l = l->next)
+		MHD_set_connection_option(l->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+	run_all(d);
+}
+
+size_t httpd_connections(const httpd *d)
+{
+	return d->nconns;
+}
+
+size_t httpd_pending(const httpd *d)
+{
+	return d->pending;
+}
+
+void httpd_free(httpd *d)
+{
+	if (!d)
+		return;
+	uv_timer_stop(&d->timer);
+	for (size_t i = 0; i < d->nslots; i++) {
+		slot *s = &d->slots[i];
+		if (!s->mhd)
+			continue;
+		uv_poll_stop(&s->poll);
+		/* Quiesce first: the listening socket is shared and must stay open. */
+		MHD_quiesce_daemon(s->mhd);
+		MHD_stop_daemon(s->mhd);
+		s->mhd = NULL;
+		s->poll.data = d;
+		uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+	}
+	uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+}
+
+const char *http_req_method(const http_req *r)
+{
+	return r->method;
+}
+
+const char *http_req_path(const http_req *r)
+{
+	return r->path;
+}
+
+const char *http_req_header(const http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_body(const http_req *r, size_t *len)
+{
+	*len = r->body.len;
+	return r->body.data ? r->body.data : "";
+}
+
+const struct sockaddr *http_req_peer(const http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci ? ci->client_addr : NULL;
+}
+
+uint64_t http_req_start_us(const http_req *r)
+{
+	return r->start_us;
+}
+
+void http_respond(http_req *r, unsigned status, const char *content_type, const char *body,
+                  size_t len, const char *const *headers)
+{
+	if (r->state != REQ_RUNNING) {
+		log_error("http: a request was answered twice (status %u); ignored", status);
+		return;
+	}
+	void *copy = xmalloc(len);
+	if (len)
+		memcpy(copy, body, len);
+	r->resp = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+	if (content_type)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	for (const char *const *h = headers; h && h[0]; h += 2)
+		MHD_add_response_header(r->resp, h[0], h[1]);
+	r->status = status;
+	r->state = REQ_ANSWERED;
+	r->d->pending--;
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+		/* Let MHD pick the connection up on the next loop pass. */
+		uv_timer_start(&r->d->timer, on_timer, 0, 0);
+	}
+}
+
+char *http_error_body(const char *message)
+{
+	char *clean = xstrdup(message);
+	for (char *p = clean; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	json_t *o = json_pack("{s:s}", "error", clean);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	free(clean);
+	return s ? s : xstrdup("{\"error\":\"internal error\"}");
+}
+
+void http_respond_error(http_req *r, unsigned status, const char *message,
+                        const char *const *headers)
+{
+	char *s = http_error_body(message);
+	http_respond(r, status, "application/json", s, strlen(s), headers);
+	free(s);
+}

@@ -1,0 +1,31 @@
+/* Logging: one line per event on standard error, each with its timestamp, level and the context
+ * of the thread that wrote it (for example "hellod worker=1"). A line is written with a single
+ * write(2), so lines from several threads never interleave. */
+#ifndef TANDEM_LOG_H
+#define TANDEM_LOG_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR } log_level;
+
+/* Parses "debug", "info", "warning", "error"; returns -1 for anything else. */
+int log_level_parse(const char *s, log_level *out) TND_MUST_CHECK;
+const char *log_level_name(log_level level);
+
+/* The process-wide threshold; lines below it are dropped. Safe to call from any thread. */
+void log_set_level(log_level level);
+bool log_enabled(log_level level);
+
+/* Context for the calling thread, shown in brackets on every line it writes (copied). */
+void log_set_context(const char *context);
+
+void log_msg(log_level level, const char *fmt, ...) TND_PRINTF(2, 3);
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,69 @@
+#include "strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void sb_reserve(strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1;
+	if (need <= sb->cap)
+		return;
+	size_t cap = sb->cap ? sb->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	sb->data = xrealloc(sb->data, cap);
+	sb->cap = cap;
+}
+
+void sb_append(strbuf *sb, const void *data, size_t len)
+{
+	sb_reserve(sb, len);
+	if (len)
+		memcpy(sb->data + sb->len, data, len);
+	sb->len += len;
+	sb->data[sb->len] = '\0';
+}
+
+void sb_puts(strbuf *sb, const char *s)
+{
+	sb_append(sb, s, strlen(s));
+}
+
+void sb_printf(strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	sb_reserve(sb, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+void sb_reset(strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->data)
+		sb->data[0] = '\0';
+}
+
+char *sb_steal(strbuf *sb)
+{
+	char *s = sb->data ? sb->data : xstrdup("");
+	sb->data = NULL;
+	sb->len = sb->cap = 0;
+	return s;
+}
+
+void sb_free(strbuf *sb)
+{
+	free(sb->data);
+	sb->data = NULL;
+	sb->len = sb->cap = 0;
+}

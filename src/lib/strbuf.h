@@ -1,0 +1,26 @@
+/* A growable byte buffer, always NUL-terminated. It never truncates: it grows or the process
+ * ends on out-of-memory (see err.h). */
+#ifndef TANDEM_STRBUF_H
+#define TANDEM_STRBUF_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct strbuf {
+	char *data; /* NULL until the first append */
+	size_t len;
+	size_t cap;
+} strbuf;
+
+#define STRBUF_INIT {NULL, 0, 0}
+
+void sb_append(strbuf *sb, const void *data, size_t len);
+void sb_puts(strbuf *sb, const char *s);
+void sb_printf(strbuf *sb, const char *fmt, ...) TND_PRINTF(2, 3);
+void sb_reset(strbuf *sb);
+/* Hands the contents to the caller (never NULL) and leaves the buffer empty. */
+char *sb_steal(strbuf *sb);
+void sb_free(strbuf *sb);
+
+#endif
