@@ -83,14 +83,16 @@ static void plan_put(const api_request *req, api_plan *plan)
 	json_t *value;
 	json_t *dob = NULL;
 	if (!json_is_object(doc)) {
-		answer(plan, 400, "the body must be a JSON object {\"dateOfBirth\": \"YYYY-MM-DD\"}");
+		answer(plan, 400,
+		       "the body must be a JSON object {\"dateOfBirth\": \"YYYY-MM-DD\"}");
 		goto out;
 	}
 	json_object_foreach(doc, key, value)
 	{
 		if (strcmp(key, "dateOfBirth") != 0) {
 			/* Field names come from the client: jansson escapes them for us. */
-			answerf(plan, 400, "unknown field '%.64s'; only dateOfBirth is accepted", key);
+			answerf(plan, 400, "unknown field '%.64s'; only dateOfBirth is accepted",
+			        key);
 			goto out;
 		}
 		dob = value;

@@ -28,7 +28,7 @@ typedef enum api_action {
 
 typedef struct api_request {
 	const char *method;
-	const char *path; /* as sent, without the query string */
+	const char *path;         /* as sent, without the query string */
 	const char *content_type; /* NULL when absent */
 	const char *body;
 	size_t body_len;
@@ -40,8 +40,8 @@ typedef struct api_plan {
 	api_action action;
 	char username[BD_MAX_USERNAME + 1];
 	bd_date dob;
-	unsigned status; /* API_ANSWER only */
-	char *body;      /* API_ANSWER only: JSON, owned */
+	unsigned status;   /* API_ANSWER only */
+	char *body;        /* API_ANSWER only: JSON, owned */
 	const char *allow; /* the Allow header of a 405 */
 } api_plan;
 

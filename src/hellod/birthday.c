@@ -61,10 +61,10 @@ int64_t bd_to_days(bd_date d)
 {
 	int64_t y = d.year - (d.month <= 2);
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;                                 /* 0..399 */
-	int64_t mp = (d.month + 9) % 12;                             /* March = 0 */
-	int64_t doy = (153 * mp + 2) / 5 + d.day - 1;                /* 0..365 */
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;         /* 0..146096 */
+	int64_t yoe = y - era * 400;                         /* 0..399 */
+	int64_t mp = (d.month + 9) % 12;                     /* March = 0 */
+	int64_t doy = (153 * mp + 2) / 5 + d.day - 1;        /* 0..365 */
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
 	return era * 146097 + doe - 719468;
 }
 

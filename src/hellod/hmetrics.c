@@ -58,7 +58,8 @@ void hmetrics_render(strbuf *out, hellod_metrics *const *workers, size_t n)
 		for (size_t i = 0; i < n && k < 64; i++)
 			parts[k++] = &workers[i]->latency[r];
 		snprintf(labels, sizeof labels, "route=\"%s\"", api_route_name((api_route)r));
-		metrics_histogram_write(out, "hellod_http_request_duration_seconds", labels, parts, k);
+		metrics_histogram_write(out, "hellod_http_request_duration_seconds", labels, parts,
+		                        k);
 	}
 
 	struct {
@@ -77,8 +78,8 @@ void hmetrics_render(strbuf *out, hellod_metrics *const *workers, size_t n)
 	     SUM(db_retries)},
 	    {"hellod_db_connects_total", "counter", "Database connection attempts.",
 	     SUM(db_connects)},
-	    {"hellod_db_connect_failures_total", "counter", "Database connection attempts that failed.",
-	     SUM(db_connect_failures)},
+	    {"hellod_db_connect_failures_total", "counter",
+	     "Database connection attempts that failed.", SUM(db_connect_failures)},
 	    {"hellod_db_pool_connections", "gauge", "Database connections configured.",
 	     SUM(pool_connections)},
 	    {"hellod_db_pool_ready", "gauge", "Database connections ready for queries.",

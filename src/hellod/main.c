@@ -39,15 +39,14 @@ typedef struct supervisor {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: hellod [--config FILE] [--OPTION VALUE ...]\n"
-	        "\n"
-	        "Serves the hello-birthday API:\n"
-	        "  PUT /hello/<username>  {\"dateOfBirth\": \"YYYY-MM-DD\"}  -> 204\n"
-	        "  GET /hello/<username>  -> 200 {\"message\": \"Hello, <username>! ...\"}\n"
-	        "  GET /healthz, /readyz, /metrics\n"
-	        "\n"
-	        "Options (flags beat environment variables, which beat the file):\n");
+	fprintf(out, "Usage: hellod [--config FILE] [--OPTION VALUE ...]\n"
+	             "\n"
+	             "Serves the hello-birthday API:\n"
+	             "  PUT /hello/<username>  {\"dateOfBirth\": \"YYYY-MM-DD\"}  -> 204\n"
+	             "  GET /hello/<username>  -> 200 {\"message\": \"Hello, <username>! ...\"}\n"
+	             "  GET /healthz, /readyz, /metrics\n"
+	             "\n"
+	             "Options (flags beat environment variables, which beat the file):\n");
 	cfg_print_help(&hellod_options, out);
 	fprintf(out, "\n"
 	             "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads the configuration;\n"

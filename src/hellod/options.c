@@ -58,7 +58,8 @@ static int check_timezone(const void *v, char **err)
 	bool found = sane && access(path, R_OK) == 0;
 	free(path);
 	if (!found) {
-		err_set(err, "'%s' is not a time zone known to this system (e.g. UTC, Europe/Paris)",
+		err_set(err,
+		        "'%s' is not a time zone known to this system (e.g. UTC, Europe/Paris)",
 		        tz);
 		return -1;
 	}
@@ -95,10 +96,8 @@ static const cfg_option options[] = {
     {"tls-key", CFG_STRING, NULL, 0, 0, false, OPT(tls_key), "FILE", "PEM private key", NULL},
     {"timezone", CFG_STRING, "UTC", 0, 0, false, OPT(timezone), "ZONE",
      "time zone that decides what 'today' is for birthdays", check_timezone},
-    {"request-deadline", CFG_DURATION, "10s", 100, 600000, true, OPT(request_deadline),
-     "DURATION",
-     "how long a request may wait for the database (retrying across failovers) before a 503",
-     NULL},
+    {"request-deadline", CFG_DURATION, "10s", 100, 600000, true, OPT(request_deadline), "DURATION",
+     "how long a request may wait for the database (retrying across failovers) before a 503", NULL},
     {"workers", CFG_INT, "0", 0, 64, false, OPT(workers), "N",
      "worker threads, each with its own event loop and connections; 0: one per CPU", NULL},
     {"db-pool-size", CFG_INT, "2", 1, 64, false, OPT(db_pool_size), "N",
@@ -107,9 +106,8 @@ static const cfg_option options[] = {
      "largest request body accepted; larger ones get 413", NULL},
     {"max-header", CFG_SIZE, "16k", 2048, 1048576, false, OPT(max_header), "SIZE",
      "memory for one request's line and headers; larger requests are refused", NULL},
-    {"idle-timeout", CFG_DURATION, "30s", 1000, 3600000, false, OPT(idle_timeout),
-     "DURATION", "close a connection that sends nothing for this long (slow clients too)",
-     NULL},
+    {"idle-timeout", CFG_DURATION, "30s", 1000, 3600000, false, OPT(idle_timeout), "DURATION",
+     "close a connection that sends nothing for this long (slow clients too)", NULL},
     {"max-connections", CFG_INT, "4096", 1, 1000000, false, OPT(max_connections), "N",
      "concurrent client connections per worker", NULL},
     {"drain-timeout", CFG_DURATION, "30s", 0, 3600000, true, OPT(drain_timeout), "DURATION",
@@ -181,7 +179,8 @@ char *hellod_redact_conninfo(const char *conninfo)
 		if (!o->val || !*o->val)
 			continue;
 		bool secret = strcmp(o->keyword, "password") == 0;
-		sb_printf(&sb, "%s%s=%s", sb.len ? " " : "", o->keyword, secret ? "********" : o->val);
+		sb_printf(&sb, "%s%s=%s", sb.len ? " " : "", o->keyword,
+		          secret ? "********" : o->val);
 	}
 	PQconninfoFree(opts);
 	return sb_steal(&sb);

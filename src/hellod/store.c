@@ -18,8 +18,8 @@ const char store_setup_sql[] =
     "END $$;";
 
 const pg_statement store_statements[] = {
-    {STORE_GET,
-     "SELECT to_char(date_of_birth, 'YYYY-MM-DD') FROM hello_users WHERE username = $1", 1},
+    {STORE_GET, "SELECT to_char(date_of_birth, 'YYYY-MM-DD') FROM hello_users WHERE username = $1",
+     1},
     {STORE_PUT,
      "INSERT INTO hello_users (username, date_of_birth) VALUES ($1, $2::date) "
      "ON CONFLICT (username) DO UPDATE SET date_of_birth = EXCLUDED.date_of_birth, "

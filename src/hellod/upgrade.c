@@ -124,8 +124,9 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
 {
 	upgrade *u = p->data;
 	if (!u->reported)
-		log_error("upgrade: the new process exited (status %lld, signal %d) before it was ready",
-		          (long long)status, sig);
+		log_error(
+		    "upgrade: the new process exited (status %lld, signal %d) before it was ready",
+		    (long long)status, sig);
 	report(u, false);
 	uv_close((uv_handle_t *)&u->proc, on_handle_closed);
 }
@@ -144,7 +145,8 @@ int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds,
 	char **env = xcalloc(nenv + 3, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "LISTEN_", 7) != 0 && strncmp(environ[i], "TANDEM_", 7) != 0)
+		if (strncmp(environ[i], "LISTEN_", 7) != 0 &&
+		    strncmp(environ[i], "TANDEM_", 7) != 0)
 			env[k++] = environ[i];
 	char *count = xasprintf("TANDEM_LISTEN_FDS=%zu", n);
 	char *ready = xasprintf("TANDEM_READY_FD=%zu", 3 + n);

@@ -51,8 +51,8 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t len)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
 		          (socklen_t)len);
 	} else if (sa->sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-		          (socklen_t)len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)len);
 	} else {
 		snprintf(out, len, "?");
 	}
@@ -66,8 +66,8 @@ static void reply(worker *w, http_req *r, api_route route, unsigned status, cons
 	if (w->snap->s.access_log) {
 		char peer[64];
 		peer_text(http_req_peer(r), peer, sizeof peer);
-		log_info("access: %s %s %.200s %u %.3fms", peer, http_req_method(r), http_req_path(r),
-		         status, (double)us / 1000.0);
+		log_info("access: %s %s %.200s %u %.3fms", peer, http_req_method(r),
+		         http_req_path(r), status, (double)us / 1000.0);
 	}
 	http_respond(r, status, ctype, body, body ? strlen(body) : 0, headers);
 }
@@ -100,7 +100,8 @@ static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, co
 				log_error("user %s has a stored date '%s' this service cannot read",
 				          op->username, v);
 				metrics_inc(&w->metrics.db_errors, 1);
-				reply_error(w, op->req, op->route, 500, "stored date is unreadable", NULL);
+				reply_error(w, op->req, op->route, 500, "stored date is unreadable",
+				            NULL);
 				break;
 			}
 			char *body = api_hello_message(op->username, dob, shared_today(w->sh));
@@ -177,10 +178,13 @@ static void on_request(http_req *r, void *ud)
 		break;
 	case API_READYZ:
 		if (pgpool_is_ready(w->pool) && !w->draining) {
-			reply(w, r, plan.route, 200, "application/json", "{\"status\":\"ready\"}", NULL);
+			reply(w, r, plan.route, 200, "application/json", "{\"status\":\"ready\"}",
+			      NULL);
 		} else {
-			const char *why = w->draining ? "shutting down" : pgpool_last_error(w->pool);
-			char *m = xasprintf("not ready: %s", *why ? why : "connecting to the database");
+			const char *why =
+			    w->draining ? "shutting down" : pgpool_last_error(w->pool);
+			char *m =
+			    xasprintf("not ready: %s", *why ? why : "connecting to the database");
 			reply_error(w, r, plan.route, 503, m, NULL);
 			free(m);
 		}

@@ -28,8 +28,7 @@ typedef struct unit {
 	long long factor;
 } unit;
 
-static int parse_with_units(const char *s, const unit *units, long long bare_factor,
-                            long long *out)
+static int parse_with_units(const char *s, const unit *units, long long bare_factor, long long *out)
 {
 	if (!isdigit((unsigned char)*s))
 		return -1;
@@ -58,15 +57,15 @@ static int parse_with_units(const char *s, const unit *units, long long bare_fac
 
 int cfg_parse_duration_ms(const char *s, long long *out)
 {
-	static const unit units[] = {{"ms", 1},        {"s", 1000},     {"m", 60000},
-	                             {"min", 60000},   {"h", 3600000},  {NULL, 0}};
+	static const unit units[] = {{"ms", 1},      {"s", 1000},    {"m", 60000},
+	                             {"min", 60000}, {"h", 3600000}, {NULL, 0}};
 	return parse_with_units(s, units, 1000, out);
 }
 
 int cfg_parse_size(const char *s, long long *out)
 {
-	static const unit units[] = {{"k", 1024},    {"K", 1024},    {"KB", 1024},
-	                             {"KiB", 1024},  {"kB", 1024},   {"M", 1048576},
+	static const unit units[] = {{"k", 1024},     {"K", 1024},      {"KB", 1024},
+	                             {"KiB", 1024},   {"kB", 1024},     {"M", 1048576},
 	                             {"MB", 1048576}, {"MiB", 1048576}, {NULL, 0}};
 	return parse_with_units(s, units, 1, out);
 }
@@ -128,9 +127,11 @@ static int check_bounds(const cfg_option *o, long long v, const char *value, con
                         char **err)
 {
 	if ((o->min || o->max) && (v < o->min || v > o->max)) {
-		const char *suffix = o->type == CFG_DURATION ? " ms" : o->type == CFG_SIZE ? " bytes" : "";
-		err_set(err, "%s: %s: '%s' is out of range (%lld%s to %lld%s)", origin, o->name, value,
-		        o->min, suffix, o->max, suffix);
+		const char *suffix = o->type == CFG_DURATION ? " ms"
+		                     : o->type == CFG_SIZE   ? " bytes"
+		                                             : "";
+		err_set(err, "%s: %s: '%s' is out of range (%lld%s to %lld%s)", origin, o->name,
+		        value, o->min, suffix, o->max, suffix);
 		return -1;
 	}
 	return 0;
@@ -185,10 +186,11 @@ int cfg_set_text(const cfg_option *o, void *settings, const char *value, const c
 		break;
 	case CFG_DURATION:
 		if (!value || cfg_parse_duration_ms(value, &num) < 0) {
-			err_set(err,
-			        "%s: %s: '%s' is not a duration (a number with ms, s, m or h; a bare "
-			        "number is seconds)",
-			        origin, o->name, value ? value : "");
+			err_set(
+			    err,
+			    "%s: %s: '%s' is not a duration (a number with ms, s, m or h; a bare "
+			    "number is seconds)",
+			    origin, o->name, value ? value : "");
 			return -1;
 		}
 		break;
@@ -289,7 +291,8 @@ static const cfg_option *flag_option(const cfg_table *t, const char *arg, char *
                                      const char **inline_value, char **err)
 {
 	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-		err_set(err, "unexpected argument '%s' (options are --name value; see --help)", arg);
+		err_set(err, "unexpected argument '%s' (options are --name value; see --help)",
+		        arg);
 		return NULL;
 	}
 	const char *name = arg + 2;
@@ -361,7 +364,8 @@ int cfg_load(const cfg_table *t, void *settings, int argc, char **argv, char **e
 		const cfg_option *o = flag_option(t, argv[i], &name, &value, err);
 		if (!o) {
 			rc = -1;
-		} else if (!value && o->type == CFG_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+		} else if (!value && o->type == CFG_BOOL &&
+		           (i + 1 >= argc || argv[i + 1][0] == '-')) {
 			value = "true";
 		} else if (!value && i + 1 >= argc) {
 			err_set(err, "option '--%s' needs a value", name);

@@ -17,7 +17,8 @@ typedef enum cfg_type {
 	CFG_STRING,   /* char *, NULL when unset */
 	CFG_LIST,     /* cfg_list: YAML sequence, or comma-separated text */
 	CFG_INT,      /* long long */
-	CFG_DURATION, /* long long milliseconds: "250ms", "10s", "2m", "1h"; a bare number is seconds */
+	CFG_DURATION, /* long long milliseconds: "250ms", "10s", "2m", "1h"; a bare number is
+	                 seconds */
 	CFG_SIZE,     /* long long bytes: "512", "4k", "4KiB", "1M" */
 	CFG_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
 } cfg_type;
@@ -30,7 +31,7 @@ typedef struct cfg_list {
 typedef struct cfg_option {
 	const char *name; /* flag and file key; dots stand for nesting in the YAML file */
 	cfg_type type;
-	const char *def; /* default as text, NULL for none */
+	const char *def;    /* default as text, NULL for none */
 	long long min, max; /* bounds for numbers (milliseconds, bytes); both 0: unbounded */
 	bool reloadable;
 	size_t offset; /* offsetof() the value in the settings struct */

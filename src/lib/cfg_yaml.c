@@ -20,7 +20,8 @@ typedef struct reader {
 static int next_event(reader *r, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&r->parser, ev)) {
-		err_set(r->err, "%s:%zu: invalid YAML: %s", r->name, r->parser.problem_mark.line + 1,
+		err_set(r->err, "%s:%zu: invalid YAML: %s", r->name,
+		        r->parser.problem_mark.line + 1,
 		        r->parser.problem ? r->parser.problem : "parse error");
 		return -1;
 	}
@@ -133,7 +134,8 @@ static int read_mapping(reader *r, const char *prefix, int depth)
 				rc = read_mapping(r, key, depth + 1);
 				break;
 			default:
-				err_set(r->err, "%s:%d: key '%s': aliases and anchors are not supported",
+				err_set(r->err,
+				        "%s:%d: key '%s': aliases and anchors are not supported",
 				        r->name, line, key);
 				rc = -1;
 			}
@@ -188,7 +190,7 @@ int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
 		case YAML_SCALAR_EVENT:
 			if (ev.data.scalar.length == 0)
 				break; /* an empty document */
-			/* fall through */
+			               /* fall through */
 		default:
 			err_set(err, "%s:%d: the file must be a mapping of keys to values", name,
 			        line_of(&ev));

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define TND_MUST_CHECK __attribute__((warn_unused_result))
+#define TND_MUST_CHECK   __attribute__((warn_unused_result))
 #define TND_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Replaces *errp (if errp is not NULL) with a formatted message. */

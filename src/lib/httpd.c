@@ -126,8 +126,8 @@ static void request_done(httpd *d, http_req *r)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
 	(void)version;
 	httpd *d = cls;
@@ -139,8 +139,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->method = method;
 		r->path = url;
 		*con_cls = r;
-		const char *cl =
-		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > d->cfg.max_body)
 			r->too_large = true;
 		if (!r->too_large)
@@ -287,17 +287,16 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 		s->mhd = MHD_start_daemon(
 		    flags, 0, accept_policy, d, on_access, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i],
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header,
-		    MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
-		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
-		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		    MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i], MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    cfg->max_header, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
+		    on_completed, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_STRICT_FOR_CLIENT,
+		    1, MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
-			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)" : "");
+			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)"
+			                          : "");
 			httpd_free(d);
 			return NULL;
 		}

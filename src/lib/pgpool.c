@@ -39,7 +39,7 @@ typedef struct conn {
 	entry *head, *tail;
 	size_t inflight;
 	uint64_t backoff_ms;
-	bool recycle;     /* reconnect once idle (the connection string changed) */
+	bool recycle; /* reconnect once idle (the connection string changed) */
 	char *setup_error;
 	const char *broken; /* set while processing results: fail the connection afterwards */
 	char *broken_msg;
@@ -68,15 +68,15 @@ static void dispatch(pgpool *p);
 bool pgpool_sqlstate_retryable(const char *s)
 {
 	if (!s)
-		return true; /* no SQLSTATE: the connection broke */
-	return strncmp(s, "08", 2) == 0      /* connection exception */
-	       || strcmp(s, "57P01") == 0    /* admin_shutdown */
-	       || strcmp(s, "57P02") == 0    /* crash_shutdown */
-	       || strcmp(s, "57P03") == 0    /* cannot_connect_now */
-	       || strcmp(s, "25006") == 0    /* read_only_sql_transaction: a demoted primary */
-	       || strcmp(s, "40001") == 0    /* serialization_failure */
-	       || strcmp(s, "40P01") == 0    /* deadlock_detected */
-	       || strcmp(s, "53300") == 0;   /* too_many_connections */
+		return true;               /* no SQLSTATE: the connection broke */
+	return strncmp(s, "08", 2) == 0    /* connection exception */
+	       || strcmp(s, "57P01") == 0  /* admin_shutdown */
+	       || strcmp(s, "57P02") == 0  /* crash_shutdown */
+	       || strcmp(s, "57P03") == 0  /* cannot_connect_now */
+	       || strcmp(s, "25006") == 0  /* read_only_sql_transaction: a demoted primary */
+	       || strcmp(s, "40001") == 0  /* serialization_failure */
+	       || strcmp(s, "40P01") == 0  /* deadlock_detected */
+	       || strcmp(s, "53300") == 0; /* too_many_connections */
 }
 
 /* Whether an error means this connection should not carry more queries. */
@@ -377,7 +377,8 @@ static void io_step(conn *c, int events)
 		return;
 	}
 	if (c->recycle && c->inflight == 0) {
-		log_info("database connection %d: reconnecting with the new connection string", c->id);
+		log_info("database connection %d: reconnecting with the new connection string",
+		         c->id);
 		conn_fail(c, NULL);
 		return;
 	}
@@ -512,7 +513,8 @@ static void conn_fail(conn *c, const char *why)
 	c->state = C_BACKOFF;
 	uint64_t delay = why ? c->backoff_ms : 0;
 	if (why && c->backoff_ms < BACKOFF_MAX_MS)
-		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		c->backoff_ms =
+		    c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 	uv_timer_start(&c->timer, on_conn_timer, delay, 0);
 	dispatch(p);
 }
@@ -601,7 +603,8 @@ static void on_sweep(uv_timer_t *t)
 
 	for (pg_query *q = expired, *next; q; q = next) {
 		next = q->next;
-		const char *why = p->last_error ? p->last_error : "no database connection available";
+		const char *why =
+		    p->last_error ? p->last_error : "no database connection available";
 		q->done(q, PGQ_TIMEOUT, NULL, why);
 	}
 }

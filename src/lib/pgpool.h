@@ -1,5 +1,5 @@
-/* A pool of non-blocking libpq connections on one loop thread, in pipeline mode: many queries may be
- * in flight on one connection, and their answers come back in order.
+/* A pool of non-blocking libpq connections on one loop thread, in pipeline mode: many queries may
+ * be in flight on one connection, and their answers come back in order.
  *
  * The pool keeps `size` connections open, reconnecting with backoff when one fails. Every new
  * connection runs the setup SQL (for example a schema migration) and prepares the statements
@@ -55,7 +55,7 @@ struct pg_query {
 };
 
 typedef struct pgpool_config {
-	const char *conninfo; /* libpq connection string or URI; multi-host allowed */
+	const char *conninfo;             /* libpq connection string or URI; multi-host allowed */
 	const char *target_session_attrs; /* added when conninfo does not set it; NULL: leave */
 	const char *application_name;     /* fallback_application_name */
 	size_t size;
