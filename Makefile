@@ -63,8 +63,9 @@ demo: build
 	bash scripts/demo.sh $(abspath $(BUILD))
 
 install: build
-	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
-	meson install -C $(BUILD) --no-rebuild
+	meson configure -Dprefix=$(abspath $(PREFIX)) $(BUILD)
+	ninja -C $(BUILD)
+	meson install -C $(BUILD) --no-rebuild --quiet
 
 bench: build
 	bash bench/hellod.sh $(abspath $(BUILD))

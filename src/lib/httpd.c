@@ -17,9 +17,15 @@ typedef struct slot {
 } slot;
 
 /* A live connection, kept so that draining can shorten the timeout of idle ones. */
+/* A live connection. Kept so that draining can shorten the timeout of idle ones, and so that a
+ * client that dribbles its request (slowloris) is cut off: MHD's own timeout only measures silence.
+ * `phase_start_us` is when the connection began waiting for a request (or its body) from the
+ * client; while the handler owns the request, the client is not to blame. */
 typedef struct conn_link {
 	struct MHD_Connection *conn;
 	struct conn_link *prev, *next;
+	uint64_t phase_start_us;
+	bool handler_owns;
 } conn_link;
 
 struct httpd {
@@ -28,6 +34,7 @@ struct httpd {
 	slot *slots;
 	size_t nslots;
 	uv_timer_t timer;
+	uv_timer_t reaper; /* once a second: cut off clients too slow to send a request */
 	conn_link *conns;
 	size_t nconns;
 	size_t pending;
@@ -105,6 +112,13 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 	return MHD_YES;
 }
 
+static conn_link *link_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result queue_answer(http_req *r)
 {
 	if (r->d->draining)
@@ -171,6 +185,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	if (r->state == REQ_READING) {
 		r->state = REQ_RUNNING;
 		r->start_us = clock_mono_us();
+		conn_link *l = link_of(conn);
+		if (l)
+			l->handler_owns = true;
 		d->pending++;
 		d->cfg.on_request(r, d->cfg.ud);
 		if (r->state == REQ_RUNNING) {
@@ -187,12 +204,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	(void)toe;
 	http_req *r = *con_cls;
 	if (r)
 		request_done(cls, r);
 	*con_cls = NULL;
+	conn_link *l = link_of(conn);
+	if (l) {
+		l->handler_owns = false;
+		l->phase_start_us = clock_mono_us();
+	}
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -202,6 +223,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		conn_link *l = xcalloc(1, sizeof *l);
 		l->conn = conn;
+		l->phase_start_us = clock_mono_us();
 		l->next = d->conns;
 		if (d->conns)
 			d->conns->prev = l;
@@ -245,6 +267,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	}
 }
 
+static void on_reaper(uv_timer_t *t)
+{
+	httpd *d = t->data;
+	uint64_t limit = (uint64_t)d->cfg.idle_timeout_s * 1000000u;
+	uint64_t now = clock_mono_us();
+	for (conn_link *l = d->conns; l; l = l->next) {
+		if (l->handler_owns || now - l->phase_start_us < limit)
+			continue;
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(l->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			log_debug("http: closing a connection that took over %us to send a request",
+			          d->cfg.idle_timeout_s);
+			/* MHD sees the end of the stream and closes the connection itself. */
+			shutdown(ci->connect_fd, SHUT_RDWR);
+			l->phase_start_us = now;
+		}
+	}
+	run_all(d);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	httpd *d = h->data;
@@ -271,7 +314,10 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 	d->nslots = cfg->nfds;
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
-	d->handles_open = 1;
+	uv_timer_init(loop, &d->reaper);
+	d->reaper.data = d;
+	uv_timer_start(&d->reaper, on_reaper, 1000, 1000);
+	d->handles_open = 2;
 
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (cfg->tls_cert_pem)
@@ -339,6 +385,7 @@ void httpd_free(httpd *d)
 	if (!d)
 		return;
 	uv_timer_stop(&d->timer);
+	uv_close((uv_handle_t *)&d->reaper, on_handle_closed);
 	for (size_t i = 0; i < d->nslots; i++) {
 		slot *s = &d->slots[i];
 		if (!s->mhd)
