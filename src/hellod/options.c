@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "listener.h"
@@ -55,7 +56,17 @@ static int check_timezone(const void *v, char **err)
 		return 0;
 	bool sane = *tz && *tz != '/' && !strstr(tz, "..");
 	char *path = xasprintf("/usr/share/zoneinfo/%s", tz);
-	bool found = sane && access(path, R_OK) == 0;
+	bool found = false;
+	/* A zone is a regular file in TZif format; directories and the tables beside the zones
+	 * (zone.tab, iso3166.tab) are not, and glibc would silently fall back to UTC for them. */
+	FILE *f = sane ? fopen(path, "rb") : NULL;
+	if (f) {
+		char magic[4];
+		struct stat st;
+		found = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+		        fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+		fclose(f);
+	}
 	free(path);
 	if (!found) {
 		err_set(err,
@@ -178,7 +189,8 @@ char *hellod_redact_conninfo(const char *conninfo)
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if (!o->val || !*o->val)
 			continue;
-		bool secret = strcmp(o->keyword, "password") == 0;
+		bool secret =
+		    strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0;
 		sb_printf(&sb, "%s%s=%s", sb.len ? " " : "", o->keyword,
 		          secret ? "********" : o->val);
 	}

@@ -268,7 +268,9 @@ static int apply_entry(const cfg_table *t, void *settings, const cfg_entry *e, c
 			rc = 0;
 		}
 	} else {
-		rc = cfg_set_text(o, settings, e->values[0], origin, err);
+		/* `key:` with no value (YAML null) means the option's default. */
+		const char *v = e->values[0] ? e->values[0] : o->def;
+		rc = cfg_set_text(o, settings, v, origin, err);
 	}
 	free(origin);
 	return rc;

@@ -15,7 +15,43 @@ typedef struct reader {
 	const char *name;
 	cfg_doc *doc;
 	char **err;
+	/* Keys that opened a nested mapping ("postgresql"), with their lines: a key may appear
+	 * once, whether it holds a value or a mapping. */
+	char **sections;
+	int *section_lines;
+	size_t nsections;
 } reader;
+
+static int check_unique(reader *r, const char *key, int line)
+{
+	for (size_t i = 0; i < r->doc->n; i++) {
+		if (strcmp(r->doc->entries[i].key, key) == 0) {
+			err_set(r->err, "%s:%d: key '%s' appears twice (first on line %d)", r->name,
+			        line, key, r->doc->entries[i].line);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < r->nsections; i++) {
+		if (strcmp(r->sections[i], key) == 0) {
+			err_set(r->err, "%s:%d: key '%s' appears twice (first on line %d)", r->name,
+			        line, key, r->section_lines[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int add_section(reader *r, const char *key, int line)
+{
+	if (check_unique(r, key, line) < 0)
+		return -1;
+	r->sections = xrealloc(r->sections, (r->nsections + 1) * sizeof *r->sections);
+	r->section_lines =
+	    xrealloc(r->section_lines, (r->nsections + 1) * sizeof *r->section_lines);
+	r->sections[r->nsections] = xstrdup(key);
+	r->section_lines[r->nsections++] = line;
+	return 0;
+}
 
 static int next_event(reader *r, yaml_event_t *ev)
 {
@@ -46,13 +82,8 @@ static char *scalar_value(const yaml_event_t *ev)
 
 static cfg_entry *add_entry(reader *r, const char *key, int line)
 {
-	for (size_t i = 0; i < r->doc->n; i++) {
-		if (strcmp(r->doc->entries[i].key, key) == 0) {
-			err_set(r->err, "%s:%d: key '%s' appears twice (first on line %d)", r->name,
-			        line, key, r->doc->entries[i].line);
-			return NULL;
-		}
-	}
+	if (check_unique(r, key, line) < 0)
+		return NULL;
 	r->doc->entries = xrealloc(r->doc->entries, (r->doc->n + 1) * sizeof *r->doc->entries);
 	cfg_entry *e = &r->doc->entries[r->doc->n++];
 	memset(e, 0, sizeof *e);
@@ -131,7 +162,9 @@ static int read_mapping(reader *r, const char *prefix, int depth)
 				rc = e ? read_sequence(r, e) : -1;
 				break;
 			case YAML_MAPPING_START_EVENT:
-				rc = read_mapping(r, key, depth + 1);
+				rc = add_section(r, key, line);
+				if (rc == 0)
+					rc = read_mapping(r, key, depth + 1);
 				break;
 			default:
 				err_set(r->err,
@@ -202,6 +235,10 @@ int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
 	rc = 0;
 out:
 	yaml_parser_delete(&r.parser);
+	for (size_t i = 0; i < r.nsections; i++)
+		free(r.sections[i]);
+	free(r.sections);
+	free(r.section_lines);
 	if (rc < 0)
 		cfg_doc_free(out);
 	return rc;
