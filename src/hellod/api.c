@@ -51,13 +51,13 @@ static bool is_json_type(const char *ct)
 {
 	if (!ct)
 		return false;
-	while (*ct == ' ')
+	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	static const char want[] = "application/json";
 	if (strncasecmp(ct, want, sizeof want - 1) != 0)
 		return false;
 	const char *rest = ct + sizeof want - 1;
-	while (*rest == ' ')
+	while (*rest == ' ' || *rest == '\t')
 		rest++;
 	return *rest == '\0' || *rest == ';';
 }

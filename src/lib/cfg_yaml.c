@@ -75,7 +75,8 @@ static char *scalar_value(const yaml_event_t *ev)
 	size_t len = ev->data.scalar.length;
 	/* A plain empty scalar or "~"/"null" is YAML's null: the key is present without a value. */
 	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0))
+	    (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+	     strcmp(v, "NULL") == 0))
 		return NULL;
 	return xstrndup(v, len);
 }
