@@ -145,6 +145,12 @@ void api_plan_request(const api_request *req, api_plan *plan)
 	static const char prefix[] = "/hello/";
 	const char *path = req->path;
 
+	if (req->body_too_large) {
+		plan->route =
+		    strncmp(path, prefix, sizeof prefix - 1) == 0 ? ROUTE_HELLO : ROUTE_OTHER;
+		answerf(plan, 413, "request body larger than %zu bytes", req->max_body);
+		return;
+	}
 	if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
 		plan->route = ROUTE_HELLO;
 		const char *name = path + sizeof prefix - 1;

@@ -33,6 +33,8 @@ typedef struct api_request {
 	const char *body;
 	size_t body_len;
 	bd_date today;
+	bool body_too_large; /* over max_body, which is given for the message */
+	size_t max_body;
 } api_request;
 
 typedef struct api_plan {

@@ -34,6 +34,7 @@ typedef struct supervisor {
 	uv_timer_t date_timer;
 	uv_async_t worker_exited;
 	bool stopping;
+	upgrade *upgrade; /* the last upgrade started, NULL when none */
 	bool upgrading;
 } supervisor;
 
@@ -144,15 +145,17 @@ static void on_upgrade_done(bool ok, void *ud)
 		log_error("upgrade failed: the new process did not become ready; still serving");
 }
 
-static void upgrade(supervisor *sv)
+static void start_upgrade(supervisor *sv)
 {
 	if (sv->upgrading || sv->stopping) {
 		log_warning("SIGUSR2 ignored: an upgrade or a stop is already under way");
 		return;
 	}
 	char *err = NULL;
-	if (upgrade_start(sv->loop, sv->exe, sv->argv, sv->fds, sv->nfds, on_upgrade_done, sv,
-	                  &err) < 0) {
+	upgrade_forget(sv->upgrade);
+	sv->upgrade = upgrade_start(sv->loop, sv->exe, sv->argv, sv->fds, sv->nfds, on_upgrade_done,
+	                            sv, &err);
+	if (!sv->upgrade) {
 		log_error("upgrade failed: %s", err);
 		free(err);
 		return;
@@ -174,7 +177,7 @@ static void on_signal(uv_signal_t *s, int signum)
 		reload(sv);
 		break;
 	case SIGUSR2:
-		upgrade(sv);
+		start_upgrade(sv);
 		break;
 	default:
 		break;
@@ -226,6 +229,56 @@ static void close_handle_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Everything between a good configuration and serving. On failure, sv->nworkers counts the workers
+ * already running, which the caller stops. */
+static int start(supervisor *sv, hellod_settings *s, int *ready_fd, char **err)
+{
+	if (s->tls_cert) {
+		sv->sh.tls_cert_pem = read_file(s->tls_cert, err);
+		sv->sh.tls_key_pem = sv->sh.tls_cert_pem ? read_file(s->tls_key, err) : NULL;
+		if (!sv->sh.tls_key_pem)
+			return -1;
+	}
+	if (open_sockets(sv, s, ready_fd, err) < 0)
+		return -1;
+	char *redacted = hellod_redact_conninfo(s->database);
+	log_info("hellod %s starting: database '%s', time zone %s", TANDEM_VERSION, redacted,
+	         s->timezone);
+	free(redacted);
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = s->workers > 0 ? (size_t)s->workers : (size_t)(ncpu > 0 ? ncpu : 1);
+	sv->sh.current = snapshot_new(s);
+	sv->sh.fds = sv->fds;
+	sv->sh.nfds = sv->nfds;
+	sv->sh.nworkers = want;
+	/* Every worker's metrics exist before the first worker can render them. */
+	sv->sh.metrics = xcalloc(want, sizeof *sv->sh.metrics);
+	sv->sh.worker_exited = &sv->worker_exited;
+	update_today(sv);
+
+	sv->workers = xcalloc(want, sizeof *sv->workers);
+	for (size_t i = 0; i < want; i++) {
+		worker *w = worker_start((int)i + 1, &sv->sh, &sv->sh.metrics[i], err);
+		if (!w)
+			return -1;
+		sv->workers[sv->nworkers++] = w;
+	}
+
+	uv_signal_t *sigs[] = {&sv->sig_term, &sv->sig_int, &sv->sig_hup, &sv->sig_usr2};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+	for (int i = 0; i < 4; i++) {
+		uv_signal_init(sv->loop, sigs[i]);
+		sigs[i]->data = sv;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(sv->loop, &sv->date_timer);
+	sv->date_timer.data = sv;
+	uv_timer_start(&sv->date_timer, on_date_timer, 1000, 1000);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -258,70 +311,31 @@ int main(int argc, char **argv)
 	setenv("TZ", s.timezone, 1);
 	tzset();
 
-	if (s.tls_cert) {
-		sv.sh.tls_cert_pem = read_file(s.tls_cert, &err);
-		sv.sh.tls_key_pem = sv.sh.tls_cert_pem ? read_file(s.tls_key, &err) : NULL;
-		if (!sv.sh.tls_key_pem) {
-			fprintf(stderr, "hellod: %s\n", err);
-			return 2;
-		}
-	}
-
-	int ready_fd = -1;
-	if (open_sockets(&sv, &s, &ready_fd, &err) < 0) {
-		fprintf(stderr, "hellod: %s\n", err);
-		return 2;
-	}
-	char *redacted = hellod_redact_conninfo(s.database);
-	log_info("hellod %s starting: database '%s', time zone %s", TANDEM_VERSION, redacted,
-	         s.timezone);
-	free(redacted);
-
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	sv.nworkers = s.workers > 0 ? (size_t)s.workers : (size_t)(ncpu > 0 ? ncpu : 1);
 	uv_mutex_init(&sv.sh.lock);
-	sv.sh.current = snapshot_new(&s);
-	sv.sh.fds = sv.fds;
-	sv.sh.nfds = sv.nfds;
-	sv.sh.nworkers = sv.nworkers;
-	sv.sh.metrics = xcalloc(sv.nworkers, sizeof *sv.sh.metrics);
-	sv.sh.worker_exited = &sv.worker_exited;
-	update_today(&sv);
-
 	uv_async_init(sv.loop, &sv.worker_exited, on_worker_exited);
 	sv.worker_exited.data = &sv;
-	sv.workers = xcalloc(sv.nworkers, sizeof *sv.workers);
-	for (size_t i = 0; i < sv.nworkers; i++) {
-		sv.workers[i] = worker_start((int)i + 1, &sv.sh, &err);
-		if (!sv.workers[i]) {
-			fprintf(stderr, "hellod: %s\n", err);
-			return 2;
-		}
-		sv.sh.metrics[i] = worker_metrics(sv.workers[i]);
+	int ready_fd = -1;
+	int rc = start(&sv, &s, &ready_fd, &err);
+	if (rc == 0) {
+		log_info("serving with %zu workers", sv.nworkers);
+		char notify[64];
+		snprintf(notify, sizeof notify, "READY=1\nMAINPID=%d", (int)getpid());
+		sd_notify(0, notify);
+		upgrade_notify_ready(ready_fd);
+	} else {
+		fprintf(stderr, "hellod: %s\n", err);
+		free(err);
+		hellod_settings_free(&s);
+		stop_all(&sv, "start-up failed");
+		if (ready_fd >= 0)
+			close(ready_fd);
 	}
-
-	uv_signal_t *sigs[] = {&sv.sig_term, &sv.sig_int, &sv.sig_hup, &sv.sig_usr2};
-	int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-	for (int i = 0; i < 4; i++) {
-		uv_signal_init(sv.loop, sigs[i]);
-		sigs[i]->data = &sv;
-		uv_signal_start(sigs[i], on_signal, signums[i]);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	uv_timer_init(sv.loop, &sv.date_timer);
-	sv.date_timer.data = &sv;
-	uv_timer_start(&sv.date_timer, on_date_timer, 1000, 1000);
-
-	log_info("serving with %zu workers", sv.nworkers);
-	char notify[64];
-	snprintf(notify, sizeof notify, "READY=1\nMAINPID=%d", (int)getpid());
-	sd_notify(0, notify);
-	upgrade_notify_ready(ready_fd);
-
-	uv_run(sv.loop, UV_RUN_DEFAULT);
+	if (sv.nworkers > 0)
+		uv_run(sv.loop, UV_RUN_DEFAULT);
 
 	for (size_t i = 0; i < sv.nworkers; i++)
 		worker_join(sv.workers[i]);
+	upgrade_forget(sv.upgrade);
 	uv_walk(sv.loop, close_handle_walk, NULL);
 	uv_run(sv.loop, UV_RUN_DEFAULT);
 	uv_loop_close(sv.loop);
@@ -335,6 +349,7 @@ int main(int argc, char **argv)
 	free(sv.sh.tls_cert_pem);
 	free(sv.sh.tls_key_pem);
 	free(sv.exe);
-	log_info("exited");
-	return 0;
+	if (rc == 0)
+		log_info("exited");
+	return rc == 0 ? 0 : 2;
 }

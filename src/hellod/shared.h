@@ -27,7 +27,7 @@ typedef struct hellod_shared {
 	const int *fds;
 	size_t nfds;
 	char *tls_cert_pem, *tls_key_pem;
-	hellod_metrics **metrics; /* one per worker */
+	hellod_metrics *metrics; /* one per worker, written by that worker only */
 	size_t nworkers;
 	uv_async_t *worker_exited; /* on the supervisor's loop */
 } hellod_shared;

@@ -76,14 +76,15 @@ void upgrade_notify_ready(int ready_fd)
 	close(ready_fd);
 }
 
-typedef struct upgrade {
+struct upgrade {
 	uv_process_t proc;
 	uv_pipe_t pipe;
 	upgrade_done_cb done;
 	void *ud;
 	bool reported;
+	bool forgotten; /* the owner let go: free once the handles are closed */
 	int open_handles;
-} upgrade;
+};
 
 static void report(upgrade *u, bool ok)
 {
@@ -96,8 +97,28 @@ static void report(upgrade *u, bool ok)
 static void on_handle_closed(uv_handle_t *h)
 {
 	upgrade *u = h->data;
-	if (--u->open_handles == 0)
+	if (--u->open_handles == 0 && u->forgotten)
 		free(u);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+}
+
+void upgrade_forget(upgrade *u)
+{
+	if (!u)
+		return;
+	u->forgotten = true;
+	u->reported = true;
+	if (u->open_handles == 0) {
+		free(u);
+		return;
+	}
+	close_if_open((uv_handle_t *)&u->proc);
+	close_if_open((uv_handle_t *)&u->pipe);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -116,7 +137,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		report(u, true);
 	} else if (nread < 0) {
 		report(u, false);
-		uv_close((uv_handle_t *)&u->pipe, on_handle_closed);
+		close_if_open((uv_handle_t *)&u->pipe);
 	}
 }
 
@@ -128,16 +149,16 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
 		    "upgrade: the new process exited (status %lld, signal %d) before it was ready",
 		    (long long)status, sig);
 	report(u, false);
-	uv_close((uv_handle_t *)&u->proc, on_handle_closed);
+	close_if_open((uv_handle_t *)&u->proc);
 }
 
-int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds, size_t n,
-                  upgrade_done_cb done, void *ud, char **err)
+upgrade *upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds, size_t n,
+                       upgrade_done_cb done, void *ud, char **err)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		err_set(err, "pipe: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
 	size_t nenv = 0;
 	while (environ[nenv])
@@ -190,8 +211,9 @@ int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds,
 		close(pfd[0]);
 		u->open_handles = 1;
 		u->reported = true;
+		u->forgotten = true;
 		uv_close((uv_handle_t *)&u->proc, on_handle_closed);
-		return -1;
+		return NULL;
 	}
 	u->open_handles = 2;
 	uv_unref((uv_handle_t *)&u->proc);
@@ -200,5 +222,5 @@ int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds,
 	uv_pipe_open(&u->pipe, pfd[0]);
 	uv_read_start((uv_stream_t *)&u->pipe, on_alloc, on_read);
 	log_info("upgrade: started %s (pid %d); waiting for it to serve", exe, u->proc.pid);
-	return 0;
+	return u;
 }

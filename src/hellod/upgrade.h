@@ -24,9 +24,14 @@ void upgrade_notify_ready(int ready_fd);
 
 typedef void (*upgrade_done_cb)(bool ok, void *ud);
 
+typedef struct upgrade upgrade;
+
 /* Starts `exe` with `argv` and the sockets; calls `done(true)` once the new process is ready,
- * `done(false)` if it exits or closes the pipe before that. */
-int upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds, size_t n,
-                  upgrade_done_cb done, void *ud, char **err) TND_MUST_CHECK;
+ * `done(false)` if it exits or closes the pipe before that. Returns NULL on error. The caller owns
+ * the result and releases it with upgrade_forget() (the new process goes on regardless). */
+upgrade *upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int *fds, size_t n,
+                       upgrade_done_cb done, void *ud, char **err) TND_MUST_CHECK;
+/* Stops watching the new process and frees what watched it; `done` is not called any more. */
+void upgrade_forget(upgrade *u);
 
 #endif

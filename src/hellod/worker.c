@@ -27,7 +27,7 @@ struct worker {
 	hellod_snapshot *snap;
 	httpd *http;
 	pgpool *pool;
-	hellod_metrics metrics;
+	hellod_metrics *metrics;
 	bool draining;
 	uint64_t drain_deadline_ms;
 };
@@ -62,7 +62,7 @@ static void reply(worker *w, http_req *r, api_route route, unsigned status, cons
                   const char *body, const char *const *headers)
 {
 	uint64_t us = clock_mono_us() - http_req_start_us(r);
-	hmetrics_request(&w->metrics, route, status, us);
+	hmetrics_request(w->metrics, route, status, us);
 	if (w->snap->s.access_log) {
 		char peer[64];
 		peer_text(http_req_peer(r), peer, sizeof peer);
@@ -99,7 +99,7 @@ static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, co
 			if (bd_parse(v, strlen(v), &dob) < 0) {
 				log_error("user %s has a stored date '%s' this service cannot read",
 				          op->username, v);
-				metrics_inc(&w->metrics.db_errors, 1);
+				metrics_inc(&w->metrics->db_errors, 1);
 				reply_error(w, op->req, op->route, 500, "stored date is unreadable",
 				            NULL);
 				break;
@@ -112,12 +112,12 @@ static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, co
 	case PGQ_ERROR:
 		log_error("database error for %s %s: %s", op->is_put ? "PUT" : "GET", op->username,
 		          error);
-		metrics_inc(&w->metrics.db_errors, 1);
+		metrics_inc(&w->metrics->db_errors, 1);
 		reply_error(w, op->req, op->route, 500, "database error", NULL);
 		break;
 	case PGQ_TIMEOUT:
 	case PGQ_CANCELLED: {
-		metrics_inc(&w->metrics.db_timeouts, 1);
+		metrics_inc(&w->metrics->db_timeouts, 1);
 		char *m = xasprintf("database unavailable: %s", error ? error : "no answer");
 		reply_error(w, op->req, op->route, 503, m, retry_after);
 		free(m);
@@ -162,6 +162,8 @@ static void on_request(http_req *r, void *ud)
 	    .content_type = http_req_header(r, "Content-Type"),
 	    .body = body,
 	    .body_len = body_len,
+	    .body_too_large = http_req_too_large(r),
+	    .max_body = (size_t)w->snap->s.max_body,
 	    .today = shared_today(w->sh),
 	};
 	api_plan plan;
@@ -191,7 +193,11 @@ static void on_request(http_req *r, void *ud)
 		break;
 	case API_METRICS: {
 		strbuf out = STRBUF_INIT;
-		hmetrics_render(&out, w->sh->metrics, w->sh->nworkers);
+		hellod_metrics *all[64];
+		size_t n = w->sh->nworkers < 64 ? w->sh->nworkers : 64;
+		for (size_t i = 0; i < n; i++)
+			all[i] = &w->sh->metrics[i];
+		hmetrics_render(&out, all, n);
 		reply(w, r, plan.route, 200, "text/plain; version=0.0.4", out.data, NULL);
 		sb_free(&out);
 		break;
@@ -209,7 +215,7 @@ static bool allow_peer(const struct sockaddr *peer, void *ud)
 	worker *w = ud;
 	if (cidr_list_match(&w->snap->allow, peer))
 		return true;
-	metrics_inc(&w->metrics.refused_peers, 1);
+	metrics_inc(&w->metrics->refused_peers, 1);
 	if (log_enabled(LOG_DEBUG)) {
 		char text[64];
 		peer_text(peer, text, sizeof text);
@@ -222,7 +228,7 @@ static void publish_pool_stats(worker *w)
 {
 	pgpool_stats st;
 	pgpool_stats_get(w->pool, &st);
-	hellod_metrics *m = &w->metrics;
+	hellod_metrics *m = w->metrics;
 	metrics_set(&m->pool_connections, st.connections);
 	metrics_set(&m->pool_ready, st.ready);
 	metrics_set(&m->pool_connecting, st.connecting);
@@ -301,11 +307,12 @@ static void thread_main(void *arg)
 	uv_async_send(w->sh->worker_exited);
 }
 
-worker *worker_start(int id, hellod_shared *sh, char **err)
+worker *worker_start(int id, hellod_shared *sh, hellod_metrics *metrics, char **err)
 {
 	worker *w = xcalloc(1, sizeof *w);
 	w->id = id;
 	w->sh = sh;
+	w->metrics = metrics;
 	uv_loop_init(&w->loop);
 	w->snap = snapshot_acquire(sh);
 	const hellod_settings *s = &w->snap->s;
@@ -382,9 +389,4 @@ void worker_join(worker *w)
 	uv_thread_join(&w->thread);
 	uv_loop_close(&w->loop);
 	free(w);
-}
-
-hellod_metrics *worker_metrics(worker *w)
-{
-	return &w->metrics;
 }

@@ -10,8 +10,9 @@
 
 typedef struct worker worker;
 
-/* Builds the worker (from the supervisor thread) and starts its thread. */
-worker *worker_start(int id, hellod_shared *sh, char **err) TND_MUST_CHECK;
+/* Builds the worker (from the supervisor thread) and starts its thread; the worker counts its
+ * requests in *metrics. */
+worker *worker_start(int id, hellod_shared *sh, hellod_metrics *metrics, char **err) TND_MUST_CHECK;
 /* Asks the worker to take the current snapshot (after a reload). Any thread. */
 void worker_reload(worker *w);
 /* Asks the worker to drain and stop. Any thread. */
@@ -19,6 +20,5 @@ void worker_stop(worker *w);
 bool worker_exited(const worker *w);
 /* Joins the thread (after worker_exited) and frees the worker. */
 void worker_join(worker *w);
-hellod_metrics *worker_metrics(worker *w);
 
 #endif

@@ -369,7 +369,7 @@ int cfg_load(const cfg_table *t, void *settings, int argc, char **argv, char **e
 		} else if (!value && o->type == CFG_BOOL &&
 		           (i + 1 >= argc || argv[i + 1][0] == '-')) {
 			value = "true";
-		} else if (!value && i + 1 >= argc) {
+		} else if (!value && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
 			err_set(err, "option '--%s' needs a value", name);
 			rc = -1;
 		} else if (!value) {

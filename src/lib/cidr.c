@@ -60,6 +60,14 @@ int cidr_parse(const char *s, cidr *out, char **err)
 		out->prefix = (unsigned)v;
 	}
 	clear_host_bits(out->addr, max / 8, out->prefix);
+	/* ::ffff:a.b.c.d/n is the IPv4 block a.b.c.d/(n-96): IPv4 peers are matched as IPv4. */
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (out->family == AF_INET6 && out->prefix >= 96 && memcmp(out->addr, mapped, 12) == 0) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = AF_INET;
+		out->prefix -= 96;
+	}
 	return 0;
 }
 

@@ -156,31 +156,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > d->cfg.max_body)
-			r->too_large = true;
-		if (!r->too_large)
+			r->too_large = true; /* answered now, before the body is read */
+		else
 			return MHD_YES;
-	}
-	if (*upload_size && !r->too_large) {
-		if (r->body.len + *upload_size > d->cfg.max_body) {
+	} else if (*upload_size) {
+		/* A body that grows past the limit (chunked) is read to its end and dropped: MHD
+		 * cannot answer in the middle of an upload. The reaper bounds how long that takes.
+		 */
+		if (!r->too_large && r->body.len + *upload_size > d->cfg.max_body) {
 			r->too_large = true;
 			sb_free(&r->body);
-		} else {
+		} else if (!r->too_large) {
 			sb_append(&r->body, upload_data, *upload_size);
 		}
+		*upload_size = 0;
+		return MHD_YES;
 	}
-	*upload_size = 0;
-
-	if (r->state == REQ_READING && r->too_large) {
-		/* Answered before the body is read; the connection closes after the answer. */
-		char *msg = xasprintf("request body larger than %zu bytes", d->cfg.max_body);
-		d->pending++;
-		r->state = REQ_RUNNING;
-		http_respond_error(r, 413, msg, NULL);
-		free(msg);
-		return queue_answer(r);
-	}
-	if (upload_data && r->state == REQ_READING)
-		return MHD_YES; /* more body may follow; the final call has no data */
 
 	if (r->state == REQ_READING) {
 		r->state = REQ_RUNNING;
@@ -190,6 +181,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			l->handler_owns = true;
 		d->pending++;
 		d->cfg.on_request(r, d->cfg.ud);
+		if (r->state == REQ_RUNNING && r->too_large) {
+			log_error("http: the handler did not answer a request that was too large");
+			http_respond_error(r, 413, "request body too large", NULL);
+		}
 		if (r->state == REQ_RUNNING) {
 			MHD_suspend_connection(conn);
 			r->suspended = true;
@@ -427,6 +422,11 @@ const struct sockaddr *http_req_peer(const http_req *r)
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci ? ci->client_addr : NULL;
+}
+
+bool http_req_too_large(const http_req *r)
+{
+	return r->too_large;
 }
 
 uint64_t http_req_start_us(const http_req *r)

@@ -4,7 +4,8 @@
  *
  * The handler gets a request once its headers and body are in, and answers it with http_respond(),
  * either at once or later from the same loop thread (the connection waits suspended meanwhile).
- * Requests with bodies over the limit are answered 413 by the server itself. */
+ * A request whose body is over the limit reaches the handler with http_req_too_large() true and
+ * no body; the handler must answer it at once (413). */
 #ifndef TANDEM_HTTPD_H
 #define TANDEM_HTTPD_H
 
@@ -52,6 +53,8 @@ const char *http_req_path(const http_req *r);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_req_header(const http_req *r, const char *name);
 const char *http_req_body(const http_req *r, size_t *len);
+/* The body was over max_body (and was dropped). */
+bool http_req_too_large(const http_req *r);
 const struct sockaddr *http_req_peer(const http_req *r);
 /* When the request arrived complete, in monotonic microseconds. */
 uint64_t http_req_start_us(const http_req *r);

@@ -80,7 +80,24 @@ static void test_parse_ipv6(void **state)
 	            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
 	check_parse("::/0", AF_INET6, 0, "::");
 	check_parse("2001:db8::1/0", AF_INET6, 0, "::");
-	check_parse("::ffff:10.1.2.3/120", AF_INET6, 120, "::ffff:10.1.2.0");
+	/* IPv4-mapped blocks become IPv4 blocks, since IPv4 peers are matched as IPv4. */
+	check_parse("::ffff:10.1.2.3/120", AF_INET, 24, "10.1.2.0");
+	check_parse("::ffff:127.0.0.1", AF_INET, 32, "127.0.0.1");
+	check_parse("::ffff:0:0/96", AF_INET, 0, "0.0.0.0");
+	check_parse("::ff00:0:0/96", AF_INET6, 96, "::ff00:0:0");
+}
+
+static void test_mapped_block_matches_ipv4_peers(void **state)
+{
+	(void)state;
+	cidr_list l;
+	assert_int_equal(cidr_list_parse("::ffff:10.0.0.0/104", &l, NULL), 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "10.9.8.7", &a.sin_addr);
+	assert_true(cidr_list_match(&l, (struct sockaddr *)&a));
+	inet_pton(AF_INET, "11.0.0.1", &a.sin_addr);
+	assert_false(cidr_list_match(&l, (struct sockaddr *)&a));
+	cidr_list_free(&l);
 }
 
 static void test_parse_bad(void **state)
@@ -333,11 +350,17 @@ static void test_match_other_families(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_ipv4),        cmocka_unit_test(test_parse_ipv6),
-	    cmocka_unit_test(test_parse_bad),         cmocka_unit_test(test_list_parse),
-	    cmocka_unit_test(test_list_bad),          cmocka_unit_test(test_match_basic),
-	    cmocka_unit_test(test_match_ipv4_mapped), cmocka_unit_test(test_match_prefix_edges),
-	    cmocka_unit_test(test_match_everything),  cmocka_unit_test(test_match_other_families),
+	    cmocka_unit_test(test_parse_ipv4),
+	    cmocka_unit_test(test_parse_ipv6),
+	    cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_mapped_block_matches_ipv4_peers),
+	    cmocka_unit_test(test_list_parse),
+	    cmocka_unit_test(test_list_bad),
+	    cmocka_unit_test(test_match_basic),
+	    cmocka_unit_test(test_match_ipv4_mapped),
+	    cmocka_unit_test(test_match_prefix_edges),
+	    cmocka_unit_test(test_match_everything),
+	    cmocka_unit_test(test_match_other_families),
 	};
 	return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
 }
