@@ -1,0 +1,219 @@
+#include "ha.h"
+
+#include <string.h>
+
+static const char *const action_names[] = {
+    "wait",        "bootstrap", "clone",  "start_replica",  "follow", "take_leader", "promote",
+    "keep_leader", "restart",   "demote", "release_leader", "rewind", "reinit",
+};
+
+const char *ha_action_name(ha_action a)
+{
+	return (size_t)a < sizeof action_names / sizeof action_names[0] ? action_names[a] : "?";
+}
+
+bool ha_timing_valid(const ha_config *cfg)
+{
+	return cfg->ttl_ms > 0 && cfg->loop_wait_ms > 0 && cfg->retry_timeout_ms > 0 &&
+	       cfg->loop_wait_ms + 2 * cfg->retry_timeout_ms <= cfg->ttl_ms;
+}
+
+static ha_decision decide(ha_action action, const char *target, const char *reason)
+{
+	ha_decision d = {action, target, reason};
+	return d;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Our lease still covers us for at least retry_timeout: long enough to stop writing in time if
+ * the next renewal fails. */
+static bool lease_safe(const ha_config *cfg, const ha_clock *clk)
+{
+	return clk->lease_expiry_ms > clk->now_ms &&
+	       clk->lease_expiry_ms - clk->now_ms > cfg->retry_timeout_ms;
+}
+
+static bool in_sync_list(const ha_cluster *cl, const char *name)
+{
+	for (size_t i = 0; i < cl->nsync; i++)
+		if (same(cl->sync[i], name))
+			return true;
+	return false;
+}
+
+/* Rule 3: may this replica take the leader key? Fills *why when not. */
+static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                        const char **why)
+{
+	if (cfg->nofailover) {
+		*why = "not a candidate: tagged nofailover";
+		return false;
+	}
+	if (cl->failover_to && !same(cl->failover_to, cfg->name)) {
+		*why = "a manual failover names another member";
+		return false;
+	}
+	if (cl->synchronous_mode && !in_sync_list(cl, cfg->name)) {
+		*why = "synchronous mode and not a synchronous standby";
+		return false;
+	}
+	if (cl->last_leader_lsn > lo->lsn &&
+	    cl->last_leader_lsn - lo->lsn > cfg->maximum_lag_on_failover) {
+		*why = "too far behind the last leader position (maximum_lag_on_failover)";
+		return false;
+	}
+	for (size_t i = 0; i < cl->nmembers; i++) {
+		const ha_member *m = &cl->members[i];
+		if (m->reachable && !m->nofailover && m->lsn > lo->lsn) {
+			*why = "another member is further ahead in WAL";
+			return false;
+		}
+	}
+	if (cl->failover_to && same(cl->failover_to, cfg->name)) {
+		*why = "chosen by a manual failover";
+		return true;
+	}
+	*why = "the healthiest candidate; no leader";
+	return true;
+}
+
+static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                             const ha_clock *clk)
+{
+	if (cl->failover_to && !same(cl->failover_to, cfg->name) && !cl->paused)
+		return decide(HA_RELEASE_LEADER, cl->failover_to,
+		              "handing leadership over: a manual failover names another member");
+	switch (lo->pg) {
+	case HA_PG_PRIMARY:
+		return decide(HA_KEEP_LEADER, NULL, "the leader, with the lease");
+	case HA_PG_REPLICA:
+		if (cl->paused)
+			return decide(HA_KEEP_LEADER, NULL, "maintenance mode: not promoting");
+		return decide(HA_PROMOTE, NULL, "holding the leader key with a replica: promote");
+	case HA_PG_STARTING:
+		return decide(HA_KEEP_LEADER, NULL, "the leader, PostgreSQL starting");
+	case HA_PG_STOPPED:
+	case HA_PG_CRASHED:
+		if (cl->paused)
+			return decide(HA_KEEP_LEADER, NULL, "maintenance mode: not restarting");
+		if (!lease_safe(cfg, clk))
+			return decide(
+			    HA_RELEASE_LEADER, NULL,
+			    "PostgreSQL is down and the lease is too short to restart it");
+		if (lo->restarts >= cfg->max_restarts)
+			return decide(HA_RELEASE_LEADER, NULL,
+			              "PostgreSQL keeps crashing: leaving leadership to a replica");
+		return decide(
+		    HA_RESTART, NULL,
+		    "PostgreSQL is down on the leader: restarting in place is quicker than a "
+		    "failover");
+	case HA_PG_NO_DATA:
+		break;
+	}
+	return decide(HA_RELEASE_LEADER, NULL, "holding the leader key without a data directory");
+}
+
+static ha_decision rejoin(const ha_cluster *cl, const ha_local *lo)
+{
+	if (lo->rewind_failed)
+		return decide(HA_REINIT, cl->leader,
+		              "pg_rewind failed: moving the data aside and cloning the leader");
+	return decide(HA_REWIND, cl->leader, "a former primary whose history forked: pg_rewind");
+}
+
+static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo)
+{
+	(void)cfg;
+	if (lo->diverged)
+		return rejoin(cl, lo);
+	switch (lo->pg) {
+	case HA_PG_REPLICA:
+		if (!same(lo->upstream, cl->leader))
+			return decide(HA_FOLLOW, cl->leader, "following the new leader");
+		return decide(HA_WAIT, cl->leader, "a replica of the leader");
+	case HA_PG_STOPPED:
+	case HA_PG_CRASHED:
+		if (cl->paused)
+			return decide(HA_WAIT, NULL, "maintenance mode: not starting PostgreSQL");
+		return decide(HA_START_REPLICA, cl->leader, "starting as a replica of the leader");
+	case HA_PG_STARTING:
+		return decide(HA_WAIT, NULL, "PostgreSQL is starting");
+	default:
+		return decide(HA_WAIT, NULL, "waiting");
+	}
+}
+
+static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo)
+{
+	const char *why;
+	switch (lo->pg) {
+	case HA_PG_STOPPED:
+	case HA_PG_CRASHED:
+		if (lo->diverged)
+			return decide(HA_WAIT, NULL, "no leader to rewind from");
+		return decide(HA_START_REPLICA, NULL, "no leader: starting as a replica first");
+	case HA_PG_STARTING:
+		return decide(HA_WAIT, NULL, "PostgreSQL is starting");
+	case HA_PG_REPLICA:
+		if (cl->paused)
+			return decide(HA_WAIT, NULL, "maintenance mode: no automatic failover");
+		if (lo->diverged)
+			return decide(HA_WAIT, NULL,
+			              "diverged from the last leader: not a candidate");
+		if (fit_to_lead(cfg, cl, lo, &why))
+			return decide(HA_TAKE_LEADER, NULL, why);
+		return decide(HA_WAIT, NULL, why);
+	default:
+		return decide(HA_WAIT, NULL, "waiting");
+	}
+}
+
+ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                      const ha_clock *clk)
+{
+	bool we_lead = same(cl->leader, cfg->name);
+
+	/* Rules 1 and 2 come before everything, TILT and maintenance mode included: a writable
+	 * primary needs the key, and a lease that cannot lapse before we stop. */
+	if (lo->pg == HA_PG_PRIMARY) {
+		if (!cl->dcs_ok && !lease_safe(cfg, clk))
+			return decide(
+			    HA_DEMOTE, NULL,
+			    "cannot reach the DCS and the lease may expire: stop writing");
+		if (cl->dcs_ok && !we_lead)
+			return decide(HA_DEMOTE, cl->leader,
+			              cl->leader ? "another member holds the leader key"
+			                         : "writable without the leader key");
+		if (!lease_safe(cfg, clk))
+			return decide(HA_DEMOTE, NULL, "the lease may expire before it is renewed");
+	}
+	if (clk->tilt)
+		return decide(we_lead ? HA_KEEP_LEADER : HA_WAIT, NULL,
+		              "TILT: the loop stalled or the clock jumped; observing");
+	if (!cl->dcs_ok)
+		return decide(lo->pg == HA_PG_PRIMARY ? HA_KEEP_LEADER : HA_WAIT, NULL,
+		              "cannot reach the DCS");
+
+	if (!cl->initialized) {
+		if (lo->pg == HA_PG_NO_DATA)
+			return decide(HA_BOOTSTRAP, NULL, "the cluster is not initialized");
+		return decide(HA_BOOTSTRAP, NULL,
+		              "the cluster is not initialized: adopting the existing data");
+	}
+	if (lo->pg == HA_PG_NO_DATA) {
+		if (cl->leader && !we_lead)
+			return decide(HA_CLONE, cl->leader, "no data: cloning the leader");
+		if (we_lead)
+			return as_leader(cfg, cl, lo, clk);
+		return decide(HA_WAIT, NULL, "no data and no leader to clone from");
+	}
+	if (we_lead)
+		return as_leader(cfg, cl, lo, clk);
+	if (cl->leader)
+		return as_follower(cfg, cl, lo);
+	return leaderless(cfg, cl, lo);
+}

@@ -1,0 +1,111 @@
+/* The HA decision: a pure function from what the DCS says, what the local PostgreSQL says, the
+ * configuration and the clock, to one action with a one-line reason. It does nothing itself; the
+ * agent carries the action out (atomically where the DCS is involved: taking the leader key is a
+ * create-if-absent, releasing it a compare-and-delete) and asks again on the next pass.
+ *
+ * The safety rules of SPEC §3 live here and are tested as tables (tests/unit/test_ha.c):
+ *  1. only the holder of the leader key runs a writable primary;
+ *  2. a leader whose lease may expire within retry_timeout stops being writable first;
+ *  3. a replica takes the key only when fit: not nofailover, as far ahead as every member it can
+ *     reach, within maximum_lag_on_failover of the last leader position, listed in `sync` in
+ *     synchronous mode, and not while a manual failover names someone else;
+ *  5. a former primary rejoins only as a replica of the leader, after pg_rewind (or a fresh clone
+ *     when rewind failed); it never starts writable while another member leads.
+ * In TILT (the loop stalled or the clock jumped) the agent only observes, except that it still
+ * stops being writable when its lease is in doubt. */
+#ifndef TANDEMD_HA_H
+#define TANDEMD_HA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ha_pg_state {
+	HA_PG_NO_DATA,  /* data directory absent or empty */
+	HA_PG_STOPPED,  /* data present, postmaster not running */
+	HA_PG_STARTING, /* postmaster up, not yet accepting connections */
+	HA_PG_PRIMARY,  /* running, not in recovery: writable */
+	HA_PG_REPLICA,  /* running in recovery */
+	HA_PG_CRASHED,  /* the postmaster exited without being asked to */
+} ha_pg_state;
+
+typedef struct ha_local {
+	ha_pg_state pg;
+	uint64_t lsn;         /* primary: write position; replica: last received or replayed */
+	const char *upstream; /* replica: the member it follows; NULL for none */
+	bool diverged;        /* history forked from the leader's: needs pg_rewind */
+	bool rewind_failed; /* pg_rewind failed: only a fresh clone (old data moved aside) helps */
+	unsigned restarts;  /* crashes restarted in place recently */
+} ha_local;
+
+typedef struct ha_member {
+	const char *name;
+	bool nofailover;
+	bool reachable; /* answered this pass; only then is lsn current */
+	uint64_t lsn;
+} ha_member;
+
+typedef struct ha_cluster {
+	bool dcs_ok; /* the DCS answered within retry_timeout */
+	bool initialized;
+	const char *leader;       /* holder of the leader key; NULL when there is none */
+	uint64_t last_leader_lsn; /* last position the leader published; 0 when unknown */
+	bool paused;              /* maintenance mode: no automatic action */
+	bool synchronous_mode;
+	const char *const *sync; /* members the leader made synchronous */
+	size_t nsync;
+	const char *failover_to;  /* a manual failover or switchover names this member */
+	const ha_member *members; /* the other members */
+	size_t nmembers;
+} ha_cluster;
+
+typedef struct ha_config {
+	const char *name;
+	bool nofailover;
+	uint64_t ttl_ms;
+	uint64_t loop_wait_ms;
+	uint64_t retry_timeout_ms;
+	uint64_t maximum_lag_on_failover; /* bytes */
+	unsigned max_restarts; /* crash restarts in place before leadership is given up */
+} ha_config;
+
+typedef struct ha_clock {
+	uint64_t now_ms;
+	/* Earliest moment our lease may expire: when the last successful keep-alive was sent, plus
+	 * the TTL. 0 when we hold no lease. */
+	uint64_t lease_expiry_ms;
+	bool tilt;
+} ha_clock;
+
+typedef enum ha_action {
+	HA_WAIT,           /* nothing to do; observe */
+	HA_BOOTSTRAP,      /* race for `initialize`; the winner runs initdb (or adopts its data) */
+	HA_CLONE,          /* copy the leader (`target`) with pg_basebackup, start as its replica */
+	HA_START_REPLICA,  /* start with standby.signal, following `target` (NULL: no one yet) */
+	HA_FOLLOW,         /* point the running replica at `target` */
+	HA_TAKE_LEADER,    /* create the leader key if absent; promote on the next pass */
+	HA_PROMOTE,        /* we hold the key and run a replica: pg_promote() */
+	HA_KEEP_LEADER,    /* renew the lease; all is well */
+	HA_RESTART,        /* our primary crashed and we still lead: restart it in place */
+	HA_DEMOTE,         /* stop being writable now: fast shutdown, restart as a replica */
+	HA_RELEASE_LEADER, /* stop being writable, then delete our leader key (compare-and-delete)
+	                    */
+	HA_REWIND,         /* pg_rewind from `target`, then start as its replica */
+	HA_REINIT,         /* move the data directory aside and clone `target` afresh */
+} ha_action;
+
+typedef struct ha_decision {
+	ha_action action;
+	const char *target; /* a member name, from the inputs */
+	const char *reason; /* a static one-line explanation */
+} ha_decision;
+
+/* Checks the timing rule loop_wait + 2 * retry_timeout <= ttl (and that each is positive). */
+bool ha_timing_valid(const ha_config *cfg);
+
+ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                      const ha_clock *clk);
+
+const char *ha_action_name(ha_action a);
+
+#endif

@@ -1,0 +1,466 @@
+/* The HA decision as a table: every safety rule of SPEC §3, each case both ways (the rule holds
+ * and the action is taken; a condition is missing and it is not). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ha.h"
+
+enum { NOW = 1000000, TTL = 30000, LOOP = 10000, RETRY = 10000 };
+
+/* A lease renewed `ago` ms ago. */
+#define LEASE(ago) ((uint64_t)NOW - (ago) + TTL)
+
+typedef struct ha_case {
+	const char *name;
+	/* self */
+	bool nofailover;
+	unsigned restarts;
+	/* local PostgreSQL */
+	ha_pg_state pg;
+	uint64_t lsn;
+	const char *upstream;
+	bool diverged, rewind_failed;
+	/* DCS */
+	bool dcs_down;
+	bool uninitialized;
+	const char *leader;
+	uint64_t last_leader_lsn;
+	bool paused;
+	bool sync_mode;
+	const char *sync0;
+	const char *failover_to;
+	/* one other member, when other_name is set */
+	const char *other_name;
+	bool other_reachable, other_nofailover;
+	uint64_t other_lsn;
+	/* clock */
+	uint64_t lease_expiry; /* 0: no lease */
+	bool tilt;
+	/* expected */
+	ha_action want;
+	const char *want_target;
+} ha_case;
+
+static const ha_case cases[] = {
+    /* Bootstrap and joining. */
+    {.name = "empty cluster, no data: bootstrap",
+     .pg = HA_PG_NO_DATA,
+     .uninitialized = true,
+     .want = HA_BOOTSTRAP},
+    {.name = "empty cluster, data present: adopt it",
+     .pg = HA_PG_STOPPED,
+     .uninitialized = true,
+     .want = HA_BOOTSTRAP},
+    {.name = "initialized, no data, a leader: clone it",
+     .pg = HA_PG_NO_DATA,
+     .leader = "m1",
+     .want = HA_CLONE,
+     .want_target = "m1"},
+    {.name = "initialized, no data, no leader: wait", .pg = HA_PG_NO_DATA, .want = HA_WAIT},
+    {.name = "stopped replica with a leader: start following it",
+     .pg = HA_PG_STOPPED,
+     .leader = "m1",
+     .want = HA_START_REPLICA,
+     .want_target = "m1"},
+    {.name = "replica following the leader: nothing to do",
+     .pg = HA_PG_REPLICA,
+     .upstream = "m1",
+     .leader = "m1",
+     .want = HA_WAIT},
+    {.name = "replica following an old leader: re-point",
+     .pg = HA_PG_REPLICA,
+     .upstream = "m0",
+     .leader = "m1",
+     .want = HA_FOLLOW,
+     .want_target = "m1"},
+    {.name = "replica following no one: follow the leader",
+     .pg = HA_PG_REPLICA,
+     .leader = "m1",
+     .want = HA_FOLLOW,
+     .want_target = "m1"},
+
+    /* Rule 1: only the key holder is writable. */
+    {.name = "rule 1: primary while another holds the key: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "m1",
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE,
+     .want_target = "m1"},
+    {.name = "rule 1: primary while nobody holds the key: demote",
+     .pg = HA_PG_PRIMARY,
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE},
+    {.name = "rule 1: primary holding the key: keep",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+    {.name = "rule 1: even in maintenance mode, a primary without the key demotes",
+     .pg = HA_PG_PRIMARY,
+     .leader = "m1",
+     .paused = true,
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE,
+     .want_target = "m1"},
+    {.name = "rule 1: even in TILT, a primary without the key demotes",
+     .pg = HA_PG_PRIMARY,
+     .leader = "m1",
+     .tilt = true,
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE,
+     .want_target = "m1"},
+
+    /* Rule 2: stop writing before the lease can expire. */
+    {.name = "rule 2: DCS down, lease fresh: keep leading and retry",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .lease_expiry = LEASE(LOOP),
+     .want = HA_KEEP_LEADER},
+    {.name = "rule 2: DCS down, lease within retry_timeout of expiry: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .want = HA_DEMOTE},
+    {.name = "rule 2: DCS down, lease expired: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .lease_expiry = LEASE(TTL + 1),
+     .want = HA_DEMOTE},
+    {.name = "rule 2: DCS up but lease not renewed in time: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .lease_expiry = LEASE(TTL - RETRY + 1),
+     .want = HA_DEMOTE},
+    {.name = "rule 2: lease just inside the margin: keep",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .lease_expiry = LEASE(TTL - RETRY - 1),
+     .want = HA_KEEP_LEADER},
+    {.name = "rule 2: in TILT with a doubtful lease: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .tilt = true,
+     .lease_expiry = LEASE(TTL),
+     .want = HA_DEMOTE},
+    {.name = "rule 2: in TILT with a fresh lease: keep, take no other action",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .tilt = true,
+     .lease_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+
+    /* Rule 3: who may take the key. */
+    {.name = "rule 3: healthiest replica, no leader: take the key",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .last_leader_lsn = 100,
+     .other_name = "m2",
+     .other_reachable = true,
+     .other_lsn = 90,
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: equal positions: try (the atomic create decides)",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .other_name = "m2",
+     .other_reachable = true,
+     .other_lsn = 100,
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: another reachable member is ahead: wait",
+     .pg = HA_PG_REPLICA,
+     .lsn = 90,
+     .other_name = "m2",
+     .other_reachable = true,
+     .other_lsn = 100,
+     .want = HA_WAIT},
+    {.name = "rule 3: an unreachable member does not count",
+     .pg = HA_PG_REPLICA,
+     .lsn = 90,
+     .other_name = "m2",
+     .other_reachable = false,
+     .other_lsn = 100,
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: a nofailover member ahead does not block",
+     .pg = HA_PG_REPLICA,
+     .lsn = 90,
+     .other_name = "m2",
+     .other_reachable = true,
+     .other_nofailover = true,
+     .other_lsn = 100,
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: tagged nofailover: never take the key",
+     .nofailover = true,
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .want = HA_WAIT},
+    {.name = "rule 3: beyond maximum_lag_on_failover: wait",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .last_leader_lsn = 100 + 1048577,
+     .want = HA_WAIT},
+    {.name = "rule 3: just within maximum_lag_on_failover: take",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .last_leader_lsn = 100 + 1048576,
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: synchronous mode, not in sync: wait",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .sync_mode = true,
+     .sync0 = "m2",
+     .want = HA_WAIT},
+    {.name = "rule 3: synchronous mode, in sync: take",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .sync_mode = true,
+     .sync0 = "me",
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: a manual failover names someone else: wait",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .failover_to = "m2",
+     .want = HA_WAIT},
+    {.name = "rule 3: a manual failover names us: take even if behind",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .failover_to = "me",
+     .want = HA_TAKE_LEADER},
+    {.name = "rule 3: no automatic failover in maintenance mode",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .paused = true,
+     .want = HA_WAIT},
+    {.name = "rule 3: no failover in TILT",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .tilt = true,
+     .want = HA_WAIT},
+    {.name = "rule 3: no failover without the DCS",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .dcs_down = true,
+     .want = HA_WAIT},
+    {.name = "rule 3: a diverged replica is no candidate",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .diverged = true,
+     .want = HA_WAIT},
+    {.name = "holding the key with a replica: promote",
+     .pg = HA_PG_REPLICA,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_PROMOTE},
+    {.name = "holding the key with a replica in maintenance mode: do not promote",
+     .pg = HA_PG_REPLICA,
+     .leader = "me",
+     .paused = true,
+     .lease_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+
+    /* PostgreSQL down on the leader. */
+    {.name = "leader's PostgreSQL crashed, lease fresh: restart in place",
+     .pg = HA_PG_CRASHED,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_RESTART},
+    {.name = "leader's PostgreSQL keeps crashing: release the key",
+     .pg = HA_PG_CRASHED,
+     .restarts = 3,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_RELEASE_LEADER},
+    {.name = "leader's PostgreSQL down and the lease short: release",
+     .pg = HA_PG_STOPPED,
+     .leader = "me",
+     .lease_expiry = LEASE(TTL - RETRY),
+     .want = HA_RELEASE_LEADER},
+    {.name = "manual failover to another member: the leader hands over",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .failover_to = "m2",
+     .lease_expiry = LEASE(0),
+     .want = HA_RELEASE_LEADER,
+     .want_target = "m2"},
+    {.name = "manual failover to us while we lead: keep",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .failover_to = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+
+    /* Rule 5: a former primary rejoins as a replica, after rewind or a fresh clone. */
+    {.name = "rule 5: diverged former primary, a leader: rewind",
+     .pg = HA_PG_STOPPED,
+     .diverged = true,
+     .leader = "m1",
+     .want = HA_REWIND,
+     .want_target = "m1"},
+    {.name = "rule 5: rewind failed: reinit (data moved aside)",
+     .pg = HA_PG_STOPPED,
+     .diverged = true,
+     .rewind_failed = true,
+     .leader = "m1",
+     .want = HA_REINIT,
+     .want_target = "m1"},
+    {.name = "rule 5: stopped former primary, no leader: start as a replica, not a primary",
+     .pg = HA_PG_STOPPED,
+     .want = HA_START_REPLICA},
+    {.name = "rule 5: crashed, another leads: start as its replica",
+     .pg = HA_PG_CRASHED,
+     .leader = "m1",
+     .want = HA_START_REPLICA,
+     .want_target = "m1"},
+    {.name = "rule 5: diverged and no leader: wait",
+     .pg = HA_PG_STOPPED,
+     .diverged = true,
+     .want = HA_WAIT},
+};
+
+static void run_case(const ha_case *c)
+{
+	ha_config cfg = {
+	    .name = "me",
+	    .nofailover = c->nofailover,
+	    .ttl_ms = TTL,
+	    .loop_wait_ms = LOOP,
+	    .retry_timeout_ms = RETRY,
+	    .maximum_lag_on_failover = 1048576,
+	    .max_restarts = 3,
+	};
+	ha_member other = {c->other_name, c->other_nofailover, c->other_reachable, c->other_lsn};
+	const char *sync[1] = {c->sync0};
+	ha_cluster cl = {
+	    .dcs_ok = !c->dcs_down,
+	    .initialized = !c->uninitialized,
+	    .leader = c->leader,
+	    .last_leader_lsn = c->last_leader_lsn,
+	    .paused = c->paused,
+	    .synchronous_mode = c->sync_mode,
+	    .sync = sync,
+	    .nsync = c->sync0 ? 1 : 0,
+	    .failover_to = c->failover_to,
+	    .members = &other,
+	    .nmembers = c->other_name ? 1 : 0,
+	};
+	ha_local lo = {
+	    .pg = c->pg,
+	    .lsn = c->lsn,
+	    .upstream = c->upstream,
+	    .diverged = c->diverged,
+	    .rewind_failed = c->rewind_failed,
+	    .restarts = c->restarts,
+	};
+	ha_clock clk = {.now_ms = NOW, .lease_expiry_ms = c->lease_expiry, .tilt = c->tilt};
+	ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
+	if (d.action != c->want ||
+	    (c->want_target && (!d.target || strcmp(d.target, c->want_target))) || !d.reason ||
+	    !*d.reason) {
+		print_error("case '%s': got %s (target %s, reason '%s'), want %s (target %s)\n",
+		            c->name, ha_action_name(d.action), d.target ? d.target : "-",
+		            d.reason ? d.reason : "", ha_action_name(c->want),
+		            c->want_target ? c->want_target : "-");
+		fail();
+	}
+}
+
+static void test_decision_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		run_case(&cases[i]);
+}
+
+/* Rule 1, exhaustively: over every combination of inputs, a decision never leaves a primary
+ * writable (keep) unless we hold the key with a safe lease. */
+static void test_no_writable_primary_without_key(void **state)
+{
+	(void)state;
+	const char *leaders[] = {NULL, "me", "m1"};
+	const uint64_t leases[] = {0, LEASE(0), LEASE(TTL - RETRY), LEASE(TTL + 5)};
+	for (int l = 0; l < 3; l++)
+		for (int e = 0; e < 4; e++)
+			for (int bits = 0; bits < 32; bits++) {
+				ha_config cfg = {.name = "me",
+				                 .ttl_ms = TTL,
+				                 .loop_wait_ms = LOOP,
+				                 .retry_timeout_ms = RETRY,
+				                 .maximum_lag_on_failover = 1,
+				                 .max_restarts = 3};
+				ha_cluster cl = {.dcs_ok = bits & 1,
+				                 .initialized = bits & 2,
+				                 .leader = leaders[l],
+				                 .paused = bits & 4,
+				                 .failover_to = (bits & 16) ? "m1" : NULL};
+				ha_local lo = {.pg = HA_PG_PRIMARY};
+				ha_clock clk = {
+				    .now_ms = NOW, .lease_expiry_ms = leases[e], .tilt = bits & 8};
+				ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
+				bool stays_writable = d.action == HA_KEEP_LEADER ||
+				                      d.action == HA_WAIT || d.action == HA_PROMOTE;
+				bool safe = (e == 1) && (l == 1 || !cl.dcs_ok);
+				if (stays_writable && !safe) {
+					print_error("leader=%s lease=%d bits=%d: %s (%s)\n",
+					            leaders[l] ? leaders[l] : "-", e, bits,
+					            ha_action_name(d.action), d.reason);
+					fail();
+				}
+			}
+}
+
+/* Rule 3, exhaustively: the key is only ever taken by a replica. */
+static void test_only_replicas_take_the_key(void **state)
+{
+	(void)state;
+	for (int pg = HA_PG_NO_DATA; pg <= HA_PG_CRASHED; pg++)
+		for (int bits = 0; bits < 16; bits++) {
+			ha_config cfg = {.name = "me",
+			                 .ttl_ms = TTL,
+			                 .loop_wait_ms = LOOP,
+			                 .retry_timeout_ms = RETRY,
+			                 .maximum_lag_on_failover = 1,
+			                 .max_restarts = 3,
+			                 .nofailover = bits & 8};
+			ha_cluster cl = {
+			    .dcs_ok = bits & 1, .initialized = true, .paused = bits & 2};
+			ha_local lo = {.pg = (ha_pg_state)pg, .diverged = bits & 4};
+			ha_clock clk = {.now_ms = NOW, .lease_expiry_ms = 0};
+			ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
+			if (d.action == HA_TAKE_LEADER &&
+			    (pg != HA_PG_REPLICA || !cl.dcs_ok || cl.paused || lo.diverged ||
+			     cfg.nofailover)) {
+				print_error("pg=%d bits=%d took the key (%s)\n", pg, bits,
+				            d.reason);
+				fail();
+			}
+		}
+}
+
+static void test_timing_rule(void **state)
+{
+	(void)state;
+	ha_config ok = {.ttl_ms = 30000, .loop_wait_ms = 10000, .retry_timeout_ms = 10000};
+	assert_true(ha_timing_valid(&ok));
+	ha_config tight = {.ttl_ms = 20000, .loop_wait_ms = 1000, .retry_timeout_ms = 10000};
+	assert_false(ha_timing_valid(&tight));
+	ha_config zero = {.ttl_ms = 20000, .loop_wait_ms = 0, .retry_timeout_ms = 1000};
+	assert_false(ha_timing_valid(&zero));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_decision_table),
+	    cmocka_unit_test(test_no_writable_primary_without_key),
+	    cmocka_unit_test(test_only_replicas_take_the_key),
+	    cmocka_unit_test(test_timing_rule),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
