@@ -23,7 +23,8 @@ static uint64_t sum(hellod_metrics *const *w, size_t n, size_t offset)
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += metrics_get((const metrics_counter *)((const char *)w[i] + offset));
+		total += metrics_get(
+		    (const metrics_counter *)(const void *)((const char *)w[i] + offset));
 	return total;
 }
 

@@ -224,7 +224,10 @@ int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
 		case YAML_SCALAR_EVENT:
 			if (ev.data.scalar.length == 0)
 				break; /* an empty document */
-			               /* fall through */
+			err_set(err, "%s:%d: the file must be a mapping of keys to values", name,
+			        line_of(&ev));
+			yaml_event_delete(&ev);
+			goto out;
 		default:
 			err_set(err, "%s:%d: the file must be a mapping of keys to values", name,
 			        line_of(&ev));

@@ -54,6 +54,7 @@ char *xstrndup(const char *s, size_t n)
 	return d;
 }
 
+static char *vformat(const char *fmt, va_list ap) TND_PRINTF(1, 0);
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;

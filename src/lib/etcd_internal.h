@@ -1,6 +1,6 @@
-/* Internals of the etcd client shared by its files: base64, request bodies (etcd_req.c), answer
- * parsing and error classification (etcd_json.c); the transport is etcd.c. Not for other
- * modules. */
+/* Internals of the etcd client shared by its files: base64, range ends and request bodies
+ * (etcd_wire.c), answer parsing and error classification (etcd_json.c). The transport has its own
+ * header, etcd_priv.h. Not for other modules. */
 #ifndef TANDEM_ETCD_INTERNAL_H
 #define TANDEM_ETCD_INTERNAL_H
 

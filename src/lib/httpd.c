@@ -250,6 +250,7 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) TND_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
