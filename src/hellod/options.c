@@ -111,7 +111,7 @@ static const cfg_option options[] = {
      "how long a request may wait for the database (retrying across failovers) before a 503", NULL},
     {"workers", CFG_INT, "0", 0, 64, false, OPT(workers), "N",
      "worker threads, each with its own event loop and connections; 0: one per CPU", NULL},
-    {"db-pool-size", CFG_INT, "2", 1, 64, false, OPT(db_pool_size), "N",
+    {"db-pool-size", CFG_INT, "4", 1, 64, false, OPT(db_pool_size), "N",
      "database connections per worker (each carries many pipelined queries)", NULL},
     {"max-body", CFG_SIZE, "4k", 64, 1048576, false, OPT(max_body), "SIZE",
      "largest request body accepted; larger ones get 413", NULL},

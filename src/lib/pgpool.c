@@ -8,6 +8,7 @@
 #include "log.h"
 
 enum {
+	GROUP_MAX = 32, /* queries sent together under one Sync, committed as one transaction */
 	BACKOFF_FIRST_MS = 50,
 	BACKOFF_MAX_MS = 500,
 	SWEEP_MS = 50,
@@ -21,11 +22,15 @@ typedef enum conn_state {
 	C_CLOSED,
 } conn_state;
 
-/* One command in a connection's pipeline, answered in order. */
+/* One command in a connection's pipeline, answered in order. Commands are sent in groups closed
+ * by one Sync: a group runs as one implicit transaction (one commit for all its writes), and its
+ * answers count only once the Sync arrives. If any command of a group fails, the others were
+ * rolled back with it and go back to the queue. */
 typedef struct entry {
 	struct entry *next;
-	pg_query *q;   /* NULL for the pool's own commands and for abandoned queries */
-	bool internal; /* a PREPARE of the pool's */
+	pg_query *q;     /* NULL for the pool's own commands and for abandoned queries */
+	bool internal;   /* a PREPARE of the pool's */
+	bool ends_group; /* the Sync follows this command */
 	PGresult *res;
 } entry;
 
@@ -37,6 +42,8 @@ typedef struct conn {
 	fdwatch *watch;
 	uv_timer_t timer; /* connect deadline or backoff */
 	entry *head, *tail;
+	entry *cursor;     /* the command whose results are arriving (NULL: the head) */
+	size_t open_group; /* commands sent since the last Sync */
 	size_t inflight;
 	uint64_t backoff_ms;
 	bool recycle; /* reconnect once idle (the connection string changed) */
@@ -59,6 +66,7 @@ struct pgpool {
 	int handles_open;
 	bool closing;
 	bool dispatching;
+	uv_check_t batch; /* dispatches what one loop pass submitted, as groups */
 };
 
 static void conn_start(conn *c);
@@ -220,6 +228,7 @@ static void enter_pipeline(conn *c)
 			return;
 		}
 		entry_push(c, NULL, true);
+		c->tail->ends_group = true;
 	}
 	c->state = C_READY;
 	c->backoff_ms = BACKOFF_FIRST_MS;
@@ -292,53 +301,92 @@ static void mark_broken(conn *c, const char *why, const char *msg)
 	c->broken_msg = trim_message(msg);
 }
 
-/* A command's results are complete (its Sync arrived): hand them to whoever asked. */
-static void deliver(conn *c, entry *e)
+static bool result_ok(const PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* A group's Sync arrived: hand every answer to whoever asked, or send the queries back to the
+ * queue when the group failed as a whole. */
+static void deliver_group(conn *c)
 {
 	pgpool *p = c->pool;
-	PGresult *res = e->res;
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : "no result";
-
-	if (e->internal) {
-		if (!ok)
-			mark_broken(c, "preparing a statement failed", msg);
-	} else if (e->q && ok) {
-		e->q->done(e->q, PGQ_OK, res, NULL);
-	} else if (e->q && (st == PGRES_PIPELINE_ABORTED || pgpool_sqlstate_retryable(sqlstate))) {
-		pg_query *q = e->q;
-		q->retries++;
-		p->retries++;
-		wait_push_front(p, q);
-		if (st != PGRES_PIPELINE_ABORTED && sqlstate_breaks_connection(sqlstate))
-			mark_broken(c, "the server refused a query", msg);
-	} else if (e->q) {
-		char *m = trim_message(msg);
-		e->q->done(e->q, PGQ_ERROR, res, m);
-		free(m);
+	bool group_ok = true;
+	for (entry *e = c->head; e; e = e->next) {
+		if (!result_ok(e->res))
+			group_ok = false;
+		if (e->ends_group)
+			break;
 	}
-	PQclear(res);
-	free(e);
+	pg_query *back_head = NULL, *back_last = NULL;
+	for (;;) {
+		entry *e = entry_pop(c);
+		if (!e)
+			break;
+		bool last = e->ends_group;
+		PGresult *res = e->res;
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *msg = res ? PQresultErrorMessage(res) : "no result";
+		pg_query *q = e->q;
+		if (e->internal) {
+			if (!result_ok(res))
+				mark_broken(c, "preparing a statement failed", msg);
+		} else if (q && group_ok) {
+			q->done(q, PGQ_OK, res, NULL);
+		} else if (q && st == PGRES_FATAL_ERROR && !pgpool_sqlstate_retryable(sqlstate)) {
+			char *m = trim_message(msg);
+			q->done(q, PGQ_ERROR, res, m);
+			free(m);
+		} else if (q) {
+			/* Rolled back with its group, aborted, or refused in a way a retry cures. */
+			q->retries++;
+			p->retries++;
+			q->next = NULL;
+			if (back_last)
+				back_last->next = q;
+			else
+				back_head = q;
+			back_last = q;
+			if (st == PGRES_FATAL_ERROR && sqlstate_breaks_connection(sqlstate))
+				mark_broken(c, "the server refused a query", msg);
+		}
+		PQclear(res);
+		free(e);
+		if (last)
+			break;
+	}
+	if (back_head) {
+		size_t n = 0;
+		for (pg_query *q = back_head; q; q = q->next)
+			n++;
+		back_last->next = p->wait_head;
+		if (!p->wait_head)
+			p->wait_tail = back_last;
+		p->wait_head = back_head;
+		p->nwaiting += n;
+	}
 }
 
 static void process_results(conn *c)
 {
 	while (!c->broken && c->head && !PQisBusy(c->pg)) {
 		PGresult *res = PQgetResult(c->pg);
-		entry *e = c->head;
+		entry *e = c->cursor ? c->cursor : c->head;
 		if (!res) {
-			/* End of one command's results; its Sync follows. */
+			/* The end of one command's results: the next command's follow, or the Sync. */
 			if (!e->res)
+				break;
+			c->cursor = e->ends_group ? e : e->next;
+			if (!c->cursor)
 				break;
 			continue;
 		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
-			entry *done = entry_pop(c);
-			if (done)
-				deliver(c, done);
+			c->cursor = NULL;
+			deliver_group(c);
 			continue;
 		}
 		if (e->res)
@@ -479,6 +527,8 @@ static void conn_fail(conn *c, const char *why)
 	c->broken = NULL;
 	free(c->broken_msg);
 	c->broken_msg = NULL;
+	c->cursor = NULL;
+	c->open_group = 0;
 
 	/* Queries in flight go back to the front of the line, in their order. */
 	pg_query *back_head = NULL, *back_last = NULL;
@@ -521,15 +571,27 @@ static void conn_fail(conn *c, const char *why)
 
 /* ---- the pool ---- */
 
+/* Ends the open group with a Sync (which also flushes). */
+static void close_group(conn *c)
+{
+	if (c->state != C_READY || c->open_group == 0)
+		return;
+	c->tail->ends_group = true;
+	c->open_group = 0;
+	if (!PQpipelineSync(c->pg))
+		conn_fail(c, PQerrorMessage(c->pg));
+}
+
 static void send_query(conn *c, pg_query *q)
 {
-	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0) ||
-	    !PQpipelineSync(c->pg)) {
+	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0)) {
 		wait_push_front(c->pool, q);
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
 	entry_push(c, q, false);
+	if (++c->open_group >= GROUP_MAX)
+		close_group(c);
 }
 
 static conn *least_loaded(pgpool *p)
@@ -555,11 +617,19 @@ static void dispatch(pgpool *p)
 		sent = true;
 	}
 	if (sent) {
-		for (size_t i = 0; i < p->cfg.size; i++)
+		for (size_t i = 0; i < p->cfg.size; i++) {
+			close_group(&p->conns[i]);
 			if (p->conns[i].state == C_READY)
 				watch_io(&p->conns[i]);
+		}
 	}
 	p->dispatching = false;
+}
+
+static void on_batch(uv_check_t *h)
+{
+	uv_check_stop(h);
+	dispatch(h->data);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -622,7 +692,9 @@ pgpool *pgpool_new(uv_loop_t *loop, const pgpool_config *cfg)
 	p->conns = xcalloc(cfg->size, sizeof *p->conns);
 	uv_timer_init(loop, &p->sweep);
 	p->sweep.data = p;
-	p->handles_open = 1;
+	uv_check_init(loop, &p->batch);
+	p->batch.data = p;
+	p->handles_open = 2;
 	uv_timer_start(&p->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
 	for (size_t i = 0; i < cfg->size; i++) {
 		conn *c = &p->conns[i];
@@ -645,7 +717,8 @@ void pgpool_submit(pgpool *p, pg_query *q)
 		return;
 	}
 	wait_push_back(p, q);
-	dispatch(p);
+	/* Sent at the end of this loop pass, together with whatever else the pass submits. */
+	uv_check_start(&p->batch, on_batch);
 }
 
 void pgpool_set_conninfo(pgpool *p, const char *conninfo)
@@ -730,4 +803,5 @@ void pgpool_free(pgpool *p)
 	for (pg_query *q; (q = wait_pop(p));)
 		q->done(q, PGQ_CANCELLED, NULL, "shutting down");
 	uv_close((uv_handle_t *)&p->sweep, on_closed);
+	uv_close((uv_handle_t *)&p->batch, on_closed);
 }

@@ -69,7 +69,7 @@ static void test_defaults(void **state)
 	assert_string_equal(s.timezone, "UTC");
 	assert_int_equal(s.request_deadline, 10000);
 	assert_int_equal(s.workers, 0);
-	assert_int_equal(s.db_pool_size, 2);
+	assert_int_equal(s.db_pool_size, 4);
 	assert_int_equal(s.max_body, 4096);
 	assert_int_equal(s.max_header, 16384);
 	assert_int_equal(s.idle_timeout, 30000);
