@@ -66,7 +66,7 @@ struct pgpool {
 	int handles_open;
 	bool closing;
 	bool dispatching;
-	uv_check_t batch; /* dispatches what one loop pass submitted, as groups */
+	uv_prepare_t batch; /* before the loop blocks: dispatch what was submitted, as groups */
 };
 
 static void conn_start(conn *c);
@@ -340,7 +340,8 @@ static void deliver_group(conn *c)
 			q->done(q, PGQ_ERROR, res, m);
 			free(m);
 		} else if (q) {
-			/* Rolled back with its group, aborted, or refused in a way a retry cures. */
+			/* Rolled back with its group, aborted, or refused in a way a retry cures.
+			 */
 			q->retries++;
 			p->retries++;
 			q->next = NULL;
@@ -375,7 +376,8 @@ static void process_results(conn *c)
 		PGresult *res = PQgetResult(c->pg);
 		entry *e = c->cursor ? c->cursor : c->head;
 		if (!res) {
-			/* The end of one command's results: the next command's follow, or the Sync. */
+			/* The end of one command's results: the next command's follow, or the Sync.
+			 */
 			if (!e->res)
 				break;
 			c->cursor = e->ends_group ? e : e->next;
@@ -626,9 +628,9 @@ static void dispatch(pgpool *p)
 	p->dispatching = false;
 }
 
-static void on_batch(uv_check_t *h)
+static void on_batch(uv_prepare_t *h)
 {
-	uv_check_stop(h);
+	uv_prepare_stop(h);
 	dispatch(h->data);
 }
 
@@ -692,7 +694,7 @@ pgpool *pgpool_new(uv_loop_t *loop, const pgpool_config *cfg)
 	p->conns = xcalloc(cfg->size, sizeof *p->conns);
 	uv_timer_init(loop, &p->sweep);
 	p->sweep.data = p;
-	uv_check_init(loop, &p->batch);
+	uv_prepare_init(loop, &p->batch);
 	p->batch.data = p;
 	p->handles_open = 2;
 	uv_timer_start(&p->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -717,8 +719,8 @@ void pgpool_submit(pgpool *p, pg_query *q)
 		return;
 	}
 	wait_push_back(p, q);
-	/* Sent at the end of this loop pass, together with whatever else the pass submits. */
-	uv_check_start(&p->batch, on_batch);
+	/* Sent just before the loop next blocks, together with whatever else came meanwhile. */
+	uv_prepare_start(&p->batch, on_batch);
 }
 
 void pgpool_set_conninfo(pgpool *p, const char *conninfo)
