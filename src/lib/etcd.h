@@ -6,7 +6,14 @@
  * (base64 on the wire); revisions and lease IDs are int64 (strings on the wire).
  *
  * Ownership: results passed to callbacks are valid only during the callback. A call can be
- * cancelled with etcd_cancel(); its callback is then not called. etcd_free() cancels everything. */
+ * cancelled with etcd_cancel(); its callback is then not called. etcd_free() cancels everything.
+ * Callbacks never run inside libcurl; they run one at a time from the loop, so a callback may
+ * start or cancel calls, stop watches, or free the client. A call is freed after its callback
+ * (etcd_cancel() on it from inside the callback does nothing); a watch is freed once on_broken
+ * returns, so its handle is invalid afterwards.
+ *
+ * Seen with etcd 3.4: a keep-alive on an unknown or revoked lease answers 200 without a TTL (read
+ * as lease_ttl 0: gone); PUT events carry no "type"; a failed txn compare has no "succeeded". */
 #ifndef TANDEM_ETCD_H
 #define TANDEM_ETCD_H
 
