@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential meson ninja-build pkg-config clang-14 libfuzzer-14-dev libclang-rt-14-dev
-  clang-format valgrind
+  clang-format valgrind cppcheck
   # libraries
   libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
   libsystemd-dev libcmocka-dev
