@@ -8,7 +8,7 @@ PYTHON    ?= /usr/bin/python3
 PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run format format-check \
+.PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
         demo install bench clean
 
 all: build
@@ -52,6 +52,11 @@ fuzz: deps $(FUZZ)/build.ninja
 # Runs every fuzzer for FUZZ_SECONDS each, from the checked-in seed corpus.
 fuzz-run: fuzz
 	bash fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
+
+lint:
+	cppcheck --quiet --enable=warning,portability,performance --std=c11 --error-exitcode=1 \
+	  --inline-suppr -D_GNU_SOURCE -I src/lib -I src/hellod -I src/tandemd \
+	  --suppress=missingIncludeSystem src
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
