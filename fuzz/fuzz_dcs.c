@@ -1,0 +1,129 @@
+/* Fuzzes the codec of Patroni's DCS values (src/tandemd/dcs_codec.h): the input is a sequence of
+ * records "KEY\tVALUE\n" (a key starting with '-' is a DELETE of the rest), applied to one view
+ * in order, as a range answer and watch events would be.
+ *
+ * Invariants: dcs_view_apply returns 0 or -1, with an error message exactly when -1; the view
+ * stays consistent after every step (counts match arrays, names are set, member names are
+ * unique, the leader is non-empty); encoding the members, status, sync and history the view holds
+ * gives JSON that decodes to the same values. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcs_codec.h"
+#include "fuzz_util.h"
+
+static void check_view(const dcs_view *v)
+{
+	FUZZ_CHECK(v->prefix && !strcmp(v->prefix, "/service/batman/"), "prefix lost");
+	FUZZ_CHECK(!v->leader || *v->leader, "empty leader");
+	FUZZ_CHECK(v->nmembers == 0 || v->members, "members without an array");
+	for (size_t i = 0; i < v->nmembers; i++) {
+		FUZZ_CHECK(v->members[i].name && *v->members[i].name, "member without a name");
+		for (size_t j = i + 1; j < v->nmembers; j++)
+			FUZZ_CHECK(strcmp(v->members[i].name, v->members[j].name) != 0,
+			           "member %s twice", v->members[i].name);
+	}
+	FUZZ_CHECK(v->nsync_standby == 0 || v->sync_standby, "sync without an array");
+	for (size_t i = 0; i < v->nsync_standby; i++)
+		FUZZ_CHECK(v->sync_standby[i] && *v->sync_standby[i], "empty sync standby");
+	FUZZ_CHECK(v->nhistory == 0 || v->history, "history without an array");
+	FUZZ_CHECK(!v->has_config || v->config.raw, "config without its text");
+}
+
+static void round_trip(const dcs_view *v)
+{
+	dcs_view back;
+	dcs_view_init(&back, NULL, "batman");
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (!m->valid)
+			continue;
+		dcs_member_info mi = {m->conn_url,      m->api_url,           m->state,
+		                      m->role,          m->version,           m->has_lsn,
+		                      m->xlog_location, m->replication_state, m->timeline,
+		                      m->tags,          m->pending_restart};
+		char *s = dcs_encode_member(&mi);
+		char *key = xasprintf("/service/batman/members/%s", m->name);
+		char *err = NULL;
+		int rc = dcs_view_apply(&back, key, strlen(key), s, strlen(s), 1, 0, &err);
+		FUZZ_CHECK(rc == 0, "encoded member does not decode: %s: %s", s, err);
+		const dcs_member *b = dcs_view_member(&back, m->name);
+		FUZZ_CHECK(b && b->has_lsn == m->has_lsn && b->xlog_location == m->xlog_location,
+		           "lsn changed: %s", s);
+		FUZZ_CHECK(b->tags.nofailover == m->tags.nofailover, "tags changed: %s", s);
+		free(key);
+		free(s);
+	}
+	const char **sb = xcalloc(v->nsync_standby + 1, sizeof(char *));
+	for (size_t i = 0; i < v->nsync_standby; i++)
+		sb[i] = v->sync_standby[i];
+	char *s = dcs_encode_sync(v->sync_leader, sb, v->nsync_standby);
+	json_error_t je;
+	json_t *j = json_loads(s, 0, &je);
+	FUZZ_CHECK(j != NULL, "encoded sync is not JSON: %s", s);
+	json_decref(j);
+	free(s);
+	free(sb);
+	s = dcs_encode_history(v->history, v->nhistory);
+	char *err = NULL;
+	FUZZ_CHECK(dcs_view_apply(&back, "/service/batman/history", 23, s, strlen(s), 1, 0, &err) ==
+	               0,
+	           "encoded history does not decode: %s", s);
+	FUZZ_CHECK(back.nhistory == v->nhistory, "history length changed: %s", s);
+	free(s);
+	s = dcs_encode_status(v->optime, v->slots, v->nslots, (const char *const *)v->retain_slots,
+	                      v->nretain_slots);
+	FUZZ_CHECK(dcs_view_apply(&back, "/service/batman/status", 22, s, strlen(s), 1, 0, &err) ==
+	               0,
+	           "encoded status does not decode: %s", s);
+	free(s);
+	dcs_view_free(&back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	dcs_view v;
+	dcs_view_init(&v, NULL, "batman");
+	size_t pos = 0;
+	int64_t rev = 0;
+	while (pos < size) {
+		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
+		size_t end = nl ? (size_t)(nl - data) : size;
+		const uint8_t *tab = memchr(data + pos, '\t', end - pos);
+		size_t klen = tab ? (size_t)(tab - (data + pos)) : end - pos;
+		bool del = klen > 0 && data[pos] == '-';
+		/* exactly-sized copies */
+		char *key = malloc(klen + 20);
+		FUZZ_CHECK(key != NULL, "malloc");
+		memcpy(key, "/service/batman/", 16);
+		size_t koff = del ? 1 : 0;
+		memcpy(key + 16, data + pos + koff, klen - koff);
+		size_t full = 16 + klen - koff;
+		size_t vlen = tab ? end - (size_t)(tab - data) - 1 : 0;
+		char *val = malloc(vlen ? vlen : 1);
+		FUZZ_CHECK(val != NULL, "malloc");
+		if (vlen)
+			memcpy(val, tab + 1, vlen);
+		if (del) {
+			dcs_view_delete(&v, key, full);
+		} else {
+			char *err = NULL;
+			rev++;
+			int rc = dcs_view_apply(&v, key, full, val, vlen, rev, rev % 3, &err);
+			FUZZ_CHECK(rc == 0 || rc == -1, "rc %d", rc);
+			FUZZ_CHECK((rc == -1) == (err != NULL), "rc %d with error %s", rc,
+			           err ? err : "(none)");
+			free(err);
+		}
+		free(key);
+		free(val);
+		check_view(&v);
+		pos = end + 1;
+	}
+	round_trip(&v);
+	dcs_view_free(&v);
+	return 0;
+}

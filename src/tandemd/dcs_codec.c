@@ -1,0 +1,751 @@
+/* Decoding and encoding of Patroni's DCS values (see dcs_codec.h), with jansson. */
+#include "dcs_codec.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- small helpers ---- */
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A string member of `obj`, copied; NULL when absent or not a string. */
+static char *get_str(const json_t *obj, const char *name)
+{
+	const json_t *j = json_object_get(obj, name);
+	return json_is_string(j) ? xstrdup(json_string_value(j)) : NULL;
+}
+
+/* A decimal integer from a JSON integer or a string holding one (Patroni accepts both). */
+static bool get_int(const json_t *obj, const char *name, int64_t *out)
+{
+	const json_t *j = json_object_get(obj, name);
+	if (json_is_integer(j)) {
+		*out = (int64_t)json_integer_value(j);
+		return true;
+	}
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+		char *end = NULL;
+		errno = 0;
+		long long n = strtoll(s, &end, 10);
+		if (errno || end == s || *end)
+			return false;
+		*out = n;
+		return true;
+	}
+	return false;
+}
+
+static bool get_lsn(const json_t *obj, const char *name, uint64_t *out)
+{
+	int64_t n = 0;
+	if (!get_int(obj, name, &n) || n < 0)
+		return false;
+	*out = (uint64_t)n;
+	return true;
+}
+
+/* Patroni's parse_bool: true, or a string such as "true", "on", "yes", "1". */
+static bool get_bool(const json_t *obj, const char *name)
+{
+	const json_t *j = json_object_get(obj, name);
+	if (json_is_boolean(j))
+		return json_is_true(j);
+	if (json_is_integer(j))
+		return json_integer_value(j) != 0;
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+		return !strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "yes") ||
+		       !strcmp(s, "1");
+	}
+	return false;
+}
+
+static char *dump(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (!s)
+		return xstrdup("null");
+	char *copy = xstrdup(s);
+	free(s);
+	return copy;
+}
+
+static json_t *parse(const char *value, size_t len, char **err, const char *what)
+{
+	json_error_t je;
+	json_t *j = json_loadb(value, len, JSON_DECODE_ANY, &je);
+	if (!j)
+		err_set(err, "%s: not JSON: %s", what, je.text);
+	return j;
+}
+
+/* ---- view ---- */
+
+char *dcs_prefix(const char *namespace_, const char *scope)
+{
+	const char *ns = namespace_ && *namespace_ ? namespace_ : "/service";
+	while (*ns == '/')
+		ns++;
+	size_t nslen = strlen(ns);
+	while (nslen && ns[nslen - 1] == '/')
+		nslen--;
+	if (nslen == 0)
+		return xasprintf("/%s/", scope);
+	return xasprintf("/%.*s/%s/", (int)nslen, ns, scope);
+}
+
+void dcs_view_init(dcs_view *v, const char *namespace_, const char *scope)
+{
+	memset(v, 0, sizeof(*v));
+	v->prefix = dcs_prefix(namespace_, scope);
+}
+
+static void member_free(dcs_member *m)
+{
+	free(m->name);
+	free(m->conn_url);
+	free(m->api_url);
+	free(m->state);
+	free(m->role);
+	free(m->version);
+	free(m->replication_state);
+	free(m->tags_json);
+}
+
+static void config_free(dcs_dyn_config *c)
+{
+	free(c->parameters_json);
+	free(c->raw);
+	memset(c, 0, sizeof(*c));
+}
+
+static void status_clear(dcs_view *v)
+{
+	for (size_t i = 0; i < v->nslots; i++)
+		free(v->slots[i].name);
+	free(v->slots);
+	free_strv(v->retain_slots, v->nretain_slots);
+	v->slots = NULL;
+	v->nslots = 0;
+	v->retain_slots = NULL;
+	v->nretain_slots = 0;
+	v->optime = 0;
+	v->has_status = false;
+}
+
+static void sync_clear(dcs_view *v)
+{
+	free(v->sync_leader);
+	free_strv(v->sync_standby, v->nsync_standby);
+	v->sync_leader = NULL;
+	v->sync_standby = NULL;
+	v->nsync_standby = 0;
+	v->has_sync = false;
+}
+
+static void failover_clear(dcs_view *v)
+{
+	free(v->failover_leader);
+	free(v->failover_candidate);
+	free(v->failover_scheduled_at);
+	v->failover_leader = v->failover_candidate = v->failover_scheduled_at = NULL;
+	v->has_failover = false;
+}
+
+static void history_free(dcs_history_entry *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].reason);
+		free(h[i].timestamp);
+		free(h[i].new_leader);
+	}
+	free(h);
+}
+
+static void history_clear(dcs_view *v)
+{
+	history_free(v->history, v->nhistory);
+	v->history = NULL;
+	v->nhistory = 0;
+	v->has_history = false;
+}
+
+static void leader_clear(dcs_view *v)
+{
+	free(v->leader);
+	v->leader = NULL;
+	v->leader_mod_revision = v->leader_lease = 0;
+}
+
+void dcs_view_clear(dcs_view *v)
+{
+	char *prefix = v->prefix;
+	free(v->sysid);
+	leader_clear(v);
+	config_free(&v->config);
+	for (size_t i = 0; i < v->nmembers; i++)
+		member_free(&v->members[i]);
+	free(v->members);
+	status_clear(v);
+	sync_clear(v);
+	failover_clear(v);
+	history_clear(v);
+	free(v->failsafe);
+	memset(v, 0, sizeof(*v));
+	v->prefix = prefix;
+}
+
+void dcs_view_free(dcs_view *v)
+{
+	dcs_view_clear(v);
+	free(v->prefix);
+	v->prefix = NULL;
+}
+
+const dcs_member *dcs_view_member(const dcs_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->nmembers; i++)
+		if (!strcmp(v->members[i].name, name))
+			return &v->members[i];
+	return NULL;
+}
+
+/* ---- decoders ---- */
+
+static bool has_nul(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) != NULL;
+}
+
+static int apply_member(dcs_view *v, const char *name, const char *value, size_t len,
+                        int64_t mod_revision, int64_t lease, char **err)
+{
+	dcs_member m;
+	memset(&m, 0, sizeof(m));
+	m.name = xstrdup(name);
+	m.mod_revision = mod_revision;
+	m.lease = lease;
+	int rc = 0;
+	json_t *j = parse(value, len, err, "member");
+	if (j && !json_is_object(j)) {
+		err_set(err, "member %s: not a JSON object", name);
+	} else if (j) {
+		m.valid = true;
+		m.conn_url = get_str(j, "conn_url");
+		m.api_url = get_str(j, "api_url");
+		m.state = get_str(j, "state");
+		m.role = get_str(j, "role");
+		m.version = get_str(j, "version");
+		m.replication_state = get_str(j, "replication_state");
+		m.has_lsn = get_lsn(j, "xlog_location", &m.xlog_location);
+		if (!get_int(j, "timeline", &m.timeline))
+			m.timeline = 0;
+		const json_t *tags = json_object_get(j, "tags");
+		if (json_is_object(tags)) {
+			m.tags.nofailover = get_bool(tags, "nofailover");
+			m.tags.noloadbalance = get_bool(tags, "noloadbalance");
+			m.tags.clonefrom = get_bool(tags, "clonefrom");
+			m.tags.nosync = get_bool(tags, "nosync");
+			m.tags_json = dump(tags);
+		}
+		m.pending_restart = get_bool(j, "pending_restart");
+	}
+	if (!m.valid)
+		rc = -1;
+	json_decref(j);
+	for (size_t i = 0; i < v->nmembers; i++) {
+		if (!strcmp(v->members[i].name, name)) {
+			member_free(&v->members[i]);
+			v->members[i] = m;
+			return rc;
+		}
+	}
+	v->members = xrealloc(v->members, (v->nmembers + 1) * sizeof(*v->members));
+	v->members[v->nmembers++] = m;
+	return rc;
+}
+
+static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_revision,
+                        char **err)
+{
+	json_t *j = parse(value, len, err, "config");
+	if (!j)
+		return -1;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		err_set(err, "config: not a JSON object");
+		return -1;
+	}
+	dcs_dyn_config c;
+	memset(&c, 0, sizeof(c));
+	c.valid = true;
+	c.mod_revision = mod_revision;
+	(void)get_int(j, "ttl", &c.ttl);
+	(void)get_int(j, "loop_wait", &c.loop_wait);
+	(void)get_int(j, "retry_timeout", &c.retry_timeout);
+	c.has_maximum_lag_on_failover =
+	    get_lsn(j, "maximum_lag_on_failover", &c.maximum_lag_on_failover);
+	c.synchronous_mode = get_bool(j, "synchronous_mode");
+	c.synchronous_mode_strict = get_bool(j, "synchronous_mode_strict");
+	c.pause = get_bool(j, "pause");
+	const json_t *pg = json_object_get(j, "postgresql");
+	if (json_is_object(pg)) {
+		c.use_pg_rewind = get_bool(pg, "use_pg_rewind");
+		const json_t *params = json_object_get(pg, "parameters");
+		if (json_is_object(params))
+			c.parameters_json = dump(params);
+	}
+	c.raw = xstrndup(value, len);
+	json_decref(j);
+	config_free(&v->config);
+	v->config = c;
+	v->has_config = true;
+	return 0;
+}
+
+static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
+{
+	json_t *j = parse(value, len, err, "status");
+	if (!j)
+		return -1;
+	if (json_is_integer(j)) { /* legacy: the optime alone */
+		status_clear(v);
+		v->has_status = true;
+		v->optime = json_integer_value(j) > 0 ? (uint64_t)json_integer_value(j) : 0;
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		err_set(err, "status: not a JSON object");
+		return -1;
+	}
+	status_clear(v);
+	v->has_status = true;
+	if (!get_lsn(j, "optime", &v->optime))
+		v->optime = 0;
+	const json_t *slots = json_object_get(j, "slots");
+	if (json_is_object(slots) && json_object_size(slots) > 0) {
+		v->slots = xcalloc(json_object_size(slots), sizeof(*v->slots));
+		const char *k;
+		const json_t *val;
+		json_object_foreach((json_t *)slots, k, val)
+		{
+			uint64_t lsn = 0;
+			if (json_is_integer(val) && json_integer_value(val) >= 0)
+				lsn = (uint64_t)json_integer_value(val);
+			v->slots[v->nslots].name = xstrdup(k);
+			v->slots[v->nslots].lsn = lsn;
+			v->nslots++;
+		}
+	}
+	const json_t *retain = json_object_get(j, "retain_slots");
+	if (json_is_array(retain) && json_array_size(retain) > 0) {
+		v->retain_slots = xcalloc(json_array_size(retain), sizeof(char *));
+		size_t i;
+		const json_t *val;
+		json_array_foreach(retain, i, val)
+		{
+			if (json_is_string(val))
+				v->retain_slots[v->nretain_slots++] =
+				    xstrdup(json_string_value(val));
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* Splits "a,b , c" into trimmed, non-empty names. */
+static void split_names(const char *s, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const char *p = s;
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		const char *start = p;
+		while (*p && *p != ',')
+			p++;
+		const char *end = p;
+		while (end > start && end[-1] == ' ')
+			end--;
+		if (end > start) {
+			*out = xrealloc(*out, (*n + 1) * sizeof(char *));
+			(*out)[(*n)++] = xstrndup(start, (size_t)(end - start));
+		}
+	}
+}
+
+static int apply_sync(dcs_view *v, const char *value, size_t len, char **err)
+{
+	sync_clear(v);
+	v->has_sync = true;
+	json_t *j = parse(value, len, err, "sync");
+	if (!j)
+		return -1;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		err_set(err, "sync: not a JSON object");
+		return -1;
+	}
+	v->sync_leader = get_str(j, "leader");
+	const json_t *ss = json_object_get(j, "sync_standby");
+	if (json_is_string(ss))
+		split_names(json_string_value(ss), &v->sync_standby, &v->nsync_standby);
+	json_decref(j);
+	return 0;
+}
+
+static int apply_failover(dcs_view *v, const char *value, size_t len, char **err)
+{
+	failover_clear(v);
+	v->has_failover = true;
+	if (len == 0)
+		return 0;
+	if (has_nul(value, len)) {
+		err_set(err, "failover: NUL byte in the value");
+		return -1;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(value, len, JSON_DECODE_ANY, &je);
+	if (!j) { /* legacy "leader:candidate" */
+		char *s = xstrndup(value, len);
+		char *colon = strchr(s, ':');
+		if (colon)
+			*colon = '\0';
+		char **names;
+		size_t n;
+		split_names(s, &names, &n);
+		if (n)
+			v->failover_leader = xstrdup(names[0]);
+		free_strv(names, n);
+		if (colon) {
+			split_names(colon + 1, &names, &n);
+			if (n)
+				v->failover_candidate = xstrdup(names[0]);
+			free_strv(names, n);
+		}
+		free(s);
+		return 0;
+	}
+	if (json_is_object(j)) {
+		v->failover_leader = get_str(j, "leader");
+		v->failover_candidate = get_str(j, "member");
+		v->failover_scheduled_at = get_str(j, "scheduled_at");
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int apply_history(dcs_view *v, const char *value, size_t len, char **err)
+{
+	json_t *j = parse(value, len, err, "history");
+	if (!j)
+		return -1;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		err_set(err, "history: not a JSON array");
+		return -1;
+	}
+	size_t n = json_array_size(j);
+	dcs_history_entry *h = n ? xcalloc(n, sizeof(*h)) : NULL;
+	size_t nh = 0;
+	size_t i;
+	const json_t *line;
+	json_array_foreach(j, i, line)
+	{
+		if (!json_is_array(line) || json_array_size(line) < 2)
+			continue;
+		const json_t *tl = json_array_get(line, 0), *lsn = json_array_get(line, 1);
+		if (!json_is_integer(tl) || !json_is_integer(lsn) || json_integer_value(lsn) < 0)
+			continue;
+		dcs_history_entry *e = &h[nh++];
+		e->timeline = (int64_t)json_integer_value(tl);
+		e->lsn = (uint64_t)json_integer_value(lsn);
+		const json_t *s;
+		if (json_is_string(s = json_array_get(line, 2)))
+			e->reason = xstrdup(json_string_value(s));
+		if (json_is_string(s = json_array_get(line, 3)))
+			e->timestamp = xstrdup(json_string_value(s));
+		if (json_is_string(s = json_array_get(line, 4)))
+			e->new_leader = xstrdup(json_string_value(s));
+	}
+	json_decref(j);
+	history_clear(v);
+	v->history = h;
+	v->nhistory = nh;
+	v->has_history = true;
+	return 0;
+}
+
+/* The part of `key` after the prefix, or NULL when the key is outside it (or holds a NUL). */
+static char *relative_key(const dcs_view *v, const char *key, size_t key_len)
+{
+	size_t plen = strlen(v->prefix);
+	if (key_len <= plen || memcmp(key, v->prefix, plen) != 0 || has_nul(key, key_len))
+		return NULL;
+	return xstrndup(key + plen, key_len - plen);
+}
+
+int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *value,
+                   size_t value_len, int64_t mod_revision, int64_t lease, char **err)
+{
+	char *rel = relative_key(v, key, key_len);
+	if (!rel)
+		return 0;
+	if (mod_revision > v->revision)
+		v->revision = mod_revision;
+	int rc = 0;
+	if (!strcmp(rel, "initialize")) {
+		free(v->sysid);
+		v->initialized = true;
+		v->sysid = NULL;
+		if (has_nul(value, value_len)) {
+			err_set(err, "initialize: NUL byte in the value");
+			rc = -1;
+		} else {
+			v->sysid = xstrndup(value, value_len);
+		}
+	} else if (!strcmp(rel, "leader")) {
+		leader_clear(v);
+		if (value_len == 0 || has_nul(value, value_len)) {
+			err_set(err, "leader: empty value or NUL byte");
+			rc = -1;
+		} else {
+			v->leader = xstrndup(value, value_len);
+			v->leader_mod_revision = mod_revision;
+			v->leader_lease = lease;
+		}
+	} else if (!strcmp(rel, "config")) {
+		rc = apply_config(v, value, value_len, mod_revision, err);
+	} else if (!strncmp(rel, "members/", 8) && rel[8] && !strchr(rel + 8, '/')) {
+		rc = apply_member(v, rel + 8, value, value_len, mod_revision, lease, err);
+	} else if (!strcmp(rel, "status")) {
+		rc = apply_status(v, value, value_len, err);
+	} else if (!strcmp(rel, "sync")) {
+		rc = apply_sync(v, value, value_len, err);
+	} else if (!strcmp(rel, "failover")) {
+		rc = apply_failover(v, value, value_len, err);
+	} else if (!strcmp(rel, "history")) {
+		rc = apply_history(v, value, value_len, err);
+	} else if (!strcmp(rel, "failsafe")) {
+		json_t *j = parse(value, value_len, err, "failsafe");
+		if (j && json_is_object(j)) {
+			free(v->failsafe);
+			v->failsafe = dump(j);
+		} else {
+			if (j)
+				err_set(err, "failsafe: not a JSON object");
+			rc = -1;
+		}
+		json_decref(j);
+	}
+	free(rel);
+	return rc;
+}
+
+void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
+{
+	char *rel = relative_key(v, key, key_len);
+	if (!rel)
+		return;
+	if (!strcmp(rel, "initialize")) {
+		free(v->sysid);
+		v->sysid = NULL;
+		v->initialized = false;
+	} else if (!strcmp(rel, "leader")) {
+		leader_clear(v);
+	} else if (!strcmp(rel, "config")) {
+		config_free(&v->config);
+		v->has_config = false;
+	} else if (!strncmp(rel, "members/", 8)) {
+		for (size_t i = 0; i < v->nmembers; i++) {
+			if (!strcmp(v->members[i].name, rel + 8)) {
+				member_free(&v->members[i]);
+				memmove(&v->members[i], &v->members[i + 1],
+				        (v->nmembers - i - 1) * sizeof(*v->members));
+				v->nmembers--;
+				break;
+			}
+		}
+	} else if (!strcmp(rel, "status")) {
+		status_clear(v);
+	} else if (!strcmp(rel, "sync")) {
+		sync_clear(v);
+	} else if (!strcmp(rel, "failover")) {
+		failover_clear(v);
+	} else if (!strcmp(rel, "history")) {
+		history_clear(v);
+	} else if (!strcmp(rel, "failsafe")) {
+		free(v->failsafe);
+		v->failsafe = NULL;
+	}
+	free(rel);
+}
+
+void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
+                    ha_cluster *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->dcs_ok = true;
+	out->initialized = v->initialized;
+	out->leader = v->leader;
+	out->last_leader_lsn = v->has_status ? v->optime : 0;
+	out->paused = v->has_config && v->config.pause;
+	out->synchronous_mode = v->has_config && v->config.synchronous_mode;
+	out->sync = (const char *const *)v->sync_standby;
+	out->nsync = v->nsync_standby;
+	out->failover_to = v->has_failover ? v->failover_candidate : NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < v->nmembers && n < cap; i++) {
+		const dcs_member *m = &v->members[i];
+		if (self && !strcmp(m->name, self))
+			continue;
+		members[n].name = m->name;
+		members[n].nofailover = m->tags.nofailover;
+		members[n].reachable = false;
+		members[n].lsn = m->has_lsn ? m->xlog_location : 0;
+		n++;
+	}
+	out->members = members;
+	out->nmembers = n;
+}
+
+/* ---- encoders ---- */
+
+static void set_str(json_t *o, const char *k, const char *s)
+{
+	if (s)
+		json_object_set_new(o, k, json_string(s));
+}
+
+/* json_string refuses invalid UTF-8: such strings are written as null rather than lost. */
+static json_t *str_or_null(const char *s)
+{
+	json_t *j = s ? json_string(s) : NULL;
+	return j ? j : json_null();
+}
+
+static char *dump_free(json_t *j)
+{
+	char *s = dump(j);
+	json_decref(j);
+	return s;
+}
+
+char *dcs_encode_member(const dcs_member_info *m)
+{
+	json_t *o = json_object();
+	set_str(o, "conn_url", m->conn_url);
+	set_str(o, "api_url", m->api_url);
+	set_str(o, "state", m->state);
+	set_str(o, "role", m->role);
+	set_str(o, "version", m->version);
+	if (m->tags.nofailover || m->tags.noloadbalance || m->tags.clonefrom || m->tags.nosync) {
+		json_t *t = json_object();
+		if (m->tags.nofailover)
+			json_object_set_new(t, "nofailover", json_true());
+		if (m->tags.noloadbalance)
+			json_object_set_new(t, "noloadbalance", json_true());
+		if (m->tags.clonefrom)
+			json_object_set_new(t, "clonefrom", json_true());
+		if (m->tags.nosync)
+			json_object_set_new(t, "nosync", json_true());
+		json_object_set_new(o, "tags", t);
+	}
+	if (m->pending_restart)
+		json_object_set_new(o, "pending_restart", json_true());
+	if (m->has_lsn)
+		json_object_set_new(o, "xlog_location",
+		                    json_integer(m->xlog_location > (uint64_t)LLONG_MAX
+		                                     ? LLONG_MAX
+		                                     : (json_int_t)m->xlog_location));
+	set_str(o, "replication_state", m->replication_state);
+	if (m->timeline)
+		json_object_set_new(o, "timeline", json_integer(m->timeline));
+	return dump_free(o);
+}
+
+static json_t *lsn_json(uint64_t lsn)
+{
+	return json_integer(lsn > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)lsn);
+}
+
+char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslots,
+                        const char *const *retain_slots, size_t nretain)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "optime", lsn_json(optime));
+	if (nslots) {
+		json_t *s = json_object();
+		for (size_t i = 0; i < nslots; i++)
+			json_object_set_new(s, slots[i].name, lsn_json(slots[i].lsn));
+		json_object_set_new(o, "slots", s);
+	}
+	if (nretain) {
+		json_t *r = json_array();
+		for (size_t i = 0; i < nretain; i++)
+			json_array_append_new(r, str_or_null(retain_slots[i]));
+		json_object_set_new(o, "retain_slots", r);
+	}
+	return dump_free(o);
+}
+
+char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_t n)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "leader", str_or_null(leader));
+	if (n == 0) {
+		json_object_set_new(o, "sync_standby", json_null());
+	} else {
+		size_t total = 1;
+		for (size_t i = 0; i < n; i++)
+			total += strlen(sync_standby[i]) + 1;
+		char *joined = xcalloc(1, total);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				strcat(joined, ",");
+			strcat(joined, sync_standby[i]);
+		}
+		json_object_set_new(o, "sync_standby", str_or_null(joined));
+		free(joined);
+	}
+	return dump_free(o);
+}
+
+char *dcs_encode_history(const dcs_history_entry *entries, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *line = json_array();
+		json_array_append_new(line, json_integer(entries[i].timeline));
+		json_array_append_new(line, lsn_json(entries[i].lsn));
+		json_array_append_new(line, str_or_null(entries[i].reason));
+		if (entries[i].timestamp || entries[i].new_leader)
+			json_array_append_new(line, str_or_null(entries[i].timestamp));
+		if (entries[i].new_leader)
+			json_array_append_new(line, str_or_null(entries[i].new_leader));
+		json_array_append_new(a, line);
+	}
+	return dump_free(a);
+}
+
+char *dcs_encode_failover(const char *leader, const char *candidate, const char *scheduled_at)
+{
+	json_t *o = json_object();
+	set_str(o, "leader", leader);
+	set_str(o, "member", candidate);
+	set_str(o, "scheduled_at", scheduled_at);
+	return dump_free(o);
+}

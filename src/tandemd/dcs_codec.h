@@ -1,0 +1,161 @@
+/* The values Patroni 3.x keeps in etcd v3 under /<namespace>/<scope>/, decoded into one cluster
+ * view and encoded back in Patroni's shapes, so that patronictl can read a tandem cluster and
+ * tandem can read one Patroni wrote. Pure: no I/O.
+ *
+ * Keys (after the prefix) and their values, as Patroni writes them:
+ *   initialize        the system identifier, a decimal string
+ *   config            JSON object: ttl, loop_wait, retry_timeout, maximum_lag_on_failover,
+ *                     synchronous_mode, synchronous_mode_strict, pause, postgresql{parameters,
+ *                     use_pg_rewind, ...}; the whole text is kept, so unknown keys survive
+ *   leader            the leader's member name, plain text (its lease is the leader's session)
+ *   members/<name>    JSON object: conn_url, api_url, state, role, version, xlog_location,
+ *                     replication_state, timeline, tags{nofailover, noloadbalance, clonefrom,
+ *                     nosync, ...}, pending_restart, ...
+ *   status            JSON {"optime": N, "slots": {"name": N}, "retain_slots": ["name"]}
+ *                     (a bare integer is the legacy optime)
+ *   history           JSON [[timeline, lsn, reason, timestamp, new_leader], ...]
+ *   sync              JSON {"leader": name, "sync_standby": "a,b" or null}
+ *   failover          JSON {"leader": ..., "member": ..., "scheduled_at": ...} (also the legacy
+ *                     "leader:candidate" text)
+ *   failsafe          JSON object, kept as text
+ *
+ * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
+ * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
+ * status or history keep the previous value; unreadable sync or failover become empty), and
+ * dcs_view_apply reports it through `err`. */
+#ifndef TANDEMD_DCS_CODEC_H
+#define TANDEMD_DCS_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "ha.h"
+
+typedef struct dcs_tags {
+	bool nofailover;
+	bool noloadbalance;
+	bool clonefrom;
+	bool nosync;
+} dcs_tags;
+
+typedef struct dcs_member {
+	char *name;
+	bool valid; /* the value was a readable JSON object */
+	char *conn_url, *api_url, *state, *role, *version, *replication_state; /* NULL: absent */
+	bool has_lsn;
+	uint64_t xlog_location;
+	int64_t timeline; /* 0: absent */
+	dcs_tags tags;
+	char *tags_json; /* the whole "tags" object as text, NULL when absent */
+	bool pending_restart;
+	int64_t mod_revision, lease;
+} dcs_member;
+
+typedef struct dcs_dyn_config {
+	bool valid;
+	int64_t ttl, loop_wait, retry_timeout; /* seconds; 0 when absent */
+	bool has_maximum_lag_on_failover;
+	uint64_t maximum_lag_on_failover;
+	bool synchronous_mode, synchronous_mode_strict, pause, use_pg_rewind;
+	char *parameters_json; /* postgresql.parameters as JSON text, NULL when absent */
+	char *raw;             /* the whole value: every key, known or not */
+	int64_t mod_revision;
+} dcs_dyn_config;
+
+typedef struct dcs_history_entry {
+	int64_t timeline;
+	uint64_t lsn;
+	char *reason, *timestamp, *new_leader; /* NULL when absent */
+} dcs_history_entry;
+
+typedef struct dcs_slot_lsn {
+	char *name;
+	uint64_t lsn;
+} dcs_slot_lsn;
+
+typedef struct dcs_view {
+	char *prefix; /* "/service/scope/" */
+	int64_t revision;
+
+	bool initialized;
+	char *sysid;
+
+	char *leader; /* NULL: no leader key */
+	int64_t leader_mod_revision, leader_lease;
+
+	bool has_config;
+	dcs_dyn_config config;
+
+	dcs_member *members;
+	size_t nmembers;
+
+	bool has_status;
+	uint64_t optime;
+	dcs_slot_lsn *slots;
+	size_t nslots;
+	char **retain_slots;
+	size_t nretain_slots;
+
+	bool has_sync;
+	char *sync_leader;
+	char **sync_standby;
+	size_t nsync_standby;
+
+	bool has_failover;
+	char *failover_leader, *failover_candidate, *failover_scheduled_at;
+
+	bool has_history;
+	dcs_history_entry *history;
+	size_t nhistory;
+
+	char *failsafe; /* JSON text, NULL when absent */
+} dcs_view;
+
+/* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */
+char *dcs_prefix(const char *namespace_, const char *scope);
+
+void dcs_view_init(dcs_view *v, const char *namespace_, const char *scope);
+/* Frees everything but keeps the prefix. */
+void dcs_view_clear(dcs_view *v);
+void dcs_view_free(dcs_view *v);
+
+/* One key-value (from a range or a PUT event). `key` is the full key; keys outside the prefix or
+ * unknown to Patroni are ignored. Returns -1 (with *err) when the value could not be read; the
+ * view stays consistent either way. */
+int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *value,
+                   size_t value_len, int64_t mod_revision, int64_t lease, char **err);
+/* A DELETE event. */
+void dcs_view_delete(dcs_view *v, const char *key, size_t key_len);
+
+const dcs_member *dcs_view_member(const dcs_view *v, const char *name);
+
+/* The HA decision's view of the cluster (ha.h): fills `out` from `v` with the members other than
+ * `self` in `members` (room for `cap`; more are left out). Pointers go into `v`: valid until it
+ * changes. `dcs_ok` is set true and every member unreachable: the agent knows better. */
+void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
+                    ha_cluster *out);
+
+/* ---- encoding (heap strings, compact JSON in Patroni's key order) ---- */
+
+typedef struct dcs_member_info {
+	const char *conn_url, *api_url, *state, *role, *version; /* NULL: left out */
+	bool has_lsn;
+	uint64_t xlog_location;
+	const char *replication_state; /* NULL: left out */
+	int64_t timeline;              /* 0: left out */
+	dcs_tags tags;                 /* only true tags are written; none: no "tags" */
+	bool pending_restart;
+} dcs_member_info;
+
+char *dcs_encode_member(const dcs_member_info *m);
+char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslots,
+                        const char *const *retain_slots, size_t nretain);
+/* sync_standby: NULL or empty list gives null; otherwise joined with ",". */
+char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_t n);
+char *dcs_encode_history(const dcs_history_entry *entries, size_t n);
+/* leader or candidate may be NULL; scheduled_at NULL: left out. */
+char *dcs_encode_failover(const char *leader, const char *candidate, const char *scheduled_at);
+
+#endif
