@@ -130,7 +130,8 @@ static void set_key_range(json_t *o, const char *key, bool prefix)
 {
 	size_t len = strlen(key);
 	if (prefix && len == 0) {
-		static const char zero[] = ""; /* the single byte 0: from the first key to the end */
+		static const char zero[] =
+		    ""; /* the single byte 0: from the first key to the end */
 		json_object_set_new(o, "key", b64_string(zero, 1));
 		json_object_set_new(o, "range_end", b64_string(zero, 1));
 		return;
