@@ -167,17 +167,12 @@ void hellod_settings_free(hellod_settings *s)
 
 void hellod_settings_allow(const hellod_settings *s, cidr_list *out)
 {
-	cidr_list l = {0, NULL};
-	strbuf csv = STRBUF_INIT;
-	for (size_t i = 0; i < s->allow.n; i++) {
-		if (i)
-			sb_puts(&csv, ",");
-		sb_puts(&csv, s->allow.v[i]);
-	}
-	if (cidr_list_parse(csv.data ? csv.data : "", &l, NULL) < 0)
-		l.n = 0;
-	sb_free(&csv);
-	*out = l;
+	out->n = 0;
+	out->items = NULL;
+	for (size_t i = 0; i < s->allow.n; i++)
+		if (cidr_list_add(out, s->allow.v[i], NULL) < 0)
+			log_error("allow: '%s' is not a CIDR block (it passed the check)",
+			          s->allow.v[i]);
 }
 
 char *hellod_redact_conninfo(const char *conninfo)

@@ -1,6 +1,5 @@
 #include "worker.h"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include "api.h"
 #include "clock.h"
 #include "httpd.h"
+#include "listener.h"
 #include "log.h"
 #include "pgpool.h"
 #include "store.h"
@@ -43,21 +43,6 @@ typedef struct db_op {
 	char dob[11];
 } db_op;
 
-static void peer_text(const struct sockaddr *sa, char *out, size_t len)
-{
-	if (!sa) {
-		snprintf(out, len, "?");
-	} else if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-		          (socklen_t)len);
-	} else if (sa->sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		          out, (socklen_t)len);
-	} else {
-		snprintf(out, len, "?");
-	}
-}
-
 static void reply(worker *w, http_req *r, api_route route, unsigned status, const char *ctype,
                   const char *body, const char *const *headers)
 {
@@ -65,7 +50,7 @@ static void reply(worker *w, http_req *r, api_route route, unsigned status, cons
 	hmetrics_request(w->metrics, route, status, us);
 	if (w->snap->s.access_log) {
 		char peer[64];
-		peer_text(http_req_peer(r), peer, sizeof peer);
+		listener_addr_text(http_req_peer(r), peer, sizeof peer);
 		log_info("access: %s %s %.200s %u %.3fms", peer, http_req_method(r),
 		         http_req_path(r), status, (double)us / 1000.0);
 	}
@@ -218,7 +203,7 @@ static bool allow_peer(const struct sockaddr *peer, void *ud)
 	metrics_inc(&w->metrics->refused_peers, 1);
 	if (log_enabled(LOG_DEBUG)) {
 		char text[64];
-		peer_text(peer, text, sizeof text);
+		listener_addr_text(peer, text, sizeof text);
 		log_debug("refused connection from %s: not in the allow-list", text);
 	}
 	return false;

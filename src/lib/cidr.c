@@ -89,19 +89,26 @@ int cidr_list_parse(const char *csv, cidr_list *out, char **err)
 			return -1;
 		}
 		char *item = xstrndup(p, len);
-		cidr c;
-		int rc = cidr_parse(item, &c, err);
+		int rc = cidr_list_add(out, item, err);
 		free(item);
 		if (rc < 0) {
 			cidr_list_free(out);
 			return -1;
 		}
-		out->items = xrealloc(out->items, (out->n + 1) * sizeof *out->items);
-		out->items[out->n++] = c;
 		if (!end)
 			break;
 		p = end + 1;
 	}
+	return 0;
+}
+
+int cidr_list_add(cidr_list *list, const char *s, char **err)
+{
+	cidr c;
+	if (cidr_parse(s, &c, err) < 0)
+		return -1;
+	list->items = xrealloc(list->items, (list->n + 1) * sizeof *list->items);
+	list->items[list->n++] = c;
 	return 0;
 }
 

@@ -25,6 +25,8 @@ typedef struct cidr_list {
 int cidr_parse(const char *s, cidr *out, char **err) TND_MUST_CHECK;
 /* A comma-separated list; blanks around items are ignored; an empty list is an error. */
 int cidr_list_parse(const char *csv, cidr_list *out, char **err) TND_MUST_CHECK;
+/* Appends one block ("10.0.0.0/8") to a list. */
+int cidr_list_add(cidr_list *list, const char *s, char **err) TND_MUST_CHECK;
 bool cidr_list_match(const cidr_list *list, const struct sockaddr *sa);
 void cidr_list_free(cidr_list *list);
 

@@ -119,22 +119,30 @@ int listener_adopt(int fd, char **err)
 	return 0;
 }
 
+void listener_addr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		          (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)len);
+	else
+		snprintf(out, len, "?");
+}
+
 char *listener_describe(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 		return xasprintf("fd %d", fd);
 	char host[INET6_ADDRSTRLEN];
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)&ss;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-		return xasprintf("%s:%u", host, ntohs(a->sin_port));
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)&ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-		return xasprintf("[%s]:%u", host, ntohs(a->sin6_port));
-	}
-	return xasprintf("fd %d", fd);
+	listener_addr_text((const struct sockaddr *)&ss, host, sizeof host);
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)&ss;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)&ss;
+	if (ss.ss_family == AF_INET)
+		return xasprintf("%s:%u", host, ntohs(a4->sin_port));
+	return xasprintf("[%s]:%u", host, ntohs(a6->sin6_port));
 }

@@ -3,6 +3,7 @@
 #ifndef TANDEM_LISTENER_H
 #define TANDEM_LISTENER_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "err.h"
@@ -18,6 +19,9 @@ int listener_open(const char *text, int backlog, char **err) TND_MUST_CHECK;
 /* Makes an inherited fd usable: checks it is a listening TCP socket, sets O_NONBLOCK and
  * FD_CLOEXEC. */
 int listener_adopt(int fd, char **err) TND_MUST_CHECK;
+
+/* The address of a peer as text ("127.0.0.1", "::1"; "?" for other families). */
+void listener_addr_text(const struct sockaddr *sa, char *out, size_t len);
 
 /* "127.0.0.1:8080" or "[::1]:8080" for a bound socket (caller frees). */
 char *listener_describe(int fd);
