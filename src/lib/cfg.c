@@ -123,6 +123,60 @@ static void list_split(cfg_list *l, const char *s)
 	}
 }
 
+static void map_free(cfg_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->keys[i]);
+		free(m->values[i]);
+	}
+	free(m->keys);
+	free(m->values);
+	m->keys = m->values = NULL;
+	m->n = 0;
+}
+
+static void map_set(cfg_map *m, const char *key, const char *value)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		if (strcmp(m->keys[i], key) == 0) {
+			free(m->values[i]);
+			m->values[i] = xstrdup(value);
+			return;
+		}
+	}
+	m->keys = xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
+	m->values = xrealloc(m->values, (m->n + 1) * sizeof *m->values);
+	m->keys[m->n] = xstrdup(key);
+	m->values[m->n++] = xstrdup(value);
+}
+
+const char *cfg_map_get(const cfg_map *m, const char *key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->keys[i], key) == 0)
+			return m->values[i];
+	return NULL;
+}
+
+/* "k=v,k2=v2" into `m`; an item without '=' or with an empty key is an error. */
+static int map_parse_text(cfg_map *m, const char *s)
+{
+	cfg_list items = {0, NULL};
+	list_split(&items, s);
+	int rc = 0;
+	for (size_t i = 0; i < items.n && rc == 0; i++) {
+		char *eq = strchr(items.v[i], '=');
+		if (!eq || eq == items.v[i]) {
+			rc = -1;
+		} else {
+			*eq = '\0';
+			map_set(m, items.v[i], eq + 1);
+		}
+	}
+	list_free(&items);
+	return rc;
+}
+
 static int check_bounds(const cfg_option *o, long long v, const char *value, const char *origin,
                         char **err)
 {
@@ -144,7 +198,8 @@ int cfg_set_text(const cfg_option *o, void *settings, const char *value, const c
 	long long num = 0;
 	bool b;
 	switch (o->type) {
-	case CFG_STRING: {
+	case CFG_STRING:
+	case CFG_SECRET: {
 		char *s = value ? xstrdup(value) : NULL;
 		if (s && o->check && o->check(s, err) < 0) {
 			err_prefix(err, "%s: %s", origin, o->name);
@@ -166,6 +221,23 @@ int cfg_set_text(const cfg_option *o, void *settings, const char *value, const c
 		}
 		list_free(p);
 		*(cfg_list *)p = l;
+		return 0;
+	}
+	case CFG_MAP: {
+		cfg_map m = {0, NULL, NULL};
+		if (value && map_parse_text(&m, value) < 0) {
+			err_set(err, "%s: %s: '%s' is not a list of name=value", origin, o->name,
+			        value);
+			map_free(&m);
+			return -1;
+		}
+		if (o->check && o->check(&m, err) < 0) {
+			err_prefix(err, "%s: %s", origin, o->name);
+			map_free(&m);
+			return -1;
+		}
+		map_free(p);
+		*(cfg_map *)p = m;
 		return 0;
 	}
 	case CFG_INT:
@@ -245,14 +317,65 @@ static const char *env_lookup(char **envp, const char *name)
 	return NULL;
 }
 
+/* The CFG_MAP option whose name is a dotted prefix of `key` (the longest), or NULL. */
+static const cfg_option *map_of(const cfg_table *t, const char *key)
+{
+	const cfg_option *best = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		const cfg_option *o = &t->options[i];
+		size_t len = strlen(o->name);
+		if (o->type == CFG_MAP && strncmp(key, o->name, len) == 0 && key[len] == '.' &&
+		    key[len + 1] && (!best || len > strlen(best->name)))
+			best = o;
+	}
+	return best;
+}
+
+/* The entry of t->unsupported that is `key` or holds it, or NULL. */
+static const char *unsupported_of(const cfg_table *t, const char *key)
+{
+	for (const char *const *u = t->unsupported; u && *u; u++) {
+		size_t len = strlen(*u);
+		if (strncmp(key, *u, len) == 0 && (key[len] == '\0' || key[len] == '.'))
+			return *u;
+	}
+	return NULL;
+}
+
+static int apply_map_entry(const cfg_option *o, void *settings, const cfg_entry *e,
+                           const char *origin, char **err)
+{
+	const char *sub = e->key + strlen(o->name) + 1;
+	if (e->is_sequence) {
+		err_set(err, "%s: %s: '%s' must be a plain value, not a list", origin, o->name,
+		        sub);
+		return -1;
+	}
+	cfg_map *m = slot(o, settings);
+	map_set(m, sub, e->values[0] ? e->values[0] : "");
+	if (o->check && o->check(m, err) < 0) {
+		err_prefix(err, "%s: %s", origin, o->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int apply_entry(const cfg_table *t, void *settings, const cfg_entry *e, const char *file,
                        char **err)
 {
 	const cfg_option *o = cfg_find(t, e->key);
+	const cfg_option *map = o ? NULL : map_of(t, e->key);
+	const char *unsupported = o || map ? NULL : unsupported_of(t, e->key);
 	char *origin = xasprintf("%s:%d", file, e->line);
 	int rc = -1;
-	if (!o || (t->config_flag && strcmp(o->name, t->config_flag) == 0)) {
+	if (map) {
+		rc = apply_map_entry(map, settings, e, origin, err);
+	} else if (unsupported) {
+		err_set(err, "%s: '%s' is not supported by tandem (yet)", origin, unsupported);
+	} else if (!o || (t->config_flag && strcmp(o->name, t->config_flag) == 0)) {
 		err_set(err, "%s: unknown key '%s'", origin, e->key);
+	} else if (o->type == CFG_MAP && (e->is_sequence || e->values[0])) {
+		err_set(err, "%s: %s: a mapping of names to values is expected", origin, o->name);
 	} else if (e->is_sequence && o->type != CFG_LIST) {
 		err_set(err, "%s: %s: a single value is expected, not a list", origin, o->name);
 	} else if (e->is_sequence) {
@@ -276,12 +399,35 @@ static int apply_entry(const cfg_table *t, void *settings, const cfg_entry *e, c
 	return rc;
 }
 
+/* A mapping in the file: under a map option it is an error (values are plain), and an
+ * unsupported section is reported where it starts, even when empty. */
+static int check_section(const cfg_table *t, const cfg_section *sec, const char *file, char **err)
+{
+	const cfg_option *o = cfg_find(t, sec->key);
+	if (o && o->type == CFG_MAP)
+		return 0;
+	const cfg_option *map = map_of(t, sec->key);
+	if (map) {
+		err_set(err, "%s:%d: %s: '%s' must be a plain value, not a mapping", file,
+		        sec->line, map->name, sec->key + strlen(map->name) + 1);
+		return -1;
+	}
+	const char *u = o ? NULL : unsupported_of(t, sec->key);
+	if (u) {
+		err_set(err, "%s:%d: '%s' is not supported by tandem (yet)", file, sec->line, u);
+		return -1;
+	}
+	return 0;
+}
+
 static int load_file(const cfg_table *t, void *settings, const char *path, char **err)
 {
 	cfg_doc doc;
-	if (cfg_yaml_read_file(path, &doc, err) < 0)
+	if (cfg_yaml_read_file_ex(path, t->list_item_pairs, &doc, err) < 0)
 		return -1;
 	int rc = 0;
+	for (size_t i = 0; i < doc.nsections && rc == 0; i++)
+		rc = check_section(t, &doc.sections[i], path, err);
 	for (size_t i = 0; i < doc.n && rc == 0; i++)
 		rc = apply_entry(t, settings, &doc.entries[i], path, err);
 	cfg_doc_free(&doc);
@@ -319,21 +465,54 @@ int cfg_load(const cfg_table *t, void *settings, int argc, char **argv, char **e
 
 	/* The file comes first, so find it before anything else. */
 	const char *file = NULL;
+	int positional = 0; /* argv index of the file given as an argument, 0 for none */
 	if (t->config_flag) {
 		const cfg_option *co = cfg_find(t, t->config_flag);
 		char *ename = env_name(t, co);
 		file = env_lookup(envp, ename);
 		free(ename);
 		size_t flen = strlen(t->config_flag);
+		bool flagged = false;
 		for (int i = 1; i < argc; i++) {
 			const char *a = argv[i];
 			if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, t->config_flag, flen) == 0) {
-				if (a[2 + flen] == '=')
+				if (a[2 + flen] == '=') {
 					file = a + 3 + flen;
-				else if (a[2 + flen] == '\0' && i + 1 < argc)
-					file = argv[i + 1];
+					flagged = true;
+				} else if (a[2 + flen] == '\0' && i + 1 < argc) {
+					file = argv[++i];
+					flagged = true;
+				}
+			} else if (t->config_positional && strncmp(a, "--", 2) == 0) {
+				/* Skip the flag's value, unless it is a switch or has it inline. */
+				char *name = NULL;
+				const char *inl;
+				char *ignored = NULL;
+				const cfg_option *fo = flag_option(t, a, &name, &inl, &ignored);
+				free(name);
+				free(ignored);
+				if (!inl && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
+				    !(fo && fo->type == CFG_BOOL && argv[i + 1][0] == '-'))
+					i++;
+			} else if (t->config_positional) {
+				if (positional) {
+					err_set(
+					    err,
+					    "unexpected argument '%s' (only one configuration file "
+					    "is taken)",
+					    a);
+					return -1;
+				}
+				positional = i;
 			}
 		}
+		if (positional && flagged) {
+			err_set(err, "the configuration file is given twice: '%s' and --%s",
+			        argv[positional], t->config_flag);
+			return -1;
+		}
+		if (positional)
+			file = argv[positional];
 		if (file) {
 			if (cfg_set_text(co, settings, file, "config", err) < 0)
 				return -1;
@@ -347,7 +526,8 @@ int cfg_load(const cfg_table *t, void *settings, int argc, char **argv, char **e
 		char *ename = env_name(t, o);
 		const char *v = env_lookup(envp, ename);
 		int rc = 0;
-		if (v && !(t->config_flag && strcmp(o->name, t->config_flag) == 0)) {
+		if (v && o->type != CFG_MAP &&
+		    !(t->config_flag && strcmp(o->name, t->config_flag) == 0)) {
 			char *origin = xasprintf("environment %s", ename);
 			rc = cfg_set_text(o, settings, v, origin, err);
 			free(origin);
@@ -361,6 +541,8 @@ int cfg_load(const cfg_table *t, void *settings, int argc, char **argv, char **e
 	bool *seen = xcalloc(t->n, sizeof *seen);
 	int rc = 0;
 	for (int i = 1; i < argc && rc == 0; i++) {
+		if (i == positional)
+			continue;
 		char *name = NULL;
 		const char *value;
 		const cfg_option *o = flag_option(t, argv[i], &name, &value, err);
@@ -405,11 +587,13 @@ void cfg_free(const cfg_table *t, void *settings)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const cfg_option *o = &t->options[i];
-		if (o->type == CFG_STRING) {
+		if (o->type == CFG_STRING || o->type == CFG_SECRET) {
 			free(*(char **)slot(o, settings));
 			*(char **)slot(o, settings) = NULL;
 		} else if (o->type == CFG_LIST) {
 			list_free(slot(o, settings));
+		} else if (o->type == CFG_MAP) {
+			map_free(slot(o, settings));
 		}
 	}
 }
@@ -431,6 +615,15 @@ char *cfg_format(const cfg_option *o, const void *settings)
 	switch (o->type) {
 	case CFG_STRING:
 		return xstrdup(*(char *const *)p ? *(char *const *)p : "");
+	case CFG_SECRET:
+		return xstrdup(*(char *const *)p && **(char *const *)p ? "********" : "");
+	case CFG_MAP: {
+		const cfg_map *m = p;
+		strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < m->n; i++)
+			sb_printf(&sb, "%s%s=%s", i ? "," : "", m->keys[i], m->values[i]);
+		return sb_steal(&sb);
+	}
 	case CFG_LIST: {
 		const cfg_list *l = p;
 		strbuf sb = STRBUF_INIT;
@@ -454,6 +647,11 @@ char *cfg_format(const cfg_option *o, const void *settings)
 
 bool cfg_differs(const cfg_option *o, const void *a, const void *b)
 {
+	if (o->type == CFG_SECRET) {
+		/* The formatted text hides the value: compare the values themselves. */
+		const char *x = *(char *const *)cslot(o, a), *y = *(char *const *)cslot(o, b);
+		return strcmp(x ? x : "", y ? y : "") != 0;
+	}
 	char *x = cfg_format(o, a), *y = cfg_format(o, b);
 	bool d = strcmp(x, y) != 0;
 	free(x);
@@ -468,7 +666,10 @@ void cfg_print_help(const cfg_table *t, FILE *out)
 		char *flag = xasprintf("--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
 		char *env = env_name(t, o);
 		fprintf(out, "  %-30s %s\n", flag, o->help);
-		fprintf(out, "  %-30s (env %s", "", env);
+		if (o->type == CFG_MAP)
+			fprintf(out, "  %-30s (file only, NAME: VALUE under %s", "", o->name);
+		else
+			fprintf(out, "  %-30s (env %s", "", env);
 		if (o->def && *o->def)
 			fprintf(out, "; default %s", o->def);
 		if (!o->reloadable)

@@ -21,12 +21,28 @@ typedef enum cfg_type {
 	                 seconds */
 	CFG_SIZE,     /* long long bytes: "512", "4k", "4KiB", "1M" */
 	CFG_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
+	CFG_SECRET,   /* char *, like CFG_STRING, but cfg_format() shows "********" when set */
+	CFG_MAP,      /* cfg_map: free-form subkeys under the option's name ("tags" holds
+	                 "tags.nofailover: true"), in file order, values as text. The YAML value
+	                 must be a mapping of plain values: a list or a nested mapping under an
+	                 entry is an error. A default or a flag is "k=v,k2=v2"; maps are not read
+	                 from the environment. A key seen twice keeps its first place and the
+	                 last value. */
 } cfg_type;
 
 typedef struct cfg_list {
 	size_t n;
 	char **v;
 } cfg_list;
+
+typedef struct cfg_map {
+	size_t n;
+	char **keys;
+	char **values;
+} cfg_map;
+
+/* The value of `key` in `m`, or NULL when absent. */
+const char *cfg_map_get(const cfg_map *m, const char *key);
 
 typedef struct cfg_option {
 	const char *name; /* flag and file key; dots stand for nesting in the YAML file */
@@ -46,6 +62,15 @@ typedef struct cfg_table {
 	size_t n;
 	const char *env_prefix;  /* "HELLOD" */
 	const char *config_flag; /* the option naming the file, e.g. "config"; NULL for none */
+	/* With config_flag set: one argument that is not a flag names the file too, as in
+	 * `tandemd CONFIG.yml` (at most one; the flag and the argument together are an error). */
+	bool config_positional;
+	/* NULL-terminated file keys (and, with what is under them) that the program knows but
+	 * does not support yet: the file may not use them, and the error says so. */
+	const char *const *unsupported;
+	/* A list item in the file may be a one-entry mapping, `- encoding: UTF8`, taken as the
+	 * text "encoding=UTF8" (Patroni's bootstrap.initdb). */
+	bool list_item_pairs;
 } cfg_table;
 
 /* Fills `settings` from defaults, file, environment and argv (argv[0] is skipped). `envp` is the

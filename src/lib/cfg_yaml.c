@@ -15,11 +15,7 @@ typedef struct reader {
 	const char *name;
 	cfg_doc *doc;
 	char **err;
-	/* Keys that opened a nested mapping ("postgresql"), with their lines: a key may appear
-	 * once, whether it holds a value or a mapping. */
-	char **sections;
-	int *section_lines;
-	size_t nsections;
+	bool pairs; /* a list item may be a one-entry mapping, read as "key=value" */
 } reader;
 
 static int check_unique(reader *r, const char *key, int line)
@@ -31,10 +27,12 @@ static int check_unique(reader *r, const char *key, int line)
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < r->nsections; i++) {
-		if (strcmp(r->sections[i], key) == 0) {
+	/* Keys that opened a nested mapping ("postgresql"): a key may appear once, whether it
+	 * holds a value or a mapping. */
+	for (size_t i = 0; i < r->doc->nsections; i++) {
+		if (strcmp(r->doc->sections[i].key, key) == 0) {
 			err_set(r->err, "%s:%d: key '%s' appears twice (first on line %d)", r->name,
-			        line, key, r->section_lines[i]);
+			        line, key, r->doc->sections[i].line);
 			return -1;
 		}
 	}
@@ -45,11 +43,10 @@ static int add_section(reader *r, const char *key, int line)
 {
 	if (check_unique(r, key, line) < 0)
 		return -1;
-	r->sections = xrealloc(r->sections, (r->nsections + 1) * sizeof *r->sections);
-	r->section_lines =
-	    xrealloc(r->section_lines, (r->nsections + 1) * sizeof *r->section_lines);
-	r->sections[r->nsections] = xstrdup(key);
-	r->section_lines[r->nsections++] = line;
+	cfg_doc *d = r->doc;
+	d->sections = xrealloc(d->sections, (d->nsections + 1) * sizeof *d->sections);
+	d->sections[d->nsections].key = xstrdup(key);
+	d->sections[d->nsections++].line = line;
 	return 0;
 }
 
@@ -99,6 +96,31 @@ static void push_value(cfg_entry *e, char *v)
 	e->values[e->nvalues++] = v;
 }
 
+/* After the start of a mapping inside a list: one plain key and value, then the end. */
+static char *read_pair(reader *r, const cfg_entry *e, int line)
+{
+	yaml_event_t ev[3];
+	size_t got = 0;
+	char *item = NULL;
+	for (; got < 3; got++)
+		if (next_event(r, &ev[got]) < 0)
+			break;
+	if (got == 3 && ev[0].type == YAML_SCALAR_EVENT && ev[0].data.scalar.length > 0 &&
+	    ev[1].type == YAML_SCALAR_EVENT && ev[2].type == YAML_MAPPING_END_EVENT) {
+		char *v = scalar_value(&ev[1]);
+		item = xasprintf("%s=%s", (const char *)ev[0].data.scalar.value, v ? v : "");
+		free(v);
+	} else if (got == 3) {
+		err_set(r->err,
+		        "%s:%d: key '%s': a mapping in a list must hold exactly one name and a "
+		        "plain value",
+		        r->name, line, e->key);
+	}
+	for (size_t i = 0; i < got; i++)
+		yaml_event_delete(&ev[i]);
+	return item;
+}
+
 static int read_sequence(reader *r, cfg_entry *e)
 {
 	e->is_sequence = true;
@@ -110,9 +132,19 @@ static int read_sequence(reader *r, cfg_entry *e)
 			yaml_event_delete(&ev);
 			return 0;
 		}
+		if (ev.type == YAML_MAPPING_START_EVENT && r->pairs) {
+			int line = line_of(&ev);
+			yaml_event_delete(&ev);
+			char *item = read_pair(r, e, line);
+			if (!item)
+				return -1;
+			push_value(e, item);
+			continue;
+		}
 		if (ev.type != YAML_SCALAR_EVENT) {
-			err_set(r->err, "%s:%d: key '%s': list items must be plain values", r->name,
-			        line_of(&ev), e->key);
+			err_set(r->err, "%s:%d: key '%s': list items must be plain values%s",
+			        r->name, line_of(&ev), e->key,
+			        r->pairs ? " or one-entry mappings" : "");
 			yaml_event_delete(&ev);
 			return -1;
 		}
@@ -183,8 +215,14 @@ static int read_mapping(reader *r, const char *prefix, int depth)
 
 int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out, char **err)
 {
+	return cfg_yaml_parse_ex(text, len, name, false, out, err);
+}
+
+int cfg_yaml_parse_ex(const char *text, size_t len, const char *name, bool pairs, cfg_doc *out,
+                      char **err)
+{
 	memset(out, 0, sizeof *out);
-	reader r = {.name = name, .doc = out, .err = err};
+	reader r = {.name = name, .doc = out, .err = err, .pairs = pairs};
 	if (!yaml_parser_initialize(&r.parser)) {
 		err_set(err, "%s: cannot initialise the YAML parser", name);
 		return -1;
@@ -201,7 +239,7 @@ int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
 		case YAML_STREAM_START_EVENT:
 			break;
 		case YAML_DOCUMENT_START_EVENT:
-			if (in_doc || out->n > 0) {
+			if (in_doc || out->n > 0 || out->nsections > 0) {
 				err_set(err, "%s:%d: only one YAML document is allowed", name,
 				        line_of(&ev));
 				yaml_event_delete(&ev);
@@ -239,16 +277,17 @@ int cfg_yaml_parse(const char *text, size_t len, const char *name, cfg_doc *out,
 	rc = 0;
 out:
 	yaml_parser_delete(&r.parser);
-	for (size_t i = 0; i < r.nsections; i++)
-		free(r.sections[i]);
-	free(r.sections);
-	free(r.section_lines);
 	if (rc < 0)
 		cfg_doc_free(out);
 	return rc;
 }
 
 int cfg_yaml_read_file(const char *path, cfg_doc *out, char **err)
+{
+	return cfg_yaml_read_file_ex(path, false, out, err);
+}
+
+int cfg_yaml_read_file_ex(const char *path, bool pairs, cfg_doc *out, char **err)
 {
 	memset(out, 0, sizeof *out);
 	FILE *f = fopen(path, "rb");
@@ -275,7 +314,7 @@ int cfg_yaml_read_file(const char *path, cfg_doc *out, char **err)
 		sb_free(&sb);
 		return -1;
 	}
-	int rc = cfg_yaml_parse(sb.data ? sb.data : "", sb.len, path, out, err);
+	int rc = cfg_yaml_parse_ex(sb.data ? sb.data : "", sb.len, path, pairs, out, err);
 	sb_free(&sb);
 	return rc;
 }
@@ -292,4 +331,9 @@ void cfg_doc_free(cfg_doc *doc)
 	free(doc->entries);
 	doc->entries = NULL;
 	doc->n = 0;
+	for (size_t i = 0; i < doc->nsections; i++)
+		free(doc->sections[i].key);
+	free(doc->sections);
+	doc->sections = NULL;
+	doc->nsections = 0;
 }

@@ -1,0 +1,516 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "listener.h"
+#include "log.h"
+#include "strbuf.h"
+
+/* "host:port", "[v6]:port", or (with optional_port) a bare host. The host may be a name. */
+static int check_host_port_text(const char *text, bool optional_port, char **err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char *ignored = NULL;
+	if (listener_parse(text, &ss, &len, &ignored) == 0)
+		return 0;
+	free(ignored);
+	const char *host = text, *host_end, *port = NULL;
+	if (*text == '[') {
+		host_end = strchr(text, ']');
+		if (host_end && host_end[1] == ':')
+			port = host_end + 2;
+		else if (host_end && host_end[1] != '\0')
+			host_end = NULL;
+		host++;
+	} else {
+		const char *colon = strchr(text, ':');
+		host_end = colon ? colon : text + strlen(text);
+		port = colon ? colon + 1 : NULL;
+	}
+	bool ok = host_end && host_end > host;
+	for (const char *p = host; ok && p < host_end; p++)
+		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_' ||
+		     (*text == '[' && *p == ':');
+	if (ok && port) {
+		char *end;
+		errno = 0;
+		long n = strtol(port, &end, 10);
+		ok = isdigit((unsigned char)*port) && !*end && !errno && n >= 1 && n <= 65535;
+	} else if (ok && !optional_port) {
+		ok = false;
+	}
+	if (!ok) {
+		err_set(err, "'%s' is not %s (a port from 1 to 65535)", text,
+		        optional_port ? "host or host:port" : "host:port");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_listen(const void *v, char **err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	return listener_parse(v, &ss, &len, err);
+}
+
+static int check_connect_address(const void *v, char **err)
+{
+	return check_host_port_text(v, false, err);
+}
+
+/* Patroni's postgresql.listen: "host:port", where host may be '*' or several, comma-separated
+ * ("127.0.0.1,10.0.0.5:5432"). */
+static int check_pg_listen(const void *v, char **err)
+{
+	const char *text = v;
+	const char *colon = strrchr(text, ':');
+	if (!colon || colon == text || text[0] == '[') {
+		if (text[0] == '[')
+			return check_listen(v, err);
+		err_set(err, "'%s' is not host:port (hosts may be '*' or comma-separated)", text);
+		return -1;
+	}
+	char *hosts = xstrndup(text, (size_t)(colon - text));
+	int rc = 0;
+	for (char *save = NULL, *h = strtok_r(hosts, ",", &save); h && rc == 0;
+	     h = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*h))
+			h++;
+		char *one = xasprintf("%s%s", strcmp(h, "*") == 0 ? "0.0.0.0" : h, colon);
+		rc = check_host_port_text(one, false, err);
+		free(one);
+	}
+	free(hosts);
+	return rc;
+}
+
+static int check_etcd_hosts(const void *v, char **err)
+{
+	const cfg_list *l = v;
+	for (size_t i = 0; i < l->n; i++)
+		if (check_host_port_text(l->v[i], true, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int check_etcd_host(const void *v, char **err)
+{
+	return *(const char *)v ? check_host_port_text(v, true, err) : 0;
+}
+
+static int check_protocol(const void *v, char **err)
+{
+	if (strcmp(v, "http") != 0 && strcmp(v, "https") != 0) {
+		err_set(err, "'%s' is not http or https", (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_namespace(const void *v, char **err)
+{
+	const char *s = v;
+	if (*s != '/') {
+		err_set(err, "'%s' must start with '/' (e.g. /service/)", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_log_level(const void *v, char **err)
+{
+	log_level l;
+	if (strcasecmp(v, "critical") != 0 && log_level_parse(v, &l) < 0) {
+		err_set(err, "'%s' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+		        (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const known_tags[] = {"nofailover", "noloadbalance", "clonefrom", "nosync"};
+
+static int check_tags(const void *v, char **err)
+{
+	const cfg_map *m = v;
+	for (size_t i = 0; i < sizeof known_tags / sizeof known_tags[0]; i++) {
+		const char *t = cfg_map_get(m, known_tags[i]);
+		bool b;
+		if (t && cfg_parse_bool(t, &b) < 0) {
+			err_set(err, "%s: '%s' is not true or false", known_tags[i], t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#define OPT(field) offsetof(tandemd_settings, field)
+
+static const cfg_option options[] = {
+    {"config", CFG_STRING, NULL, 0, 0, false, OPT(config), "FILE",
+     "the YAML configuration file (usually given as the only argument: tandemd CONFIG.yml)", NULL},
+    {"scope", CFG_STRING, NULL, 0, 0, false, OPT(scope), "NAME",
+     "the cluster's name, the same on every member (required)", NULL},
+    {"namespace", CFG_STRING, "/service/", 0, 0, false, OPT(dcs_namespace), "PATH",
+     "where in the DCS the clusters' keys live", check_namespace},
+    {"name", CFG_STRING, NULL, 0, 0, false, OPT(name), "NAME",
+     "this member's name, unique in the cluster (required)", NULL},
+
+    {"restapi.listen", CFG_STRING, NULL, 0, 0, false, OPT(restapi_listen), "ADDR:PORT",
+     "where the REST API (health checks, /patroni) listens", check_listen},
+    {"restapi.connect_address", CFG_STRING, NULL, 0, 0, false, OPT(restapi_connect_address),
+     "HOST:PORT", "the REST API address other members and clients are told to use",
+     check_connect_address},
+    {"restapi.authentication.username", CFG_STRING, NULL, 0, 0, true, OPT(restapi_username), "USER",
+     "basic-auth user required by the REST API's unsafe (changing) endpoints", NULL},
+    {"restapi.authentication.password", CFG_SECRET, NULL, 0, 0, true, OPT(restapi_password),
+     "PASSWORD", "basic-auth password for the REST API's unsafe endpoints", NULL},
+
+    {"etcd3.host", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_host), "HOST:PORT",
+     "one etcd endpoint (port 2379 when left out)", check_etcd_host},
+    {"etcd3.hosts", CFG_LIST, NULL, 0, 0, false, OPT(etcd3_hosts), "HOST:PORT,...",
+     "etcd endpoints, a YAML list or comma-separated (port 2379 when left out)", check_etcd_hosts},
+    {"etcd3.protocol", CFG_STRING, "http", 0, 0, false, OPT(etcd3_protocol), "http|https",
+     "how to talk to etcd", check_protocol},
+    {"etcd3.username", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_username), "USER",
+     "etcd user, when etcd authentication is on", NULL},
+    {"etcd3.password", CFG_SECRET, NULL, 0, 0, false, OPT(etcd3_password), "PASSWORD",
+     "etcd user's password", NULL},
+    {"etcd3.cacert", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_cacert), "FILE",
+     "PEM CA certificate(s) that etcd's certificate must chain to", NULL},
+    {"etcd3.cert", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_cert), "FILE",
+     "PEM client certificate for etcd (with etcd3.key)", NULL},
+    {"etcd3.key", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_key), "FILE",
+     "PEM private key of the client certificate", NULL},
+
+    {"bootstrap.dcs.ttl", CFG_DURATION, "30", 0, 0, false, OPT(ttl), "SECONDS",
+     "leader lease: without renewal for this long, the leader key expires and a failover "
+     "starts (written to the DCS at bootstrap)",
+     NULL},
+    {"bootstrap.dcs.loop_wait", CFG_DURATION, "10", 1000, 3600000, false, OPT(loop_wait), "SECONDS",
+     "seconds between two runs of the HA loop", NULL},
+    {"bootstrap.dcs.retry_timeout", CFG_DURATION, "10", 1000, 3600000, false, OPT(retry_timeout),
+     "SECONDS",
+     "how long DCS and PostgreSQL operations are retried before the leader demotes itself", NULL},
+    {"bootstrap.dcs.maximum_lag_on_failover", CFG_SIZE, "1048576", 0, 0, false,
+     OPT(maximum_lag_on_failover), "BYTES",
+     "a replica further behind the leader than this (WAL bytes) may not take over", NULL},
+    {"bootstrap.dcs.synchronous_mode", CFG_BOOL, "false", 0, 0, false, OPT(synchronous_mode),
+     "BOOL", "promote only a synchronous standby, so that no committed transaction is lost", NULL},
+    {"bootstrap.dcs.synchronous_mode_strict", CFG_BOOL, "false", 0, 0, false,
+     OPT(synchronous_mode_strict), "BOOL",
+     "with no synchronous standby left, stop accepting writes rather than run alone", NULL},
+    {"bootstrap.dcs.postgresql.use_pg_rewind", CFG_BOOL, "false", 0, 0, false, OPT(use_pg_rewind),
+     "BOOL", "rejoin a former leader with pg_rewind instead of a new copy", NULL},
+    {"bootstrap.dcs.postgresql.use_slots", CFG_BOOL, "true", 0, 0, false, OPT(use_slots), "BOOL",
+     "use replication slots for the members' streaming replication", NULL},
+    {"bootstrap.dcs.postgresql.parameters", CFG_MAP, NULL, 0, 0, false, OPT(bootstrap_parameters),
+     "NAME=VALUE,...",
+     "PostgreSQL settings for the whole cluster (written to the DCS at bootstrap)", NULL},
+    {"bootstrap.initdb", CFG_LIST, NULL, 0, 0, false, OPT(initdb), "OPTION,...",
+     "initdb options for a new cluster: 'data-checksums' or 'encoding: UTF8' items", NULL},
+
+    {"postgresql.listen", CFG_STRING, NULL, 0, 0, false, OPT(pg_listen), "HOSTS:PORT",
+     "PostgreSQL's listen_addresses and port ('*' or comma-separated hosts)", check_pg_listen},
+    {"postgresql.connect_address", CFG_STRING, NULL, 0, 0, false, OPT(pg_connect_address),
+     "HOST:PORT", "the address other members and clients use to reach this PostgreSQL",
+     check_connect_address},
+    {"postgresql.data_dir", CFG_STRING, NULL, 0, 0, false, OPT(data_dir), "DIR",
+     "PostgreSQL's data directory (required)", NULL},
+    {"postgresql.bin_dir", CFG_STRING, "/usr/lib/postgresql/15/bin", 0, 0, false, OPT(bin_dir),
+     "DIR", "where pg_ctl, initdb, pg_basebackup and pg_rewind are", NULL},
+    {"postgresql.pgpass", CFG_STRING, NULL, 0, 0, false, OPT(pgpass), "FILE",
+     "the .pgpass file written for replication and pg_rewind connections", NULL},
+    {"postgresql.authentication.superuser.username", CFG_STRING, NULL, 0, 0, false,
+     OPT(superuser_username), "USER", "the superuser tandemd connects as", NULL},
+    {"postgresql.authentication.superuser.password", CFG_SECRET, NULL, 0, 0, false,
+     OPT(superuser_password), "PASSWORD", "the superuser's password", NULL},
+    {"postgresql.authentication.replication.username", CFG_STRING, NULL, 0, 0, false,
+     OPT(replication_username), "USER", "the user replicas stream WAL as", NULL},
+    {"postgresql.authentication.replication.password", CFG_SECRET, NULL, 0, 0, false,
+     OPT(replication_password), "PASSWORD", "the replication user's password", NULL},
+    {"postgresql.authentication.rewind.username", CFG_STRING, NULL, 0, 0, false,
+     OPT(rewind_username), "USER", "the user pg_rewind connects as (default: the superuser)", NULL},
+    {"postgresql.authentication.rewind.password", CFG_SECRET, NULL, 0, 0, false,
+     OPT(rewind_password), "PASSWORD", "the pg_rewind user's password", NULL},
+    {"postgresql.parameters", CFG_MAP, NULL, 0, 0, true, OPT(parameters), "NAME=VALUE,...",
+     "PostgreSQL settings of this member, over the cluster's", NULL},
+    {"postgresql.pg_hba", CFG_LIST, NULL, 0, 0, true, OPT(pg_hba), "LINE,...",
+     "pg_hba.conf lines written by tandemd", NULL},
+
+    {"tags", CFG_MAP, NULL, 0, 0, true, OPT(tags), "NAME=VALUE,...",
+     "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
+    {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
+     "DEBUG, INFO, WARNING, ERROR or CRITICAL", check_log_level},
+};
+
+/* Patroni's keys that tandem knows of but does not support yet: refused by name. */
+static const char *const unsupported[] = {
+    /* other DCSs and features */
+    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "watchdog", "ctl", "citus",
+    "standby_cluster",
+    /* log */
+    "log.format", "log.dateformat", "log.dir", "log.file_num", "log.file_size", "log.loggers",
+    "log.traceback_level", "log.max_queue_size", "log.type",
+    /* restapi */
+    "restapi.certfile", "restapi.keyfile", "restapi.keyfile_password", "restapi.cafile",
+    "restapi.ciphers", "restapi.verify_client", "restapi.allowlist",
+    "restapi.allowlist_include_members", "restapi.http_extra_headers",
+    "restapi.https_extra_headers", "restapi.request_queue_size",
+    /* etcd3 */
+    "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
+    "etcd3.cert_reqs", "etcd3.retry_timeout",
+    /* bootstrap */
+    "bootstrap.users", "bootstrap.post_bootstrap", "bootstrap.post_init", "bootstrap.method",
+    "bootstrap.pg_hba", "bootstrap.dcs.standby_cluster", "bootstrap.dcs.slots",
+    "bootstrap.dcs.ignore_slots", "bootstrap.dcs.failsafe_mode",
+    "bootstrap.dcs.master_start_timeout", "bootstrap.dcs.primary_start_timeout",
+    "bootstrap.dcs.primary_stop_timeout", "bootstrap.dcs.synchronous_node_count",
+    "bootstrap.dcs.maximum_lag_on_syncnode", "bootstrap.dcs.max_timelines_history",
+    "bootstrap.dcs.check_timeline", "bootstrap.dcs.member_slots_ttl",
+    "bootstrap.dcs.postgresql.recovery_conf", "bootstrap.dcs.postgresql.pg_hba",
+    "bootstrap.dcs.postgresql.pg_ident",
+    /* postgresql */
+    "postgresql.callbacks", "postgresql.create_replica_methods", "postgresql.recovery_conf",
+    "postgresql.custom_conf", "postgresql.config_dir", "postgresql.pg_ident",
+    "postgresql.pg_ctl_timeout", "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl",
+    "postgresql.remove_data_directory_on_rewind_failure",
+    "postgresql.remove_data_directory_on_diverged_timelines", "postgresql.basebackup",
+    "postgresql.pre_promote", "postgresql.before_stop", "postgresql.proxy_address",
+    "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.pgbackrest", "postgresql.wal_e",
+    "postgresql.barman", "postgresql.authentication.superuser.sslmode",
+    "postgresql.authentication.replication.sslmode", "postgresql.authentication.rewind.sslmode",
+    NULL};
+
+const cfg_table tandemd_options = {
+    .options = options,
+    .n = sizeof options / sizeof options[0],
+    .env_prefix = "TANDEMD",
+    .config_flag = "config",
+    .config_positional = true,
+    .unsupported = unsupported,
+    .list_item_pairs = true,
+};
+
+/* Patroni's environment variables and the options they set. */
+static const struct {
+	const char *patroni;
+	const char *option;
+} patroni_env[] = {
+    {"PATRONI_SCOPE", "scope"},
+    {"PATRONI_NAMESPACE", "namespace"},
+    {"PATRONI_NAME", "name"},
+    {"PATRONI_LOG_LEVEL", "log.level"},
+    {"PATRONI_RESTAPI_LISTEN", "restapi.listen"},
+    {"PATRONI_RESTAPI_CONNECT_ADDRESS", "restapi.connect_address"},
+    {"PATRONI_RESTAPI_USERNAME", "restapi.authentication.username"},
+    {"PATRONI_RESTAPI_PASSWORD", "restapi.authentication.password"},
+    {"PATRONI_ETCD3_HOST", "etcd3.host"},
+    {"PATRONI_ETCD3_HOSTS", "etcd3.hosts"},
+    {"PATRONI_ETCD3_PROTOCOL", "etcd3.protocol"},
+    {"PATRONI_ETCD3_USERNAME", "etcd3.username"},
+    {"PATRONI_ETCD3_PASSWORD", "etcd3.password"},
+    {"PATRONI_ETCD3_CACERT", "etcd3.cacert"},
+    {"PATRONI_ETCD3_CERT", "etcd3.cert"},
+    {"PATRONI_ETCD3_KEY", "etcd3.key"},
+    {"PATRONI_POSTGRESQL_LISTEN", "postgresql.listen"},
+    {"PATRONI_POSTGRESQL_CONNECT_ADDRESS", "postgresql.connect_address"},
+    {"PATRONI_POSTGRESQL_DATA_DIR", "postgresql.data_dir"},
+    {"PATRONI_POSTGRESQL_BIN_DIR", "postgresql.bin_dir"},
+    {"PATRONI_POSTGRESQL_PGPASS", "postgresql.pgpass"},
+    {"PATRONI_SUPERUSER_USERNAME", "postgresql.authentication.superuser.username"},
+    {"PATRONI_SUPERUSER_PASSWORD", "postgresql.authentication.superuser.password"},
+    {"PATRONI_REPLICATION_USERNAME", "postgresql.authentication.replication.username"},
+    {"PATRONI_REPLICATION_PASSWORD", "postgresql.authentication.replication.password"},
+    {"PATRONI_REWIND_USERNAME", "postgresql.authentication.rewind.username"},
+    {"PATRONI_REWIND_PASSWORD", "postgresql.authentication.rewind.password"},
+};
+
+static char *tandemd_env_name(const char *option)
+{
+	char *s = xasprintf("TANDEMD_%s", option);
+	for (char *p = s; *p; p++)
+		*p = (*p == '-' || *p == '.') ? '_' : (char)toupper((unsigned char)*p);
+	return s;
+}
+
+static const char *env_get(char **envp, const char *name)
+{
+	size_t len = strlen(name);
+	for (char **e = envp; e && *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* PATRONI_ETCD3_HOSTS may be written "'h1:2379','h2:2379'" or as a YAML flow list. */
+static char *unquote_list(const char *v)
+{
+	char *s = xstrdup(v);
+	char *w = s;
+	for (const char *r = v; *r; r++)
+		if (*r != '\'' && *r != '"' && *r != '[' && *r != ']')
+			*w++ = *r;
+	*w = '\0';
+	return s;
+}
+
+/* A copy of the environment with TANDEMD_X=value added for each PATRONI_Y=value whose
+ * TANDEMD_X is not set (a NULL-terminated array; the added strings are owned by *added). */
+static char **environment_with_patroni(char **envp, cfg_list *added)
+{
+	size_t n = 0;
+	while (envp && envp[n])
+		n++;
+	size_t cap = n + sizeof patroni_env / sizeof patroni_env[0] + 1;
+	char **out = xcalloc(cap, sizeof *out);
+	for (size_t i = 0; i < n; i++)
+		out[i] = envp[i];
+	for (size_t i = 0; i < sizeof patroni_env / sizeof patroni_env[0]; i++) {
+		const char *v = env_get(envp, patroni_env[i].patroni);
+		char *name = tandemd_env_name(patroni_env[i].option);
+		if (v && !env_get(envp, name)) {
+			char *value = strcmp(patroni_env[i].option, "etcd3.hosts") == 0
+			                  ? unquote_list(v)
+			                  : xstrdup(v);
+			char *entry = xasprintf("%s=%s", name, value);
+			free(value);
+			added->v = xrealloc(added->v, (added->n + 1) * sizeof *added->v);
+			added->v[added->n++] = entry;
+			out[n++] = entry;
+		}
+		free(name);
+	}
+	out[n] = NULL;
+	return out;
+}
+
+/* An error about "environment TANDEMD_X" that came from PATRONI_Y says so. */
+static void name_patroni_variable(char **err, const cfg_list *added)
+{
+	for (size_t i = 0; i < sizeof patroni_env / sizeof patroni_env[0]; i++) {
+		char *name = tandemd_env_name(patroni_env[i].option);
+		char *origin = xasprintf("environment %s:", name);
+		bool from_patroni = false;
+		for (size_t k = 0; k < added->n; k++)
+			from_patroni =
+			    from_patroni || (strncmp(added->v[k], name, strlen(name)) == 0 &&
+			                     added->v[k][strlen(name)] == '=');
+		if (from_patroni && strstr(*err, origin)) {
+			char *msg =
+			    xasprintf("%s (%s is set from %s)", *err, name, patroni_env[i].patroni);
+			free(*err);
+			*err = msg;
+			free(origin);
+			free(name);
+			return;
+		}
+		free(origin);
+		free(name);
+	}
+}
+
+static int require(const char *value, const char *key, const char *env, char **err)
+{
+	if (value && *value)
+		return 0;
+	err_set(err, "%s is required (file key '%s', or environment %s)", key, key, env);
+	return -1;
+}
+
+static int check_settings(const tandemd_settings *s, char **err)
+{
+	if (require(s->scope, "scope", "PATRONI_SCOPE", err) < 0 ||
+	    require(s->name, "name", "PATRONI_NAME", err) < 0 ||
+	    require(s->data_dir, "postgresql.data_dir", "PATRONI_POSTGRESQL_DATA_DIR", err) < 0)
+		return -1;
+	if (s->ttl < 2000) {
+		err_set(
+		    err,
+		    "bootstrap.dcs.ttl: %lldms is too short: etcd raises leases below 2 s, so ttl "
+		    "must be at least 2 (seconds)",
+		    s->ttl);
+		return -1;
+	}
+	if (s->loop_wait + 2 * s->retry_timeout > s->ttl) {
+		err_set(
+		    err,
+		    "bootstrap.dcs: loop_wait (%llds) + 2 * retry_timeout (%llds) = %llds exceeds "
+		    "ttl (%llds): the leader could lose its lease while still retrying; raise ttl "
+		    "or lower loop_wait or retry_timeout",
+		    s->loop_wait / 1000, s->retry_timeout / 1000,
+		    (s->loop_wait + 2 * s->retry_timeout) / 1000, s->ttl / 1000);
+		return -1;
+	}
+	if (!(s->etcd3_host && *s->etcd3_host) && s->etcd3_hosts.n == 0) {
+		err_set(err,
+		        "no DCS: set etcd3.host or etcd3.hosts (environment PATRONI_ETCD3_HOSTS)");
+		return -1;
+	}
+	if ((s->etcd3_cert == NULL) != (s->etcd3_key == NULL)) {
+		err_set(err, "etcd3.cert and etcd3.key go together: give both or neither");
+		return -1;
+	}
+	if ((s->etcd3_username == NULL) != (s->etcd3_password == NULL)) {
+		err_set(err, "etcd3.username and etcd3.password go together: give both or neither");
+		return -1;
+	}
+	if ((s->restapi_username == NULL) != (s->restapi_password == NULL)) {
+		err_set(err, "restapi.authentication needs both username and password");
+		return -1;
+	}
+	if (s->synchronous_mode_strict && !s->synchronous_mode) {
+		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
+		return -1;
+	}
+	return 0;
+}
+
+int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **envp, char **err)
+{
+	extern char **environ;
+	memset(s, 0, sizeof *s);
+	cfg_list added = {0, NULL};
+	char **env = environment_with_patroni(envp ? envp : environ, &added);
+	int rc = cfg_load(&tandemd_options, s, argc, argv, env, err);
+	if (rc < 0 && err && *err)
+		name_patroni_variable(err, &added);
+	if (rc == 0)
+		rc = check_settings(s, err);
+	free(env);
+	for (size_t i = 0; i < added.n; i++)
+		free(added.v[i]);
+	free(added.v);
+	return rc;
+}
+
+void tandemd_settings_free(tandemd_settings *s)
+{
+	cfg_free(&tandemd_options, s);
+}
+
+bool tandemd_tag(const tandemd_settings *s, const char *name)
+{
+	const char *v = cfg_map_get(&s->tags, name);
+	bool b = false;
+	return v && cfg_parse_bool(v, &b) == 0 && b;
+}
+
+char *tandemd_settings_dump(const tandemd_settings *s)
+{
+	strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < tandemd_options.n; i++) {
+		const cfg_option *o = &tandemd_options.options[i];
+		char *v = cfg_format(o, s);
+		sb_printf(&sb, "%s: %s\n", o->name, v);
+		free(v);
+	}
+	return sb_steal(&sb);
+}

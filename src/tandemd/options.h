@@ -1,0 +1,77 @@
+/* tandemd's settings: Patroni's YAML configuration (the same keys and meanings, so that a
+ * patroni.yml for etcd3 can be used as it is), described once in a cfg table (see cfg.h), with
+ * the checks that span several options. Keys Patroni has and tandem does not support yet are
+ * refused by name; Patroni's environment variables (PATRONI_SCOPE, ...) are read besides
+ * tandemd's own (TANDEMD_SCOPE, ...), which win when both are set. */
+#ifndef TANDEMD_OPTIONS_H
+#define TANDEMD_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "cfg.h"
+
+typedef struct tandemd_settings {
+	char *config;
+	char *scope;
+	char *dcs_namespace; /* "namespace" */
+	char *name;
+
+	char *restapi_listen;
+	char *restapi_connect_address;
+	char *restapi_username;
+	char *restapi_password;
+
+	char *etcd3_host;
+	cfg_list etcd3_hosts;
+	char *etcd3_protocol;
+	char *etcd3_username;
+	char *etcd3_password;
+	char *etcd3_cacert;
+	char *etcd3_cert;
+	char *etcd3_key;
+
+	/* bootstrap.dcs: written to the DCS when the cluster is initialised */
+	long long ttl;                     /* ms */
+	long long loop_wait;               /* ms */
+	long long retry_timeout;           /* ms */
+	long long maximum_lag_on_failover; /* bytes */
+	bool synchronous_mode;
+	bool synchronous_mode_strict;
+	bool use_pg_rewind;
+	bool use_slots;
+	cfg_map bootstrap_parameters;
+	cfg_list initdb; /* "data-checksums", "encoding=UTF8" */
+
+	char *pg_listen;
+	char *pg_connect_address;
+	char *data_dir;
+	char *bin_dir;
+	char *pgpass;
+	char *superuser_username;
+	char *superuser_password;
+	char *replication_username;
+	char *replication_password;
+	char *rewind_username;
+	char *rewind_password;
+	cfg_map parameters;
+	cfg_list pg_hba;
+
+	cfg_map tags;
+	char *log_level;
+} tandemd_settings;
+
+extern const cfg_table tandemd_options;
+
+/* Loads `tandemd CONFIG.yml` (or --config FILE, flags --KEY VALUE) and checks everything; on
+ * error *err names the source of the bad value (file:line, environment variable or flag). */
+int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **envp,
+                          char **err) TND_MUST_CHECK;
+void tandemd_settings_free(tandemd_settings *s);
+
+/* Whether tag `name` (nofailover, noloadbalance, clonefrom, nosync) is set to true. */
+bool tandemd_tag(const tandemd_settings *s, const char *name);
+
+/* Every setting as "key: value" lines, passwords shown as ********, for logs (caller frees). */
+char *tandemd_settings_dump(const tandemd_settings *s);
+
+#endif

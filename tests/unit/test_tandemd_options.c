@@ -1,0 +1,489 @@
+/* Unit tests for src/tandemd/options.h: a Patroni configuration for etcd3 loads as it is; keys
+ * tandem does not support yet, unknown keys, bad timing and missing keys are refused with the
+ * file and line; Patroni's environment variables; passwords never shown. */
+#include "testutil.h"
+
+#include "options.h"
+
+#define ARGV(...) ((char *[]){"tandemd", __VA_ARGS__, NULL})
+#define NOARGS    ((char *[]){"tandemd", NULL})
+#define ENV(...)  ((char *[]){__VA_ARGS__, NULL})
+#define NOENV     ((char *[]){NULL})
+
+/* Like Patroni's postgres0.yml sample, with etcd3. */
+static const char patroni_yml[] =
+    "scope: batman\n"
+    "namespace: /service/\n"
+    "name: postgresql0\n"
+    "\n"
+    "restapi:\n"
+    "  listen: 127.0.0.1:8008\n"
+    "  connect_address: 127.0.0.1:8008\n"
+    "  authentication:\n"
+    "    username: patroni\n"
+    "    password: rest-s3cret\n"
+    "\n"
+    "etcd3:\n"
+    "  hosts:\n"
+    "    - 10.0.0.11:2379\n"
+    "    - 10.0.0.12:2379\n"
+    "    - etcd3.example.com:2379\n"
+    "  protocol: https\n"
+    "  username: patroni\n"
+    "  password: etcd-s3cret\n"
+    "  cacert: /etc/etcd/ca.crt\n"
+    "  cert: /etc/etcd/client.crt\n"
+    "  key: /etc/etcd/client.key\n"
+    "\n"
+    "bootstrap:\n"
+    "  # this section will be written into Etcd:/<namespace>/<scope>/config after\n"
+    "  # initializing new cluster\n"
+    "  dcs:\n"
+    "    ttl: 30\n"
+    "    loop_wait: 10\n"
+    "    retry_timeout: 10\n"
+    "    maximum_lag_on_failover: 1048576\n"
+    "    synchronous_mode: false\n"
+    "    synchronous_mode_strict: false\n"
+    "    postgresql:\n"
+    "      use_pg_rewind: true\n"
+    "      use_slots: true\n"
+    "      parameters:\n"
+    "        wal_level: hot_standby\n"
+    "        hot_standby: \"on\"\n"
+    "        max_connections: 100\n"
+    "        max_worker_processes: 8\n"
+    "        wal_keep_size: 128MB\n"
+    "        max_wal_senders: 10\n"
+    "        max_replication_slots: 10\n"
+    "        max_prepared_transactions: 0\n"
+    "        max_locks_per_transaction: 64\n"
+    "        wal_log_hints: \"on\"\n"
+    "        track_commit_timestamp: \"off\"\n"
+    "        archive_mode: \"on\"\n"
+    "        archive_timeout: 1800s\n"
+    "        archive_command: mkdir -p ../wal_archive && test ! -f ../wal_archive/%f && cp "
+    "%p ../wal_archive/%f\n"
+    "\n"
+    "  # some desired options for 'initdb'\n"
+    "  initdb:  # Note: It needs to be a list (some options need values, others are switches)\n"
+    "  - encoding: UTF8\n"
+    "  - data-checksums\n"
+    "\n"
+    "postgresql:\n"
+    "  listen: 127.0.0.1:5432\n"
+    "  connect_address: 127.0.0.1:5432\n"
+    "  data_dir: data/postgresql0\n"
+    "  bin_dir: /usr/lib/postgresql/15/bin\n"
+    "  pgpass: /tmp/pgpass0\n"
+    "  authentication:\n"
+    "    replication:\n"
+    "      username: replicator\n"
+    "      password: rep-pass\n"
+    "    superuser:\n"
+    "      username: postgres\n"
+    "      password: zalando\n"
+    "    rewind:  # Has no effect on postgres 10 and lower\n"
+    "      username: rewind_user\n"
+    "      password: rewind_password\n"
+    "  parameters:\n"
+    "    unix_socket_directories: '..'  # parent directory of data_dir\n"
+    "  pg_hba:\n"
+    "  - host replication replicator 127.0.0.1/32 md5\n"
+    "  - host all all 0.0.0.0/0 md5\n"
+    "\n"
+    "tags:\n"
+    "    nofailover: false\n"
+    "    noloadbalance: false\n"
+    "    clonefrom: false\n"
+    "    nosync: false\n"
+    "\n"
+    "log:\n"
+    "  level: INFO\n";
+
+/* The least a member needs (3 lines), for the error tests to add to. */
+static const char minimal_yml[] = "scope: batman\n"
+                                  "name: pg0\n"
+                                  "etcd3:\n"
+                                  "  host: 127.0.0.1:2379\n";
+enum { MINIMAL_LINES = 4 };
+
+#define DATA_DIR_ENV "PATRONI_POSTGRESQL_DATA_DIR=/var/lib/postgresql/15/main"
+
+static int argc_of(char **argv)
+{
+	int n = 0;
+	while (argv[n])
+		n++;
+	return n;
+}
+
+static void load_ok(tandemd_settings *s, char **argv, char **envp)
+{
+	char *err = NULL;
+	if (tandemd_settings_load(s, argc_of(argv), argv, envp, &err) != 0) {
+		print_error("tandemd_settings_load failed: %s\n", err ? err : "(no message)");
+		free(err);
+		tandemd_settings_free(s);
+		fail();
+	}
+	assert_null(err);
+}
+
+static void load_fails(char **argv, char **envp, const char *part1, const char *part2)
+{
+	tandemd_settings s;
+	char *err = NULL;
+	int rc = tandemd_settings_load(&s, argc_of(argv), argv, envp, &err);
+	tandemd_settings_free(&s);
+	if (rc == 0) {
+		print_error("tandemd_settings_load succeeded, expected an error with '%s'\n",
+		            part1 ? part1 : "");
+		fail();
+	}
+	assert_int_equal(rc, -1);
+	assert_non_null(err);
+	if (part1)
+		assert_contains(err, part1);
+	if (part2)
+		assert_contains(err, part2);
+	free(err);
+}
+
+/* Writes `text` after the minimal configuration; fails unless loading reports `what` at the line
+ * `line` of the added text (1-based). */
+static void extra_fails(const char *text, int line, const char *what)
+{
+	char *yml = xasprintf("%s%s", minimal_yml, text);
+	char *path = tu_temp_file(yml);
+	char *where = xasprintf("%s:%d:", path, MINIMAL_LINES + line);
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), where, what);
+	free(where);
+	free(yml);
+	tu_remove_file(path);
+}
+
+static void test_patroni_yml_loads(void **state)
+{
+	(void)state;
+	char *path = tu_temp_file(patroni_yml);
+	tandemd_settings s;
+	load_ok(&s, ARGV(path), NOENV);
+	assert_string_equal(s.config, path);
+	assert_string_equal(s.scope, "batman");
+	assert_string_equal(s.dcs_namespace, "/service/");
+	assert_string_equal(s.name, "postgresql0");
+	assert_string_equal(s.restapi_listen, "127.0.0.1:8008");
+	assert_string_equal(s.restapi_connect_address, "127.0.0.1:8008");
+	assert_string_equal(s.restapi_username, "patroni");
+	assert_string_equal(s.restapi_password, "rest-s3cret");
+	assert_null(s.etcd3_host);
+	assert_int_equal(s.etcd3_hosts.n, 3);
+	assert_string_equal(s.etcd3_hosts.v[2], "etcd3.example.com:2379");
+	assert_string_equal(s.etcd3_protocol, "https");
+	assert_string_equal(s.etcd3_password, "etcd-s3cret");
+	assert_string_equal(s.etcd3_cacert, "/etc/etcd/ca.crt");
+	assert_string_equal(s.etcd3_key, "/etc/etcd/client.key");
+	assert_int_equal(s.ttl, 30000);
+	assert_int_equal(s.loop_wait, 10000);
+	assert_int_equal(s.retry_timeout, 10000);
+	assert_int_equal(s.maximum_lag_on_failover, 1048576);
+	assert_false(s.synchronous_mode);
+	assert_false(s.synchronous_mode_strict);
+	assert_true(s.use_pg_rewind);
+	assert_true(s.use_slots);
+	assert_int_equal(s.bootstrap_parameters.n, 14);
+	assert_string_equal(s.bootstrap_parameters.keys[0], "wal_level");
+	assert_string_equal(cfg_map_get(&s.bootstrap_parameters, "hot_standby"), "on");
+	assert_string_equal(cfg_map_get(&s.bootstrap_parameters, "max_connections"), "100");
+	assert_string_equal(cfg_map_get(&s.bootstrap_parameters, "archive_command"),
+	                    "mkdir -p ../wal_archive && test ! -f ../wal_archive/%f && cp %p "
+	                    "../wal_archive/%f");
+	assert_int_equal(s.initdb.n, 2);
+	assert_string_equal(s.initdb.v[0], "encoding=UTF8");
+	assert_string_equal(s.initdb.v[1], "data-checksums");
+	assert_string_equal(s.pg_listen, "127.0.0.1:5432");
+	assert_string_equal(s.data_dir, "data/postgresql0");
+	assert_string_equal(s.bin_dir, "/usr/lib/postgresql/15/bin");
+	assert_string_equal(s.pgpass, "/tmp/pgpass0");
+	assert_string_equal(s.superuser_username, "postgres");
+	assert_string_equal(s.superuser_password, "zalando");
+	assert_string_equal(s.replication_username, "replicator");
+	assert_string_equal(s.replication_password, "rep-pass");
+	assert_string_equal(s.rewind_username, "rewind_user");
+	assert_string_equal(s.rewind_password, "rewind_password");
+	assert_int_equal(s.parameters.n, 1);
+	assert_string_equal(cfg_map_get(&s.parameters, "unix_socket_directories"), "..");
+	assert_int_equal(s.pg_hba.n, 2);
+	assert_string_equal(s.pg_hba.v[1], "host all all 0.0.0.0/0 md5");
+	assert_int_equal(s.tags.n, 4);
+	assert_false(tandemd_tag(&s, "nofailover"));
+	assert_false(tandemd_tag(&s, "nosync"));
+	assert_false(tandemd_tag(&s, "unknown"));
+	assert_string_equal(s.log_level, "INFO");
+	tandemd_settings_free(&s);
+
+	/* --config works as well as the argument. */
+	char *flag = xasprintf("--config=%s", path);
+	load_ok(&s, ARGV(flag), NOENV);
+	assert_string_equal(s.scope, "batman");
+	tandemd_settings_free(&s);
+	free(flag);
+	tu_remove_file(path);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	char *path = tu_temp_file(minimal_yml);
+	tandemd_settings s;
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	assert_string_equal(s.dcs_namespace, "/service/");
+	assert_string_equal(s.etcd3_host, "127.0.0.1:2379");
+	assert_string_equal(s.etcd3_protocol, "http");
+	assert_int_equal(s.ttl, 30000);
+	assert_int_equal(s.loop_wait, 10000);
+	assert_int_equal(s.retry_timeout, 10000);
+	assert_int_equal(s.maximum_lag_on_failover, 1048576);
+	assert_false(s.synchronous_mode);
+	assert_false(s.use_pg_rewind);
+	assert_string_equal(s.bin_dir, "/usr/lib/postgresql/15/bin");
+	assert_string_equal(s.data_dir, "/var/lib/postgresql/15/main");
+	assert_null(s.superuser_password);
+	assert_int_equal(s.tags.n, 0);
+	assert_int_equal(s.parameters.n, 0);
+	assert_int_equal(s.initdb.n, 0);
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+}
+
+static void test_unsupported_keys(void **state)
+{
+	(void)state;
+	extra_fails("consul:\n  host: 127.0.0.1:8500\n", 1,
+	            "'consul' is not supported by tandem (yet)");
+	extra_fails("zookeeper:\n  hosts: ['zk1:2181']\n", 1,
+	            "'zookeeper' is not supported by tandem (yet)");
+	extra_fails("kubernetes:\n  namespace: default\n", 1,
+	            "'kubernetes' is not supported by tandem (yet)");
+	extra_fails("etcd:\n  host: 127.0.0.1:2379\n", 1,
+	            "'etcd' is not supported by tandem (yet)");
+	extra_fails("watchdog:\n  mode: automatic\n  device: /dev/watchdog\n", 1,
+	            "'watchdog' is not supported by tandem (yet)");
+	extra_fails("watchdog: {}\n", 1, "'watchdog' is not supported by tandem (yet)");
+	extra_fails("\npostgresql:\n  data_dir: /d\n  callbacks:\n    on_start: /bin/true\n", 4,
+	            "'postgresql.callbacks' is not supported by tandem (yet)");
+	extra_fails("postgresql:\n  create_replica_methods:\n    - basebackup\n", 2,
+	            "'postgresql.create_replica_methods' is not supported by tandem (yet)");
+	extra_fails("bootstrap:\n  users:\n    admin:\n      password: admin\n", 2,
+	            "'bootstrap.users' is not supported by tandem (yet)");
+	extra_fails("bootstrap:\n  post_bootstrap: /usr/local/bin/setup.sh\n", 2,
+	            "'bootstrap.post_bootstrap' is not supported by tandem (yet)");
+	extra_fails("restapi:\n  certfile: /etc/ssl/rest.pem\n", 2,
+	            "'restapi.certfile' is not supported by tandem (yet)");
+	extra_fails("bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.1\n", 3,
+	            "'bootstrap.dcs.standby_cluster' is not supported by tandem (yet)");
+}
+
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	extra_fails("scop: typo\n", 1, "unknown key 'scop'");
+	extra_fails("postgresql:\n  data_dirr: /d\n", 2, "unknown key 'postgresql.data_dirr'");
+	extra_fails("bootstrap:\n  dcs:\n    tll: 30\n", 3, "unknown key 'bootstrap.dcs.tll'");
+	extra_fails("restapi:\n  authentication:\n    user: u\n", 3,
+	            "unknown key 'restapi.authentication.user'");
+	/* Maps take any name, but only plain values. */
+	extra_fails("postgresql:\n  parameters:\n    shared_buffers:\n      x: 1\n", 3,
+	            "'shared_buffers' must be a plain value, not a mapping");
+	extra_fails("tags:\n  nofailover: maybe\n", 2, "nofailover: 'maybe' is not true or false");
+	extra_fails("tags:\n  custom: [1, 2]\n", 2, "'custom' must be a plain value, not a list");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	extra_fails("restapi:\n  listen: nowhere\n", 2, "restapi.listen");
+	extra_fails("restapi:\n  connect_address: 'host name:80'\n", 2, "restapi.connect_address");
+	extra_fails("postgresql:\n  listen: '*:99999'\n", 2, "postgresql.listen");
+	extra_fails("etcd3:\n  protocol: gopher\n", 1, "key 'etcd3' appears twice");
+	load_fails(NOARGS,
+	           ENV("PATRONI_SCOPE=s", "PATRONI_NAME=n", DATA_DIR_ENV, "PATRONI_ETCD3_HOST=h",
+	               "PATRONI_ETCD3_PROTOCOL=gopher"),
+	           "environment TANDEMD_ETCD3_PROTOCOL", "'gopher' is not http or https");
+	extra_fails("namespace: service\n", 1, "must start with '/'");
+	extra_fails("log:\n  level: LOUD\n", 2, "'LOUD' is not one of DEBUG");
+
+	/* Patroni's listen forms and host names for connect addresses are fine. */
+	char *yml = xasprintf("%s%s", minimal_yml,
+	                      "restapi:\n  listen: 0.0.0.0:8008\n  connect_address: "
+	                      "node1.example.com:8008\npostgresql:\n  listen: "
+	                      "'*:5432'\n  connect_address: '[fe80::1]:5432'\n");
+	char *path = tu_temp_file(yml);
+	tandemd_settings s;
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+	free(yml);
+	yml = xasprintf("%s%s", minimal_yml, "postgresql:\n  listen: 127.0.0.1,10.0.0.5:5432\n");
+	path = tu_temp_file(yml);
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+	free(yml);
+}
+
+static void test_timing(void **state)
+{
+	(void)state;
+	char *yml =
+	    xasprintf("%s%s", minimal_yml,
+	              "bootstrap:\n  dcs:\n    ttl: 1\n    loop_wait: 1\n    retry_timeout: 1\n");
+	char *short_ttl = tu_temp_file(yml);
+	load_fails(ARGV(short_ttl), ENV(DATA_DIR_ENV), "bootstrap.dcs.ttl: 1000ms is too short",
+	           "at least 2");
+	tu_remove_file(short_ttl);
+	free(yml);
+	load_fails(ARGV("--bootstrap.dcs.ttl", "1500ms"),
+	           ENV("PATRONI_SCOPE=s", "PATRONI_NAME=n", "PATRONI_ETCD3_HOST=h", DATA_DIR_ENV),
+	           "etcd raises leases", NULL);
+	char *path = tu_temp_file(minimal_yml);
+	load_fails(ARGV(path, "--bootstrap.dcs.ttl", "25"), ENV(DATA_DIR_ENV),
+	           "loop_wait (10s) + 2 * retry_timeout (10s) = 30s exceeds ttl (25s)", NULL);
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV, "TANDEMD_BOOTSTRAP_DCS_RETRY_TIMEOUT=11"),
+	           "loop_wait (10s) + 2 * retry_timeout (11s) = 32s exceeds ttl (30s)", NULL);
+	/* Exactly at the limit is fine. */
+	tandemd_settings s;
+	load_ok(&s,
+	        ARGV(path, "--bootstrap.dcs.ttl=3", "--bootstrap.dcs.loop_wait=1",
+	             "--bootstrap.dcs.retry_timeout=1"),
+	        ENV(DATA_DIR_ENV));
+	assert_int_equal(s.ttl, 3000);
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+	extra_fails("bootstrap:\n  dcs:\n    loop_wait: 0\n", 3, "out of range");
+}
+
+static void test_required(void **state)
+{
+	(void)state;
+	char *path = tu_temp_file("name: pg0\netcd3:\n  host: 127.0.0.1:2379\n");
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), "scope is required", "PATRONI_SCOPE");
+	tu_remove_file(path);
+	path = tu_temp_file("scope: s\netcd3:\n  host: 127.0.0.1:2379\n");
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), "name is required", NULL);
+	tu_remove_file(path);
+	path = tu_temp_file(minimal_yml);
+	load_fails(ARGV(path), NOENV, "postgresql.data_dir is required", NULL);
+	tu_remove_file(path);
+	path = tu_temp_file("scope: s\nname: n\n");
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), "no DCS", "etcd3.hosts");
+	tu_remove_file(path);
+	path = tu_temp_file("scope: ''\nname: n\netcd3:\n  host: h\n");
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), "scope is required", NULL);
+	tu_remove_file(path);
+	load_fails(NOARGS, NOENV, "scope is required", NULL);
+	load_fails(ARGV("/nonexistent/patroni.yml"), NOENV, "/nonexistent/patroni.yml",
+	           "cannot open");
+	load_fails(ARGV("a.yml", "b.yml"), NOENV, "unexpected argument 'b.yml'", NULL);
+	path = tu_temp_file("scope: s\nname: n\netcd3:\n  host: h\n  cert: /c\n");
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), "etcd3.cert and etcd3.key go together", NULL);
+	tu_remove_file(path);
+}
+
+static void test_environment(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	/* Everything from Patroni's variables, no file at all. */
+	load_ok(&s, NOARGS,
+	        ENV("PATRONI_SCOPE=envscope", "PATRONI_NAME=envname", DATA_DIR_ENV,
+	            "PATRONI_ETCD3_HOSTS='10.0.0.1:2379','10.0.0.2:2379'",
+	            "PATRONI_RESTAPI_LISTEN=0.0.0.0:8008", "PATRONI_SUPERUSER_USERNAME=su",
+	            "PATRONI_SUPERUSER_PASSWORD=supw", "PATRONI_REPLICATION_USERNAME=rep",
+	            "PATRONI_LOG_LEVEL=DEBUG"));
+	assert_string_equal(s.scope, "envscope");
+	assert_string_equal(s.name, "envname");
+	assert_int_equal(s.etcd3_hosts.n, 2);
+	assert_string_equal(s.etcd3_hosts.v[0], "10.0.0.1:2379");
+	assert_string_equal(s.etcd3_hosts.v[1], "10.0.0.2:2379");
+	assert_string_equal(s.restapi_listen, "0.0.0.0:8008");
+	assert_string_equal(s.superuser_username, "su");
+	assert_string_equal(s.superuser_password, "supw");
+	assert_string_equal(s.replication_username, "rep");
+	assert_string_equal(s.log_level, "DEBUG");
+	tandemd_settings_free(&s);
+
+	/* The environment beats the file; TANDEMD_ beats PATRONI_; flags beat both. */
+	char *path = tu_temp_file(patroni_yml);
+	load_ok(&s, ARGV(path), ENV("PATRONI_NAME=fromenv", "PATRONI_SCOPE=p", "TANDEMD_SCOPE=t"));
+	assert_string_equal(s.name, "fromenv");
+	assert_string_equal(s.scope, "t");
+	tandemd_settings_free(&s);
+	load_ok(&s, ARGV(path, "--name", "fromflag"), ENV("PATRONI_NAME=fromenv"));
+	assert_string_equal(s.name, "fromflag");
+	tandemd_settings_free(&s);
+	load_fails(ARGV(path), ENV("PATRONI_RESTAPI_LISTEN=bogus"),
+	           "environment TANDEMD_RESTAPI_LISTEN", "is set from PATRONI_RESTAPI_LISTEN");
+	load_fails(ARGV(path), ENV("TANDEMD_RESTAPI_LISTEN=bogus"), "'bogus' is not address:port",
+	           NULL);
+	load_fails(ARGV(path), ENV("TANDEMD_BOOTSTRAP_DCS_TTL=abc"),
+	           "environment TANDEMD_BOOTSTRAP_DCS_TTL", NULL);
+	tu_remove_file(path);
+}
+
+static void test_secrets_masked(void **state)
+{
+	(void)state;
+	char *path = tu_temp_file(patroni_yml);
+	tandemd_settings s;
+	load_ok(&s, ARGV(path), NOENV);
+	char *dump = tandemd_settings_dump(&s);
+	assert_contains(dump, "scope: batman\n");
+	assert_contains(dump, "postgresql.authentication.superuser.username: postgres\n");
+	assert_contains(dump, "postgresql.authentication.superuser.password: ********\n");
+	assert_contains(dump, "restapi.authentication.password: ********\n");
+	assert_contains(dump, "etcd3.password: ********\n");
+	assert_contains(dump, "tags: nofailover=false,noloadbalance=false,clonefrom=false,"
+	                      "nosync=false\n");
+	assert_not_contains(dump, "zalando");
+	assert_not_contains(dump, "rep-pass");
+	assert_not_contains(dump, "rewind_password");
+	assert_not_contains(dump, "rest-s3cret");
+	assert_not_contains(dump, "etcd-s3cret");
+	free(dump);
+	for (size_t i = 0; i < tandemd_options.n; i++) {
+		char *v = cfg_format(&tandemd_options.options[i], &s);
+		assert_not_contains(v, "zalando");
+		free(v);
+	}
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+}
+
+static void test_help(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	cfg_print_help(&tandemd_options, f);
+	assert_int_equal(fclose(f), 0);
+	assert_contains(text, "--bootstrap.dcs.ttl SECONDS");
+	assert_contains(text, "env TANDEMD_POSTGRESQL_DATA_DIR");
+	assert_contains(text, "file only, NAME: VALUE under tags");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_patroni_yml_loads), cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_unsupported_keys),  cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
+	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
+	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
+	};
+	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
+}
