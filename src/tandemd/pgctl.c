@@ -1,0 +1,594 @@
+/* The postmaster as a child of the agent, and initdb. See pgctl.h. */
+#include "pgctl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+#define WATCH_INTERVAL_MS 50
+#define TAIL_BYTES        2000
+
+typedef enum stop_step { STEP_NONE, STEP_SMART, STEP_FAST, STEP_IMMEDIATE, STEP_KILL } stop_step;
+
+struct pgctl {
+	uv_loop_t *loop;
+	char *bin_dir, *data_dir, *log_path;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+
+	/* the postmaster */
+	uv_process_t *proc; /* NULL when not running; freed in its close callback */
+	bool started_reported;
+	bool stop_asked;
+	stop_step step;
+	uint64_t step_timeout_ms;
+	uint64_t start_deadline; /* uv_now */
+	uv_timer_t *timer;       /* readiness and stop escalation */
+	pgctl_start_cb start_cb;
+	pgctl_exit_cb exit_cb;
+	void *ud;
+
+	/* initdb */
+	uv_process_t *initdb;
+	char *pwfile;
+	long initdb_log_off;
+	pgctl_initdb_cb initdb_cb;
+	void *initdb_ud;
+};
+
+static void close_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+const char *pgctl_data_dir_(const pgctl *pc)
+{
+	return pc->data_dir;
+}
+
+pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
+{
+	if (!o->bin_dir || !o->data_dir || !o->log_path || o->data_dir[0] != '/') {
+		err_set(err, "pgctl: bin_dir, an absolute data_dir and log_path are required");
+		return NULL;
+	}
+	pgctl *pc = xcalloc(1, sizeof *pc);
+	pc->loop = loop;
+	pc->bin_dir = xstrdup(o->bin_dir);
+	pc->data_dir = xstrdup(o->data_dir);
+	size_t l = strlen(pc->data_dir);
+	while (l > 1 && pc->data_dir[l - 1] == '/')
+		pc->data_dir[--l] = '\0';
+	pc->log_path = xstrdup(o->log_path);
+	pc->uid = getuid();
+	pc->gid = getgid();
+	if (o->run_user && geteuid() == 0) {
+		struct passwd *pw = getpwnam(o->run_user);
+		if (!pw) {
+			err_set(err, "pgctl: no such user %s", o->run_user);
+			pgctl_free(pc);
+			return NULL;
+		}
+		pc->set_ids = true;
+		pc->uid = pw->pw_uid;
+		pc->gid = pw->pw_gid;
+	}
+	pc->timer = xcalloc(1, sizeof *pc->timer);
+	uv_timer_init(loop, pc->timer);
+	pc->timer->data = pc;
+	return pc;
+}
+
+void pgctl_free(pgctl *pc)
+{
+	if (!pc)
+		return;
+	if (pc->proc) {
+		pc->proc->data = NULL;
+		uv_close((uv_handle_t *)pc->proc, close_free);
+	}
+	if (pc->initdb) {
+		pc->initdb->data = NULL;
+		uv_close((uv_handle_t *)pc->initdb, close_free);
+	}
+	if (pc->pwfile) {
+		unlink(pc->pwfile);
+		free(pc->pwfile);
+	}
+	if (pc->timer)
+		uv_close((uv_handle_t *)pc->timer, close_free);
+	free(pc->bin_dir);
+	free(pc->data_dir);
+	free(pc->log_path);
+	free(pc);
+}
+
+bool pgctl_running(const pgctl *pc)
+{
+	return pc->proc != NULL;
+}
+
+int pgctl_pid(const pgctl *pc)
+{
+	return pc->proc ? pc->proc->pid : 0;
+}
+
+static int open_log(const pgctl *pc, char **err)
+{
+	int fd = open(pc->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_set(err, "pgctl: open %s: %s", pc->log_path, strerror(errno));
+		return -1;
+	}
+	if (pc->set_ids && fchown(fd, pc->uid, pc->gid) != 0) {
+		err_set(err, "pgctl: chown %s: %s", pc->log_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool detached, char **err)
+{
+	int fd = open_log(pc, err);
+	if (fd < 0)
+		return -1;
+	uv_stdio_container_t stdio[3];
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = fd;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = fd;
+	uv_process_options_t po;
+	memset(&po, 0, sizeof po);
+	po.file = argv[0];
+	po.args = argv;
+	po.exit_cb = cb;
+	po.cwd = "/";
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	if (detached)
+		po.flags |= UV_PROCESS_DETACHED;
+	if (pc->set_ids) {
+		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+		po.uid = pc->uid;
+		po.gid = pc->gid;
+	}
+	int r = uv_spawn(pc->loop, p, &po);
+	close(fd);
+	if (r != 0) {
+		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the postmaster ---- */
+
+static void report_start(pgctl *pc, bool ready, const char *status, const char *why)
+{
+	if (pc->started_reported)
+		return;
+	pc->started_reported = true;
+	if (pc->start_cb)
+		pc->start_cb(pc, ready, status, why, pc->ud);
+}
+
+/* Line 1 (pid) and line 8 (status) of postmaster.pid; -1 if absent or incomplete. */
+static int read_pidfile(const pgctl *pc, long *pid, char *status, size_t cap)
+{
+	char *path = xasprintf("%s/postmaster.pid", pc->data_dir);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return -1;
+	char line[1024];
+	int n = 0, rc = -1;
+	while (fgets(line, sizeof line, f)) {
+		n++;
+		if (n == 1)
+			*pid = strtol(line, NULL, 10);
+		if (n == 8) {
+			line[strcspn(line, " \r\n")] = '\0';
+			size_t k = strlen(line);
+			if (k >= cap)
+				k = cap - 1;
+			memcpy(status, line, k);
+			status[k] = '\0';
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static void on_pm_timer(uv_timer_t *t);
+
+static void on_pm_exit(uv_process_t *p, int64_t status, int sig)
+{
+	pgctl *pc = p->data;
+	uv_close((uv_handle_t *)p, close_free);
+	if (!pc)
+		return;
+	pc->proc = NULL;
+	uv_timer_stop(pc->timer);
+	bool asked = pc->stop_asked;
+	pc->stop_asked = false;
+	pc->step = STEP_NONE;
+	log_info("postmaster exited (status %lld, signal %d)%s", (long long)status, sig,
+	         asked ? "" : ": not asked to stop");
+	char *why = xasprintf("postmaster exited (status %lld, signal %d) before it was ready",
+	                      (long long)status, sig);
+	report_start(pc, false, NULL, why);
+	free(why);
+	if (pc->exit_cb)
+		pc->exit_cb(pc, asked, status, sig, pc->ud);
+}
+
+int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_exit_cb exit_cb,
+                void *ud, char **err)
+{
+	if (pc->proc) {
+		err_set(err, "pgctl: the postmaster is already running");
+		return -1;
+	}
+	char *bin = xasprintf("%s/postgres", pc->bin_dir);
+	char *argv[] = {bin, (char *)"-D", pc->data_dir, NULL};
+	uv_process_t *p = xcalloc(1, sizeof *p);
+	p->data = pc;
+	/* Detached: its own session and process group, and it outlives the agent (as with Patroni).
+	 */
+	int r = spawn(pc, p, argv, on_pm_exit, true, err);
+	free(bin);
+	if (r != 0) {
+		free(p);
+		return -1;
+	}
+	pc->proc = p;
+	pc->started_reported = false;
+	pc->stop_asked = false;
+	pc->step = STEP_NONE;
+	pc->start_cb = start_cb;
+	pc->exit_cb = exit_cb;
+	pc->ud = ud;
+	pc->start_deadline = uv_now(pc->loop) + timeout_ms;
+	log_info("postmaster started (pid %d)", p->pid);
+	uv_timer_start(pc->timer, on_pm_timer, WATCH_INTERVAL_MS, WATCH_INTERVAL_MS);
+	return 0;
+}
+
+/* Direct children of `pid`, from /proc/<n>/stat (field 4 is the ppid). */
+static size_t children_of(int pid, int *out, size_t cap)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0;
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < cap) {
+		char *end;
+		long c = strtol(de->d_name, &end, 10);
+		if (*end || c <= 0)
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof path, "/proc/%ld/stat", c);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t k = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (k <= 0)
+			continue;
+		buf[k] = '\0';
+		char *rp = strrchr(buf, ')'); /* the command may contain spaces and parentheses */
+		char state;
+		int ppid;
+		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid)
+			out[n++] = (int)c;
+	}
+	closedir(d);
+	return n;
+}
+
+static void stop_step_run(pgctl *pc, stop_step s)
+{
+	pc->step = s;
+	int pid = pc->proc->pid;
+	switch (s) {
+	case STEP_SMART:
+		uv_process_kill(pc->proc, SIGTERM);
+		break;
+	case STEP_FAST:
+		uv_process_kill(pc->proc, SIGINT);
+		break;
+	case STEP_IMMEDIATE:
+		uv_process_kill(pc->proc, SIGQUIT);
+		break;
+	case STEP_KILL: {
+		int kids[512];
+		size_t n = children_of(pid, kids, 512);
+		log_warning(
+		    "postmaster %d did not stop in time: SIGKILL to it, its %zu children and "
+		    "its process group",
+		    pid, n);
+		for (size_t i = 0; i < n; i++)
+			kill(kids[i], SIGKILL);
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		break;
+	}
+	case STEP_NONE:
+		break;
+	}
+	uv_timer_start(pc->timer, on_pm_timer, pc->step_timeout_ms, 0);
+}
+
+static void on_pm_timer(uv_timer_t *t)
+{
+	pgctl *pc = t->data;
+	if (!pc->proc)
+		return;
+	if (pc->step != STEP_NONE) { /* a stop step's deadline passed */
+		if (pc->step < STEP_KILL)
+			stop_step_run(pc, (stop_step)(pc->step + 1));
+		else /* the exit callback should come; keep signalling */
+			stop_step_run(pc, STEP_KILL);
+		return;
+	}
+	if (pc->started_reported) {
+		uv_timer_stop(pc->timer);
+		return;
+	}
+	long pid = 0;
+	char status[64];
+	if (read_pidfile(pc, &pid, status, sizeof status) == 0 && pid == pc->proc->pid &&
+	    (strcmp(status, "ready") == 0 || strcmp(status, "standby") == 0)) {
+		uv_timer_stop(pc->timer);
+		report_start(pc, true, status, NULL);
+		return;
+	}
+	if (uv_now(pc->loop) >= pc->start_deadline) {
+		uv_timer_stop(pc->timer);
+		report_start(pc, false, NULL, "the postmaster was not ready before the deadline");
+	}
+}
+
+int pgctl_stop(pgctl *pc, pgctl_stop_mode mode, uint64_t step_timeout_ms, char **err)
+{
+	if (!pc->proc) {
+		err_set(err, "pgctl: the postmaster is not running");
+		return -1;
+	}
+	pc->stop_asked = true;
+	pc->step_timeout_ms = step_timeout_ms;
+	report_start(pc, false, NULL, "asked to stop before it was ready");
+	stop_step s = mode == PGCTL_SMART  ? STEP_SMART
+	              : mode == PGCTL_FAST ? STEP_FAST
+	                                   : STEP_IMMEDIATE;
+	if (pc->step != STEP_NONE && pc->step > s)
+		s = pc->step; /* never de-escalate */
+	stop_step_run(pc, s);
+	return 0;
+}
+
+int pgctl_reload(pgctl *pc, char **err)
+{
+	if (!pc->proc) {
+		err_set(err, "pgctl: the postmaster is not running");
+		return -1;
+	}
+	int r = uv_process_kill(pc->proc, SIGHUP);
+	if (r != 0) {
+		err_set(err, "pgctl: reload: %s", uv_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- initdb ---- */
+
+void pgctl_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+char **pgctl_initdb_argv(const pgctl *pc, const pgctl_initdb_opts *o, const char *pwfile,
+                         char **err)
+{
+	size_t cap = 10 + o->nextra, n = 0;
+	char **argv = xcalloc(cap, sizeof *argv);
+	argv[n++] = xasprintf("%s/initdb", pc->bin_dir);
+	argv[n++] = xstrdup("-D");
+	argv[n++] = xstrdup(pc->data_dir);
+	argv[n++] = xasprintf("--auth-local=%s", o->auth_local ? o->auth_local : "trust");
+	argv[n++] = xasprintf("--auth-host=%s", o->auth_host ? o->auth_host : "scram-sha-256");
+	argv[n++] = xasprintf("--username=%s", o->superuser ? o->superuser : "postgres");
+	if (pwfile)
+		argv[n++] = xasprintf("--pwfile=%s", pwfile);
+	for (size_t i = 0; i < o->nextra; i++) {
+		const char *e = o->extra[i];
+		if (!e || !*e || e[0] == '-' || strncmp(e, "pwfile", 6) == 0 ||
+		    strncmp(e, "pgdata", 6) == 0) {
+			err_set(err, "pgctl: initdb option '%s' is not allowed", e ? e : "");
+			pgctl_argv_free(argv);
+			return NULL;
+		}
+		argv[n++] = xasprintf("--%s", e);
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+static char *log_tail_from(const pgctl *pc, long off)
+{
+	FILE *f = fopen(pc->log_path, "re");
+	if (!f)
+		return xstrdup("");
+	fseek(f, 0, SEEK_END);
+	long end = ftell(f);
+	if (end - off > TAIL_BYTES)
+		off = end - TAIL_BYTES;
+	if (off < 0)
+		off = 0;
+	fseek(f, off, SEEK_SET);
+	char *buf = xmalloc(TAIL_BYTES + 1);
+	size_t k = fread(buf, 1, TAIL_BYTES, f);
+	buf[k] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void on_initdb_exit(uv_process_t *p, int64_t status, int sig)
+{
+	pgctl *pc = p->data;
+	uv_close((uv_handle_t *)p, close_free);
+	if (!pc)
+		return;
+	pc->initdb = NULL;
+	if (pc->pwfile) {
+		unlink(pc->pwfile);
+		free(pc->pwfile);
+		pc->pwfile = NULL;
+	}
+	char *tail = log_tail_from(pc, pc->initdb_log_off);
+	bool ok = status == 0 && sig == 0;
+	if (!ok)
+		log_error("initdb failed (status %lld, signal %d)", (long long)status, sig);
+	if (pc->initdb_cb)
+		pc->initdb_cb(pc, ok, tail, pc->initdb_ud);
+	free(tail);
+}
+
+static char *write_pwfile(const pgctl *pc, const char *password, char **err)
+{
+	char *path = xasprintf("%s.pwfile-XXXXXX", pc->data_dir);
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	size_t len = strlen(password);
+	bool ok = fchmod(fd, 0600) == 0 && (!pc->set_ids || fchown(fd, pc->uid, pc->gid) == 0) &&
+	          write(fd, password, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+	if (!ok)
+		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
+	close(fd);
+	if (!ok) {
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void *ud, char **err)
+{
+	if (pc->initdb || pc->proc) {
+		err_set(err, "pgctl: initdb or the postmaster is already running");
+		return -1;
+	}
+	if (o->password && strchr(o->password, '\n')) {
+		err_set(err, "pgctl: the password cannot contain a newline");
+		return -1;
+	}
+	char *pwfile = NULL;
+	if (o->password && !(pwfile = write_pwfile(pc, o->password, err)))
+		return -1;
+	char **argv = pgctl_initdb_argv(pc, o, pwfile, err);
+	if (!argv) {
+		if (pwfile)
+			unlink(pwfile);
+		free(pwfile);
+		return -1;
+	}
+	struct stat st;
+	pc->initdb_log_off = stat(pc->log_path, &st) == 0 ? (long)st.st_size : 0;
+	uv_process_t *p = xcalloc(1, sizeof *p);
+	p->data = pc;
+	int r = spawn(pc, p, argv, on_initdb_exit, false, err);
+	pgctl_argv_free(argv);
+	if (r != 0) {
+		free(p);
+		if (pwfile)
+			unlink(pwfile);
+		free(pwfile);
+		return -1;
+	}
+	pc->initdb = p;
+	pc->pwfile = pwfile;
+	pc->initdb_cb = cb;
+	pc->initdb_ud = ud;
+	return 0;
+}
+
+/* ---- files ---- */
+
+int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len, char **err)
+{
+	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err_set(err, "pgctl: create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	const char *what = "write";
+	bool ok = true;
+	size_t off = 0;
+	while (ok && off < len) {
+		ssize_t k = write(fd, data + off, len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			ok = false;
+		else
+			off += (size_t)k;
+	}
+	if (ok && fchmod(fd, 0600) != 0)
+		ok = false, what = "chmod";
+	if (ok && pc->set_ids && fchown(fd, pc->uid, pc->gid) != 0)
+		ok = false, what = "chown";
+	if (ok && fsync(fd) != 0)
+		ok = false, what = "fsync";
+	if (close(fd) != 0 && ok)
+		ok = false, what = "close";
+	if (ok && rename(tmp, path) != 0)
+		ok = false, what = "rename";
+	if (!ok) {
+		err_set(err, "pgctl: %s %s: %s", what, tmp, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	/* The rename itself is durable once the directory is synced. */
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(dir);
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* Control of the local PostgreSQL instance: the postmaster as a direct child of the agent
+ * (uv_spawn, optionally as another OS user), initdb, the configuration files tandem owns, moving a
+ * data directory aside, and one-shot state queries over libpq on the loop.
+ *
+ * Everything runs on one libuv loop; nothing blocks except reading or writing small local files.
+ * Results arrive through callbacks. Errors as values (err.h).
+ *
+ * Stopping: smart (SIGTERM), fast (SIGINT), immediate (SIGQUIT), each with a deadline after which
+ * it escalates: smart -> fast -> immediate -> SIGKILL. The postmaster is spawned detached (its own
+ * session and process group), but PostgreSQL's children do not stay in that group, so the SIGKILL
+ * step first lists the postmaster's direct children from /proc (ppid == postmaster pid) and kills
+ * them, then kills the postmaster's process group. A postmaster that dies on its own (crash, kill
+ * -9 from outside) may leave backends behind; they exit on their own when they notice the
+ * postmaster is gone, and a new start may fail until they have (the caller retries). */
+#ifndef TANDEM_PGCTL_H
+#define TANDEM_PGCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "err.h"
+
+typedef struct pgctl pgctl;
+
+typedef struct pgctl_opts {
+	const char *bin_dir;  /* where postgres and initdb are */
+	const char *data_dir; /* absolute path */
+	const char *log_path; /* the postmaster's and initdb's stdout/stderr (appended) */
+	const char *run_user; /* OS user to run as when the agent is root; NULL: the agent's user */
+} pgctl_opts;
+
+typedef enum pgctl_stop_mode { PGCTL_SMART, PGCTL_FAST, PGCTL_IMMEDIATE } pgctl_stop_mode;
+
+/* `ready` true: postmaster.pid says "ready" or "standby" (in `status`). A hot standby that accepts
+ * read-only connections says "ready" too ("standby" is up but refusing connections, hot_standby =
+ * off): ask pg_is_in_recovery() (pgctl_query_state) to tell a replica. On a deadline the
+ * postmaster is left running: the caller decides whether to stop it. false: it exited or the
+ * deadline passed first (`err` says which). */
+typedef void (*pgctl_start_cb)(pgctl *pc, bool ready, const char *status, const char *err,
+                               void *ud);
+/* `asked`: the exit followed pgctl_stop; otherwise it is a crash. */
+typedef void (*pgctl_exit_cb)(pgctl *pc, bool asked, int64_t exit_status, int term_signal,
+                              void *ud);
+typedef void (*pgctl_initdb_cb)(pgctl *pc, bool ok, const char *output_tail, void *ud);
+
+/* Looks the run user up (getpwnam, at setup time). */
+pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *opts, char **err) TND_MUST_CHECK;
+/* The postmaster, if running, is left running (it is detached). Handles close on the loop. */
+void pgctl_free(pgctl *pc);
+
+int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_exit_cb exit_cb,
+                void *ud, char **err) TND_MUST_CHECK;
+/* Each step gets `step_timeout_ms` before escalating. */
+int pgctl_stop(pgctl *pc, pgctl_stop_mode mode, uint64_t step_timeout_ms,
+               char **err) TND_MUST_CHECK;
+int pgctl_reload(pgctl *pc, char **err) TND_MUST_CHECK;
+bool pgctl_running(const pgctl *pc);
+int pgctl_pid(const pgctl *pc); /* 0 when not running */
+
+typedef struct pgctl_initdb_opts {
+	const char *superuser;
+	const char *password; /* NULL: no password file */
+	const char *auth_local, *auth_host;
+	const char *const
+	    *extra; /* "encoding=UTF8" -> --encoding=UTF8, "data-checksums" -> --... */
+	size_t nextra;
+} pgctl_initdb_opts;
+
+/* The argv initdb is run with (NULL-terminated, free with pgctl_argv_free); `pwfile` is the path
+ * of the password file, or NULL. Never contains the password. */
+char **pgctl_initdb_argv(const pgctl *pc, const pgctl_initdb_opts *o, const char *pwfile,
+                         char **err);
+void pgctl_argv_free(char **argv);
+int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void *ud,
+                 char **err) TND_MUST_CHECK;
+
+/* Configuration tandem owns (pgctl_conf.c). Files are written atomically, owned by the run user. */
+typedef struct pgctl_param {
+	const char *name, *value;
+} pgctl_param;
+
+typedef struct pgctl_upstream {
+	const char *host, *port, *user, *dbname, *passfile, *application_name, *sslmode;
+	const char *slot_name; /* primary_slot_name, or NULL */
+} pgctl_upstream;
+
+/* 'value' quoted for postgresql.conf. */
+char *pgctl_conf_quote(const char *value);
+/* A libpq conninfo from the upstream's parts (no password: passfile only). */
+char *pgctl_conninfo(const pgctl_upstream *u, char **err);
+/* Writes <data_dir>/tandem.conf from `params` (plus primary_conninfo/primary_slot_name when
+ * `upstream` is given) and makes postgresql.conf include it (once). */
+int pgctl_write_conf(pgctl *pc, const pgctl_param *params, size_t n, const pgctl_upstream *upstream,
+                     char **err) TND_MUST_CHECK;
+int pgctl_write_hba(pgctl *pc, const char *const *lines, size_t n, char **err) TND_MUST_CHECK;
+int pgctl_set_standby(pgctl *pc, bool standby, char **err) TND_MUST_CHECK;
+/* Renames data_dir to <data_dir>.moved-aside-<UTC timestamp>; *moved_to (if not NULL) gets it. */
+int pgctl_move_aside(pgctl *pc, char **moved_to, char **err) TND_MUST_CHECK;
+
+/* Internal helpers shared by the pgctl files. */
+int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
+                      char **err) TND_MUST_CHECK;
+const char *pgctl_data_dir_(const pgctl *pc);
+
+/* One-shot queries (pgctl_query.c). The first row's columns, NULL for SQL NULL; err on failure. */
+typedef void (*pgctl_query_cb)(const char *const *row, int ncols, const char *err, void *ud);
+int pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
+                pgctl_query_cb cb, void *ud, char **err) TND_MUST_CHECK;
+
+typedef struct pgctl_state {
+	bool in_recovery;
+	uint64_t lsn;         /* pg_current_wal_lsn on a primary, replay LSN on a replica */
+	uint64_t receive_lsn; /* replica: pg_last_wal_receive_lsn, 0 if none */
+	uint64_t replay_lsn;  /* replica: pg_last_wal_replay_lsn */
+	int64_t timeline;     /* pg_stat_wal_receiver.received_tli, else the checkpoint's */
+} pgctl_state;
+typedef void (*pgctl_state_cb)(const pgctl_state *st, const char *err, void *ud);
+int pgctl_query_state(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_state_cb cb,
+                      void *ud, char **err) TND_MUST_CHECK;
+/* SELECT pg_promote(wait => false); cb gets ok. */
+typedef void (*pgctl_done_cb)(bool ok, const char *err, void *ud);
+int pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
+                  void *ud, char **err) TND_MUST_CHECK;
+/* "16/B374D848" -> uint64; -1 if malformed. */
+int pgctl_parse_lsn(const char *s, uint64_t *out) TND_MUST_CHECK;
+
+#endif

@@ -1,0 +1,443 @@
+/* The live test of pgctl against a real PostgreSQL: run by tests/integration/test_pgctl.py as
+ * pgctl_live <bin_dir> <base_dir> <port> [run_user]. <base_dir> must be writable by the run user.
+ * Prints "ok STEP" per passed step; exits 0 only if every step passed. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "pgctl.h"
+
+typedef struct ctx {
+	uv_loop_t *loop;
+	pgctl *pc;
+	char *conninfo;
+	/* results */
+	bool done;
+	bool ok;
+	char status[64];
+	char err[512];
+	bool exited, asked;
+	int64_t exit_status;
+	int term_signal;
+	pgctl_state st;
+	char *row[4];
+	int ncols;
+} ctx;
+
+#define CHECK(c, ...)                                                                              \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);               \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, "\n");                                                     \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static void run_until(ctx *c, bool *flag, uint64_t timeout_ms)
+{
+	uint64_t end = uv_now(c->loop) + timeout_ms;
+	while (!*flag && uv_now(c->loop) < end) {
+		uv_update_time(c->loop);
+		uv_run(c->loop, UV_RUN_NOWAIT);
+		usleep(5000); /* the test program, not the agent: polling the loop is fine here */
+	}
+}
+
+/* The direct children of `pid` (the test's own look at /proc). */
+static size_t list_children(int pid, int *out, size_t cap)
+{
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d)) && n < cap) {
+		int p = atoi(de->d_name);
+		if (p <= 0)
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t k = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[k] = '\0';
+		char *rp = strrchr(buf, ')');
+		char st;
+		int pp;
+		if (rp && sscanf(rp + 1, " %c %d", &st, &pp) == 2 && pp == pid)
+			out[n++] = p;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Alive and not a zombie. */
+static bool alive(int pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t k = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[k] = '\0';
+	char *rp = strrchr(buf, ')');
+	char st = 'X';
+	if (rp && sscanf(rp + 1, " %c", &st) != 1)
+		return false;
+	return st != 'Z' && st != 'X';
+}
+
+static void reset(ctx *c)
+{
+	c->done = false;
+	c->ok = false;
+	c->status[0] = c->err[0] = '\0';
+}
+
+static void on_initdb(pgctl *pc, bool ok, const char *tail, void *ud)
+{
+	(void)pc;
+	ctx *c = ud;
+	c->done = true;
+	c->ok = ok;
+	snprintf(c->err, sizeof c->err, "%s", tail);
+}
+
+static void on_start(pgctl *pc, bool ready, const char *status, const char *err, void *ud)
+{
+	(void)pc;
+	ctx *c = ud;
+	c->done = true;
+	c->ok = ready;
+	snprintf(c->status, sizeof c->status, "%s", status ? status : "");
+	snprintf(c->err, sizeof c->err, "%s", err ? err : "");
+}
+
+static void on_exit_pm(pgctl *pc, bool asked, int64_t status, int sig, void *ud)
+{
+	(void)pc;
+	ctx *c = ud;
+	c->exited = true;
+	c->asked = asked;
+	c->exit_status = status;
+	c->term_signal = sig;
+}
+
+static void on_state(const pgctl_state *st, const char *err, void *ud)
+{
+	ctx *c = ud;
+	c->done = true;
+	c->ok = st != NULL;
+	if (st)
+		c->st = *st;
+	snprintf(c->err, sizeof c->err, "%s", err ? err : "");
+}
+
+static void on_row(const char *const *row, int nc, const char *err, void *ud)
+{
+	ctx *c = ud;
+	c->done = true;
+	c->ok = err == NULL;
+	c->ncols = nc;
+	for (int i = 0; i < nc && i < 4; i++) {
+		free(c->row[i]);
+		c->row[i] = row[i] ? strdup(row[i]) : NULL;
+	}
+	snprintf(c->err, sizeof c->err, "%s", err ? err : "");
+}
+
+static void on_done(bool ok, const char *err, void *ud)
+{
+	ctx *c = ud;
+	c->done = true;
+	c->ok = ok;
+	snprintf(c->err, sizeof c->err, "%s", err ? err : "");
+}
+
+static void start(ctx *c, const char *want_status)
+{
+	char *err = NULL;
+	for (int attempt = 0; attempt < 40; attempt++) {
+		reset(c);
+		c->exited = false;
+		CHECK(pgctl_start(c->pc, 30000, on_start, on_exit_pm, c, &err) == 0, "%s", err);
+		run_until(c, &c->done, 35000);
+		CHECK(c->done, "no start callback");
+		if (c->ok)
+			break;
+		/* After a crash, orphaned backends may still hold the shared memory: retry. */
+		run_until(c, &c->exited, 5000);
+		CHECK(c->exited, "start failed (%s) but the postmaster did not exit", c->err);
+		bool never = false;
+		run_until(c, &never, 250);
+	}
+	CHECK(c->ok, "start: %s", c->err);
+	CHECK(strcmp(c->status, want_status) == 0, "status %s, want %s", c->status, want_status);
+}
+
+static void stop_fast(ctx *c)
+{
+	char *err = NULL;
+	c->exited = false;
+	CHECK(pgctl_stop(c->pc, PGCTL_FAST, 20000, &err) == 0, "%s", err);
+	run_until(c, &c->exited, 60000);
+	CHECK(c->exited && c->asked, "stop: exited=%d asked=%d", c->exited, c->asked);
+	CHECK(c->exit_status == 0 && c->term_signal == 0, "exit %lld signal %d",
+	      (long long)c->exit_status, c->term_signal);
+	CHECK(!pgctl_running(c->pc), "still running");
+}
+
+static void state(ctx *c)
+{
+	char *err = NULL;
+	reset(c);
+	CHECK(pgctl_query_state(c->loop, c->conninfo, 5000, on_state, c, &err) == 0, "%s", err);
+	run_until(c, &c->done, 10000);
+	CHECK(c->done && c->ok, "state: %s", c->err);
+}
+
+static const char *show(ctx *c, const char *sql)
+{
+	char *err = NULL;
+	reset(c);
+	CHECK(pgctl_query(c->loop, c->conninfo, sql, 5000, on_row, c, &err) == 0, "%s", err);
+	run_until(c, &c->done, 10000);
+	CHECK(c->done && c->ok && c->ncols >= 1, "%s: %s", sql, c->err);
+	return c->row[0] ? c->row[0] : "(null)";
+}
+
+static void write_conf(ctx *c, const char *port, const char *sock, const char *work_mem,
+                       const pgctl_upstream *up)
+{
+	const pgctl_param params[] = {
+	    {"port", port},
+	    {"listen_addresses", ""},
+	    {"unix_socket_directories", sock},
+	    {"fsync", "off"},
+	    {"work_mem", work_mem},
+	    {"application_name", "it's tandem \\ agent"},
+	    {"hot_standby", "on"},
+	};
+	char *err = NULL;
+	CHECK(pgctl_write_conf(c->pc, params, sizeof params / sizeof params[0], up, &err) == 0,
+	      "%s", err);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: pgctl_live BIN_DIR BASE_DIR PORT [RUN_USER]\n");
+		return 2;
+	}
+	const char *bin = argv[1], *base = argv[2], *port = argv[3];
+	const char *user = argc > 4 ? argv[4] : "postgres";
+	log_set_level(LOG_DEBUG);
+	ctx cx;
+	memset(&cx, 0, sizeof cx);
+	ctx *c = &cx;
+	c->loop = uv_default_loop();
+	char data[512], logp[512];
+	snprintf(data, sizeof data, "%s/data", base);
+	snprintf(logp, sizeof logp, "%s/pg.log", base);
+	c->conninfo = NULL;
+	char ci[1024];
+	snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=postgres", base, port);
+	c->conninfo = ci;
+	char *err = NULL;
+	pgctl_opts o = {.bin_dir = bin, .data_dir = data, .log_path = logp, .run_user = user};
+	c->pc = pgctl_new(c->loop, &o, &err);
+	CHECK(c->pc, "%s", err);
+
+	/* initdb: the argv never carries the password */
+	const char *pw = "s3cret'pw";
+	const char *extra[] = {"encoding=UTF8", "locale=C", "no-sync", "data-checksums"};
+	pgctl_initdb_opts io = {.superuser = "postgres",
+	                        .password = pw,
+	                        .auth_local = "trust",
+	                        .auth_host = "scram-sha-256",
+	                        .extra = extra,
+	                        .nextra = 4};
+	char **av = pgctl_initdb_argv(c->pc, &io, "/tmp/pwfile", &err);
+	CHECK(av, "%s", err);
+	bool saw_enc = false, saw_ck = false, saw_pwfile = false;
+	for (char **a = av; *a; a++) {
+		CHECK(!strstr(*a, "s3cret"), "password in argv: %s", *a);
+		saw_enc |= strcmp(*a, "--encoding=UTF8") == 0;
+		saw_ck |= strcmp(*a, "--data-checksums") == 0;
+		saw_pwfile |= strcmp(*a, "--pwfile=/tmp/pwfile") == 0;
+	}
+	CHECK(saw_enc && saw_ck && saw_pwfile, "initdb argv misses options");
+	pgctl_argv_free(av);
+	const char *bad[] = {"pwfile=/etc/passwd"};
+	pgctl_initdb_opts bo = io;
+	bo.extra = bad;
+	bo.nextra = 1;
+	CHECK(pgctl_initdb_argv(c->pc, &bo, NULL, &err) == NULL, "bad option accepted");
+	free(err);
+	err = NULL;
+	printf("ok initdb_argv\n");
+
+	reset(c);
+	CHECK(pgctl_initdb(c->pc, &io, on_initdb, c, &err) == 0, "%s", err);
+	run_until(c, &c->done, 120000);
+	CHECK(c->done && c->ok, "initdb: %s", c->err);
+	printf("ok initdb\n");
+
+	/* owned configuration, then start */
+	write_conf(c, port, base, "64MB", NULL);
+	write_conf(c, port, base, "64MB", NULL); /* the include stays single */
+	const char *hba[] = {"local all all trust", "host all all 127.0.0.1/32 scram-sha-256"};
+	CHECK(pgctl_write_hba(c->pc, hba, 2, &err) == 0, "%s", err);
+	start(c, "ready");
+	printf("ok start\n");
+
+	state(c);
+	CHECK(!c->st.in_recovery && c->st.lsn > 0 && c->st.timeline == 1, "state rec=%d lsn=%llu",
+	      c->st.in_recovery, (unsigned long long)c->st.lsn);
+	printf("ok state_primary\n");
+
+	CHECK(strcmp(show(c, "SHOW work_mem"), "64MB") == 0, "work_mem %s", c->row[0]);
+	CHECK(strcmp(show(c, "SELECT current_setting('application_name')"),
+	             "it's tandem \\ agent") == 0,
+	      "application_name [%s]", c->row[0]);
+	write_conf(c, port, base, "5 MB", NULL);
+	CHECK(pgctl_reload(c->pc, &err) == 0, "%s", err);
+	bool changed = false;
+	for (int i = 0; i < 100 && !changed; i++) {
+		changed = strcmp(show(c, "SHOW work_mem"), "5MB") == 0;
+		bool never = false;
+		if (!changed)
+			run_until(c, &never, 50);
+	}
+	CHECK(changed, "work_mem after reload: %s", c->row[0]);
+	CHECK(strcmp(show(c, "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL"),
+	             "0") == 0,
+	      "config errors");
+	printf("ok params\n");
+
+	stop_fast(c);
+	printf("ok stop_fast\n");
+
+	/* crash: kill -9 of the postmaster is reported as not asked */
+	start(c, "ready");
+	int pid = pgctl_pid(c->pc);
+	c->exited = false;
+	CHECK(kill(pid, SIGKILL) == 0, "kill");
+	run_until(c, &c->exited, 10000);
+	CHECK(c->exited && !c->asked && c->term_signal == SIGKILL,
+	      "crash: exited=%d asked=%d sig=%d", c->exited, c->asked, c->term_signal);
+	printf("ok crash\n");
+
+	/* back up after the crash (retrying while orphans hold shared memory), clean stop */
+	start(c, "ready");
+	printf("ok restart_after_crash\n");
+
+	/* smart waits for the open session: after its deadline it escalates to fast */
+	PGconn *held = PQconnectdb(c->conninfo);
+	CHECK(PQstatus(held) == CONNECTION_OK, "%s", PQerrorMessage(held));
+	c->exited = false;
+	uint64_t t0 = uv_now(c->loop);
+	CHECK(pgctl_stop(c->pc, PGCTL_SMART, 700, &err) == 0, "%s", err);
+	run_until(c, &c->exited, 20000);
+	CHECK(c->exited && c->asked && c->exit_status == 0, "escalated stop");
+	CHECK(uv_now(c->loop) - t0 >= 700, "smart stop did not wait for the session");
+	PQfinish(held);
+	printf("ok stop_escalate_fast\n");
+
+	/* a postmaster that cannot act on signals (SIGSTOP): fast -> immediate -> SIGKILL of it,
+	 * its children and its process group */
+	start(c, "ready");
+	pid = pgctl_pid(c->pc);
+	int kids[64];
+	size_t nkids = list_children(pid, kids, 64);
+	CHECK(nkids >= 3, "only %zu children", nkids);
+	CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP");
+	c->exited = false;
+	CHECK(pgctl_stop(c->pc, PGCTL_FAST, 300, &err) == 0, "%s", err);
+	run_until(c, &c->exited, 20000);
+	CHECK(c->exited && c->asked && c->term_signal == SIGKILL, "kill: exited=%d asked=%d sig=%d",
+	      c->exited, c->asked, c->term_signal);
+	bool gone = false;
+	for (int i = 0; i < 200 && !gone; i++) {
+		gone = true;
+		for (size_t k = 0; k < nkids; k++)
+			gone &= !alive(kids[k]);
+		bool never = false;
+		if (!gone)
+			run_until(c, &never, 50);
+	}
+	CHECK(gone, "children of the killed postmaster survive");
+	start(c, "ready");
+	stop_fast(c);
+	printf("ok stop_escalate_kill\n");
+
+	/* standby */
+	pgctl_upstream up = {.host = "127.0.0.1",
+	                     .port = "1",
+	                     .user = "replicator",
+	                     .passfile = "/nonexistent/pass'file",
+	                     .application_name = "node 1",
+	                     .sslmode = "prefer",
+	                     .slot_name = "node_1"};
+	write_conf(c, port, base, "5MB", &up);
+	CHECK(pgctl_set_standby(c->pc, true, &err) == 0, "%s", err);
+	/* A hot standby writes "ready" in postmaster.pid ("standby" means up but refusing
+	 * connections, hot_standby = off): recovery shows in pg_is_in_recovery(). */
+	start(c, "ready");
+	state(c);
+	CHECK(c->st.in_recovery && c->st.lsn > 0, "standby state rec=%d", c->st.in_recovery);
+	CHECK(strcmp(show(c, "SHOW primary_slot_name"), "node_1") == 0, "slot %s", c->row[0]);
+	CHECK(strstr(show(c, "SHOW primary_conninfo"), "passfile='/nonexistent/pass\\'file'"),
+	      "conninfo %s", c->row[0]);
+	CHECK(!strstr(c->row[0], "password"), "password in conninfo");
+	printf("ok standby\n");
+
+	reset(c);
+	CHECK(pgctl_promote(c->loop, c->conninfo, 5000, on_done, c, &err) == 0, "%s", err);
+	run_until(c, &c->done, 10000);
+	CHECK(c->done && c->ok, "promote: %s", c->err);
+	bool promoted = false;
+	for (int i = 0; i < 200 && !promoted; i++) {
+		state(c);
+		promoted = !c->st.in_recovery;
+		bool never = false;
+		if (!promoted)
+			run_until(c, &never, 50);
+	}
+	CHECK(promoted, "not promoted");
+	printf("ok promote\n");
+
+	/* a smart stop on an idle server; then move aside */
+	c->exited = false;
+	CHECK(pgctl_stop(c->pc, PGCTL_SMART, 20000, &err) == 0, "%s", err);
+	run_until(c, &c->exited, 70000);
+	CHECK(c->exited && c->asked, "smart stop");
+	char *moved = NULL;
+	CHECK(pgctl_move_aside(c->pc, &moved, &err) == 0, "%s", err);
+	struct stat st;
+	char pv[1024];
+	snprintf(pv, sizeof pv, "%s/PG_VERSION", moved);
+	CHECK(stat(data, &st) != 0 && stat(pv, &st) == 0, "move aside");
+	printf("moved %s\n", moved);
+	free(moved);
+	printf("ok move_aside\n");
+
+	pgctl_free(c->pc);
+	uv_run(c->loop, UV_RUN_NOWAIT);
+	for (int i = 0; i < 4; i++)
+		free(c->row[i]);
+	CHECK(uv_loop_close(c->loop) == 0, "handles left open");
+	printf("ok all\n");
+	return 0;
+}
