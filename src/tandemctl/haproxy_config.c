@@ -1,0 +1,347 @@
+/* Rendering of the HAProxy configuration for a tandem cluster (see haproxy_config.h). */
+#include "haproxy_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "strbuf.h"
+
+#define HAPROXY_NAME_MAX 64
+
+void haproxy_timing_defaults(haproxy_timing *t)
+{
+	t->inter_ms = HAPROXY_DEFAULT_INTER_MS;
+	t->fastinter_ms = HAPROXY_DEFAULT_FASTINTER_MS;
+	t->downinter_ms = HAPROXY_DEFAULT_DOWNINTER_MS;
+	t->fall = HAPROXY_DEFAULT_FALL;
+	t->rise = HAPROXY_DEFAULT_RISE;
+	t->check_timeout_ms = 1000;
+	t->connect_timeout_ms = 2000;
+	t->client_timeout_ms = 30 * 60 * 1000;
+	t->server_timeout_ms = 30 * 60 * 1000;
+}
+
+void haproxy_config_input_defaults(haproxy_config_input *in)
+{
+	memset(in, 0, sizeof *in);
+	haproxy_timing_defaults(&in->timing);
+	in->maxconn = HAPROXY_DEFAULT_MAXCONN;
+	in->ro_fallback_primary = true;
+}
+
+static bool haproxy_name_ok(const char *s)
+{
+	if (!s || !*s || strlen(s) > HAPROXY_NAME_MAX)
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool haproxy_port_ok(const char *s)
+{
+	if (!*s || strlen(s) > 5)
+		return false;
+	unsigned long v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* host:port, [v6]:port; with `listen`, also *:port. Host names: letters, digits, '-', '.'. */
+static bool haproxy_addr_ok(const char *s, bool listen)
+{
+	if (!s || !*s || strlen(s) > 255)
+		return false;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close == s + 1 || close[1] != ':')
+			return false;
+		bool colon = false;
+		for (const char *p = s + 1; p < close; p++) {
+			char c = *p;
+			bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			          (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+			if (!ok)
+				return false;
+			colon = colon || c == ':';
+		}
+		return colon && haproxy_port_ok(close + 2);
+	}
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return false;
+	size_t hlen = (size_t)(colon - s);
+	if (listen && hlen == 1 && s[0] == '*')
+		return haproxy_port_ok(colon + 1);
+	for (size_t i = 0; i < hlen; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '-' || c == '.';
+		if (!ok)
+			return false;
+	}
+	if (s[0] == '-' || s[0] == '.')
+		return false;
+	return haproxy_port_ok(colon + 1);
+}
+
+int haproxy_config_validate(const haproxy_config_input *in, char **err)
+{
+	if (!in) {
+		err_set(err, "no input");
+		return -1;
+	}
+	if (!haproxy_name_ok(in->scope)) {
+		err_set(err,
+		        "scope: '%s' is not a valid name (1-%d letters, digits, '-', '_', '.')",
+		        in->scope ? in->scope : "", HAPROXY_NAME_MAX);
+		return -1;
+	}
+	if (in->n_members == 0 || !in->members) {
+		err_set(err, "members: at least one member is needed");
+		return -1;
+	}
+	for (size_t i = 0; i < in->n_members; i++) {
+		const haproxy_member *m = &in->members[i];
+		if (!haproxy_name_ok(m->name)) {
+			err_set(err,
+			        "members[%zu].name: '%s' is not a valid name (1-%d letters, "
+			        "digits, '-', "
+			        "'_', '.')",
+			        i, m->name ? m->name : "", HAPROXY_NAME_MAX);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(in->members[j].name, m->name) == 0) {
+				err_set(err,
+				        "members[%zu].name: '%s' is a duplicate of members[%zu]", i,
+				        m->name, j);
+				return -1;
+			}
+		}
+		if (!haproxy_addr_ok(m->pg_addr, false)) {
+			err_set(err, "members[%zu].pg_addr: '%s' is not host:port or [v6]:port", i,
+			        m->pg_addr ? m->pg_addr : "");
+			return -1;
+		}
+		if (!haproxy_addr_ok(m->rest_addr, false)) {
+			err_set(err, "members[%zu].rest_addr: '%s' is not host:port or [v6]:port",
+			        i, m->rest_addr ? m->rest_addr : "");
+			return -1;
+		}
+	}
+	if (!haproxy_addr_ok(in->rw_listen, true)) {
+		err_set(err, "rw_listen: '%s' is not host:port, [v6]:port or *:port",
+		        in->rw_listen ? in->rw_listen : "");
+		return -1;
+	}
+	if (!haproxy_addr_ok(in->ro_listen, true)) {
+		err_set(err, "ro_listen: '%s' is not host:port, [v6]:port or *:port",
+		        in->ro_listen ? in->ro_listen : "");
+		return -1;
+	}
+	if (strcmp(in->rw_listen, in->ro_listen) == 0) {
+		err_set(err, "ro_listen: '%s' is the same as rw_listen", in->ro_listen);
+		return -1;
+	}
+	if (in->stats_listen) {
+		if (!haproxy_addr_ok(in->stats_listen, true)) {
+			err_set(err, "stats_listen: '%s' is not host:port, [v6]:port or *:port",
+			        in->stats_listen);
+			return -1;
+		}
+		if (strcmp(in->stats_listen, in->rw_listen) == 0 ||
+		    strcmp(in->stats_listen, in->ro_listen) == 0) {
+			err_set(err, "stats_listen: '%s' is already used by another port",
+			        in->stats_listen);
+			return -1;
+		}
+	}
+	const haproxy_timing *t = &in->timing;
+	struct {
+		const char *name;
+		unsigned v;
+	} knobs[] = {
+	    {"timing.inter_ms", t->inter_ms},
+	    {"timing.fastinter_ms", t->fastinter_ms},
+	    {"timing.downinter_ms", t->downinter_ms},
+	    {"timing.fall", t->fall},
+	    {"timing.rise", t->rise},
+	    {"timing.check_timeout_ms", t->check_timeout_ms},
+	    {"timing.connect_timeout_ms", t->connect_timeout_ms},
+	    {"timing.client_timeout_ms", t->client_timeout_ms},
+	    {"timing.server_timeout_ms", t->server_timeout_ms},
+	    {"maxconn", in->maxconn},
+	};
+	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+		if (knobs[i].v == 0) {
+			err_set(err, "%s: must be greater than 0", knobs[i].name);
+			return -1;
+		}
+	}
+	if (t->fall > 100 || t->rise > 100) {
+		err_set(err, "%s: must be at most 100",
+		        t->fall > 100 ? "timing.fall" : "timing.rise");
+		return -1;
+	}
+	if (in->maxconn > 1000000) {
+		err_set(err, "maxconn: %u is more than 1000000", in->maxconn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits a validated address into host and port (host without brackets). */
+static void haproxy_split(const char *addr, char *host, size_t hcap, const char **port)
+{
+	const char *colon = strrchr(addr, ':');
+	const char *h = addr;
+	size_t hlen = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		h = addr + 1;
+		hlen -= 2;
+	}
+	if (hlen >= hcap)
+		hlen = hcap - 1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = colon + 1;
+}
+
+/* One server line: traffic to PostgreSQL, checks to the REST API (its port, and its address when
+ * it differs). */
+static void haproxy_server(strbuf *sb, const haproxy_member *m)
+{
+	char pg_host[256], rest_host[256];
+	const char *pg_port, *rest_port;
+	haproxy_split(m->pg_addr, pg_host, sizeof pg_host, &pg_port);
+	haproxy_split(m->rest_addr, rest_host, sizeof rest_host, &rest_port);
+	sb_printf(sb, "\tserver %s %s check port %s", m->name, m->pg_addr, rest_port);
+	if (strcmp(pg_host, rest_host) != 0)
+		sb_printf(sb, " addr %s", rest_host);
+	sb_puts(sb, "\n");
+}
+
+static void haproxy_check_block(strbuf *sb, const char *uri)
+{
+	sb_printf(sb, "\toption httpchk GET %s\n", uri);
+	sb_puts(sb, "\thttp-check expect status 200\n");
+}
+
+char *haproxy_config_render(const haproxy_config_input *in, char **err)
+{
+	if (haproxy_config_validate(in, err) != 0)
+		return NULL;
+	const haproxy_timing *t = &in->timing;
+	strbuf sb = STRBUF_INIT;
+	unsigned long global_maxconn =
+	    (unsigned long)in->maxconn * (unsigned long)in->n_members * 2;
+	if (global_maxconn < 256)
+		global_maxconn = 256;
+
+	sb_printf(&sb, "# HAProxy configuration for the tandem cluster '%s', generated by\n",
+	          in->scope);
+	sb_puts(&sb, "# `tandemctl haproxy-config` (tandem " TANDEM_VERSION "). Do not edit: "
+	             "regenerate.\n");
+	sb_puts(
+	    &sb,
+	    "#\n"
+	    "# Routing: the read-write port goes to the member whose REST API answers 200 on\n"
+	    "# /primary; the read-only port is balanced over the members answering 200 on\n"
+	    "# /replica. tandemd's endpoints answer for what PostgreSQL can actually do: /primary\n"
+	    "# is 200 only while this member holds the leader key, runs as the primary AND its\n"
+	    "# PostgreSQL accepts connections, so HAProxy does not keep sending clients to a dead\n"
+	    "# port (Patroni answers 200 there until its leader lock expires).\n"
+	    "#\n"
+	    "# Check timings: the ones Patroni documents (inter 3s fall 3 rise 2) were\n"
+	    "# measured to add 3-6 s to every failover and switchover. These are tighter:\n");
+	sb_printf(
+	    &sb,
+	    "#   inter %ums fastinter %ums downinter %ums fall %u rise %u\n"
+	    "# An old primary is marked down after %u failed checks (at most about %u ms once\n"
+	    "# its /primary stops answering 200), a new one up after %u good check(s) (within\n"
+	    "# about %u ms of its /primary answering 200). A single good check is enough\n"
+	    "# because /primary is only 200 on the member that holds the leader key, and a\n"
+	    "# wrongly routed write is refused by a PostgreSQL that is not the primary.\n"
+	    "# on-marked-down shutdown-sessions closes the clients' sessions to a server as soon\n"
+	    "# as it is marked down, so they reconnect to the new primary. The checks cost one\n"
+	    "# small HTTP request per member and backend every %u ms.\n",
+	    t->inter_ms, t->fastinter_ms, t->downinter_ms, t->fall, t->rise, t->fall,
+	    t->inter_ms + (t->fall > 1 ? (t->fall - 1) * t->fastinter_ms : 0), t->rise,
+	    t->downinter_ms + (t->rise > 1 ? (t->rise - 1) * t->fastinter_ms : 0), t->inter_ms);
+	sb_puts(&sb, "\nglobal\n");
+	sb_printf(&sb, "\tmaxconn %lu\n", global_maxconn);
+	sb_puts(&sb, "\ndefaults\n"
+	             "\tmode tcp\n"
+	             "\tretries 2\n");
+	sb_printf(&sb,
+	          "\ttimeout connect %ums\n"
+	          "\ttimeout client %ums\n"
+	          "\ttimeout server %ums\n"
+	          "\ttimeout check %ums\n",
+	          t->connect_timeout_ms, t->client_timeout_ms, t->server_timeout_ms,
+	          t->check_timeout_ms);
+
+	if (in->stats_listen) {
+		sb_printf(&sb,
+		          "\nlisten %s_stats\n"
+		          "\tmode http\n"
+		          "\tbind %s\n"
+		          "\tstats enable\n"
+		          "\tstats uri /\n",
+		          in->scope, in->stats_listen);
+	}
+
+	char default_server[256];
+	snprintf(default_server, sizeof default_server,
+	         "\tdefault-server inter %ums fastinter %ums downinter %ums fall %u rise %u "
+	         "on-marked-down shutdown-sessions maxconn %u\n",
+	         t->inter_ms, t->fastinter_ms, t->downinter_ms, t->fall, t->rise, in->maxconn);
+
+	sb_printf(&sb,
+	          "\n# Read-write: the primary only.\n"
+	          "frontend %s_rw\n"
+	          "\tbind %s\n"
+	          "\tdefault_backend %s_primary\n",
+	          in->scope, in->rw_listen, in->scope);
+	sb_printf(&sb, "\nbackend %s_primary\n", in->scope);
+	haproxy_check_block(&sb, "/primary");
+	sb_puts(&sb, default_server);
+	for (size_t i = 0; i < in->n_members; i++)
+		haproxy_server(&sb, &in->members[i]);
+
+	sb_printf(&sb,
+	          "\n# Read-only: the replicas, balanced%s.\n"
+	          "frontend %s_ro\n"
+	          "\tbind %s\n"
+	          "\tdefault_backend %s_replicas\n",
+	          in->ro_fallback_primary ? "; the primary when no replica is up" : "", in->scope,
+	          in->ro_listen, in->scope);
+	sb_printf(&sb, "\nbackend %s_replicas\n", in->scope);
+	sb_puts(&sb, "\tbalance roundrobin\n");
+	haproxy_check_block(&sb, "/replica");
+	sb_puts(&sb, default_server);
+	for (size_t i = 0; i < in->n_members; i++)
+		haproxy_server(&sb, &in->members[i]);
+	if (in->ro_fallback_primary) {
+		/* Backups that follow the read-write backend's checks ("track"): each member again,
+		 * up only while it is the primary. */
+		for (size_t i = 0; i < in->n_members; i++) {
+			const haproxy_member *m = &in->members[i];
+			sb_printf(&sb, "\tserver %s_primary %s track %s_primary/%s backup\n",
+			          m->name, m->pg_addr, in->scope, m->name);
+		}
+	}
+	return sb_steal(&sb);
+}
