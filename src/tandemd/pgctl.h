@@ -126,4 +126,36 @@ int pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pg
 /* "16/B374D848" -> uint64; -1 if malformed. */
 int pgctl_parse_lsn(const char *s, uint64_t *out) TND_MUST_CHECK;
 
+/* Cloning a replica (pgctl_clone.c): a libpq password file, pg_basebackup and pg_rewind, run as
+ * the run user. Passwords only ever go through the password file, never argv or environment. */
+typedef struct pgctl_pass_entry {
+	const char *host, *port, *dbname, *user; /* NULL: "*" */
+	const char *password;
+} pgctl_pass_entry;
+/* Writes a libpq passfile (':' and '\\' escaped), mode 0600, owned by `run_user` (NULL: the
+ * agent's user), atomically. */
+int pgctl_write_passfile(const char *path, const pgctl_pass_entry *entries, size_t n,
+                         const char *run_user, char **err) TND_MUST_CHECK;
+
+typedef void (*pgctl_progress_cb)(int percent, void *ud);
+typedef void (*pgctl_clone_cb)(bool ok, const char *output_tail, const char *moved_to, void *ud);
+
+typedef struct pgctl_clone_opts {
+	const char *bin_dir;        /* where pg_basebackup and pg_rewind are */
+	const char *run_user;       /* NULL: the agent's user */
+	const pgctl_upstream *from; /* the source server; passfile required (no password) */
+	uint64_t timeout_ms;        /* the tool is killed after it */
+	pgctl_progress_cb progress; /* may be NULL; pg_basebackup only */
+	pgctl_clone_cb done;        /* moved_to: pg_basebackup's partial directory moved aside */
+	void *ud;
+} pgctl_clone_opts;
+
+/* pg_basebackup into pc's data directory, which must not exist or be empty (refused otherwise,
+ * nothing touched). On failure the partial directory is moved aside (pgctl_move_aside). */
+int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
+                     char **err) TND_MUST_CHECK;
+/* pg_rewind of pc's data directory from the source server; refused while a postmaster runs on it
+ * (postmaster.pid). On failure the data directory is left as it is. */
+int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **err) TND_MUST_CHECK;
+
 #endif
