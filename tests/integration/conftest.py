@@ -652,3 +652,11 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append(
                 (f"hellod log ({srv.log_path})", "\n".join(srv.log().splitlines()[-300:]))
             )
+
+
+def sanitized(path):
+    """Whether a program was built with AddressSanitizer (it then cannot run under valgrind)."""
+    try:
+        return b"__asan_init" in pathlib.Path(path).read_bytes()
+    except OSError:
+        return False

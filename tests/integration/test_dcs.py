@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, free_port, wait_until
+from conftest import BUILD, free_port, wait_until, sanitized
 
 ETCD = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
@@ -30,15 +30,7 @@ VALGRIND = shutil.which("valgrind")
 PATRONICTL = shutil.which("patronictl")
 
 
-def _sanitized(path):
-    """An AddressSanitizer build cannot run under valgrind (it checks memory itself)."""
-    try:
-        return b"__asan_init" in path.read_bytes()
-    except OSError:
-        return False
-
-
-SANITIZED = _sanitized(LIVE)
+SANITIZED = sanitized(LIVE)
 
 RACE_STEPS = ["start", "lease_and_members", "acquire_race", "renew_holder",
               "non_holder_refused", "initialize_race", "revoke", "takeover_release",

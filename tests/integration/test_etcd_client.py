@@ -34,22 +34,14 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, free_port, wait_until
+from conftest import BUILD, free_port, wait_until, sanitized
 
 ETCD = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 LIVE = BUILD / "tests" / "etcd" / "etcd_live"
 VALGRIND = shutil.which("valgrind")
 
 
-def _sanitized(path):
-    """An AddressSanitizer build cannot run under valgrind (it has its own checks)."""
-    try:
-        return b"__asan_init" in path.read_bytes()
-    except OSError:
-        return False
-
-
-SANITIZED = _sanitized(LIVE)
+SANITIZED = sanitized(LIVE)
 
 BASIC_STEPS = [
     "kv_put_range", "prefix_range", "delete", "txn_create_if_absent", "txn_compare", "lease",

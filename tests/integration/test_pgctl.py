@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, PG_BIN, free_port, pids_with_cmdline
+from conftest import BUILD, PG_BIN, free_port, pids_with_cmdline, sanitized
 
 LIVE = BUILD / "tests" / "pgctl" / "pgctl_live"
 VALGRIND = shutil.which("valgrind")
@@ -28,13 +28,6 @@ STEPS = [
     "initdb_argv", "initdb", "start", "state_primary", "params", "stop_fast", "crash",
     "restart_after_crash", "stop_escalate_fast", "stop_escalate_kill", "standby", "promote", "move_aside", "all",
 ]
-
-
-def _sanitized(path):
-    try:
-        return b"__asan_init" in path.read_bytes()
-    except OSError:
-        return False
 
 
 pytestmark = [
@@ -104,6 +97,6 @@ def test_pgctl_live(base):
 
 
 @pytest.mark.skipif(not VALGRIND, reason="no valgrind")
-@pytest.mark.skipif(_sanitized(LIVE), reason="an ASan build checks memory itself")
+@pytest.mark.skipif(sanitized(LIVE), reason="an ASan build checks memory itself")
 def test_pgctl_valgrind(base):
     run_live(base, valgrind=True, timeout=600)

@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, PG_BIN, free_port, pids_with_cmdline
+from conftest import BUILD, PG_BIN, free_port, pids_with_cmdline, sanitized
 
 LIVE = BUILD / "tests" / "pgctl" / "pgctl_clone_live"
 VALGRIND = shutil.which("valgrind")
@@ -29,13 +29,6 @@ STEPS = [
     "primary", "passfile", "basebackup", "streaming", "refuse_nonempty",
     "basebackup_wrong_password", "basebackup_deadline", "rewind", "rewound_streams", "all",
 ]
-
-
-def _sanitized(path):
-    try:
-        return b"__asan_init" in path.read_bytes()
-    except OSError:
-        return False
 
 
 pytestmark = [
@@ -110,6 +103,6 @@ def test_pgctl_clone_live(base):
 
 
 @pytest.mark.skipif(not VALGRIND, reason="no valgrind")
-@pytest.mark.skipif(_sanitized(LIVE), reason="an ASan build checks memory itself")
+@pytest.mark.skipif(sanitized(LIVE), reason="an ASan build checks memory itself")
 def test_pgctl_clone_valgrind(base):
     run_live(base, valgrind=True, timeout=900)
