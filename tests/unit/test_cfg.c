@@ -77,23 +77,17 @@ static const cfg_table table = {
 static int load(tset *s, char **argv, char **envp, char **err)
 {
 	memset(s, 0, sizeof *s);
-	int argc = 0;
-	while (argv[argc])
-		argc++;
-	return cfg_load(&table, s, argc, argv, envp, err);
+	return cfg_load(&table, s, tu_argc(argv), argv, envp, err);
 }
 
 /* Loads, which must succeed. */
 static void load_ok(tset *s, char **argv, char **envp)
 {
 	char *err = NULL;
-	if (load(s, argv, envp, &err) != 0) {
-		print_error("cfg_load failed: %s\n", err ? err : "(no message)");
-		free(err);
+	int rc = load(s, argv, envp, &err);
+	if (rc != 0)
 		cfg_free(&table, s);
-		fail();
-	}
-	assert_null(err);
+	tu_expect_ok("cfg_load", rc, err);
 }
 
 /* Loads, which must fail with a message holding `part1` and `part2` (when not NULL). */
@@ -103,18 +97,7 @@ static void load_fails(char **argv, char **envp, const char *part1, const char *
 	char *err = NULL;
 	int rc = load(&s, argv, envp, &err);
 	cfg_free(&table, &s);
-	if (rc == 0) {
-		print_error("cfg_load succeeded, expected an error with '%s'\n", part1);
-		free(err);
-		fail();
-	}
-	assert_int_equal(rc, -1);
-	assert_non_null(err);
-	if (part1)
-		assert_contains(err, part1);
-	if (part2)
-		assert_contains(err, part2);
-	free(err);
+	tu_expect_error("cfg_load", rc, err, part1, part2);
 }
 
 static void assert_list(const cfg_list *l, const char *const *want, size_t n)
@@ -1098,41 +1081,26 @@ static const cfg_table mtable = {
 static int mload(mset *s, char **argv, char **envp, char **err)
 {
 	memset(s, 0, sizeof *s);
-	int argc = 0;
-	while (argv[argc])
-		argc++;
-	return cfg_load(&mtable, s, argc, argv, envp, err);
+	return cfg_load(&mtable, s, tu_argc(argv), argv, envp, err);
 }
 
 static void mload_ok(mset *s, char **argv, char **envp)
 {
 	char *err = NULL;
-	if (mload(s, argv, envp, &err) != 0) {
-		print_error("cfg_load failed: %s\n", err ? err : "(no message)");
-		free(err);
+	int rc = mload(s, argv, envp, &err);
+	if (rc != 0)
 		cfg_free(&mtable, s);
-		fail();
-	}
-	assert_null(err);
+	tu_expect_ok("cfg_load", rc, err);
 }
 
+/* Loads, which must fail with a message holding `part1` and `part2` (when not NULL). */
 static void mload_fails(char **argv, char **envp, const char *part1, const char *part2)
 {
 	mset s;
 	char *err = NULL;
 	int rc = mload(&s, argv, envp, &err);
 	cfg_free(&mtable, &s);
-	if (rc == 0) {
-		print_error("cfg_load succeeded, expected an error with '%s'\n", part1);
-		free(err);
-		fail();
-	}
-	assert_non_null(err);
-	if (part1)
-		assert_contains(err, part1);
-	if (part2)
-		assert_contains(err, part2);
-	free(err);
+	tu_expect_error("cfg_load", rc, err, part1, part2);
 }
 
 static void test_map_defaults_and_file(void **state)

@@ -12,44 +12,22 @@
 #define ENV(...)  ((char *[]){__VA_ARGS__, NULL})
 #define NOENV     ((char *[]){NULL})
 
-static int argc_of(char **argv)
-{
-	int n = 0;
-	while (argv[n])
-		n++;
-	return n;
-}
-
 static void load_ok(hellod_settings *s, char **argv, char **envp)
 {
 	char *err = NULL;
-	if (hellod_settings_load(s, argc_of(argv), argv, envp, &err) != 0) {
-		print_error("hellod_settings_load failed: %s\n", err ? err : "(no message)");
-		free(err);
+	int rc = hellod_settings_load(s, tu_argc(argv), argv, envp, &err);
+	if (rc != 0)
 		hellod_settings_free(s);
-		fail();
-	}
-	assert_null(err);
+	tu_expect_ok("hellod_settings_load", rc, err);
 }
 
 static void load_fails(char **argv, char **envp, const char *part1, const char *part2)
 {
 	hellod_settings s;
 	char *err = NULL;
-	int rc = hellod_settings_load(&s, argc_of(argv), argv, envp, &err);
+	int rc = hellod_settings_load(&s, tu_argc(argv), argv, envp, &err);
 	hellod_settings_free(&s);
-	if (rc == 0) {
-		print_error("hellod_settings_load succeeded, expected an error with '%s'\n",
-		            part1 ? part1 : "");
-		fail();
-	}
-	assert_int_equal(rc, -1);
-	assert_non_null(err);
-	if (part1)
-		assert_contains(err, part1);
-	if (part2)
-		assert_contains(err, part2);
-	free(err);
+	tu_expect_error("hellod_settings_load", rc, err, part1, part2);
 }
 
 static void test_defaults(void **state)

@@ -36,6 +36,46 @@ static inline void tu_assert_not_contains(const char *hay, const char *needle, c
 	}
 }
 
+/* The number of entries of a NULL-terminated argv. */
+static inline int tu_argc(char *const *argv)
+{
+	int n = 0;
+	while (argv[n])
+		n++;
+	return n;
+}
+
+/* After a call `what` that had to succeed: fails the test, showing the error, unless rc is 0. */
+static inline void tu_expect_ok(const char *what, int rc, char *err)
+{
+	if (rc != 0) {
+		print_error("%s failed: %s\n", what, err ? err : "(no message)");
+		free(err);
+		fail();
+	}
+	assert_null(err);
+}
+
+/* After a call `what` that had to fail: rc must be -1 and the message must hold `part1` and
+ * `part2` (each when not NULL). Frees the message. */
+static inline void tu_expect_error(const char *what, int rc, char *err, const char *part1,
+                                   const char *part2)
+{
+	if (rc == 0) {
+		print_error("%s succeeded, expected an error with '%s'\n", what,
+		            part1 ? part1 : "");
+		free(err);
+		fail();
+	}
+	assert_int_equal(rc, -1);
+	assert_non_null(err);
+	if (part1)
+		assert_contains(err, part1);
+	if (part2)
+		assert_contains(err, part2);
+	free(err);
+}
+
 /* Writes `text` to a new temporary file and returns its path (caller frees and unlinks). */
 static inline char *tu_temp_file(const char *text)
 {
