@@ -24,9 +24,7 @@ typedef enum stop_step { STEP_NONE, STEP_SMART, STEP_FAST, STEP_IMMEDIATE, STEP_
 struct pgctl {
 	uv_loop_t *loop;
 	char *bin_dir, *data_dir, *log_path;
-	bool set_ids;
-	uid_t uid;
-	gid_t gid;
+	pgctl_ids_ ids;
 
 	/* the postmaster */
 	uv_process_t *proc; /* NULL when not running; freed in its close callback */
@@ -72,18 +70,9 @@ pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
 	while (l > 1 && pc->data_dir[l - 1] == '/')
 		pc->data_dir[--l] = '\0';
 	pc->log_path = xstrdup(o->log_path);
-	pc->uid = getuid();
-	pc->gid = getgid();
-	if (o->run_user && geteuid() == 0) {
-		struct passwd *pw = getpwnam(o->run_user);
-		if (!pw) {
-			err_set(err, "pgctl: no such user %s", o->run_user);
-			pgctl_free(pc);
-			return NULL;
-		}
-		pc->set_ids = true;
-		pc->uid = pw->pw_uid;
-		pc->gid = pw->pw_gid;
+	if (pgctl_lookup_user_(o->run_user, &pc->ids, err) != 0) {
+		pgctl_free(pc);
+		return NULL;
 	}
 	pc->timer = xcalloc(1, sizeof *pc->timer);
 	uv_timer_init(loop, pc->timer);
@@ -132,7 +121,7 @@ static int open_log(const pgctl *pc, char **err)
 		err_set(err, "pgctl: open %s: %s", pc->log_path, strerror(errno));
 		return -1;
 	}
-	if (pc->set_ids && fchown(fd, pc->uid, pc->gid) != 0) {
+	if (pc->ids.set && fchown(fd, pc->ids.uid, pc->ids.gid) != 0) {
 		err_set(err, "pgctl: chown %s: %s", pc->log_path, strerror(errno));
 		close(fd);
 		return -1;
@@ -161,10 +150,10 @@ static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool de
 	po.stdio_count = 3;
 	if (detached)
 		po.flags |= UV_PROCESS_DETACHED;
-	if (pc->set_ids) {
+	if (pc->ids.set) {
 		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		po.uid = pc->uid;
-		po.gid = pc->gid;
+		po.uid = pc->ids.uid;
+		po.gid = pc->ids.gid;
 	}
 	int r = uv_spawn(pc->loop, p, &po);
 	close(fd);
@@ -486,7 +475,8 @@ static char *write_pwfile(const pgctl *pc, const char *password, char **err)
 		return NULL;
 	}
 	size_t len = strlen(password);
-	bool ok = fchmod(fd, 0600) == 0 && (!pc->set_ids || fchown(fd, pc->uid, pc->gid) == 0) &&
+	bool ok = fchmod(fd, 0600) == 0 &&
+	          (!pc->ids.set || fchown(fd, pc->ids.uid, pc->ids.gid) == 0) &&
 	          write(fd, password, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
 	if (!ok)
 		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
@@ -541,7 +531,8 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 
 /* ---- files ---- */
 
-int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len, char **err)
+int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *data, size_t len,
+                         char **err)
 {
 	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
 	int fd = mkostemp(tmp, O_CLOEXEC);
@@ -564,7 +555,7 @@ int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_
 	}
 	if (ok && fchmod(fd, 0600) != 0)
 		ok = false, what = "chmod";
-	if (ok && pc->set_ids && fchown(fd, pc->uid, pc->gid) != 0)
+	if (ok && ids->set && fchown(fd, ids->uid, ids->gid) != 0)
 		ok = false, what = "chown";
 	if (ok && fsync(fd) != 0)
 		ok = false, what = "fsync";
@@ -590,5 +581,28 @@ int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_
 		close(dfd);
 	}
 	free(dir);
+	return 0;
+}
+
+int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len, char **err)
+{
+	return pgctl_write_file_as_(&pc->ids, path, data, len, err);
+}
+
+int pgctl_lookup_user_(const char *run_user, pgctl_ids_ *out, char **err)
+{
+	out->set = false;
+	out->uid = getuid();
+	out->gid = getgid();
+	if (run_user && geteuid() == 0) {
+		struct passwd *pw = getpwnam(run_user);
+		if (!pw) {
+			err_set(err, "pgctl: no such user %s", run_user);
+			return -1;
+		}
+		out->set = true;
+		out->uid = pw->pw_uid;
+		out->gid = pw->pw_gid;
+	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "err.h"
@@ -100,6 +101,16 @@ int pgctl_set_standby(pgctl *pc, bool standby, char **err) TND_MUST_CHECK;
 int pgctl_move_aside(pgctl *pc, char **moved_to, char **err) TND_MUST_CHECK;
 
 /* Internal helpers shared by the pgctl files. */
+typedef struct pgctl_ids_ {
+	bool set; /* switch to uid/gid: the agent runs as root and PostgreSQL as run_user */
+	uid_t uid;
+	gid_t gid;
+} pgctl_ids_;
+/* Who files and processes belong to: run_user when the agent is root, else the agent itself. */
+int pgctl_lookup_user_(const char *run_user, pgctl_ids_ *out, char **err) TND_MUST_CHECK;
+/* Writes a file atomically (temp file, 0600, owner, fsync, rename, directory fsync). */
+int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *data, size_t len,
+                         char **err) TND_MUST_CHECK;
 int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
                       char **err) TND_MUST_CHECK;
 const char *pgctl_data_dir_(const pgctl *pc);

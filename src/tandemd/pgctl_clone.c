@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,30 +15,6 @@
 #include "strbuf.h"
 
 #define CLONE_TAIL 4000
-
-typedef struct ids {
-	bool set;
-	uid_t uid;
-	gid_t gid;
-} ids;
-
-static int lookup_user(const char *run_user, ids *out, char **err)
-{
-	out->set = false;
-	out->uid = getuid();
-	out->gid = getgid();
-	if (run_user && geteuid() == 0) {
-		struct passwd *pw = getpwnam(run_user);
-		if (!pw) {
-			err_set(err, "pgctl: no such user %s", run_user);
-			return -1;
-		}
-		out->set = true;
-		out->uid = pw->pw_uid;
-		out->gid = pw->pw_gid;
-	}
-	return 0;
-}
 
 /* ---- the password file ---- */
 
@@ -67,8 +42,8 @@ static void pass_field(strbuf *sb, const char *v)
 int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
                          const char *run_user, char **err)
 {
-	ids id;
-	if (lookup_user(run_user, &id, err) != 0)
+	pgctl_ids_ id;
+	if (pgctl_lookup_user_(run_user, &id, err) != 0)
 		return -1;
 	strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
@@ -90,47 +65,11 @@ int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
 		sb_puts(&sb, "\n");
 	}
 	sb_puts(&sb, "");
-	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, "pgctl: create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		sb_free(&sb);
-		return -1;
-	}
-	const char *what = "write";
-	bool ok = fchmod(fd, 0600) == 0;
-	if (!ok)
-		what = "chmod";
-	if (ok && id.set && fchown(fd, id.uid, id.gid) != 0)
-		ok = false, what = "chown";
-	size_t off = 0;
-	while (ok && off < sb.len) {
-		ssize_t k = write(fd, sb.data + off, sb.len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			ok = false, what = "write";
-		else
-			off += (size_t)k;
-	}
-	if (ok && fsync(fd) != 0)
-		ok = false, what = "fsync";
-	if (close(fd) != 0 && ok)
-		ok = false, what = "close";
-	if (ok && rename(tmp, path) != 0)
-		ok = false, what = "rename";
-	if (sb.data)
-		memset(sb.data, 0, sb.len);
+	int rc = pgctl_write_file_as_(&id, path, sb.data, sb.len, err);
+	/* The buffer held passwords. */
+	memset(sb.data, 0, sb.len);
 	sb_free(&sb);
-	if (!ok) {
-		err_set(err, "pgctl: %s %s: %s", what, tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	return rc;
 }
 
 /* ---- running a tool ---- */
@@ -302,7 +241,7 @@ static void finish(tool *t)
 }
 
 static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
-                    const pgctl_clone_opts *o, const ids *id, char **err)
+                    const pgctl_clone_opts *o, const pgctl_ids_ *id, char **err)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -379,8 +318,8 @@ int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char
 		err_set(err, "pgctl: the postmaster is running");
 		return -1;
 	}
-	ids id;
-	if (lookup_user(o->run_user, &id, err) != 0)
+	pgctl_ids_ id;
+	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
 		return -1;
 	const char *dir = pgctl_data_dir_(pc);
 	char *ci = source_conninfo(o, err);
@@ -467,8 +406,8 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 		err_set(err, "pgctl: a postmaster runs on %s: stop it before pg_rewind", dir);
 		return -1;
 	}
-	ids id;
-	if (lookup_user(o->run_user, &id, err) != 0)
+	pgctl_ids_ id;
+	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
 		return -1;
 	char *ci = source_conninfo(o, err);
 	if (!ci)
