@@ -57,17 +57,11 @@ static void usage(FILE *out)
 
 static char *read_file(const char *path, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		err_set(err, "%s: %s", path, strerror(errno));
+	strbuf sb = STRBUF_INIT;
+	if (sb_read_file(&sb, path, 1u << 20, err) < 0) {
+		sb_free(&sb);
 		return NULL;
 	}
-	strbuf sb = STRBUF_INIT;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && sb.len < (1u << 20))
-		sb_append(&sb, chunk, n);
-	fclose(f);
 	return sb_steal(&sb);
 }
 

@@ -290,27 +290,8 @@ int cfg_yaml_read_file(const char *path, cfg_doc *out, char **err)
 int cfg_yaml_read_file_ex(const char *path, bool pairs, cfg_doc *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		err_set(err, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	strbuf sb = STRBUF_INIT;
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		sb_append(&sb, chunk, n);
-		if (sb.len > 16u * 1024 * 1024) {
-			err_set(err, "%s: larger than 16 MiB, not a configuration file", path);
-			fclose(f);
-			sb_free(&sb);
-			return -1;
-		}
-	}
-	bool failed = ferror(f);
-	fclose(f);
-	if (failed) {
-		err_set(err, "%s: read error", path);
+	if (sb_read_file(&sb, path, 16u * 1024 * 1024, err) < 0) {
 		sb_free(&sb);
 		return -1;
 	}

@@ -1,5 +1,6 @@
 #include "strbuf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,4 +67,31 @@ void sb_free(strbuf *sb)
 	free(sb->data);
 	sb->data = NULL;
 	sb->len = sb->cap = 0;
+}
+
+int sb_read_file(strbuf *sb, const char *path, size_t max, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		err_set(err, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t start = sb->len;
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (sb->len - start + n > max) {
+			err_set(err, "%s: larger than %zu bytes", path, max);
+			rc = -1;
+		} else {
+			sb_append(sb, chunk, n);
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		err_set(err, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(f);
+	return rc;
 }

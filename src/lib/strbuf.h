@@ -22,6 +22,9 @@ void sb_append(strbuf *sb, const void *data, size_t len);
 void sb_puts(strbuf *sb, const char *s);
 void sb_printf(strbuf *sb, const char *fmt, ...) TND_PRINTF(2, 3);
 void sb_reset(strbuf *sb);
+/* Appends a whole file. A file larger than `max` bytes is an error ("PATH: larger than N bytes"),
+ * never cut short. */
+int sb_read_file(strbuf *sb, const char *path, size_t max, char **err) TND_MUST_CHECK;
 /* Hands the contents to the caller (never NULL) and leaves the buffer empty. */
 char *sb_steal(strbuf *sb);
 void sb_free(strbuf *sb);

@@ -291,6 +291,29 @@ static void test_strbuf_steal(void **state)
 	sb_free(&sb);
 }
 
+/* A file is read whole, or refused when over the limit: never cut short. */
+static void test_strbuf_read_file(void **state)
+{
+	(void)state;
+	char *path = tu_temp_file("0123456789");
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb, ">");
+	char *err = NULL;
+	assert_int_equal(sb_read_file(&sb, path, 10, &err), 0);
+	assert_null(err);
+	assert_string_equal(sb.data, ">0123456789");
+	sb_reset(&sb);
+	assert_int_equal(sb_read_file(&sb, path, 9, &err), -1);
+	assert_contains(err, "larger than 9 bytes");
+	free(err);
+	err = NULL;
+	assert_int_equal(sb_read_file(&sb, "/nonexistent/tandem-unit", 100, &err), -1);
+	assert_contains(err, "cannot open");
+	free(err);
+	sb_free(&sb);
+	tu_remove_file(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_strbuf_binary_and_empty),
 	    cmocka_unit_test(test_strbuf_printf),
 	    cmocka_unit_test(test_strbuf_steal),
+	    cmocka_unit_test(test_strbuf_read_file),
 	};
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
