@@ -169,4 +169,18 @@ int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
  * (postmaster.pid). On failure the data directory is left as it is. */
 int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **err) TND_MUST_CHECK;
 
+/* pg_controldata of pc's data directory; `done` gets its output as output_tail (ok false when it
+ * failed). Parse it with pgctl_parse_controldata. */
+int pgctl_controldata(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
+                      char **err) TND_MUST_CHECK;
+typedef struct pgctl_controldata {
+	char sysid[32];
+	int64_t timeline;        /* of the latest checkpoint */
+	uint64_t checkpoint_lsn; /* where the latest checkpoint record starts */
+	bool was_primary;        /* "in production" or "shut down" (not "... in recovery") */
+	bool clean;              /* shut down cleanly */
+} pgctl_control;
+/* 0, or -1 when a needed field is missing or malformed. */
+int pgctl_parse_controldata(const char *text, pgctl_control *out) TND_MUST_CHECK;
+
 #endif

@@ -74,7 +74,14 @@ int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
 
 /* ---- running a tool ---- */
 
-typedef enum tool_kind { TOOL_BASEBACKUP, TOOL_REWIND } tool_kind;
+typedef enum tool_kind { TOOL_BASEBACKUP, TOOL_REWIND, TOOL_CONTROLDATA } tool_kind;
+
+static const char *tool_name(tool_kind k)
+{
+	return k == TOOL_BASEBACKUP ? "pg_basebackup"
+	       : k == TOOL_REWIND   ? "pg_rewind"
+	                            : "pg_controldata";
+}
 
 typedef struct tool {
 	tool_kind kind;
@@ -190,8 +197,7 @@ static void on_timeout(uv_timer_t *tm)
 	if (t->exited)
 		return;
 	t->timed_out = true;
-	log_error("%s did not finish before its deadline: killing it",
-	          t->kind == TOOL_BASEBACKUP ? "pg_basebackup" : "pg_rewind");
+	log_error("%s did not finish before its deadline: killing it", tool_name(t->kind));
 	kill(-t->pid, SIGKILL); /* its own process group: pg_basebackup's WAL streamer too */
 	uv_process_kill(t->proc, SIGKILL);
 }
@@ -211,10 +217,11 @@ static void finish(tool *t)
 	if (!t->exited || !t->eof)
 		return;
 	bool ok = t->status == 0 && t->sig == 0 && !t->timed_out;
-	const char *name = t->kind == TOOL_BASEBACKUP ? "pg_basebackup" : "pg_rewind";
+	const char *name = tool_name(t->kind);
 	char *moved = NULL;
 	if (ok) {
-		log_info("%s succeeded", name);
+		if (t->kind != TOOL_CONTROLDATA)
+			log_info("%s succeeded", name);
 	} else {
 		log_error("%s failed (status %lld, signal %d%s)", name, (long long)t->status,
 		          t->sig, t->timed_out ? ", deadline" : "");
@@ -299,7 +306,8 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 	t->timer->data = t;
 	t->last_log = uv_now(loop);
 	uv_timer_start(t->timer, on_timeout, o->timeout_ms ? o->timeout_ms : 3600000, 0);
-	log_info("%s started (pid %d)", argv[0], t->pid);
+	if (kind != TOOL_CONTROLDATA)
+		log_info("%s started (pid %d)", argv[0], t->pid);
 	return 0;
 }
 
@@ -422,4 +430,68 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 	free(source);
 	free(ci);
 	return r;
+}
+
+int pgctl_controldata(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **err)
+{
+	pgctl_ids_ id;
+	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
+		return -1;
+	char *bin = xasprintf("%s/pg_controldata", o->bin_dir);
+	char *argv[] = {bin, (char *)"-D", (char *)pgctl_data_dir_(pc), NULL};
+	int r = run_tool(loop, pc, TOOL_CONTROLDATA, argv, o, &id, err);
+	free(bin);
+	return r;
+}
+
+static const char *field(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, n) == 0 && l[n] == ':') {
+			const char *v = l + n + 1;
+			while (*v == ' ')
+				v++;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+static char *field_dup(const char *text, const char *name)
+{
+	const char *v = field(text, name);
+	if (!v)
+		return NULL;
+	size_t n = strcspn(v, "\n");
+	while (n && v[n - 1] == ' ')
+		n--;
+	return xstrndup(v, n);
+}
+
+int pgctl_parse_controldata(const char *text, pgctl_control *out)
+{
+	memset(out, 0, sizeof *out);
+	char *state = field_dup(text, "Database cluster state");
+	char *sysid = field_dup(text, "Database system identifier");
+	char *ckpt = field_dup(text, "Latest checkpoint location");
+	char *tli = field_dup(text, "Latest checkpoint's TimeLineID");
+	int rc = -1;
+	if (!state || !sysid || !ckpt || !tli || pgctl_parse_lsn(ckpt, &out->checkpoint_lsn) != 0)
+		goto done;
+	char *end;
+	long long t = strtoll(tli, &end, 10);
+	if (*end || t <= 0)
+		goto done;
+	out->timeline = t;
+	snprintf(out->sysid, sizeof out->sysid, "%s", sysid);
+	out->was_primary = strcmp(state, "in production") == 0 || strcmp(state, "shut down") == 0;
+	out->clean = strcmp(state, "shut down") == 0 || strcmp(state, "shut down in recovery") == 0;
+	rc = 0;
+done:
+	free(state);
+	free(sysid);
+	free(ckpt);
+	free(tli);
+	return rc;
 }

@@ -84,7 +84,7 @@ static void io_step(query *q)
 			free(m);
 			return;
 		}
-		if (!q->result)
+		if (!q->result && s == PGRES_TUPLES_OK)
 			q->result = r;
 		else
 			PQclear(r);

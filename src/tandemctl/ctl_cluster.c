@@ -1,0 +1,248 @@
+#include "ctl_cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "etcd.h"
+#include "options.h"
+
+bool ctl_conn_given(const ctl_conn_args *a)
+{
+	return a->config || a->etcd || a->scope;
+}
+
+static void add_endpoint(ctl_conn *c, const char *host, const char *protocol)
+{
+	c->endpoints = xrealloc(c->endpoints, (c->nendpoints + 1) * sizeof *c->endpoints);
+	const char *colon = strrchr(host, ':');
+	bool has_port = colon && (host[0] != '[' || colon > strchr(host, ']'));
+	c->endpoints[c->nendpoints++] =
+	    strstr(host, "://") ? xstrdup(host)
+	                        : xasprintf("%s://%s%s", protocol, host, has_port ? "" : ":2379");
+}
+
+/* "h1:2379,http://h2:2379": comma-separated, spaces allowed around the items. */
+static int add_endpoint_list(ctl_conn *c, const char *list, const char *protocol, char **err)
+{
+	char *copy = xstrdup(list);
+	for (char *save = NULL, *h = strtok_r(copy, ",", &save); h;
+	     h = strtok_r(NULL, ",", &save)) {
+		while (*h == ' ')
+			h++;
+		size_t n = strlen(h);
+		while (n && h[n - 1] == ' ')
+			h[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (strstr(h, "://") && strncmp(h, "http://", 7) != 0 &&
+		    strncmp(h, "https://", 8) != 0) {
+			err_set(err, "etcd endpoint '%s': only http:// and https:// are spoken", h);
+			free(copy);
+			return -1;
+		}
+		add_endpoint(c, h, protocol);
+	}
+	free(copy);
+	if (c->nendpoints == 0) {
+		err_set(err, "no etcd endpoint in '%s'", list);
+		return -1;
+	}
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* The file, read with tandemd's own loader. tandemctl does not need the member's name or data
+ * directory, so it supplies placeholders for them: a configuration written for tandemctl alone
+ * needs only scope and etcd3. */
+static int load_file(ctl_conn *c, const ctl_conn_args *a, char **err)
+{
+	const char *argv[16];
+	int argc = 0;
+	argv[argc++] = "tandemctl";
+	argv[argc++] = "--config";
+	argv[argc++] = a->config;
+	argv[argc++] = "--name";
+	argv[argc++] = "tandemctl";
+	argv[argc++] = "--postgresql.data_dir";
+	argv[argc++] = "/nonexistent";
+	if (a->scope) {
+		argv[argc++] = "--scope";
+		argv[argc++] = a->scope;
+	}
+	if (a->namespace_) {
+		argv[argc++] = "--namespace";
+		argv[argc++] = a->namespace_;
+	}
+	if (a->etcd) {
+		/* The file's etcd is replaced; the host is checked by us below. */
+		argv[argc++] = "--etcd3.host";
+		argv[argc++] = "placeholder";
+	}
+	argv[argc] = NULL;
+	tandemd_settings s;
+	if (tandemd_settings_load(&s, argc, (char **)argv, NULL, err) < 0) {
+		tandemd_settings_free(&s);
+		return -1;
+	}
+	c->config = xstrdup(a->config);
+	c->scope = xstrdup(s.scope);
+	c->namespace_ = dup_or_null(s.dcs_namespace);
+	int rc = 0;
+	if (a->etcd) {
+		rc = add_endpoint_list(c, a->etcd, s.etcd3_protocol, err);
+	} else {
+		if (s.etcd3_host && *s.etcd3_host)
+			add_endpoint(c, s.etcd3_host, s.etcd3_protocol);
+		for (size_t i = 0; i < s.etcd3_hosts.n; i++)
+			add_endpoint(c, s.etcd3_hosts.v[i], s.etcd3_protocol);
+	}
+	c->etcd_username = dup_or_null(s.etcd3_username);
+	c->etcd_password = dup_or_null(s.etcd3_password);
+	c->etcd_cacert = dup_or_null(s.etcd3_cacert);
+	c->etcd_cert = dup_or_null(s.etcd3_cert);
+	c->etcd_key = dup_or_null(s.etcd3_key);
+	c->rest_username = dup_or_null(s.restapi_username);
+	c->rest_password = dup_or_null(s.restapi_password);
+	tandemd_settings_free(&s);
+	return rc;
+}
+
+int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err)
+{
+	memset(c, 0, sizeof *c);
+	if (a->config)
+		return load_file(c, a, err);
+	if (!a->scope) {
+		err_set(err,
+		        "which cluster? give --scope NAME (or TANDEMCTL_SCOPE) with --etcd, or "
+		        "-c FILE (or TANDEMCTL_CONFIG)");
+		return -1;
+	}
+	if (!a->etcd) {
+		err_set(err,
+		        "where is etcd? give --etcd HOST:PORT[,...] (or TANDEMCTL_ETCD), or -c "
+		        "FILE (or TANDEMCTL_CONFIG)");
+		return -1;
+	}
+	if (a->namespace_ && a->namespace_[0] != '/') {
+		err_set(err, "--namespace '%s' must start with '/' (e.g. /service/)",
+		        a->namespace_);
+		return -1;
+	}
+	if (!*a->scope || strchr(a->scope, '/')) {
+		err_set(err, "--scope '%s' is not a cluster name", a->scope);
+		return -1;
+	}
+	c->scope = xstrdup(a->scope);
+	c->namespace_ = xstrdup(a->namespace_ ? a->namespace_ : "/service/");
+	return add_endpoint_list(c, a->etcd, "http", err);
+}
+
+void ctl_conn_free(ctl_conn *c)
+{
+	free(c->config);
+	free(c->scope);
+	free(c->namespace_);
+	for (size_t i = 0; i < c->nendpoints; i++)
+		free(c->endpoints[i]);
+	free(c->endpoints);
+	free(c->etcd_username);
+	free(c->etcd_password);
+	free(c->etcd_cacert);
+	free(c->etcd_cert);
+	free(c->etcd_key);
+	free(c->rest_username);
+	free(c->rest_password);
+	memset(c, 0, sizeof *c);
+}
+
+typedef struct read_state {
+	bool done;
+	etcd_status status;
+	char *error;
+	dcs_view *view;
+	uv_loop_t *loop;
+} read_state;
+
+static void on_range(const etcd_result *r, void *ud)
+{
+	read_state *st = ud;
+	st->done = true;
+	st->status = r->status;
+	if (r->status != ETCD_OK) {
+		st->error = xstrdup(r->error ? r->error : "no answer");
+	} else {
+		st->view->revision = r->revision;
+		for (size_t i = 0; i < r->nkvs; i++) {
+			const etcd_kv *kv = &r->kvs[i];
+			char *why = NULL;
+			if (dcs_view_apply(st->view, kv->key, kv->key_len, kv->value, kv->value_len,
+			                   kv->mod_revision, kv->lease, &why) < 0)
+				fprintf(stderr, "tandemctl: warning: %.*s: %s\n", (int)kv->key_len,
+				        kv->key, why ? why : "unreadable value");
+			free(why);
+		}
+	}
+	uv_stop(st->loop); /* the caller looks at the result at once */
+}
+
+int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char **err)
+{
+	dcs_view_init(v, c->namespace_, c->scope);
+	uv_loop_t loop;
+	if (uv_loop_init(&loop) != 0) {
+		err_set(err, "cannot start an event loop");
+		return -1;
+	}
+	etcd_config cfg = {
+	    .endpoints = (const char *const *)c->endpoints,
+	    .nendpoints = c->nendpoints,
+	    .username = c->etcd_username,
+	    .password = c->etcd_password,
+	    .cacert = c->etcd_cacert,
+	    .cert = c->etcd_cert,
+	    .key = c->etcd_key,
+	    .connect_timeout_ms = timeout_ms < 3000 ? timeout_ms : 3000,
+	};
+	etcd *e = etcd_new(&loop, &cfg, err);
+	int rc = -1;
+	if (e) {
+		/* A failed call moves the client to the next endpoint: try each once. */
+		for (size_t attempt = 0; attempt < c->nendpoints; attempt++) {
+			read_state st = {false, ETCD_OK, NULL, v, &loop};
+			char *endpoint = xstrdup(etcd_endpoint(e));
+			dcs_view_clear(v);
+			if (!etcd_range(e, v->prefix, true, timeout_ms, on_range, &st)) {
+				err_set(err, "cannot start the etcd request");
+				free(endpoint);
+				break;
+			}
+			while (!st.done)
+				uv_run(&loop, UV_RUN_ONCE);
+			if (st.status == ETCD_OK) {
+				free(endpoint);
+				rc = 0;
+				break;
+			}
+			if (strstr(st.error, endpoint))
+				err_set(err, "%s", st.error);
+			else
+				err_set(err, "%s: %s", endpoint, st.error);
+			free(endpoint);
+			free(st.error);
+			if (st.status != ETCD_UNAVAILABLE)
+				break;
+		}
+		etcd_free(e);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT); /* lets the client's handles close */
+	if (uv_loop_close(&loop) != 0)
+		fprintf(stderr, "tandemctl: warning: handles left open on the loop\n");
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* Where tandemctl finds the cluster, and reading it: the connection settings come from a
+ * tandemd/Patroni YAML file (the same keys: scope, namespace, etcd3.*, restapi.authentication.*)
+ * or from --etcd/--scope/--namespace; the cluster is one etcd range of /<namespace>/<scope>/,
+ * read on a private libuv loop and decoded with dcs_view_apply. */
+#ifndef TANDEMCTL_CTL_CLUSTER_H
+#define TANDEMCTL_CTL_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcs_codec.h"
+#include "err.h"
+
+/* What the command line and the environment say (NULL: not given). */
+typedef struct ctl_conn_args {
+	const char *config;     /* -c FILE, TANDEMCTL_CONFIG */
+	const char *etcd;       /* --etcd HOST:PORT[,...], TANDEMCTL_ETCD */
+	const char *scope;      /* --scope, TANDEMCTL_SCOPE */
+	const char *namespace_; /* --namespace, TANDEMCTL_NAMESPACE */
+} ctl_conn_args;
+
+typedef struct ctl_conn {
+	char *config; /* the file it came from, or NULL */
+	char *scope;
+	char *namespace_;
+	char **endpoints; /* "http://host:port" */
+	size_t nendpoints;
+	char *etcd_username, *etcd_password;
+	char *etcd_cacert, *etcd_cert, *etcd_key;
+	char *rest_username, *rest_password;
+} ctl_conn;
+
+/* Whether any of the args (or their environment variables) names a cluster. */
+bool ctl_conn_given(const ctl_conn_args *a);
+
+/* Fills `c` from `a` (a configuration file is read with tandemd's loader, so its errors name the
+ * file, line and key). Returns -1 with *err when the settings are missing or wrong. */
+int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err) TND_MUST_CHECK;
+void ctl_conn_free(ctl_conn *c);
+
+/* Reads the cluster's keys into `v` (initialised here; the caller frees it with
+ * dcs_view_free). Returns 0, or -1 with *err when no etcd endpoint answered in time or etcd
+ * refused the read. Values that could not be decoded are reported on stderr and left as the
+ * codec leaves them. */
+int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v,
+                     char **err) TND_MUST_CHECK;
+
+#endif

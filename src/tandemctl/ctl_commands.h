@@ -1,0 +1,54 @@
+/* tandemctl's commands. Each takes the parsed command line and returns the process's exit
+ * status (CTL_EXIT_*); messages for people go to stderr, results to stdout. */
+#ifndef TANDEMCTL_CTL_COMMANDS_H
+#define TANDEMCTL_CTL_COMMANDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ctl_cluster.h"
+
+enum {
+	CTL_EXIT_OK = 0,          /* done */
+	CTL_EXIT_FAILED = 1,      /* the operation failed or was refused (or not confirmed) */
+	CTL_EXIT_USAGE = 2,       /* bad command line or configuration */
+	CTL_EXIT_UNREACHABLE = 3, /* etcd, or a member's REST API, could not be reached */
+};
+
+typedef struct ctl_opts {
+	ctl_conn_args conn;
+	bool json;
+	bool force;
+	bool all;
+	const char *candidate;
+	long timeout_ms;
+	/* haproxy-config */
+	const char *rw_listen, *ro_listen, *stats_listen;
+	unsigned maxconn;
+	bool no_fallback;
+	/* the command's own arguments */
+	char **args;
+	int nargs;
+} ctl_opts;
+
+/* Loads the connection settings and reads the cluster; returns CTL_EXIT_OK or the exit status
+ * to leave with (the error is printed). */
+int ctl_open(const ctl_opts *o, ctl_conn *conn, dcs_view *v);
+
+/* Prints a JSON value (stolen) on stdout, indented. */
+void ctl_print_json(json_t *j);
+
+/* ctl_read.c: what the cluster looks like */
+int ctl_cmd_list(const ctl_opts *o);
+int ctl_cmd_history(const ctl_opts *o);
+int ctl_cmd_show_config(const ctl_opts *o);
+int ctl_cmd_haproxy_config(const ctl_opts *o);
+int ctl_cmd_version(const ctl_opts *o);
+
+/* ctl_actions.c: asking members to act, through their REST APIs */
+int ctl_cmd_failover(const ctl_opts *o);
+int ctl_cmd_restart(const ctl_opts *o);
+int ctl_cmd_reload(const ctl_opts *o);
+int ctl_cmd_reinit(const ctl_opts *o);
+
+#endif

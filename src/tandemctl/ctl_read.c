@@ -1,0 +1,461 @@
+/* The commands that only read the cluster: list, history, show-config, haproxy-config, version. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_commands.h"
+#include "ctl_table.h"
+#include "haproxy_config.h"
+#include "strbuf.h"
+
+int ctl_open(const ctl_opts *o, ctl_conn *conn, dcs_view *v)
+{
+	char *err = NULL;
+	if (ctl_conn_load(conn, &o->conn, &err) < 0) {
+		fprintf(stderr, "tandemctl: %s\n", err ? err : "bad configuration");
+		free(err);
+		ctl_conn_free(conn);
+		return CTL_EXIT_USAGE;
+	}
+	if (ctl_cluster_read(conn, (uint64_t)o->timeout_ms, v, &err) < 0) {
+		fprintf(stderr, "tandemctl: cannot read cluster '%s' from etcd: %s\n", conn->scope,
+		        err ? err : "no answer");
+		free(err);
+		dcs_view_free(v);
+		ctl_conn_free(conn);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
+void ctl_print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(j);
+}
+
+static bool view_empty(const dcs_view *v)
+{
+	return !v->initialized && v->nmembers == 0 && !v->leader && !v->has_config;
+}
+
+static int not_found(const ctl_conn *c, const dcs_view *v)
+{
+	fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c->scope,
+	        v->prefix);
+	return CTL_EXIT_FAILED;
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* ---- list ---- */
+
+static int cmp_member(const void *a, const void *b)
+{
+	const dcs_member *x = *(const dcs_member *const *)a, *y = *(const dcs_member *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+static const dcs_member **sorted_members(const dcs_view *v)
+{
+	const dcs_member **m = xcalloc(v->nmembers ? v->nmembers : 1, sizeof *m);
+	for (size_t i = 0; i < v->nmembers; i++)
+		m[i] = &v->members[i];
+	qsort(m, v->nmembers, sizeof *m, cmp_member);
+	return m;
+}
+
+static bool is_sync_standby(const dcs_view *v, const char *name)
+{
+	for (size_t i = 0; v->has_sync && i < v->nsync_standby; i++)
+		if (strcmp(v->sync_standby[i], name) == 0)
+			return true;
+	return false;
+}
+
+typedef struct member_row {
+	const char *role_text, *role_id;
+	const char *state;
+	bool has_lag;
+	uint64_t lag_bytes;
+} member_row;
+
+static void describe(const dcs_view *v, const dcs_member *m, member_row *r)
+{
+	bool leader = v->leader && strcmp(v->leader, m->name) == 0;
+	if (leader) {
+		r->role_text = "Leader";
+		r->role_id = "leader";
+	} else if (is_sync_standby(v, m->name)) {
+		r->role_text = "Sync Standby";
+		r->role_id = "sync_standby";
+	} else {
+		r->role_text = "Replica";
+		r->role_id = "replica";
+	}
+	/* A streaming replica says so, as patronictl shows it. */
+	r->state = !leader && m->replication_state ? m->replication_state : m->state;
+	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	r->has_lag = false;
+	if (!leader && m->has_lsn) {
+		if (lm && lm->has_lsn) {
+			r->has_lag = true;
+			r->lag_bytes = lm->xlog_location > m->xlog_location
+			                   ? lm->xlog_location - m->xlog_location
+			                   : 0;
+		} else if (v->has_status) {
+			r->has_lag = true;
+			r->lag_bytes =
+			    v->optime > m->xlog_location ? v->optime - m->xlog_location : 0;
+		}
+	}
+}
+
+static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member **ms)
+{
+	json_t *root = json_object();
+	json_object_set_new(root, "scope", json_string(c->scope));
+	json_object_set_new(root, "system_id", json_str_or_null(v->sysid));
+	json_object_set_new(root, "leader", json_str_or_null(v->leader));
+	json_object_set_new(root, "paused", json_boolean(v->has_config && v->config.pause));
+	json_t *arr = json_array();
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = ms[i];
+		member_row r;
+		describe(v, m, &r);
+		json_t *o = json_object();
+		char *host = m->conn_url ? ctl_url_host_port(m->conn_url) : NULL;
+		json_object_set_new(o, "name", json_string(m->name));
+		json_object_set_new(o, "host", json_str_or_null(host));
+		json_object_set_new(o, "role", json_string(r.role_id));
+		json_object_set_new(o, "state", json_str_or_null(r.state));
+		json_object_set_new(o, "timeline",
+		                    m->timeline ? json_integer(m->timeline) : json_null());
+		json_object_set_new(o, "lag_mb",
+		                    r.has_lag ? json_integer((json_int_t)ctl_lag_mb(r.lag_bytes))
+		                              : json_null());
+		json_object_set_new(o, "lag_bytes",
+		                    r.has_lag ? json_integer((json_int_t)r.lag_bytes)
+		                              : json_null());
+		json_t *tags = m->tags_json ? json_loads(m->tags_json, 0, NULL) : NULL;
+		json_object_set_new(o, "tags", tags ? tags : json_object());
+		json_object_set_new(o, "pending_restart", json_boolean(m->pending_restart));
+		json_object_set_new(o, "conn_url", json_str_or_null(m->conn_url));
+		json_object_set_new(o, "api_url", json_str_or_null(m->api_url));
+		json_object_set_new(o, "version", json_str_or_null(m->version));
+		json_array_append_new(arr, o);
+		free(host);
+	}
+	json_object_set_new(root, "members", arr);
+	return root;
+}
+
+static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **ms)
+{
+	bool any_tags = false, any_pending = false;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		char *t = ctl_tags_line(ms[i]->tags_json);
+		any_tags = any_tags || *t;
+		free(t);
+		any_pending = any_pending || ms[i]->pending_restart;
+	}
+	const char *headers[8] = {"Member", "Host", "Role", "State", "TL", "Lag in MB"};
+	size_t ncols = 6;
+	if (any_pending)
+		headers[ncols++] = "Pending restart";
+	if (any_tags)
+		headers[ncols++] = "Tags";
+	ctl_table *t = ctl_table_new(ncols, headers);
+	ctl_table_align(t, 4, CTL_ALIGN_RIGHT);
+	ctl_table_align(t, 5, CTL_ALIGN_RIGHT);
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = ms[i];
+		member_row r;
+		describe(v, m, &r);
+		char *host = m->conn_url ? ctl_url_host_port(m->conn_url) : NULL;
+		char *tl = m->timeline ? xasprintf("%lld", (long long)m->timeline) : xstrdup("");
+		bool leader = v->leader && strcmp(v->leader, m->name) == 0;
+		char *lag = leader ? xstrdup("")
+		            : r.has_lag
+		                ? xasprintf("%llu", (unsigned long long)ctl_lag_mb(r.lag_bytes))
+		                : xstrdup("unknown");
+		char *tags = ctl_tags_line(m->tags_json);
+		const char *cells[8] = {
+		    m->name, host ? host : "", r.role_text, r.state ? r.state : "unknown", tl, lag};
+		size_t n = 6;
+		if (any_pending)
+			cells[n++] = m->pending_restart ? "*" : "";
+		if (any_tags)
+			cells[n++] = tags;
+		ctl_table_add_row(t, cells);
+		free(host);
+		free(tl);
+		free(lag);
+		free(tags);
+	}
+	char *title =
+	    xasprintf("Cluster: %s (%s)", c->scope, v->sysid ? v->sysid : "not initialized");
+	char *text = ctl_table_render(t, title);
+	free(title);
+	ctl_table_free(t);
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb, text);
+	free(text);
+	if (!v->leader)
+		sb_puts(&sb, " No leader: the cluster has no primary\n");
+	if (v->has_config && v->config.pause)
+		sb_puts(&sb, " Maintenance mode: on\n");
+	if (v->has_failover)
+		sb_printf(&sb, " Failover requested: from %s to %s%s%s\n",
+		          v->failover_leader ? v->failover_leader : "the leader",
+		          v->failover_candidate ? v->failover_candidate : "the best replica",
+		          v->failover_scheduled_at ? " at " : "",
+		          v->failover_scheduled_at ? v->failover_scheduled_at : "");
+	return sb_steal(&sb);
+}
+
+int ctl_cmd_list(const ctl_opts *o)
+{
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (view_empty(&v)) {
+		rc = not_found(&c, &v);
+	} else {
+		const dcs_member **ms = sorted_members(&v);
+		if (o->json) {
+			ctl_print_json(list_json(&v, &c, ms));
+		} else {
+			char *text = list_text(&v, &c, ms);
+			fputs(text, stdout);
+			free(text);
+		}
+		free(ms);
+	}
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
+/* ---- history ---- */
+
+int ctl_cmd_history(const ctl_opts *o)
+{
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (view_empty(&v)) {
+		rc = not_found(&c, &v);
+	} else if (o->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < v.nhistory; i++) {
+			const dcs_history_entry *h = &v.history[i];
+			char *lsn = ctl_lsn_text(h->lsn);
+			json_t *e = json_object();
+			json_object_set_new(e, "timeline", json_integer(h->timeline));
+			json_object_set_new(e, "lsn", json_integer((json_int_t)h->lsn));
+			json_object_set_new(e, "lsn_text", json_string(lsn));
+			json_object_set_new(e, "reason", json_str_or_null(h->reason));
+			json_object_set_new(e, "timestamp", json_str_or_null(h->timestamp));
+			json_object_set_new(e, "new_leader", json_str_or_null(h->new_leader));
+			json_array_append_new(arr, e);
+			free(lsn);
+		}
+		ctl_print_json(arr);
+	} else {
+		const char *headers[] = {"TL", "LSN", "Reason", "Timestamp", "New Leader"};
+		ctl_table *t = ctl_table_new(5, headers);
+		ctl_table_align(t, 0, CTL_ALIGN_RIGHT);
+		ctl_table_align(t, 1, CTL_ALIGN_RIGHT);
+		for (size_t i = 0; i < v.nhistory; i++) {
+			const dcs_history_entry *h = &v.history[i];
+			char *tl = xasprintf("%lld", (long long)h->timeline);
+			char *lsn = ctl_lsn_text(h->lsn);
+			const char *cells[] = {tl, lsn, h->reason, h->timestamp, h->new_leader};
+			ctl_table_add_row(t, cells);
+			free(tl);
+			free(lsn);
+		}
+		char *title =
+		    xasprintf("Cluster: %s (%s)", c.scope, v.sysid ? v.sysid : "not initialized");
+		char *text = ctl_table_render(t, title);
+		fputs(text, stdout);
+		if (v.nhistory == 0)
+			puts(
+			    " No failover or switchover yet: the cluster is on its first timeline");
+		free(text);
+		free(title);
+		ctl_table_free(t);
+	}
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
+/* ---- show-config ---- */
+
+int ctl_cmd_show_config(const ctl_opts *o)
+{
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (view_empty(&v)) {
+		rc = not_found(&c, &v);
+	} else if (!v.has_config || !v.config.raw) {
+		fprintf(stderr, "tandemctl: cluster '%s' has no configuration key (%sconfig)\n",
+		        c.scope, v.prefix);
+		rc = CTL_EXIT_FAILED;
+	} else {
+		json_t *j = json_loads(v.config.raw, JSON_DECODE_ANY, NULL);
+		char *err = NULL;
+		char *yaml = j && !o->json ? ctl_json_to_yaml(v.config.raw, &err) : NULL;
+		if (!j) {
+			fprintf(stderr,
+			        "tandemctl: the configuration key is not JSON; as stored:\n");
+			printf("%s\n", v.config.raw);
+			rc = CTL_EXIT_FAILED;
+		} else if (o->json) {
+			ctl_print_json(j);
+			j = NULL;
+		} else if (yaml) {
+			fputs(yaml, stdout);
+		} else {
+			fprintf(stderr, "tandemctl: %s\n",
+			        err ? err : "cannot show the configuration");
+			rc = CTL_EXIT_FAILED;
+		}
+		json_decref(j);
+		free(yaml);
+		free(err);
+	}
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
+/* ---- haproxy-config ---- */
+
+int ctl_cmd_haproxy_config(const ctl_opts *o)
+{
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (view_empty(&v)) {
+		rc = not_found(&c, &v);
+		goto out;
+	}
+	const dcs_member **ms = sorted_members(&v);
+	haproxy_member *hm = xcalloc(v.nmembers ? v.nmembers : 1, sizeof *hm);
+	char **owned = xcalloc(2 * v.nmembers + 1, sizeof *owned);
+	size_t n = 0, nowned = 0;
+	for (size_t i = 0; i < v.nmembers; i++) {
+		char *pg = ms[i]->conn_url ? ctl_url_host_port(ms[i]->conn_url) : NULL;
+		char *rest = ms[i]->api_url ? ctl_url_host_port(ms[i]->api_url) : NULL;
+		if (!pg || !rest) {
+			fprintf(stderr,
+			        "tandemctl: warning: member %s left out: it has no readable %s\n",
+			        ms[i]->name, !pg ? "conn_url" : "api_url");
+			free(pg);
+			free(rest);
+			continue;
+		}
+		owned[nowned++] = pg;
+		owned[nowned++] = rest;
+		hm[n].name = ms[i]->name;
+		hm[n].pg_addr = pg;
+		hm[n].rest_addr = rest;
+		n++;
+	}
+	haproxy_config_input in;
+	haproxy_config_input_defaults(&in);
+	in.scope = c.scope;
+	in.members = hm;
+	in.n_members = n;
+	in.rw_listen = o->rw_listen ? o->rw_listen : "*:5000";
+	in.ro_listen = o->ro_listen ? o->ro_listen : "*:5001";
+	in.stats_listen = o->stats_listen;
+	if (o->maxconn)
+		in.maxconn = o->maxconn;
+	if (o->no_fallback)
+		in.ro_fallback_primary = false;
+	char *err = NULL;
+	char *text = n ? haproxy_config_render(&in, &err) : NULL;
+	if (text) {
+		fputs(text, stdout);
+	} else {
+		fprintf(stderr, "tandemctl: cannot write an HAProxy configuration: %s\n",
+		        n ? (err ? err : "invalid input")
+		          : "no member has both conn_url and api_url");
+		rc = CTL_EXIT_FAILED;
+	}
+	free(text);
+	free(err);
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(hm);
+	free(ms);
+out:
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
+/* ---- version ---- */
+
+int ctl_cmd_version(const ctl_opts *o)
+{
+	if (!ctl_conn_given(&o->conn)) {
+		if (o->json) {
+			json_t *j = json_object();
+			json_object_set_new(j, "tandemctl", json_string(TANDEM_VERSION));
+			ctl_print_json(j);
+		} else {
+			printf("tandemctl version %s\n", TANDEM_VERSION);
+		}
+		return CTL_EXIT_OK;
+	}
+	if (!o->json)
+		printf("tandemctl version %s\n", TANDEM_VERSION);
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	const dcs_member **ms = sorted_members(&v);
+	json_t *members = json_object();
+	for (size_t i = 0; i < v.nmembers; i++) {
+		if (o->json)
+			json_object_set_new(members, ms[i]->name, json_str_or_null(ms[i]->version));
+		else
+			printf("%s: %s: version %s\n", c.scope, ms[i]->name,
+			       ms[i]->version ? ms[i]->version : "unknown");
+	}
+	if (o->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "tandemctl", json_string(TANDEM_VERSION));
+		json_object_set_new(j, "scope", json_string(c.scope));
+		json_object_set_new(j, "members", members);
+		ctl_print_json(j);
+	} else {
+		json_decref(members);
+	}
+	free(ms);
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}

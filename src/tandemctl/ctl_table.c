@@ -1,0 +1,431 @@
+#include "ctl_table.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strbuf.h"
+
+struct ctl_table {
+	size_t ncols;
+	char **headers;
+	ctl_align *align;
+	char **cells; /* nrows * ncols */
+	size_t nrows;
+};
+
+static char *clean_cell(const char *s)
+{
+	char *c = xstrdup(s ? s : "");
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
+ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
+{
+	ctl_table *t = xcalloc(1, sizeof *t);
+	t->ncols = ncols;
+	t->headers = xcalloc(ncols ? ncols : 1, sizeof *t->headers);
+	t->align = xcalloc(ncols ? ncols : 1, sizeof *t->align);
+	for (size_t i = 0; i < ncols; i++)
+		t->headers[i] = clean_cell(headers[i]);
+	return t;
+}
+
+void ctl_table_free(ctl_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->headers[i]);
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->headers);
+	free(t->align);
+	free(t->cells);
+	free(t);
+}
+
+void ctl_table_align(ctl_table *t, size_t col, ctl_align align)
+{
+	if (col < t->ncols)
+		t->align[col] = align;
+}
+
+void ctl_table_add_row(ctl_table *t, const char *const *cells)
+{
+	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof *t->cells + 1);
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = clean_cell(cells[i]);
+	t->nrows++;
+}
+
+size_t ctl_table_rows(const ctl_table *t)
+{
+	return t->nrows;
+}
+
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void repeat(strbuf *sb, char c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sb_append(sb, &c, 1);
+}
+
+static void border(strbuf *sb, const size_t *w, size_t ncols)
+{
+	for (size_t i = 0; i < ncols; i++) {
+		sb_puts(sb, "+");
+		repeat(sb, '-', w[i] + 2);
+	}
+	sb_puts(sb, "+\n");
+}
+
+static void row(strbuf *sb, const ctl_table *t, const size_t *w, char *const *cells)
+{
+	for (size_t i = 0; i < t->ncols; i++) {
+		size_t pad = w[i] - text_width(cells[i]);
+		sb_puts(sb, "| ");
+		if (t->align[i] == CTL_ALIGN_RIGHT)
+			repeat(sb, ' ', pad);
+		sb_puts(sb, cells[i]);
+		if (t->align[i] == CTL_ALIGN_LEFT)
+			repeat(sb, ' ', pad);
+		sb_puts(sb, " ");
+	}
+	sb_puts(sb, "|\n");
+}
+
+char *ctl_table_render(const ctl_table *t, const char *title)
+{
+	strbuf sb = STRBUF_INIT;
+	if (t->ncols == 0)
+		return sb_steal(&sb);
+	size_t *w = xcalloc(t->ncols, sizeof *w);
+	for (size_t i = 0; i < t->ncols; i++) {
+		w[i] = text_width(t->headers[i]);
+		for (size_t r = 0; r < t->nrows; r++) {
+			size_t cw = text_width(t->cells[r * t->ncols + i]);
+			if (cw > w[i])
+				w[i] = cw;
+		}
+	}
+	char *clean_title = title ? clean_cell(title) : NULL;
+	if (clean_title) {
+		/* "+ " title " " then dashes: the title must fit in the line's width. */
+		size_t total = 1;
+		for (size_t i = 0; i < t->ncols; i++)
+			total += w[i] + 3;
+		size_t need = text_width(clean_title) + 4;
+		if (need > total)
+			w[t->ncols - 1] += need - total;
+		total = need > total ? need : total;
+		/* The top border: the title, then the column borders that fall after it. */
+		strbuf line = STRBUF_INIT;
+		border(&line, w, t->ncols);
+		sb_puts(&sb, "+ ");
+		sb_puts(&sb, clean_title);
+		sb_puts(&sb, " ");
+		/* Skip the characters of `line` the title covers (border lines are ASCII). */
+		size_t covered = need - 1;
+		sb_puts(&sb, line.data + covered);
+		sb_free(&line);
+	} else {
+		border(&sb, w, t->ncols);
+	}
+	free(clean_title);
+	row(&sb, t, w, t->headers);
+	border(&sb, w, t->ncols);
+	for (size_t r = 0; r < t->nrows; r++)
+		row(&sb, t, w, t->cells + r * t->ncols);
+	if (t->nrows > 0)
+		border(&sb, w, t->ncols);
+	free(w);
+	return sb_steal(&sb);
+}
+
+/* ---- URLs ---- */
+
+typedef struct url_parts {
+	const char *scheme;
+	size_t scheme_len;
+	const char *host; /* with brackets for IPv6 */
+	size_t host_len;
+	const char *port; /* NULL when absent */
+	size_t port_len;
+} url_parts;
+
+static int url_split(const char *url, url_parts *u)
+{
+	memset(u, 0, sizeof *u);
+	const char *sep = url ? strstr(url, "://") : NULL;
+	if (!sep || sep == url)
+		return -1;
+	for (const char *p = url; p < sep; p++)
+		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+			return -1;
+	u->scheme = url;
+	u->scheme_len = (size_t)(sep - url);
+	const char *auth = sep + 3;
+	size_t auth_len = strcspn(auth, "/?#");
+	const char *end = auth + auth_len;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			auth = p + 1;
+	if (*auth == '[') {
+		const char *close = memchr(auth, ']', (size_t)(end - auth));
+		if (!close)
+			return -1;
+		u->host = auth;
+		u->host_len = (size_t)(close + 1 - auth);
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				return -1;
+			u->port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(auth, ':', (size_t)(end - auth));
+		u->host = auth;
+		u->host_len = (size_t)((colon ? colon : end) - auth);
+		if (colon)
+			u->port = colon + 1;
+	}
+	if (u->port) {
+		u->port_len = (size_t)(end - u->port);
+		if (u->port_len == 0 || u->port_len > 5)
+			return -1;
+		for (size_t i = 0; i < u->port_len; i++)
+			if (!isdigit((unsigned char)u->port[i]))
+				return -1;
+	}
+	if (u->host_len == 0 || (u->host[0] == '[' && u->host_len < 3))
+		return -1;
+	for (size_t i = 0; i < u->host_len; i++)
+		if ((unsigned char)u->host[i] <= 0x20 || u->host[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+static bool scheme_is(const url_parts *u, const char *name)
+{
+	return u->scheme_len == strlen(name) && strncasecmp(u->scheme, name, u->scheme_len) == 0;
+}
+
+char *ctl_url_host_port(const char *url)
+{
+	url_parts u;
+	if (url_split(url, &u) < 0)
+		return NULL;
+	if (u.port)
+		return xasprintf("%.*s:%.*s", (int)u.host_len, u.host, (int)u.port_len, u.port);
+	const char *port = scheme_is(&u, "postgres") || scheme_is(&u, "postgresql") ? "5432"
+	                   : scheme_is(&u, "http")                                  ? "80"
+	                   : scheme_is(&u, "https")                                 ? "443"
+	                                                                            : NULL;
+	if (!port)
+		return NULL;
+	return xasprintf("%.*s:%s", (int)u.host_len, u.host, port);
+}
+
+char *ctl_url_with_path(const char *url, const char *path)
+{
+	url_parts u;
+	if (url_split(url, &u) < 0)
+		return NULL;
+	if (u.port)
+		return xasprintf("%.*s://%.*s:%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len,
+		                 u.host, (int)u.port_len, u.port, path);
+	return xasprintf("%.*s://%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len, u.host,
+	                 path);
+}
+
+/* ---- numbers ---- */
+
+uint64_t ctl_lag_mb(uint64_t bytes)
+{
+	const uint64_t mib = 1024 * 1024;
+	return bytes / mib + (bytes % mib >= mib / 2 ? 1 : 0);
+}
+
+char *ctl_lsn_text(uint64_t lsn)
+{
+	return xasprintf("%X/%X", (unsigned)(lsn >> 32), (unsigned)(lsn & 0xffffffffu));
+}
+
+/* ---- JSON as YAML ---- */
+
+static bool yaml_plain_ok(const char *s)
+{
+	static const char *const reserved[] = {"true", "false", "yes", "no", "on",
+	                                       "off",  "null",  "y",   "n",  "~"};
+	if (!*s || isspace((unsigned char)*s) || isspace((unsigned char)s[strlen(s) - 1]))
+		return false;
+	if (isdigit((unsigned char)*s) || *s == '-' || *s == '+' || *s == '.')
+		return false;
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+		if (strcasecmp(s, reserved[i]) == 0)
+			return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_./+- ", *p) &&
+		    !((unsigned char)*p & 0x80))
+			return false;
+	return true;
+}
+
+static void yaml_scalar(strbuf *sb, const json_t *v)
+{
+	if (json_is_string(v) && yaml_plain_ok(json_string_value(v))) {
+		sb_puts(sb, json_string_value(v));
+		return;
+	}
+	/* JSON's string, number and literal syntax is valid YAML (flow style). */
+	char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	sb_puts(sb, text ? text : "null");
+	free(text);
+}
+
+static bool yaml_is_block(const json_t *v)
+{
+	return (json_is_object(v) && json_object_size(v) > 0) ||
+	       (json_is_array(v) && json_array_size(v) > 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The object's keys, sorted (pointers into the object). */
+static const char **sorted_keys(const json_t *obj, size_t *n)
+{
+	*n = json_object_size(obj);
+	const char **keys = xcalloc(*n ? *n : 1, sizeof *keys);
+	size_t i = 0;
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		(void)v;
+		keys[i++] = k;
+	}
+	qsort(keys, *n, sizeof *keys, cmp_str);
+	return keys;
+}
+
+static void yaml_value(strbuf *sb, const json_t *v, size_t indent, bool first_inline);
+
+static void yaml_key(strbuf *sb, const char *k)
+{
+	json_t *s = json_string(k);
+	if (s)
+		yaml_scalar(sb, s);
+	else
+		sb_puts(sb,
+		        "\"?\""); /* not UTF-8: jansson refuses it; cannot happen for parsed JSON */
+	json_decref(s);
+}
+
+/* A block value at `indent`; with `first_inline`, the first line's indentation has been written
+ * already (an item of a list: "- key: value"). */
+static void yaml_value(strbuf *sb, const json_t *v, size_t indent, bool first_inline)
+{
+	if (json_is_object(v)) {
+		size_t n;
+		const char **keys = sorted_keys(v, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0 || !first_inline)
+				repeat(sb, ' ', indent);
+			yaml_key(sb, keys[i]);
+			const json_t *item = json_object_get(v, keys[i]);
+			if (yaml_is_block(item)) {
+				sb_puts(sb, ":\n");
+				yaml_value(sb, item, indent + 2, false);
+			} else {
+				sb_puts(sb, ": ");
+				yaml_scalar(sb, item);
+				sb_puts(sb, "\n");
+			}
+		}
+		free(keys);
+	} else if (json_is_array(v)) {
+		size_t i;
+		const json_t *item;
+		json_array_foreach(v, i, item)
+		{
+			if (i > 0 || !first_inline)
+				repeat(sb, ' ', indent);
+			if (json_is_object(item) && json_object_size(item) > 0) {
+				sb_puts(sb, "- ");
+				yaml_value(sb, item, indent + 2, true);
+			} else if (yaml_is_block(item)) {
+				sb_puts(sb, "-\n");
+				yaml_value(sb, item, indent + 2, false);
+			} else {
+				sb_puts(sb, "- ");
+				yaml_scalar(sb, item);
+				sb_puts(sb, "\n");
+			}
+		}
+	} else {
+		if (!first_inline)
+			repeat(sb, ' ', indent);
+		yaml_scalar(sb, v);
+		sb_puts(sb, "\n");
+	}
+}
+
+char *ctl_json_to_yaml(const char *json, char **err)
+{
+	json_error_t je;
+	json_t *root = json_loads(json, JSON_DECODE_ANY, &je);
+	if (!root) {
+		err_set(err, "not JSON: %s (line %d)", je.text, je.line);
+		return NULL;
+	}
+	strbuf sb = STRBUF_INIT;
+	if (yaml_is_block(root)) {
+		yaml_value(&sb, root, 0, false);
+	} else {
+		yaml_scalar(&sb, root);
+		sb_puts(&sb, "\n");
+	}
+	json_decref(root);
+	return sb_steal(&sb);
+}
+
+char *ctl_tags_line(const char *tags_json)
+{
+	strbuf sb = STRBUF_INIT;
+	json_t *root = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
+	if (json_is_object(root)) {
+		size_t n;
+		const char **keys = sorted_keys(root, &n);
+		for (size_t i = 0; i < n; i++) {
+			const json_t *v = json_object_get(root, keys[i]);
+			sb_printf(&sb, "%s%s: ", i ? ", " : "", keys[i]);
+			if (json_is_string(v)) {
+				sb_puts(&sb, json_string_value(v));
+			} else {
+				char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+				sb_puts(&sb, text ? text : "?");
+				free(text);
+			}
+		}
+		free(keys);
+	}
+	json_decref(root);
+	return sb_steal(&sb);
+}

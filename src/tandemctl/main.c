@@ -1,0 +1,363 @@
+/* tandemctl: the operator's command line for a tandem (or Patroni) cluster. Global options,
+ * the command table, help, and dispatch; the commands are in ctl_read.c and ctl_actions.c. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_commands.h"
+#include "log.h"
+#ifdef TANDEMCTL_HAVE_DEMO
+#include "demo.h"
+#endif
+
+/* Which options a command accepts (the connection options and --json go with every command
+ * that reads the cluster). */
+enum {
+	OPT_CONN = 1 << 0,
+	OPT_JSON = 1 << 1,
+	OPT_FORCE = 1 << 2,
+	OPT_CANDIDATE = 1 << 3,
+	OPT_ALL = 1 << 4,
+	OPT_HAPROXY = 1 << 5,
+};
+
+typedef struct command {
+	const char *name;
+	int (*run)(const ctl_opts *o);
+	unsigned accepts;
+	const char *usage;
+	const char *summary;
+} command;
+
+static const command commands[] = {
+    {"list", ctl_cmd_list, OPT_CONN | OPT_JSON, "list",
+     "the members: role, state, timeline, lag behind the leader, tags"},
+    {"failover", ctl_cmd_failover, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_CANDIDATE,
+     "failover [--candidate NAME] [--force]",
+     "make another member the leader (the leader picks the best replica without --candidate)"},
+    {"restart", ctl_cmd_restart, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL,
+     "restart MEMBER...|--all [--force]", "restart PostgreSQL on members"},
+    {"reload", ctl_cmd_reload, OPT_CONN | OPT_JSON | OPT_ALL, "reload [MEMBER...]",
+     "make members re-read their configuration (all members by default)"},
+    {"reinit", ctl_cmd_reinit, OPT_CONN | OPT_JSON | OPT_FORCE, "reinit MEMBER... [--force]",
+     "rebuild a replica's data directory from the leader (never the leader's)"},
+    {"show-config", ctl_cmd_show_config, OPT_CONN | OPT_JSON, "show-config",
+     "the cluster-wide configuration stored in etcd (YAML, or JSON with --json)"},
+    {"history", ctl_cmd_history, OPT_CONN | OPT_JSON, "history",
+     "the timeline history: every failover and switchover"},
+    {"haproxy-config", ctl_cmd_haproxy_config, OPT_CONN | OPT_HAPROXY,
+     "haproxy-config [--rw ADDR] [--ro ADDR] [--stats ADDR] [--maxconn N] [--no-fallback]",
+     "print an HAProxy configuration for the cluster's members"},
+    {"version", ctl_cmd_version, OPT_CONN | OPT_JSON, "version",
+     "tandemctl's version, and each member's when a cluster is given"},
+    {"demo", NULL, 0, "demo [ARGS...]",
+     "run the embedded demonstration (see tandemctl demo --help)"},
+};
+
+static const command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "usage: tandemctl [CONNECTION] COMMAND [OPTIONS] [ARGS]\n\n"
+	             "Looks at and acts on a tandem (or Patroni) cluster kept in etcd.\n\n"
+	             "Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
+	fprintf(
+	    out,
+	    "\nConnection (options may come before or after the command):\n"
+	    "  -c, --config FILE      a tandemd or Patroni YAML file: scope, namespace, etcd3.*,\n"
+	    "                         restapi.authentication.* are used   [TANDEMCTL_CONFIG]\n"
+	    "      --etcd HOSTS       etcd endpoints, HOST:PORT or URL, comma-separated; over the\n"
+	    "                         file's etcd3 settings                [TANDEMCTL_ETCD]\n"
+	    "      --scope NAME       the cluster's name; over the file's  [TANDEMCTL_SCOPE]\n"
+	    "      --namespace PATH   where the clusters live (default /service/)\n"
+	    "                                                              [TANDEMCTL_NAMESPACE]\n"
+	    "      --timeout SECONDS  deadline of every etcd read and REST call (default 30)\n"
+	    "\nOptions:\n"
+	    "      --json             machine-readable output (JSON on stdout)\n"
+	    "      --force            do not ask for confirmation (failover, restart, reinit);\n"
+	    "                         required when stdin is not a terminal\n"
+	    "      --candidate NAME   failover: the member to promote\n"
+	    "      --all              restart, reload: every member\n"
+	    "      --rw ADDR          haproxy-config: read-write port (default *:5000)\n"
+	    "      --ro ADDR          haproxy-config: read-only port (default *:5001)\n"
+	    "      --stats ADDR       haproxy-config: HAProxy's stats page (default none)\n"
+	    "      --maxconn N        haproxy-config: connections per server (default 100)\n"
+	    "      --no-fallback      haproxy-config: the read-only port does not fall back to\n"
+	    "                         the primary when no replica is up\n"
+	    "  -h, --help             this text (tandemctl COMMAND --help: the command's usage)\n"
+	    "\nExit status:\n"
+	    "  0  done\n"
+	    "  1  the operation failed or was refused: a member answered with an error, no\n"
+	    "     such member or cluster, the leader named for reinit, not confirmed\n"
+	    "  2  usage or configuration error, including a confirmation needed without a\n"
+	    "     terminal (use --force)\n"
+	    "  3  etcd, or a member's REST API, could not be reached\n"
+	    "\nExamples:\n"
+	    "  tandemctl -c /etc/tandem/tandemd.yml list\n"
+	    "  tandemctl --etcd 10.0.0.1:2379 --scope batman list --json\n"
+	    "  tandemctl -c tandemd.yml failover --candidate pg2 --force\n");
+}
+
+static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "tandemctl: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'tandemctl --help'.\n");
+	return CTL_EXIT_USAGE;
+}
+
+enum {
+	LONG_ETCD = 256,
+	LONG_SCOPE,
+	LONG_NAMESPACE,
+	LONG_TIMEOUT,
+	LONG_JSON,
+	LONG_FORCE,
+	LONG_CANDIDATE,
+	LONG_ALL,
+	LONG_RW,
+	LONG_RO,
+	LONG_STATS,
+	LONG_MAXCONN,
+	LONG_NO_FALLBACK,
+};
+
+static const struct option long_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"etcd", required_argument, NULL, LONG_ETCD},
+    {"scope", required_argument, NULL, LONG_SCOPE},
+    {"namespace", required_argument, NULL, LONG_NAMESPACE},
+    {"timeout", required_argument, NULL, LONG_TIMEOUT},
+    {"json", no_argument, NULL, LONG_JSON},
+    {"force", no_argument, NULL, LONG_FORCE},
+    {"candidate", required_argument, NULL, LONG_CANDIDATE},
+    {"all", no_argument, NULL, LONG_ALL},
+    {"rw", required_argument, NULL, LONG_RW},
+    {"ro", required_argument, NULL, LONG_RO},
+    {"stats", required_argument, NULL, LONG_STATS},
+    {"maxconn", required_argument, NULL, LONG_MAXCONN},
+    {"no-fallback", no_argument, NULL, LONG_NO_FALLBACK},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The index of the command word: the first argument that is neither an option nor an option's
+ * value; argc when there is none. */
+static int command_index(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? i + 1 : argc;
+		if (a[0] != '-' || a[1] == '\0')
+			return i;
+		if (strcmp(a, "-c") == 0) {
+			i++;
+			continue;
+		}
+		if (a[1] != '-')
+			continue;
+		for (const struct option *lo = long_options; lo->name; lo++)
+			if (lo->has_arg == required_argument && strcmp(a + 2, lo->name) == 0)
+				i++;
+	}
+	return argc;
+}
+
+static int demo(int argc, char **argv)
+{
+#ifdef TANDEMCTL_HAVE_DEMO
+	return demo_main(argc, argv);
+#else
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "tandemctl: this build of tandemctl has no demo\n");
+	return CTL_EXIT_USAGE;
+#endif
+}
+
+static const char *env_or(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int ci = command_index(argc, argv);
+	if (ci < argc && strcmp(argv[ci], "demo") == 0)
+		return demo(argc - ci, argv + ci);
+
+	ctl_opts o;
+	memset(&o, 0, sizeof o);
+	o.timeout_ms = 30000;
+	o.conn.config = env_or("TANDEMCTL_CONFIG");
+	o.conn.etcd = env_or("TANDEMCTL_ETCD");
+	o.conn.scope = env_or("TANDEMCTL_SCOPE");
+	o.conn.namespace_ = env_or("TANDEMCTL_NAMESPACE");
+	unsigned given = 0;
+	bool help = false;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":c:h", long_options, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'c':
+			o.conn.config = optarg;
+			given |= OPT_CONN;
+			break;
+		case LONG_ETCD:
+			o.conn.etcd = optarg;
+			given |= OPT_CONN;
+			break;
+		case LONG_SCOPE:
+			o.conn.scope = optarg;
+			given |= OPT_CONN;
+			break;
+		case LONG_NAMESPACE:
+			o.conn.namespace_ = optarg;
+			given |= OPT_CONN;
+			break;
+		case LONG_TIMEOUT: {
+			errno = 0;
+			double s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(s > 0 && s <= 3600))
+				return usage_error(
+				    "--timeout '%s': give seconds, more than 0 and at "
+				    "most 3600",
+				    optarg);
+			o.timeout_ms = (long)(s * 1000 + 0.5);
+			if (o.timeout_ms < 1)
+				o.timeout_ms = 1;
+			given |= OPT_CONN;
+			break;
+		}
+		case LONG_JSON:
+			o.json = true;
+			given |= OPT_JSON;
+			break;
+		case LONG_FORCE:
+			o.force = true;
+			given |= OPT_FORCE;
+			break;
+		case LONG_CANDIDATE:
+			o.candidate = optarg;
+			given |= OPT_CANDIDATE;
+			break;
+		case LONG_ALL:
+			o.all = true;
+			given |= OPT_ALL;
+			break;
+		case LONG_RW:
+			o.rw_listen = optarg;
+			given |= OPT_HAPROXY;
+			break;
+		case LONG_RO:
+			o.ro_listen = optarg;
+			given |= OPT_HAPROXY;
+			break;
+		case LONG_STATS:
+			o.stats_listen = optarg;
+			given |= OPT_HAPROXY;
+			break;
+		case LONG_MAXCONN: {
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || n > 1000000)
+				return usage_error(
+				    "--maxconn '%s': give a number from 1 to 1000000", optarg);
+			o.maxconn = (unsigned)n;
+			given |= OPT_HAPROXY;
+			break;
+		}
+		case LONG_NO_FALLBACK:
+			o.no_fallback = true;
+			given |= OPT_HAPROXY;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		if (help) {
+			print_help(stdout);
+			return CTL_EXIT_OK;
+		}
+		print_help(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		const command *hc = optind + 1 < argc ? find_command(argv[optind + 1]) : NULL;
+		if (hc)
+			printf("usage: tandemctl [CONNECTION] %s\n  %s\n", hc->usage, hc->summary);
+		else
+			print_help(stdout);
+		return CTL_EXIT_OK;
+	}
+	const command *cmd = find_command(name);
+	if (!cmd)
+		return usage_error("unknown command '%s'", name);
+	if (!cmd->run)
+		return demo(argc - optind, argv + optind);
+	if (help) {
+		printf("usage: tandemctl [CONNECTION] %s\n  %s\n(see tandemctl --help for the "
+		       "options and exit status)\n",
+		       cmd->usage, cmd->summary);
+		return CTL_EXIT_OK;
+	}
+	unsigned extra = given & ~cmd->accepts;
+	if (extra) {
+		const char *what = extra & OPT_CANDIDATE ? "--candidate"
+		                   : extra & OPT_FORCE   ? "--force"
+		                   : extra & OPT_ALL     ? "--all"
+		                   : extra & OPT_JSON    ? "--json"
+		                   : extra & OPT_HAPROXY ? "the haproxy-config options"
+		                                         : "that option";
+		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", name, what,
+		        cmd->usage);
+		return CTL_EXIT_USAGE;
+	}
+	o.args = argv + optind + 1;
+	o.nargs = argc - optind - 1;
+	bool takes_members =
+	    cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload || cmd->run == ctl_cmd_reinit;
+	if (o.nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
+		fprintf(stderr,
+		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
+		        name, o.args[0], cmd->usage);
+		return CTL_EXIT_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "tandemctl: cannot initialise libcurl\n");
+		return CTL_EXIT_FAILED;
+	}
+	/* The libraries' own log lines (an etcd endpoint failing over) are for daemons; tandemctl
+	 * reports what went wrong itself. */
+	log_set_level(getenv("TANDEMCTL_DEBUG") ? LOG_DEBUG : LOG_ERROR);
+	int rc = cmd->run(&o);
+	curl_global_cleanup();
+	return rc;
+}

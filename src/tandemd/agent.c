@@ -1,0 +1,773 @@
+/* The agent: lease and member key on a heartbeat, the HA pass on every DCS change and every
+ * loop_wait, operator requests, and the status snapshot the REST API serves. See agent.h. */
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent_priv.h"
+#include "clock.h"
+#include "log.h"
+#include "strbuf.h"
+
+uint64_t agent_now(void)
+{
+	return clock_mono_ms();
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* "host:port" -> port text (after the last ':'). */
+static char *port_of(const char *hostport)
+{
+	const char *c = hostport ? strrchr(hostport, ':') : NULL;
+	return xstrdup(c ? c + 1 : "5432");
+}
+
+static char *host_of(const char *hostport)
+{
+	if (!hostport)
+		return xstrdup("127.0.0.1");
+	const char *c = strrchr(hostport, ':');
+	size_t n = c ? (size_t)(c - hostport) : strlen(hostport);
+	if (n >= 2 && hostport[0] == '[' && hostport[n - 1] == ']')
+		return xstrndup(hostport + 1, n - 2);
+	char *h = xstrndup(hostport, n);
+	char *comma = strchr(h, ',');
+	if (comma)
+		*comma = '\0';
+	if (!strcmp(h, "*") || !strcmp(h, "0.0.0.0") || !*h) {
+		free(h);
+		return xstrdup("127.0.0.1");
+	}
+	return h;
+}
+
+static void on_dcs_change(const dcs_view *v, void *ud)
+{
+	agent *a = ud;
+	(void)v;
+	a->dcs_ok = true;
+	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+	if (v->leader)
+		a->leaderless_published = false;
+	agent_kick(a);
+}
+
+static char *sanitized_name(const char *n)
+{
+	char *s = xstrdup(n);
+	for (char *p = s; *p; p++) {
+		char c = *p;
+		if (c >= 'A' && c <= 'Z')
+			*p = (char)(c - 'A' + 'a');
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			*p = '_';
+	}
+	return s;
+}
+
+char *agent_slot_name(const char *member)
+{
+	return sanitized_name(member);
+}
+
+static int write_passfile(agent *a, char **err)
+{
+	const tandemd_settings *s = a->s;
+	pgctl_pass_entry e[3];
+	size_t n = 0;
+	if (s->superuser_password)
+		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->su_user, s->superuser_password};
+	if (s->replication_password)
+		e[n++] =
+		    (pgctl_pass_entry){NULL, NULL, NULL, a->repl_user, s->replication_password};
+	if (s->rewind_password && s->rewind_username)
+		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->rewind_user, s->rewind_password};
+	return pgctl_write_passfile(a->passfile, e, n, NULL, err);
+}
+
+agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
+{
+	if (geteuid() == 0) {
+		err_set(err, "tandemd runs as the PostgreSQL OS user, not root (e.g. runuser -u "
+		             "postgres -- tandemd CONFIG.yml)");
+		return NULL;
+	}
+	agent *a = xcalloc(1, sizeof *a);
+	a->loop = loop;
+	a->s = s;
+	a->hc.name = s->name;
+	a->hc.nofailover = tandemd_tag(s, "nofailover");
+	a->hc.ttl_ms = (uint64_t)s->ttl;
+	a->hc.loop_wait_ms = (uint64_t)s->loop_wait;
+	a->hc.retry_timeout_ms = (uint64_t)s->retry_timeout;
+	a->hc.maximum_lag_on_failover = (uint64_t)s->maximum_lag_on_failover;
+	a->hc.max_restarts = 3;
+	a->ttl_s = (s->ttl + 999) / 1000;
+	a->last_action = HA_WAIT;
+	a->last_reason = "starting";
+
+	a->su_user = xstrdup(s->superuser_username ? s->superuser_username : "postgres");
+	a->repl_user = xstrdup(s->replication_username ? s->replication_username : "replicator");
+	a->rewind_user = xstrdup(s->rewind_username ? s->rewind_username : a->su_user);
+	a->port = port_of(s->pg_listen ? s->pg_listen : s->pg_connect_address);
+	const char *sockdirs = cfg_map_get(&s->parameters, "unix_socket_directories");
+	if (sockdirs) {
+		a->sockdir = xstrndup(sockdirs, strcspn(sockdirs, ","));
+	} else {
+		char *copy = xstrdup(s->data_dir);
+		a->sockdir = xstrdup(dirname(copy));
+		free(copy);
+	}
+	a->passfile = s->pgpass ? xstrdup(s->pgpass) : xasprintf("%s.pgpass", s->data_dir);
+	char *ci_host = xstrdup(a->sockdir);
+	pgctl_upstream local = {.host = ci_host,
+	                        .port = a->port,
+	                        .user = a->su_user,
+	                        .dbname = "postgres",
+	                        .passfile = a->passfile,
+	                        .application_name = "tandemd"};
+	a->local_conninfo = pgctl_conninfo(&local, err);
+	free(ci_host);
+	char *pg_host = host_of(s->pg_connect_address ? s->pg_connect_address : s->pg_listen);
+	char *pg_port = port_of(s->pg_connect_address ? s->pg_connect_address : s->pg_listen);
+	a->conn_url = xasprintf("postgres://%s%s%s:%s/postgres", strchr(pg_host, ':') ? "[" : "",
+	                        pg_host, strchr(pg_host, ':') ? "]" : "", pg_port);
+	free(pg_host);
+	free(pg_port);
+	const char *api =
+	    s->restapi_connect_address ? s->restapi_connect_address : s->restapi_listen;
+	char *api_host = host_of(api);
+	char *api_port = port_of(api ? api : "127.0.0.1:8008");
+	a->api_url = xasprintf("http://%s%s%s:%s/patroni", strchr(api_host, ':') ? "[" : "",
+	                       api_host, strchr(api_host, ':') ? "]" : "", api_port);
+	free(api_host);
+	free(api_port);
+	a->slot_name = agent_slot_name(s->name);
+	a->tags_kv = xcalloc(s->tags.n + 1, sizeof *a->tags_kv);
+	for (size_t i = 0; i < s->tags.n; i++)
+		a->tags_kv[a->ntags_kv++] = (rest_kv){s->tags.keys[i], s->tags.values[i]};
+	if (!a->local_conninfo || write_passfile(a, err) != 0)
+		goto fail;
+
+	char *log_path = xasprintf("%s.log", s->data_dir);
+	pgctl_opts po = {.bin_dir = s->bin_dir, .data_dir = s->data_dir, .log_path = log_path};
+	a->pc = pgctl_new(loop, &po, err);
+	free(log_path);
+	if (!a->pc)
+		goto fail;
+
+	const char *hosts[16];
+	size_t nh = 0;
+	char *urls[16];
+	if (s->etcd3_hosts.n) {
+		for (size_t i = 0; i < s->etcd3_hosts.n && nh < 16; i++)
+			hosts[nh++] = s->etcd3_hosts.v[i];
+	} else if (s->etcd3_host) {
+		hosts[nh++] = s->etcd3_host;
+	} else {
+		hosts[nh++] = "127.0.0.1:2379";
+	}
+	for (size_t i = 0; i < nh; i++)
+		urls[i] = xasprintf("%s://%s%s", s->etcd3_protocol ? s->etcd3_protocol : "http",
+		                    hosts[i], strchr(hosts[i], ':') ? "" : ":2379");
+	etcd_config ec = {.endpoints = (const char *const *)urls,
+	                  .nendpoints = nh,
+	                  .username = s->etcd3_username,
+	                  .password = s->etcd3_password,
+	                  .cacert = s->etcd3_cacert,
+	                  .cert = s->etcd3_cert,
+	                  .key = s->etcd3_key,
+	                  .connect_timeout_ms = a->hc.retry_timeout_ms};
+	a->etcd = etcd_new(loop, &ec, err);
+	for (size_t i = 0; i < nh; i++)
+		free(urls[i]);
+	if (!a->etcd)
+		goto fail;
+	dcs_config dc = {.etcd = a->etcd,
+	                 .namespace_ = s->dcs_namespace,
+	                 .scope = s->scope,
+	                 .name = s->name,
+	                 .ttl_s = a->ttl_s,
+	                 .retry_timeout_ms = a->hc.retry_timeout_ms,
+	                 .on_change = on_dcs_change,
+	                 .ud = a};
+	a->dcs = dcs_new(loop, &dc, err);
+	if (!a->dcs)
+		goto fail;
+	uv_timer_init(loop, &a->tick);
+	uv_timer_init(loop, &a->kick);
+	uv_timer_init(loop, &a->wait);
+	a->tick.data = a->kick.data = a->wait.data = a;
+	return a;
+fail:
+	agent_free(a);
+	return NULL;
+}
+
+/* ---- the heartbeat: lease, member key ---- */
+
+static void heartbeat(agent *a);
+
+static void hb_done(agent *a)
+{
+	a->hb_running = false;
+	agent_kick(a);
+}
+
+static void on_touch(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		metrics_inc(&a->counters.dcs_errors, 1);
+		log_warning("publishing the member key: %s", error ? error : dcs_result_name(r));
+	}
+}
+
+void agent_publish_member(agent *a)
+{
+	if (!dcs_lease_id(a->dcs) || a->stopping)
+		return;
+	const agent_status *st = agent_status_get(a);
+	dcs_member_info m = {.conn_url = a->conn_url,
+	                     .api_url = a->api_url,
+	                     .state = st->state,
+	                     .role = st->role,
+	                     .version = TANDEM_VERSION,
+	                     .has_lsn = st->lsn_known,
+	                     .xlog_location = st->lsn,
+	                     .timeline = st->timeline,
+	                     .pending_restart = st->pending_restart};
+	if (!strcmp(st->role, "replica") && a->walreceiver && !strcmp(a->walreceiver, "streaming"))
+		m.replication_state = "streaming";
+	m.tags.nofailover = tandemd_tag(a->s, "nofailover");
+	m.tags.noloadbalance = tandemd_tag(a->s, "noloadbalance");
+	m.tags.clonefrom = tandemd_tag(a->s, "clonefrom");
+	m.tags.nosync = tandemd_tag(a->s, "nosync");
+	char *v = dcs_encode_member(&m);
+	dcs_touch_member(a->dcs, v, on_touch, a);
+	free(v);
+}
+
+static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t ttl_s, void *ud)
+{
+	agent *a = ud;
+	if (r == DCS_OK) {
+		a->dcs_ok = true;
+		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+		a->lease_expiry_ms = sent_ms + (uint64_t)(ttl_s > 0 ? ttl_s : a->ttl_s) * 1000;
+		agent_publish_member(a);
+	} else {
+		metrics_inc(&a->counters.dcs_errors, 1);
+		log_warning("lease renewal: %s", error ? error : dcs_result_name(r));
+		if (r == DCS_LOST) {
+			a->dcs_ok = true;
+			a->lease_expiry_ms = 0; /* gone: a new one is granted on the next beat */
+		} else {
+			a->dcs_ok = false;
+		}
+	}
+	hb_done(a);
+}
+
+static void on_grant(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r == DCS_OK) {
+		a->dcs_ok = true;
+		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+		/* Granted at least now - retry_timeout ago; keep-alive right away for an exact
+		 * send time. */
+		dcs_lease_keepalive(a->dcs, on_lease, a);
+		return;
+	}
+	metrics_inc(&a->counters.dcs_errors, 1);
+	a->dcs_ok = r == DCS_LOST;
+	log_warning("lease grant: %s", error ? error : dcs_result_name(r));
+	hb_done(a);
+}
+
+static void heartbeat(agent *a)
+{
+	if (a->hb_running || a->stopping)
+		return;
+	a->hb_running = true;
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	if (!dcs_lease_id(a->dcs) || a->lease_expiry_ms == 0)
+		dcs_lease_grant(a->dcs, on_grant, a);
+	else if (leader)
+		dcs_renew_leader(a->dcs, on_lease, a);
+	else
+		dcs_lease_keepalive(a->dcs, on_lease, a);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	agent *a = t->data;
+	uint64_t mono = agent_now(), wall = wall_ms();
+	if (a->last_tick_mono) {
+		uint64_t dm = mono - a->last_tick_mono;
+		int64_t dw = (int64_t)(wall - a->last_tick_wall);
+		uint64_t late_limit = a->hc.loop_wait_ms + a->hc.retry_timeout_ms;
+		int64_t skew = dw - (int64_t)dm;
+		if (dm > late_limit || skew > 2000 || skew < -2000) {
+			if (!a->tilt)
+				log_warning("TILT: %s (%" PRIu64
+				            " ms between beats, wall clock moved %" PRId64
+				            " ms); observing for one pass",
+				            dm > late_limit ? "the loop stalled"
+				                            : "the clock jumped",
+				            dm, dw);
+			a->tilt = true;
+			metrics_inc(&a->counters.tilts, 1);
+		}
+	}
+	a->last_tick_mono = mono;
+	a->last_tick_wall = wall;
+	heartbeat(a);
+}
+
+/* ---- the HA pass ---- */
+
+static void pass_decide(agent *a);
+
+static void on_kick(uv_timer_t *t)
+{
+	agent *a = t->data;
+	if (a->stopping || !dcs_view_ready(a->dcs))
+		return;
+	if (a->busy || a->pass_running) {
+		a->pass_again = true;
+		return;
+	}
+	a->pass_running = true;
+	agent_gather(a, pass_decide);
+}
+
+/* 1 ms, not 0: a timer restarted with 0 from a timer callback would run again in the same loop
+ * iteration, for ever, starving I/O. */
+void agent_kick(agent *a)
+{
+	if (!a->stopping)
+		uv_timer_start(&a->kick, on_kick, 1, 0);
+}
+
+void agent_action_done(agent *a)
+{
+	a->busy = false;
+	a->doing = NULL;
+	a->step = NULL;
+	free(a->target);
+	a->target = NULL;
+	if (a->stopping) {
+		agent_act_shutdown(a);
+		return;
+	}
+	agent_publish_member(a);
+	agent_kick(a);
+}
+
+static bool member_running(const dcs_member *m)
+{
+	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
+}
+
+static void pass_decide(agent *a)
+{
+	a->pass_running = false;
+	if (a->stopping)
+		return;
+	metrics_inc(&a->counters.ha_passes, 1);
+	const dcs_view *v = dcs_get_view(a->dcs);
+	ha_member members[AGENT_MAX_MEMBERS];
+	ha_cluster cl;
+	dcs_view_to_ha(v, a->s->name, members, AGENT_MAX_MEMBERS, &cl);
+	for (size_t i = 0; i < cl.nmembers; i++) {
+		const dcs_member *m = dcs_view_member(v, members[i].name);
+		members[i].reachable = m && member_running(m);
+	}
+	cl.dcs_ok = a->dcs_ok;
+	ha_local lo = {.pg = agent_pg_state(a),
+	               .upstream = a->upstream,
+	               .restarts = a->restarts,
+	               .rewind_failed = a->rewind_failed};
+	if (lo.pg == HA_PG_PRIMARY || lo.pg == HA_PG_REPLICA)
+		lo.lsn = a->st.in_recovery && a->st.receive_lsn > a->st.lsn ? a->st.receive_lsn
+		                                                            : a->st.lsn;
+	else if (a->ctl_ok)
+		lo.lsn = a->ctl.checkpoint_lsn;
+	if ((lo.pg == HA_PG_STOPPED || lo.pg == HA_PG_CRASHED) && cl.leader &&
+	    strcmp(cl.leader, a->s->name) != 0)
+		lo.diverged = agent_diverged(a);
+	uint64_t now = agent_now();
+	if (a->restarts && now - a->last_restart_ms > 10 * a->hc.ttl_ms)
+		a->restarts = 0;
+	ha_clock clk = {.now_ms = now, .lease_expiry_ms = a->lease_expiry_ms, .tilt = a->tilt};
+	a->tilt = false;
+	ha_decision d = ha_decide(&a->hc, &cl, &lo, &clk);
+	a->last_pass_done_ms = now;
+
+	/* A promotion in flight: wait for recovery to end rather than promote twice. */
+	if (d.action == HA_PROMOTE && now < a->promote_until_ms) {
+		d.action = HA_KEEP_LEADER;
+		d.reason = "promoting: waiting for recovery to end";
+		uv_timer_start(&a->kick, on_kick, 100, 0);
+	}
+	/* Before racing for the key, make our own position known and give the others a moment to
+	 * publish theirs, so that the one furthest ahead wins. */
+	if (d.action == HA_TAKE_LEADER && !a->leaderless_published) {
+		a->leaderless_published = true;
+		agent_publish_member(a);
+		uv_timer_start(&a->kick, on_kick, 200, 0);
+		return;
+	}
+	/* Operator requests, when the decision leaves room for them. */
+	if (d.action == HA_WAIT || d.action == HA_KEEP_LEADER) {
+		if (a->req_reinit) {
+			a->req_reinit = false;
+			if (cl.leader && strcmp(cl.leader, a->s->name) != 0) {
+				agent_act_reinit(a, cl.leader);
+				return;
+			}
+			log_warning("reinitialize refused: no other leader to clone");
+		}
+		if (a->req_reload) {
+			a->req_reload = false;
+			char *e = NULL;
+			if (agent_pg_state(a) == HA_PG_PRIMARY ||
+			    agent_pg_state(a) == HA_PG_REPLICA) {
+				bool standby = agent_pg_state(a) == HA_PG_REPLICA;
+				if (agent_write_pg_files(a, standby, standby ? a->upstream : NULL,
+				                         &e) != 0 ||
+				    pgctl_reload(a->pc, &e) != 0) {
+					log_error("reload: %s", e);
+					free(e);
+				} else {
+					log_info("PostgreSQL configuration rewritten and reloaded");
+				}
+			}
+		}
+		if (a->req_restart) {
+			a->req_restart = false;
+			agent_act_restart(a);
+			return;
+		}
+	}
+	if (d.reason != a->last_logged_reason) {
+		log_info("%s: %s%s%s", ha_action_name(d.action), d.reason, d.target ? " -> " : "",
+		         d.target ? d.target : "");
+		a->last_logged_reason = d.reason;
+	}
+	a->last_action = d.action;
+	a->last_reason = d.reason;
+	if (d.action == HA_KEEP_LEADER && lo.pg == HA_PG_PRIMARY)
+		agent_leader_housekeeping(a);
+	if (d.action != HA_WAIT && d.action != HA_KEEP_LEADER) {
+		metrics_inc(&a->counters.actions, 1);
+		agent_act(a, d);
+	}
+	if (!a->busy && a->pass_again) {
+		a->pass_again = false;
+		agent_kick(a);
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static void begin(agent *a)
+{
+	dcs_start(a->dcs);
+	a->last_tick_mono = 0;
+	uv_timer_start(&a->tick, on_tick, 0, a->hc.loop_wait_ms);
+}
+
+/* The pid in <data_dir>/postmaster.pid when that process lives; 0 otherwise. */
+static pid_t leftover_postmaster(const agent *a)
+{
+	char *path = xasprintf("%s/postmaster.pid", a->s->data_dir);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return 0;
+	long pid = 0;
+	char line[64];
+	if (fgets(line, sizeof line, f))
+		pid = strtol(line, NULL, 10);
+	fclose(f);
+	return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+static void on_leftover_wait(uv_timer_t *t)
+{
+	agent *a = t->data;
+	pid_t pid = leftover_postmaster(a);
+	if (pid) {
+		if (agent_now() > a->leftover_deadline_ms) {
+			log_warning("the leftover postmaster %d ignores fast shutdown: SIGQUIT",
+			            (int)pid);
+			kill(pid, SIGQUIT);
+			a->leftover_deadline_ms = UINT64_MAX;
+		}
+		return;
+	}
+	uv_timer_stop(t);
+	log_info("the leftover postmaster is gone");
+	begin(a);
+}
+
+void agent_start(agent *a)
+{
+	a->started = true;
+	pid_t pid = leftover_postmaster(a);
+	if (!pid) {
+		begin(a);
+		return;
+	}
+	/* A postmaster we did not start (left by a previous tandemd): it is stopped, so that
+	 * this agent owns its PostgreSQL as a child and decides its role afresh. */
+	log_warning("a postmaster left by a previous run (pid %d) runs on %s: stopping it (fast)",
+	            (int)pid, a->s->data_dir);
+	kill(pid, SIGINT);
+	a->leftover_deadline_ms = agent_now() + 60000;
+	uv_timer_start(&a->wait, on_leftover_wait, 100, 100);
+}
+
+void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
+{
+	a->on_shutdown = done;
+	a->shutdown_ud = ud;
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	uv_timer_stop(&a->tick);
+	uv_timer_stop(&a->kick);
+	if (!a->busy)
+		agent_act_shutdown(a);
+	/* else: the running action ends, then agent_action_done carries on */
+}
+
+static void free_replicas(agent *a)
+{
+	for (size_t i = 0; i < a->nreplicas; i++) {
+		free(a->replicas[i].application_name);
+		free(a->replicas[i].client_addr);
+		free(a->replicas[i].state);
+		free(a->replicas[i].sync_state);
+	}
+	free(a->replicas);
+	a->replicas = NULL;
+	a->nreplicas = 0;
+}
+
+void agent_free(agent *a)
+{
+	if (!a)
+		return;
+	if (a->dcs)
+		dcs_free(a->dcs);
+	if (a->etcd)
+		etcd_free(a->etcd);
+	if (a->pc)
+		pgctl_free(a->pc);
+	if (a->tick.loop) {
+		uv_close((uv_handle_t *)&a->tick, NULL);
+		uv_close((uv_handle_t *)&a->kick, NULL);
+		uv_close((uv_handle_t *)&a->wait, NULL);
+		/* the handles live inside `a`: let the loop finish closing them */
+		uv_run(a->loop, UV_RUN_NOWAIT);
+	}
+	free_replicas(a);
+	free(a->port);
+	free(a->sockdir);
+	free(a->passfile);
+	free(a->local_conninfo);
+	free(a->conn_url);
+	free(a->api_url);
+	free(a->slot_name);
+	free(a->tags_kv);
+	free(a->su_user);
+	free(a->repl_user);
+	free(a->rewind_user);
+	free(a->upstream);
+	free(a->walreceiver);
+	free(a->sysid);
+	free(a->target);
+	free(a);
+}
+
+/* ---- status ---- */
+
+static const char *pg_state_text(const agent *a, ha_pg_state pg)
+{
+	if (a->doing)
+		return a->doing;
+	switch (pg) {
+	case HA_PG_PRIMARY:
+	case HA_PG_REPLICA:
+		return "running";
+	case HA_PG_STARTING:
+		return "starting";
+	case HA_PG_CRASHED:
+		return "crashed";
+	case HA_PG_NO_DATA:
+		return "stopped";
+	case HA_PG_STOPPED:
+		break;
+	}
+	return "stopped";
+}
+
+const agent_status *agent_status_get(agent *a)
+{
+	agent_status *st = &a->status;
+	const dcs_view *v = dcs_get_view(a->dcs);
+	ha_pg_state pg = agent_pg_state(a);
+	memset(st, 0, sizeof *st);
+	st->scope = a->s->scope;
+	st->name = a->s->name;
+	st->settings = a->s;
+	st->view = v;
+	st->state = pg_state_text(a, pg);
+	bool running = pg == HA_PG_PRIMARY || pg == HA_PG_REPLICA;
+	st->role = pg == HA_PG_PRIMARY   ? "primary"
+	           : pg == HA_PG_REPLICA ? "replica"
+	           : agent_has_data(a)   ? (a->ctl_ok && a->ctl.was_primary ? "primary" : "replica")
+	                                 : "uninitialized";
+	st->server_version = a->server_version;
+	st->lsn_known = running || a->ctl_ok;
+	st->lsn = running ? a->st.lsn : a->ctl_ok ? a->ctl.checkpoint_lsn : 0;
+	st->receive_lsn = running && a->st.in_recovery ? a->st.receive_lsn : 0;
+	st->timeline = running ? a->st.timeline : a->ctl_ok ? a->ctl.timeline : 0;
+	st->sysid = a->sysid ? a->sysid : v->sysid;
+	st->postmaster_start_unix_ms = pgctl_running(a->pc) ? (int64_t)a->pg_started_unix_ms : 0;
+	st->pending_restart = running && a->pending_restart;
+	st->holds_leader_key = v->leader && !strcmp(v->leader, a->s->name);
+	st->leader = v->leader;
+	st->dcs_ok = a->dcs_ok;
+	st->dcs_last_seen_unix_s = a->dcs_last_seen_unix_s;
+	st->paused = v->has_config && v->config.pause;
+	st->replicas = a->replicas;
+	st->nreplicas = a->nreplicas;
+	st->last_action = ha_action_name(a->last_action);
+	st->last_reason = a->last_reason;
+
+	rest_node_state *h = &st->health;
+	h->role = pg == HA_PG_PRIMARY   ? REST_ROLE_PRIMARY
+	          : pg == HA_PG_REPLICA ? REST_ROLE_REPLICA
+	                                : REST_ROLE_UNINITIALIZED;
+	if (!running && agent_has_data(a))
+		h->role = st->holds_leader_key ? REST_ROLE_PRIMARY : REST_ROLE_REPLICA;
+	h->pg = running                ? REST_PG_RUNNING
+	        : pg == HA_PG_STARTING ? REST_PG_STARTING
+	        : pg == HA_PG_CRASHED  ? REST_PG_CRASHED
+	                               : REST_PG_STOPPED;
+	h->holds_leader_key = st->holds_leader_key;
+	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	uint64_t leader_pos = lm && lm->has_lsn ? lm->xlog_location : v->has_status ? v->optime : 0;
+	if (pg == HA_PG_REPLICA && leader_pos) {
+		h->lag_known = true;
+		h->lag_bytes = leader_pos > a->st.lsn ? leader_pos - a->st.lsn : 0;
+	} else if (pg == HA_PG_PRIMARY) {
+		h->lag_known = true;
+	}
+	h->streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
+	for (size_t i = 0; i < v->nsync_standby; i++)
+		if (!strcmp(v->sync_standby[i], a->s->name))
+			h->sync_standby = true;
+	h->nofailover = tandemd_tag(a->s, "nofailover");
+	h->noloadbalance = tandemd_tag(a->s, "noloadbalance");
+	h->nosync = tandemd_tag(a->s, "nosync");
+	h->clonefrom = tandemd_tag(a->s, "clonefrom");
+	h->tags = a->tags_kv;
+	h->ntags = a->ntags_kv;
+	h->paused = st->paused;
+	uint64_t now = agent_now();
+	h->heartbeat_age_ms = a->last_pass_done_ms ? now - a->last_pass_done_ms : 0;
+	h->ttl_ms = a->hc.ttl_ms;
+	h->dcs_ok = a->dcs_ok;
+	h->max_lag_on_failover = a->hc.maximum_lag_on_failover;
+	return st;
+}
+
+const agent_counters *agent_counters_get(const agent *a)
+{
+	return &a->counters;
+}
+
+/* ---- operator requests ---- */
+
+int agent_request(agent *a, agent_request_kind kind, const char *candidate, char **err)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	switch (kind) {
+	case AGENT_REQ_RESTART:
+		if (!pgctl_running(a->pc)) {
+			err_set(err, "PostgreSQL is not running");
+			return -1;
+		}
+		a->req_restart = true;
+		break;
+	case AGENT_REQ_RELOAD:
+		a->req_reload = true;
+		break;
+	case AGENT_REQ_REINITIALIZE:
+		if (leader || !v->leader) {
+			err_set(err, leader
+			                 ? "this member is the leader: it cannot be reinitialized"
+			                 : "there is no leader to clone from");
+			return -1;
+		}
+		a->req_reinit = true;
+		break;
+	case AGENT_REQ_FAILOVER: {
+		if (!leader) {
+			err_set(err, "this member is not the leader (the leader is %s)",
+			        v->leader ? v->leader : "nobody");
+			return -1;
+		}
+		if (v->has_config && v->config.pause) {
+			err_set(err, "the cluster is in maintenance mode");
+			return -1;
+		}
+		const dcs_member *best = NULL;
+		for (size_t i = 0; i < v->nmembers; i++) {
+			const dcs_member *m = &v->members[i];
+			if (!strcmp(m->name, a->s->name) || !member_running(m) ||
+			    m->tags.nofailover)
+				continue;
+			if (candidate && strcmp(m->name, candidate) != 0)
+				continue;
+			if (!best || m->xlog_location > best->xlog_location)
+				best = m;
+		}
+		if (!best) {
+			if (candidate)
+				err_set(err,
+				        "member %s is not a running replica that may take over",
+				        candidate);
+			else
+				err_set(err, "no running replica may take over");
+			return -1;
+		}
+		char *val = dcs_encode_failover(a->s->name, best->name, NULL);
+		dcs_put_key(a->dcs, "failover", val, on_touch, a);
+		free(val);
+		log_info("manual failover to %s requested", best->name);
+		return 0;
+	}
+	}
+	agent_kick(a);
+	return 0;
+}

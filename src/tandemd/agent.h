@@ -1,0 +1,98 @@
+/* The agent of one tandemd member: it keeps the lease and the member key alive, runs the HA loop
+ * (gather the local state, ha_decide, carry out one action at a time) on every DCS change and
+ * every loop_wait, and answers the REST API's questions and requests through the functions below.
+ *
+ * Everything runs on one libuv loop. agent_status() is a snapshot valid until the next return to
+ * the loop; agent_request() queues an operator's request that the loop carries out on its next
+ * pass, and says at once whether it was accepted. */
+#ifndef TANDEMD_AGENT_H
+#define TANDEMD_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dcs_codec.h"
+#include "err.h"
+#include "metrics.h"
+#include "options.h"
+#include "rest_health.h"
+
+typedef struct agent agent;
+
+/* One replica streaming from this (primary) member, from pg_stat_replication. */
+typedef struct agent_replica {
+	char *application_name;
+	char *client_addr; /* NULL for a Unix socket */
+	char *state;       /* "streaming", ... */
+	char *sync_state;  /* "async", "sync", ... */
+	uint64_t replay_lsn;
+} agent_replica;
+
+typedef struct agent_status {
+	const char *scope;
+	const char *name;
+	/* Patroni's words: state "running", "stopped", "starting", "crashed", "creating replica",
+	 * "initializing new cluster", "running pg_rewind", "restarting", "stopping", "promoting",
+	 * "demoting"; role "primary", "replica" or "uninitialized". */
+	const char *state;
+	const char *role;
+	int server_version; /* 150004; 0 when unknown */
+	bool lsn_known;
+	uint64_t lsn;         /* primary: current write position; replica: replay position */
+	uint64_t receive_lsn; /* replica: last received; 0 if none */
+	int64_t timeline;     /* 0: unknown */
+	const char *sysid;    /* NULL: unknown */
+	int64_t postmaster_start_unix_ms; /* 0 when not running */
+	bool pending_restart;
+
+	bool holds_leader_key;
+	const char *leader; /* the holder of the leader key, NULL when none */
+	bool dcs_ok;
+	int64_t dcs_last_seen_unix_s; /* when the DCS last answered */
+	bool paused;
+
+	const agent_replica *replicas; /* when primary */
+	size_t nreplicas;
+
+	const char *last_action; /* ha_action_name of the last decision */
+	const char *last_reason;
+
+	rest_node_state health; /* for rest_health_status() */
+	const dcs_view *view;   /* the whole cluster as this member sees it */
+	const tandemd_settings *settings;
+} agent_status;
+
+/* Counters for /metrics (read by the REST server on the same loop). */
+typedef struct agent_counters {
+	metrics_counter ha_passes;
+	metrics_counter actions; /* actions started, any kind */
+	metrics_counter promotions;
+	metrics_counter demotions;
+	metrics_counter pg_restarts;
+	metrics_counter dcs_errors;
+	metrics_counter tilts;
+} agent_counters;
+
+typedef enum agent_request_kind {
+	AGENT_REQ_RESTART,      /* restart PostgreSQL in place (same role) */
+	AGENT_REQ_RELOAD,       /* re-read the configuration file and reload PostgreSQL */
+	AGENT_REQ_REINITIALIZE, /* replica only: move the data aside and clone the leader afresh */
+	AGENT_REQ_FAILOVER,     /* leader only: hand leadership to `candidate` (or the best one) */
+} agent_request_kind;
+
+agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err) TND_MUST_CHECK;
+void agent_start(agent *a);
+/* SIGTERM: stop PostgreSQL (fast) and release the leader key, then call `done`. */
+void agent_shutdown(agent *a, void (*done)(void *ud), void *ud);
+void agent_free(agent *a);
+
+const agent_status *agent_status_get(agent *a);
+const agent_counters *agent_counters_get(const agent *a);
+
+/* Accepts or refuses (with a reason in *err: 409-class) an operator request. `candidate` is only
+ * for AGENT_REQ_FAILOVER (NULL: the best member). */
+int agent_request(agent *a, agent_request_kind kind, const char *candidate,
+                  char **err) TND_MUST_CHECK;
+
+#endif

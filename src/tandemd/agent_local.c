@@ -1,0 +1,406 @@
+/* What the local PostgreSQL is (a state query when it runs, pg_controldata when it does not), and
+ * the files tandem writes for it. See agent_priv.h. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent_priv.h"
+#include "log.h"
+#include "strbuf.h"
+
+bool agent_has_data(const agent *a)
+{
+	char *p = xasprintf("%s/PG_VERSION", a->s->data_dir);
+	struct stat st;
+	bool ok = stat(p, &st) == 0;
+	free(p);
+	return ok;
+}
+
+ha_pg_state agent_pg_state(const agent *a)
+{
+	if (pgctl_running(a->pc)) {
+		if (!a->pg_ready || !a->query_ok)
+			return HA_PG_STARTING;
+		return a->st.in_recovery ? HA_PG_REPLICA : HA_PG_PRIMARY;
+	}
+	if (!agent_has_data(a))
+		return HA_PG_NO_DATA;
+	return a->pg_crashed ? HA_PG_CRASHED : HA_PG_STOPPED;
+}
+
+/* ---- configuration files ---- */
+
+typedef struct params {
+	pgctl_param *v;
+	size_t n, cap;
+	char **owned;
+	size_t nowned;
+} params;
+
+static void param_add(params *p, const char *name, const char *value)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].name, name)) {
+			p->v[i].value = value; /* a later source wins */
+			return;
+		}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 32;
+		p->v = xrealloc(p->v, p->cap * sizeof *p->v);
+	}
+	p->v[p->n++] = (pgctl_param){name, value};
+}
+
+static const char *own(params *p, char *s)
+{
+	p->owned = xrealloc(p->owned, (p->nowned + 1) * sizeof *p->owned);
+	p->owned[p->nowned++] = s;
+	return s;
+}
+
+static void params_free(params *p)
+{
+	for (size_t i = 0; i < p->nowned; i++)
+		free(p->owned[i]);
+	free(p->owned);
+	free(p->v);
+}
+
+/* The cluster's parameters from the DCS config (postgresql.parameters), as text. */
+static void add_dcs_params(params *p, const dcs_view *v)
+{
+	if (!v->has_config || !v->config.parameters_json)
+		return;
+	json_t *j = json_loads(v->config.parameters_json, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	const char *k;
+	json_t *val;
+	json_object_foreach(j, k, val)
+	{
+		const char *name = own(p, xstrdup(k));
+		if (json_is_string(val))
+			param_add(p, name, own(p, xstrdup(json_string_value(val))));
+		else if (json_is_integer(val))
+			param_add(
+			    p, name,
+			    own(p, xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(val))));
+		else if (json_is_real(val))
+			param_add(p, name, own(p, xasprintf("%g", json_real_value(val))));
+		else if (json_is_boolean(val))
+			param_add(p, name, json_is_true(val) ? "on" : "off");
+	}
+	json_decref(j);
+}
+
+static char *listen_addresses(const char *listen)
+{
+	if (!listen)
+		return xstrdup("127.0.0.1");
+	const char *c = strrchr(listen, ':');
+	char *h = xstrndup(listen, c ? (size_t)(c - listen) : strlen(listen));
+	return h;
+}
+
+int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **err)
+{
+	const tandemd_settings *s = a->s;
+	params p = {0};
+	/* What replication and pg_rewind need, bounded retained WAL, then the cluster's settings,
+	 * then this member's, then what tandem must own. */
+	param_add(&p, "wal_level", "replica");
+	param_add(&p, "hot_standby", "on");
+	param_add(&p, "max_wal_senders", "10");
+	param_add(&p, "max_replication_slots", "10");
+	param_add(&p, "wal_log_hints", "on");
+	param_add(&p, "wal_keep_size", "128MB");
+	param_add(&p, "max_slot_wal_keep_size", "1GB");
+	param_add(&p, "wal_receiver_status_interval", "1s");
+	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
+		param_add(&p, s->bootstrap_parameters.keys[i], s->bootstrap_parameters.values[i]);
+	add_dcs_params(&p, dcs_get_view(a->dcs));
+	for (size_t i = 0; i < s->parameters.n; i++)
+		param_add(&p, s->parameters.keys[i], s->parameters.values[i]);
+	param_add(&p, "listen_addresses", own(&p, listen_addresses(s->pg_listen)));
+	param_add(&p, "port", a->port);
+	if (!cfg_map_get(&s->parameters, "unix_socket_directories"))
+		param_add(&p, "unix_socket_directories", a->sockdir);
+	param_add(&p, "cluster_name", s->scope);
+
+	pgctl_upstream *up = standby && upstream ? agent_upstream_of(a, upstream, false) : NULL;
+	int rc = pgctl_write_conf(a->pc, p.v, p.n, up, err);
+	params_free(&p);
+	agent_upstream_free(up);
+	free(a->upstream);
+	a->upstream = up || (standby && upstream) ? xstrdup(upstream) : NULL;
+	if (rc != 0)
+		return -1;
+
+	const char *def_hba[] = {
+	    "local all all peer",
+	    "host all all 127.0.0.1/32 scram-sha-256",
+	    "host all all ::1/128 scram-sha-256",
+	    "host replication all 127.0.0.1/32 scram-sha-256",
+	    "host replication all ::1/128 scram-sha-256",
+	};
+	if (s->pg_hba.n)
+		rc = pgctl_write_hba(a->pc, (const char *const *)s->pg_hba.v, s->pg_hba.n, err);
+	else
+		rc = pgctl_write_hba(a->pc, def_hba, sizeof def_hba / sizeof def_hba[0], err);
+	if (rc != 0)
+		return -1;
+	return pgctl_set_standby(a->pc, standby, err);
+}
+
+/* "postgres://host:port/db" -> host and port. */
+static bool parse_conn_url(const char *url, char **host, char **port)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	if (!p)
+		return false;
+	p += 3;
+	const char *at = strchr(p, '@');
+	const char *slash = strchr(p, '/');
+	if (at && (!slash || at < slash))
+		p = at + 1;
+	size_t n = slash ? (size_t)(slash - p) : strlen(p);
+	char *hp = xstrndup(p, n);
+	char *colon = strrchr(hp, ':');
+	if (hp[0] == '[') {
+		char *close = strchr(hp, ']');
+		if (!close) {
+			free(hp);
+			return false;
+		}
+		*host = xstrndup(hp + 1, (size_t)(close - hp - 1));
+		*port = xstrdup(close[1] == ':' ? close + 2 : "5432");
+	} else {
+		*host = colon ? xstrndup(hp, (size_t)(colon - hp)) : xstrdup(hp);
+		*port = xstrdup(colon ? colon + 1 : "5432");
+	}
+	free(hp);
+	return **host != '\0';
+}
+
+pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
+{
+	const dcs_member *m = dcs_view_member(dcs_get_view(a->dcs), name);
+	char *host, *port;
+	if (!m || !parse_conn_url(m->conn_url, &host, &port))
+		return NULL;
+	pgctl_upstream *u = xcalloc(1, sizeof *u);
+	u->host = host;
+	u->port = port;
+	u->user = xstrdup(rewind ? a->rewind_user : a->repl_user);
+	u->dbname = xstrdup("postgres");
+	u->passfile = xstrdup(a->passfile);
+	u->application_name = xstrdup(a->s->name);
+	u->slot_name = !rewind && a->s->use_slots ? xstrdup(a->slot_name) : NULL;
+	return u;
+}
+
+void agent_upstream_free(pgctl_upstream *u)
+{
+	if (!u)
+		return;
+	free((char *)u->host);
+	free((char *)u->port);
+	free((char *)u->user);
+	free((char *)u->dbname);
+	free((char *)u->passfile);
+	free((char *)u->application_name);
+	free((char *)u->slot_name);
+	free(u);
+}
+
+/* ---- gathering the local state ---- */
+
+typedef struct gather {
+	agent *a;
+	void (*done)(agent *a);
+} gather;
+
+static void gather_end(gather *g)
+{
+	agent *a = g->a;
+	void (*done)(agent *) = g->done;
+	free(g);
+	done(a);
+}
+
+static void set_replicas(agent *a, const char *json)
+{
+	for (size_t i = 0; i < a->nreplicas; i++) {
+		free(a->replicas[i].application_name);
+		free(a->replicas[i].client_addr);
+		free(a->replicas[i].state);
+		free(a->replicas[i].sync_state);
+	}
+	free(a->replicas);
+	a->replicas = NULL;
+	a->nreplicas = 0;
+	json_t *j = json ? json_loads(json, 0, NULL) : NULL;
+	if (json_is_array(j) && json_array_size(j)) {
+		a->replicas = xcalloc(json_array_size(j), sizeof *a->replicas);
+		size_t i;
+		json_t *r;
+		json_array_foreach(j, i, r)
+		{
+			agent_replica *x = &a->replicas[a->nreplicas++];
+			const char *s;
+			if ((s = json_string_value(json_object_get(r, "application_name"))))
+				x->application_name = xstrdup(s);
+			if ((s = json_string_value(json_object_get(r, "client_addr"))))
+				x->client_addr = xstrdup(s);
+			if ((s = json_string_value(json_object_get(r, "state"))))
+				x->state = xstrdup(s);
+			if ((s = json_string_value(json_object_get(r, "sync_state"))))
+				x->sync_state = xstrdup(s);
+			if ((s = json_string_value(json_object_get(r, "replay_lsn"))) &&
+			    pgctl_parse_lsn(s, &x->replay_lsn) != 0)
+				x->replay_lsn = 0;
+		}
+	}
+	json_decref(j);
+}
+
+static const char info_sql[] =
+    "SELECT current_setting('server_version_num'),"
+    " (SELECT count(*) FROM pg_settings WHERE pending_restart),"
+    " (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint,"
+    " (SELECT coalesce(json_agg(json_build_object('application_name', application_name,"
+    " 'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,"
+    " 'replay_lsn', replay_lsn::text)), '[]') FROM pg_stat_replication),"
+    " (SELECT status FROM pg_stat_wal_receiver),"
+    " (SELECT system_identifier::text FROM pg_control_system())";
+
+static void on_info(const char *const *row, int ncols, const char *err, void *ud)
+{
+	gather *g = ud;
+	agent *a = g->a;
+	if (!err && ncols >= 6) {
+		a->server_version = row[0] ? atoi(row[0]) : 0;
+		a->pending_restart = row[1] && atoi(row[1]) > 0;
+		a->pg_started_unix_ms = row[2] ? strtoull(row[2], NULL, 10) : 0;
+		set_replicas(a, row[3]);
+		free(a->walreceiver);
+		a->walreceiver = row[4] ? xstrdup(row[4]) : NULL;
+		if (row[5] && (!a->sysid || strcmp(a->sysid, row[5]) != 0)) {
+			free(a->sysid);
+			a->sysid = xstrdup(row[5]);
+		}
+	}
+	gather_end(g);
+}
+
+static void on_state(const pgctl_state *st, const char *err, void *ud)
+{
+	gather *g = ud;
+	agent *a = g->a;
+	if (err) {
+		a->query_ok = false;
+		log_debug("state query: %s", err);
+		gather_end(g);
+		return;
+	}
+	a->query_ok = true;
+	/* A replica reports the timeline of its WAL receiver, or of its last restartpoint while the
+	 * receiver reconnects: timelines of one running server never go back. */
+	int64_t prev = a->st_pid == pgctl_pid(a->pc) ? a->st.timeline : 0;
+	a->st = *st;
+	a->st_pid = pgctl_pid(a->pc);
+	if (a->st.timeline < prev)
+		a->st.timeline = prev;
+	char *e = NULL;
+	if (pgctl_query(a->loop, a->local_conninfo, info_sql, a->hc.retry_timeout_ms, on_info, g,
+	                &e) != 0) {
+		log_warning("%s", e);
+		free(e);
+		gather_end(g);
+	}
+}
+
+static void on_controldata(bool ok, const char *out, const char *moved, void *ud)
+{
+	gather *g = ud;
+	agent *a = g->a;
+	(void)moved;
+	a->ctl_ok = ok && pgctl_parse_controldata(out, &a->ctl) == 0;
+	if (a->ctl_ok && (!a->sysid || strcmp(a->sysid, a->ctl.sysid) != 0)) {
+		free(a->sysid);
+		a->sysid = xstrdup(a->ctl.sysid);
+	}
+	gather_end(g);
+}
+
+void agent_gather(agent *a, void (*done)(agent *a))
+{
+	gather *g = xcalloc(1, sizeof *g);
+	g->a = a;
+	g->done = done;
+	char *e = NULL;
+	if (pgctl_running(a->pc)) {
+		a->ctl_ok = false;
+		if (!a->pg_ready) {
+			gather_end(g);
+			return;
+		}
+		if (pgctl_query_state(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_state,
+		                      g, &e) == 0)
+			return;
+	} else {
+		a->query_ok = false;
+		if (!agent_has_data(a)) {
+			a->ctl_ok = false;
+			gather_end(g);
+			return;
+		}
+		pgctl_clone_opts o = {
+		    .bin_dir = a->s->bin_dir, .timeout_ms = 30000, .done = on_controldata, .ud = g};
+		if (pgctl_controldata(a->loop, a->pc, &o, &e) == 0)
+			return;
+	}
+	log_warning("%s", e);
+	free(e);
+	gather_end(g);
+}
+
+/* The switch point out of timeline `tl` in the leader's history, from the DCS history key. */
+static bool switch_point(const dcs_view *v, int64_t tl, uint64_t *lsn)
+{
+	for (size_t i = 0; i < v->nhistory; i++)
+		if (v->history[i].timeline == tl) {
+			*lsn = v->history[i].lsn;
+			return true;
+		}
+	return false;
+}
+
+bool agent_diverged(const agent *a)
+{
+	if (!a->ctl_ok || !a->ctl.was_primary)
+		return false; /* a replica: PostgreSQL follows timeline switches itself */
+	const dcs_view *v = dcs_get_view(a->dcs);
+	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	int64_t leader_tl = lm && lm->timeline ? lm->timeline : 0;
+	if (!leader_tl) {
+		for (size_t i = 0; i < v->nhistory; i++)
+			if (v->history[i].timeline + 1 > leader_tl)
+				leader_tl = v->history[i].timeline + 1;
+	}
+	if (leader_tl && leader_tl <= a->ctl.timeline)
+		return false; /* same timeline: nothing forked */
+	uint64_t sw;
+	if (!switch_point(v, a->ctl.timeline, &sw))
+		return true; /* cannot tell: pg_rewind finds out (and does nothing if not needed) */
+	/* A clean shutdown ends with its checkpoint record; after a crash the end is unknown. */
+	return !a->ctl.clean || a->ctl.checkpoint_lsn >= sw;
+}

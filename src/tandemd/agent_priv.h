@@ -1,0 +1,125 @@
+/* The agent's insides, shared by agent.c (lease, heartbeat, HA pass, status), agent_local.c (what
+ * the local PostgreSQL is and the files tandem writes for it) and agent_act.c (the actions). */
+#ifndef TANDEMD_AGENT_PRIV_H
+#define TANDEMD_AGENT_PRIV_H
+
+#include "agent.h"
+#include "dcs.h"
+#include "etcd.h"
+#include "ha.h"
+#include "pgctl.h"
+
+enum { AGENT_MAX_MEMBERS = 64 };
+
+typedef void (*agent_step_fn)(agent *a, bool ok);
+
+struct agent {
+	uv_loop_t *loop;
+	const tandemd_settings *s;
+	etcd *etcd;
+	dcs *dcs;
+	pgctl *pc;
+	uv_timer_t tick; /* every loop_wait: lease, member key, then a pass */
+	uv_timer_t kick; /* a pass as soon as possible */
+	uv_timer_t wait; /* waits inside actions (stopping a leftover postmaster, settling) */
+	bool started, stopping, shutdown_done;
+	uint64_t leftover_deadline_ms;
+	void (*on_shutdown)(void *ud);
+	void *shutdown_ud;
+
+	/* derived settings */
+	ha_config hc;
+	int64_t ttl_s;
+	char *port, *sockdir, *passfile, *local_conninfo, *conn_url, *api_url, *slot_name;
+	char *su_user, *repl_user, *rewind_user;
+
+	/* the lease and the DCS */
+	bool hb_running;
+	uint64_t lease_expiry_ms;
+	bool dcs_ok;
+	int64_t dcs_last_seen_unix_s;
+	uint64_t last_tick_mono, last_tick_wall;
+	bool tilt;
+
+	/* the local PostgreSQL */
+	bool pg_ready;   /* the postmaster said ready */
+	bool pg_crashed; /* exited without being asked */
+	bool query_ok;   /* the last state query answered */
+	pgctl_state st;  /* its answer */
+	int st_pid;      /* the postmaster that gave it */
+	bool ctl_ok;     /* the last pg_controldata of a stopped server */
+	pgctl_control ctl;
+	char *upstream; /* the member named in primary_conninfo */
+	bool rewind_failed;
+	unsigned restarts;
+	uint64_t last_restart_ms;
+	uint64_t promote_until_ms;  /* pg_promote() sent; waiting for recovery to end */
+	bool became_leader_pending; /* promoted: publish history, slots, delete failover */
+	uint64_t pg_started_unix_ms;
+	int server_version;
+	bool pending_restart;
+	char *walreceiver; /* pg_stat_wal_receiver.status */
+	agent_replica *replicas;
+	size_t nreplicas;
+	char *sysid;
+
+	/* the HA pass */
+	bool busy;         /* an action runs */
+	bool pass_running; /* gathering state or deciding */
+	bool pass_again;
+	const char *doing; /* state text while an action runs ("creating replica", ...) */
+	ha_action last_action;
+	const char *last_reason;
+	const char *last_logged_reason;
+	uint64_t last_pass_done_ms;
+	bool leaderless_published; /* our fresh position is in the DCS since the leader vanished */
+	char *target;              /* the action's target member (owned copy) */
+	agent_step_fn step;        /* the continuation of a multi-step action */
+	agent_step_fn on_ready_step; /* when the postmaster is ready (or failed to be) */
+	agent_step_fn on_exit_step;  /* when the postmaster exited after pgctl_stop */
+	uint64_t backoff_until_ms;   /* a failed clone, rewind, start or bootstrap waits */
+	bool boot_ran_initdb;
+	int boot_puts;
+	uint64_t last_housekeeping_ms;
+	size_t housekeeping_members;
+	rest_kv *tags_kv;
+	size_t ntags_kv;
+
+	/* operator requests, carried out by the next pass */
+	bool req_restart, req_reload, req_reinit;
+
+	agent_status status;
+	agent_counters counters;
+};
+
+/* agent.c */
+void agent_kick(agent *a);
+void agent_action_done(agent *a);
+void agent_publish_member(agent *a);
+uint64_t agent_now(void);
+
+/* agent_local.c */
+bool agent_has_data(const agent *a);
+/* Writes tandem.conf (cluster and local parameters, plus primary_conninfo when `upstream` names
+ * a member with a conn_url), pg_hba.conf and standby.signal (when `standby`). */
+int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **err) TND_MUST_CHECK;
+/* The replication (or rewind) connection to member `name`; NULL when it is unknown. */
+pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind);
+void agent_upstream_free(pgctl_upstream *u);
+/* Gathers the local state (a query when running, pg_controldata when stopped), then calls
+ * `done`. */
+void agent_gather(agent *a, void (*done)(agent *a));
+ha_pg_state agent_pg_state(const agent *a);
+/* A stopped former primary whose timeline forked before its last checkpoint (or which crashed
+ * on a timeline the leader has left). */
+bool agent_diverged(const agent *a);
+char *agent_slot_name(const char *member);
+
+/* agent_act.c */
+void agent_act(agent *a, ha_decision d);
+void agent_act_restart(agent *a);
+void agent_act_reinit(agent *a, const char *target);
+void agent_act_shutdown(agent *a);
+void agent_leader_housekeeping(agent *a);
+
+#endif

@@ -1,0 +1,136 @@
+/* tandemd: the node agent beside one PostgreSQL instance (see docs/tandemd.md).
+ *
+ *   tandemd CONFIG.yml
+ *
+ * One libuv loop runs the agent (lease, HA loop, PostgreSQL as a child) and the REST API.
+ * Signals only record; the loop acts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "agent.h"
+#include "log.h"
+#include "options.h"
+#include "rest.h"
+
+typedef struct daemon_ {
+	uv_loop_t *loop;
+	agent *agent;
+	rest_server *rest;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	bool stopping;
+} daemon_;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: tandemd CONFIG.yml [--OPTION VALUE ...]\n"
+	        "\n"
+	        "The tandem node agent: runs beside one PostgreSQL instance (as its OS user),\n"
+	        "elects a leader through etcd v3, keeps one writable primary and streaming\n"
+	        "replicas, fails over automatically, and serves a Patroni-compatible REST API.\n"
+	        "The configuration file takes Patroni's YAML keys.\n"
+	        "\n"
+	        "Options (flags beat TANDEMD_* and PATRONI_* environment variables, which beat\n"
+	        "the file):\n");
+	cfg_print_help(&tandemd_options, out);
+	fprintf(out, "\n"
+	             "Signals: SIGTERM/SIGINT stop PostgreSQL (fast), give up the lease and exit;\n"
+	             "SIGHUP rewrites PostgreSQL's configuration and reloads it.\n"
+	             "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
+	             "configuration.\n");
+}
+
+static void on_shutdown_done(void *ud)
+{
+	daemon_ *d = ud;
+	uv_stop(d->loop);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	daemon_ *d = s->data;
+	if (signum == SIGHUP) {
+		char *err = NULL;
+		if (agent_request(d->agent, AGENT_REQ_RELOAD, NULL, &err) != 0) {
+			log_warning("SIGHUP: %s", err);
+			free(err);
+		} else {
+			log_info("SIGHUP: reloading PostgreSQL's configuration");
+		}
+		return;
+	}
+	if (d->stopping) {
+		log_warning("%s again: still stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
+	d->stopping = true;
+	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	sd_notify(0, "STOPPING=1");
+	agent_shutdown(d->agent, on_shutdown_done, d);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("tandemd %s\n", TANDEM_VERSION);
+			return 0;
+		}
+	}
+	tandemd_settings s;
+	char *err = NULL;
+	if (tandemd_settings_load(&s, argc, argv, NULL, &err) != 0) {
+		fprintf(stderr, "tandemd: %s\n", err);
+		free(err);
+		tandemd_settings_free(&s);
+		return 2;
+	}
+	log_set_context(s.name);
+	log_level level;
+	if (log_level_parse(s.log_level, &level) == 0)
+		log_set_level(level);
+
+	daemon_ d = {.loop = uv_default_loop()};
+	d.agent = agent_new(d.loop, &s, &err);
+	if (!d.agent) {
+		fprintf(stderr, "tandemd: %s\n", err);
+		free(err);
+		tandemd_settings_free(&s);
+		return 2;
+	}
+	d.rest = rest_new(d.loop, d.agent, &s, &err);
+	if (!d.rest) {
+		fprintf(stderr, "tandemd: %s\n", err);
+		free(err);
+		agent_free(d.agent);
+		tandemd_settings_free(&s);
+		return 2;
+	}
+	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (size_t i = 0; i < 3; i++) {
+		uv_signal_init(d.loop, sigs[i]);
+		sigs[i]->data = &d;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+	}
+	log_info("tandemd %s: member %s of cluster %s", TANDEM_VERSION, s.name, s.scope);
+	agent_start(d.agent);
+	sd_notify(0, "READY=1");
+	uv_run(d.loop, UV_RUN_DEFAULT);
+
+	rest_free(d.rest);
+	agent_free(d.agent);
+	for (size_t i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)sigs[i], NULL);
+	uv_run(d.loop, UV_RUN_NOWAIT);
+	uv_loop_close(d.loop);
+	tandemd_settings_free(&s);
+	log_info("stopped");
+	return 0;
+}

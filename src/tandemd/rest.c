@@ -1,0 +1,430 @@
+/* tandemd's REST API server on httpd: routing, authentication and methods (see rest.h). The
+ * bodies and the checks of the requests are the pure functions of rest_render.h. */
+#include "rest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "listener.h"
+#include "log.h"
+#include "rest_health.h"
+#include "rest_render.h"
+#include "strbuf.h"
+
+enum {
+	REST_MAX_BODY = 64 * 1024,
+	REST_MAX_HEADER = 16 * 1024,
+	REST_IDLE_TIMEOUT_S = 30,
+	REST_MAX_CONNECTIONS = 256,
+	REST_BACKLOG = 128,
+};
+
+struct rest_server {
+	agent *a;
+	const tandemd_settings *s;
+	int fd;
+	httpd *http;
+};
+
+static const char json_type[] = "application/json";
+static const char text_type[] = "text/plain; charset=utf-8";
+
+typedef enum route_kind {
+	R_NONE,
+	R_HEALTH,
+	R_PATRONI,
+	R_CLUSTER,
+	R_HISTORY,
+	R_CONFIG,
+	R_METRICS,
+	R_RESTART,
+	R_RELOAD,
+	R_REINITIALIZE,
+	R_FAILOVER,
+	R_SWITCHOVER,
+} route_kind;
+
+static const struct {
+	const char *path;
+	route_kind kind;
+} routes[] = {
+    {"/patroni", R_PATRONI},       {"/cluster", R_CLUSTER},           {"/history", R_HISTORY},
+    {"/config", R_CONFIG},         {"/metrics", R_METRICS},           {"/restart", R_RESTART},
+    {"/reload", R_RELOAD},         {"/reinitialize", R_REINITIALIZE}, {"/failover", R_FAILOVER},
+    {"/switchover", R_SWITCHOVER},
+};
+
+static route_kind route_of(const char *path, const rest_node_state *health)
+{
+	if (!path)
+		return R_NONE;
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+		if (strcmp(path, routes[i].path) == 0)
+			return routes[i].kind;
+	if (rest_health_status(path, NULL, 0, health) != 404)
+		return R_HEALTH;
+	return R_NONE;
+}
+
+static bool is_post_route(route_kind k)
+{
+	return k >= R_RESTART;
+}
+
+static void respond_text(http_req *req, unsigned status, const char *text)
+{
+	http_respond(req, status, text_type, text, strlen(text), NULL);
+}
+
+static void respond_json(http_req *req, unsigned status, bool with_body, const char *body)
+{
+	http_respond(req, status, json_type, with_body ? body : NULL, with_body ? strlen(body) : 0,
+	             NULL);
+}
+
+/* ---- authentication ---- */
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decodes standard base64 (padding optional); NULL when malformed. */
+static char *b64_decode(const char *in, size_t *outlen)
+{
+	size_t len = strlen(in);
+	while (len > 0 && in[len - 1] == '=')
+		len--;
+	char *out = xmalloc(len * 3 / 4 + 1);
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64val((unsigned char)in[i]);
+		if (v < 0) {
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+/* Constant time in the length of `want` (the secret), whatever `got` is. */
+static bool ct_equal(const char *got, size_t got_len, const char *want, size_t want_len)
+{
+	unsigned char diff = got_len != want_len;
+	for (size_t i = 0; i < want_len; i++) {
+		unsigned char g = i < got_len ? (unsigned char)got[i] : 0;
+		diff |= (unsigned char)(g ^ (unsigned char)want[i]);
+	}
+	return diff == 0;
+}
+
+static bool authorized(const rest_server *r, http_req *req)
+{
+	const char *user = r->s->restapi_username;
+	if (!user || !*user)
+		return true;
+	const char *h = http_req_header(req, "Authorization");
+	if (!h)
+		return false;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
+		return false;
+	h += 5;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	char *token = xstrndup(h, strcspn(h, " \t\r\n"));
+	size_t got_len = 0;
+	char *got = b64_decode(token, &got_len);
+	free(token);
+	if (!got)
+		return false;
+	char *want = xasprintf("%s:%s", user, r->s->restapi_password ? r->s->restapi_password : "");
+	bool ok = ct_equal(got, got_len, want, strlen(want));
+	/* the secrets leave no copy behind in freed memory */
+	memset(got, 0, got_len);
+	memset(want, 0, strlen(want));
+	free(got);
+	free(want);
+	return ok;
+}
+
+/* ---- GET-like routes ---- */
+
+/* The raw query string (after '?'), NULL when none. httpd.h does not hand it over yet (see
+ * rest.h); once it has http_req_query(), this returns it. */
+static const char *request_query(http_req *req)
+{
+	(void)req;
+	return NULL;
+}
+
+static void serve_health(rest_server *r, http_req *req, const char *path, rest_method m)
+{
+	const agent_status *st = agent_status_get(r->a);
+	const char *query = request_query(req);
+	rest_query q;
+	if (rest_query_parse(query, query ? strlen(query) : 0, &q) < 0) {
+		http_respond_error(req, 400, "malformed query string", NULL);
+		return;
+	}
+	unsigned status = (unsigned)rest_health_status(path, q.kv, q.n, &st->health);
+	rest_query_free(&q);
+	if (status == 404) {
+		http_respond_error(req, 404, "not found", NULL);
+		return;
+	}
+	if (status == 400) {
+		http_respond_error(req, 400, "bad query parameter (lag must be a size, e.g. 10MB)",
+		                   NULL);
+		return;
+	}
+	if (rest_health_has_body(m, path)) {
+		char *body = rest_render_patroni(st);
+		respond_json(req, status, true, body);
+		free(body);
+	} else {
+		http_respond(req, status, NULL, NULL, 0, NULL);
+	}
+}
+
+static void serve_get(rest_server *r, http_req *req, route_kind k, bool with_body)
+{
+	const agent_status *st = agent_status_get(r->a);
+	char *body = NULL;
+	unsigned status = 200;
+	switch (k) {
+	case R_PATRONI:
+		body = rest_render_patroni(st);
+		break;
+	case R_CLUSTER:
+		body = rest_render_cluster(st);
+		break;
+	case R_HISTORY:
+		body = rest_render_history(st);
+		break;
+	case R_CONFIG:
+		status = rest_render_config(st, &body);
+		break;
+	case R_METRICS: {
+		strbuf out = STRBUF_INIT;
+		rest_render_metrics(&out, st, agent_counters_get(r->a));
+		http_respond(req, 200, "text/plain; version=0.0.4", with_body ? out.data : NULL,
+		             with_body ? out.len : 0, NULL);
+		sb_free(&out);
+		return;
+	}
+	default:
+		http_respond_error(req, 404, "not found", NULL);
+		return;
+	}
+	respond_json(req, status, with_body, body);
+	free(body);
+}
+
+/* ---- POST routes ---- */
+
+static void queue_request(rest_server *r, http_req *req, agent_request_kind kind,
+                          const char *candidate, unsigned ok_status, const char *ok_text)
+{
+	char *err = NULL;
+	if (agent_request(r->a, kind, candidate, &err) < 0) {
+		const char *why = err ? err : "refused";
+		log_warning("REST: %s %s refused: %s", http_req_method(req), http_req_path(req),
+		            why);
+		respond_text(req, 409, why);
+		free(err);
+		return;
+	}
+	log_info("REST: %s %s accepted%s%s", http_req_method(req), http_req_path(req),
+	         candidate ? ", candidate " : "", candidate ? candidate : "");
+	respond_text(req, ok_status, ok_text);
+}
+
+static void answer_verdict(http_req *req, rest_verdict *v)
+{
+	log_warning("REST: %s %s refused (%u): %s", http_req_method(req), http_req_path(req),
+	            v->status, v->message ? v->message : "");
+	respond_text(req, v->status, v->message ? v->message : "refused");
+	rest_verdict_free(v);
+}
+
+static void serve_failover(rest_server *r, http_req *req, bool switchover, const char *body,
+                           size_t len)
+{
+	rest_failover_req fr;
+	rest_verdict v = {0, NULL};
+	if (rest_parse_failover(body, len, &fr, &v) < 0) {
+		answer_verdict(req, &v);
+		return;
+	}
+	const agent_status *st = agent_status_get(r->a);
+	rest_check_failover(st, switchover, &fr, &v);
+	if (v.status) {
+		answer_verdict(req, &v);
+	} else {
+		char *text =
+		    fr.candidate
+		        ? xasprintf("%s to %s requested", switchover ? "switchover" : "failover",
+		                    fr.candidate)
+		        : xasprintf("%s requested", switchover ? "switchover" : "failover");
+		queue_request(r, req, AGENT_REQ_FAILOVER, fr.candidate, 202, text);
+		free(text);
+	}
+	rest_failover_req_free(&fr);
+}
+
+static void serve_post(rest_server *r, http_req *req, route_kind k)
+{
+	size_t len = 0;
+	const char *body = http_req_body(req, &len);
+	rest_verdict v = {0, NULL};
+	switch (k) {
+	case R_RESTART:
+		rest_check_restart(agent_status_get(r->a), body, len, &v);
+		if (v.status)
+			answer_verdict(req, &v);
+		else
+			queue_request(r, req, AGENT_REQ_RESTART, NULL, 202, "restart scheduled");
+		break;
+	case R_RELOAD:
+		queue_request(r, req, AGENT_REQ_RELOAD, NULL, 202, "reload scheduled");
+		break;
+	case R_REINITIALIZE:
+		rest_check_reinitialize(body, len, &v);
+		if (v.status)
+			answer_verdict(req, &v);
+		else
+			queue_request(r, req, AGENT_REQ_REINITIALIZE, NULL, 200,
+			              "reinitialize started");
+		break;
+	case R_FAILOVER:
+	case R_SWITCHOVER:
+		serve_failover(r, req, k == R_SWITCHOVER, body, len);
+		break;
+	default:
+		http_respond_error(req, 404, "not found", NULL);
+		break;
+	}
+}
+
+/* ---- dispatch ---- */
+
+static void on_request(http_req *req, void *ud)
+{
+	rest_server *r = ud;
+	const char *method = http_req_method(req);
+	const char *path = http_req_path(req);
+
+	if (http_req_too_large(req)) {
+		http_respond_error(req, 413, "request body too large (limit 64 KiB)", NULL);
+		return;
+	}
+	const agent_status *st = agent_status_get(r->a);
+	route_kind k = route_of(path, &st->health);
+	if (k == R_NONE) {
+		http_respond_error(req, 404, "not found", NULL);
+		return;
+	}
+	if (is_post_route(k)) {
+		if (strcmp(method, "POST") != 0) {
+			static const char *const allow[] = {"Allow", "POST", NULL};
+			http_respond_error(req, 405, "method not allowed", allow);
+			return;
+		}
+		if (!authorized(r, req)) {
+			static const char *const challenge[] = {
+			    "WWW-Authenticate", "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
+			char peer[64];
+			listener_addr_text(http_req_peer(req), peer, sizeof peer);
+			log_warning("REST: POST %s from %s: authentication failed", path, peer);
+			http_respond_error(req, 401, "authentication required", challenge);
+			return;
+		}
+		serve_post(r, req, k);
+		return;
+	}
+	rest_method m;
+	if (strcmp(method, "GET") == 0) {
+		m = REST_GET;
+	} else if (strcmp(method, "HEAD") == 0) {
+		m = REST_HEAD;
+	} else if (strcmp(method, "OPTIONS") == 0) {
+		m = REST_OPTIONS;
+	} else {
+		static const char *const allow[] = {"Allow", "GET, HEAD, OPTIONS", NULL};
+		http_respond_error(req, 405, "method not allowed", allow);
+		return;
+	}
+	if (k == R_HEALTH)
+		serve_health(r, req, path, m);
+	else
+		serve_get(r, req, k, m == REST_GET);
+}
+
+rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char **err)
+{
+	if (!s->restapi_listen || !*s->restapi_listen) {
+		err_set(err, "restapi.listen is not set");
+		return NULL;
+	}
+	int fd = listener_open(s->restapi_listen, REST_BACKLOG, err);
+	if (fd < 0) {
+		err_prefix(err, "restapi.listen %s", s->restapi_listen);
+		return NULL;
+	}
+	rest_server *r = xcalloc(1, sizeof *r);
+	r->a = a;
+	r->s = s;
+	r->fd = fd;
+	httpd_config hc = {
+	    .fds = &r->fd,
+	    .nfds = 1,
+	    .max_body = REST_MAX_BODY,
+	    .max_header = REST_MAX_HEADER,
+	    .idle_timeout_s = REST_IDLE_TIMEOUT_S,
+	    .max_connections = REST_MAX_CONNECTIONS,
+	    .on_request = on_request,
+	    .ud = r,
+	};
+	r->http = httpd_new(loop, &hc, err);
+	if (!r->http) {
+		err_prefix(err, "REST API on %s", s->restapi_listen);
+		close(fd);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void rest_free(rest_server *r)
+{
+	if (!r)
+		return;
+	httpd_free(r->http);
+	close(r->fd);
+	free(r);
+}

@@ -1,0 +1,42 @@
+/* tandemd's REST API server, compatible with Patroni's REST API, on the agent's libuv loop (httpd).
+ *
+ * Routes (bodies are rendered by rest_render.h, health codes come from rest_health.h):
+ *   GET, HEAD, OPTIONS  every health endpoint (/, /primary, /replica?lag=..., /leader, ...):
+ *                       the status of rest_health_status(); a GET body, where there is one, is
+ *                       the /patroni document
+ *   GET, HEAD, OPTIONS  /patroni, /cluster, /history, /config (502 when the DCS holds none),
+ *                       /metrics (Prometheus text)
+ *   POST                /restart (202), /reload (202), /reinitialize (200),
+ *                       /failover and /switchover (202): text answers; the request is queued
+ *                       with agent_request(). Refusals: 400 (bad body), 412 (a precondition
+ *                       on the cluster: wrong leader, unknown candidate, ...), 501 (scheduled
+ *                       actions), 409 (the agent refused it, with its reason), 503 (restart
+ *                       conditions not met).
+ * Other methods on these paths: 405 with Allow. Unknown paths: 404. Bodies over 64 KiB: 413.
+ * Errors of the JSON endpoints are {"error": "..."}.
+ *
+ * With restapi.username set, every POST needs HTTP basic authentication with restapi.username
+ * and restapi.password (401 with WWW-Authenticate otherwise; compared in constant time).
+ *
+ * Query strings: decoded with rest_query_parse(). NOTE: httpd.h gives no access to the query
+ * string yet (libmicrohttpd strips it from the path), so health checks currently see no query
+ * parameters (?lag=, ?tag_...=) until httpd grows http_req_query(). */
+#ifndef TANDEMD_REST_H
+#define TANDEMD_REST_H
+
+#include <uv.h>
+
+#include "agent.h"
+#include "err.h"
+#include "options.h"
+
+typedef struct rest_server rest_server;
+
+/* Binds s->restapi_listen and serves on `loop`. `a` and `s` must outlive the server. */
+rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s,
+                      char **err) TND_MUST_CHECK;
+/* Stops serving and closes the listening socket. Every request is answered synchronously, so
+ * none is ever pending. */
+void rest_free(rest_server *r);
+
+#endif

@@ -1,0 +1,105 @@
+/* The pure half of tandemd's REST API: the JSON bodies Patroni's REST API answers with, rendered
+ * from a snapshot of the agent (agent_status) and its cluster view, the Prometheus text of
+ * /metrics, and the parsing and checking of what a client sends (query strings and the bodies of
+ * the POST actions). No I/O and no call into the agent: the server glue (rest.c) takes a snapshot,
+ * calls these and writes the answer.
+ *
+ * Shapes follow Patroni 3.x (field names and types, so that patronictl, HAProxy checks and
+ * monitoring written for Patroni read them), with these choices:
+ *   - /patroni "role" is the agent's word ("primary", "replica", "uninitialized").
+ *   - /cluster "lag" is measured against the leader's xlog_location in its member key (or, when
+ *     the leader publishes none, the optime of the status key); "unknown" when the member
+ *     publishes no position.
+ *   - /config with no config key in the DCS: 502 and "{}" (Patroni answers 502 too).
+ *
+ * Every string returned is a heap string the caller frees. */
+#ifndef TANDEMD_REST_RENDER_H
+#define TANDEMD_REST_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "rest_health.h"
+#include "strbuf.h"
+
+/* ---- bodies of the GET endpoints ---- */
+
+/* GET /patroni, and the body of a GET on a health endpoint. */
+char *rest_render_patroni(const agent_status *st);
+/* GET /cluster. */
+char *rest_render_cluster(const agent_status *st);
+/* GET /history: [[timeline, lsn, reason, timestamp, new_leader], ...], [] when none. */
+char *rest_render_history(const agent_status *st);
+/* GET /config: the status code (200, or 502 when the DCS holds no config) and the body. */
+unsigned rest_render_config(const agent_status *st, char **body);
+/* GET /metrics: appends the tandem_* families to `out`. */
+void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c);
+
+/* "postgres://host:port/db" (or postgresql://, user@ and [v6] allowed): the host (heap string,
+ * NULL when none) and the port (0 when none or not a number in 1..65535). */
+void rest_conn_url_host_port(const char *conn_url, char **host, int *port);
+
+/* ---- the request target ---- */
+
+/* A decoded query string: `kv` points into `buf`. */
+typedef struct rest_query {
+	rest_kv *kv;
+	size_t n;
+	char *buf;
+} rest_query;
+
+/* Decodes `query` (the text after '?', `len` bytes, not necessarily NUL-terminated) as
+ * application/x-www-form-urlencoded: pairs split on '&', key and value on the first '=',
+ * "%XX" decoded, '+' is a space, a '%' not followed by two hex digits is kept as it is. Like
+ * Patroni (Python's parse_qs), a pair with an empty value or without '=' is dropped. Returns -1
+ * (leaving `out` empty) when a decoded key or value would contain a NUL byte. */
+int rest_query_parse(const char *query, size_t len, rest_query *out) TND_MUST_CHECK;
+void rest_query_free(rest_query *q);
+
+/* ---- the POST actions ---- */
+
+/* The outcome of checking a request before it goes to the agent: `status` 0 means "pass it on";
+ * otherwise the request is answered with `status` and `message` (heap). */
+typedef struct rest_verdict {
+	unsigned status;
+	char *message;
+} rest_verdict;
+
+void rest_verdict_free(rest_verdict *v);
+
+/* The body of POST /failover and /switchover: {"leader", "candidate", "scheduled_at"}. */
+typedef struct rest_failover_req {
+	char *leader;       /* NULL when absent or null */
+	char *candidate;    /* NULL when absent or null */
+	char *scheduled_at; /* NULL when absent or null */
+} rest_failover_req;
+
+/* Parses the body; on error (400) fills `v` and returns -1. Unknown keys are ignored. */
+int rest_parse_failover(const char *body, size_t len, rest_failover_req *out,
+                        rest_verdict *v) TND_MUST_CHECK;
+void rest_failover_req_free(rest_failover_req *r);
+
+/* Checks a parsed failover (`switchover` false) or switchover against the snapshot:
+ *   scheduled_at set                          501 (not supported yet)
+ *   failover without a candidate              400
+ *   switchover naming neither leader nor candidate while paused  400
+ *   "leader" given and not the current leader 412
+ *   switchover while the cluster has no leader 412
+ *   candidate unknown, tagged nofailover, or already the leader  412
+ * Fills `v` (status 0 when the request may go to the agent). */
+void rest_check_failover(const agent_status *st, bool switchover, const rest_failover_req *r,
+                         rest_verdict *v);
+
+/* Checks POST /restart's optional body {"restart_pending": bool, "role": "primary"|"master"|
+ * "replica", "postgres_version": "15.4", "timeout": n, "schedule": "..."}: 400 for bad JSON, an
+ * unknown key or a wrong type; 501 for "schedule"; 503 when a condition does not hold (a restart
+ * only when one is pending, of the given role, or of a server older than the version given). */
+void rest_check_restart(const agent_status *st, const char *body, size_t len, rest_verdict *v);
+
+/* Checks POST /reinitialize's optional body {"force": bool, "from_leader": bool}: 400 for bad
+ * JSON, an unknown key or a wrong type. */
+void rest_check_reinitialize(const char *body, size_t len, rest_verdict *v);
+
+#endif
