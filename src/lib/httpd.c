@@ -50,6 +50,7 @@ struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;
 	const char *path;
+	char *query; /* the raw text after '?', NULL when none */
 	strbuf body;
 	bool too_large;
 	bool suspended;
@@ -136,7 +137,21 @@ static void request_done(httpd *d, http_req *r)
 	if (r->resp)
 		MHD_destroy_response(r->resp);
 	sb_free(&r->body);
+	free(r->query);
 	free(r);
+}
+
+/* MHD's first look at a request: the raw request target, before it cuts the query string off.
+ * The request starts here so that the query can be kept. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)conn;
+	http_req *r = xcalloc(1, sizeof *r);
+	r->d = cls;
+	const char *q = uri ? strchr(uri, '?') : NULL;
+	if (q)
+		r->query = xstrdup(q + 1);
+	return r;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -147,8 +162,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	httpd *d = cls;
 	http_req *r = *con_cls;
 	if (!r) {
-		r = xcalloc(1, sizeof *r);
-		r->d = d;
+		r = on_uri(d, NULL, conn);
+		*con_cls = r;
+	}
+	if (!r->conn) {
 		r->conn = conn;
 		r->method = method;
 		r->path = url;
@@ -333,8 +350,9 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		    cfg->max_header, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
 		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
 		    on_completed, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_STRICT_FOR_CLIENT,
-		    1, MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+		    on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
+		    cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
 			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)"
@@ -405,6 +423,11 @@ const char *http_req_method(const http_req *r)
 const char *http_req_path(const http_req *r)
 {
 	return r->path;
+}
+
+const char *http_req_query(const http_req *r)
+{
+	return r->query;
 }
 
 const char *http_req_header(const http_req *r, const char *name)

@@ -50,6 +50,8 @@ void httpd_free(httpd *d);
 const char *http_req_method(const http_req *r);
 /* The path exactly as sent (no percent-decoding), without the query string. */
 const char *http_req_path(const http_req *r);
+/* The query string exactly as sent (after '?', no percent-decoding), or NULL when there is none. */
+const char *http_req_query(const http_req *r);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_req_header(const http_req *r, const char *name);
 const char *http_req_body(const http_req *r, size_t *len);

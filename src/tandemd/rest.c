@@ -178,8 +178,7 @@ static bool authorized(const rest_server *r, http_req *req)
  * rest.h); once it has http_req_query(), this returns it. */
 static const char *request_query(http_req *req)
 {
-	(void)req;
-	return NULL;
+	return http_req_query(req);
 }
 
 static void serve_health(rest_server *r, http_req *req, const char *path, rest_method m)
