@@ -154,9 +154,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	free(api_host);
 	free(api_port);
 	a->slot_name = agent_slot_name(s->name);
-	a->tags_kv = xcalloc(s->tags.n + 1, sizeof *a->tags_kv);
-	for (size_t i = 0; i < s->tags.n; i++)
-		a->tags_kv[a->ntags_kv++] = (rest_kv){s->tags.keys[i], s->tags.values[i]};
+	agent_settings_changed(a);
 	if (!a->local_conninfo || write_passfile(a, err) != 0)
 		goto fail;
 
@@ -213,6 +211,17 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 fail:
 	agent_free(a);
 	return NULL;
+}
+
+void agent_settings_changed(agent *a)
+{
+	const tandemd_settings *s = a->s;
+	free(a->tags_kv);
+	a->tags_kv = xcalloc(s->tags.n + 1, sizeof *a->tags_kv);
+	a->ntags_kv = 0;
+	for (size_t i = 0; i < s->tags.n; i++)
+		a->tags_kv[a->ntags_kv++] = (rest_kv){s->tags.keys[i], s->tags.values[i]};
+	a->hc.nofailover = tandemd_tag(s, "nofailover");
 }
 
 /* ---- the heartbeat: lease, member key ---- */

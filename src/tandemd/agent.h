@@ -87,6 +87,10 @@ void agent_start(agent *a);
 void agent_shutdown(agent *a, void (*done)(void *ud), void *ud);
 void agent_free(agent *a);
 
+/* The settings changed in place (SIGHUP: parameters, pg_hba, tags, log level, REST
+ * credentials): re-derive what the agent keeps from them. */
+void agent_settings_changed(agent *a);
+
 const agent_status *agent_status_get(agent *a);
 const agent_counters *agent_counters_get(const agent *a);
 

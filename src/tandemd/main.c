@@ -16,6 +16,9 @@
 
 typedef struct daemon_ {
 	uv_loop_t *loop;
+	int argc;
+	char **argv;
+	tandemd_settings *s;
 	agent *agent;
 	rest_server *rest;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -37,7 +40,8 @@ static void usage(FILE *out)
 	cfg_print_help(&tandemd_options, out);
 	fprintf(out, "\n"
 	             "Signals: SIGTERM/SIGINT stop PostgreSQL (fast), give up the lease and exit;\n"
-	             "SIGHUP rewrites PostgreSQL's configuration and reloads it.\n"
+	             "SIGHUP re-reads the file: PostgreSQL parameters and pg_hba (PostgreSQL is\n"
+	             "reloaded), tags, log level and REST credentials take effect at once.\n"
 	             "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
 	             "configuration.\n");
 }
@@ -48,17 +52,57 @@ static void on_shutdown_done(void *ud)
 	uv_stop(d->loop);
 }
 
+#define SWAP(field)                                                                                \
+	do {                                                                                       \
+		__typeof__(cur->field) tmp_ = cur->field;                                          \
+		cur->field = next.field;                                                           \
+		next.field = tmp_;                                                                 \
+	} while (0)
+
+/* SIGHUP: re-reads the file; the reloadable settings (PostgreSQL parameters and pg_hba, tags,
+ * log level, REST credentials) take effect, the others are reported as needing a restart. A bad
+ * file changes nothing. */
+static void reload(daemon_ *d)
+{
+	tandemd_settings next;
+	char *err = NULL;
+	if (tandemd_settings_load(&next, d->argc, d->argv, NULL, &err) != 0) {
+		log_error("SIGHUP: the configuration is not valid, keeping the current one: %s",
+		          err);
+		free(err);
+		tandemd_settings_free(&next);
+		return;
+	}
+	tandemd_settings *cur = d->s;
+	for (size_t i = 0; i < tandemd_options.n; i++) {
+		const cfg_option *o = &tandemd_options.options[i];
+		if (!o->reloadable && cfg_differs(o, cur, &next))
+			log_warning("SIGHUP: %s changed, which takes a restart of tandemd to apply",
+			            o->name);
+	}
+	SWAP(parameters);
+	SWAP(pg_hba);
+	SWAP(tags);
+	SWAP(log_level);
+	SWAP(restapi_username);
+	SWAP(restapi_password);
+	tandemd_settings_free(&next);
+	log_level level;
+	if (log_level_parse(cur->log_level, &level) == 0)
+		log_set_level(level);
+	agent_settings_changed(d->agent);
+	if (agent_request(d->agent, AGENT_REQ_RELOAD, NULL, &err) != 0) {
+		log_warning("SIGHUP: %s", err);
+		free(err);
+	}
+	log_info("SIGHUP: configuration reloaded");
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	daemon_ *d = s->data;
 	if (signum == SIGHUP) {
-		char *err = NULL;
-		if (agent_request(d->agent, AGENT_REQ_RELOAD, NULL, &err) != 0) {
-			log_warning("SIGHUP: %s", err);
-			free(err);
-		} else {
-			log_info("SIGHUP: reloading PostgreSQL's configuration");
-		}
+		reload(d);
 		return;
 	}
 	if (d->stopping) {
@@ -96,7 +140,7 @@ int main(int argc, char **argv)
 	if (log_level_parse(s.log_level, &level) == 0)
 		log_set_level(level);
 
-	daemon_ d = {.loop = uv_default_loop()};
+	daemon_ d = {.loop = uv_default_loop(), .argc = argc, .argv = argv, .s = &s};
 	d.agent = agent_new(d.loop, &s, &err);
 	if (!d.agent) {
 		fprintf(stderr, "tandemd: %s\n", err);
