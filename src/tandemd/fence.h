@@ -1,0 +1,25 @@
+/* The watchdog's state, pure (fence.c, table-tested): the last deadline the agent sent and what a
+ * line of its input means. tandemd-fence (fence_main.c) does the I/O. */
+#ifndef TANDEMD_FENCE_H
+#define TANDEMD_FENCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct fence_state {
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: disarmed */
+} fence_state;
+
+typedef enum fence_cmd {
+	FENCE_CMD_DEADLINE, /* a new deadline (or 0: disarm) */
+	FENCE_CMD_EXIT,     /* the agent stops the watchdog on purpose */
+	FENCE_CMD_BAD,      /* not understood: ignored, the old deadline stands */
+} fence_cmd;
+
+void fence_init(fence_state *st);
+/* One input line, without its newline. */
+fence_cmd fence_feed(fence_state *st, const char *line);
+/* Milliseconds poll() may wait: -1 when disarmed (forever), 0 when the deadline has passed. */
+int fence_poll_timeout(const fence_state *st, uint64_t now_ms);
+
+#endif
