@@ -65,7 +65,7 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 demo: build
-	bash scripts/demo.sh $(abspath $(BUILD))
+	$(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
 
 install: build
 	meson configure -Dprefix=$(abspath $(PREFIX)) $(BUILD)

@@ -660,3 +660,9 @@ def sanitized(path):
         return b"__asan_init" in pathlib.Path(path).read_bytes()
     except OSError:
         return False
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "cluster: tandemd cluster tests (etcd, PostgreSQL, HAProxy on loopback); "
+        "-m 'not cluster' leaves them out")

@@ -1,0 +1,71 @@
+/* The demo's topology and its files: command-line options, ports, the directory, the programs it
+ * runs, and the configuration files it writes. Everything before the first process starts. */
+#ifndef TANDEMCTL_DEMO_SETUP_H
+#define TANDEMCTL_DEMO_SETUP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define DEMO_MEMBERS            3
+#define DEMO_HELLODS            2
+#define DEMO_SCOPE              "demo"
+#define DEMO_SUPERUSER_PASSWORD "tandem-demo"
+#define DEMO_REPL_PASSWORD      "tandem-repl"
+#define DEMO_APP_USER           "hello"
+#define DEMO_APP_PASSWORD       "hello"
+
+typedef struct demo_ports {
+	int etcd, etcd_peer;
+	int rest[DEMO_MEMBERS];
+	int pg[DEMO_MEMBERS];
+	int rw, ro, stats;
+	int hellod[DEMO_HELLODS];
+} demo_ports;
+
+typedef struct demo_setup {
+	/* options */
+	const char *dir_opt; /* --dir, or NULL for a fresh mktemp directory */
+	bool keep;
+	bool smoke;
+	int base_port; /* 0: the standard ports */
+	/* derived */
+	demo_ports ports;
+	char *dir;    /* absolute */
+	bool as_user; /* run as root: children run as postgres */
+	uid_t uid;
+	gid_t gid;
+	char *tandemctl; /* this program */
+	char *tandemd, *hellod, *etcd, *haproxy, *psql;
+	char *member_dir[DEMO_MEMBERS];
+	char *member_config[DEMO_MEMBERS];
+	char *member_log[DEMO_MEMBERS];
+	char *member_data[DEMO_MEMBERS];
+} demo_setup;
+
+extern const char *const demo_member_name[DEMO_MEMBERS];
+extern const char *const demo_member_site[DEMO_MEMBERS];
+
+/* Parses demo's arguments (argv[0] is "demo"). Returns -1 to go on, or an exit status (0 after
+ * --help, 2 on a usage error, with the message printed). */
+int demo_setup_args(demo_setup *s, int argc, char **argv);
+
+/* Finds the programs, checks the ports, creates the directory and writes every configuration
+ * file. -1 with *err on failure (nothing left running; the directory is removed unless it was
+ * given). */
+int demo_setup_prepare(demo_setup *s, char **err) TND_MUST_CHECK;
+
+/* Writes `text` to DIR/name (owned by the children's user). */
+int demo_setup_write(const demo_setup *s, const char *name, const char *text,
+                     char **err) TND_MUST_CHECK;
+
+/* Removes the directory and everything in it. */
+void demo_setup_remove_dir(const demo_setup *s);
+
+/* The last `lines` lines of a file, for reports ("" when unreadable). */
+char *demo_tail(const char *path, int lines);
+
+void demo_setup_free(demo_setup *s);
+
+#endif
