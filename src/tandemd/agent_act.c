@@ -276,6 +276,16 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 		fail_action(a, "pg_rewind (a fresh clone comes next)", tail);
 		return;
 	}
+	/* pg_rewind reads the leader's timeline from its control file, which still names the old
+	 * timeline until the leader's first checkpoint after its promotion: it then changes nothing
+	 * and this member, started as a replica, could never follow. Try again (the leader runs
+	 * a CHECKPOINT right after promoting). */
+	if (tail && strstr(tail, "source and target cluster are on the same timeline")) {
+		fail_action(a, "pg_rewind",
+		            "the leader has not checkpointed since its promotion (same timeline in "
+		            "its control file): trying again");
+		return;
+	}
 	char *e = NULL;
 	if (start_pg(a, true, a->target, NULL, &e) != 0) {
 		fail_action(a, "starting after pg_rewind", e);
@@ -711,6 +721,28 @@ static void publish_history(agent *a, const dcs_view *v)
 	free(val);
 }
 
+static void on_checkpoint(const char *const *row, int ncols, const char *err, void *ud)
+{
+	(void)ud;
+	(void)row;
+	(void)ncols;
+	/* CHECKPOINT returns no row: that is its success. */
+	if (err && strcmp(err, "the query returned no row") != 0)
+		log_warning("checkpoint after the promotion: %s", err);
+}
+
+/* Like Patroni: a checkpoint right after the promotion puts the new timeline in the control
+ * file, which is what pg_rewind on a former primary compares with its own. */
+static void checkpoint_after_promote(agent *a)
+{
+	char *e = NULL;
+	if (pgctl_query(a->loop, a->local_conninfo, "CHECKPOINT", a->hc.retry_timeout_ms,
+	                on_checkpoint, a, &e) != 0) {
+		log_warning("checkpoint after the promotion: %s", e);
+		free(e);
+	}
+}
+
 void agent_leader_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
@@ -724,6 +756,7 @@ void agent_leader_housekeeping(agent *a)
 			free(e);
 		}
 		publish_history(a, v);
+		checkpoint_after_promote(a);
 		if (v->has_failover)
 			dcs_delete_key(a->dcs, "failover", on_put_quiet, a);
 		a->last_housekeeping_ms = 0;

@@ -204,10 +204,14 @@ static void on_state(const char *const *row, int nc, const char *err, void *ud)
 	free(r);
 }
 
+/* A primary's timeline comes from its current WAL file name: pg_control_checkpoint() keeps the
+ * previous timeline after a promotion until the next checkpoint completes (seconds later), which
+ * left the member key on the old timeline and skipped the DCS history entry. */
 #define STATE_SQL                                                                                  \
 	"SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL "                     \
 	"ELSE pg_current_wal_lsn() END, pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), "     \
-	"(SELECT timeline_id FROM pg_control_checkpoint()), "                                      \
+	"CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint()) "    \
+	"ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "    \
 	"(SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1)"
 
 int pgctl_query_state(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_state_cb cb,
