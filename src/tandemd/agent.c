@@ -441,6 +441,31 @@ static void pass_decide(agent *a)
 		uv_timer_start(&a->kick, on_kick, 200, 0);
 		return;
 	}
+	/* A replica of the leader that has not streamed for a TTL while the leader runs a newer
+	 * timeline may have forked from it (PostgreSQL then retries for ever): stop it, so that the
+	 * next pass can look at its control data and rewind it if needed. */
+	if (d.action == HA_WAIT && lo.pg == HA_PG_REPLICA && cl.leader && lo.upstream &&
+	    !strcmp(cl.leader, lo.upstream)) {
+		bool streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
+		if (streaming) {
+			a->not_streaming_since_ms = 0;
+		} else if (!a->not_streaming_since_ms) {
+			a->not_streaming_since_ms = now;
+		} else if (now - a->not_streaming_since_ms > a->hc.ttl_ms &&
+		           agent_leader_timeline(a) > a->st.timeline) {
+			log_warning("not streaming from %s for %" PRIu64
+			            " ms, which is on timeline %" PRId64
+			            " and this replica on %" PRId64
+			            ": stopping to check for divergence",
+			            cl.leader, now - a->not_streaming_since_ms,
+			            agent_leader_timeline(a), a->st.timeline);
+			a->not_streaming_since_ms = 0;
+			agent_act_recheck(a);
+			return;
+		}
+	} else {
+		a->not_streaming_since_ms = 0;
+	}
 	/* Operator requests, when the decision leaves room for them. */
 	if (d.action == HA_WAIT || d.action == HA_KEEP_LEADER) {
 		if (a->req_reinit) {
@@ -501,7 +526,27 @@ static void begin(agent *a)
 	uv_timer_start(&a->tick, on_tick, 0, a->hc.loop_wait_ms);
 }
 
-/* The pid in <data_dir>/postmaster.pid when that process lives; 0 otherwise. */
+/* Whether `pid` is a live (not zombie) postgres process. */
+static bool is_live_postgres(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	const char *lp = strchr(buf, '(');
+	if (!rp || !lp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
+		return false;
+	/* comm is "postgres" (or "postmaster" on old builds); a reused pid is something else. */
+	return (size_t)(rp - lp - 1) >= 8 &&
+	       (!strncmp(lp + 1, "postgres", 8) || !strncmp(lp + 1, "postmaster", 10));
+}
+
+/* The pid in <data_dir>/postmaster.pid when that process is a live postgres; 0 otherwise. */
 static pid_t leftover_postmaster(const agent *a)
 {
 	char *path = xasprintf("%s/postmaster.pid", a->s->data_dir);
@@ -514,21 +559,27 @@ static pid_t leftover_postmaster(const agent *a)
 	if (fgets(line, sizeof line, f))
 		pid = strtol(line, NULL, 10);
 	fclose(f);
-	return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+	return pid > 1 && is_live_postgres((pid_t)pid) ? (pid_t)pid : 0;
 }
 
 static void on_leftover_wait(uv_timer_t *t)
 {
 	agent *a = t->data;
 	pid_t pid = leftover_postmaster(a);
-	if (pid) {
-		if (agent_now() > a->leftover_deadline_ms) {
-			log_warning("the leftover postmaster %d ignores fast shutdown: SIGQUIT",
-			            (int)pid);
-			kill(pid, SIGQUIT);
-			a->leftover_deadline_ms = UINT64_MAX;
-		}
+	uint64_t now = agent_now();
+	if (pid && now <= a->leftover_deadline_ms)
 		return;
+	if (pid && a->leftover_signal == SIGINT) {
+		log_warning("the leftover postmaster %d ignores fast shutdown: immediate (SIGQUIT)",
+		            (int)pid);
+		kill(pid, SIGQUIT);
+		a->leftover_signal = SIGQUIT;
+		a->leftover_deadline_ms = now + 10000;
+		return;
+	}
+	if (pid) {
+		log_error("the leftover postmaster %d ignores SIGQUIT: SIGKILL", (int)pid);
+		kill(pid, SIGKILL);
 	}
 	uv_timer_stop(t);
 	log_info("the leftover postmaster is gone");
@@ -548,6 +599,7 @@ void agent_start(agent *a)
 	log_warning("a postmaster left by a previous run (pid %d) runs on %s: stopping it (fast)",
 	            (int)pid, a->s->data_dir);
 	kill(pid, SIGINT);
+	a->leftover_signal = SIGINT;
 	a->leftover_deadline_ms = agent_now() + 60000;
 	uv_timer_start(&a->wait, on_leftover_wait, 100, 100);
 }

@@ -358,6 +358,21 @@ void agent_act_reinit(agent *a, const char *target)
 	stop_pg(a, PGCTL_FAST, STOP_STEP_MS, reinit_stopped);
 }
 
+/* ---- a replica that cannot follow ---- */
+
+static void recheck_stopped(agent *a, bool ok)
+{
+	(void)ok;
+	agent_action_done(a);
+}
+
+void agent_act_recheck(agent *a)
+{
+	a->busy = true;
+	a->doing = "stopping";
+	stop_pg(a, PGCTL_FAST, STOP_STEP_MS, recheck_stopped);
+}
+
 /* ---- operator restart ---- */
 
 static void restart_stopped(agent *a, bool ok)

@@ -384,23 +384,37 @@ static bool switch_point(const dcs_view *v, int64_t tl, uint64_t *lsn)
 	return false;
 }
 
-bool agent_diverged(const agent *a)
+int64_t agent_leader_timeline(const agent *a)
 {
-	if (!a->ctl_ok || !a->ctl.was_primary)
-		return false; /* a replica: PostgreSQL follows timeline switches itself */
 	const dcs_view *v = dcs_get_view(a->dcs);
 	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
-	int64_t leader_tl = lm && lm->timeline ? lm->timeline : 0;
-	if (!leader_tl) {
-		for (size_t i = 0; i < v->nhistory; i++)
-			if (v->history[i].timeline + 1 > leader_tl)
-				leader_tl = v->history[i].timeline + 1;
-	}
-	if (leader_tl && leader_tl <= a->ctl.timeline)
+	int64_t tl = lm && lm->timeline ? lm->timeline : 0;
+	/* The member key may lag a promotion by a pass; the history entry written after it
+	 * names the timeline that ended. */
+	for (size_t i = 0; i < v->nhistory; i++)
+		if (v->history[i].timeline + 1 > tl)
+			tl = v->history[i].timeline + 1;
+	return tl;
+}
+
+bool agent_diverged(const agent *a)
+{
+	if (!a->ctl_ok)
+		return false;
+	const dcs_view *v = dcs_get_view(a->dcs);
+	int64_t leader_tl = agent_leader_timeline(a);
+	if (!leader_tl || leader_tl <= a->ctl.timeline)
 		return false; /* same timeline: nothing forked */
 	uint64_t sw;
 	if (!switch_point(v, a->ctl.timeline, &sw))
 		return true; /* cannot tell: pg_rewind finds out (and does nothing if not needed) */
-	/* A clean shutdown ends with its checkpoint record; after a crash the end is unknown. */
-	return !a->ctl.clean || a->ctl.checkpoint_lsn >= sw;
+	if (a->ctl.was_primary) {
+		/* A clean shutdown ends with its checkpoint record; after a crash the end of WAL
+		 * is unknown. */
+		return !a->ctl.clean || a->ctl.checkpoint_lsn >= sw;
+	}
+	/* A replica that replayed past the switch point (WAL the new leader never had). */
+	uint64_t pos = a->ctl.checkpoint_lsn > a->ctl.min_recovery_lsn ? a->ctl.checkpoint_lsn
+	                                                               : a->ctl.min_recovery_lsn;
+	return pos > sw;
 }

@@ -24,6 +24,7 @@ struct agent {
 	uv_timer_t wait; /* waits inside actions (stopping a leftover postmaster, settling) */
 	bool started, stopping, shutdown_done;
 	uint64_t leftover_deadline_ms;
+	int leftover_signal;
 	void (*on_shutdown)(void *ud);
 	void *shutdown_ud;
 
@@ -58,7 +59,8 @@ struct agent {
 	uint64_t pg_started_unix_ms;
 	int server_version;
 	bool pending_restart;
-	char *walreceiver; /* pg_stat_wal_receiver.status */
+	char *walreceiver;               /* pg_stat_wal_receiver.status */
+	uint64_t not_streaming_since_ms; /* a replica of the leader, its receiver not streaming */
 	agent_replica *replicas;
 	size_t nreplicas;
 	char *sysid;
@@ -113,11 +115,16 @@ ha_pg_state agent_pg_state(const agent *a);
 /* A stopped former primary whose timeline forked before its last checkpoint (or which crashed
  * on a timeline the leader has left). */
 bool agent_diverged(const agent *a);
+/* The leader's timeline: its member key or, when newer, one past the last history entry; 0 when
+ * unknown. */
+int64_t agent_leader_timeline(const agent *a);
 char *agent_slot_name(const char *member);
 
 /* agent_act.c */
 void agent_act(agent *a, ha_decision d);
 void agent_act_restart(agent *a);
+/* Stops a replica that cannot follow, so that the next pass checks its control data. */
+void agent_act_recheck(agent *a);
 void agent_act_reinit(agent *a, const char *target);
 void agent_act_shutdown(agent *a);
 void agent_leader_housekeeping(agent *a);

@@ -175,10 +175,11 @@ int pgctl_controldata(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
                       char **err) TND_MUST_CHECK;
 typedef struct pgctl_controldata {
 	char sysid[32];
-	int64_t timeline;        /* of the latest checkpoint */
-	uint64_t checkpoint_lsn; /* where the latest checkpoint record starts */
-	bool was_primary;        /* "in production" or "shut down" (not "... in recovery") */
-	bool clean;              /* shut down cleanly */
+	int64_t timeline;          /* of the latest checkpoint */
+	uint64_t checkpoint_lsn;   /* where the latest checkpoint record starts */
+	uint64_t min_recovery_lsn; /* a replica's minimum recovery point; 0 when none */
+	bool was_primary;          /* "in production" or "shut down" (not "... in recovery") */
+	bool clean;                /* shut down cleanly */
 } pgctl_control;
 /* 0, or -1 when a needed field is missing or malformed. */
 int pgctl_parse_controldata(const char *text, pgctl_control *out) TND_MUST_CHECK;

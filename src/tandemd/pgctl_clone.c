@@ -485,6 +485,10 @@ int pgctl_parse_controldata(const char *text, pgctl_control *out)
 		goto done;
 	out->timeline = t;
 	snprintf(out->sysid, sizeof out->sysid, "%s", sysid);
+	char *minrec = field_dup(text, "Minimum recovery ending location");
+	if (!minrec || pgctl_parse_lsn(minrec, &out->min_recovery_lsn) != 0)
+		out->min_recovery_lsn = 0;
+	free(minrec);
 	out->was_primary = strcmp(state, "in production") == 0 || strcmp(state, "shut down") == 0;
 	out->clean = strcmp(state, "shut down") == 0 || strcmp(state, "shut down in recovery") == 0;
 	rc = 0;
