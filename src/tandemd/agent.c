@@ -1,5 +1,6 @@
 /* The agent: lease and member key on a heartbeat, the HA pass on every DCS change and every
  * loop_wait, operator requests, and the status snapshot the REST API serves. See agent.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
@@ -60,6 +61,7 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
 	if (v->leader)
 		a->leaderless_published = false;
+	agent_fence_update(a);
 	agent_kick(a);
 }
 
@@ -94,6 +96,28 @@ static int write_passfile(agent *a, char **err)
 	if (s->rewind_password && s->rewind_username)
 		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->rewind_user, s->rewind_password};
 	return pgctl_write_passfile(a->passfile, e, n, NULL, err);
+}
+
+/* tandemd-fence, next to this executable. */
+static char *fence_program(char **err)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0) {
+		err_set(err, "cannot find tandemd's own executable (/proc/self/exe)");
+		return NULL;
+	}
+	exe[n] = '\0';
+	char *path = xasprintf("%s/tandemd-fence", dirname(exe));
+	if (access(path, X_OK) != 0) {
+		err_set(err,
+		        "%s: %s (it is installed with tandemd and fences PostgreSQL when the "
+		        "agent dies or freezes)",
+		        path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
@@ -158,8 +182,14 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	if (!a->local_conninfo || write_passfile(a, err) != 0)
 		goto fail;
 
+	a->fence_path = fence_program(err);
+	if (!a->fence_path)
+		goto fail;
 	char *log_path = xasprintf("%s.log", s->data_dir);
-	pgctl_opts po = {.bin_dir = s->bin_dir, .data_dir = s->data_dir, .log_path = log_path};
+	pgctl_opts po = {.bin_dir = s->bin_dir,
+	                 .data_dir = s->data_dir,
+	                 .log_path = log_path,
+	                 .fence_path = a->fence_path};
 	a->pc = pgctl_new(loop, &po, err);
 	free(log_path);
 	if (!a->pc)
@@ -275,6 +305,7 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 		a->dcs_ok = true;
 		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
 		a->lease_expiry_ms = sent_ms + (uint64_t)(ttl_s > 0 ? ttl_s : a->ttl_s) * 1000;
+		agent_fence_update(a);
 		agent_publish_member(a);
 	} else {
 		metrics_inc(&a->counters.dcs_errors, 1);
@@ -282,6 +313,7 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 		if (r == DCS_LOST) {
 			a->dcs_ok = true;
 			a->lease_expiry_ms = 0; /* gone: a new one is granted on the next beat */
+			agent_fence_update(a);
 		} else {
 			a->dcs_ok = false;
 		}
@@ -635,6 +667,8 @@ void agent_free(agent *a)
 {
 	if (!a)
 		return;
+	agent_fence_stop(a);
+	free(a->fence_path);
 	if (a->dcs)
 		dcs_free(a->dcs);
 	if (a->etcd)

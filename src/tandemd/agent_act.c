@@ -127,9 +127,10 @@ static void act_follow(agent *a, const char *target)
 static void on_acquired(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
-	if (r == DCS_OK)
+	if (r == DCS_OK) {
 		log_info("took the leader key");
-	else
+		agent_fence_update(a);
+	} else
 		log_info("did not get the leader key: %s", error ? error : dcs_result_name(r));
 	agent_action_done(a);
 }
@@ -482,6 +483,7 @@ static void boot_leader(dcs_result r, const char *error, void *ud)
 		return;
 	}
 	log_info("took the leader key");
+	agent_fence_update(a);
 	char *cfg = bootstrap_config(a->s);
 	a->boot_puts = 2;
 	dcs_put_key(a->dcs, "initialize", a->sysid ? a->sysid : "", boot_put_done, a);
@@ -805,6 +807,7 @@ static void shutdown_revoked(dcs_result r, const char *error, void *ud)
 static void shutdown_stopped(agent *a, bool ok)
 {
 	(void)ok;
+	agent_fence_stop(a);
 	if (dcs_lease_id(a->dcs)) {
 		dcs_lease_revoke(a->dcs, shutdown_revoked, a);
 		return;

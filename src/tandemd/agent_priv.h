@@ -90,6 +90,12 @@ struct agent {
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;
 
+	/* the fence (agent_fence.c) */
+	char *fence_path;
+	uv_process_t *fence_proc;
+	uv_pipe_t *fence_pipe;
+	uint64_t fence_sent_ms; /* the last deadline sent; UINT64_MAX: none yet */
+
 	agent_status status;
 	agent_counters counters;
 };
@@ -119,6 +125,11 @@ bool agent_diverged(const agent *a);
  * unknown. */
 int64_t agent_leader_timeline(const agent *a);
 char *agent_slot_name(const char *member);
+
+/* agent_fence.c: tell the watchdog the deadline (the lease's safe end while we lead, else none);
+ * starts it when it does not run. */
+void agent_fence_update(agent *a);
+void agent_fence_stop(agent *a);
 
 /* agent_act.c */
 void agent_act(agent *a, ha_decision d);

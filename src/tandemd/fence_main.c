@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,17 +100,33 @@ static void kill_children(long pid)
 	closedir(d);
 }
 
+/* Alive and not a zombie: a postmaster whose parent (the agent) is frozen stays a zombie until
+ * the agent runs again, and it no longer serves anything. */
+static bool alive(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 static void fence_now(const char *pidfile, const char *why)
 {
 	long pid = read_pid(pidfile);
-	if (!pid || kill((pid_t)pid, 0) != 0) {
+	if (!pid || !alive(pid)) {
 		fprintf(stderr, "tandemd-fence: %s; no postmaster runs\n", why);
 		return;
 	}
 	fprintf(stderr, "tandemd-fence: %s: stopping PostgreSQL (pid %ld) now\n", why, pid);
 	kill((pid_t)pid, SIGQUIT);
 	for (int i = 0; i < 200; i++) {
-		if (kill((pid_t)pid, 0) != 0)
+		if (!alive(pid))
 			return;
 		struct timespec ts = {0, 10 * 1000000};
 		nanosleep(&ts, NULL);

@@ -4,6 +4,7 @@
  *
  * One libuv loop runs the agent (lease, HA loop, PostgreSQL as a child) and the REST API.
  * Signals only record; the loop acts. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,9 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	/* A child gone (the fence watchdog, a query's server) must be an error on write, not the
+	 * end of the agent. */
+	signal(SIGPIPE, SIG_IGN);
 	tandemd_settings s;
 	char *err = NULL;
 	if (tandemd_settings_load(&s, argc, argv, NULL, &err) != 0) {

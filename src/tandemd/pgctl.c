@@ -24,6 +24,7 @@ typedef enum stop_step { STEP_NONE, STEP_SMART, STEP_FAST, STEP_IMMEDIATE, STEP_
 struct pgctl {
 	uv_loop_t *loop;
 	char *bin_dir, *data_dir, *log_path;
+	char *fence_path; /* NULL: the postmaster is started directly */
 	pgctl_ids_ ids;
 
 	/* the postmaster */
@@ -65,6 +66,7 @@ pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
 	pgctl *pc = xcalloc(1, sizeof *pc);
 	pc->loop = loop;
 	pc->bin_dir = xstrdup(o->bin_dir);
+	pc->fence_path = o->fence_path ? xstrdup(o->fence_path) : NULL;
 	pc->data_dir = xstrdup(o->data_dir);
 	size_t l = strlen(pc->data_dir);
 	while (l > 1 && pc->data_dir[l - 1] == '/')
@@ -99,6 +101,7 @@ void pgctl_free(pgctl *pc)
 	if (pc->timer)
 		uv_close((uv_handle_t *)pc->timer, close_free);
 	free(pc->bin_dir);
+	free(pc->fence_path);
 	free(pc->data_dir);
 	free(pc->log_path);
 	free(pc);
@@ -235,7 +238,10 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 		return -1;
 	}
 	char *bin = xasprintf("%s/postgres", pc->bin_dir);
-	char *argv[] = {bin, (char *)"-D", pc->data_dir, NULL};
+	char *plain[] = {bin, (char *)"-D", pc->data_dir, NULL};
+	/* Through the fence, the postmaster gets SIGQUIT from the kernel when the agent dies. */
+	char *fenced[] = {pc->fence_path, (char *)"exec", bin, (char *)"-D", pc->data_dir, NULL};
+	char **argv = pc->fence_path ? fenced : plain;
 	uv_process_t *p = xcalloc(1, sizeof *p);
 	p->data = pc;
 	/* Detached: its own session and process group, and it outlives the agent (as with Patroni).

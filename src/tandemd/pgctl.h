@@ -30,6 +30,9 @@ typedef struct pgctl_opts {
 	const char *data_dir; /* absolute path */
 	const char *log_path; /* the postmaster's and initdb's stdout/stderr (appended) */
 	const char *run_user; /* OS user to run as when the agent is root; NULL: the agent's user */
+	/* tandemd-fence: the postmaster is started as `fence exec postgres -D DIR`, which sets its
+	 * parent-death signal (SIGQUIT) before becoming postgres. NULL: started directly. */
+	const char *fence_path;
 } pgctl_opts;
 
 typedef enum pgctl_stop_mode { PGCTL_SMART, PGCTL_FAST, PGCTL_IMMEDIATE } pgctl_stop_mode;

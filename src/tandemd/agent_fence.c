@@ -1,0 +1,133 @@
+/* The agent's side of the fence: it runs `tandemd-fence watchdog DATA/postmaster.pid` as a child
+ * and, while this member holds the leader key, tells it the moment by which PostgreSQL must have
+ * stopped if no newer word comes: the lease's safe end. A frozen agent sends nothing, so the
+ * watchdog stops PostgreSQL before the leader key can expire; a dead agent closes the pipe, and
+ * the watchdog stops PostgreSQL at once. See docs/tandemd.md, "Fencing". */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_priv.h"
+#include "log.h"
+
+typedef struct fence_write {
+	uv_write_t req;
+	char buf[32];
+} fence_write;
+
+static void on_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_watchdog_exit(uv_process_t *p, int64_t status, int sig)
+{
+	agent *a = p->data;
+	if (a) {
+		if (!a->stopping)
+			log_error("the fence watchdog exited (status %" PRId64
+			          ", signal %d): restarting it",
+			          status, sig);
+		a->fence_proc = NULL;
+		if (a->fence_pipe) {
+			uv_close((uv_handle_t *)a->fence_pipe, on_closed);
+			a->fence_pipe = NULL;
+		}
+		a->fence_sent_ms = UINT64_MAX;
+	}
+	uv_close((uv_handle_t *)p, on_closed);
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+static void send_line(agent *a, const char *line)
+{
+	if (!a->fence_pipe)
+		return;
+	fence_write *w = xcalloc(1, sizeof *w);
+	snprintf(w->buf, sizeof w->buf, "%s\n", line);
+	uv_buf_t b = uv_buf_init(w->buf, (unsigned)strlen(w->buf));
+	if (uv_write(&w->req, (uv_stream_t *)a->fence_pipe, &b, 1, on_written) != 0)
+		free(w);
+}
+
+static int spawn_watchdog(agent *a, char **err)
+{
+	char *pidfile = xasprintf("%s/postmaster.pid", a->s->data_dir);
+	char *argv[] = {a->fence_path, (char *)"watchdog", pidfile, NULL};
+	uv_pipe_t *pipe = xcalloc(1, sizeof *pipe);
+	uv_process_t *proc = xcalloc(1, sizeof *proc);
+	uv_pipe_init(a->loop, pipe, 0);
+	uv_stdio_container_t stdio[3] = {
+	    {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)pipe},
+	    {.flags = UV_INHERIT_FD, .data.fd = 1},
+	    {.flags = UV_INHERIT_FD, .data.fd = 2},
+	};
+	uv_process_options_t po = {.file = argv[0],
+	                           .args = argv,
+	                           .exit_cb = on_watchdog_exit,
+	                           .stdio = stdio,
+	                           .stdio_count = 3};
+	proc->data = a;
+	int r = uv_spawn(a->loop, proc, &po);
+	free(pidfile);
+	if (r != 0) {
+		err_set(err, "starting %s: %s", a->fence_path, uv_strerror(r));
+		uv_close((uv_handle_t *)pipe, on_closed);
+		free(proc);
+		return -1;
+	}
+	a->fence_proc = proc;
+	a->fence_pipe = pipe;
+	a->fence_sent_ms = UINT64_MAX; /* nothing sent yet */
+	return 0;
+}
+
+void agent_fence_update(agent *a)
+{
+	if (!a->fence_path || a->stopping)
+		return;
+	if (!a->fence_proc) {
+		char *e = NULL;
+		if (spawn_watchdog(a, &e) != 0) {
+			log_error("%s", e);
+			free(e);
+			return;
+		}
+	}
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	uint64_t deadline = 0;
+	if (leader) {
+		/* Half a retry_timeout before the lease's end: after the agent's own demotion point
+		 * (retry_timeout before it), before any replica can take the key. A lease already
+		 * spent gives a deadline in the past: the watchdog fences at once. */
+		uint64_t margin = a->hc.retry_timeout_ms / 2;
+		deadline = a->lease_expiry_ms > margin ? a->lease_expiry_ms - margin : 1;
+	}
+	if (deadline == a->fence_sent_ms)
+		return;
+	a->fence_sent_ms = deadline;
+	char line[32];
+	snprintf(line, sizeof line, "%" PRIu64, deadline);
+	send_line(a, line);
+}
+
+void agent_fence_stop(agent *a)
+{
+	if (!a->fence_proc)
+		return;
+	send_line(a, "exit");
+	/* Closing the handle does not kill the process: it reads "exit" and ends. */
+	uv_close((uv_handle_t *)a->fence_proc, on_closed);
+	a->fence_proc = NULL;
+	if (a->fence_pipe) {
+		uv_close((uv_handle_t *)a->fence_pipe, on_closed);
+		a->fence_pipe = NULL;
+	}
+}
