@@ -190,13 +190,13 @@ static const cfg_option options[] = {
     {"etcd3.key", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_key), "FILE",
      "PEM private key of the client certificate", NULL},
 
-    {"bootstrap.dcs.ttl", CFG_DURATION, "30", 0, 0, false, OPT(ttl), "SECONDS",
+    {"bootstrap.dcs.ttl", CFG_DURATION, "4", 0, 0, false, OPT(ttl), "SECONDS",
      "leader lease: without renewal for this long, the leader key expires and a failover "
      "starts (written to the DCS at bootstrap)",
      NULL},
-    {"bootstrap.dcs.loop_wait", CFG_DURATION, "10", 1000, 3600000, false, OPT(loop_wait), "SECONDS",
+    {"bootstrap.dcs.loop_wait", CFG_DURATION, "1", 1000, 3600000, false, OPT(loop_wait), "SECONDS",
      "seconds between two runs of the HA loop", NULL},
-    {"bootstrap.dcs.retry_timeout", CFG_DURATION, "10", 1000, 3600000, false, OPT(retry_timeout),
+    {"bootstrap.dcs.retry_timeout", CFG_DURATION, "1", 1000, 3600000, false, OPT(retry_timeout),
      "SECONDS",
      "how long DCS and PostgreSQL operations are retried before the leader demotes itself", NULL},
     {"bootstrap.dcs.maximum_lag_on_failover", CFG_SIZE, "1048576", 0, 0, false,
@@ -425,6 +425,16 @@ static int require(const char *value, const char *key, const char *env, char **e
 	return -1;
 }
 
+/* 10000 -> "10s", 1500 -> "1.5s", 250 -> "0.25s" (buf: 32 bytes). */
+static const char *seconds_text(long long ms, char *buf)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, 32, "%llds", ms / 1000);
+	else
+		snprintf(buf, 32, "%gs", (double)ms / 1000.0);
+	return buf;
+}
+
 static int check_settings(const tandemd_settings *s, char **err)
 {
 	if (require(s->scope, "scope", "PATRONI_SCOPE", err) < 0 ||
@@ -440,13 +450,15 @@ static int check_settings(const tandemd_settings *s, char **err)
 		return -1;
 	}
 	if (s->loop_wait + 2 * s->retry_timeout > s->ttl) {
+		char lw[32], rt[32], sum[32], ttl[32];
 		err_set(
 		    err,
-		    "bootstrap.dcs: loop_wait (%llds) + 2 * retry_timeout (%llds) = %llds exceeds "
-		    "ttl (%llds): the leader could lose its lease while still retrying; raise ttl "
-		    "or lower loop_wait or retry_timeout",
-		    s->loop_wait / 1000, s->retry_timeout / 1000,
-		    (s->loop_wait + 2 * s->retry_timeout) / 1000, s->ttl / 1000);
+		    "bootstrap.dcs: loop_wait (%s) + 2 * retry_timeout (%s) = %s exceeds ttl (%s): "
+		    "the leader could lose its lease while still retrying; raise ttl or lower "
+		    "loop_wait or retry_timeout",
+		    seconds_text(s->loop_wait, lw), seconds_text(s->retry_timeout, rt),
+		    seconds_text(s->loop_wait + 2 * s->retry_timeout, sum),
+		    seconds_text(s->ttl, ttl));
 		return -1;
 	}
 	if (!(s->etcd3_host && *s->etcd3_host) && s->etcd3_hosts.n == 0) {

@@ -219,9 +219,10 @@ static void test_defaults(void **state)
 	assert_string_equal(s.dcs_namespace, "/service/");
 	assert_string_equal(s.etcd3_host, "127.0.0.1:2379");
 	assert_string_equal(s.etcd3_protocol, "http");
-	assert_int_equal(s.ttl, 30000);
-	assert_int_equal(s.loop_wait, 10000);
-	assert_int_equal(s.retry_timeout, 10000);
+	/* tandem's defaults (not Patroni's 30/10/10): a failover within about 4 s. */
+	assert_int_equal(s.ttl, 4000);
+	assert_int_equal(s.loop_wait, 1000);
+	assert_int_equal(s.retry_timeout, 1000);
 	assert_int_equal(s.maximum_lag_on_failover, 1048576);
 	assert_false(s.synchronous_mode);
 	assert_false(s.use_pg_rewind);
@@ -326,10 +327,12 @@ static void test_timing(void **state)
 	           ENV("PATRONI_SCOPE=s", "PATRONI_NAME=n", "PATRONI_ETCD3_HOST=h", DATA_DIR_ENV),
 	           "etcd raises leases", NULL);
 	char *path = tu_temp_file(minimal_yml);
-	load_fails(ARGV(path, "--bootstrap.dcs.ttl", "25"), ENV(DATA_DIR_ENV),
-	           "loop_wait (10s) + 2 * retry_timeout (10s) = 30s exceeds ttl (25s)", NULL);
-	load_fails(ARGV(path), ENV(DATA_DIR_ENV, "TANDEMD_BOOTSTRAP_DCS_RETRY_TIMEOUT=11"),
-	           "loop_wait (10s) + 2 * retry_timeout (11s) = 32s exceeds ttl (30s)", NULL);
+	load_fails(
+	    ARGV(path, "--bootstrap.dcs.ttl", "3", "--bootstrap.dcs.retry_timeout", "1500ms"),
+	    ENV(DATA_DIR_ENV), "loop_wait (1s) + 2 * retry_timeout (1.5s) = 4s exceeds ttl (3s)",
+	    NULL);
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV, "TANDEMD_BOOTSTRAP_DCS_RETRY_TIMEOUT=2"),
+	           "loop_wait (1s) + 2 * retry_timeout (2s) = 5s exceeds ttl (4s)", NULL);
 	/* Exactly at the limit is fine. */
 	tandemd_settings s;
 	load_ok(&s,
