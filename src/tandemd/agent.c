@@ -419,7 +419,7 @@ void agent_action_done(agent *a)
 	agent_kick(a);
 }
 
-static bool member_running(const dcs_member *m)
+bool agent_member_running(const dcs_member *m)
 {
 	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
 }
@@ -433,10 +433,21 @@ static void pass_decide(agent *a)
 	const dcs_view *v = dcs_get_view(a->dcs);
 	ha_member members[AGENT_MAX_MEMBERS];
 	ha_cluster cl;
+	agent_apply_config(a);
 	dcs_view_to_ha(v, a->s->name, members, AGENT_MAX_MEMBERS, &cl);
+	uint64_t failover_due_ms;
+	cl.failover_to = agent_failover_target(a, &failover_due_ms);
+	if (v->has_failover && !cl.failover_to && !failover_due_ms && v->leader &&
+	    !strcmp(v->leader, a->s->name)) {
+		log_warning(
+		    "dropping the failover key (to %s): the member does not run, or the key "
+		    "was left by an earlier leader",
+		    v->failover_candidate ? v->failover_candidate : "nobody");
+		dcs_delete_key(a->dcs, "failover", on_touch, a);
+	}
 	for (size_t i = 0; i < cl.nmembers; i++) {
 		const dcs_member *m = dcs_view_member(v, members[i].name);
-		members[i].reachable = m && member_running(m);
+		members[i].reachable = m && agent_member_running(m);
 	}
 	cl.dcs_ok = a->dcs_ok;
 	ha_local lo = {.pg = agent_pg_state(a),
@@ -467,7 +478,8 @@ static void pass_decide(agent *a)
 	}
 	/* Before racing for the key, make our own position known and give the others a moment to
 	 * publish theirs, so that the one furthest ahead wins. */
-	if (d.action == HA_TAKE_LEADER && !a->leaderless_published) {
+	if (d.action == HA_TAKE_LEADER && !a->leaderless_published &&
+	    !(cl.failover_to && !strcmp(cl.failover_to, a->s->name))) {
 		a->leaderless_published = true;
 		agent_publish_member(a);
 		uv_timer_start(&a->kick, on_kick, 200, 0);
@@ -826,42 +838,8 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate, char
 		}
 		a->req_reinit = true;
 		break;
-	case AGENT_REQ_FAILOVER: {
-		if (!leader) {
-			err_set(err, "this member is not the leader (the leader is %s)",
-			        v->leader ? v->leader : "nobody");
-			return -1;
-		}
-		if (v->has_config && v->config.pause) {
-			err_set(err, "the cluster is in maintenance mode");
-			return -1;
-		}
-		const dcs_member *best = NULL;
-		for (size_t i = 0; i < v->nmembers; i++) {
-			const dcs_member *m = &v->members[i];
-			if (!strcmp(m->name, a->s->name) || !member_running(m) ||
-			    m->tags.nofailover)
-				continue;
-			if (candidate && strcmp(m->name, candidate) != 0)
-				continue;
-			if (!best || m->xlog_location > best->xlog_location)
-				best = m;
-		}
-		if (!best) {
-			if (candidate)
-				err_set(err,
-				        "member %s is not a running replica that may take over",
-				        candidate);
-			else
-				err_set(err, "no running replica may take over");
-			return -1;
-		}
-		char *val = dcs_encode_failover(a->s->name, best->name, NULL);
-		dcs_put_key(a->dcs, "failover", val, on_touch, a);
-		free(val);
-		log_info("manual failover to %s requested", best->name);
-		return 0;
-	}
+	case AGENT_REQ_FAILOVER:
+		return agent_switchover(a, candidate, NULL, err);
 	}
 	agent_kick(a);
 	return 0;

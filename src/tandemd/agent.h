@@ -94,6 +94,20 @@ void agent_settings_changed(agent *a);
 const agent_status *agent_status_get(agent *a);
 const agent_counters *agent_counters_get(const agent *a);
 
+/* A planned switchover from the current leader (this member must be it) to `candidate` (NULL: the
+ * best replica), at once or at `scheduled_at` (ISO 8601 with a time zone, NULL: now). Writes the
+ * DCS `failover` key as Patroni does; the leader hands over when the time comes. 0, or -1 with a
+ * reason. */
+int agent_switchover(agent *a, const char *candidate, const char *scheduled_at,
+                     char **err) TND_MUST_CHECK;
+
+/* Patroni's PATCH /config: merges the JSON object `patch` into the DCS `config` key (a key set
+ * to null is removed; objects merge recursively) with a compare-and-swap on its revision, after
+ * checking the result (timings, types). `done` gets NULL on success or the reason. Every member
+ * applies the new parameters (reload; pending_restart when one needs a restart). */
+void agent_patch_config(agent *a, const char *patch, bool replace,
+                        void (*done)(const char *error, void *ud), void *ud);
+
 /* Accepts or refuses (with a reason in *err: 409-class) an operator request. `candidate` is only
  * for AGENT_REQ_FAILOVER (NULL: the best member). */
 int agent_request(agent *a, agent_request_kind kind, const char *candidate,

@@ -815,10 +815,49 @@ static void shutdown_stopped(agent *a, bool ok)
 	shutdown_revoked(DCS_OK, NULL, a);
 }
 
+static void shutdown_handover_put(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK)
+		log_warning("naming a successor: %s", error ? error : dcs_result_name(r));
+	stop_pg(a, PGCTL_FAST, STOP_STEP_MS, shutdown_stopped);
+}
+
+/* The best running replica to hand leadership to, or NULL. */
+static const char *successor(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	const dcs_member *best = NULL;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
+			continue;
+		if (!best || m->xlog_location > best->xlog_location)
+			best = m;
+	}
+	return best ? best->name : NULL;
+}
+
+/* A stopping leader names its successor in the failover key first, then stops PostgreSQL fast
+ * (the replicas receive all of its WAL), then revokes its lease: the leader key goes at once
+ * and the successor takes it, instead of every member waiting for the TTL. */
 void agent_act_shutdown(agent *a)
 {
-	log_info("shutting down: stopping PostgreSQL, then giving up the lease");
 	a->doing = "stopping";
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	const char *next = leader && !(v->has_config && v->config.pause) ? successor(a) : NULL;
+	if (next && a->dcs_ok) {
+		log_info(
+		    "shutting down: handing leadership to %s, stopping PostgreSQL, then giving "
+		    "up the lease",
+		    next);
+		char *val = dcs_encode_failover(a->s->name, next, NULL);
+		dcs_put_key(a->dcs, "failover", val, shutdown_handover_put, a);
+		free(val);
+		return;
+	}
+	log_info("shutting down: stopping PostgreSQL, then giving up the lease");
 	stop_pg(a, PGCTL_FAST, STOP_STEP_MS, shutdown_stopped);
 }
 

@@ -87,6 +87,8 @@ struct agent {
 	rest_kv *tags_kv;
 	size_t ntags_kv;
 
+	int64_t applied_config_rev; /* the DCS config revision this member has applied */
+
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;
 
@@ -105,6 +107,14 @@ void agent_kick(agent *a);
 void agent_action_done(agent *a);
 void agent_publish_member(agent *a);
 uint64_t agent_now(void);
+/* A member key saying "running" with a WAL position. */
+bool agent_member_running(const dcs_member *m);
+
+/* agent_ops.c: the failover key as the HA pass should see it (NULL: none in force: absent, not
+ * yet due, naming a member that does not run, or left by another leader), and the cluster
+ * config's changes applied to this member. */
+const char *agent_failover_target(agent *a, uint64_t *due_in_ms);
+void agent_apply_config(agent *a);
 
 /* agent_local.c */
 bool agent_has_data(const agent *a);

@@ -457,6 +457,19 @@ void dcs_put_key(dcs *d, const char *relkey, const char *value, dcs_cb cb, void 
 	free(k);
 }
 
+void dcs_put_key_if(dcs *d, const char *relkey, const char *value, int64_t mod_revision, dcs_cb cb,
+                    void *ud)
+{
+	op *o = op_new(d, OP_TXN, cb, NULL, ud);
+	char *k = key(d, relkey);
+	etcd_compare cmp = {.key = k,
+	                    .target = mod_revision ? ETCD_CMP_MOD : ETCD_CMP_VERSION,
+	                    .number = mod_revision};
+	etcd_op put = {.kind = ETCD_OP_PUT, .key = k, .value = value, .lease = 0};
+	op_started(o, etcd_txn(d->e, &cmp, 1, &put, 1, NULL, 0, d->timeout_ms, on_done, o));
+	free(k);
+}
+
 void dcs_delete_key(dcs *d, const char *relkey, dcs_cb cb, void *ud)
 {
 	op *o = op_new(d, OP_PLAIN, cb, NULL, ud);

@@ -80,6 +80,10 @@ void dcs_touch_member(dcs *d, const char *value, dcs_cb cb, void *ud);
 /* Plain puts (no lease) of status, sync, history, failover, config; and delete of failover. */
 void dcs_put_key(dcs *d, const char *relkey, const char *value, dcs_cb cb, void *ud);
 void dcs_delete_key(dcs *d, const char *relkey, dcs_cb cb, void *ud);
+/* Put only if the key was last modified at `mod_revision` (0: only if absent); DCS_LOST when it
+ * changed meanwhile. */
+void dcs_put_key_if(dcs *d, const char *relkey, const char *value, int64_t mod_revision, dcs_cb cb,
+                    void *ud);
 
 const char *dcs_result_name(dcs_result r);
 

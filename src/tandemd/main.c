@@ -23,6 +23,7 @@ typedef struct daemon_ {
 	agent *agent;
 	rest_server *rest;
 	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t watchdog; /* systemd's WatchdogSec: pinged while the loop runs */
 	bool stopping;
 } daemon_;
 
@@ -39,12 +40,20 @@ static void usage(FILE *out)
 	        "Options (flags beat TANDEMD_* and PATRONI_* environment variables, which beat\n"
 	        "the file):\n");
 	cfg_print_help(&tandemd_options, out);
-	fprintf(out, "\n"
-	             "Signals: SIGTERM/SIGINT stop PostgreSQL (fast), give up the lease and exit;\n"
-	             "SIGHUP re-reads the file: PostgreSQL parameters and pg_hba (PostgreSQL is\n"
-	             "reloaded), tags, log level and REST credentials take effect at once.\n"
-	             "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
-	             "configuration.\n");
+	fprintf(out,
+	        "\n"
+	        "Signals: SIGTERM/SIGINT hand leadership to the best replica (when this member\n"
+	        "leads), stop PostgreSQL (fast), give up the lease and exit;\n"
+	        "SIGHUP re-reads the file: PostgreSQL parameters and pg_hba (PostgreSQL is\n"
+	        "reloaded), tags, log level and REST credentials take effect at once.\n"
+	        "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
+	        "configuration.\n");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	sd_notify(0, "WATCHDOG=1");
 }
 
 static void on_shutdown_done(void *ud)
@@ -170,12 +179,20 @@ int main(int argc, char **argv)
 	log_info("tandemd %s: member %s of cluster %s", TANDEM_VERSION, s.name, s.scope);
 	agent_start(d.agent);
 	sd_notify(0, "READY=1");
+	uint64_t wd_us = 0;
+	uv_timer_init(d.loop, &d.watchdog);
+	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000) {
+		log_info("systemd watchdog: pinging every %llu ms",
+		         (unsigned long long)(wd_us / 2000));
+		uv_timer_start(&d.watchdog, on_watchdog, 0, wd_us / 2000);
+	}
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
 	rest_free(d.rest);
 	agent_free(d.agent);
 	for (size_t i = 0; i < 3; i++)
 		uv_close((uv_handle_t *)sigs[i], NULL);
+	uv_close((uv_handle_t *)&d.watchdog, NULL);
 	uv_run(d.loop, UV_RUN_NOWAIT);
 	uv_loop_close(d.loop);
 	tandemd_settings_free(&s);

@@ -1,0 +1,318 @@
+/* Planned changes asked for by an operator: switchover (now or scheduled) through the DCS
+ * `failover` key, and the cluster-wide configuration (`config` key): patching it safely and
+ * applying it on this member. See agent.h. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_priv.h"
+#include "clock.h"
+#include "log.h"
+
+/* ---- switchover ---- */
+
+static void on_put(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		metrics_inc(&a->counters.dcs_errors, 1);
+		log_warning("writing the failover key: %s", error ? error : dcs_result_name(r));
+	}
+}
+
+/* The best member to hand over to: running, not nofailover, furthest ahead; `only` restricts
+ * the choice to one name. */
+static const dcs_member *best_candidate(agent *a, const char *only)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	const dcs_member *best = NULL;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
+			continue;
+		if (only && strcmp(m->name, only) != 0)
+			continue;
+		if (!best || m->xlog_location > best->xlog_location)
+			best = m;
+	}
+	return best;
+}
+
+int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, char **err)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (!v->leader || strcmp(v->leader, a->s->name) != 0) {
+		err_set(err, "this member is not the leader (the leader is %s)",
+		        v->leader ? v->leader : "nobody");
+		return -1;
+	}
+	if (v->has_config && v->config.pause && !scheduled_at) {
+		err_set(err, "the cluster is in maintenance mode");
+		return -1;
+	}
+	int64_t at = 0;
+	if (scheduled_at) {
+		if (clock_parse_iso8601(scheduled_at, &at) != 0) {
+			err_set(err, "scheduled_at '%s' is not an ISO 8601 time with a zone",
+			        scheduled_at);
+			return -1;
+		}
+		if (at <= clock_unix_ms()) {
+			err_set(err, "scheduled_at '%s' is not in the future", scheduled_at);
+			return -1;
+		}
+	}
+	const dcs_member *best = best_candidate(a, candidate);
+	if (!best) {
+		if (candidate)
+			err_set(err, "member %s is not a running replica that may take over",
+			        candidate);
+		else
+			err_set(err, "no running replica may take over");
+		return -1;
+	}
+	char *val = dcs_encode_failover(a->s->name, best->name, scheduled_at);
+	dcs_put_key(a->dcs, "failover", val, on_put, a);
+	free(val);
+	if (scheduled_at)
+		log_info("switchover to %s scheduled at %s", best->name, scheduled_at);
+	else
+		log_info("switchover to %s requested", best->name);
+	return 0;
+}
+
+const char *agent_failover_target(agent *a, uint64_t *due_in_ms)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	*due_in_ms = 0;
+	if (!v->has_failover || !v->failover_candidate)
+		return NULL;
+	/* Left by an earlier leader (Patroni writes who asked): stale once someone else leads. */
+	if (v->failover_leader && v->leader && strcmp(v->failover_leader, v->leader) != 0)
+		return NULL;
+	if (v->failover_scheduled_at) {
+		int64_t at;
+		if (clock_parse_iso8601(v->failover_scheduled_at, &at) != 0)
+			return NULL;
+		int64_t now = clock_unix_ms();
+		if (at > now) {
+			*due_in_ms = (uint64_t)(at - now);
+			return NULL;
+		}
+	}
+	/* A candidate that does not run would leave the cluster without a leader. */
+	if (strcmp(v->failover_candidate, a->s->name) != 0) {
+		const dcs_member *m = dcs_view_member(v, v->failover_candidate);
+		if (!m || !agent_member_running(m))
+			return NULL;
+	}
+	return v->failover_candidate;
+}
+
+/* ---- the cluster configuration ---- */
+
+typedef struct patch_op {
+	agent *a;
+	void (*done)(const char *error, void *ud);
+	void *ud;
+} patch_op;
+
+/* Patroni's merge: objects merge key by key, null removes, anything else replaces. */
+static void merge(json_t *dst, json_t *patch)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(patch, k, v)
+	{
+		json_t *cur = json_object_get(dst, k);
+		if (json_is_null(v))
+			json_object_del(dst, k);
+		else if (json_is_object(v) && json_is_object(cur))
+			merge(cur, v);
+		else
+			json_object_set(dst, k, v);
+	}
+}
+
+static bool seconds_of(json_t *c, const char *k, int64_t def, int64_t *out)
+{
+	json_t *v = json_object_get(c, k);
+	if (!v) {
+		*out = def;
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* The whole new configuration must make sense before it is written: every member applies it. */
+static int validate(agent *a, json_t *c, char **err)
+{
+	int64_t ttl, lw, rt;
+	if (!seconds_of(c, "ttl", (a->s->ttl + 999) / 1000, &ttl) ||
+	    !seconds_of(c, "loop_wait", (a->s->loop_wait + 999) / 1000, &lw) ||
+	    !seconds_of(c, "retry_timeout", (a->s->retry_timeout + 999) / 1000, &rt)) {
+		err_set(err, "ttl, loop_wait and retry_timeout must be positive whole seconds");
+		return -1;
+	}
+	if (ttl < 2) {
+		err_set(err, "ttl %" PRId64 " is too short: etcd raises leases below 2 s", ttl);
+		return -1;
+	}
+	if (lw + 2 * rt > ttl) {
+		err_set(err,
+		        "loop_wait (%" PRId64 ") + 2 * retry_timeout (%" PRId64
+		        ") exceeds ttl (%" PRId64
+		        "): the leader could lose its lease while still retrying",
+		        lw, rt, ttl);
+		return -1;
+	}
+	json_t *lag = json_object_get(c, "maximum_lag_on_failover");
+	if (lag && (!json_is_integer(lag) || json_integer_value(lag) < 0)) {
+		err_set(err, "maximum_lag_on_failover must be a number of bytes");
+		return -1;
+	}
+	static const char *const bools[] = {"pause", "synchronous_mode", "synchronous_mode_strict"};
+	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
+		json_t *b = json_object_get(c, bools[i]);
+		if (b && !json_is_boolean(b)) {
+			err_set(err, "%s must be true or false", bools[i]);
+			return -1;
+		}
+	}
+	json_t *pg = json_object_get(c, "postgresql");
+	if (pg && !json_is_object(pg)) {
+		err_set(err, "postgresql must be an object");
+		return -1;
+	}
+	json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
+	if (params) {
+		if (!json_is_object(params)) {
+			err_set(err, "postgresql.parameters must be an object");
+			return -1;
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach(params, k, v)
+		{
+			if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+				err_set(
+				    err,
+				    "postgresql.parameters.%s must be a string, number or boolean",
+				    k);
+				return -1;
+			}
+			/* What tandem owns cannot be set cluster-wide. */
+			static const char *const owned[] = {"listen_addresses", "port",
+			                                    "primary_conninfo", "primary_slot_name",
+			                                    "hot_standby",      "wal_level"};
+			for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+				if (!strcmp(k, owned[i])) {
+					err_set(err,
+					        "postgresql.parameters.%s is managed by tandemd",
+					        k);
+					return -1;
+				}
+		}
+	}
+	return 0;
+}
+
+static void on_config_put(dcs_result r, const char *error, void *ud)
+{
+	patch_op *p = ud;
+	if (r == DCS_OK)
+		p->done(NULL, p->ud);
+	else if (r == DCS_LOST)
+		p->done("the configuration changed meanwhile: read it again and retry", p->ud);
+	else
+		p->done(error ? error : "the DCS did not answer", p->ud);
+	free(p);
+}
+
+void agent_patch_config(agent *a, const char *patch, bool replace,
+                        void (*done)(const char *error, void *ud), void *ud)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	json_error_t je;
+	json_t *pj = json_loads(patch, 0, &je);
+	if (!json_is_object(pj)) {
+		json_decref(pj);
+		done("the configuration must be a JSON object", ud);
+		return;
+	}
+	json_t *cur = NULL;
+	if (replace) {
+		cur = pj;
+		pj = NULL;
+	} else {
+		cur = v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : NULL;
+		if (!json_is_object(cur)) {
+			json_decref(cur);
+			cur = json_object();
+		}
+		merge(cur, pj);
+		json_decref(pj);
+	}
+	char *e = NULL;
+	if (validate(a, cur, &e) != 0) {
+		json_decref(cur);
+		done(e, ud);
+		free(e);
+		return;
+	}
+	char *text = json_dumps(cur, JSON_COMPACT);
+	json_decref(cur);
+	patch_op *p = xcalloc(1, sizeof *p);
+	p->a = a;
+	p->done = done;
+	p->ud = ud;
+	dcs_put_key_if(a->dcs, "config", text, v->has_config ? v->config.mod_revision : 0,
+	               on_config_put, p);
+	log_info("cluster configuration %s: %s", replace ? "replaced" : "patched", text);
+	free(text);
+}
+
+void agent_apply_config(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (!v->has_config || v->config.mod_revision == a->applied_config_rev)
+		return;
+	bool first = a->applied_config_rev == 0;
+	a->applied_config_rev = v->config.mod_revision;
+	const dcs_dyn_config *c = &v->config;
+	/* Timings: loop_wait, retry_timeout and maximum_lag_on_failover at once; the lease's TTL
+	 * is fixed when it is granted (a new ttl applies when tandemd restarts). */
+	if (c->valid && c->loop_wait > 0 && c->retry_timeout > 0 &&
+	    (uint64_t)(c->loop_wait + 2 * c->retry_timeout) * 1000 <= a->hc.ttl_ms) {
+		uint64_t lw = (uint64_t)c->loop_wait * 1000, rt = (uint64_t)c->retry_timeout * 1000;
+		if (lw != a->hc.loop_wait_ms || rt != a->hc.retry_timeout_ms) {
+			log_info("loop_wait %" PRIu64 " ms, retry_timeout %" PRIu64
+			         " ms (cluster configuration)",
+			         lw, rt);
+			a->hc.loop_wait_ms = lw;
+			a->hc.retry_timeout_ms = rt;
+			uv_timer_set_repeat(&a->tick, lw);
+		}
+	}
+	if (c->valid && c->has_maximum_lag_on_failover)
+		a->hc.maximum_lag_on_failover = c->maximum_lag_on_failover;
+	if (first)
+		return; /* the files are written when PostgreSQL starts */
+	ha_pg_state pg = agent_pg_state(a);
+	if (pg != HA_PG_PRIMARY && pg != HA_PG_REPLICA)
+		return;
+	bool standby = pg == HA_PG_REPLICA;
+	char *e = NULL;
+	if (agent_write_pg_files(a, standby, standby ? a->upstream : NULL, &e) != 0 ||
+	    pgctl_reload(a->pc, &e) != 0) {
+		log_error("applying the cluster configuration: %s", e);
+		free(e);
+		return;
+	}
+	log_info("cluster configuration applied (PostgreSQL reloaded)");
+}
