@@ -708,6 +708,7 @@ void agent_free(agent *a)
 	free(a->rewind_user);
 	free(a->upstream);
 	free(a->walreceiver);
+	free(a->ssn);
 	free(a->sysid);
 	free(a->target);
 	free(a);

@@ -153,6 +153,13 @@ static void act_promote(agent *a)
 {
 	char *e = NULL;
 	a->doing = "promoting";
+	agent_sync_before_promote(a);
+	if (a->ssn &&
+	    (agent_write_pg_files(a, false, NULL, &e) != 0 || pgctl_reload(a->pc, &e) != 0)) {
+		fail_action(a, "synchronous_standby_names before the promotion", e);
+		free(e);
+		return;
+	}
 	if (pgctl_promote(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_promoted, a, &e) !=
 	    0) {
 		fail_action(a, "pg_promote()", e);
@@ -785,6 +792,7 @@ void agent_leader_housekeeping(agent *a)
 	a->last_housekeeping_ms = now;
 	a->housekeeping_members = v->nmembers;
 	ensure_slots(a, v);
+	agent_sync_housekeeping(a);
 	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
 	free(status);

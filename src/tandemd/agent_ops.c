@@ -27,10 +27,17 @@ static void on_put(dcs_result r, const char *error, void *ud)
 static const dcs_member *best_candidate(agent *a, const char *only)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
+	bool sync_only = v->has_config && v->config.synchronous_mode;
 	const dcs_member *best = NULL;
 	for (size_t i = 0; i < v->nmembers; i++) {
 		const dcs_member *m = &v->members[i];
 		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
+			continue;
+		/* In synchronous mode only a synchronous standby has every acknowledged commit. */
+		bool in_sync = false;
+		for (size_t k = 0; k < v->nsync_standby; k++)
+			in_sync = in_sync || !strcmp(v->sync_standby[k], m->name);
+		if (sync_only && !in_sync)
 			continue;
 		if (only && strcmp(m->name, only) != 0)
 			continue;
@@ -67,7 +74,9 @@ int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, 
 	const dcs_member *best = best_candidate(a, candidate);
 	if (!best) {
 		if (candidate)
-			err_set(err, "member %s is not a running replica that may take over",
+			err_set(err,
+			        "member %s is not a running replica that may take over (in "
+			        "synchronous mode: a synchronous standby)",
 			        candidate);
 		else
 			err_set(err, "no running replica may take over");

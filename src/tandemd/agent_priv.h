@@ -88,6 +88,7 @@ struct agent {
 	size_t ntags_kv;
 
 	int64_t applied_config_rev; /* the DCS config revision this member has applied */
+	char *ssn;                  /* synchronous_standby_names while primary; NULL: unset */
 
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;
@@ -140,6 +141,10 @@ char *agent_slot_name(const char *member);
  * starts it when it does not run. */
 void agent_fence_update(agent *a);
 void agent_fence_stop(agent *a);
+
+/* agent_sync.c: synchronous mode on the leader (see its header comment). */
+void agent_sync_housekeeping(agent *a);
+void agent_sync_before_promote(agent *a);
 
 /* agent_act.c */
 void agent_act(agent *a, ha_decision d);

@@ -1,0 +1,192 @@
+/* Synchronous mode on the leader: which replicas PostgreSQL waits for (synchronous_standby_names)
+ * and which ones the DCS `sync` key names as eligible for promotion, changed in the order that
+ * keeps "every member named in `sync` has every acknowledged commit" true at every moment:
+ *
+ *   removing a standby: first from `sync` (it may no longer be promoted), then from PostgreSQL;
+ *   adding a standby: first to PostgreSQL, and to `sync` only once pg_stat_replication reports
+ *   it synchronous (it then has every commit acknowledged from that moment on, and it was caught
+ *   up to stream).
+ *
+ * With no candidate, strict mode sets synchronous_standby_names to '*': commits wait until a
+ * standby connects, rather than being acknowledged unprotected. Otherwise PostgreSQL runs
+ * asynchronously and `sync` names no one, so no member may be promoted automatically until a
+ * standby is synchronous again (ha.c: only a listed standby may take the key). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_priv.h"
+#include "log.h"
+#include "strbuf.h"
+
+static bool listed(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+static const agent_replica *streaming_replica(const agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->nreplicas; i++) {
+		const agent_replica *r = &a->replicas[i];
+		if (r->application_name && !strcmp(r->application_name, name) && r->state &&
+		    !strcmp(r->state, "streaming"))
+			return r;
+	}
+	return NULL;
+}
+
+/* synchronous_node_count from the DCS config (default 1). */
+static size_t node_count(const dcs_view *v)
+{
+	size_t n = 1;
+	json_t *c = v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : NULL;
+	json_t *j = json_object_get(c, "synchronous_node_count");
+	if (json_is_integer(j) && json_integer_value(j) >= 1 && json_integer_value(j) <= 16)
+		n = (size_t)json_integer_value(j);
+	json_decref(c);
+	return n;
+}
+
+/* May `m` be a synchronous standby: another member, running, streaming from us, not nosync. */
+static bool eligible(const agent *a, const dcs_member *m)
+{
+	return strcmp(m->name, a->s->name) != 0 && !m->tags.nosync && agent_member_running(m) &&
+	       streaming_replica(a, m->name);
+}
+
+static void on_sync_put(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		metrics_inc(&a->counters.dcs_errors, 1);
+		log_warning("writing the sync key: %s", error ? error : dcs_result_name(r));
+	}
+}
+
+static void put_sync(agent *a, char **names, size_t n)
+{
+	char *val = dcs_encode_sync(a->s->name, (const char *const *)names, n);
+	log_info("sync key: %s", val);
+	dcs_put_key(a->dcs, "sync", val, on_sync_put, a);
+	free(val);
+}
+
+/* FIRST n ("a", "b"): PostgreSQL's priority form, names quoted. */
+static char *ssn_text(char **names, size_t n, size_t count, bool strict)
+{
+	if (n == 0)
+		return xstrdup(strict ? "*" : "");
+	strbuf sb = STRBUF_INIT;
+	sb_printf(&sb, "FIRST %zu (", count < n ? count : n);
+	for (size_t i = 0; i < n; i++) {
+		sb_puts(&sb, i ? ", \"" : "\"");
+		for (const char *p = names[i]; *p; p++)
+			sb_append(&sb, p, 1 + (*p == '"'));
+		sb_puts(&sb, "\"");
+	}
+	sb_puts(&sb, ")");
+	return sb_steal(&sb);
+}
+
+static int set_ssn(agent *a, const char *ssn)
+{
+	free(a->ssn);
+	a->ssn = xstrdup(ssn);
+	char *e = NULL;
+	if (agent_write_pg_files(a, false, NULL, &e) != 0 || pgctl_reload(a->pc, &e) != 0) {
+		log_error("setting synchronous_standby_names: %s", e);
+		free(e);
+		return -1;
+	}
+	log_info("synchronous_standby_names = '%s'", ssn);
+	return 0;
+}
+
+void agent_sync_housekeeping(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool on = v->has_config && v->config.synchronous_mode;
+	bool strict = on && v->config.synchronous_mode_strict;
+	/* The sync key counts only when it is ours. */
+	bool ours = v->has_sync && v->sync_leader && !strcmp(v->sync_leader, a->s->name);
+	char **cur = ours ? v->sync_standby : NULL;
+	size_t ncur = ours ? v->nsync_standby : 0;
+
+	if (!on) {
+		if (a->ssn && *a->ssn)
+			(void)set_ssn(a, "");
+		if (v->has_sync && ours && ncur)
+			put_sync(a, NULL, 0);
+		return;
+	}
+	size_t want = node_count(v);
+	/* Keep the current synchronous standbys that still qualify (no churn), then the others
+	 * furthest ahead. */
+	char *picked[AGENT_MAX_MEMBERS];
+	size_t np = 0;
+	for (size_t i = 0; i < ncur && np < want; i++) {
+		const dcs_member *m = dcs_view_member(v, cur[i]);
+		if (m && eligible(a, m))
+			picked[np++] = cur[i];
+	}
+	while (np < want) {
+		const dcs_member *best = NULL;
+		for (size_t i = 0; i < v->nmembers; i++) {
+			const dcs_member *m = &v->members[i];
+			if (!eligible(a, m) || listed(picked, np, m->name))
+				continue;
+			const agent_replica *r = streaming_replica(a, m->name);
+			const agent_replica *b = best ? streaming_replica(a, best->name) : NULL;
+			if (!best || (r && b && r->replay_lsn > b->replay_lsn))
+				best = m;
+		}
+		if (!best)
+			break;
+		picked[np++] = best->name;
+	}
+
+	/* 1. Removals from `sync` first. */
+	char *keep[AGENT_MAX_MEMBERS];
+	size_t nkeep = 0;
+	for (size_t i = 0; i < ncur; i++)
+		if (listed(picked, np, cur[i]))
+			keep[nkeep++] = cur[i];
+	if (nkeep != ncur || !ours) {
+		put_sync(a, keep, nkeep);
+		return; /* PostgreSQL changes on a later pass, once the key is written */
+	}
+	/* 2. Then PostgreSQL. */
+	char *ssn = ssn_text(picked, np, want, strict);
+	if (!a->ssn || strcmp(a->ssn, ssn) != 0) {
+		(void)set_ssn(a, ssn);
+		free(ssn);
+		return;
+	}
+	free(ssn);
+	/* 3. Additions to `sync` once PostgreSQL reports them synchronous. */
+	char *confirmed[AGENT_MAX_MEMBERS];
+	size_t nc = 0;
+	for (size_t i = 0; i < np; i++) {
+		const agent_replica *r = streaming_replica(a, picked[i]);
+		if (listed(cur, ncur, picked[i]) ||
+		    (r && r->sync_state &&
+		     (!strcmp(r->sync_state, "sync") || !strcmp(r->sync_state, "quorum"))))
+			confirmed[nc++] = picked[i];
+	}
+	if (nc != ncur)
+		put_sync(a, confirmed, nc);
+}
+
+void agent_sync_before_promote(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (!(v->has_config && v->config.synchronous_mode && v->config.synchronous_mode_strict))
+		return;
+	/* From its first moment as primary, a strict leader's commits wait for a standby. */
+	free(a->ssn);
+	a->ssn = xstrdup("*");
+}
