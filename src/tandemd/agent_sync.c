@@ -133,6 +133,15 @@ void agent_sync_housekeeping(agent *a)
 		if (m && eligible(a, m))
 			picked[np++] = cur[i];
 	}
+	/* Then those PostgreSQL already waits for (not yet confirmed in `sync`). */
+	for (size_t i = 0; i < v->nmembers && np < want && a->ssn; i++) {
+		const dcs_member *m = &v->members[i];
+		char *quoted = xasprintf("\"%s\"", m->name);
+		bool named = strstr(a->ssn, quoted) != NULL;
+		free(quoted);
+		if (named && eligible(a, m) && !listed(picked, np, m->name))
+			picked[np++] = m->name;
+	}
 	while (np < want) {
 		const dcs_member *best = NULL;
 		for (size_t i = 0; i < v->nmembers; i++) {
