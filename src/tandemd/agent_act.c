@@ -468,6 +468,7 @@ static char *bootstrap_config(const tandemd_settings *s)
 	json_object_set_new(c, "maximum_lag_on_failover", json_integer(s->maximum_lag_on_failover));
 	json_object_set_new(c, "synchronous_mode", json_boolean(s->synchronous_mode));
 	json_object_set_new(c, "synchronous_mode_strict", json_boolean(s->synchronous_mode_strict));
+	json_object_set_new(c, "synchronous_node_count", json_integer(s->synchronous_node_count));
 	json_t *pg = json_object();
 	json_object_set_new(pg, "use_pg_rewind", json_boolean(s->use_pg_rewind));
 	json_object_set_new(pg, "use_slots", json_boolean(s->use_slots));

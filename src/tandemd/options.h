@@ -37,6 +37,7 @@ typedef struct tandemd_settings {
 	long long maximum_lag_on_failover; /* bytes */
 	bool synchronous_mode;
 	bool synchronous_mode_strict;
+	long long synchronous_node_count;
 	bool use_pg_rewind;
 	bool use_slots;
 	cfg_map bootstrap_parameters;

@@ -45,6 +45,7 @@ static const char patroni_yml[] =
     "    maximum_lag_on_failover: 1048576\n"
     "    synchronous_mode: false\n"
     "    synchronous_mode_strict: false\n"
+    "    synchronous_node_count: 2\n"
     "    postgresql:\n"
     "      use_pg_rewind: true\n"
     "      use_slots: true\n"
@@ -168,6 +169,7 @@ static void test_patroni_yml_loads(void **state)
 	assert_int_equal(s.maximum_lag_on_failover, 1048576);
 	assert_false(s.synchronous_mode);
 	assert_false(s.synchronous_mode_strict);
+	assert_int_equal(s.synchronous_node_count, 2);
 	assert_true(s.use_pg_rewind);
 	assert_true(s.use_slots);
 	assert_int_equal(s.bootstrap_parameters.n, 14);
