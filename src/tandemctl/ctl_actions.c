@@ -1,6 +1,6 @@
-/* The commands that ask members to act, through their REST APIs: failover, restart, reload,
- * reinit. Destructive ones ask for confirmation unless --force, and refuse to ask when nobody
- * can answer (stdin is not a terminal). */
+/* The commands that ask members to act, through their REST APIs: failover, restart (--pending:
+ * only where a restart is pending), reload, reinit. Destructive ones ask for confirmation unless
+ * --force, and refuse to ask when nobody can answer (stdin is not a terminal). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "strbuf.h"
 
 /* Before anything is read: without --force, someone must be there to answer. */
-static int need_terminal(const ctl_opts *o, const char *command)
+int ctl_need_terminal(const ctl_opts *o, const char *command)
 {
 	if (o->force || isatty(STDIN_FILENO))
 		return CTL_EXIT_OK;
@@ -25,7 +25,7 @@ static int need_terminal(const ctl_opts *o, const char *command)
 	return CTL_EXIT_USAGE;
 }
 
-static bool confirm(const ctl_opts *o, const char *question)
+bool ctl_confirm(const ctl_opts *o, const char *question)
 {
 	if (o->force)
 		return true;
@@ -47,9 +47,14 @@ static bool is_leader(const dcs_view *v, const char *name)
 	return v->leader && strcmp(v->leader, name) == 0;
 }
 
-/* One POST to a member; prints the outcome; returns the exit status it implies. */
 static int post(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const char *path,
                 const char *body, json_t *results)
+{
+	return ctl_member_request(o, c, m, "POST", path, body, results);
+}
+
+int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
+                       const char *method, const char *path, const char *body, json_t *results)
 {
 	char *url = m->api_url ? ctl_url_with_path(m->api_url, path) : NULL;
 	if (!url) {
@@ -70,7 +75,7 @@ static int post(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const
 	json_t *r = json_object();
 	json_object_set_new(r, "member", json_string(m->name));
 	json_object_set_new(r, "url", json_string(url));
-	if (ctl_http_request("POST", url, body, &auth, o->timeout_ms, &a, &err) < 0) {
+	if (ctl_http_request(method, url, body, &auth, o->timeout_ms, &a, &err) < 0) {
 		fprintf(stderr, "tandemctl: %s: %s\n", m->name, err ? err : "no answer");
 		json_object_set_new(r, "ok", json_false());
 		json_object_set_new(r, "error", json_string(err ? err : "no answer"));
@@ -114,7 +119,7 @@ int ctl_cmd_failover(const ctl_opts *o)
 		                "with --candidate NAME\n");
 		return CTL_EXIT_USAGE;
 	}
-	int rc = need_terminal(o, "failover");
+	int rc = ctl_need_terminal(o, "failover");
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	ctl_conn c;
@@ -152,7 +157,7 @@ int ctl_cmd_failover(const ctl_opts *o)
 	    "Fail over cluster '%s' from %s to %s? Clients of the primary will be cut off.",
 	    c.scope, v.leader ? v.leader : "(no leader)",
 	    cand ? cand->name : "the best replica (the leader's choice)");
-	bool yes = confirm(o, question);
+	bool yes = ctl_confirm(o, question);
 	free(question);
 	if (!yes) {
 		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
@@ -192,7 +197,7 @@ typedef struct action {
 
 static int run_action(const ctl_opts *o, const action *act)
 {
-	if (o->nargs == 0 && !o->all && !act->all_by_default) {
+	if (o->nargs == 0 && !o->all && !act->all_by_default && !o->pending) {
 		fprintf(stderr, "tandemctl: %s: name the member(s)%s\n", act->command,
 		        act->refuse_leader ? "" : ", or give --all");
 		return CTL_EXIT_USAGE;
@@ -202,7 +207,7 @@ static int run_action(const ctl_opts *o, const action *act)
 		        act->command);
 		return CTL_EXIT_USAGE;
 	}
-	int rc = act->destructive ? need_terminal(o, act->command) : CTL_EXIT_OK;
+	int rc = act->destructive ? ctl_need_terminal(o, act->command) : CTL_EXIT_OK;
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	ctl_conn c;
@@ -243,6 +248,25 @@ static int run_action(const ctl_opts *o, const action *act)
 				targets[n++] = m;
 		}
 	}
+	if (rc == CTL_EXIT_OK && o->pending) {
+		/* --pending: only the members that report a pending restart */
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (targets[i]->pending_restart)
+				targets[kept++] = targets[i];
+			else if (!o->json)
+				fprintf(stderr, "%s: no restart pending; left alone\n",
+				        targets[i]->name);
+		n = kept;
+		if (n == 0) {
+			if (o->json)
+				ctl_print_json(json_array());
+			else
+				printf("No member of cluster '%s' has a restart pending\n",
+				       c.scope);
+			goto done;
+		}
+	}
 	if (rc == CTL_EXIT_OK && act->destructive) {
 		strbuf names = STRBUF_INIT;
 		for (size_t i = 0; i < n; i++)
@@ -250,7 +274,7 @@ static int run_action(const ctl_opts *o, const action *act)
 		char *question = xasprintf("%s %s of cluster '%s'? %s", act->verb, names.data,
 		                           c.scope, act->consequence);
 		sb_free(&names);
-		if (!confirm(o, question)) {
+		if (!ctl_confirm(o, question)) {
 			fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
 			rc = CTL_EXIT_FAILED;
 		}
@@ -263,6 +287,7 @@ static int run_action(const ctl_opts *o, const action *act)
 		if (results)
 			ctl_print_json(results);
 	}
+done:
 	free(targets);
 	dcs_view_free(&v);
 	ctl_conn_free(&c);

@@ -22,6 +22,19 @@ typedef struct ctl_opts {
 	bool all;
 	const char *candidate;
 	long timeout_ms;
+	/* switchover */
+	const char *leader;
+	const char *scheduled; /* ISO 8601 or "now" */
+	/* pause, resume */
+	bool wait;
+	/* restart */
+	bool pending;
+	/* edit-config: --set KEY=VALUE and --pg NAME=VALUE (in order), --apply FILE|- */
+	const char **sets;
+	int nsets;
+	const char **pgs;
+	int npgs;
+	const char *apply;
 	/* haproxy-config */
 	const char *rw_listen, *ro_listen, *stats_listen;
 	unsigned maxconn;
@@ -38,6 +51,16 @@ int ctl_open(const ctl_opts *o, ctl_conn *conn, dcs_view *v);
 /* Prints a JSON value (stolen) on stdout, indented. */
 void ctl_print_json(json_t *j);
 
+/* ctl_actions.c: without --force, stdin must be a terminal (CTL_EXIT_OK or CTL_EXIT_USAGE,
+ * printed); asks `question` on stderr and reads the answer (always yes with --force). */
+int ctl_need_terminal(const ctl_opts *o, const char *command);
+bool ctl_confirm(const ctl_opts *o, const char *question);
+
+/* One request (POST, PATCH, PUT) to a member's REST API at `path`; prints the outcome (and with
+ * `results` appends it there as JSON); returns the exit status it implies. */
+int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
+                       const char *method, const char *path, const char *body, json_t *results);
+
 /* ctl_read.c: what the cluster looks like */
 int ctl_cmd_list(const ctl_opts *o);
 int ctl_cmd_history(const ctl_opts *o);
@@ -50,5 +73,11 @@ int ctl_cmd_failover(const ctl_opts *o);
 int ctl_cmd_restart(const ctl_opts *o);
 int ctl_cmd_reload(const ctl_opts *o);
 int ctl_cmd_reinit(const ctl_opts *o);
+
+/* ctl_ops.c: planned operations: switchover, maintenance mode, the cluster configuration */
+int ctl_cmd_switchover(const ctl_opts *o);
+int ctl_cmd_pause(const ctl_opts *o);
+int ctl_cmd_resume(const ctl_opts *o);
+int ctl_cmd_edit_config(const ctl_opts *o);
 
 #endif

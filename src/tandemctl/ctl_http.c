@@ -55,10 +55,12 @@ int ctl_http_request(const char *method, const char *url, const char *json_body,
 	}
 	if (auth && auth->cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, auth->cacert);
-	if (strcmp(method, "POST") == 0) {
+	if (strcmp(method, "POST") == 0 || json_body) {
 		headers = curl_slist_append(headers, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body ? json_body : "");
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}

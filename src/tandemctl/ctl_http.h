@@ -17,7 +17,8 @@ typedef struct ctl_http_answer {
 	char *body;  /* the answer's body, NUL-terminated (never NULL after success) */
 } ctl_http_answer;
 
-/* `method` ("GET" or "POST") on `url`; `json_body` (NULL for none) is sent as application/json.
+/* `method` ("GET", "POST", "PATCH", "PUT") on `url`; `json_body` (NULL for none) is sent as
+ * application/json.
  * Returns 0 when the server answered (whatever the status), -1 with *err when it could not be
  * reached or did not answer within `timeout_ms`. */
 int ctl_http_request(const char *method, const char *url, const char *json_body,

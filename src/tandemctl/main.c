@@ -23,6 +23,10 @@ enum {
 	OPT_CANDIDATE = 1 << 3,
 	OPT_ALL = 1 << 4,
 	OPT_HAPROXY = 1 << 5,
+	OPT_SWITCHOVER = 1 << 6, /* --leader, --scheduled */
+	OPT_WAIT = 1 << 7,
+	OPT_PENDING = 1 << 8,
+	OPT_EDIT = 1 << 9, /* --set, --pg, --apply */
 };
 
 typedef struct command {
@@ -39,14 +43,26 @@ static const command commands[] = {
     {"failover", ctl_cmd_failover, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_CANDIDATE,
      "failover [--candidate NAME] [--force]",
      "make another member the leader (the leader picks the best replica without --candidate)"},
-    {"restart", ctl_cmd_restart, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL,
-     "restart MEMBER...|--all [--force]", "restart PostgreSQL on members"},
+    {"switchover", ctl_cmd_switchover,
+     OPT_CONN | OPT_JSON | OPT_FORCE | OPT_CANDIDATE | OPT_SWITCHOVER,
+     "switchover [--leader NAME] [--candidate NAME] [--scheduled TIME|now] [--force]",
+     "hand leadership over to a healthy replica, now or at a given time"},
+    {"restart", ctl_cmd_restart, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL | OPT_PENDING,
+     "restart MEMBER...|--all|--pending [--force]",
+     "restart PostgreSQL on members (--pending: only where a restart is pending)"},
     {"reload", ctl_cmd_reload, OPT_CONN | OPT_JSON | OPT_ALL, "reload [MEMBER...]",
      "make members re-read their configuration (all members by default)"},
     {"reinit", ctl_cmd_reinit, OPT_CONN | OPT_JSON | OPT_FORCE, "reinit MEMBER... [--force]",
      "rebuild a replica's data directory from the leader (never the leader's)"},
+    {"pause", ctl_cmd_pause, OPT_CONN | OPT_JSON | OPT_WAIT, "pause [--wait]",
+     "maintenance mode: the members keep reporting but take no automatic action"},
+    {"resume", ctl_cmd_resume, OPT_CONN | OPT_JSON | OPT_WAIT, "resume [--wait]",
+     "end maintenance mode"},
     {"show-config", ctl_cmd_show_config, OPT_CONN | OPT_JSON, "show-config",
      "the cluster-wide configuration stored in etcd (YAML, or JSON with --json)"},
+    {"edit-config", ctl_cmd_edit_config, OPT_CONN | OPT_FORCE | OPT_EDIT,
+     "edit-config [--set KEY=VALUE]... [--pg NAME=VALUE]... | --apply FILE|- [--force]",
+     "change the cluster-wide configuration (shows a diff; $EDITOR with no option)"},
     {"history", ctl_cmd_history, OPT_CONN | OPT_JSON, "history",
      "the timeline history: every failover and switchover"},
     {"haproxy-config", ctl_cmd_haproxy_config, OPT_CONN | OPT_HAPROXY,
@@ -86,10 +102,20 @@ static void print_help(FILE *out)
 	    "      --timeout SECONDS  deadline of every etcd read and REST call (default 30)\n"
 	    "\nOptions:\n"
 	    "      --json             machine-readable output (JSON on stdout)\n"
-	    "      --force            do not ask for confirmation (failover, restart, reinit);\n"
-	    "                         required when stdin is not a terminal\n"
-	    "      --candidate NAME   failover: the member to promote\n"
+	    "      --force            do not ask for confirmation (failover, switchover, restart,\n"
+	    "                         reinit, edit-config); required when stdin is not a terminal\n"
+	    "      --candidate NAME   failover, switchover: the member to promote\n"
+	    "      --leader NAME      switchover: the current leader (refused if it is not)\n"
+	    "      --scheduled TIME   switchover: when, ISO 8601 with a zone\n"
+	    "                         (2030-01-01T10:00:00+00:00), or now (the default)\n"
 	    "      --all              restart, reload: every member\n"
+	    "      --pending          restart: only the members with a restart pending\n"
+	    "      --wait             pause, resume: until every member reports the change\n"
+	    "      --set KEY=VALUE    edit-config: set a key, dotted for nesting\n"
+	    "                         (postgresql.parameters.work_mem=8MB, ttl=30); the value is\n"
+	    "                         JSON when it reads as JSON, else a string; null removes\n"
+	    "      --pg NAME=VALUE    edit-config: --set postgresql.parameters.NAME=VALUE\n"
+	    "      --apply FILE|-     edit-config: replace the whole configuration (YAML or JSON)\n"
 	    "      --rw ADDR          haproxy-config: read-write port (default *:5000)\n"
 	    "      --ro ADDR          haproxy-config: read-only port (default *:5001)\n"
 	    "      --stats ADDR       haproxy-config: HAProxy's stats page (default none)\n"
@@ -107,7 +133,11 @@ static void print_help(FILE *out)
 	    "\nExamples:\n"
 	    "  tandemctl -c /etc/tandem/tandemd.yml list\n"
 	    "  tandemctl --etcd 10.0.0.1:2379 --scope batman list --json\n"
-	    "  tandemctl -c tandemd.yml failover --candidate pg2 --force\n");
+	    "  tandemctl -c tandemd.yml failover --candidate pg2 --force\n"
+	    "  tandemctl -c tandemd.yml switchover --candidate pg2 --scheduled "
+	    "2030-01-01T03:00:00+00:00\n"
+	    "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
+	    "  tandemctl -c tandemd.yml pause --wait\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -137,6 +167,13 @@ enum {
 	LONG_STATS,
 	LONG_MAXCONN,
 	LONG_NO_FALLBACK,
+	LONG_LEADER,
+	LONG_SCHEDULED,
+	LONG_WAIT,
+	LONG_PENDING,
+	LONG_SET,
+	LONG_PG,
+	LONG_APPLY,
 };
 
 static const struct option long_options[] = {
@@ -154,6 +191,13 @@ static const struct option long_options[] = {
     {"stats", required_argument, NULL, LONG_STATS},
     {"maxconn", required_argument, NULL, LONG_MAXCONN},
     {"no-fallback", no_argument, NULL, LONG_NO_FALLBACK},
+    {"leader", required_argument, NULL, LONG_LEADER},
+    {"scheduled", required_argument, NULL, LONG_SCHEDULED},
+    {"wait", no_argument, NULL, LONG_WAIT},
+    {"pending", no_argument, NULL, LONG_PENDING},
+    {"set", required_argument, NULL, LONG_SET},
+    {"pg", required_argument, NULL, LONG_PG},
+    {"apply", required_argument, NULL, LONG_APPLY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -199,6 +243,8 @@ static const char *env_or(const char *name)
 	return v && *v ? v : NULL;
 }
 
+static int run(int argc, char **argv, ctl_opts *op, unsigned *givenp, bool *helpp);
+
 int main(int argc, char **argv)
 {
 	int ci = command_index(argc, argv);
@@ -214,6 +260,23 @@ int main(int argc, char **argv)
 	o.conn.namespace_ = env_or("TANDEMCTL_NAMESPACE");
 	unsigned given = 0;
 	bool help = false;
+	/* the repeatable edit-config options: at most one per argument */
+	const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+	const char **pgs = xcalloc((size_t)argc + 1, sizeof *pgs);
+	o.sets = sets;
+	o.pgs = pgs;
+	int rc = run(argc, argv, &o, &given, &help);
+	free(sets);
+	free(pgs);
+	return rc;
+}
+
+static int run(int argc, char **argv, ctl_opts *op, unsigned *givenp, bool *helpp)
+{
+	ctl_opts o = *op;
+	const char **sets = op->sets, **pgs = op->pgs;
+	unsigned given = *givenp;
+	bool help = *helpp;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, ":c:h", long_options, NULL)) != -1) {
@@ -291,6 +354,36 @@ int main(int argc, char **argv)
 			o.no_fallback = true;
 			given |= OPT_HAPROXY;
 			break;
+		case LONG_LEADER:
+			o.leader = optarg;
+			given |= OPT_SWITCHOVER;
+			break;
+		case LONG_SCHEDULED:
+			o.scheduled = optarg;
+			given |= OPT_SWITCHOVER;
+			break;
+		case LONG_WAIT:
+			o.wait = true;
+			given |= OPT_WAIT;
+			break;
+		case LONG_PENDING:
+			o.pending = true;
+			given |= OPT_PENDING;
+			break;
+		case LONG_SET:
+			sets[o.nsets++] = optarg;
+			given |= OPT_EDIT;
+			break;
+		case LONG_PG:
+			pgs[o.npgs++] = optarg;
+			given |= OPT_EDIT;
+			break;
+		case LONG_APPLY:
+			if (o.apply)
+				return usage_error("--apply may be given once");
+			o.apply = optarg;
+			given |= OPT_EDIT;
+			break;
 		case 'h':
 			help = true;
 			break;
@@ -330,12 +423,16 @@ int main(int argc, char **argv)
 	}
 	unsigned extra = given & ~cmd->accepts;
 	if (extra) {
-		const char *what = extra & OPT_CANDIDATE ? "--candidate"
-		                   : extra & OPT_FORCE   ? "--force"
-		                   : extra & OPT_ALL     ? "--all"
-		                   : extra & OPT_JSON    ? "--json"
-		                   : extra & OPT_HAPROXY ? "the haproxy-config options"
-		                                         : "that option";
+		const char *what = extra & OPT_CANDIDATE    ? "--candidate"
+		                   : extra & OPT_FORCE      ? "--force"
+		                   : extra & OPT_ALL        ? "--all"
+		                   : extra & OPT_JSON       ? "--json"
+		                   : extra & OPT_HAPROXY    ? "the haproxy-config options"
+		                   : extra & OPT_SWITCHOVER ? "--leader or --scheduled"
+		                   : extra & OPT_WAIT       ? "--wait"
+		                   : extra & OPT_PENDING    ? "--pending"
+		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
+		                                            : "that option";
 		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", name, what,
 		        cmd->usage);
 		return CTL_EXIT_USAGE;

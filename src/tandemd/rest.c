@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "httpd.h"
 #include "listener.h"
 #include "log.h"
@@ -29,7 +30,7 @@ struct rest_server {
 	httpd *http;
 };
 
-static const char json_type[] = "application/json";
+static const char json_ctype[] = "application/json";
 static const char text_type[] = "text/plain; charset=utf-8";
 
 typedef enum route_kind {
@@ -81,7 +82,7 @@ static void respond_text(http_req *req, unsigned status, const char *text)
 
 static void respond_json(http_req *req, unsigned status, bool with_body, const char *body)
 {
-	http_respond(req, status, json_type, with_body ? body : NULL, with_body ? strlen(body) : 0,
+	http_respond(req, status, json_ctype, with_body ? body : NULL, with_body ? strlen(body) : 0,
 	             NULL);
 }
 
@@ -281,19 +282,82 @@ static void serve_failover(rest_server *r, http_req *req, bool switchover, const
 		return;
 	}
 	const agent_status *st = agent_status_get(r->a);
-	rest_check_failover(st, switchover, &fr, &v);
+	rest_check_failover(st, switchover, &fr, clock_unix_ms(), &v);
 	if (v.status) {
 		answer_verdict(req, &v);
+	} else if (switchover) {
+		char *err = NULL;
+		if (agent_switchover(r->a, fr.candidate, fr.scheduled_at, &err) < 0) {
+			const char *why = err ? err : "refused";
+			log_warning("REST: POST /switchover refused: %s", why);
+			respond_text(req, 409, why);
+			free(err);
+		} else {
+			char *text = fr.scheduled_at ? xasprintf("switchover scheduled")
+			             : fr.candidate
+			                 ? xasprintf("switchover to %s started", fr.candidate)
+			                 : xasprintf("switchover started");
+			log_info("REST: POST /switchover accepted: candidate %s, at %s",
+			         fr.candidate ? fr.candidate : "(the best replica)",
+			         fr.scheduled_at ? fr.scheduled_at : "once");
+			respond_text(req, 202, text);
+			free(text);
+		}
 	} else {
-		char *text =
-		    fr.candidate
-		        ? xasprintf("%s to %s requested", switchover ? "switchover" : "failover",
-		                    fr.candidate)
-		        : xasprintf("%s requested", switchover ? "switchover" : "failover");
+		char *text = xasprintf("failover to %s requested", fr.candidate);
 		queue_request(r, req, AGENT_REQ_FAILOVER, fr.candidate, 202, text);
 		free(text);
 	}
 	rest_failover_req_free(&fr);
+}
+
+/* ---- PATCH and PUT /config ---- */
+
+typedef struct config_write {
+	http_req *req;
+	char *new_config; /* what is answered on success */
+	bool replace;
+} config_write;
+
+static void config_written(const char *error, void *ud)
+{
+	config_write *w = ud;
+	if (error) {
+		log_warning("REST: %s /config refused: %s", w->replace ? "PUT" : "PATCH", error);
+		char *body = http_error_body(error);
+		respond_json(w->req, 409, true, body);
+		free(body);
+	} else {
+		log_info("REST: %s /config: the configuration is now %s",
+		         w->replace ? "PUT" : "PATCH", w->new_config);
+		respond_json(w->req, 200, true, w->new_config);
+	}
+	free(w->new_config);
+	free(w);
+}
+
+static void serve_config_write(rest_server *r, http_req *req, bool replace)
+{
+	size_t len = 0;
+	const char *body = http_req_body(req, &len);
+	rest_verdict v = {0, NULL};
+	char *new_config = NULL;
+	if (rest_config_request(agent_status_get(r->a), body, len, replace, &new_config, &v) < 0) {
+		log_warning("REST: %s /config refused (%u): %s", http_req_method(req), v.status,
+		            v.message ? v.message : "");
+		http_respond_error(req, v.status, v.message ? v.message : "refused", NULL);
+		rest_verdict_free(&v);
+		return;
+	}
+	config_write *w = xcalloc(1, sizeof *w);
+	w->req = req;
+	w->new_config = new_config;
+	w->replace = replace;
+	/* PUT sends the whole new configuration; PATCH only the change (the agent merges it into
+	 * the latest revision under a compare-and-swap). */
+	char *text = replace ? xstrdup(new_config) : xstrndup(body, len);
+	agent_patch_config(r->a, text, replace, config_written, w);
+	free(text);
 }
 
 static void serve_post(rest_server *r, http_req *req, route_kind k)
@@ -348,8 +412,10 @@ static void on_request(http_req *req, void *ud)
 		http_respond_error(req, 404, "not found", NULL);
 		return;
 	}
-	if (is_post_route(k)) {
-		if (strcmp(method, "POST") != 0) {
+	bool cfg_write =
+	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
+	if (is_post_route(k) || cfg_write) {
+		if (!cfg_write && strcmp(method, "POST") != 0) {
 			static const char *const allow[] = {"Allow", "POST", NULL};
 			http_respond_error(req, 405, "method not allowed", allow);
 			return;
@@ -359,11 +425,15 @@ static void on_request(http_req *req, void *ud)
 			    "WWW-Authenticate", "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
 			char peer[64];
 			listener_addr_text(http_req_peer(req), peer, sizeof peer);
-			log_warning("REST: POST %s from %s: authentication failed", path, peer);
+			log_warning("REST: %s %s from %s: authentication failed", method, path,
+			            peer);
 			http_respond_error(req, 401, "authentication required", challenge);
 			return;
 		}
-		serve_post(r, req, k);
+		if (cfg_write)
+			serve_config_write(r, req, strcmp(method, "PUT") == 0);
+		else
+			serve_post(r, req, k);
 		return;
 	}
 	rest_method m;
@@ -375,7 +445,10 @@ static void on_request(http_req *req, void *ud)
 		m = REST_OPTIONS;
 	} else {
 		static const char *const allow[] = {"Allow", "GET, HEAD, OPTIONS", NULL};
-		http_respond_error(req, 405, "method not allowed", allow);
+		static const char *const allow_config[] = {"Allow",
+		                                           "GET, HEAD, OPTIONS, PATCH, PUT", NULL};
+		http_respond_error(req, 405, "method not allowed",
+		                   k == R_CONFIG ? allow_config : allow);
 		return;
 	}
 	if (k == R_HEALTH)

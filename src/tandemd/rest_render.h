@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agent.h"
 #include "rest_health.h"
 #include "strbuf.h"
@@ -81,8 +83,12 @@ int rest_parse_failover(const char *body, size_t len, rest_failover_req *out,
                         rest_verdict *v) TND_MUST_CHECK;
 void rest_failover_req_free(rest_failover_req *r);
 
-/* Checks a parsed failover (`switchover` false) or switchover against the snapshot:
- *   scheduled_at set                          501 (not supported yet)
+/* Checks a parsed failover (`switchover` false) or switchover against the snapshot; `now_unix_ms`
+ * is the current time, for scheduled_at:
+ *   failover with scheduled_at                400
+ *   scheduled_at not ISO 8601 with a zone     400 (clock_parse_iso8601: seconds required)
+ *   scheduled_at while paused                 400
+ *   scheduled_at not in the future            422
  *   failover without a candidate              400
  *   switchover naming neither leader nor candidate while paused  400
  *   "leader" given and not the current leader 412
@@ -90,7 +96,7 @@ void rest_failover_req_free(rest_failover_req *r);
  *   candidate unknown, tagged nofailover, or already the leader  412
  * Fills `v` (status 0 when the request may go to the agent). */
 void rest_check_failover(const agent_status *st, bool switchover, const rest_failover_req *r,
-                         rest_verdict *v);
+                         int64_t now_unix_ms, rest_verdict *v);
 
 /* Checks POST /restart's optional body {"restart_pending": bool, "role": "primary"|"master"|
  * "replica", "postgres_version": "15.4", "timeout": n, "schedule": "..."}: 400 for bad JSON, an
@@ -101,5 +107,26 @@ void rest_check_restart(const agent_status *st, const char *body, size_t len, re
 /* Checks POST /reinitialize's optional body {"force": bool, "from_leader": bool}: 400 for bad
  * JSON, an unknown key or a wrong type. */
 void rest_check_reinitialize(const char *body, size_t len, rest_verdict *v);
+
+/* ---- PATCH and PUT /config ---- */
+
+/* `patch` merged into `base` (both JSON objects; `base` is not changed), as Patroni's PATCH
+ * /config: an object merges recursively, null removes the key, anything else replaces. */
+json_t *rest_config_merge(const json_t *base, const json_t *patch);
+
+/* Checks a whole dynamic configuration (an object): ttl, loop_wait, retry_timeout positive
+ * integers (ttl at least 2) with loop_wait + 2 * retry_timeout <= ttl; maximum_lag_on_failover a
+ * non-negative integer; pause, synchronous_mode, synchronous_mode_strict booleans;
+ * postgresql an object and postgresql.parameters an object of scalars. NULL when good, else the
+ * reason (heap). */
+char *rest_config_check(const json_t *config);
+
+/* The body of PATCH (`replace` false: merged into the current config of the snapshot) or PUT
+ * /config (`replace`: the whole new config). On success 0 and *new_config the compact JSON text
+ * of the resulting configuration; otherwise -1 and a 400 verdict (not a JSON object, or a
+ * resulting configuration rest_config_check refuses) or a 503 one (PATCH with no readable
+ * config in the snapshot). */
+int rest_config_request(const agent_status *st, const char *body, size_t len, bool replace,
+                        char **new_config, rest_verdict *v) TND_MUST_CHECK;
 
 #endif

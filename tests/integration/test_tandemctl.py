@@ -97,26 +97,39 @@ def etcd():
 
 
 class FakeRest:
-    """A member's REST API: records every request and answers `status` with `answer`."""
+    """A member's REST API: records every request and answers `status` with `answer` (GET with
+    `get_answer`); `on_request(record)` runs before answering."""
 
     def __init__(self, status=200, answer="ok"):
         self.status = status
         self.answer = answer
+        self.get_answer = "{}"
+        self.on_request = None
         self.requests = []
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
+            def _serve(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n).decode()
-                fake.requests.append({"method": "POST", "path": self.path, "body": body,
-                                      "auth": self.headers.get("Authorization"),
-                                      "type": self.headers.get("Content-Type")})
-                data = fake.answer.encode()
-                self.send_response(fake.status)
+                rec = {"method": self.command, "path": self.path, "body": body,
+                       "auth": self.headers.get("Authorization"),
+                       "type": self.headers.get("Content-Type")}
+                fake.requests.append(rec)
+                if fake.on_request:
+                    fake.on_request(rec)
+                get = self.command == "GET"
+                data = (fake.get_answer if get else fake.answer).encode()
+                self.send_response(200 if get else fake.status)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_POST = do_PATCH = do_PUT = _serve
+
+            def do_GET(self):
+                self._serve()
+                fake.requests.pop()  # the polls of --wait are not what the tests count
 
             def log_message(self, *args):
                 pass
@@ -497,15 +510,242 @@ def test_rest_unreachable_exit_3(etcd, rest):
     assert "pg2" in r.stderr
 
 
+# ---------------------------------------------------------------------------------------------
+# planned operations: switchover, pause/resume, edit-config, restart --pending
+
+
+def test_operations_need_force_without_terminal(etcd, live):
+    c, servers = live
+    for args in (["switchover", "--candidate", "pg3"], ["edit-config", "--set", "ttl=40"],
+                 ["edit-config"]):
+        r = ctl(*conn(etcd, c), *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "--force" in r.stderr or "terminal" in r.stderr
+    assert all(not s.requests for s in servers.values())
+
+
+def test_switchover(etcd, live, tmp_path):
+    c, servers = live
+    cfg = write_config(tmp_path, etcd, c.scope)
+    at = "2030-01-01T03:00:00+00:00"
+    r = ctl("-c", cfg, "switchover", "--candidate", "pg3", "--scheduled", at, "--force")
+    assert r.returncode == 0, r.stderr
+    assert "will happen at " + at in r.stdout
+    [req] = servers[1].requests  # to the leader
+    assert req["method"] == "POST" and req["path"] == "/switchover"
+    assert json.loads(req["body"]) == {"leader": "pg1", "candidate": "pg3", "scheduled_at": at}
+    assert req["auth"] == "Basic " + base64.b64encode(b"admin:s3cret").decode()
+
+    # now: tandemctl waits until the leader key names the new leader
+    servers[1].answer = "switchover to pg3 started"
+    servers[1].status = 202
+    servers[1].on_request = lambda rec: c.put("leader", "pg3")
+    r = ctl(*conn(etcd, c), "switchover", "--leader", "pg1", "--candidate", "pg3",
+            "--scheduled", "now", "--force", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["new_leader"] == "pg3" and out["answer"] == "switchover to pg3 started"
+    assert json.loads(servers[1].requests[-1]["body"]) == {"leader": "pg1", "candidate": "pg3"}
+    c.put("leader", "pg1")
+    servers[1].on_request = None
+
+    # accepted, but nobody takes over in time
+    r = ctl(*conn(etcd, c), "switchover", "--force", "--timeout", "1.5")
+    assert r.returncode == 1
+    assert "did not take over" in r.stderr
+    assert json.loads(servers[1].requests[-1]["body"]) == {"leader": "pg1"}
+
+    # the leader refuses: its reason is shown
+    servers[1].status, servers[1].answer = 422, "cannot schedule a switchover in the past"
+    r = ctl(*conn(etcd, c), "switchover", "--scheduled", "2001-01-01T00:00:00Z", "--force")
+    assert r.returncode == 1
+    assert "refused by pg1 (HTTP 422): cannot schedule a switchover in the past" in r.stderr
+    servers[1].status, servers[1].answer = 200, "ok"
+
+    n = len(servers[1].requests)
+    for args, code, why in ((["--leader", "pg2"], 1, "pg2 is not the leader"),
+                            (["--candidate", "pg2"], 1, "nofailover"),
+                            (["--candidate", "pg1"], 1, "leader already"),
+                            (["--candidate", "pg9"], 1, "no member named"),
+                            (["--scheduled", "tomorrow"], 2, "ISO 8601"),
+                            (["--scheduled", "2030-01-01T03:00:00"], 2, "ISO 8601"),
+                            (["pg3"], 2, "takes no arguments"),
+                            (["--wait"], 2, "does not take --wait")):
+        r = ctl(*conn(etcd, c), "switchover", *args, "--force")
+        assert r.returncode == code, (args, r.returncode, r.stderr)
+        assert why in r.stderr, (args, r.stderr)
+    assert len(servers[1].requests) == n
+
+
+def test_pause_resume(etcd, live):
+    c, servers = live
+    r = ctl(*conn(etcd, c), "resume")
+    assert r.returncode == 1 and "not in maintenance mode" in r.stderr
+    r = ctl(*conn(etcd, c), "pause")
+    assert r.returncode == 0, r.stderr
+    [req] = servers[1].requests
+    assert req["method"] == "PATCH" and req["path"] == "/config"
+    assert json.loads(req["body"]) == {"pause": True}
+    assert req["type"] == "application/json"
+    assert "Maintenance mode: on" in r.stdout
+
+    # --wait: until every member's /patroni says so
+    for s in servers.values():
+        s.get_answer = json.dumps({"state": "running", "pause": True})
+    r = ctl(*conn(etcd, c), "pause", "--wait", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["members"] == {"pg1": True, "pg2": True, "pg3": True}
+    servers[3].get_answer = json.dumps({"state": "running"})
+    r = ctl(*conn(etcd, c), "pause", "--wait", "--timeout", "1")
+    assert r.returncode == 1 and "pg3 did not report pause" in r.stderr
+
+    c.put("config", {**CONFIG, "pause": True})
+    r = ctl(*conn(etcd, c), "pause")
+    assert r.returncode == 1 and "already" in r.stderr
+    for s in servers.values():
+        s.get_answer = "{}"
+    r = ctl(*conn(etcd, c), "resume", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(servers[1].requests[-1]["body"]) == {"pause": False}
+    assert "Maintenance mode: off" in r.stdout
+
+    servers[1].status, servers[1].answer = 409, '{"error": "the configuration changed"}'
+    r = ctl(*conn(etcd, c), "resume")
+    assert r.returncode == 1 and "(HTTP 409): the configuration changed" in r.stderr
+    r = ctl(*conn(etcd, c), "pause", "--force")
+    assert r.returncode == 2 and "does not take --force" in r.stderr
+
+
+def test_edit_config_set(etcd, live):
+    c, servers = live
+    r = ctl(*conn(etcd, c), "edit-config", "--set", "ttl=40", "--pg", "work_mem=8MB",
+            "--set", "loop_wait=null", "--set", "postgresql.parameters.max_connections=200",
+            "--force")
+    assert r.returncode == 0, r.stderr
+    [req] = servers[1].requests
+    assert req["method"] == "PATCH" and req["path"] == "/config"
+    assert json.loads(req["body"]) == {
+        "ttl": 40, "loop_wait": None,
+        "postgresql": {"parameters": {"work_mem": "8MB", "max_connections": 200}}}
+    out = r.stdout
+    assert "--- config (in etcd)\n+++ config (new)\n" in out
+    for line in ("-loop_wait: 10", "-    max_connections: 100", "+    max_connections: 200",
+                 "+    work_mem: \"8MB\"", "-ttl: 30", "+ttl: 40"):
+        assert "\n" + line + "\n" in out, (line, out)
+    assert "Configuration of cluster" in out and "restart --pending" in out
+
+    # nothing to change: nothing sent
+    r = ctl(*conn(etcd, c), "edit-config", "--set", "ttl=30", "--force")
+    assert r.returncode == 0 and "No changes" in r.stdout
+    assert len(servers[1].requests) == 1
+
+    # the server's reason is shown
+    servers[1].status = 400
+    servers[1].answer = json.dumps({"error": "invalid configuration: timing rule broken"})
+    r = ctl(*conn(etcd, c), "edit-config", "--set", "ttl=3", "--force")
+    assert r.returncode == 1
+    assert "edit-config refused by pg1 (HTTP 400): invalid configuration: timing rule" \
+        in r.stderr
+
+    n = len(servers[1].requests)
+    for args, why in ((["--set", "ttl"], "KEY=VALUE"), (["--set", "a..b=1"], "empty part"),
+                      (["--pg", "a.b=1"], "no dots"),
+                      (["--set", "ttl=1", "--apply", "x.yml"], "without --set"),
+                      (["--apply", "/nonexistent.yml"], "/nonexistent.yml"),
+                      (["--candidate", "pg1"], "does not take --candidate")):
+        r = ctl(*conn(etcd, c), "edit-config", *args, "--force")
+        assert r.returncode == 2, (args, r.stderr)
+        assert why in r.stderr, (args, r.stderr)
+    assert len(servers[1].requests) == n
+
+
+def test_edit_config_apply(etcd, live, tmp_path):
+    c, servers = live
+    f = tmp_path / "new.yml"
+    f.write_text("ttl: 20\nloop_wait: 5\nretry_timeout: 5\npostgresql:\n  parameters:\n"
+                 "    wal_log_hints: 'on'\n    max_connections: 100\n")
+    r = ctl(*conn(etcd, c), "edit-config", "--apply", f, "--force")
+    assert r.returncode == 0, r.stderr
+    [req] = servers[1].requests
+    assert req["method"] == "PUT" and req["path"] == "/config"
+    assert json.loads(req["body"]) == {
+        "ttl": 20, "loop_wait": 5, "retry_timeout": 5,
+        "postgresql": {"parameters": {"wal_log_hints": "on", "max_connections": 100}}}
+    assert "-maximum_lag_on_failover: 1048576" in r.stdout
+    # JSON on stdin
+    r = ctl(*conn(etcd, c), "edit-config", "--apply", "-", "--force",
+            input=json.dumps({"ttl": 30}))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(servers[1].requests[-1]["body"]) == {"ttl": 30}
+    r = ctl(*conn(etcd, c), "edit-config", "--apply", "-", input="{}")
+    assert r.returncode == 2 and "--force" in r.stderr
+    for text, why in (("- 1\n- 2\n", "mapping"), ("a: [1\n", "stdin:"), ("a: 1\na: 2\n", "twice")):
+        r = ctl(*conn(etcd, c), "edit-config", "--apply", "-", "--force", input=text)
+        assert r.returncode == 2 and why in r.stderr, (text, r.stderr)
+    assert len(servers[1].requests) == 2
+
+
+def test_edit_config_editor(etcd, live, tmp_path):
+    c, servers = live
+    script = shutil.which("script")
+    if not script:
+        pytest.skip("script(1) is not installed")
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i -e 's/^ttl: 30$/ttl: 60/' -e '/^loop_wait:/d' \"$1\"\n")
+    editor.chmod(0o755)
+    cmd = " ".join([str(TANDEMCTL), *conn(etcd, c), "edit-config"])
+    env = {**os.environ, "EDITOR": str(editor)}
+    env.pop("VISUAL", None)
+    r = subprocess.run([script, "-qec", cmd, "/dev/null"], input="y\n", text=True,
+                       capture_output=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stdout
+    assert "+ttl: 60" in r.stdout and "-loop_wait: 10" in r.stdout and "[y/N]" in r.stdout
+    [req] = servers[1].requests
+    assert req["method"] == "PATCH"
+    assert json.loads(req["body"]) == {"ttl": 60, "loop_wait": None}
+
+
+def test_list_pending_restart_and_restart_pending(etcd, live):
+    c, servers = live
+    r = ctl(*conn(etcd, c), "list")
+    assert "Pending restart" not in r.stdout
+    r = ctl(*conn(etcd, c), "restart", "--pending", "--force")
+    assert r.returncode == 0 and "No member" in r.stdout
+    assert all(not s.requests for s in servers.values())
+
+    c.put("members/pg3", {
+        "conn_url": "postgres://127.0.0.3:5434/postgres", "api_url": servers[3].url,
+        "state": "running", "role": "replica", "pending_restart": True,
+        "xlog_location": LEADER_LSN, "timeline": 2})
+    r = ctl(*conn(etcd, c), "list")
+    header = next(line for line in r.stdout.splitlines() if "Member" in line)
+    assert "Pending restart" in header
+    pg3 = next(line for line in r.stdout.splitlines() if "| pg3 " in line)
+    assert "*" in pg3
+    assert json.loads(ctl(*conn(etcd, c), "list", "--json").stdout)["members"][2][
+        "pending_restart"] is True
+    r = ctl(*conn(etcd, c), "restart", "--pending", "--force")
+    assert r.returncode == 0, r.stderr
+    assert [s.requests[-1]["path"] if s.requests else None for s in servers.values()] == \
+        [None, None, "/restart"]
+    r = ctl(*conn(etcd, c), "restart", "pg1", "--pending", "--force")
+    assert r.returncode == 0 and "No member" in r.stdout
+    assert not servers[1].requests
+
+
 @pytest.mark.skipif(not VALGRIND, reason="valgrind is not installed")
 @pytest.mark.skipif(sanitized(TANDEMCTL), reason="a sanitized build cannot run under valgrind")
 def test_valgrind_clean(etcd, live):
     c, servers = live
     for args in (["list"], ["list", "--json"], ["show-config"], ["history"],
                  ["haproxy-config"], ["failover", "--candidate", "pg3", "--force"],
-                 ["reinit", "pg1", "--force"]):
+                 ["reinit", "pg1", "--force"], ["pause"],
+                 ["switchover", "--candidate", "pg3", "--scheduled", "2030-01-01T00:00:00Z",
+                  "--force"],
+                 ["edit-config", "--set", "ttl=40", "--pg", "work_mem=8MB", "--force"],
+                 ["edit-config", "--set", "bad", "--force"], ["restart", "--pending", "--force"]):
         r = ctl(*conn(etcd, c), *args, valgrind=True, timeout=120)
-        assert r.returncode in (0, 1), (args, r.returncode, r.stderr)
+        assert r.returncode in (0, 1, 2), (args, r.returncode, r.stderr)
         assert "==" not in r.stderr, (args, r.stderr)
     r = ctl("--etcd", f"127.0.0.1:{free_port()}", "--scope", "x", "list", valgrind=True,
             timeout=120)

@@ -440,6 +440,9 @@ static void test_query(void **state)
 
 /* ---- POST bodies ---- */
 
+/* "now" for the scheduled_at checks: 2025-01-01T00:00:00Z */
+#define NOW_MS INT64_C(1735689600000)
+
 static void test_failover(void **state)
 {
 	(void)state;
@@ -461,8 +464,28 @@ static void test_failover(void **state)
 	    {true, "{\"leader\":\"pg1\",\"candidate\":\"pg2\"}", 412, "pg2", "nofailover"},
 	    {true,
 	     "{\"leader\":\"pg1\",\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T00:00"
-	     "+00\"}",
-	     501, "pg3", "not supported"},
+	     ":00+00:00\"}",
+	     0, "pg3", NULL},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T00:00:00.5Z\"}", 0, "pg3",
+	     NULL},
+	    {true, "{\"scheduled_at\":\"2030-01-01 00:00:00-0130\"}", 0, NULL, NULL},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T00:00:00\"}", 400, "pg3",
+	     "time zone"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"tomorrow\"}", 400, "pg3", "ISO 8601"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-02-30T00:00:00Z\"}", 400, "pg3",
+	     "ISO 8601"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T25:00:00Z\"}", 400, "pg3",
+	     "ISO 8601"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T00:00:00+00:00x\"}", 400,
+	     "pg3", "ISO 8601"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2020-01-01T00:00:00Z\"}", 422, "pg3",
+	     "past"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2025-01-01T00:59:59+01:00\"}", 422,
+	     "pg3", "past"},
+	    {true, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2025-01-01T00:00:01+00:00\"}", 0,
+	     "pg3", NULL},
+	    {false, "{\"candidate\":\"pg3\",\"scheduled_at\":\"2030-01-01T00:00:00Z\"}", 400, "pg3",
+	     "cannot be scheduled"},
 	    {false, "{\"candidate\":\"pg3\"}", 0, "pg3", NULL},
 	    {false, "{\"leader\":\"pg1\",\"candidate\":\"pg3\"}", 0, "pg3", NULL},
 	    {false, "{\"leader\":\"pg1\"}", 400, NULL, "candidate"},
@@ -477,7 +500,7 @@ static void test_failover(void **state)
 			assert_string_equal(r.candidate, cases[i].candidate);
 		else
 			assert_null(r.candidate);
-		rest_check_failover(&f.st, cases[i].switchover, &r, &v);
+		rest_check_failover(&f.st, cases[i].switchover, &r, NOW_MS, &v);
 		if (v.status != cases[i].status)
 			print_error("case %zu: %u %s\n", i, v.status, v.message ? v.message : "");
 		assert_int_equal(v.status, cases[i].status);
@@ -492,13 +515,20 @@ static void test_failover(void **state)
 	f.st.leader = NULL;
 	rest_failover_req r = {NULL, NULL, NULL};
 	rest_verdict v = {0, NULL};
-	rest_check_failover(&f.st, true, &r, &v);
+	rest_check_failover(&f.st, true, &r, NOW_MS, &v);
 	assert_int_equal(v.status, 412);
 	rest_verdict_free(&v);
 	f.st.leader = "pg1";
 	f.st.paused = true;
-	rest_check_failover(&f.st, true, &r, &v);
+	rest_check_failover(&f.st, true, &r, NOW_MS, &v);
 	assert_int_equal(v.status, 400);
+	rest_verdict_free(&v);
+	/* paused: no scheduled switchover, even with a candidate */
+	r.candidate = (char *)"pg3";
+	r.scheduled_at = (char *)"2030-01-01T00:00:00Z";
+	rest_check_failover(&f.st, true, &r, NOW_MS, &v);
+	assert_int_equal(v.status, 400);
+	assert_contains(v.message, "maintenance");
 	rest_verdict_free(&v);
 	fixture_free(&f);
 }
@@ -532,6 +562,97 @@ static void test_failover_bad_bodies(void **state)
 	assert_int_equal(rest_parse_failover(NULL, 0, &r, &v), -1);
 	assert_int_equal(v.status, 400);
 	rest_verdict_free(&v);
+}
+
+static char *config_ok(fixture *f, const char *body, bool replace)
+{
+	rest_verdict v = {0, NULL};
+	char *out = NULL;
+	int rc = rest_config_request(&f->st, body, strlen(body), replace, &out, &v);
+	if (rc < 0)
+		print_error("%s: %u %s\n", body, v.status, v.message ? v.message : "");
+	assert_int_equal(rc, 0);
+	assert_int_equal(v.status, 0);
+	assert_non_null(out);
+	return out;
+}
+
+static void config_refused(fixture *f, const char *body, bool replace, unsigned status,
+                           const char *says)
+{
+	rest_verdict v = {0, NULL};
+	char *out = NULL;
+	int rc = rest_config_request(&f->st, body, strlen(body), replace, &out, &v);
+	if (rc == 0)
+		print_error("%s: accepted: %s\n", body, out);
+	assert_int_equal(rc, -1);
+	assert_null(out);
+	assert_int_equal(v.status, status);
+	assert_contains(v.message, says);
+	rest_verdict_free(&v);
+}
+
+static void test_config_patch(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_init(&f);
+	/* merge: nested objects merge, null removes, scalars replace, new keys appear */
+	char *out = config_ok(&f,
+	                      "{\"ttl\":40,\"custom\":null,\"pause\":true,\"postgresql\":"
+	                      "{\"parameters\":{\"work_mem\":\"8MB\",\"max_connections\":null}}}",
+	                      false);
+	assert_string_equal(out, "{\"loop_wait\":10,\"pause\":true,\"postgresql\":{\"parameters\":"
+	                         "{\"work_mem\":\"8MB\"}},\"ttl\":40}");
+	free(out);
+	/* an object replacing a scalar, and a new nested section */
+	out = config_ok(&f, "{\"custom\":{\"a\":{\"b\":1,\"c\":null}}}", false);
+	json_t *j = parse(out);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(json_object_get(j, "custom"), "a"), "b")),
+	                 1);
+	assert_null(json_object_get(json_object_get(json_object_get(j, "custom"), "a"), "c"));
+	json_decref(j);
+	/* PUT: the body is the whole configuration */
+	out = config_ok(&f, "{\"ttl\":20,\"loop_wait\":5,\"retry_timeout\":5}", true);
+	assert_string_equal(out, "{\"loop_wait\":5,\"retry_timeout\":5,\"ttl\":20}");
+	free(out);
+	out = config_ok(&f, "{}", true);
+	assert_string_equal(out, "{}");
+	free(out);
+	out = config_ok(&f, "{}", false);
+	free(out);
+
+	config_refused(&f, "", false, 400, "body is required");
+	config_refused(&f, "[1,2]", false, 400, "JSON object");
+	config_refused(&f, "\"pause\"", true, 400, "invalid JSON");
+	config_refused(&f, "{\"ttl\":", false, 400, "invalid JSON");
+	/* ttl 30 loop_wait 10 in the fixture: retry_timeout 10 fits, 11 does not */
+	out = config_ok(&f, "{\"retry_timeout\":10}", false);
+	free(out);
+	config_refused(&f, "{\"retry_timeout\":11}", false, 400, "loop_wait + 2 * retry_timeout");
+	config_refused(&f, "{\"ttl\":4}", false, 400, "must not exceed ttl (4)");
+	config_refused(&f, "{\"ttl\":1,\"loop_wait\":1}", true, 400, "at least 2");
+	config_refused(&f, "{\"ttl\":\"30\"}", false, 400, "\"ttl\" must be a whole number");
+	config_refused(&f, "{\"loop_wait\":0}", false, 400, "\"loop_wait\"");
+	config_refused(&f, "{\"loop_wait\":1.5}", false, 400, "\"loop_wait\"");
+	config_refused(&f, "{\"pause\":\"yes\"}", false, 400, "\"pause\" must be true or false");
+	config_refused(&f, "{\"synchronous_mode\":1}", false, 400, "synchronous_mode");
+	config_refused(&f, "{\"maximum_lag_on_failover\":-1}", false, 400,
+	               "maximum_lag_on_failover");
+	config_refused(&f, "{\"postgresql\":5}", false, 400, "\"postgresql\" must be an object");
+	config_refused(&f, "{\"postgresql\":{\"parameters\":[]}}", false, 400,
+	               "postgresql.parameters\" must be an object");
+	config_refused(&f, "{\"postgresql\":{\"parameters\":{\"x\":{\"y\":1}}}}", false, 400,
+	               "postgresql.parameters.x");
+
+	/* no config key yet: PATCH merges into {} */
+	dcs_view_free(&f.view);
+	dcs_view_init(&f.view, NULL, "batman");
+	out = config_ok(&f, "{\"pause\":false}", false);
+	assert_string_equal(out, "{\"pause\":false}");
+	free(out);
+	fixture_free(&f);
 }
 
 static void test_restart(void **state)
@@ -610,7 +731,8 @@ int main(void)
 	    cmocka_unit_test(test_history),         cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_failover),        cmocka_unit_test(test_failover_bad_bodies),
-	    cmocka_unit_test(test_restart),         cmocka_unit_test(test_reinitialize),
+	    cmocka_unit_test(test_config_patch),    cmocka_unit_test(test_restart),
+	    cmocka_unit_test(test_reinitialize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
