@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "etcd.h"
 #include "etcd_internal.h"
 #include "fuzz_util.h"
@@ -104,25 +105,24 @@ static void check_watch(const char *body, size_t len)
 
 static void check_base64(const char *data, size_t len)
 {
-	char *enc = etcd_b64_encode(data, len);
+	char *enc = b64_encode(data, len);
 	size_t elen = strlen(enc), n = 0;
-	unsigned char *dec = malloc(etcd_b64_decoded_max(elen));
+	unsigned char *dec = malloc(b64_decoded_max(elen));
 	FUZZ_CHECK(dec != NULL, "malloc");
-	FUZZ_CHECK(etcd_b64_decode(enc, elen, dec, &n) == 0, "own encoding rejected");
+	FUZZ_CHECK(b64_decode(enc, elen, dec, &n) == 0, "own encoding rejected");
 	FUZZ_CHECK(n == len && (len == 0 || memcmp(dec, data, len) == 0), "round trip lost bytes");
 	free(dec);
 	free(enc);
 
-	dec = malloc(etcd_b64_decoded_max(len));
+	dec = malloc(b64_decoded_max(len));
 	FUZZ_CHECK(dec != NULL, "malloc");
-	if (etcd_b64_decode(data, len, dec, &n) == 0) {
-		FUZZ_CHECK(n <= etcd_b64_decoded_max(len) && n <= len, "decoded %zu from %zu", n,
-		           len);
-		char *again = etcd_b64_encode(dec, n);
+	if (b64_decode(data, len, dec, &n) == 0) {
+		FUZZ_CHECK(n <= b64_decoded_max(len) && n <= len, "decoded %zu from %zu", n, len);
+		char *again = b64_encode(dec, n);
 		size_t alen = strlen(again), m = 0;
-		unsigned char *back = malloc(etcd_b64_decoded_max(alen));
+		unsigned char *back = malloc(b64_decoded_max(alen));
 		FUZZ_CHECK(back != NULL, "malloc");
-		FUZZ_CHECK(etcd_b64_decode(again, alen, back, &m) == 0 && m == n &&
+		FUZZ_CHECK(b64_decode(again, alen, back, &m) == 0 && m == n &&
 		               (n == 0 || memcmp(back, dec, n) == 0),
 		           "decoded bytes do not survive a round trip");
 		free(back);

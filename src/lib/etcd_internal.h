@@ -1,4 +1,4 @@
-/* Internals of the etcd client shared by its files: base64, range ends and request bodies
+/* Internals of the etcd client shared by its files: range ends and request bodies
  * (etcd_wire.c), answer parsing and error classification (etcd_json.c). The transport has its own
  * header, etcd_priv.h. Not for other modules. */
 #ifndef TANDEM_ETCD_INTERNAL_H
@@ -12,13 +12,6 @@
 
 /* Answers (and single watch messages) larger than this are refused. */
 #define ETCD_MAX_ANSWER ((size_t)64 << 20)
-
-/* Standard base64 with padding; a heap string. */
-char *etcd_b64_encode(const void *data, size_t len);
-/* Decodes standard base64 (padding optional, no whitespace) into `out`, which has room for
- * etcd_b64_decoded_max(len) bytes; returns -1 on a character or length that is not base64. */
-int etcd_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen);
-size_t etcd_b64_decoded_max(size_t len);
 
 /* The end of the range of keys starting with `prefix` (prefix with its last byte below 0xff
  * incremented and the rest dropped; "\0", i.e. no end, when there is none): a heap buffer of

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "etcd_internal.h"
 
 /* ---- arena ---- */
@@ -236,8 +237,8 @@ static int get_bytes(pctx *c, json_t *obj, const char *name, const char **out, s
 	if (!json_is_string(v))
 		return fail(c, "field \"%s\" is not a string", name);
 	size_t n = json_string_length(v);
-	unsigned char *d = arena_alloc(c->a, etcd_b64_decoded_max(n) + 1);
-	if (!d || etcd_b64_decode(json_string_value(v), n, d, len) < 0)
+	unsigned char *d = arena_alloc(c->a, b64_decoded_max(n) + 1);
+	if (!d || b64_decode(json_string_value(v), n, d, len) < 0)
 		return fail(c, "field \"%s\" is not base64", name);
 	d[*len] = '\0';
 	*out = (const char *)d;

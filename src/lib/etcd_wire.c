@@ -1,4 +1,4 @@
-/* The wire format of etcd's gateway: base64 (keys and values are bytes), range ends, and the
+/* The wire format of etcd's gateway: range ends and the
  * JSON bodies of the requests (int64 numbers as strings, as the gateway writes them itself). */
 #include <inttypes.h>
 #include <jansson.h>
@@ -6,91 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "etcd_internal.h"
-
-/* ---- base64 ---- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *etcd_b64_encode(const void *data, size_t len)
-{
-	const unsigned char *in = data;
-	char *out = xmalloc((len + 2) / 3 * 4 + 1);
-	char *o = out;
-	size_t i = 0;
-	for (; len - i >= 3; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		*o++ = b64_alphabet[v >> 18];
-		*o++ = b64_alphabet[(v >> 12) & 63];
-		*o++ = b64_alphabet[(v >> 6) & 63];
-		*o++ = b64_alphabet[v & 63];
-	}
-	if (len - i == 1) {
-		unsigned v = (unsigned)in[i] << 16;
-		*o++ = b64_alphabet[v >> 18];
-		*o++ = b64_alphabet[(v >> 12) & 63];
-		*o++ = '=';
-		*o++ = '=';
-	} else if (len - i == 2) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-		*o++ = b64_alphabet[v >> 18];
-		*o++ = b64_alphabet[(v >> 12) & 63];
-		*o++ = b64_alphabet[(v >> 6) & 63];
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-size_t etcd_b64_decoded_max(size_t len)
-{
-	return len / 4 * 3 + 3;
-}
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int etcd_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen)
-{
-	/* Up to two '=' at the end, and only where they complete a group of four. */
-	size_t pad = 0;
-	while (pad < 2 && len > pad && in[len - 1 - pad] == '=')
-		pad++;
-	if (pad && len % 4 != 0)
-		return -1;
-	size_t n = len - pad;
-	if (n % 4 == 1)
-		return -1;
-	unsigned acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value((unsigned char)in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*outlen = o;
-	return 0;
-}
 
 unsigned char *etcd_prefix_end(const char *prefix, size_t len, size_t *outlen)
 {
@@ -112,7 +29,7 @@ unsigned char *etcd_prefix_end(const char *prefix, size_t len, size_t *outlen)
 
 static json_t *b64_string(const void *data, size_t len)
 {
-	char *s = etcd_b64_encode(data, len);
+	char *s = b64_encode(data, len);
 	json_t *j = json_string(s); /* base64 is ASCII: never NULL but for lack of memory */
 	free(s);
 	return j;

@@ -13,6 +13,7 @@
 #include "agent_priv.h"
 #include "clock.h"
 #include "log.h"
+#include "proc.h"
 #include "strbuf.h"
 
 uint64_t agent_now(void)
@@ -570,24 +571,14 @@ static void begin(agent *a)
 	uv_timer_start(&a->tick, on_tick, 0, a->hc.loop_wait_ms);
 }
 
-/* Whether `pid` is a live (not zombie) postgres process. */
+/* Whether `pid` is a live (not zombie) postgres process: comm is "postgres" (the process title
+ * changes the command line, not comm); a reused pid is something else. */
 static bool is_live_postgres(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	const char *lp = strchr(buf, '(');
-	if (!rp || !lp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
-		return false;
-	/* comm is "postgres" (or "postmaster" on old builds); a reused pid is something else. */
-	return (size_t)(rp - lp - 1) >= 8 &&
-	       (!strncmp(lp + 1, "postgres", 8) || !strncmp(lp + 1, "postmaster", 10));
+	char comm[32];
+	char st = proc_state(pid, comm, sizeof comm);
+	return st && st != 'Z' && st != 'X' &&
+	       (!strcmp(comm, "postgres") || !strcmp(comm, "postmaster"));
 }
 
 /* The pid in <data_dir>/postmaster.pid when that process is a live postgres; 0 otherwise. */
@@ -662,19 +653,6 @@ void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 	/* else: the running action ends, then agent_action_done carries on */
 }
 
-static void free_replicas(agent *a)
-{
-	for (size_t i = 0; i < a->nreplicas; i++) {
-		free(a->replicas[i].application_name);
-		free(a->replicas[i].client_addr);
-		free(a->replicas[i].state);
-		free(a->replicas[i].sync_state);
-	}
-	free(a->replicas);
-	a->replicas = NULL;
-	a->nreplicas = 0;
-}
-
 void agent_free(agent *a)
 {
 	if (!a)
@@ -694,7 +672,7 @@ void agent_free(agent *a)
 		/* the handles live inside `a`: let the loop finish closing them */
 		uv_run(a->loop, UV_RUN_NOWAIT);
 	}
-	free_replicas(a);
+	agent_set_replicas(a, NULL);
 	free(a->port);
 	free(a->sockdir);
 	free(a->passfile);

@@ -242,7 +242,7 @@ static void gather_end(gather *g)
 	done(a);
 }
 
-static void set_replicas(agent *a, const char *json)
+void agent_set_replicas(agent *a, const char *json)
 {
 	for (size_t i = 0; i < a->nreplicas; i++) {
 		free(a->replicas[i].application_name);
@@ -296,7 +296,7 @@ static void on_info(const char *const *row, int ncols, const char *err, void *ud
 		a->server_version = row[0] ? atoi(row[0]) : 0;
 		a->pending_restart = row[1] && atoi(row[1]) > 0;
 		a->pg_started_unix_ms = row[2] ? strtoull(row[2], NULL, 10) : 0;
-		set_replicas(a, row[3]);
+		agent_set_replicas(a, row[3]);
 		free(a->walreceiver);
 		a->walreceiver = row[4] ? xstrdup(row[4]) : NULL;
 		if (row[5] && (!a->sysid || strcmp(a->sysid, row[5]) != 0)) {

@@ -129,6 +129,8 @@ void agent_upstream_free(pgctl_upstream *u);
  * `done`. */
 void agent_gather(agent *a, void (*done)(agent *a));
 ha_pg_state agent_pg_state(const agent *a);
+/* The replicas from the info query's JSON (NULL: none; frees the previous list). */
+void agent_set_replicas(agent *a, const char *json);
 /* A stopped former primary whose timeline forked before its last checkpoint (or which crashed
  * on a timeline the leader has left). */
 bool agent_diverged(const agent *a);

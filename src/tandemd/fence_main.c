@@ -16,7 +16,6 @@
  * The agent sends a deadline at every lease renewal (the lease's safe end), so a frozen agent's
  * primary stops before its leader key can expire and a replica be promoted (docs/tandemd.md,
  * "Fencing"). */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "fence.h"
+#include "proc.h"
 
 static uint64_t mono_ms(void)
 {
@@ -72,48 +72,21 @@ static long read_pid(const char *pidfile)
 	return pid > 1 ? pid : 0;
 }
 
-/* SIGKILL to the direct children of `pid` (PostgreSQL's backends), from /proc. */
-static void kill_children(long pid)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *end;
-		long child = strtol(de->d_name, &end, 10);
-		if (*end || child <= 1)
-			continue;
-		char path[64], buf[512];
-		snprintf(path, sizeof path, "/proc/%ld/stat", child);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		const char *rp = strrchr(buf, ')');
-		long ppid = 0;
-		if (rp && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid)
-			kill((pid_t)child, SIGKILL);
-	}
-	closedir(d);
-}
-
 /* Alive and not a zombie: a postmaster whose parent (the agent) is frozen stays a zombie until
  * the agent runs again, and it no longer serves anything. */
 static bool alive(long pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+	char st = proc_state(pid, NULL, 0);
+	return st && st != 'Z' && st != 'X';
+}
+
+/* SIGKILL to the direct children of `pid` (PostgreSQL's backends). */
+static void kill_children(long pid)
+{
+	long kids[1024];
+	size_t n = proc_children(pid, kids, 1024);
+	for (size_t i = 0; i < n; i++)
+		kill((pid_t)kids[i], SIGKILL);
 }
 
 static void fence_now(const char *pidfile, const char *why)

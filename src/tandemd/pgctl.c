@@ -1,7 +1,7 @@
 /* The postmaster as a child of the agent, and initdb. See pgctl.h. */
 #include "pgctl.h"
+#include "proc.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -265,39 +265,6 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 	return 0;
 }
 
-/* Direct children of `pid`, from /proc/<n>/stat (field 4 is the ppid). */
-static size_t children_of(int pid, int *out, size_t cap)
-{
-	DIR *d = opendir("/proc");
-	size_t n = 0;
-	if (!d)
-		return 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < cap) {
-		char *end;
-		long c = strtol(de->d_name, &end, 10);
-		if (*end || c <= 0)
-			continue;
-		char path[64], buf[512];
-		snprintf(path, sizeof path, "/proc/%ld/stat", c);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t k = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (k <= 0)
-			continue;
-		buf[k] = '\0';
-		char *rp = strrchr(buf, ')'); /* the command may contain spaces and parentheses */
-		char state;
-		int ppid;
-		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid)
-			out[n++] = (int)c;
-	}
-	closedir(d);
-	return n;
-}
-
 static void stop_step_run(pgctl *pc, stop_step s)
 {
 	pc->step = s;
@@ -313,14 +280,14 @@ static void stop_step_run(pgctl *pc, stop_step s)
 		uv_process_kill(pc->proc, SIGQUIT);
 		break;
 	case STEP_KILL: {
-		int kids[512];
-		size_t n = children_of(pid, kids, 512);
+		long kids[512];
+		size_t n = proc_children(pid, kids, 512);
 		log_warning(
 		    "postmaster %d did not stop in time: SIGKILL to it, its %zu children and "
 		    "its process group",
 		    pid, n);
 		for (size_t i = 0; i < n; i++)
-			kill(kids[i], SIGKILL);
+			kill((pid_t)kids[i], SIGKILL);
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		break;

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "clock.h"
 #include "httpd.h"
 #include "listener.h"
@@ -88,47 +89,17 @@ static void respond_json(http_req *req, unsigned status, bool with_body, const c
 
 /* ---- authentication ---- */
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes standard base64 (padding optional); NULL when malformed. */
-static char *b64_decode(const char *in, size_t *outlen)
+/* Decodes base64 credentials into a NUL-terminated heap string; NULL when malformed. */
+static char *decode_credentials(const char *in, size_t *outlen)
 {
 	size_t len = strlen(in);
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	char *out = xmalloc(len * 3 / 4 + 1);
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64val((unsigned char)in[i]);
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
+	unsigned char *out = xmalloc(b64_decoded_max(len) + 1);
+	if (b64_decode(in, len, out, outlen) != 0) {
+		free(out);
+		return NULL;
 	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
+	out[*outlen] = '\0';
+	return (char *)out;
 }
 
 /* Constant time in the length of `want` (the secret), whatever `got` is. */
@@ -159,7 +130,7 @@ static bool authorized(const rest_server *r, http_req *req)
 		h++;
 	char *token = xstrndup(h, strcspn(h, " \t\r\n"));
 	size_t got_len = 0;
-	char *got = b64_decode(token, &got_len);
+	char *got = decode_credentials(token, &got_len);
 	free(token);
 	if (!got)
 		return false;

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "base64.h"
 #include "etcd.h"
 #include "etcd_internal.h"
 
@@ -547,36 +548,36 @@ static void test_base64(void **state)
 	for (size_t i = 0; i < sizeof data; i++)
 		data[i] = (unsigned char)(i * 37 + 11);
 	for (size_t len = 0; len <= sizeof data; len++) {
-		char *enc = etcd_b64_encode(data, len);
+		char *enc = b64_encode(data, len);
 		size_t elen = strlen(enc);
 		assert_int_equal(elen, (len + 2) / 3 * 4);
-		assert_true(etcd_b64_decoded_max(elen) <= sizeof out);
+		assert_true(b64_decoded_max(elen) <= sizeof out);
 		size_t olen = 9999;
-		assert_int_equal(etcd_b64_decode(enc, elen, out, &olen), 0);
+		assert_int_equal(b64_decode(enc, elen, out, &olen), 0);
 		assert_int_equal(olen, len);
 		assert_memory_equal(out, data, len);
 		/* Without padding too. */
 		while (elen && enc[elen - 1] == '=')
 			elen--;
-		assert_int_equal(etcd_b64_decode(enc, elen, out, &olen), 0);
+		assert_int_equal(b64_decode(enc, elen, out, &olen), 0);
 		assert_int_equal(olen, len);
 		free(enc);
 	}
-	char *s = etcd_b64_encode("foo", 3);
+	char *s = b64_encode("foo", 3);
 	assert_string_equal(s, "Zm9v");
 	free(s);
-	s = etcd_b64_encode("\xff\xfe", 2);
+	s = b64_encode("\xff\xfe", 2);
 	assert_string_equal(s, "//4=");
 	free(s);
 	size_t olen;
-	assert_int_equal(etcd_b64_decode("Zm9v", 4, out, &olen), 0);
+	assert_int_equal(b64_decode("Zm9v", 4, out, &olen), 0);
 	assert_memory_equal(out, "foo", 3);
-	assert_int_equal(etcd_b64_decode("Zm-v", 4, out, &olen), -1);
-	assert_int_equal(etcd_b64_decode("Zm9vY", 5, out, &olen), -1);
-	assert_int_equal(etcd_b64_decode("====", 4, out, &olen), -1);
-	assert_int_equal(etcd_b64_decode("=", 1, out, &olen), -1);
-	assert_int_equal(etcd_b64_decode("Zm9v\n", 5, out, &olen), -1);
-	assert_int_equal(etcd_b64_decode("", 0, out, &olen), 0);
+	assert_int_equal(b64_decode("Zm-v", 4, out, &olen), -1);
+	assert_int_equal(b64_decode("Zm9vY", 5, out, &olen), -1);
+	assert_int_equal(b64_decode("====", 4, out, &olen), -1);
+	assert_int_equal(b64_decode("=", 1, out, &olen), -1);
+	assert_int_equal(b64_decode("Zm9v\n", 5, out, &olen), -1);
+	assert_int_equal(b64_decode("", 0, out, &olen), 0);
 	assert_int_equal(olen, 0);
 }
 
