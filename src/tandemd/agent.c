@@ -358,22 +358,16 @@ static void on_tick(uv_timer_t *t)
 {
 	agent *a = t->data;
 	uint64_t mono = agent_now(), wall = wall_ms();
-	if (a->last_tick_mono) {
-		uint64_t dm = mono - a->last_tick_mono;
-		int64_t dw = (int64_t)(wall - a->last_tick_wall);
-		uint64_t late_limit = a->hc.loop_wait_ms + a->hc.retry_timeout_ms;
-		int64_t skew = dw - (int64_t)dm;
-		if (dm > late_limit || skew > 2000 || skew < -2000) {
-			if (!a->tilt)
-				log_warning("TILT: %s (%" PRIu64
-				            " ms between beats, wall clock moved %" PRId64
-				            " ms); observing for one pass",
-				            dm > late_limit ? "the loop stalled"
-				                            : "the clock jumped",
-				            dm, dw);
-			a->tilt = true;
-			metrics_inc(&a->counters.tilts, 1);
-		}
+	ha_tilt tilt = ha_tilt_detect(&a->hc, a->last_tick_mono, a->last_tick_wall, mono, wall);
+	if (tilt != HA_TILT_NONE) {
+		if (!a->tilt)
+			log_warning("TILT: %s (%" PRIu64
+			            " ms between beats, wall clock moved %" PRId64
+			            " ms); observing for one pass",
+			            tilt == HA_TILT_STALL ? "the loop stalled" : "the clock jumped",
+			            mono - a->last_tick_mono, (int64_t)(wall - a->last_tick_wall));
+		a->tilt = true;
+		metrics_inc(&a->counters.tilts, 1);
 	}
 	a->last_tick_mono = mono;
 	a->last_tick_wall = wall;

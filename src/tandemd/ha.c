@@ -217,3 +217,17 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 		return as_follower(cfg, cl, lo);
 	return leaderless(cfg, cl, lo);
 }
+
+ha_tilt ha_tilt_detect(const ha_config *cfg, uint64_t prev_mono, uint64_t prev_wall, uint64_t mono,
+                       uint64_t wall)
+{
+	if (!prev_mono || mono < prev_mono)
+		return HA_TILT_NONE;
+	uint64_t dm = mono - prev_mono;
+	if (dm > cfg->loop_wait_ms + cfg->retry_timeout_ms)
+		return HA_TILT_STALL;
+	int64_t skew = (int64_t)(wall - prev_wall) - (int64_t)dm;
+	if (skew > 2000 || skew < -2000)
+		return HA_TILT_CLOCK;
+	return HA_TILT_NONE;
+}

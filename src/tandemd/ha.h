@@ -108,4 +108,12 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 
 const char *ha_action_name(ha_action a);
 
+/* TILT detection between two heartbeats: the monotonic and wall clocks (ms) at the previous and
+ * this beat. HA_TILT_STALL: the beat came more than loop_wait + retry_timeout after the last one
+ * (the loop or the machine stalled); HA_TILT_CLOCK: the wall clock moved more than 2 s more or
+ * less than the monotonic one (it jumped). Either way the agent observes for a pass. */
+typedef enum ha_tilt { HA_TILT_NONE, HA_TILT_STALL, HA_TILT_CLOCK } ha_tilt;
+ha_tilt ha_tilt_detect(const ha_config *cfg, uint64_t prev_mono, uint64_t prev_wall, uint64_t mono,
+                       uint64_t wall);
+
 #endif

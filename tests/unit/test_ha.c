@@ -454,6 +454,33 @@ static void test_timing_rule(void **state)
 	assert_false(ha_timing_valid(&zero));
 }
 
+/* TILT: a late heartbeat or a wall clock that moved apart from the monotonic one. */
+static void test_tilt_detection(void **state)
+{
+	(void)state;
+	ha_config cfg = {.ttl_ms = 4000, .loop_wait_ms = 1000, .retry_timeout_ms = 1000};
+	static const struct {
+		uint64_t prev_mono, prev_wall, mono, wall;
+		ha_tilt want;
+	} tilts[] = {
+	    {0, 0, 5000, 5000, HA_TILT_NONE},            /* the first beat */
+	    {1000, 50000, 2000, 51000, HA_TILT_NONE},    /* on time */
+	    {1000, 50000, 3000, 52000, HA_TILT_NONE},    /* late, within the limit */
+	    {1000, 50000, 3001, 52001, HA_TILT_STALL},   /* stalled */
+	    {1000, 50000, 60000, 109000, HA_TILT_STALL}, /* SIGSTOPped for a minute */
+	    {1000, 50000, 2000, 54000, HA_TILT_CLOCK},   /* wall jumped 3 s ahead */
+	    {1000, 50000, 2000, 47000, HA_TILT_CLOCK},   /* wall jumped back */
+	    {1000, 50000, 2000, 52900, HA_TILT_NONE},    /* 1.9 s of skew: tolerated */
+	    {5000, 50000, 4000, 50000, HA_TILT_NONE},    /* nonsense order: ignored */
+	};
+	for (size_t i = 0; i < sizeof tilts / sizeof tilts[0]; i++) {
+		ha_tilt got = ha_tilt_detect(&cfg, tilts[i].prev_mono, tilts[i].prev_wall,
+		                             tilts[i].mono, tilts[i].wall);
+		if (got != tilts[i].want)
+			fail_msg("case %zu: tilt %d, want %d", i, got, tilts[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_no_writable_primary_without_key),
 	    cmocka_unit_test(test_only_replicas_take_the_key),
 	    cmocka_unit_test(test_timing_rule),
+	    cmocka_unit_test(test_tilt_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
