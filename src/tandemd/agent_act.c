@@ -154,11 +154,19 @@ static void act_promote(agent *a)
 	char *e = NULL;
 	a->doing = "promoting";
 	agent_sync_before_promote(a);
-	if (a->ssn &&
-	    (agent_write_pg_files(a, false, NULL, &e) != 0 || pgctl_reload(a->pc, &e) != 0)) {
-		fail_action(a, "synchronous_standby_names before the promotion", e);
-		free(e);
-		return;
+	if (a->ssn) {
+		/* Still a replica's files (standby.signal stays: pg_promote removes it itself),
+		 * with synchronous_standby_names already set for the first commit as primary. */
+		a->promoting = true;
+		char *up = a->upstream ? xstrdup(a->upstream) : NULL;
+		int r = agent_write_pg_files(a, true, up, &e);
+		free(up);
+		a->promoting = false;
+		if (r != 0 || pgctl_reload(a->pc, &e) != 0) {
+			fail_action(a, "synchronous_standby_names before the promotion", e);
+			free(e);
+			return;
+		}
 	}
 	if (pgctl_promote(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_promoted, a, &e) !=
 	    0) {
@@ -173,7 +181,15 @@ static void act_restart_crashed(agent *a)
 	a->restarts++;
 	a->last_restart_ms = agent_now();
 	metrics_inc(&a->counters.pg_restarts, 1);
-	if (start_pg(a, false, NULL, NULL, &e) != 0) {
+	/* Only data that was a primary restarts as one. A replica's data (we took the key and
+	 * PostgreSQL died before or during its promotion) starts as a standby and is promoted on
+	 * the next pass: started without standby.signal it would become a primary on the old
+	 * timeline without a promotion, and the others could never follow it. */
+	bool primary = a->ctl_ok && a->ctl.was_primary;
+	if (!primary)
+		log_warning("the data directory is a replica's (or unknown): starting it as a "
+		            "standby, to be promoted");
+	if (start_pg(a, !primary, NULL, NULL, &e) != 0) {
 		fail_action(a, "restarting PostgreSQL", e);
 		free(e);
 		return;

@@ -134,12 +134,12 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	if (!cfg_map_get(&s->parameters, "unix_socket_directories"))
 		param_add(&p, "unix_socket_directories", a->sockdir);
 	param_add(&p, "cluster_name", s->scope);
-	if (standby) {
+	if (standby && !a->promoting) {
 		free(a->ssn); /* a replica waits for no one; a promotion sets it afresh */
 		a->ssn = NULL;
-	} else if (a->ssn) {
-		param_add(&p, "synchronous_standby_names", a->ssn);
 	}
+	if (a->ssn)
+		param_add(&p, "synchronous_standby_names", a->ssn);
 
 	pgctl_upstream *up = standby && upstream ? agent_upstream_of(a, upstream, false) : NULL;
 	int rc = pgctl_write_conf(a->pc, p.v, p.n, up, err);

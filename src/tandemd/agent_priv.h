@@ -89,6 +89,7 @@ struct agent {
 
 	int64_t applied_config_rev; /* the DCS config revision this member has applied */
 	char *ssn;                  /* synchronous_standby_names while primary; NULL: unset */
+	bool promoting;             /* writing a replica's files that already carry ssn */
 
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;

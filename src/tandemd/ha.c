@@ -147,7 +147,8 @@ static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const
 	}
 }
 
-static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo)
+static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                              const ha_clock *clk)
 {
 	const char *why;
 	switch (lo->pg) {
@@ -164,9 +165,13 @@ static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const 
 		if (lo->diverged)
 			return decide(HA_WAIT, NULL,
 			              "diverged from the last leader: not a candidate");
-		if (fit_to_lead(cfg, cl, lo, &why))
-			return decide(HA_TAKE_LEADER, NULL, why);
-		return decide(HA_WAIT, NULL, why);
+		if (!fit_to_lead(cfg, cl, lo, &why))
+			return decide(HA_WAIT, NULL, why);
+		/* The key hangs on our lease: one about to end (or not yet renewed after an
+		 * outage) would drop it again, and the fence would stop the new primary. */
+		if (!lease_safe(cfg, clk))
+			return decide(HA_WAIT, NULL, "fit to lead, waiting for a fresh lease");
+		return decide(HA_TAKE_LEADER, NULL, why);
 	default:
 		return decide(HA_WAIT, NULL, "waiting");
 	}
@@ -215,7 +220,7 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 		return as_leader(cfg, cl, lo, clk);
 	if (cl->leader)
 		return as_follower(cfg, cl, lo);
-	return leaderless(cfg, cl, lo);
+	return leaderless(cfg, cl, lo, clk);
 }
 
 ha_tilt ha_tilt_detect(const ha_config *cfg, uint64_t prev_mono, uint64_t prev_wall, uint64_t mono,

@@ -8,7 +8,8 @@
  *  2. a leader whose lease may expire within retry_timeout stops being writable first;
  *  3. a replica takes the key only when fit: not nofailover, as far ahead as every member it can
  *     reach, within maximum_lag_on_failover of the last leader position, listed in `sync` in
- *     synchronous mode, and not while a manual failover names someone else;
+ *     synchronous mode, not while a manual failover names someone else, and only with a lease
+ *     that outlives retry_timeout (the key hangs on it);
  *  5. a former primary rejoins only as a replica of the leader, after pg_rewind (or a fresh clone
  *     when rewind failed); it never starts writable while another member leads.
  * In TILT (the loop stalled or the clock jumped) the agent only observes, except that it still

@@ -198,7 +198,7 @@ bootstrap:
     loop_wait: {c.loop_wait}
     retry_timeout: {c.retry_timeout}
     maximum_lag_on_failover: 1048576
-    postgresql:
+{c.dcs_extra_text()}    postgresql:
       use_pg_rewind: true
       parameters:
         fsync: 'off'
@@ -435,13 +435,16 @@ class Haproxy:
 
 
 class Cluster:
-    def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT):
-        self.base = pathlib.Path(tempfile.mkdtemp(prefix="tandem-it-cl-"))
+    def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
+                 prefix="tandem-it-cl-", dcs_extra=None):
+        self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
         self.scope = "it" + uuid.uuid4().hex[:8]
         self.namespace = "/service/"
         self.ttl, self.loop_wait, self.retry_timeout = ttl, loop_wait, retry_timeout
+        # More bootstrap.dcs keys ({"synchronous_mode": True, ...}): scalars, written as YAML.
+        self.dcs_extra = dict(dcs_extra or {})
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         self.etcd = Etcd(self.base / "etcd")
@@ -450,6 +453,11 @@ class Cluster:
         self.row_seq = 0
         for m in self.members:
             m.write_config()
+
+    def dcs_extra_text(self):
+        def scalar(v):
+            return ("true" if v else "false") if isinstance(v, bool) else str(v)
+        return "".join(f"    {k}: {scalar(v)}\n" for k, v in self.dcs_extra.items())
 
     # -- life
 
