@@ -68,6 +68,11 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 	}
 	for (size_t i = 0; i < cl->nmembers; i++) {
 		const ha_member *m = &cl->members[i];
+		/* Only a member that could take over instead of us counts: in synchronous mode an
+		 * asynchronous replica may have received more (commits nobody acknowledged), but it
+		 * may not be promoted. */
+		if (cl->synchronous_mode && !in_sync_list(cl, m->name))
+			continue;
 		if (m->reachable && !m->nofailover && m->lsn > lo->lsn) {
 			*why = "another member is further ahead in WAL";
 			return false;
