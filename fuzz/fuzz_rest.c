@@ -117,10 +117,10 @@ static void fuzz_body(const uint8_t *data, size_t len, const rest_node_state *no
 	check_verdict(&v);
 	rest_verdict_free(&v);
 	if (rc == 0) {
-		rest_check_failover(&st, true, &fr, &v);
+		rest_check_failover(&st, true, &fr, 1795343400000, &v);
 		check_verdict(&v);
 		rest_verdict_free(&v);
-		rest_check_failover(&st, false, &fr, &v);
+		rest_check_failover(&st, false, &fr, 1795343400000, &v);
 		check_verdict(&v);
 		rest_verdict_free(&v);
 		rest_failover_req_free(&fr);

@@ -145,8 +145,10 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	int rc = pgctl_write_conf(a->pc, p.v, p.n, up, err);
 	params_free(&p);
 	agent_upstream_free(up);
+	/* `upstream` may be a->upstream itself: copy before freeing. */
+	char *next = standby && upstream ? xstrdup(upstream) : NULL;
 	free(a->upstream);
-	a->upstream = up || (standby && upstream) ? xstrdup(upstream) : NULL;
+	a->upstream = next;
 	if (rc != 0)
 		return -1;
 
