@@ -276,10 +276,13 @@ char *haproxy_config_render(const haproxy_config_input *in, char **err)
 	    "# wrongly routed write is refused by a PostgreSQL that is not the primary.\n"
 	    "# on-marked-down shutdown-sessions closes the clients' sessions to a server as soon\n"
 	    "# as it is marked down, so they reconnect to the new primary. The checks cost one\n"
-	    "# small HTTP request per member and backend every %u ms.\n",
+	    "# small HTTP request per member and backend every %u ms (every %u ms for a member\n"
+	    "# marked down: the replicas in the read-write backend, which is how a newly\n"
+	    "# promoted one is seen quickly).\n",
 	    t->inter_ms, t->fastinter_ms, t->downinter_ms, t->fall, t->rise, t->fall,
 	    t->inter_ms + (t->fall > 1 ? (t->fall - 1) * t->fastinter_ms : 0), t->rise,
-	    t->downinter_ms + (t->rise > 1 ? (t->rise - 1) * t->fastinter_ms : 0), t->inter_ms);
+	    t->downinter_ms + (t->rise > 1 ? (t->rise - 1) * t->fastinter_ms : 0), t->inter_ms,
+	    t->downinter_ms);
 	sb_puts(&sb, "\nglobal\n");
 	sb_printf(&sb, "\tmaxconn %lu\n", global_maxconn);
 	sb_puts(&sb, "\ndefaults\n"

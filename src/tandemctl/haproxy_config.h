@@ -43,7 +43,7 @@ typedef struct haproxy_config_input {
 /* The tight defaults (see the comment haproxy_config_render writes into the file). */
 #define HAPROXY_DEFAULT_INTER_MS     500u
 #define HAPROXY_DEFAULT_FASTINTER_MS 250u
-#define HAPROXY_DEFAULT_DOWNINTER_MS 500u
+#define HAPROXY_DEFAULT_DOWNINTER_MS 200u
 #define HAPROXY_DEFAULT_FALL         2u
 #define HAPROXY_DEFAULT_RISE         1u
 #define HAPROXY_DEFAULT_MAXCONN      100u

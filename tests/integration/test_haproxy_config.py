@@ -204,7 +204,7 @@ def test_haproxy_accepts_generated_config(tmp_path):
     check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True,
                            timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1" in res.stdout
+    assert "inter 500ms fastinter 250ms downinter 200ms fall 2 rise 1" in res.stdout
 
 
 def test_bad_input_renders_nothing():

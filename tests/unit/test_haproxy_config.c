@@ -68,7 +68,7 @@ static void test_defaults_are_tight(void **state)
 	haproxy_timing_defaults(&t);
 	assert_int_equal(t.inter_ms, 500);
 	assert_int_equal(t.fastinter_ms, 250);
-	assert_int_equal(t.downinter_ms, 500);
+	assert_int_equal(t.downinter_ms, 200);
 	assert_int_equal(t.fall, 2);
 	assert_int_equal(t.rise, 1);
 }
@@ -84,7 +84,7 @@ static void test_structure(void **state)
 	assert_contains(text, "\ttimeout check 1000ms\n");
 	/* The comment explains the timing choice. */
 	assert_contains(text, "inter 3s fall 3 rise 2");
-	assert_contains(text, "#   inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1\n");
+	assert_contains(text, "#   inter 500ms fastinter 250ms downinter 200ms fall 2 rise 1\n");
 	/* No stats section unless asked. */
 	assert_not_contains(text, "stats enable");
 
@@ -99,7 +99,7 @@ static void test_structure(void **state)
 	free(ro);
 
 	const char *ds =
-	    "\tdefault-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1 "
+	    "\tdefault-server inter 500ms fastinter 250ms downinter 200ms fall 2 rise 1 "
 	    "on-marked-down shutdown-sessions maxconn 100\n";
 	char *primary = section(text, "\nbackend batman_primary\n");
 	assert_contains(primary, "\toption httpchk GET /primary\n");
@@ -147,7 +147,7 @@ static void test_no_fallback_stats_and_knobs(void **state)
 	assert_contains(stats, "\tbind 127.0.0.1:7000\n");
 	assert_contains(stats, "\tstats enable\n");
 	free(stats);
-	assert_int_equal(count(text, "\tdefault-server inter 700ms fastinter 250ms downinter 500ms "
+	assert_int_equal(count(text, "\tdefault-server inter 700ms fastinter 250ms downinter 200ms "
 	                             "fall 3 rise 1 on-marked-down shutdown-sessions maxconn 42\n"),
 	                 2);
 	free(text);
