@@ -295,8 +295,20 @@ void agent_publish_member(agent *a)
 	m.tags.clonefrom = tandemd_tag(a->s, "clonefrom");
 	m.tags.nosync = tandemd_tag(a->s, "nosync");
 	char *v = dcs_encode_member(&m);
+	/* The key lives on the lease (kept alive every loop_wait): it is only rewritten when it
+	 * says something new, or when the lease is a new one. */
+	const dcs_view *view = dcs_get_view(a->dcs);
+	const dcs_member *mine = dcs_view_member(view, a->s->name);
+	if (a->published_member && !strcmp(a->published_member, v) &&
+	    a->published_lease == dcs_lease_id(a->dcs) && mine &&
+	    mine->lease == a->published_lease) {
+		free(v);
+		return;
+	}
 	dcs_touch_member(a->dcs, v, on_touch, a);
-	free(v);
+	free(a->published_member);
+	a->published_member = v;
+	a->published_lease = dcs_lease_id(a->dcs);
 }
 
 static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t ttl_s, void *ud)
@@ -680,6 +692,7 @@ void agent_free(agent *a)
 	free(a->rewind_user);
 	free(a->upstream);
 	free(a->walreceiver);
+	free(a->published_member);
 	free(a->ssn);
 	free(a->sysid);
 	free(a->target);

@@ -75,6 +75,8 @@ struct agent {
 	const char *last_logged_reason;
 	uint64_t last_pass_done_ms;
 	bool leaderless_published; /* our fresh position is in the DCS since the leader vanished */
+	char *published_member;    /* the member key's value as last written */
+	int64_t published_lease;   /* ... on this lease */
 	char *target;              /* the action's target member (owned copy) */
 	agent_step_fn step;        /* the continuation of a multi-step action */
 	agent_step_fn on_ready_step; /* when the postmaster is ready (or failed to be) */
