@@ -296,6 +296,13 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 	agent *a = ud;
 	(void)moved;
 	if (!ok) {
+		/* The source not answering says nothing about our data: try again later. */
+		if (tail &&
+		    (strstr(tail, "could not connect") || strstr(tail, "Connection refused") ||
+		     strstr(tail, "connection to server"))) {
+			fail_action(a, "pg_rewind (the source did not answer; trying again)", tail);
+			return;
+		}
 		a->rewind_failed = true;
 		fail_action(a, "pg_rewind (a fresh clone comes next)", tail);
 		return;
@@ -334,6 +341,15 @@ static void act_rewind(agent *a, const char *target)
 		return;
 	}
 	a->doing = "running pg_rewind";
+	/* pg_rewind first finishes crash recovery in single-user mode, which refuses standby
+	 * mode: a former primary that crashed while it was starting as a replica has the file. */
+	char *se = NULL;
+	if (pgctl_set_standby(a->pc, false, &se) != 0) {
+		agent_upstream_free(up);
+		fail_action(a, "pg_rewind", se);
+		free(se);
+		return;
+	}
 	pgctl_clone_opts o = {.bin_dir = a->s->bin_dir,
 	                      .from = up,
 	                      .timeout_ms = CLONE_TIMEOUT_MS,

@@ -22,6 +22,15 @@ bool agent_has_data(const agent *a)
 	return ok;
 }
 
+static bool has_control_file(const agent *a)
+{
+	char *p = xasprintf("%s/global/pg_control", a->s->data_dir);
+	struct stat st;
+	bool ok = stat(p, &st) == 0;
+	free(p);
+	return ok;
+}
+
 ha_pg_state agent_pg_state(const agent *a)
 {
 	if (pgctl_running(a->pc)) {
@@ -125,7 +134,8 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	param_add(&p, "max_slot_wal_keep_size", "1GB");
 	param_add(&p, "wal_receiver_status_interval", "1s");
 	/* A replica retries its upstream every second, not every 5 s: after the leader's
-	 * PostgreSQL restarts, a synchronous standby is back (and commits flow) that much sooner. */
+	 * PostgreSQL restarts, a synchronous standby is back (and commits flow) that much sooner.
+	 */
 	param_add(&p, "wal_retrieve_retry_interval", "1s");
 	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
 		param_add(&p, s->bootstrap_parameters.keys[i], s->bootstrap_parameters.values[i]);
@@ -369,6 +379,23 @@ void agent_gather(agent *a, void (*done)(agent *a))
 			return;
 	} else {
 		a->query_ok = false;
+		if (agent_has_data(a) && !has_control_file(a)) {
+			/* pg_basebackup writes global/pg_control last: without it this is a copy
+			 * that was interrupted (the agent died mid-clone). Never started, never
+			 * deleted: moved aside, so that the member clones afresh. */
+			char *moved = NULL;
+			if (pgctl_move_aside(a->pc, &moved, &e) == 0) {
+				log_warning(
+				    "%s has no global/pg_control (an interrupted copy): moved "
+				    "aside to %s",
+				    a->s->data_dir, moved);
+				free(moved);
+			} else {
+				log_error("%s", e);
+				free(e);
+				e = NULL;
+			}
+		}
 		if (!agent_has_data(a)) {
 			a->ctl_ok = false;
 			gather_end(g);

@@ -606,6 +606,7 @@ void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, siz
 	out->synchronous_mode = v->has_config && v->config.synchronous_mode;
 	out->sync = (const char *const *)v->sync_standby;
 	out->nsync = v->nsync_standby;
+	out->sync_leader = v->has_sync ? v->sync_leader : NULL;
 	out->failover_to = v->has_failover ? v->failover_candidate : NULL;
 	size_t n = 0;
 	for (size_t i = 0; i < v->nmembers && n < cap; i++) {

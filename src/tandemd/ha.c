@@ -39,6 +39,8 @@ static bool lease_safe(const ha_config *cfg, const ha_clock *clk)
 
 static bool in_sync_list(const ha_cluster *cl, const char *name)
 {
+	if (same(cl->sync_leader, name))
+		return true;
 	for (size_t i = 0; i < cl->nsync; i++)
 		if (same(cl->sync[i], name))
 			return true;
@@ -146,6 +148,11 @@ static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const
 			return decide(HA_WAIT, NULL, "maintenance mode: not starting PostgreSQL");
 		return decide(HA_START_REPLICA, cl->leader, "starting as a replica of the leader");
 	case HA_PG_STARTING:
+		/* Still recovering towards consistency from someone who no longer leads: it would
+		 * wait for ever. primary_conninfo is reloadable. */
+		if (lo->upstream && !same(lo->upstream, cl->leader))
+			return decide(HA_FOLLOW, cl->leader,
+			              "starting, but from a former leader: following the new one");
 		return decide(HA_WAIT, NULL, "PostgreSQL is starting");
 	default:
 		return decide(HA_WAIT, NULL, "waiting");

@@ -55,6 +55,9 @@ typedef struct ha_cluster {
 	bool synchronous_mode;
 	const char *const *sync; /* members the leader made synchronous */
 	size_t nsync;
+	/* The leader that wrote `sync`: it has every acknowledged commit too, so it may take the
+	 * key back (a strict leader that stepped down before any standby was synchronous). */
+	const char *sync_leader;
 	const char *failover_to;  /* a manual failover or switchover names this member */
 	const ha_member *members; /* the other members */
 	size_t nmembers;

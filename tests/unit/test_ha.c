@@ -34,6 +34,7 @@ typedef struct ha_case {
 	bool paused;
 	bool sync_mode;
 	const char *sync0;
+	const char *sync_leader;
 	const char *failover_to;
 	/* one other member, when other_name is set */
 	const char *other_name;
@@ -79,6 +80,17 @@ static const ha_case cases[] = {
      .leader = "m1",
      .want = HA_FOLLOW,
      .want_target = "m1"},
+    {.name = "starting from an old leader (not yet consistent): re-point",
+     .pg = HA_PG_STARTING,
+     .upstream = "m0",
+     .leader = "m1",
+     .want = HA_FOLLOW,
+     .want_target = "m1"},
+    {.name = "starting from the leader: wait",
+     .pg = HA_PG_STARTING,
+     .upstream = "m1",
+     .leader = "m1",
+     .want = HA_WAIT},
     {.name = "replica following no one: follow the leader",
      .pg = HA_PG_REPLICA,
      .leader = "m1",
@@ -248,6 +260,13 @@ static const ha_case cases[] = {
      .other_lsn = 100,
      .lease_expiry = LEASE(0),
      .want = HA_TAKE_LEADER},
+    {.name = "rule 3: synchronous mode, the leader that wrote `sync` may take the key back",
+     .pg = HA_PG_REPLICA,
+     .lsn = 100,
+     .sync_mode = true,
+     .sync_leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
     {.name = "rule 3: a manual failover names someone else: wait",
      .pg = HA_PG_REPLICA,
      .lsn = 100,
@@ -372,6 +391,7 @@ static void run_case(const ha_case *c)
 	    .synchronous_mode = c->sync_mode,
 	    .sync = sync,
 	    .nsync = c->sync0 ? 1 : 0,
+	    .sync_leader = c->sync_leader,
 	    .failover_to = c->failover_to,
 	    .members = &other,
 	    .nmembers = c->other_name ? 1 : 0,
