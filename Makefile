@@ -9,7 +9,7 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench clean
+        demo install bench bench-failover clean faults soak
 
 all: build
 
@@ -74,6 +74,20 @@ install: build
 
 bench: build
 	bash bench/hellod.sh $(abspath $(BUILD))
+
+# Failover benchmark against Patroni (about 16 minutes): make bench-failover BENCH_ARGS=--quick
+bench-failover: build
+	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh $(BENCH_ARGS)
+
+# Fault injection with a history checker (root: network namespaces). See docs/faults.md.
+SEED     ?= 1
+DURATION ?= 600
+faults: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
+
+soak: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py soak --seed $(SEED) \
+	  --duration $(DURATION) $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -12,7 +12,7 @@ packages=(
   libsystemd-dev libcmocka-dev
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 etcd-server haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
-  procps iproute2 util-linux tzdata
+  procps iproute2 util-linux tzdata nftables
 )
 
 missing=()

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""Fault-injection runs with a history checker (see docs/faults.md).
+
+  run.py quick                          fixed scenarios, synchronous strict mode
+  run.py soak --seed N --duration SEC   random fault schedules from a seed
+  options: --async (asynchronous replication instead), --only NAME[,NAME] (quick mode),
+           --keep (keep the run directory)
+
+Must run as root (namespaces). Exit status 1 on any violation, 2 when the system cannot be set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from checker import check  # noqa: E402
+from nemesis import FAULTS, heal_all  # noqa: E402
+from system import System  # noqa: E402
+from workload import Workload  # noqa: E402
+
+# (name, [(fault, inject at s after warm-up, heal at s after warm-up)])
+QUICK = [
+    ("kill_primary_node", [("kill_node", 0, 8)]),
+    ("stop_primary_agent", [("stop_agent", 0, 8)]),
+    ("part_primary_etcd", [("part_primary_etcd", 0, 8)]),
+    ("part_primary_replicas", [("part_primary_replicas", 0, 8)]),
+    ("lose_etcd_quorum", [("lose_etcd_quorum", 0, 8)]),
+    ("kill_primary_pg", [("kill_pg", 0, 4)]),
+    ("oneway_primary_to_etcd", [("oneway_primary_to_etcd", 0, 8)]),
+    ("part_primary_minority", [("part_primary_minority", 0, 8)]),
+    ("stop_primary_host", [("stop_host", 0, 8)]),
+]
+
+WARMUP, SETTLE, TAIL = 3.0, 90.0, 2.0
+
+
+def log(msg):
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def run_step(system, index, name, plan, rng, sync):
+    """Runs one scenario: workload, faults injected and healed at their times, settle, check."""
+    wl = Workload(system, index, name).start()
+    time.sleep(WARMUP)
+    start = time.monotonic()
+    events = sorted([(at, "inject", f) for f, at, _ in plan] +
+                    [(heal, "heal", f) for f, _, heal in plan])
+    active, notes = {}, []
+    try:
+        for at, what, f in events:
+            delay = start + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if what == "inject":
+                inj = FAULTS[f](system, rng)
+                active[f] = inj
+                notes.append(f"+{at:.1f}s {inj.what}")
+                log(f"  [{name}] inject {inj.what}")
+            else:
+                active.pop(f).heal()
+                notes.append(f"+{at:.1f}s heal {f}")
+                log(f"  [{name}] heal {f}")
+    except BaseException:
+        for inj in active.values():
+            inj.heal()
+        heal_all(system)
+        wl.stop(grace=2.0)
+        raise
+    heal_all(system)
+    healed_at = time.monotonic()
+    try:
+        system.wait_healthy(SETTLE)
+        heal_time = time.monotonic() - healed_at
+    except TimeoutError:
+        heal_time = None
+    time.sleep(TAIL)
+    ops = wl.stop()
+    with open(system.base / f"history-{index:03d}.jsonl", "w") as f:
+        for o in ops:
+            f.write(json.dumps(o) + "\n")
+    rep = check(system, wl, ops, settle=5.0 if heal_time is None else SETTLE, sync=sync)
+    if heal_time is not None:
+        rep.rows = [(c, f"{heal_time:.1f}s" if c == "healed" else r, d, v)
+                    for c, r, d, v in rep.rows]
+    rep.notes = notes
+    return rep
+
+
+def soak_plans(seed, duration):
+    """Random steps from the seed: one or two faults, injected 0-4 s apart, each held 2-15 s."""
+    rng = random.Random(seed)
+    names = sorted(FAULTS)
+    used, k = 0.0, 0
+    while used < duration:
+        k += 1
+        n = 1 if rng.random() < 0.6 else 2
+        plan, end = [], 0.0
+        for f in rng.sample(names, n):
+            at = round(rng.uniform(0, 4), 1)
+            heal = round(at + rng.uniform(2, 15), 1)
+            plan.append((f, at, heal))
+            end = max(end, heal)
+        used += WARMUP + end + 12.0
+        yield f"step{k}:" + "+".join(f for f, _, _ in plan), plan, random.Random(rng.random())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["quick", "soak"])
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--duration", type=float, default=600)
+    ap.add_argument("--async", dest="async_", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("run.py needs root (network namespaces)", file=sys.stderr)
+        return 2
+    seed = a.seed if a.seed is not None else (1 if a.mode == "quick" else int(time.time()) % 100000)
+    sync = not a.async_
+    t_begin = time.monotonic()
+    log(f"faults {a.mode}: seed {seed}, {'synchronous strict' if sync else 'asynchronous'} mode")
+    try:
+        system = System(sync=sync)
+        system.start()
+    except Exception:
+        traceback.print_exc()
+        try:
+            print(system.log_tails(30))
+        except Exception:
+            pass
+        return 2
+    log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
+        f"(namespaces {system.topo.prefix}-*)")
+    if a.mode == "quick":
+        only = set(filter(None, a.only.split(",")))
+        steps = [(n, p, random.Random(seed * 1000 + i)) for i, (n, p) in enumerate(QUICK)
+                 if not only or n in only]
+    else:
+        steps = soak_plans(seed, a.duration)
+    reports, failed, kept = [], [], []
+    for i, (name, plan, rng) in enumerate(steps):
+        log(f"scenario {name}: {plan}")
+        try:
+            rep = run_step(system, i, name, plan, rng, sync)
+        except Exception:
+            traceback.print_exc()
+            from checker import Report
+            rep = Report(name)
+            rep.add("harness", "error", traceback.format_exc().splitlines()[-1], violation=True)
+            rep.notes = []
+        reports.append(rep)
+        print(f"\n== {name} (seed {seed})\n" + "\n".join(f"   {n}" for n in rep.notes))
+        print(rep.table() + "\n", flush=True)
+        if rep.violations:
+            failed.append(rep)
+            print(f"!! VIOLATION in scenario {name}; replay: tests/faults/run.py {a.mode} "
+                  f"--seed {seed}" + (f" --duration {a.duration:.0f}" if a.mode == "soak" else "")
+                  + (" --async" if a.async_ else ""))
+            print(system.log_tails(40), flush=True)
+            if not any(r[0] == "healed" and not r[3] for r in rep.rows):
+                log(f"the cluster did not heal: keeping {system.base}, building a new cluster")
+                kept.append(system.base)
+                system.stop()
+                try:
+                    system = System(sync=sync)
+                    system.start()
+                except Exception:
+                    traceback.print_exc()
+                    break
+    elapsed = time.monotonic() - t_begin
+    print("\n== summary: " + f"{a.mode}, seed {seed}, {len(reports)} scenarios, "
+          f"{elapsed:.0f}s, {'synchronous strict' if sync else 'asynchronous'}")
+    print(f"  {'scenario':44} {'ok writes':>9} {'lost':>4} {'healed':>7} {'avail':>6} "
+          f"{'max gap':>8}  verdict")
+    for r in reports:
+        d = {c: (res, det) for c, res, det, _ in r.rows}
+        okw = d.get("operations", ("?", ""))[0].replace(" ok", "")
+        gap = d.get("availability", ("", "?"))[1].replace("longest write gap ", "").split(" ")[0]
+        print(f"  {r.scenario[:44]:44} {okw:>9} {d.get('lost', ('?',))[0]:>4} "
+              f"{d.get('healed', ('?',))[0]:>7} {d.get('availability', ('?',))[0]:>6} "
+              f"{gap:>8}  {'FAIL' if r.violations else 'ok'}")
+    print(f"violations: {sum(len(r.violations) for r in reports)}", flush=True)
+    system.stop()
+    if not a.keep and not failed:
+        shutil.rmtree(system.base, ignore_errors=True)
+    else:
+        kept.append(system.base)
+    for k in kept:
+        print(f"run directory kept: {k}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
