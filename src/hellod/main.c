@@ -227,6 +227,16 @@ static void close_handle_walk(uv_handle_t *h, void *arg)
  * already running, which the caller stops. */
 static int start(supervisor *sv, hellod_settings *s, int *ready_fd, char **err)
 {
+	/* Signals first: once a socket listens, a client (or a test) may already send SIGTERM,
+	 * which must drain rather than kill (CI caught one under ASan). */
+	uv_signal_t *sigs[] = {&sv->sig_term, &sv->sig_int, &sv->sig_hup, &sv->sig_usr2};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+	for (int i = 0; i < 4; i++) {
+		uv_signal_init(sv->loop, sigs[i]);
+		sigs[i]->data = sv;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
 	if (s->tls_cert) {
 		sv->sh.tls_cert_pem = read_file(s->tls_cert, err);
 		sv->sh.tls_key_pem = sv->sh.tls_cert_pem ? read_file(s->tls_key, err) : NULL;
@@ -259,14 +269,6 @@ static int start(supervisor *sv, hellod_settings *s, int *ready_fd, char **err)
 		sv->workers[sv->nworkers++] = w;
 	}
 
-	uv_signal_t *sigs[] = {&sv->sig_term, &sv->sig_int, &sv->sig_hup, &sv->sig_usr2};
-	int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-	for (int i = 0; i < 4; i++) {
-		uv_signal_init(sv->loop, sigs[i]);
-		sigs[i]->data = sv;
-		uv_signal_start(sigs[i], on_signal, signums[i]);
-	}
-	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(sv->loop, &sv->date_timer);
 	sv->date_timer.data = sv;
 	uv_timer_start(&sv->date_timer, on_date_timer, 1000, 1000);

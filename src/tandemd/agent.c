@@ -562,6 +562,7 @@ static void pass_decide(agent *a)
 		metrics_inc(&a->counters.actions, 1);
 		agent_act(a, d);
 	}
+	agent_publish_member(a); /* written only when it says something new */
 	if (!a->busy && a->pass_again) {
 		a->pass_again = false;
 		agent_kick(a);
