@@ -864,21 +864,6 @@ static void shutdown_handover_put(dcs_result r, const char *error, void *ud)
 	stop_pg(a, PGCTL_FAST, STOP_STEP_MS, shutdown_stopped);
 }
 
-/* The best running replica to hand leadership to, or NULL. */
-static const char *successor(agent *a)
-{
-	const dcs_view *v = dcs_get_view(a->dcs);
-	const dcs_member *best = NULL;
-	for (size_t i = 0; i < v->nmembers; i++) {
-		const dcs_member *m = &v->members[i];
-		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
-			continue;
-		if (!best || m->xlog_location > best->xlog_location)
-			best = m;
-	}
-	return best ? best->name : NULL;
-}
-
 /* A stopping leader names its successor in the failover key first, then stops PostgreSQL fast
  * (the replicas receive all of its WAL), then revokes its lease: the leader key goes at once
  * and the successor takes it, instead of every member waiting for the TTL. */
@@ -887,7 +872,9 @@ void agent_act_shutdown(agent *a)
 	a->doing = "stopping";
 	const dcs_view *v = dcs_get_view(a->dcs);
 	bool leader = v->leader && !strcmp(v->leader, a->s->name);
-	const char *next = leader && !(v->has_config && v->config.pause) ? successor(a) : NULL;
+	const dcs_member *best =
+	    leader && !(v->has_config && v->config.pause) ? agent_best_candidate(a, NULL) : NULL;
+	const char *next = best ? best->name : NULL;
 	if (next && a->dcs_ok) {
 		log_info(
 		    "shutting down: handing leadership to %s, stopping PostgreSQL, then giving "

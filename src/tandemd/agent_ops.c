@@ -24,7 +24,7 @@ static void on_put(dcs_result r, const char *error, void *ud)
 
 /* The best member to hand over to: running, not nofailover, furthest ahead; `only` restricts
  * the choice to one name. */
-static const dcs_member *best_candidate(agent *a, const char *only)
+const dcs_member *agent_best_candidate(agent *a, const char *only)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
 	bool sync_only = v->has_config && v->config.synchronous_mode;
@@ -71,7 +71,7 @@ int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, 
 			return -1;
 		}
 	}
-	const dcs_member *best = best_candidate(a, candidate);
+	const dcs_member *best = agent_best_candidate(a, candidate);
 	if (!best) {
 		if (candidate)
 			err_set(err,

@@ -118,6 +118,9 @@ bool agent_member_running(const dcs_member *m);
  * yet due, naming a member that does not run, or left by another leader), and the cluster
  * config's changes applied to this member. */
 const char *agent_failover_target(agent *a, uint64_t *due_in_ms);
+/* The member to hand leadership to: running, not nofailover, a synchronous standby in
+ * synchronous mode, furthest ahead; `only` restricts the choice to one name. NULL: none. */
+const dcs_member *agent_best_candidate(agent *a, const char *only);
 void agent_apply_config(agent *a);
 
 /* agent_local.c */
