@@ -329,6 +329,7 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 			agent_fence_update(a);
 		} else {
 			a->dcs_ok = false;
+			agent_failsafe_round(a);
 		}
 	}
 	hb_done(a);
@@ -384,6 +385,7 @@ static void on_tick(uv_timer_t *t)
 	a->last_tick_mono = mono;
 	a->last_tick_wall = wall;
 	heartbeat(a);
+	agent_failsafe_round(a);
 }
 
 /* ---- the HA pass ---- */
@@ -472,7 +474,11 @@ static void pass_decide(agent *a)
 	uint64_t now = agent_now();
 	if (a->restarts && now - a->last_restart_ms > 10 * a->hc.ttl_ms)
 		a->restarts = 0;
-	ha_clock clk = {.now_ms = now, .lease_expiry_ms = a->lease_expiry_ms, .tilt = a->tilt};
+	cl.failsafe_leader = agent_failsafe_leader(a, now);
+	ha_clock clk = {.now_ms = now,
+	                .lease_expiry_ms = a->lease_expiry_ms,
+	                .failsafe_expiry_ms = a->failsafe_expiry_ms,
+	                .tilt = a->tilt};
 	a->tilt = false;
 	ha_decision d = ha_decide(&a->hc, &cl, &lo, &clk);
 	a->last_pass_done_ms = now;
@@ -665,6 +671,8 @@ void agent_free(agent *a)
 	if (!a)
 		return;
 	agent_fence_stop(a);
+	agent_failsafe_cancel(a);
+	free(a->failsafe_leader);
 	free(a->fence_path);
 	if (a->dcs)
 		dcs_free(a->dcs);
@@ -751,6 +759,8 @@ const agent_status *agent_status_get(agent *a)
 	st->dcs_ok = a->dcs_ok;
 	st->dcs_last_seen_unix_s = a->dcs_last_seen_unix_s;
 	st->paused = v->has_config && v->config.pause;
+	st->failsafe_mode = agent_failsafe_mode(a);
+	st->failsafe_active = agent_failsafe_active(a);
 	st->replicas = a->replicas;
 	st->nreplicas = a->nreplicas;
 	st->last_action = ha_action_name(a->last_action);
@@ -766,7 +776,8 @@ const agent_status *agent_status_get(agent *a)
 	        : pg == HA_PG_STARTING ? REST_PG_STARTING
 	        : pg == HA_PG_CRASHED  ? REST_PG_CRASHED
 	                               : REST_PG_STOPPED;
-	h->holds_leader_key = st->holds_leader_key;
+	/* A primary on the members' confirmation is the one writable member, key or not. */
+	h->holds_leader_key = st->holds_leader_key || st->failsafe_active;
 	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
 	uint64_t leader_pos = lm && lm->has_lsn ? lm->xlog_location : v->has_status ? v->optime : 0;
 	if (pg == HA_PG_REPLICA && leader_pos) {

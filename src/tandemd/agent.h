@@ -51,6 +51,8 @@ typedef struct agent_status {
 	bool dcs_ok;
 	int64_t dcs_last_seen_unix_s; /* when the DCS last answered */
 	bool paused;
+	bool failsafe_mode;
+	bool failsafe_active; /* our primary runs on the members' confirmation, not the lease */
 
 	const agent_replica *replicas; /* when primary */
 	size_t nreplicas;
@@ -107,6 +109,11 @@ int agent_switchover(agent *a, const char *candidate, const char *scheduled_at,
  * applies the new parameters (reload; pending_restart when one needs a restart). */
 void agent_patch_config(agent *a, const char *patch, bool replace,
                         void (*done)(const char *error, void *ud), void *ud);
+
+/* POST /failsafe from `leader`, which cannot reach the DCS: 0, and no race for the leader key
+ * for a TTL; or -1 with the reason for refusing (failsafe mode off, or this member runs a
+ * primary itself). */
+int agent_failsafe_confirm(agent *a, const char *leader, char **why) TND_MUST_CHECK;
 
 /* Accepts or refuses (with a reason in *err: 409-class) an operator request. `candidate` is only
  * for AGENT_REQ_FAILOVER (NULL: the best member). */

@@ -501,6 +501,7 @@ static char *bootstrap_config(const tandemd_settings *s)
 	json_object_set_new(c, "synchronous_mode", json_boolean(s->synchronous_mode));
 	json_object_set_new(c, "synchronous_mode_strict", json_boolean(s->synchronous_mode_strict));
 	json_object_set_new(c, "synchronous_node_count", json_integer(s->synchronous_node_count));
+	json_object_set_new(c, "failsafe_mode", json_boolean(s->failsafe_mode));
 	json_t *pg = json_object();
 	json_object_set_new(pg, "use_pg_rewind", json_boolean(s->use_pg_rewind));
 	json_object_set_new(pg, "use_slots", json_boolean(s->use_slots));
@@ -826,6 +827,7 @@ void agent_leader_housekeeping(agent *a)
 	a->housekeeping_members = v->nmembers;
 	ensure_slots(a, v);
 	agent_sync_housekeeping(a);
+	agent_failsafe_housekeeping(a);
 	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
 	free(status);

@@ -103,12 +103,17 @@ void agent_fence_update(agent *a)
 	const dcs_view *v = dcs_get_view(a->dcs);
 	bool leader = v->leader && !strcmp(v->leader, a->s->name);
 	uint64_t deadline = 0;
-	if (leader) {
+	if (leader || a->failsafe_expiry_ms) {
 		/* Half a retry_timeout before the lease's end: after the agent's own demotion point
 		 * (retry_timeout before it), before any replica can take the key. A lease already
-		 * spent gives a deadline in the past: the watchdog fences at once. */
+		 * spent gives a deadline in the past: the watchdog fences at once. In failsafe mode
+		 * the members' confirmation holds them back as the lease does: its end counts too.
+		 */
 		uint64_t margin = a->hc.retry_timeout_ms / 2;
-		deadline = a->lease_expiry_ms > margin ? a->lease_expiry_ms - margin : 1;
+		uint64_t end = a->lease_expiry_ms;
+		if (a->failsafe_expiry_ms > end && agent_failsafe_mode(a))
+			end = a->failsafe_expiry_ms;
+		deadline = end > margin ? end - margin : 1;
 	}
 	if (deadline == a->fence_sent_ms)
 		return;

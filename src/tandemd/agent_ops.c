@@ -185,7 +185,8 @@ static int validate(agent *a, json_t *c, char **err)
 		err_set(err, "maximum_lag_on_failover must be a number of bytes");
 		return -1;
 	}
-	static const char *const bools[] = {"pause", "synchronous_mode", "synchronous_mode_strict"};
+	static const char *const bools[] = {"pause", "synchronous_mode", "synchronous_mode_strict",
+	                                    "failsafe_mode"};
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
 		json_t *b = json_object_get(c, bools[i]);
 		if (b && !json_is_boolean(b)) {

@@ -96,6 +96,13 @@ struct agent {
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;
 
+	/* failsafe mode (agent_failsafe.c) */
+	struct failsafe_round *failsafe_round; /* a round in flight */
+	uint64_t failsafe_expiry_ms;           /* as leader: every member confirmed us until then */
+	char *failsafe_leader;                 /* the leader that last asked us to confirm it */
+	uint64_t failsafe_leader_until_ms;
+	bool failsafe_key_writing;
+
 	/* the fence (agent_fence.c) */
 	char *fence_path;
 	uv_process_t *fence_proc;
@@ -149,6 +156,18 @@ char *agent_slot_name(const char *member);
  * starts it when it does not run. */
 void agent_fence_update(agent *a);
 void agent_fence_stop(agent *a);
+
+/* agent_failsafe.c: failsafe mode (see its header comment). */
+bool agent_failsafe_mode(agent *a);
+/* Leader, DCS reachable: keep the `failsafe` key equal to the members (delete it when off). */
+void agent_failsafe_housekeeping(agent *a);
+/* Every beat: a writable primary without a renewable lease asks every member to confirm it. */
+void agent_failsafe_round(agent *a);
+void agent_failsafe_cancel(agent *a);
+/* The leader that asked us to confirm it less than a TTL ago; NULL: none. */
+const char *agent_failsafe_leader(agent *a, uint64_t now);
+/* Our primary runs on the members' confirmation rather than on the lease right now. */
+bool agent_failsafe_active(agent *a);
 
 /* agent_sync.c: synchronous mode on the leader (see its header comment). */
 void agent_sync_housekeeping(agent *a);

@@ -187,6 +187,50 @@ static void leader_clear(dcs_view *v)
 	v->leader_mod_revision = v->leader_lease = 0;
 }
 
+static void failsafe_clear(dcs_view *v)
+{
+	for (size_t i = 0; i < v->nfailsafe; i++) {
+		free(v->failsafe_names[i]);
+		free(v->failsafe_urls[i]);
+	}
+	free(v->failsafe_names);
+	free(v->failsafe_urls);
+	free(v->failsafe);
+	v->failsafe = NULL;
+	v->failsafe_names = v->failsafe_urls = NULL;
+	v->nfailsafe = 0;
+}
+
+/* An unreadable value is dropped: an absent key lets every member race, as before failsafe mode
+ * was switched on; keeping a stale list could exclude the member that should win. */
+static int apply_failsafe(dcs_view *v, const char *value, size_t len, char **err)
+{
+	failsafe_clear(v);
+	json_t *j = parse(value, len, err, "failsafe");
+	if (!j)
+		return -1;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		err_set(err, "failsafe: not a JSON object");
+		return -1;
+	}
+	size_t n = json_object_size(j);
+	v->failsafe = dump(j);
+	v->failsafe_names = xcalloc(n ? n : 1, sizeof *v->failsafe_names);
+	v->failsafe_urls = xcalloc(n ? n : 1, sizeof *v->failsafe_urls);
+	const char *name;
+	json_t *url;
+	json_object_foreach(j, name, url)
+	{
+		v->failsafe_names[v->nfailsafe] = xstrdup(name);
+		v->failsafe_urls[v->nfailsafe] =
+		    json_is_string(url) ? xstrdup(json_string_value(url)) : NULL;
+		v->nfailsafe++;
+	}
+	json_decref(j);
+	return 0;
+}
+
 void dcs_view_clear(dcs_view *v)
 {
 	char *prefix = v->prefix;
@@ -200,7 +244,7 @@ void dcs_view_clear(dcs_view *v)
 	sync_clear(v);
 	failover_clear(v);
 	history_clear(v);
-	free(v->failsafe);
+	failsafe_clear(v);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -298,6 +342,7 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 	c.synchronous_mode = get_bool(j, "synchronous_mode");
 	c.synchronous_mode_strict = get_bool(j, "synchronous_mode_strict");
 	c.pause = get_bool(j, "pause");
+	c.failsafe_mode = get_bool(j, "failsafe_mode");
 	const json_t *pg = json_object_get(j, "postgresql");
 	if (json_is_object(pg)) {
 		c.use_pg_rewind = get_bool(pg, "use_pg_rewind");
@@ -540,16 +585,7 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 	} else if (!strcmp(rel, "history")) {
 		rc = apply_history(v, value, value_len, err);
 	} else if (!strcmp(rel, "failsafe")) {
-		json_t *j = parse(value, value_len, err, "failsafe");
-		if (j && json_is_object(j)) {
-			free(v->failsafe);
-			v->failsafe = dump(j);
-		} else {
-			if (j)
-				err_set(err, "failsafe: not a JSON object");
-			rc = -1;
-		}
-		json_decref(j);
+		rc = apply_failsafe(v, value, value_len, err);
 	}
 	free(rel);
 	return rc;
@@ -588,8 +624,7 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 	} else if (!strcmp(rel, "history")) {
 		history_clear(v);
 	} else if (!strcmp(rel, "failsafe")) {
-		free(v->failsafe);
-		v->failsafe = NULL;
+		failsafe_clear(v);
 	}
 	free(rel);
 }
@@ -608,6 +643,10 @@ void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, siz
 	out->nsync = v->nsync_standby;
 	out->sync_leader = v->has_sync ? v->sync_leader : NULL;
 	out->failover_to = v->has_failover ? v->failover_candidate : NULL;
+	out->failsafe_mode = v->has_config && v->config.failsafe_mode;
+	out->has_failsafe = v->failsafe != NULL;
+	out->failsafe = (const char *const *)v->failsafe_names;
+	out->nfailsafe = v->nfailsafe;
 	size_t n = 0;
 	for (size_t i = 0; i < v->nmembers && n < cap; i++) {
 		const dcs_member *m = &v->members[i];
@@ -722,6 +761,14 @@ char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_
 		json_object_set_new(o, "sync_standby", str_or_null(joined));
 		free(joined);
 	}
+	return dump_free(o);
+}
+
+char *dcs_encode_failsafe(const char *const *names, const char *const *api_urls, size_t n)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, names[i], str_or_null(api_urls[i]));
 	return dump_free(o);
 }
 

@@ -17,7 +17,8 @@
  *   sync              JSON {"leader": name, "sync_standby": "a,b" or null}
  *   failover          JSON {"leader": ..., "member": ..., "scheduled_at": ...} (also the legacy
  *                     "leader:candidate" text)
- *   failsafe          JSON object, kept as text
+ *   failsafe          JSON {"name": "api_url", ...}: the members the leader last saw, which
+ *                     must all confirm it while the DCS cannot be reached (failsafe mode)
  *
  * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
@@ -58,7 +59,7 @@ typedef struct dcs_dyn_config {
 	int64_t ttl, loop_wait, retry_timeout; /* seconds; 0 when absent */
 	bool has_maximum_lag_on_failover;
 	uint64_t maximum_lag_on_failover;
-	bool synchronous_mode, synchronous_mode_strict, pause, use_pg_rewind;
+	bool synchronous_mode, synchronous_mode_strict, pause, use_pg_rewind, failsafe_mode;
 	char *parameters_json; /* postgresql.parameters as JSON text, NULL when absent */
 	char *raw;             /* the whole value: every key, known or not */
 	int64_t mod_revision;
@@ -110,7 +111,12 @@ typedef struct dcs_view {
 	dcs_history_entry *history;
 	size_t nhistory;
 
-	char *failsafe; /* JSON text, NULL when absent */
+	/* failsafe: NULL when absent; the members with their REST API URLs (NULL when the value
+	 * was not a string) */
+	char *failsafe; /* the value as compact JSON text */
+	char **failsafe_names;
+	char **failsafe_urls;
+	size_t nfailsafe;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */
@@ -155,6 +161,8 @@ char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslot
 /* sync_standby: NULL or empty list gives null; otherwise joined with ",". */
 char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_t n);
 char *dcs_encode_history(const dcs_history_entry *entries, size_t n);
+/* {"name": "api_url", ...} in the given order. */
+char *dcs_encode_failsafe(const char *const *names, const char *const *api_urls, size_t n);
 /* leader or candidate may be NULL; scheduled_at NULL: left out. */
 char *dcs_encode_failover(const char *leader, const char *candidate, const char *scheduled_at);
 

@@ -37,6 +37,21 @@ static bool lease_safe(const ha_config *cfg, const ha_clock *clk)
 	       clk->lease_expiry_ms - clk->now_ms > cfg->retry_timeout_ms;
 }
 
+/* Failsafe mode: every member confirmed us recently enough to stand in for the lease. */
+static bool failsafe_safe(const ha_config *cfg, const ha_cluster *cl, const ha_clock *clk)
+{
+	return cl->failsafe_mode && clk->failsafe_expiry_ms > clk->now_ms &&
+	       clk->failsafe_expiry_ms - clk->now_ms > cfg->retry_timeout_ms;
+}
+
+static bool in_failsafe_list(const ha_cluster *cl, const char *name)
+{
+	for (size_t i = 0; i < cl->nfailsafe; i++)
+		if (same(cl->failsafe[i], name))
+			return true;
+	return false;
+}
+
 static bool in_sync_list(const ha_cluster *cl, const char *name)
 {
 	if (same(cl->sync_leader, name))
@@ -57,6 +72,14 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 	}
 	if (cl->failover_to && !same(cl->failover_to, cfg->name)) {
 		*why = "a manual failover names another member";
+		return false;
+	}
+	if (cl->failsafe_mode && cl->failsafe_leader && !same(cl->failsafe_leader, cfg->name)) {
+		*why = "failsafe mode: the leader confirmed itself to us less than a TTL ago";
+		return false;
+	}
+	if (cl->failsafe_mode && cl->has_failsafe && !in_failsafe_list(cl, cfg->name)) {
+		*why = "failsafe mode: not in the failsafe key, so never asked to confirm a leader";
 		return false;
 	}
 	if (cl->synchronous_mode && !in_sync_list(cl, cfg->name)) {
@@ -197,23 +220,44 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 	/* Rules 1 and 2 come before everything, TILT and maintenance mode included: a writable
 	 * primary needs the key, and a lease that cannot lapse before we stop. */
 	if (lo->pg == HA_PG_PRIMARY) {
-		if (!cl->dcs_ok && !lease_safe(cfg, clk))
+		bool fs = failsafe_safe(cfg, cl, clk);
+		if (!cl->dcs_ok && !lease_safe(cfg, clk) && !fs)
 			return decide(
 			    HA_DEMOTE, NULL,
-			    "cannot reach the DCS and the lease may expire: stop writing");
+			    cl->failsafe_mode
+			        ? "cannot reach the DCS, the lease may expire and not every "
+			          "member confirmed us: stop writing"
+			        : "cannot reach the DCS and the lease may expire: stop writing");
+		if (cl->dcs_ok && cl->leader && !we_lead)
+			return decide(HA_DEMOTE, cl->leader, "another member holds the leader key");
+		/* The DCS is back but our key lapsed during the outage: the members' confirmation
+		 * still holds them back, so take the key again rather than stop. */
+		if (cl->dcs_ok && !cl->leader && fs) {
+			if (lease_safe(cfg, clk) && !clk->tilt)
+				return decide(
+				    HA_TAKE_LEADER, NULL,
+				    "failsafe mode: the DCS is back, taking the key again");
+			return decide(HA_WAIT, NULL,
+			              "failsafe mode: the DCS is back, waiting for a fresh lease");
+		}
 		if (cl->dcs_ok && !we_lead)
-			return decide(HA_DEMOTE, cl->leader,
-			              cl->leader ? "another member holds the leader key"
-			                         : "writable without the leader key");
-		if (!lease_safe(cfg, clk))
+			return decide(HA_DEMOTE, NULL, "writable without the leader key");
+		/* The confirmation holds the other members back whether or not the DCS answers
+		 * (etcd, restarted, still keeps our key while our first renewal is under way). */
+		if (!lease_safe(cfg, clk) && !fs)
 			return decide(HA_DEMOTE, NULL, "the lease may expire before it is renewed");
 	}
 	if (clk->tilt)
 		return decide(we_lead ? HA_KEEP_LEADER : HA_WAIT, NULL,
 		              "TILT: the loop stalled or the clock jumped; observing");
-	if (!cl->dcs_ok)
+	if (!cl->dcs_ok) {
+		if (lo->pg == HA_PG_PRIMARY && !lease_safe(cfg, clk))
+			return decide(
+			    HA_KEEP_LEADER, NULL,
+			    "failsafe mode: cannot reach the DCS, every member confirmed us");
 		return decide(lo->pg == HA_PG_PRIMARY ? HA_KEEP_LEADER : HA_WAIT, NULL,
 		              "cannot reach the DCS");
+	}
 
 	if (!cl->initialized) {
 		if (lo->pg == HA_PG_NO_DATA)

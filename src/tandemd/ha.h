@@ -13,7 +13,13 @@
  *  5. a former primary rejoins only as a replica of the leader, after pg_rewind (or a fresh clone
  *     when rewind failed); it never starts writable while another member leads.
  * In TILT (the loop stalled or the clock jumped) the agent only observes, except that it still
- * stops being writable when its lease is in doubt. */
+ * stops being writable when its lease is in doubt.
+ *
+ * Failsafe mode (Patroni's `failsafe_mode`): when the leader cannot reach the DCS, every member
+ * in the `failsafe` key confirming it over the REST API (POST /failsafe) stands in for the lease.
+ * A member that confirmed does not race for the key for a TTL after; the leader counts the TTL
+ * from before it asked, so its confirmation ends first. Only members in the `failsafe` key may
+ * race at all: one that joined during an outage never confirmed anything. */
 #ifndef TANDEMD_HA_H
 #define TANDEMD_HA_H
 
@@ -58,7 +64,14 @@ typedef struct ha_cluster {
 	/* The leader that wrote `sync`: it has every acknowledged commit too, so it may take the
 	 * key back (a strict leader that stepped down before any standby was synchronous). */
 	const char *sync_leader;
-	const char *failover_to;  /* a manual failover or switchover names this member */
+	const char *failover_to; /* a manual failover or switchover names this member */
+	bool failsafe_mode;
+	bool has_failsafe; /* the `failsafe` key exists: only the members it lists may lead */
+	const char *const *failsafe;
+	size_t nfailsafe;
+	/* A leader that asked this member to confirm it (POST /failsafe) less than a TTL ago;
+	 * NULL: none. */
+	const char *failsafe_leader;
 	const ha_member *members; /* the other members */
 	size_t nmembers;
 } ha_cluster;
@@ -78,6 +91,9 @@ typedef struct ha_clock {
 	/* Earliest moment our lease may expire: when the last successful keep-alive was sent, plus
 	 * the TTL. 0 when we hold no lease. */
 	uint64_t lease_expiry_ms;
+	/* Failsafe mode, as leader: when the confirmation of the last round in which every member
+	 * confirmed us ends (sent + TTL); 0 when none holds. */
+	uint64_t failsafe_expiry_ms;
 	bool tilt;
 } ha_clock;
 

@@ -37,6 +37,7 @@ typedef struct tandemd_settings {
 	long long maximum_lag_on_failover; /* bytes */
 	bool synchronous_mode;
 	bool synchronous_mode_strict;
+	bool failsafe_mode;
 	long long synchronous_node_count;
 	bool use_pg_rewind;
 	bool use_slots;

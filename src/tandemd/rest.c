@@ -42,6 +42,7 @@ typedef enum route_kind {
 	R_HISTORY,
 	R_CONFIG,
 	R_METRICS,
+	R_FAILSAFE, /* GET, and POST from a leader that cannot reach the DCS */
 	R_RESTART,
 	R_RELOAD,
 	R_REINITIALIZE,
@@ -56,7 +57,7 @@ static const struct {
     {"/patroni", R_PATRONI},       {"/cluster", R_CLUSTER},           {"/history", R_HISTORY},
     {"/config", R_CONFIG},         {"/metrics", R_METRICS},           {"/restart", R_RESTART},
     {"/reload", R_RELOAD},         {"/reinitialize", R_REINITIALIZE}, {"/failover", R_FAILOVER},
-    {"/switchover", R_SWITCHOVER},
+    {"/switchover", R_SWITCHOVER}, {"/failsafe", R_FAILSAFE},
 };
 
 static route_kind route_of(const char *path, const rest_node_state *health)
@@ -200,6 +201,9 @@ static void serve_get(rest_server *r, http_req *req, route_kind k, bool with_bod
 	case R_CONFIG:
 		status = rest_render_config(st, &body);
 		break;
+	case R_FAILSAFE:
+		status = rest_render_failsafe(st, &body);
+		break;
 	case R_METRICS: {
 		strbuf out = STRBUF_INIT;
 		rest_render_metrics(&out, st, agent_counters_get(r->a));
@@ -331,6 +335,29 @@ static void serve_config_write(rest_server *r, http_req *req, bool replace)
 	free(text);
 }
 
+/* Patroni's answers: 200 "Accepted"; 502 when failsafe mode is off; 500 when refused. */
+static void serve_failsafe(rest_server *r, http_req *req, const char *body, size_t len)
+{
+	rest_verdict v;
+	char *leader = rest_parse_failsafe(body, len, &v);
+	if (!leader) {
+		answer_verdict(req, &v);
+		return;
+	}
+	char *why = NULL;
+	int rc = agent_failsafe_confirm(r->a, leader, &why);
+	free(leader);
+	if (rc == 0) {
+		respond_text(req, 200, "Accepted");
+		return;
+	}
+	const char *text = why ? why : "refused";
+	unsigned status = agent_status_get(r->a)->failsafe_mode ? 500 : 502;
+	log_warning("REST: POST /failsafe refused: %s", text);
+	respond_text(req, status, text);
+	free(why);
+}
+
 static void serve_post(rest_server *r, http_req *req, route_kind k)
 {
 	size_t len = 0;
@@ -359,6 +386,9 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 	case R_SWITCHOVER:
 		serve_failover(r, req, k == R_SWITCHOVER, body, len);
 		break;
+	case R_FAILSAFE:
+		serve_failsafe(r, req, body, len);
+		break;
 	default:
 		http_respond_error(req, 404, "not found", NULL);
 		break;
@@ -366,6 +396,16 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 }
 
 /* ---- dispatch ---- */
+
+static void deny(http_req *req, const char *method, const char *path)
+{
+	static const char *const challenge[] = {"WWW-Authenticate",
+	                                        "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
+	char peer[64];
+	listener_addr_text(http_req_peer(req), peer, sizeof peer);
+	log_warning("REST: %s %s from %s: authentication failed", method, path, peer);
+	http_respond_error(req, 401, "authentication required", challenge);
+}
 
 static void on_request(http_req *req, void *ud)
 {
@@ -385,20 +425,15 @@ static void on_request(http_req *req, void *ud)
 	}
 	bool cfg_write =
 	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
-	if (is_post_route(k) || cfg_write) {
+	bool failsafe_post = k == R_FAILSAFE && strcmp(method, "POST") == 0;
+	if (is_post_route(k) || cfg_write || failsafe_post) {
 		if (!cfg_write && strcmp(method, "POST") != 0) {
 			static const char *const allow[] = {"Allow", "POST", NULL};
 			http_respond_error(req, 405, "method not allowed", allow);
 			return;
 		}
 		if (!authorized(r, req)) {
-			static const char *const challenge[] = {
-			    "WWW-Authenticate", "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
-			char peer[64];
-			listener_addr_text(http_req_peer(req), peer, sizeof peer);
-			log_warning("REST: %s %s from %s: authentication failed", method, path,
-			            peer);
-			http_respond_error(req, 401, "authentication required", challenge);
+			deny(req, method, path);
 			return;
 		}
 		if (cfg_write)
@@ -418,8 +453,12 @@ static void on_request(http_req *req, void *ud)
 		static const char *const allow[] = {"Allow", "GET, HEAD, OPTIONS", NULL};
 		static const char *const allow_config[] = {"Allow",
 		                                           "GET, HEAD, OPTIONS, PATCH, PUT", NULL};
+		static const char *const allow_failsafe[] = {"Allow", "GET, HEAD, OPTIONS, POST",
+		                                             NULL};
 		http_respond_error(req, 405, "method not allowed",
-		                   k == R_CONFIG ? allow_config : allow);
+		                   k == R_CONFIG     ? allow_config
+		                   : k == R_FAILSAFE ? allow_failsafe
+		                                     : allow);
 		return;
 	}
 	if (k == R_HEALTH)

@@ -130,6 +130,8 @@ char *rest_render_patroni(const agent_status *st)
 		json_object_set_new(o, "pending_restart", json_true());
 	if (st->paused)
 		json_object_set_new(o, "pause", json_true());
+	if (st->failsafe_active)
+		json_object_set_new(o, "failsafe_mode_is_active", json_true());
 	if (st->settings && st->settings->tags.n > 0) {
 		const cfg_map *m = &st->settings->tags;
 		json_t *t = json_object();
@@ -342,6 +344,18 @@ unsigned rest_render_config(const agent_status *st, char **body)
 	return 502;
 }
 
+unsigned rest_render_failsafe(const agent_status *st, char **body)
+{
+	const dcs_view *v = st->view;
+	if (st->failsafe_mode && v && v->failsafe) {
+		*body = xstrdup(v->failsafe);
+		return 200;
+	}
+	*body = xstrdup(st->failsafe_mode ? "{\"error\":\"no failsafe key in the DCS yet\"}"
+	                                  : "{\"error\":\"failsafe mode is off\"}");
+	return 502;
+}
+
 /* ---- GET /metrics ---- */
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
@@ -401,6 +415,10 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	      st->pending_restart ? 1 : 0);
 	gauge(out, l, "tandem_paused", "Whether the cluster is in maintenance mode.",
 	      st->paused ? 1 : 0);
+	gauge(out, l, "tandem_failsafe_active",
+	      "Whether the primary runs on every member's confirmation (failsafe mode) rather "
+	      "than on its lease.",
+	      st->failsafe_active ? 1 : 0);
 	counter(out, l, "tandem_ha_passes_total", "Passes of the HA loop.",
 	        c ? &c->ha_passes : NULL);
 	counter(out, l, "tandem_actions_total", "Actions started by the HA loop, of any kind.",
@@ -813,6 +831,22 @@ void rest_check_reinitialize(const char *body, size_t len, rest_verdict *v)
 		}
 	}
 	json_decref(o);
+}
+
+char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v)
+{
+	v->status = 0;
+	v->message = NULL;
+	bool failed;
+	json_t *o = body_object(body, len, true, v, &failed);
+	if (!o)
+		return NULL;
+	const char *name = json_string_value(json_object_get(o, "name"));
+	char *out = name && *name ? xstrdup(name) : NULL;
+	if (!out)
+		verdict(v, 400, "the body must name the leader: {\"name\": \"...\"}");
+	json_decref(o);
+	return out;
 }
 
 /* ---- PATCH and PUT /config ---- */

@@ -36,6 +36,9 @@ char *rest_render_cluster(const agent_status *st);
 char *rest_render_history(const agent_status *st);
 /* GET /config: the status code (200, or 502 when the DCS holds no config) and the body. */
 unsigned rest_render_config(const agent_status *st, char **body);
+/* GET /failsafe: 200 and the `failsafe` key ({"name": "api_url"}), or 502 when failsafe mode is
+ * off or the key does not exist yet. */
+unsigned rest_render_failsafe(const agent_status *st, char **body);
 /* GET /metrics: appends the tandem_* families to `out`. */
 void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c);
 
@@ -107,6 +110,10 @@ void rest_check_restart(const agent_status *st, const char *body, size_t len, re
 /* Checks POST /reinitialize's optional body {"force": bool, "from_leader": bool}: 400 for bad
  * JSON, an unknown key or a wrong type. */
 void rest_check_reinitialize(const char *body, size_t len, rest_verdict *v);
+
+/* POST /failsafe's body {"name": LEADER, "conn_url": ..., "api_url": ...}: the leader's name
+ * (heap), or NULL with a 400 verdict. Other keys are Patroni's and ignored. */
+char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v);
 
 /* ---- PATCH and PUT /config ---- */
 

@@ -26,6 +26,7 @@ promotion".
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -79,8 +80,8 @@ class _Holder:
             except AssertionError as e:
                 note(f"the {kind} cluster is not healthy ({e}): building a new one")
         self.drop()
-        extra = ({"synchronous_mode": True, "synchronous_mode_strict": True}
-                 if kind == "sync" else {})
+        extra = {"sync": {"synchronous_mode": True, "synchronous_mode_strict": True},
+                 "failsafe": {"failsafe_mode": True}}.get(kind, {})
         c = Cluster(3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                     prefix="tandem-it-safety-", dcs_extra=extra)
         try:
@@ -108,6 +109,13 @@ def _attach(request, c):
 @pytest.fixture
 def async_cluster(request, _holder):
     c = _holder.get("async")
+    _attach(request, c)
+    return c
+
+
+@pytest.fixture
+def failsafe_cluster(request, _holder):
+    c = _holder.get("failsafe")
     _attach(request, c)
     return c
 
@@ -457,6 +465,18 @@ def test_sigterm_of_the_leaders_agent_hands_over(async_cluster):
 # etcd outage
 
 
+def _stops_writing_without_etcd(c, leader, w, t0):
+    """After etcd stopped at t0: the leader stops being writable, and no member is writable
+    past the time any lease could have lasted. Returns the writer's acks so far."""
+    wait_until(lambda: not leader.writable(), T_CHANGE,
+               f"{leader.name} to stop being writable without etcd", interval=0.05)
+    while time.monotonic() < t0 + TTL + 2:
+        writable = [m.name for m in c.members if m.writable()]
+        assert not writable, f"writable without etcd: {writable}"
+        time.sleep(0.1)
+    return w.snapshot()[0]
+
+
 def _etcd_outage(c, strict):
     leader = c.wait_healthy()
     table = "etcd_rows"
@@ -478,14 +498,7 @@ def _etcd_outage(c, strict):
         t0 = time.monotonic()
         c.etcd.stop()
         expiry_lo = max(t + r for t, r in samples) if samples else None
-        wait_until(lambda: not leader.writable(), T_CHANGE,
-                   f"{leader.name} to stop being writable without etcd", interval=0.05)
-        # No member is writable while etcd is down (past the time any lease could have lasted).
-        while time.monotonic() < t0 + TTL + 2:
-            writable = [m.name for m in c.members if m.writable()]
-            assert not writable, f"writable without etcd: {writable}"
-            time.sleep(0.1)
-        down_acks, _ = w.snapshot()
+        down_acks = _stops_writing_without_etcd(c, leader, w, t0)
         c.etcd.start()
         new = c.wait_healthy()
         assert [m.name for m in c.members if m.writable()] == [new.name]
@@ -511,6 +524,125 @@ def _etcd_outage(c, strict):
 
 def test_etcd_outage_under_writes_async(async_cluster):
     _etcd_outage(async_cluster, strict=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# failsafe mode: while etcd is down, the leader stays primary if every member confirms it
+
+
+def _rest_post(m, path, body):
+    conn = http.client.HTTPConnection("127.0.0.1", m.rest_port, timeout=2)
+    try:
+        conn.request("POST", path, body=body if isinstance(body, str) else json.dumps(body),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def _rest_get_json(m, path):
+    conn = http.client.HTTPConnection("127.0.0.1", m.rest_port, timeout=2)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        conn.close()
+
+
+def _failsafe_active(m):
+    s = m.patroni()
+    return bool(s and s.get("failsafe_mode_is_active"))
+
+
+def test_failsafe_key_and_confirmation(failsafe_cluster):
+    c = failsafe_cluster
+    leader = c.wait_healthy()
+    want = {m.name: f"http://127.0.0.1:{m.rest_port}/patroni" for m in c.members}
+    wait_until(lambda: json.loads(c.etcd.get(c.key("failsafe")) or "null") == want, T_CHANGE,
+               "the leader to write every member into the failsafe key")
+    for m in c.members:
+        assert _rest_get_json(m, "/failsafe") == (200, want)
+        assert not _failsafe_active(m)
+    replica = next(m for m in c.members if m is not leader)
+    assert _rest_post(replica, "/failsafe", {"name": leader.name}) == (200, "Accepted")
+    status, text = _rest_post(leader, "/failsafe", {"name": replica.name})
+    assert status == 500 and "primary" in text, (status, text)
+    status, text = _rest_post(replica, "/failsafe", "{not json")
+    assert status == 400 and "JSON" in text, (status, text)
+    status, text = _rest_post(replica, "/failsafe", {"conn_url": "x"})
+    assert status == 400 and "name" in text, (status, text)
+    # Confirming a leader that still holds its key changes nothing.
+    assert c.dcs_leader() == leader.name
+
+
+def test_failsafe_keeps_the_primary_through_an_etcd_outage(failsafe_cluster):
+    c = failsafe_cluster
+    leader = c.wait_healthy()
+    tl = timeline(leader)
+    table = "failsafe_rows"
+    make_table(leader, table, numbered=True)
+    c.wait_row([m for m in c.members if m is not leader], c.write_row(leader))
+    w = Writer(c, lambda: leader, table, numbered=True)
+    w.start()
+    try:
+        wait_acks(w, 20, leader.name)
+        t0 = time.monotonic()
+        c.etcd.stop()
+        # Three TTLs: far past any lease. Only the leader is writable, and it keeps writing.
+        while time.monotonic() < t0 + 3 * TTL:
+            writable = [m.name for m in c.members if m.writable()]
+            assert writable == [leader.name], f"writable without etcd: {writable}"
+            time.sleep(0.2)
+        wait_acks(w, 20, leader.name)
+        assert _failsafe_active(leader)
+        c.etcd.start()
+        assert c.wait_healthy() is leader
+        wait_until(lambda: not _failsafe_active(leader), T_CHANGE,
+                   "the leader to run on its lease again")
+        wait_acks(w, 20, leader.name)
+    finally:
+        acks, fails = w.finish()
+    assert timeline(leader) == tl, "the leader was demoted or another promoted"
+    late = [a for a in acks if a[1] > t0 + TTL]
+    assert late, "no write acknowledged after the lease had certainly expired"
+    vals = [a[0] for a in acks]
+    missing = set(vals) - present(leader, table, vals)
+    assert not missing
+    gap = max((b[1] - a[1] for a, b in zip(acks, acks[1:])), default=0)
+    note(f"failsafe: etcd down {3 * TTL}s; {len(acks)} writes acknowledged, "
+         f"{len(late)} after +{TTL}s; longest gap between acks {gap:.3f}s; "
+         f"{len(fails)} failed attempts; same leader, same timeline")
+
+
+def test_failsafe_without_every_member_stops_writing(failsafe_cluster):
+    c = failsafe_cluster
+    leader = c.wait_healthy()
+    frozen = next(m for m in c.members if m is not leader)
+    table = "failsafe_partial_rows"
+    make_table(leader, table, numbered=True)
+    w = Writer(c, lambda: leader_member(c), table, numbered=True)
+    w.start()
+    try:
+        wait_acks(w, 20, leader.name)
+        frozen.freeze()  # its REST API no longer answers: it cannot confirm the leader
+        t0 = time.monotonic()
+        c.etcd.stop()
+        down_acks = _stops_writing_without_etcd(c, leader, w, t0)
+    finally:
+        frozen.thaw()
+        c.etcd.start()
+    try:
+        new = c.wait_healthy()
+        wait_acks(w, 10, new.name)
+    finally:
+        acks, _ = w.finish()
+    last = max(a[1] for a in down_acks)
+    assert last < t0 + TTL, (f"{leader.name} acknowledged a write {last - t0:.3f}s after etcd "
+                             f"stopped without {frozen.name}'s confirmation")
+    note(f"failsafe without {frozen.name}: last ack +{last - t0:.3f}s after etcd stopped; "
+         f"leader after restart {new.name}")
 
 
 # ---------------------------------------------------------------------------------------------

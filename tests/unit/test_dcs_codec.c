@@ -65,7 +65,8 @@ static void test_patroni_cluster(void **state)
 	   "{\"ttl\":30,\"loop_wait\":10,\"retry_timeout\":10,\"maximum_lag_on_failover\":1048576,"
 	   "\"postgresql\":{\"use_pg_rewind\":true,\"use_slots\":true,\"parameters\":{"
 	   "\"max_connections\":100,\"wal_level\":\"replica\"}},\"synchronous_mode\":true,"
-	   "\"check_timeline\":false,\"slots\":{\"s\":{\"type\":\"physical\"}}}",
+	   "\"failsafe_mode\":true,\"check_timeline\":false,\"slots\":{\"s\":{\"type\":"
+	   "\"physical\"}}}",
 	   3, 0);
 	ok(&v, P "leader", "postgresql0", 10, 7587861234);
 	ok(&v, P "members/postgresql0",
@@ -94,7 +95,8 @@ static void test_patroni_cluster(void **state)
 	   "{\"leader\":\"postgresql0\",\"member\":\"postgresql1\",\"scheduled_at\":"
 	   "\"2024-01-14T10:09:57.1394+00:00\"}",
 	   16, 0);
-	ok(&v, P "failsafe", "{\"postgresql0\":\"http://127.0.0.1:8008/patroni\"}", 17, 0);
+	ok(&v, P "failsafe",
+	   "{\"postgresql0\":\"http://127.0.0.1:8008/patroni\",\"postgresql1\":7}", 17, 0);
 	ok(&v, P "optime/leader", "67108960", 18, 0); /* Patroni < 2: ignored */
 	ok(&v, "/service/other/leader", "intruder", 19, 0);
 
@@ -155,6 +157,11 @@ static void test_patroni_cluster(void **state)
 	assert_string_equal(v.failover_candidate, "postgresql1");
 	assert_non_null(v.failover_scheduled_at);
 	assert_non_null(v.failsafe);
+	assert_int_equal(v.nfailsafe, 2);
+	assert_string_equal(v.failsafe_names[0], "postgresql0");
+	assert_string_equal(v.failsafe_urls[0], "http://127.0.0.1:8008/patroni");
+	assert_string_equal(v.failsafe_names[1], "postgresql1");
+	assert_null(v.failsafe_urls[1]); /* not a string: no URL to ask */
 	assert_int_equal(v.revision, 18);
 
 	/* what the HA decision sees */
@@ -169,6 +176,10 @@ static void test_patroni_cluster(void **state)
 	assert_int_equal(hc.nsync, 2);
 	assert_string_equal(hc.sync[0], "postgresql1");
 	assert_string_equal(hc.failover_to, "postgresql1");
+	assert_true(hc.failsafe_mode);
+	assert_true(hc.has_failsafe);
+	assert_int_equal(hc.nfailsafe, 2);
+	assert_string_equal(hc.failsafe[1], "postgresql1");
 	assert_int_equal(hc.nmembers, 1);
 	assert_string_equal(hc.members[0].name, "postgresql1");
 	assert_true(hc.members[0].nofailover);
@@ -192,6 +203,9 @@ static void test_patroni_cluster(void **state)
 	assert_false(v.initialized);
 	dcs_view_delete(&v, P "config", strlen(P "config"));
 	assert_false(v.has_config);
+	dcs_view_delete(&v, P "failsafe", strlen(P "failsafe"));
+	assert_null(v.failsafe);
+	assert_int_equal(v.nfailsafe, 0);
 	dcs_view_free(&v);
 }
 
@@ -299,7 +313,10 @@ static void test_hostile(void **state)
 	ok(&v, P, "{}", 10, 0);
 	ok(&v, "/serv", "{}", 10, 0);
 	ok(&v, P "something", "{", 10, 0);
+	ok(&v, P "failsafe", "{\"m1\":\"http://h/patroni\"}", 10, 0);
 	bad(&v, P "failsafe", "[]");
+	assert_null(v.failsafe); /* unreadable: dropped, not kept stale */
+	assert_int_equal(v.nfailsafe, 0);
 	bad(&v, P "failsafe", "{");
 	err = NULL;
 	assert_int_equal(
@@ -397,6 +414,14 @@ static void test_encode(void **state)
 	                       "\"no recovery target specified\"]]");
 	ok(&v, P "history", s, 4, 0);
 	assert_int_equal(v.nhistory, 2);
+	free(s);
+
+	const char *fs_names[] = {"m1", "m2"};
+	const char *fs_urls[] = {"http://h1:8008/patroni", NULL};
+	s = dcs_encode_failsafe(fs_names, fs_urls, 2);
+	assert_string_equal(s, "{\"m1\":\"http://h1:8008/patroni\",\"m2\":null}");
+	ok(&v, P "failsafe", s, 5, 0);
+	assert_int_equal(v.nfailsafe, 2);
 	free(s);
 
 	s = dcs_encode_failover("m1", "m2", NULL);

@@ -36,12 +36,16 @@ typedef struct ha_case {
 	const char *sync0;
 	const char *sync_leader;
 	const char *failover_to;
+	bool failsafe_mode;
+	const char *failsafe0; /* the failsafe key's one member; "" for an empty key */
+	const char *failsafe_leader;
 	/* one other member, when other_name is set */
 	const char *other_name;
 	bool other_reachable, other_nofailover;
 	uint64_t other_lsn;
 	/* clock */
 	uint64_t lease_expiry; /* 0: no lease */
+	uint64_t failsafe_expiry;
 	bool tilt;
 	/* expected */
 	ha_action want;
@@ -367,6 +371,114 @@ static const ha_case cases[] = {
      .pg = HA_PG_STOPPED,
      .diverged = true,
      .want = HA_WAIT},
+
+    /* Failsafe mode: every member's confirmation stands in for the lease while the DCS cannot
+     * be reached, and holds back the members that confirmed. */
+    {.name = "failsafe: DCS down, lease spent, every member confirmed: keep writing",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+    {.name = "failsafe: DCS down, confirmation about to end: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .failsafe_expiry = LEASE(TTL - RETRY),
+     .want = HA_DEMOTE},
+    {.name = "failsafe off: a confirmation counts for nothing: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_DEMOTE},
+    {.name = "failsafe: DCS down in TILT, confirmed: keep writing",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .dcs_down = true,
+     .tilt = true,
+     .failsafe_mode = true,
+     .failsafe_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+    {.name = "failsafe: DCS back, our key lapsed, fresh lease: take it again",
+     .pg = HA_PG_PRIMARY,
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(0),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
+    {.name = "failsafe: DCS back, our key lapsed, no fresh lease yet: wait, writable",
+     .pg = HA_PG_PRIMARY,
+     .failsafe_mode = true,
+     .failsafe_expiry = LEASE(0),
+     .want = HA_WAIT},
+    {.name = "failsafe: DCS back, key lapsed, in TILT: wait rather than take it",
+     .pg = HA_PG_PRIMARY,
+     .failsafe_mode = true,
+     .tilt = true,
+     .lease_expiry = LEASE(0),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_WAIT},
+    {.name = "failsafe: DCS back, key lapsed, confirmation ended: demote",
+     .pg = HA_PG_PRIMARY,
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(0),
+     .failsafe_expiry = LEASE(TTL),
+     .want = HA_DEMOTE},
+    {.name = "failsafe: DCS back and another member leads: demote, whatever was confirmed",
+     .pg = HA_PG_PRIMARY,
+     .leader = "m1",
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(0),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_DEMOTE,
+     .want_target = "m1"},
+    {.name = "failsafe: DCS back with our key, lease not yet renewed, confirmed: keep",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .failsafe_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+    {.name = "failsafe: DCS back with our key, lease not renewed, not confirmed: demote",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(TTL - RETRY),
+     .failsafe_expiry = LEASE(TTL - RETRY),
+     .want = HA_DEMOTE},
+    {.name = "failsafe: replica, no leader key, the leader confirmed itself: do not race",
+     .pg = HA_PG_REPLICA,
+     .failsafe_mode = true,
+     .failsafe_leader = "m1",
+     .lease_expiry = LEASE(0),
+     .want = HA_WAIT},
+    {.name = "failsafe off: a confirmation held over does not hold a replica back",
+     .pg = HA_PG_REPLICA,
+     .failsafe_leader = "m1",
+     .lease_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
+    {.name = "failsafe: replica not in the failsafe key: do not race",
+     .pg = HA_PG_REPLICA,
+     .failsafe_mode = true,
+     .failsafe0 = "m1",
+     .lease_expiry = LEASE(0),
+     .want = HA_WAIT},
+    {.name = "failsafe: replica in the failsafe key, nobody confirmed: race",
+     .pg = HA_PG_REPLICA,
+     .failsafe_mode = true,
+     .failsafe0 = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
+    {.name = "failsafe: no failsafe key yet: every member may race",
+     .pg = HA_PG_REPLICA,
+     .failsafe_mode = true,
+     .lease_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
 };
 
 static void run_case(const ha_case *c)
@@ -382,6 +494,7 @@ static void run_case(const ha_case *c)
 	};
 	ha_member other = {c->other_name, c->other_nofailover, c->other_reachable, c->other_lsn};
 	const char *sync[1] = {c->sync0};
+	const char *failsafe[1] = {c->failsafe0};
 	ha_cluster cl = {
 	    .dcs_ok = !c->dcs_down,
 	    .initialized = !c->uninitialized,
@@ -393,6 +506,11 @@ static void run_case(const ha_case *c)
 	    .nsync = c->sync0 ? 1 : 0,
 	    .sync_leader = c->sync_leader,
 	    .failover_to = c->failover_to,
+	    .failsafe_mode = c->failsafe_mode,
+	    .has_failsafe = c->failsafe0 != NULL,
+	    .failsafe = failsafe,
+	    .nfailsafe = c->failsafe0 && *c->failsafe0 ? 1 : 0,
+	    .failsafe_leader = c->failsafe_leader,
 	    .members = &other,
 	    .nmembers = c->other_name ? 1 : 0,
 	};
@@ -404,7 +522,10 @@ static void run_case(const ha_case *c)
 	    .rewind_failed = c->rewind_failed,
 	    .restarts = c->restarts,
 	};
-	ha_clock clk = {.now_ms = NOW, .lease_expiry_ms = c->lease_expiry, .tilt = c->tilt};
+	ha_clock clk = {.now_ms = NOW,
+	                .lease_expiry_ms = c->lease_expiry,
+	                .failsafe_expiry_ms = c->failsafe_expiry,
+	                .tilt = c->tilt};
 	ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
 	if (d.action != c->want ||
 	    (c->want_target && (!d.target || strcmp(d.target, c->want_target))) || !d.reason ||
@@ -425,7 +546,8 @@ static void test_decision_table(void **state)
 }
 
 /* Rule 1, exhaustively: over every combination of inputs, a decision never leaves a primary
- * writable (keep) unless we hold the key with a safe lease. */
+ * writable (keep, wait) unless we hold the key with a safe lease, or, in failsafe mode, every
+ * member confirmed us recently and no other member holds the key. */
 static void test_no_writable_primary_without_key(void **state)
 {
 	(void)state;
@@ -433,32 +555,40 @@ static void test_no_writable_primary_without_key(void **state)
 	const uint64_t leases[] = {0, LEASE(0), LEASE(TTL - RETRY), LEASE(TTL + 5)};
 	for (int l = 0; l < 3; l++)
 		for (int e = 0; e < 4; e++)
-			for (int bits = 0; bits < 32; bits++) {
-				ha_config cfg = {.name = "me",
-				                 .ttl_ms = TTL,
-				                 .loop_wait_ms = LOOP,
-				                 .retry_timeout_ms = RETRY,
-				                 .maximum_lag_on_failover = 1,
-				                 .max_restarts = 3};
-				ha_cluster cl = {.dcs_ok = bits & 1,
-				                 .initialized = bits & 2,
-				                 .leader = leaders[l],
-				                 .paused = bits & 4,
-				                 .failover_to = (bits & 16) ? "m1" : NULL};
-				ha_local lo = {.pg = HA_PG_PRIMARY};
-				ha_clock clk = {
-				    .now_ms = NOW, .lease_expiry_ms = leases[e], .tilt = bits & 8};
-				ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
-				bool stays_writable = d.action == HA_KEEP_LEADER ||
-				                      d.action == HA_WAIT || d.action == HA_PROMOTE;
-				bool safe = (e == 1) && (l == 1 || !cl.dcs_ok);
-				if (stays_writable && !safe) {
-					print_error("leader=%s lease=%d bits=%d: %s (%s)\n",
-					            leaders[l] ? leaders[l] : "-", e, bits,
-					            ha_action_name(d.action), d.reason);
-					fail();
+			for (int f = 0; f < 4; f++)
+				for (int bits = 0; bits < 64; bits++) {
+					ha_config cfg = {.name = "me",
+					                 .ttl_ms = TTL,
+					                 .loop_wait_ms = LOOP,
+					                 .retry_timeout_ms = RETRY,
+					                 .maximum_lag_on_failover = 1,
+					                 .max_restarts = 3};
+					ha_cluster cl = {.dcs_ok = bits & 1,
+					                 .initialized = bits & 2,
+					                 .leader = leaders[l],
+					                 .paused = bits & 4,
+					                 .failover_to = (bits & 16) ? "m1" : NULL,
+					                 .failsafe_mode = bits & 32};
+					ha_local lo = {.pg = HA_PG_PRIMARY};
+					ha_clock clk = {.now_ms = NOW,
+					                .lease_expiry_ms = leases[e],
+					                .failsafe_expiry_ms = leases[f],
+					                .tilt = bits & 8};
+					ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
+					bool stays_writable =
+					    d.action == HA_KEEP_LEADER || d.action == HA_WAIT ||
+					    d.action == HA_PROMOTE || d.action == HA_TAKE_LEADER;
+					bool safe = (e == 1) && (l == 1 || !cl.dcs_ok);
+					bool confirmed =
+					    cl.failsafe_mode && f == 1 && (l != 2 || !cl.dcs_ok);
+					safe = safe || confirmed;
+					if (stays_writable && !safe) {
+						print_error("leader=%s lease=%d bits=%d: %s (%s)\n",
+						            leaders[l] ? leaders[l] : "-", e, bits,
+						            ha_action_name(d.action), d.reason);
+						fail();
+					}
 				}
-			}
 }
 
 /* Rule 3, exhaustively: the key is only ever taken by a replica. */

@@ -722,6 +722,41 @@ static void test_reinitialize(void **state)
 	}
 }
 
+static void test_failsafe(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *body;
+		const char *name; /* NULL: refused with 400 */
+	} cases[] = {
+	    {"{\"name\":\"m1\",\"conn_url\":\"postgres://h:5432/postgres\",\"api_url\":"
+	     "\"http://h:8008/patroni\"}",
+	     "m1"},
+	    {"{\"name\":\"m2\",\"slots\":{\"m1\":1}}", "m2"},
+	    {"", NULL},
+	    {"{}", NULL},
+	    {"{\"name\":\"\"}", NULL},
+	    {"{\"name\":7}", NULL},
+	    {"[\"m1\"]", NULL},
+	    {"{\"name\":", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rest_verdict v = {0, NULL};
+		char *name = rest_parse_failsafe(cases[i].body, strlen(cases[i].body), &v);
+		if (cases[i].name) {
+			assert_non_null(name);
+			assert_string_equal(name, cases[i].name);
+			assert_int_equal(v.status, 0);
+		} else {
+			assert_null(name);
+			assert_int_equal(v.status, 400);
+			assert_non_null(v.message);
+		}
+		free(name);
+		rest_verdict_free(&v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,7 +767,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_failover),        cmocka_unit_test(test_failover_bad_bodies),
 	    cmocka_unit_test(test_config_patch),    cmocka_unit_test(test_restart),
-	    cmocka_unit_test(test_reinitialize),
+	    cmocka_unit_test(test_reinitialize),    cmocka_unit_test(test_failsafe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,36 @@
+/* One HTTP POST to several URLs at once, with one deadline, answered on the loop: the leader's
+ * failsafe round asks every member at the same time. The requests run in a libuv worker thread
+ * with libcurl's multi interface (blocking there, never on the loop); the callback runs on the
+ * loop once every request has answered, failed or timed out.
+ *
+ * Only http and https URLs are followed (a URL comes from the DCS, which anyone with write access
+ * to it controls). The caller must have run curl_global_init() before the first call. */
+#ifndef TANDEM_HTTP_FANOUT_H
+#define TANDEM_HTTP_FANOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct http_fanout http_fanout;
+
+typedef struct http_fanout_result {
+	long status;       /* the HTTP status; 0 when no answer came */
+	const char *error; /* no answer: why; an answer: the start of its body (may be "") */
+} http_fanout_result;
+
+/* results[i] answers urls[i]; valid only during the callback. */
+typedef void (*http_fanout_cb)(const http_fanout_result *results, size_t n, void *ud);
+
+/* `userpwd` ("user:password", basic authentication) may be NULL; `body` is sent as JSON. A URL
+ * that cannot be used (NULL included) gets an error result. The callback is called once, unless
+ * the call is cancelled first; only if libuv refuses the work does it run before this returns
+ * (NULL), with every result an error. */
+http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
+                              const char *userpwd, uint64_t timeout_ms, http_fanout_cb cb,
+                              void *ud);
+/* The callback will not be called; the call is freed when its worker ends (the loop must run
+ * until then). */
+void http_fanout_cancel(http_fanout *f);
+
+#endif
