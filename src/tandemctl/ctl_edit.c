@@ -66,24 +66,6 @@ out:
 	return rc;
 }
 
-json_t *ctl_config_merge(const json_t *base, const json_t *patch)
-{
-	json_t *out = json_is_object(base) ? json_deep_copy(base) : json_object();
-	const char *key;
-	json_t *pv;
-	json_object_foreach((json_t *)patch, key, pv)
-	{
-		json_t *cur = json_object_get(out, key);
-		if (json_is_null(pv))
-			json_object_del(out, key);
-		else if (json_is_object(pv))
-			json_object_set_new(out, key, ctl_config_merge(cur, pv));
-		else
-			json_object_set_new(out, key, json_deep_copy(pv));
-	}
-	return out;
-}
-
 json_t *ctl_config_patch_between(const json_t *from, const json_t *to)
 {
 	json_t *patch = json_object();

@@ -19,12 +19,9 @@
 int ctl_patch_assign(json_t *patch, const char *prefix, const char *assignment,
                      char **err) TND_MUST_CHECK;
 
-/* `patch` merged into a copy of `base` (PATCH /config): objects merge recursively, null removes,
- * anything else replaces. */
-json_t *ctl_config_merge(const json_t *base, const json_t *patch);
-
 /* The patch that turns `from` into `to` (both objects): changed and new keys with their new
- * value, removed keys as null, objects compared recursively. An empty object when equal. */
+ * value, removed keys as null, objects compared recursively. An empty object when equal; merged
+ * into `from` (dyn_config_merge) it gives `to`. */
 json_t *ctl_config_patch_between(const json_t *from, const json_t *to);
 
 /* A YAML document (JSON is YAML) as JSON, read as PyYAML reads it (so as Patroni does): plain

@@ -16,6 +16,7 @@
 #include "ctl_edit.h"
 #include "ctl_http.h"
 #include "ctl_table.h"
+#include "dyn_config.h"
 #include "strbuf.h"
 
 enum { POLL_MS = 200 };
@@ -563,7 +564,7 @@ int ctl_cmd_edit_config(const ctl_opts *o)
 		goto out;
 	}
 	if (patch) {
-		next = ctl_config_merge(cur, patch);
+		next = dyn_config_merge(cur, patch);
 	} else if (replacement) {
 		next = json_incref(replacement);
 	} else {

@@ -9,6 +9,7 @@
 
 #include "agent_priv.h"
 #include "clock.h"
+#include "dyn_config.h"
 #include "log.h"
 
 /* ---- switchover ---- */
@@ -128,110 +129,6 @@ typedef struct patch_op {
 	void *ud;
 } patch_op;
 
-/* Patroni's merge: objects merge key by key, null removes, anything else replaces. */
-static void merge(json_t *dst, json_t *patch)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(patch, k, v)
-	{
-		json_t *cur = json_object_get(dst, k);
-		if (json_is_null(v))
-			json_object_del(dst, k);
-		else if (json_is_object(v) && json_is_object(cur))
-			merge(cur, v);
-		else
-			json_object_set(dst, k, v);
-	}
-}
-
-static bool seconds_of(json_t *c, const char *k, int64_t def, int64_t *out)
-{
-	json_t *v = json_object_get(c, k);
-	if (!v) {
-		*out = def;
-		return true;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
-
-/* The whole new configuration must make sense before it is written: every member applies it. */
-static int validate(agent *a, json_t *c, char **err)
-{
-	int64_t ttl, lw, rt;
-	if (!seconds_of(c, "ttl", (a->s->ttl + 999) / 1000, &ttl) ||
-	    !seconds_of(c, "loop_wait", (a->s->loop_wait + 999) / 1000, &lw) ||
-	    !seconds_of(c, "retry_timeout", (a->s->retry_timeout + 999) / 1000, &rt)) {
-		err_set(err, "ttl, loop_wait and retry_timeout must be positive whole seconds");
-		return -1;
-	}
-	if (ttl < 2) {
-		err_set(err, "ttl %" PRId64 " is too short: etcd raises leases below 2 s", ttl);
-		return -1;
-	}
-	if (lw + 2 * rt > ttl) {
-		err_set(err,
-		        "loop_wait (%" PRId64 ") + 2 * retry_timeout (%" PRId64
-		        ") exceeds ttl (%" PRId64
-		        "): the leader could lose its lease while still retrying",
-		        lw, rt, ttl);
-		return -1;
-	}
-	json_t *lag = json_object_get(c, "maximum_lag_on_failover");
-	if (lag && (!json_is_integer(lag) || json_integer_value(lag) < 0)) {
-		err_set(err, "maximum_lag_on_failover must be a number of bytes");
-		return -1;
-	}
-	static const char *const bools[] = {"pause", "synchronous_mode", "synchronous_mode_strict",
-	                                    "failsafe_mode"};
-	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
-		json_t *b = json_object_get(c, bools[i]);
-		if (b && !json_is_boolean(b)) {
-			err_set(err, "%s must be true or false", bools[i]);
-			return -1;
-		}
-	}
-	json_t *pg = json_object_get(c, "postgresql");
-	if (pg && !json_is_object(pg)) {
-		err_set(err, "postgresql must be an object");
-		return -1;
-	}
-	json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
-	if (params) {
-		if (!json_is_object(params)) {
-			err_set(err, "postgresql.parameters must be an object");
-			return -1;
-		}
-		const char *k;
-		json_t *v;
-		json_object_foreach(params, k, v)
-		{
-			if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
-				err_set(
-				    err,
-				    "postgresql.parameters.%s must be a string, number or boolean",
-				    k);
-				return -1;
-			}
-			/* What tandem owns cannot be set cluster-wide. */
-			static const char *const owned[] = {"listen_addresses", "port",
-			                                    "primary_conninfo", "primary_slot_name",
-			                                    "hot_standby",      "wal_level"};
-			for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-				if (!strcmp(k, owned[i])) {
-					err_set(err,
-					        "postgresql.parameters.%s is managed by tandemd",
-					        k);
-					return -1;
-				}
-		}
-	}
-	return 0;
-}
-
 static void on_config_put(dcs_result r, const char *error, void *ud)
 {
 	patch_op *p = ud;
@@ -265,11 +162,16 @@ void agent_patch_config(agent *a, const char *patch, bool replace,
 			json_decref(cur);
 			cur = json_object();
 		}
-		merge(cur, pj);
+		json_t *merged = dyn_config_merge(cur, pj);
+		json_decref(cur);
 		json_decref(pj);
+		cur = merged;
 	}
-	char *e = NULL;
-	if (validate(a, cur, &e) != 0) {
+	dyn_config_defaults d = {(int64_t)(a->s->ttl + 999) / 1000,
+	                         (int64_t)(a->s->loop_wait + 999) / 1000,
+	                         (int64_t)(a->s->retry_timeout + 999) / 1000};
+	char *e = dyn_config_check(cur, &d);
+	if (e) {
 		json_decref(cur);
 		done(e, ud);
 		free(e);

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "clock.h"
+#include "dyn_config.h"
 #include "metrics.h"
 
 /* ---- helpers ---- */
@@ -851,89 +852,6 @@ char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v)
 
 /* ---- PATCH and PUT /config ---- */
 
-json_t *rest_config_merge(const json_t *base, const json_t *patch)
-{
-	json_t *out = json_deep_copy(base);
-	const char *key;
-	json_t *pv;
-	json_object_foreach((json_t *)patch, key, pv)
-	{
-		json_t *cur = json_object_get(out, key);
-		if (json_is_null(pv)) {
-			json_object_del(out, key);
-		} else if (json_is_object(pv) && json_is_object(cur)) {
-			json_object_set_new(out, key, rest_config_merge(cur, pv));
-		} else if (json_is_object(pv)) {
-			json_t *empty = json_object();
-			json_object_set_new(out, key, rest_config_merge(empty, pv));
-			json_decref(empty);
-		} else {
-			json_object_set_new(out, key, json_deep_copy(pv));
-		}
-	}
-	return out;
-}
-
-/* A positive integer in seconds (or absent: *out = 0); -1 otherwise. */
-static int opt_seconds(const json_t *config, const char *key, json_int_t *out)
-{
-	const json_t *j = json_object_get(config, key);
-	*out = 0;
-	if (!j)
-		return 0;
-	if (!json_is_integer(j) || json_integer_value(j) <= 0 || json_integer_value(j) > 24 * 3600)
-		return -1;
-	*out = json_integer_value(j);
-	return 0;
-}
-
-char *rest_config_check(const json_t *config)
-{
-	if (!json_is_object(config))
-		return xstrdup("the configuration must be a JSON object");
-	static const char *const timing[] = {"ttl", "loop_wait", "retry_timeout"};
-	json_int_t t[3];
-	for (int i = 0; i < 3; i++)
-		if (opt_seconds(config, timing[i], &t[i]) < 0)
-			return xasprintf("\"%s\" must be a whole number of seconds, more than 0",
-			                 timing[i]);
-	json_int_t ttl = t[0] ? t[0] : 30, loop_wait = t[1] ? t[1] : 10, retry = t[2] ? t[2] : 10;
-	if (ttl < 2)
-		return xasprintf("\"ttl\" must be at least 2 seconds (it is %lld)", (long long)ttl);
-	if (loop_wait + 2 * retry > ttl)
-		return xasprintf(
-		    "timing rule broken: loop_wait + 2 * retry_timeout (%lld + 2 * %lld "
-		    "= %lld) must not exceed ttl (%lld)",
-		    (long long)loop_wait, (long long)retry, (long long)(loop_wait + 2 * retry),
-		    (long long)ttl);
-	const json_t *lag = json_object_get(config, "maximum_lag_on_failover");
-	if (lag && !json_is_null(lag) && (!json_is_integer(lag) || json_integer_value(lag) < 0))
-		return xstrdup("\"maximum_lag_on_failover\" must be a number of bytes");
-	static const char *const flags[] = {"pause", "synchronous_mode", "synchronous_mode_strict",
-	                                    "failsafe_mode"};
-	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-		const json_t *b = json_object_get(config, flags[i]);
-		if (b && !json_is_null(b) && !json_is_boolean(b))
-			return xasprintf("\"%s\" must be true or false", flags[i]);
-	}
-	const json_t *pg = json_object_get(config, "postgresql");
-	if (pg && !json_is_object(pg))
-		return xstrdup("\"postgresql\" must be an object");
-	const json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
-	if (params && !json_is_object(params))
-		return xstrdup("\"postgresql.parameters\" must be an object");
-	const char *key;
-	json_t *pv;
-	json_object_foreach((json_t *)params, key, pv)
-	{
-		if (!json_is_string(pv) && !json_is_number(pv) && !json_is_boolean(pv))
-			return xasprintf("\"postgresql.parameters.%.100s\" must be a string, a "
-			                 "number or a boolean",
-			                 key);
-	}
-	return NULL;
-}
-
 int rest_config_request(const agent_status *st, const char *body, size_t len, bool replace,
                         char **new_config, rest_verdict *v)
 {
@@ -966,11 +884,16 @@ int rest_config_request(const agent_status *st, const char *body, size_t len, bo
 			json_decref(cur);
 			cur = json_object();
 		}
-		result = rest_config_merge(cur, patch);
+		result = dyn_config_merge(cur, patch);
 		json_decref(cur);
 		json_decref(patch);
 	}
-	char *why = rest_config_check(result);
+	dyn_config_defaults d = dyn_config_patroni_defaults;
+	if (st->settings && st->settings->ttl > 0)
+		d = (dyn_config_defaults){(int64_t)(st->settings->ttl + 999) / 1000,
+		                          (int64_t)(st->settings->loop_wait + 999) / 1000,
+		                          (int64_t)(st->settings->retry_timeout + 999) / 1000};
+	char *why = dyn_config_check(result, &d);
 	if (why) {
 		verdict(v, 400, "invalid configuration: %s", why);
 		free(why);

@@ -117,22 +117,11 @@ char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v);
 
 /* ---- PATCH and PUT /config ---- */
 
-/* `patch` merged into `base` (both JSON objects; `base` is not changed), as Patroni's PATCH
- * /config: an object merges recursively, null removes the key, anything else replaces. */
-json_t *rest_config_merge(const json_t *base, const json_t *patch);
-
-/* Checks a whole dynamic configuration (an object): ttl, loop_wait, retry_timeout positive
- * integers (ttl at least 2) with loop_wait + 2 * retry_timeout <= ttl; maximum_lag_on_failover a
- * non-negative integer; pause, synchronous_mode, synchronous_mode_strict booleans;
- * postgresql an object and postgresql.parameters an object of scalars. NULL when good, else the
- * reason (heap). */
-char *rest_config_check(const json_t *config);
-
 /* The body of PATCH (`replace` false: merged into the current config of the snapshot) or PUT
  * /config (`replace`: the whole new config). On success 0 and *new_config the compact JSON text
  * of the resulting configuration; otherwise -1 and a 400 verdict (not a JSON object, or a
- * resulting configuration rest_config_check refuses) or a 503 one (PATCH with no readable
- * config in the snapshot). */
+ * resulting configuration dyn_config_check refuses, with the member's own timings as defaults) or a
+ * 503 one (PATCH with no readable config in the snapshot). */
 int rest_config_request(const agent_status *st, const char *body, size_t len, bool replace,
                         char **new_config, rest_verdict *v) TND_MUST_CHECK;
 

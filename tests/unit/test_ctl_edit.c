@@ -4,6 +4,7 @@
 
 #include "ctl_edit.h"
 #include "ctl_table.h"
+#include "dyn_config.h"
 
 static json_t *jparse(const char *text)
 {
@@ -89,7 +90,7 @@ static void test_merge_and_between(void **state)
 	    jparse("{\"ttl\":20,\"x\":null,\"nothere\":null,\"postgresql\":"
 	           "{\"parameters\":{\"work_mem\":\"8MB\",\"max_connections\":null,"
 	           "\"shared_buffers\":\"1GB\"}},\"new\":{\"a\":{\"b\":null,\"c\":1}}}");
-	json_t *m = ctl_config_merge(base, patch);
+	json_t *m = dyn_config_merge(base, patch);
 	expect_json(m, "{\"ttl\":20,\"loop_wait\":10,\"postgresql\":{\"use_pg_rewind\":true,"
 	               "\"parameters\":{\"work_mem\":\"8MB\",\"shared_buffers\":\"1GB\"}},"
 	               "\"new\":{\"a\":{\"c\":1}}}");
@@ -98,7 +99,7 @@ static void test_merge_and_between(void **state)
 
 	/* the patch between base and m turns base into m */
 	json_t *between = ctl_config_patch_between(base, m);
-	json_t *again = ctl_config_merge(base, between);
+	json_t *again = dyn_config_merge(base, between);
 	assert_true(json_equal(again, m));
 	expect_json(between, "{\"ttl\":20,\"x\":null,\"postgresql\":{\"parameters\":"
 	                     "{\"work_mem\":\"8MB\",\"max_connections\":null,"
@@ -112,12 +113,12 @@ static void test_merge_and_between(void **state)
 	/* scalar to object and back */
 	json_t *a = jparse("{\"k\":1}"), *b = jparse("{\"k\":{\"z\":2}}");
 	between = ctl_config_patch_between(a, b);
-	again = ctl_config_merge(a, between);
+	again = dyn_config_merge(a, between);
 	assert_true(json_equal(again, b));
 	json_decref(again);
 	json_decref(between);
 	between = ctl_config_patch_between(b, a);
-	again = ctl_config_merge(b, between);
+	again = dyn_config_merge(b, between);
 	assert_true(json_equal(again, a));
 	json_decref(again);
 	json_decref(between);

@@ -633,7 +633,7 @@ static void test_config_patch(void **state)
 	config_refused(&f, "{\"retry_timeout\":11}", false, 400, "loop_wait + 2 * retry_timeout");
 	config_refused(&f, "{\"ttl\":4}", false, 400, "must not exceed ttl (4)");
 	config_refused(&f, "{\"ttl\":1,\"loop_wait\":1}", true, 400, "at least 2");
-	config_refused(&f, "{\"ttl\":\"30\"}", false, 400, "\"ttl\" must be a whole number");
+	config_refused(&f, "{\"ttl\":\"30\"}", false, 400, "must be whole numbers of seconds");
 	config_refused(&f, "{\"loop_wait\":0}", false, 400, "\"loop_wait\"");
 	config_refused(&f, "{\"loop_wait\":1.5}", false, 400, "\"loop_wait\"");
 	config_refused(&f, "{\"pause\":\"yes\"}", false, 400, "\"pause\" must be true or false");
@@ -645,6 +645,9 @@ static void test_config_patch(void **state)
 	               "postgresql.parameters\" must be an object");
 	config_refused(&f, "{\"postgresql\":{\"parameters\":{\"x\":{\"y\":1}}}}", false, 400,
 	               "postgresql.parameters.x");
+	config_refused(&f, "{\"postgresql\":{\"parameters\":{\"port\":5433}}}", false, 400,
+	               "managed by tandemd");
+	config_refused(&f, "{\"failsafe_mode\":\"on\"}", false, 400, "failsafe_mode");
 
 	/* no config key yet: PATCH merges into {} */
 	dcs_view_free(&f.view);

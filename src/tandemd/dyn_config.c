@@ -1,0 +1,99 @@
+/* See dyn_config.h. */
+#include "dyn_config.h"
+
+#include <string.h>
+
+#include "err.h"
+
+const dyn_config_defaults dyn_config_patroni_defaults = {30, 10, 10};
+
+json_t *dyn_config_merge(const json_t *base, const json_t *patch)
+{
+	json_t *out = json_is_object(base) ? json_deep_copy(base) : json_object();
+	const char *key;
+	json_t *pv;
+	json_object_foreach((json_t *)patch, key, pv)
+	{
+		if (json_is_null(pv))
+			json_object_del(out, key);
+		else if (json_is_object(pv))
+			json_object_set_new(out, key,
+			                    dyn_config_merge(json_object_get(out, key), pv));
+		else
+			json_object_set_new(out, key, json_deep_copy(pv));
+	}
+	return out;
+}
+
+/* A whole number of seconds from 1 to a day, or absent (`def`); -1 otherwise. */
+static int seconds(const json_t *config, const char *key, int64_t def, int64_t *out)
+{
+	const json_t *j = json_object_get(config, key);
+	*out = def;
+	if (!j || json_is_null(j))
+		return 0;
+	if (!json_is_integer(j) || json_integer_value(j) <= 0 || json_integer_value(j) > 24 * 3600)
+		return -1;
+	*out = (int64_t)json_integer_value(j);
+	return 0;
+}
+
+static char *check_parameters(const json_t *params)
+{
+	/* What tandemd writes for each member itself cannot be set cluster-wide. */
+	static const char *const owned[] = {"listen_addresses",  "port",        "primary_conninfo",
+	                                    "primary_slot_name", "hot_standby", "wal_level"};
+	const char *key;
+	json_t *pv;
+	json_object_foreach((json_t *)params, key, pv)
+	{
+		if (!json_is_string(pv) && !json_is_number(pv) && !json_is_boolean(pv))
+			return xasprintf("\"postgresql.parameters.%.100s\" must be a string, a "
+			                 "number or a boolean",
+			                 key);
+		for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+			if (!strcmp(key, owned[i]))
+				return xasprintf(
+				    "\"postgresql.parameters.%s\" is managed by tandemd", key);
+	}
+	return NULL;
+}
+
+char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults)
+{
+	if (!json_is_object(config))
+		return xstrdup("the configuration must be a JSON object");
+	const dyn_config_defaults *d = defaults ? defaults : &dyn_config_patroni_defaults;
+	int64_t ttl, loop_wait, retry;
+	if (seconds(config, "ttl", d->ttl, &ttl) < 0 ||
+	    seconds(config, "loop_wait", d->loop_wait, &loop_wait) < 0 ||
+	    seconds(config, "retry_timeout", d->retry_timeout, &retry) < 0)
+		return xstrdup(
+		    "\"ttl\", \"loop_wait\" and \"retry_timeout\" must be whole numbers of "
+		    "seconds, from 1 to 86400");
+	if (ttl < 2)
+		return xasprintf("\"ttl\" must be at least 2 seconds (it is %lld)", (long long)ttl);
+	if (loop_wait + 2 * retry > ttl)
+		return xasprintf(
+		    "timing rule broken: loop_wait + 2 * retry_timeout (%lld + 2 * %lld = %lld) "
+		    "must not exceed ttl (%lld): the leader could lose its lease while retrying",
+		    (long long)loop_wait, (long long)retry, (long long)(loop_wait + 2 * retry),
+		    (long long)ttl);
+	const json_t *lag = json_object_get(config, "maximum_lag_on_failover");
+	if (lag && !json_is_null(lag) && (!json_is_integer(lag) || json_integer_value(lag) < 0))
+		return xstrdup("\"maximum_lag_on_failover\" must be a number of bytes");
+	static const char *const flags[] = {"pause", "synchronous_mode", "synchronous_mode_strict",
+	                                    "failsafe_mode"};
+	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+		const json_t *b = json_object_get(config, flags[i]);
+		if (b && !json_is_null(b) && !json_is_boolean(b))
+			return xasprintf("\"%s\" must be true or false", flags[i]);
+	}
+	const json_t *pg = json_object_get(config, "postgresql");
+	if (pg && !json_is_object(pg))
+		return xstrdup("\"postgresql\" must be an object");
+	const json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
+	if (params && !json_is_object(params))
+		return xstrdup("\"postgresql.parameters\" must be an object");
+	return params ? check_parameters(params) : NULL;
+}
