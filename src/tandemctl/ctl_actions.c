@@ -127,23 +127,14 @@ int ctl_cmd_failover(const ctl_opts *o)
 	rc = ctl_open(o, &c, &v);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	const dcs_member *cand = o->candidate ? dcs_view_member(&v, o->candidate) : NULL;
+	const dcs_member *cand = NULL;
 	const dcs_member *leader = v.leader ? dcs_view_member(&v, v.leader) : NULL;
-	const char *refusal = NULL;
-	char *why = NULL;
-	if (o->candidate && !cand) {
-		refusal = why =
-		    xasprintf("cluster '%s' has no member named '%s'", c.scope, o->candidate);
-	} else if (cand && is_leader(&v, cand->name)) {
-		refusal = why = xasprintf("%s is the leader already", cand->name);
-	} else if (cand && cand->tags.nofailover) {
-		refusal = why =
-		    xasprintf("%s is tagged nofailover: it may not become the leader", cand->name);
-	} else if (!cand && !v.leader) {
+	char *why = o->candidate ? ctl_candidate_problem(&v, c.scope, o->candidate, &cand) : NULL;
+	const char *refusal = why;
+	if (!refusal && !cand && !v.leader)
 		refusal = "the cluster has no leader: name the member to promote with --candidate";
-	} else if (!cand && v.nmembers < 2) {
+	else if (!refusal && !cand && v.nmembers < 2)
 		refusal = "there is no other member to fail over to";
-	}
 	/* The request goes to the leader; with none, to the candidate. */
 	const dcs_member *target = leader && leader->api_url ? leader : cand;
 	if (!refusal && (!target || !target->api_url))

@@ -246,3 +246,16 @@ int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char *
 		fprintf(stderr, "tandemctl: warning: handles left open on the loop\n");
 	return rc;
 }
+
+char *ctl_candidate_problem(const dcs_view *v, const char *scope, const char *name,
+                            const dcs_member **m)
+{
+	*m = dcs_view_member(v, name);
+	if (!*m)
+		return xasprintf("cluster '%s' has no member named '%s'", scope, name);
+	if (v->leader && !strcmp(v->leader, name))
+		return xasprintf("%s is the leader already", name);
+	if ((*m)->tags.nofailover)
+		return xasprintf("%s is tagged nofailover: it may not become the leader", name);
+	return NULL;
+}

@@ -45,4 +45,10 @@ void ctl_conn_free(ctl_conn *c);
 int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v,
                      char **err) TND_MUST_CHECK;
 
+/* Why member `name` may not become the leader by failover or switchover (it is not a member, is
+ * the leader already, or is tagged nofailover), as a heap string; NULL when it may, with *m set
+ * to it. */
+char *ctl_candidate_problem(const dcs_view *v, const char *scope, const char *name,
+                            const dcs_member **m);
+
 #endif

@@ -158,23 +158,18 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	rc = ctl_open(o, &c, &v);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	const dcs_member *cand = o->candidate ? dcs_view_member(&v, o->candidate) : NULL;
+	const dcs_member *cand = NULL;
 	const dcs_member *leader = target_member(&v, false);
 	char *why = NULL;
 	if (!v.leader)
 		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
 	else if (o->leader && strcmp(o->leader, v.leader) != 0)
 		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v.leader);
-	else if (o->candidate && !cand)
-		why = xasprintf("cluster '%s' has no member named '%s'", c.scope, o->candidate);
-	else if (cand && strcmp(cand->name, v.leader) == 0)
-		why = xasprintf("%s is the leader already", cand->name);
-	else if (cand && cand->tags.nofailover)
-		why =
-		    xasprintf("%s is tagged nofailover: it may not become the leader", cand->name);
-	else if (v.nmembers < 2)
+	else if (o->candidate)
+		why = ctl_candidate_problem(&v, c.scope, o->candidate, &cand);
+	if (!why && v.nmembers < 2)
 		why = xstrdup("there is no other member to switch over to");
-	else if (!leader)
+	else if (!why && !leader)
 		why = xasprintf("the leader %s has no api_url to ask", v.leader);
 	if (why) {
 		fprintf(stderr, "tandemctl: switchover refused: %s\n", why);
