@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -186,6 +187,22 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->fence_path = fence_program(err);
 	if (!a->fence_path)
 		goto fail;
+	if (!tandemd_watchdog_off(s)) {
+		/* Only checked here: the fence opens it while this member leads. */
+		if (access(s->watchdog_device, W_OK) == 0) {
+			a->watchdog_device = xstrdup(s->watchdog_device);
+			log_info("hardware watchdog %s, timeout %d s while leading",
+			         s->watchdog_device, tandemd_watchdog_timeout_s(s));
+		} else if (!strcasecmp(s->watchdog_mode, "required")) {
+			err_set(err, "watchdog.mode is required, but %s cannot be opened: %s",
+			        s->watchdog_device, strerror(errno));
+			goto fail;
+		} else {
+			log_info("no hardware watchdog (%s: %s): the fence process alone stops "
+			         "PostgreSQL",
+			         s->watchdog_device, strerror(errno));
+		}
+	}
 	char *log_path = xasprintf("%s.log", s->data_dir);
 	pgctl_opts po = {.bin_dir = s->bin_dir,
 	                 .data_dir = s->data_dir,
@@ -674,6 +691,7 @@ void agent_free(agent *a)
 	agent_failsafe_cancel(a);
 	free(a->failsafe_leader);
 	free(a->fence_path);
+	free(a->watchdog_device);
 	if (a->dcs)
 		dcs_free(a->dcs);
 	if (a->etcd)

@@ -13,7 +13,7 @@
 
 typedef struct fence_write {
 	uv_write_t req;
-	char buf[32];
+	char buf[64];
 } fence_write;
 
 static void on_closed(uv_handle_t *h)
@@ -59,7 +59,12 @@ static void send_line(agent *a, const char *line)
 static int spawn_watchdog(agent *a, char **err)
 {
 	char *pidfile = xasprintf("%s/postmaster.pid", a->s->data_dir);
-	char *argv[] = {a->fence_path, (char *)"watchdog", pidfile, NULL};
+	char timeout[16];
+	snprintf(timeout, sizeof timeout, "%d", tandemd_watchdog_timeout_s(a->s));
+	char *argv[] = {a->fence_path, (char *)"watchdog", pidfile, a->watchdog_device, timeout,
+	                NULL};
+	if (!a->watchdog_device)
+		argv[3] = NULL;
 	uv_pipe_t *pipe = xcalloc(1, sizeof *pipe);
 	uv_process_t *proc = xcalloc(1, sizeof *proc);
 	uv_pipe_init(a->loop, pipe, 0);
@@ -102,7 +107,7 @@ void agent_fence_update(agent *a)
 	}
 	const dcs_view *v = dcs_get_view(a->dcs);
 	bool leader = v->leader && !strcmp(v->leader, a->s->name);
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, end = 0;
 	if (leader || a->failsafe_expiry_ms) {
 		/* Half a retry_timeout before the lease's end: after the agent's own demotion point
 		 * (retry_timeout before it), before any replica can take the key. A lease already
@@ -110,7 +115,7 @@ void agent_fence_update(agent *a)
 		 * the members' confirmation holds them back as the lease does: its end counts too.
 		 */
 		uint64_t margin = a->hc.retry_timeout_ms / 2;
-		uint64_t end = a->lease_expiry_ms;
+		end = a->lease_expiry_ms;
 		if (a->failsafe_expiry_ms > end && agent_failsafe_mode(a))
 			end = a->failsafe_expiry_ms;
 		deadline = end > margin ? end - margin : 1;
@@ -118,8 +123,13 @@ void agent_fence_update(agent *a)
 	if (deadline == a->fence_sent_ms)
 		return;
 	a->fence_sent_ms = deadline;
-	char line[32];
-	snprintf(line, sizeof line, "%" PRIu64, deadline);
+	/* The lease's end too: the fence pings a hardware watchdog only while a reset would still
+	 * come before it. */
+	char line[48];
+	if (deadline > 1 && end > deadline)
+		snprintf(line, sizeof line, "%" PRIu64 " %" PRIu64, deadline, end);
+	else
+		snprintf(line, sizeof line, "%" PRIu64, deadline);
 	send_line(a, line);
 }
 

@@ -105,6 +105,7 @@ struct agent {
 
 	/* the fence (agent_fence.c) */
 	char *fence_path;
+	char *watchdog_device; /* the hardware watchdog the fence uses; NULL: none */
 	uv_process_t *fence_proc;
 	uv_pipe_t *fence_pipe;
 	uint64_t fence_sent_ms; /* the last deadline sent; UINT64_MAX: none yet */

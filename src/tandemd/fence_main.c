@@ -5,18 +5,27 @@
  *	parent (tandemd) dies, then becomes PROGRAM (the postmaster) by execv: the kernel, not
  *	the agent, stops PostgreSQL when the agent is killed.
  *
- *   tandemd-fence watchdog PIDFILE
+ *   tandemd-fence watchdog PIDFILE [DEVICE TIMEOUT_S]
  *	Reads deadlines from stdin, one per line: a CLOCK_MONOTONIC time in milliseconds after
- *	which PostgreSQL must not be writable, or 0 for none. When a deadline passes without a
- *	newer one (the agent froze: SIGSTOP, a stuck loop) or stdin ends (the agent died), it
- *	sends SIGQUIT to the postmaster named on line 1 of PIDFILE, then SIGKILL to it and its
- *	children if it still lives 2 s later, and exits. A deadline of 0 disarms it; "exit"
- *	ends it without fencing.
+ *	which PostgreSQL must not be writable, or 0 for none, optionally followed by the time
+ *	the lease ends. When a deadline passes without a newer one (the agent froze: SIGSTOP, a
+ *	stuck loop) or stdin ends (the agent died), it sends SIGQUIT to the postmaster named on
+ *	line 1 of PIDFILE, then SIGKILL to it and its children if it still lives 2 s later, and
+ *	exits. A deadline of 0 disarms it; "exit" ends it without fencing.
+ *
+ *	With DEVICE (a Linux watchdog, /dev/watchdog), it also opens the device while armed,
+ *	sets its timeout to TIMEOUT_S and pings it only while a reset TIMEOUT_S later would come
+ *	before the lease's end (fence_hw_may_ping): if this process cannot run either, the
+ *	machine is reset before a replica may take over. Disarmed, after fencing PostgreSQL, or
+ *	told to exit, it closes the device with the magic 'V' (the timer stops); if PostgreSQL
+ *	outlived SIGKILL it leaves the device open, and the machine is reset.
  *
  * The agent sends a deadline at every lease renewal (the lease's safe end), so a frozen agent's
  * primary stops before its leader key can expire and a replica be promoted (docs/tandemd.md,
  * "Fencing"). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/watchdog.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -24,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,33 +100,156 @@ static void kill_children(long pid)
 		kill((pid_t)kids[i], SIGKILL);
 }
 
-static void fence_now(const char *pidfile, const char *why)
+/* Returns whether PostgreSQL is known to be stopped. */
+static bool fence_now(const char *pidfile, const char *why)
 {
 	long pid = read_pid(pidfile);
 	if (!pid || !alive(pid)) {
 		fprintf(stderr, "tandemd-fence: %s; no postmaster runs\n", why);
-		return;
+		return true;
 	}
 	fprintf(stderr, "tandemd-fence: %s: stopping PostgreSQL (pid %ld) now\n", why, pid);
 	kill((pid_t)pid, SIGQUIT);
 	for (int i = 0; i < 200; i++) {
 		if (!alive(pid))
-			return;
+			return true;
 		struct timespec ts = {0, 10 * 1000000};
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "tandemd-fence: postmaster %ld still alive after 2 s: SIGKILL\n", pid);
 	kill_children(pid);
 	kill((pid_t)pid, SIGKILL);
+	for (int i = 0; i < 100; i++) {
+		if (!alive(pid))
+			return true;
+		struct timespec ts = {0, 10 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* ---- the hardware watchdog ---- */
+
+typedef struct hwdog {
+	const char *path; /* NULL: none */
+	uint64_t timeout_ms;
+	int fd;
+	uint64_t last_ping_ms;
+	bool failed; /* could not be used: not tried again */
+} hwdog;
+
+static void hw_close(hwdog *h)
+{
+	if (h->fd < 0)
+		return;
+	if (write(h->fd, "V", 1) != 1)
+		fprintf(stderr, "tandemd-fence: %s: magic close: %s\n", h->path, strerror(errno));
+	close(h->fd);
+	h->fd = -1;
+}
+
+/* Its timeout must be the one asked for: a longer one could reset the machine after the lease's
+ * end. A FIFO (the tests' stand-in) has none and is taken at its word. */
+static bool hw_set_timeout(hwdog *h)
+{
+	int want = (int)(h->timeout_ms / 1000), got = want;
+	if (ioctl(h->fd, WDIOC_SETTIMEOUT, &got) == 0 ||
+	    ioctl(h->fd, WDIOC_GETTIMEOUT, &got) == 0) {
+		if (got > want) {
+			fprintf(
+			    stderr,
+			    "tandemd-fence: %s: timeout %d s, more than the %d s asked for: not "
+			    "used\n",
+			    h->path, got, want);
+			return false;
+		}
+		h->timeout_ms = (uint64_t)got * 1000;
+		return true;
+	}
+	struct stat sb;
+	if (fstat(h->fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
+		return true;
+	fprintf(stderr, "tandemd-fence: %s: cannot read its timeout (%s): not used\n", h->path,
+	        strerror(errno));
+	return false;
+}
+
+static void hw_open(hwdog *h)
+{
+	if (!h->path || h->fd >= 0 || h->failed)
+		return;
+	h->fd = open(h->path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+	if (h->fd < 0) {
+		fprintf(stderr, "tandemd-fence: %s: %s: running without a hardware watchdog\n",
+		        h->path, strerror(errno));
+		h->failed = true;
+		return;
+	}
+	if (!hw_set_timeout(h)) {
+		hw_close(h);
+		h->failed = true;
+		return;
+	}
+	h->last_ping_ms = 0;
+	fprintf(stderr, "tandemd-fence: %s armed, timeout %llu ms\n", h->path,
+	        (unsigned long long)h->timeout_ms);
+}
+
+/* Pings at least every quarter timeout while allowed. Returns how long poll() may wait before
+ * the next ping is due (-1: none due). */
+static int hw_tick(hwdog *h, const fence_state *st, uint64_t now)
+{
+	if (st->deadline_ms)
+		hw_open(h);
+	else
+		hw_close(h);
+	if (h->fd < 0 || !fence_hw_may_ping(st, now, h->timeout_ms))
+		return -1;
+	uint64_t every = h->timeout_ms / 4 ? h->timeout_ms / 4 : 1;
+	if (now - h->last_ping_ms >= every) {
+		if (write(h->fd, "\0", 1) == 1)
+			h->last_ping_ms = now;
+		else
+			fprintf(stderr, "tandemd-fence: %s: ping: %s\n", h->path, strerror(errno));
+	}
+	uint64_t due = h->last_ping_ms + every - now;
+	return due > (uint64_t)INT32_MAX ? INT32_MAX : (int)due;
+}
+
+static int min_timeout(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static int fenced(hwdog *h, const char *pidfile, const char *why)
+{
+	if (fence_now(pidfile, why))
+		hw_close(h);
+	else if (h->fd >= 0)
+		fprintf(stderr,
+		        "tandemd-fence: PostgreSQL survived SIGKILL: leaving %s to reset the "
+		        "machine\n",
+		        h->path);
+	return 0;
 }
 
 static int do_watchdog(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: tandemd-fence watchdog PIDFILE\n");
+	if (argc != 3 && argc != 5) {
+		fprintf(stderr, "usage: tandemd-fence watchdog PIDFILE [DEVICE TIMEOUT_S]\n");
 		return 2;
 	}
 	const char *pidfile = argv[2];
+	hwdog hw = {.path = NULL, .fd = -1};
+	if (argc == 5) {
+		long t = strtol(argv[4], NULL, 10);
+		if (t < 1 || t > 3600) {
+			fprintf(stderr, "tandemd-fence: TIMEOUT_S must be 1 to 3600 seconds\n");
+			return 2;
+		}
+		hw.path = argv[3];
+		hw.timeout_ms = (uint64_t)t * 1000;
+	}
 	fence_state st;
 	fence_init(&st);
 	char buf[256];
@@ -123,10 +257,9 @@ static int do_watchdog(int argc, char **argv)
 	for (;;) {
 		uint64_t now = mono_ms();
 		int timeout = fence_poll_timeout(&st, now);
-		if (timeout == 0) {
-			fence_now(pidfile, "the agent did not renew its deadline in time");
-			return 0;
-		}
+		if (timeout == 0)
+			return fenced(&hw, pidfile, "the agent did not renew its deadline in time");
+		timeout = min_timeout(timeout, hw_tick(&hw, &st, now));
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		int r = poll(&p, 1, timeout);
 		if (r < 0 && errno == EINTR)
@@ -136,10 +269,8 @@ static int do_watchdog(int argc, char **argv)
 		ssize_t n = read(0, buf + len, sizeof buf - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			fence_now(pidfile, "the agent is gone");
-			return 0;
-		}
+		if (n <= 0)
+			return fenced(&hw, pidfile, "the agent is gone");
 		len += (size_t)n;
 		buf[len] = '\0';
 		char *nl;
@@ -148,8 +279,10 @@ static int do_watchdog(int argc, char **argv)
 			fence_cmd c = fence_feed(&st, buf);
 			memmove(buf, nl + 1, len - (size_t)(nl + 1 - buf) + 1);
 			len = strlen(buf);
-			if (c == FENCE_CMD_EXIT)
+			if (c == FENCE_CMD_EXIT) {
+				hw_close(&hw);
 				return 0;
+			}
 			if (c == FENCE_CMD_BAD)
 				fprintf(stderr, "tandemd-fence: ignoring a malformed line\n");
 		}
@@ -166,7 +299,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "watchdog"))
 		return do_watchdog(argc, argv);
 	fprintf(stderr, "usage: tandemd-fence exec PROGRAM ARGS...\n"
-	                "       tandemd-fence watchdog PIDFILE   (deadlines on stdin)\n"
+	                "       tandemd-fence watchdog PIDFILE [DEVICE TIMEOUT_S]   (deadlines on "
+	                "stdin)\n"
 	                "Started by tandemd; see docs/tandemd.md, \"Fencing\".\n");
 	return 2;
 }

@@ -135,6 +135,16 @@ static int check_log_level(const void *v, char **err)
 	return 0;
 }
 
+static int check_watchdog_mode(const void *v, char **err)
+{
+	static const char *const modes[] = {"off", "false", "automatic", "required"};
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (!strcasecmp(v, modes[i]))
+			return 0;
+	err_set(err, "'%s' is not one of off, automatic, required", (const char *)v);
+	return -1;
+}
+
 static const char *const known_tags[] = {"nofailover", "noloadbalance", "clonefrom", "nosync"};
 
 static int check_tags(const void *v, char **err)
@@ -250,6 +260,15 @@ static const cfg_option options[] = {
     {"postgresql.pg_hba", CFG_LIST, NULL, 0, 0, true, OPT(pg_hba), "LINE,...",
      "pg_hba.conf lines written by tandemd", NULL},
 
+    {"watchdog.mode", CFG_STRING, "automatic", 0, 0, false, OPT(watchdog_mode), "MODE",
+     "the hardware watchdog: off, automatic (used when the device can be opened) or required "
+     "(tandemd does not start without it)",
+     check_watchdog_mode},
+    {"watchdog.device", CFG_STRING, "/dev/watchdog", 0, 0, false, OPT(watchdog_device), "PATH",
+     "the Linux watchdog device", NULL},
+    {"watchdog.safety_margin", CFG_INT, "-1", -1, 3600, false, OPT(watchdog_safety_margin),
+     "SECONDS", "the watchdog's timeout is the ttl less this many seconds; -1: half the ttl", NULL},
+
     {"tags", CFG_MAP, NULL, 0, 0, true, OPT(tags), "NAME=VALUE,...",
      "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
     {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
@@ -259,7 +278,7 @@ static const cfg_option options[] = {
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
     /* other DCSs and features */
-    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "watchdog", "ctl", "citus",
+    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "ctl", "citus",
     "standby_cluster",
     /* log */
     "log.format", "log.dateformat", "log.dir", "log.file_num", "log.file_size", "log.loggers",
@@ -486,6 +505,13 @@ static int check_settings(const tandemd_settings *s, char **err)
 		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
 		return -1;
 	}
+	if (tandemd_watchdog_timeout_s(s) < 1) {
+		err_set(err,
+		        "watchdog.safety_margin %lld leaves no watchdog timeout: it must be less "
+		        "than the ttl (%lld s), or -1 for half of it",
+		        s->watchdog_safety_margin, (s->ttl + 999) / 1000);
+		return -1;
+	}
 	return 0;
 }
 
@@ -510,6 +536,19 @@ int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **env
 void tandemd_settings_free(tandemd_settings *s)
 {
 	cfg_free(&tandemd_options, s);
+}
+
+int tandemd_watchdog_timeout_s(const tandemd_settings *s)
+{
+	long long ttl = s->ttl / 1000;
+	long long t = s->watchdog_safety_margin < 0 ? ttl / 2 : ttl - s->watchdog_safety_margin;
+	return t < 1 ? 0 : t > 3600 ? 3600 : (int)t;
+}
+
+bool tandemd_watchdog_off(const tandemd_settings *s)
+{
+	return !s->watchdog_mode || !strcasecmp(s->watchdog_mode, "off") ||
+	       !strcasecmp(s->watchdog_mode, "false");
 }
 
 bool tandemd_tag(const tandemd_settings *s, const char *name)

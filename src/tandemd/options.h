@@ -58,6 +58,10 @@ typedef struct tandemd_settings {
 	cfg_map parameters;
 	cfg_list pg_hba;
 
+	char *watchdog_mode; /* "off", "automatic" or "required" */
+	char *watchdog_device;
+	long long watchdog_safety_margin; /* seconds; -1: half the ttl */
+
 	cfg_map tags;
 	char *log_level;
 } tandemd_settings;
@@ -69,6 +73,12 @@ extern const cfg_table tandemd_options;
 int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **envp,
                           char **err) TND_MUST_CHECK;
 void tandemd_settings_free(tandemd_settings *s);
+
+/* The hardware watchdog's timeout in whole seconds (the ttl less watchdog.safety_margin, or half
+ * the ttl); 0 when that leaves none. */
+int tandemd_watchdog_timeout_s(const tandemd_settings *s);
+/* watchdog.mode is off. */
+bool tandemd_watchdog_off(const tandemd_settings *s);
 
 /* Whether tag `name` (nofailover, noloadbalance, clonefrom, nosync) is set to true. */
 bool tandemd_tag(const tandemd_settings *s, const char *name);

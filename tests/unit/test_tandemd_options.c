@@ -238,6 +238,37 @@ static void test_defaults(void **state)
 	tu_remove_file(path);
 }
 
+static void test_watchdog(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	char *path = tu_temp_file(minimal_yml);
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	assert_string_equal(s.watchdog_mode, "automatic");
+	assert_string_equal(s.watchdog_device, "/dev/watchdog");
+	assert_false(tandemd_watchdog_off(&s));
+	assert_int_equal(tandemd_watchdog_timeout_s(&s), 2); /* half the default ttl of 4 s */
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+
+	char *yml = xasprintf("%s%s", minimal_yml,
+	                      "watchdog:\n  mode: 'off'\n  device: /dev/watchdog1\n"
+	                      "  safety_margin: 1\n");
+	path = tu_temp_file(yml);
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	assert_true(tandemd_watchdog_off(&s));
+	assert_string_equal(s.watchdog_device, "/dev/watchdog1");
+	assert_int_equal(tandemd_watchdog_timeout_s(&s), 3);
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+	free(yml);
+
+	extra_fails("watchdog:\n  mode: sometimes\n", 2, "not one of off, automatic, required");
+	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--watchdog.safety_margin", "4"),
+	           ENV(DATA_DIR_ENV), "safety_margin", "less than the ttl");
+	tu_remove_file(path);
+}
+
 static void test_unsupported_keys(void **state)
 {
 	(void)state;
@@ -249,9 +280,6 @@ static void test_unsupported_keys(void **state)
 	            "'kubernetes' is not supported by tandem (yet)");
 	extra_fails("etcd:\n  host: 127.0.0.1:2379\n", 1,
 	            "'etcd' is not supported by tandem (yet)");
-	extra_fails("watchdog:\n  mode: automatic\n  device: /dev/watchdog\n", 1,
-	            "'watchdog' is not supported by tandem (yet)");
-	extra_fails("watchdog: {}\n", 1, "'watchdog' is not supported by tandem (yet)");
 	extra_fails("\npostgresql:\n  data_dir: /d\n  callbacks:\n    on_start: /bin/true\n", 4,
 	            "'postgresql.callbacks' is not supported by tandem (yet)");
 	extra_fails("postgresql:\n  create_replica_methods:\n    - basebackup\n", 2,
@@ -467,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
 	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_watchdog),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }
