@@ -479,7 +479,8 @@ static void pass_decide(agent *a)
 	ha_local lo = {.pg = agent_pg_state(a),
 	               .upstream = a->upstream,
 	               .restarts = a->restarts,
-	               .rewind_failed = a->rewind_failed};
+	               .rewind_failed = a->rewind_failed,
+	               .handed_over = a->handed_over};
 	if (lo.pg == HA_PG_PRIMARY || lo.pg == HA_PG_REPLICA)
 		lo.lsn = a->st.in_recovery && a->st.receive_lsn > a->st.lsn ? a->st.receive_lsn
 		                                                            : a->st.lsn;
@@ -855,7 +856,7 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate, char
 		a->req_reinit = true;
 		break;
 	case AGENT_REQ_FAILOVER:
-		return agent_switchover(a, candidate, NULL, err);
+		return agent_failover(a, candidate, err);
 	}
 	agent_kick(a);
 	return 0;

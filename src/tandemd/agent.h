@@ -103,6 +103,11 @@ const agent_counters *agent_counters_get(const agent *a);
 int agent_switchover(agent *a, const char *candidate, const char *scheduled_at,
                      char **err) TND_MUST_CHECK;
 
+/* A manual failover to `candidate` (NULL: the best member): with a leader, a switchover from it
+ * (this member must be it); without one, the `failover` key naming the candidate, which takes
+ * over if it runs and is fit. Also in maintenance mode. 0, or -1 with a reason. */
+int agent_failover(agent *a, const char *candidate, char **err) TND_MUST_CHECK;
+
 /* Patroni's PATCH /config: merges the JSON object `patch` into the DCS `config` key (a key set
  * to null is removed; objects merge recursively) with a compare-and-swap on its revision, after
  * checking the result (timings, types). `done` gets NULL on success or the reason. Every member

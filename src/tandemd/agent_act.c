@@ -73,6 +73,7 @@ static int start_pg(agent *a, bool standby, const char *upstream, agent_step_fn 
 	a->pg_ready = false;
 	a->query_ok = false;
 	a->ctl_ok = false;
+	a->handed_over = false;
 	a->on_ready_step = on_ready;
 	if (pgctl_start(a->pc, START_TIMEOUT_MS, on_started, on_exited, a, err) != 0) {
 		a->on_ready_step = NULL;
@@ -229,6 +230,9 @@ static void release_after_stop(agent *a, bool ok)
 		fail_action(a, "stopping PostgreSQL before releasing the leader key", NULL);
 		return;
 	}
+	/* A handover an operator asked for (the target is named): PostgreSQL comes back as a
+	 * replica, even in maintenance mode. */
+	a->handed_over = a->target != NULL;
 	dcs_release_leader(a->dcs, on_released, a);
 }
 

@@ -56,8 +56,10 @@ int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, 
 		        v->leader ? v->leader : "nobody");
 		return -1;
 	}
-	if (v->has_config && v->config.pause && !scheduled_at) {
-		err_set(err, "the cluster is in maintenance mode");
+	/* Patroni's rule: in maintenance mode only a switchover to a named member, at once. */
+	if (v->has_config && v->config.pause && (scheduled_at || !candidate)) {
+		err_set(err, scheduled_at ? "a switchover cannot be scheduled in maintenance mode"
+		                          : "in maintenance mode a switchover needs a candidate");
 		return -1;
 	}
 	int64_t at = 0;
@@ -93,14 +95,38 @@ int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, 
 	return 0;
 }
 
+int agent_failover(agent *a, const char *candidate, char **err)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (v->leader)
+		return agent_switchover(a, candidate, NULL, err);
+	/* No leader: any member writes the key; the candidate takes over if it is fit. */
+	if (!candidate) {
+		err_set(err, "the cluster has no leader: a failover needs a candidate");
+		return -1;
+	}
+	const dcs_member *m = dcs_view_member(v, candidate);
+	if (!m || !agent_member_running(m) || m->tags.nofailover) {
+		err_set(err, "member %s is not a running member that may take over", candidate);
+		return -1;
+	}
+	char *val = dcs_encode_failover(NULL, candidate, NULL);
+	dcs_put_key(a->dcs, "failover", val, on_put, a);
+	free(val);
+	log_info("failover to %s requested (no leader)", candidate);
+	return 0;
+}
+
 const char *agent_failover_target(agent *a, uint64_t *due_in_ms)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
 	*due_in_ms = 0;
 	if (!v->has_failover || !v->failover_candidate)
 		return NULL;
-	/* Left by an earlier leader (Patroni writes who asked): stale once someone else leads. */
-	if (v->failover_leader && v->leader && strcmp(v->failover_leader, v->leader) != 0)
+	/* Left by an earlier leader (Patroni writes who asked): stale once someone else leads,
+	 * unless that is the candidate, still to promote (maintenance mode waits for the key). */
+	if (v->failover_leader && v->leader && strcmp(v->failover_leader, v->leader) != 0 &&
+	    strcmp(v->failover_candidate, v->leader) != 0)
 		return NULL;
 	if (v->failover_scheduled_at) {
 		int64_t at;

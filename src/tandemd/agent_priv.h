@@ -52,6 +52,7 @@ struct agent {
 	pgctl_control ctl;
 	char *upstream; /* the member named in primary_conninfo */
 	bool rewind_failed;
+	bool handed_over; /* stopped to hand leadership to a named member; not started since */
 	unsigned restarts;
 	uint64_t last_restart_ms;
 	uint64_t promote_until_ms;  /* pg_promote() sent; waiting for recovery to end */

@@ -111,17 +111,24 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 	return true;
 }
 
+/* Maintenance mode stops automatic actions, not the ones an operator asks for: a switchover or
+ * failover naming a member still happens (Patroni's rule). */
+static bool operator_named(const ha_cluster *cl, const char *name)
+{
+	return same(cl->failover_to, name);
+}
+
 static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                              const ha_clock *clk)
 {
-	if (cl->failover_to && !same(cl->failover_to, cfg->name) && !cl->paused)
+	if (cl->failover_to && !same(cl->failover_to, cfg->name))
 		return decide(HA_RELEASE_LEADER, cl->failover_to,
 		              "handing leadership over: a manual failover names another member");
 	switch (lo->pg) {
 	case HA_PG_PRIMARY:
 		return decide(HA_KEEP_LEADER, NULL, "the leader, with the lease");
 	case HA_PG_REPLICA:
-		if (cl->paused)
+		if (cl->paused && !operator_named(cl, cfg->name))
 			return decide(HA_KEEP_LEADER, NULL, "maintenance mode: not promoting");
 		return decide(HA_PROMOTE, NULL, "holding the leader key with a replica: promote");
 	case HA_PG_STARTING:
@@ -167,7 +174,7 @@ static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const
 		return decide(HA_WAIT, cl->leader, "a replica of the leader");
 	case HA_PG_STOPPED:
 	case HA_PG_CRASHED:
-		if (cl->paused)
+		if (cl->paused && !lo->handed_over)
 			return decide(HA_WAIT, NULL, "maintenance mode: not starting PostgreSQL");
 		return decide(HA_START_REPLICA, cl->leader, "starting as a replica of the leader");
 	case HA_PG_STARTING:
@@ -189,13 +196,15 @@ static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const 
 	switch (lo->pg) {
 	case HA_PG_STOPPED:
 	case HA_PG_CRASHED:
+		if (cl->paused && !lo->handed_over)
+			return decide(HA_WAIT, NULL, "maintenance mode: not starting PostgreSQL");
 		if (lo->diverged)
 			return decide(HA_WAIT, NULL, "no leader to rewind from");
 		return decide(HA_START_REPLICA, NULL, "no leader: starting as a replica first");
 	case HA_PG_STARTING:
 		return decide(HA_WAIT, NULL, "PostgreSQL is starting");
 	case HA_PG_REPLICA:
-		if (cl->paused)
+		if (cl->paused && !operator_named(cl, cfg->name))
 			return decide(HA_WAIT, NULL, "maintenance mode: no automatic failover");
 		if (lo->diverged)
 			return decide(HA_WAIT, NULL,

@@ -178,6 +178,44 @@ def test_pause_and_resume(healthy):
     c.write_row(new)
 
 
+def test_named_switchover_and_failover_while_paused(healthy):
+    """Maintenance mode stops automatic actions, not the ones an operator names (Patroni's
+    rule): a switchover to a named member happens, the old leader comes back as a replica, and
+    with the leader gone a failover to a named member promotes it."""
+    c, old = healthy
+    ctl(c, "pause", "--wait")
+    try:
+        r = ctl(c, "switchover", "--force", ok=False)  # nobody named
+        assert r.returncode == 1 and "candidate" in r.stderr, r.stderr
+        target = replicas(c, old)[0]
+        row = c.write_row(old)
+        c.wait_row([target], row)
+        ctl(c, "switchover", "--leader", old.name, "--candidate", target.name, "--force")
+        assert c.wait_leader(not_name=old.name) is target
+        wait_until(lambda: old.in_recovery() is True, T_CHANGE,
+                   f"{old.name} to come back as a replica while paused")
+        after = c.write_row(target)
+        c.wait_row([old], after)
+
+        # The leader's node dies: no automatic failover while paused...
+        target.kill_node()
+        deadline = time.monotonic() + (TTL + 2) * SLOW
+        while time.monotonic() < deadline:
+            assert c.dcs_leader() in (target.name, None), "an automatic failover while paused"
+            time.sleep(0.3)
+        wait_until(lambda: c.dcs_leader() is None, T_CHANGE, "the dead leader's key to expire")
+        # ...but a failover naming a member promotes it.
+        chosen = next(m for m in c.members if m not in (old, target))
+        ctl(c, "failover", "--candidate", chosen.name, "--force")
+        assert c.wait_leader() is chosen
+        c.write_row(chosen)
+        assert c.has_row(chosen, after)
+    finally:
+        ctl(c, "resume", "--wait")
+    target.start()
+    c.wait_healthy(T_CHANGE)
+
+
 # ---------------------------------------------------------------------------------------------
 # edit-config
 
