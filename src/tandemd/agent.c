@@ -690,6 +690,7 @@ void agent_free(agent *a)
 		return;
 	agent_fence_stop(a);
 	agent_failsafe_cancel(a);
+	agent_abort_patches(a);
 	free(a->failsafe_leader);
 	free(a->fence_path);
 	free(a->watchdog_device);

@@ -149,15 +149,27 @@ const char *agent_failover_target(agent *a, uint64_t *due_in_ms)
 
 /* ---- the cluster configuration ---- */
 
-typedef struct patch_op {
+struct patch_op {
 	agent *a;
+	patch_op *prev, *next; /* in a->patches, until answered */
 	void (*done)(const char *error, void *ud);
 	void *ud;
-} patch_op;
+};
+
+static void patch_unlink(patch_op *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		p->a->patches = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
 
 static void on_config_put(dcs_result r, const char *error, void *ud)
 {
 	patch_op *p = ud;
+	patch_unlink(p);
 	if (r == DCS_OK)
 		p->done(NULL, p->ud);
 	else if (r == DCS_LOST)
@@ -209,10 +221,24 @@ void agent_patch_config(agent *a, const char *patch, bool replace,
 	p->a = a;
 	p->done = done;
 	p->ud = ud;
+	p->next = a->patches;
+	if (a->patches)
+		a->patches->prev = p;
+	a->patches = p;
 	dcs_put_key_if(a->dcs, "config", text, v->has_config ? v->config.mod_revision : 0,
 	               on_config_put, p);
 	log_info("cluster configuration %s: %s", replace ? "replaced" : "patched", text);
 	free(text);
+}
+
+void agent_abort_patches(agent *a)
+{
+	while (a->patches) {
+		patch_op *p = a->patches;
+		patch_unlink(p);
+		p->done("tandemd is stopping", p->ud);
+		free(p);
+	}
 }
 
 void agent_apply_config(agent *a)

@@ -12,6 +12,7 @@
 enum { AGENT_MAX_MEMBERS = 64 };
 
 typedef void (*agent_step_fn)(agent *a, bool ok);
+typedef struct patch_op patch_op;
 
 struct agent {
 	uv_loop_t *loop;
@@ -91,6 +92,7 @@ struct agent {
 	size_t ntags_kv;
 
 	int64_t applied_config_rev; /* the DCS config revision this member has applied */
+	patch_op *patches;          /* PATCH/PUT /config writes waiting for the DCS */
 	char *ssn;                  /* synchronous_standby_names while primary; NULL: unset */
 	bool promoting;             /* writing a replica's files that already carry ssn */
 
@@ -131,6 +133,8 @@ const char *agent_failover_target(agent *a, uint64_t *due_in_ms);
  * synchronous mode, furthest ahead; `only` restricts the choice to one name. NULL: none. */
 const dcs_member *agent_best_candidate(agent *a, const char *only);
 void agent_apply_config(agent *a);
+/* Answers every configuration write still waiting for the DCS with an error (at exit). */
+void agent_abort_patches(agent *a);
 
 /* agent_local.c */
 bool agent_has_data(const agent *a);

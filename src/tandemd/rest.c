@@ -24,11 +24,14 @@ enum {
 	REST_BACKLOG = 128,
 };
 
+typedef struct config_write config_write;
+
 struct rest_server {
 	agent *a;
 	const tandemd_settings *s;
 	int fd;
 	httpd *http;
+	config_write *writes; /* PATCH/PUT /config waiting for the agent's answer */
 };
 
 static const char json_ctype[] = "application/json";
@@ -288,25 +291,42 @@ static void serve_failover(rest_server *r, http_req *req, bool switchover, const
 
 /* ---- PATCH and PUT /config ---- */
 
-typedef struct config_write {
+struct config_write {
+	rest_server *r; /* NULL once the server is gone (it answered 503) */
+	config_write *prev, *next;
 	http_req *req;
 	char *new_config; /* what is answered on success */
 	bool replace;
-} config_write;
+};
+
+static void write_unlink(config_write *w)
+{
+	if (!w->r)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->r->writes = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->r = NULL;
+}
 
 static void config_written(const char *error, void *ud)
 {
 	config_write *w = ud;
-	if (error) {
+	/* Without a server it was answered when the server stopped. */
+	if (w->r && error) {
 		log_warning("REST: %s /config refused: %s", w->replace ? "PUT" : "PATCH", error);
 		char *body = http_error_body(error);
 		respond_json(w->req, 409, true, body);
 		free(body);
-	} else {
+	} else if (w->r) {
 		log_info("REST: %s /config: the configuration is now %s",
 		         w->replace ? "PUT" : "PATCH", w->new_config);
 		respond_json(w->req, 200, true, w->new_config);
 	}
+	write_unlink(w);
 	free(w->new_config);
 	free(w);
 }
@@ -325,9 +345,14 @@ static void serve_config_write(rest_server *r, http_req *req, bool replace)
 		return;
 	}
 	config_write *w = xcalloc(1, sizeof *w);
+	w->r = r;
 	w->req = req;
 	w->new_config = new_config;
 	w->replace = replace;
+	w->next = r->writes;
+	if (r->writes)
+		r->writes->prev = w;
+	r->writes = w;
 	/* PUT sends the whole new configuration; PATCH only the change (the agent merges it into
 	 * the latest revision under a compare-and-swap). */
 	char *text = replace ? xstrdup(new_config) : xstrndup(body, len);
@@ -506,6 +531,13 @@ void rest_free(rest_server *r)
 {
 	if (!r)
 		return;
+	/* A suspended request must be answered before the server stops; the agent answers the
+	 * write itself later (agent_abort_patches) and finds it detached. */
+	while (r->writes) {
+		config_write *w = r->writes;
+		respond_text(w->req, 503, "tandemd is stopping");
+		write_unlink(w);
+	}
 	httpd_free(r->http);
 	close(r->fd);
 	free(r);
