@@ -518,9 +518,10 @@ static void pass_decide(agent *a)
 	}
 	/* A replica of the leader that has not streamed for a TTL while the leader runs a newer
 	 * timeline may have forked from it (PostgreSQL then retries for ever): stop it, so that the
-	 * next pass can look at its control data and rewind it if needed. */
+	 * next pass can look at its control data and rewind it if needed. Not in maintenance
+	 * mode, which would then leave it stopped. */
 	if (d.action == HA_WAIT && lo.pg == HA_PG_REPLICA && cl.leader && lo.upstream &&
-	    !strcmp(cl.leader, lo.upstream)) {
+	    !strcmp(cl.leader, lo.upstream) && !cl.paused) {
 		bool streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
 		if (streaming) {
 			a->not_streaming_since_ms = 0;

@@ -91,6 +91,12 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 		*why = "too far behind the last leader position (maximum_lag_on_failover)";
 		return false;
 	}
+	/* An operator who names us has chosen, as in Patroni: the synchronous and lag rules above
+	 * still hold, but another replica further ahead does not stop us. */
+	if (cl->failover_to && same(cl->failover_to, cfg->name)) {
+		*why = "chosen by a manual failover";
+		return true;
+	}
 	for (size_t i = 0; i < cl->nmembers; i++) {
 		const ha_member *m = &cl->members[i];
 		/* Only a member that could take over instead of us counts: in synchronous mode an
@@ -102,10 +108,6 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 			*why = "another member is further ahead in WAL";
 			return false;
 		}
-	}
-	if (cl->failover_to && same(cl->failover_to, cfg->name)) {
-		*why = "chosen by a manual failover";
-		return true;
 	}
 	*why = "the healthiest candidate; no leader";
 	return true;

@@ -196,8 +196,9 @@ def test_named_switchover_and_failover_while_paused(healthy):
         assert c.wait_leader(not_name=old.name) is target
         wait_until(lambda: old.in_recovery() is True, T_CHANGE,
                    f"{old.name} to come back as a replica while paused")
+        chosen = next(m for m in c.members if m not in (old, target))
         after = c.write_row(target)
-        c.wait_row([old], after)
+        c.wait_row([old, chosen], after)
 
         # The leader's node dies: no automatic failover while paused...
         target.kill_node()
@@ -207,7 +208,6 @@ def test_named_switchover_and_failover_while_paused(healthy):
             time.sleep(0.3)
         wait_until(lambda: c.dcs_leader() is None, T_CHANGE, "the dead leader's key to expire")
         # ...but a failover naming a member promotes it.
-        chosen = next(m for m in c.members if m not in (old, target))
         ctl(c, "failover", "--candidate", chosen.name, "--force")
         assert c.wait_leader() is chosen
         c.write_row(chosen)
