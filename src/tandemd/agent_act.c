@@ -721,8 +721,9 @@ static void ensure_slots(agent *a, const dcs_view *v)
 	}
 	sb_puts(&sb, "]::text[]) n WHERE n NOT IN (SELECT slot_name FROM pg_replication_slots)");
 	char *e = NULL;
-	if (n && pgctl_query(a->loop, a->local_conninfo, sb.data, a->hc.retry_timeout_ms, on_slots,
-	                     a, &e) != 0) {
+	/* Every housekeeping pass: on the kept connection, not a new backend each time. */
+	if (n && pgctl_ask(a->pc, a->local_conninfo, sb.data, a->hc.retry_timeout_ms, on_slots, a,
+	                   &e) != 0) {
 		log_warning("%s", e);
 		free(e);
 	}

@@ -303,26 +303,9 @@ static const char info_sql[] =
     " (SELECT status FROM pg_stat_wal_receiver),"
     " (SELECT system_identifier::text FROM pg_control_system())";
 
-static void on_info(const char *const *row, int ncols, const char *err, void *ud)
-{
-	gather *g = ud;
-	agent *a = g->a;
-	if (!err && ncols >= 6) {
-		a->server_version = row[0] ? atoi(row[0]) : 0;
-		a->pending_restart = row[1] && atoi(row[1]) > 0;
-		a->pg_started_unix_ms = row[2] ? strtoull(row[2], NULL, 10) : 0;
-		agent_set_replicas(a, row[3]);
-		free(a->walreceiver);
-		a->walreceiver = row[4] ? xstrdup(row[4]) : NULL;
-		if (row[5] && (!a->sysid || strcmp(a->sysid, row[5]) != 0)) {
-			free(a->sysid);
-			a->sysid = xstrdup(row[5]);
-		}
-	}
-	gather_end(g);
-}
-
-static void on_state(const pgctl_state *st, const char *err, void *ud)
+/* The state, then the info query's columns (asked in the same round trip). */
+static void on_state(const pgctl_state *st, const char *const *row, int ncols, const char *err,
+                     void *ud)
 {
 	gather *g = ud;
 	agent *a = g->a;
@@ -340,13 +323,19 @@ static void on_state(const pgctl_state *st, const char *err, void *ud)
 	a->st_pid = pgctl_pid(a->pc);
 	if (a->st.timeline < prev)
 		a->st.timeline = prev;
-	char *e = NULL;
-	if (pgctl_query(a->loop, a->local_conninfo, info_sql, a->hc.retry_timeout_ms, on_info, g,
-	                &e) != 0) {
-		log_warning("%s", e);
-		free(e);
-		gather_end(g);
+	if (ncols >= 6) {
+		a->server_version = row[0] ? atoi(row[0]) : 0;
+		a->pending_restart = row[1] && atoi(row[1]) > 0;
+		a->pg_started_unix_ms = row[2] ? strtoull(row[2], NULL, 10) : 0;
+		agent_set_replicas(a, row[3]);
+		free(a->walreceiver);
+		a->walreceiver = row[4] ? xstrdup(row[4]) : NULL;
+		if (row[5] && (!a->sysid || strcmp(a->sysid, row[5]) != 0)) {
+			free(a->sysid);
+			a->sysid = xstrdup(row[5]);
+		}
 	}
+	gather_end(g);
 }
 
 static void on_controldata(bool ok, const char *out, const char *moved, void *ud)
@@ -374,9 +363,14 @@ void agent_gather(agent *a, void (*done)(agent *a))
 			gather_end(g);
 			return;
 		}
-		if (pgctl_query_state(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_state,
-		                      g, &e) == 0)
+		if (pgctl_ask_state(a->pc, a->local_conninfo, info_sql, a->hc.retry_timeout_ms,
+		                    on_state, g, &e) == 0)
 			return;
+		a->query_ok = false; /* no answer (the postmaster is being stopped): no state */
+		log_debug("state query: %s", e);
+		free(e);
+		gather_end(g);
+		return;
 	} else {
 		a->query_ok = false;
 		if (agent_has_data(a) && !has_control_file(a)) {

@@ -1,5 +1,6 @@
 /* The postmaster as a child of the agent, and initdb. See pgctl.h. */
 #include "pgctl.h"
+#include "pgsession.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -45,6 +46,11 @@ struct pgctl {
 	long initdb_log_off;
 	pgctl_initdb_cb initdb_cb;
 	void *initdb_ud;
+
+	/* the kept connection for the periodic questions (pgctl_ask_state): closed whenever the
+	 * server is started, stopped or exits */
+	pgsession *session;
+	char *session_conninfo;
 };
 
 static void close_free(uv_handle_t *h)
@@ -100,6 +106,8 @@ void pgctl_free(pgctl *pc)
 	}
 	if (pc->timer)
 		uv_close((uv_handle_t *)pc->timer, close_free);
+	pgsession_free(pc->session);
+	free(pc->session_conninfo);
 	free(pc->bin_dir);
 	free(pc->fence_path);
 	free(pc->data_dir);
@@ -115,6 +123,32 @@ bool pgctl_running(const pgctl *pc)
 int pgctl_pid(const pgctl *pc)
 {
 	return pc->proc ? pc->proc->pid : 0;
+}
+
+pgsession *pgctl_session_(pgctl *pc, const char *conninfo, char **err)
+{
+	if (!pc->proc || pc->stop_asked) {
+		err_set(err, "pgctl: the postmaster is %s",
+		        pc->proc ? "being stopped" : "not running");
+		return NULL;
+	}
+	if (pc->session && strcmp(pc->session_conninfo, conninfo) != 0) {
+		err_set(err, "pgctl: the kept connection was opened with another conninfo");
+		return NULL;
+	}
+	if (!pc->session) {
+		pc->session = pgsession_new(pc->loop, conninfo);
+		pc->session_conninfo = xstrdup(conninfo);
+	}
+	return pc->session;
+}
+
+/* A stopped, restarted or crashed server is not the one the kept connection talked to; and a
+ * smart shutdown would wait for it. */
+static void drop_session(pgctl *pc, const char *why)
+{
+	if (pc->session)
+		pgsession_reset(pc->session, why);
 }
 
 static int open_log(const pgctl *pc, char **err)
@@ -217,6 +251,7 @@ static void on_pm_exit(uv_process_t *p, int64_t status, int sig)
 		return;
 	pc->proc = NULL;
 	uv_timer_stop(pc->timer);
+	drop_session(pc, "the postmaster exited");
 	bool asked = pc->stop_asked;
 	pc->stop_asked = false;
 	pc->step = STEP_NONE;
@@ -253,6 +288,7 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 		return -1;
 	}
 	pc->proc = p;
+	drop_session(pc, "the postmaster was started again");
 	pc->started_reported = false;
 	pc->stop_asked = false;
 	pc->step = STEP_NONE;
@@ -335,6 +371,7 @@ int pgctl_stop(pgctl *pc, pgctl_stop_mode mode, uint64_t step_timeout_ms, char *
 		return -1;
 	}
 	pc->stop_asked = true;
+	drop_session(pc, "PostgreSQL is being stopped");
 	pc->step_timeout_ms = step_timeout_ms;
 	report_start(pc, false, NULL, "asked to stop before it was ready");
 	stop_step s = mode == PGCTL_SMART  ? STEP_SMART

@@ -39,7 +39,7 @@ typedef enum pgctl_stop_mode { PGCTL_SMART, PGCTL_FAST, PGCTL_IMMEDIATE } pgctl_
 
 /* `ready` true: postmaster.pid says "ready" or "standby" (in `status`). A hot standby that accepts
  * read-only connections says "ready" too ("standby" is up but refusing connections, hot_standby =
- * off): ask pg_is_in_recovery() (pgctl_query_state) to tell a replica. On a deadline the
+ * off): ask pg_is_in_recovery() (pgctl_ask_state) to tell a replica. On a deadline the
  * postmaster is left running: the caller decides whether to stop it. false: it exited or the
  * deadline passed first (`err` says which). */
 typedef void (*pgctl_start_cb)(pgctl *pc, bool ready, const char *status, const char *err,
@@ -117,8 +117,14 @@ int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *da
 int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
                       char **err) TND_MUST_CHECK;
 const char *pgctl_data_dir_(const pgctl *pc);
+struct pgsession;
+/* pc's kept connection (see pgctl_ask_state); NULL and err while no postmaster runs, while it is
+ * being stopped, or when `conninfo` is not the one the connection was first opened with. */
+struct pgsession *pgctl_session_(pgctl *pc, const char *conninfo, char **err) TND_MUST_CHECK;
 
-/* One-shot queries (pgctl_query.c). The first row's columns, NULL for SQL NULL; err on failure. */
+/* One-shot queries (pgctl_query.c), each on a new connection, for rare actions (bootstrap's
+ * roles, promote, checkpoint). The first row's columns, NULL for SQL NULL; err on failure (which
+ * comes through the callback, connecting included). */
 typedef void (*pgctl_query_cb)(const char *const *row, int ncols, const char *err, void *ud);
 int pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
                 pgctl_query_cb cb, void *ud, char **err) TND_MUST_CHECK;
@@ -130,9 +136,20 @@ typedef struct pgctl_state {
 	uint64_t replay_lsn;  /* replica: pg_last_wal_replay_lsn */
 	int64_t timeline;     /* pg_stat_wal_receiver.received_tli, else the checkpoint's */
 } pgctl_state;
-typedef void (*pgctl_state_cb)(const pgctl_state *st, const char *err, void *ud);
-int pgctl_query_state(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_state_cb cb,
-                      void *ud, char **err) TND_MUST_CHECK;
+/* The periodic question to the running server: its state and, in the same round trip, the
+ * columns of `extra_sql` (a SELECT that returns one row; NULL: none), asked on pc's kept
+ * connection (pgsession.h) rather than a new backend each time. The connection is opened by the
+ * first question and closed whenever pc starts or stops the server, the postmaster exits, or a
+ * question fails: an error is always an error (st NULL), never a state. -1 (no callback) while no
+ * postmaster runs or it is being stopped. */
+typedef void (*pgctl_state_cb)(const pgctl_state *st, const char *const *extra, int nextra,
+                               const char *err, void *ud);
+/* Any other frequent question on the same kept connection, answered after those asked before
+ * it; it may be sent twice (pgsession.h), so only what is safe to repeat. */
+int pgctl_ask(pgctl *pc, const char *conninfo, const char *sql, uint64_t timeout_ms,
+              pgctl_query_cb cb, void *ud, char **err) TND_MUST_CHECK;
+int pgctl_ask_state(pgctl *pc, const char *conninfo, const char *extra_sql, uint64_t timeout_ms,
+                    pgctl_state_cb cb, void *ud, char **err) TND_MUST_CHECK;
 /* SELECT pg_promote(wait => false); cb gets ok. */
 typedef void (*pgctl_done_cb)(bool ok, const char *err, void *ud);
 int pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,

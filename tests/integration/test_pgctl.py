@@ -25,7 +25,7 @@ LIVE = BUILD / "tests" / "pgctl" / "pgctl_live"
 VALGRIND = shutil.which("valgrind")
 
 STEPS = [
-    "initdb_argv", "initdb", "start", "state_primary", "params", "stop_fast", "crash",
+    "initdb_argv", "initdb", "start", "state_primary", "session", "params", "stop_fast", "crash",
     "restart_after_crash", "stop_escalate_fast", "stop_escalate_kill", "standby", "promote", "move_aside", "all",
 ]
 

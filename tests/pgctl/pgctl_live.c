@@ -27,6 +27,7 @@ typedef struct ctx {
 	int64_t exit_status;
 	int term_signal;
 	pgctl_state st;
+	int backend; /* pg_backend_pid() of the last state question */
 	char *row[4];
 	int ncols;
 } ctx;
@@ -134,13 +135,15 @@ static void on_exit_pm(pgctl *pc, bool asked, int64_t status, int sig, void *ud)
 	c->term_signal = sig;
 }
 
-static void on_state(const pgctl_state *st, const char *err, void *ud)
+static void on_state(const pgctl_state *st, const char *const *extra, int nextra, const char *err,
+                     void *ud)
 {
 	ctx *c = ud;
 	c->done = true;
 	c->ok = st != NULL;
 	if (st)
 		c->st = *st;
+	c->backend = st && nextra == 1 && extra[0] ? atoi(extra[0]) : 0;
 	snprintf(c->err, sizeof c->err, "%s", err ? err : "");
 }
 
@@ -198,13 +201,50 @@ static void stop_fast(ctx *c)
 	CHECK(!pgctl_running(c->pc), "still running");
 }
 
-static void state(ctx *c)
+/* The state question on pgctl's kept connection, with the answering backend's pid. */
+static void ask(ctx *c, const char *extra_sql)
 {
 	char *err = NULL;
 	reset(c);
-	CHECK(pgctl_query_state(c->loop, c->conninfo, 5000, on_state, c, &err) == 0, "%s", err);
+	CHECK(pgctl_ask_state(c->pc, c->conninfo, extra_sql, 5000, on_state, c, &err) == 0, "%s",
+	      err);
+	CHECK(!c->done, "the callback ran inside pgctl_ask_state");
 	run_until(c, &c->done, 10000);
-	CHECK(c->done && c->ok, "state: %s", c->err);
+	CHECK(c->done, "no answer to the state question");
+}
+
+static void state(ctx *c)
+{
+	ask(c, "SELECT pg_backend_pid()");
+	CHECK(c->ok && c->backend > 0, "state: %s", c->err);
+}
+
+/* Answers of queued questions: their first column, in the order they came. */
+typedef struct order {
+	int n;
+	char got[4][64];
+} order;
+
+static void on_order(const char *const *row, int ncols, const char *err, void *ud)
+{
+	order *o = ud;
+	snprintf(o->got[o->n++ % 4], sizeof o->got[0], "%s",
+	         err                    ? "error"
+	         : ncols >= 1 && row[0] ? row[0]
+	                                : "(null)");
+}
+
+/* A question on the kept connection, its answer into `o`. */
+static void ask_sql(ctx *c, const char *sql, order *o)
+{
+	char *err = NULL;
+	CHECK(pgctl_ask(c->pc, c->conninfo, sql, 10000, on_order, o, &err) == 0, "%s", err);
+}
+
+static void pause_ms(ctx *c, uint64_t ms)
+{
+	bool never = false;
+	run_until(c, &never, ms);
 }
 
 static const char *show(ctx *c, const char *sql)
@@ -307,6 +347,56 @@ int main(int argc, char **argv)
 	      c->st.in_recovery, (unsigned long long)c->st.lsn);
 	printf("ok state_primary\n");
 
+	/* The kept connection: the same backend answers every question; one the server ended
+	 * (while idle, or just before the question) is replaced without a failed question; a failed
+	 * question is an error, and the next one starts on a new connection. */
+	int b1 = c->backend;
+	state(c);
+	CHECK(c->backend == b1, "a new backend %d for the second question (first %d)", c->backend,
+	      b1);
+	char term[128];
+	snprintf(term, sizeof term, "SELECT pg_terminate_backend(%d)", b1);
+	CHECK(strcmp(show(c, term), "t") == 0, "terminate %d", b1);
+	pause_ms(c, 200);
+	state(c);
+	CHECK(c->backend != b1, "the terminated backend answered");
+	int b2 = c->backend;
+	snprintf(term, sizeof term, "SELECT pg_terminate_backend(%d)", b2);
+	CHECK(strcmp(show(c, term), "t") == 0, "terminate %d", b2);
+	state(c); /* at once: the question may meet the closed connection, then retries */
+	CHECK(c->backend != b2, "the terminated backend answered");
+	int b3 = c->backend;
+	ask(c, "SELECT 1/0");
+	CHECK(!c->ok && strstr(c->err, "division by zero"), "a failed question: ok=%d err=%s",
+	      c->ok, c->err);
+	state(c);
+	CHECK(c->backend != b3 && c->backend > 0, "the connection of a failed question was kept");
+	/* Questions asked together are answered in order, on the one connection (a stop fails
+	 * those not yet answered: below), and a reload changes nothing of it. */
+	order ord = {0};
+	int kept = c->backend;
+	ask_sql(c, "SELECT pg_backend_pid()", &ord);
+	ask_sql(c, "SELECT 'second'", &ord);
+	for (int i = 0; i < 400 && ord.n < 2; i++)
+		pause_ms(c, 5);
+	CHECK(ord.n == 2 && atoi(ord.got[0]) == kept && strcmp(ord.got[1], "second") == 0,
+	      "in order: %d answers, %s, %s (backend %d)", ord.n, ord.got[0], ord.got[1], kept);
+	ord.n = 0;
+	ask_sql(c, "SELECT pg_sleep(0.2)", &ord);
+	ask_sql(c, "SELECT 2", &ord);
+	CHECK(ord.n == 0, "an answer inside pgctl_ask");
+	CHECK(pgctl_reload(c->pc, &err) == 0, "%s", err); /* no reset: still answered */
+	pause_ms(c, 300);
+	CHECK(ord.n == 2 && strcmp(ord.got[1], "2") == 0, "after a reload: %d answers", ord.n);
+	state(c);
+	CHECK(c->backend == kept, "the reload changed the connection");
+	reset(c);
+	CHECK(pgctl_ask_state(c->pc, "host=/nonexistent", NULL, 5000, on_state, c, &err) != 0,
+	      "another conninfo accepted");
+	free(err);
+	err = NULL;
+	printf("ok session\n");
+
 	CHECK(strcmp(show(c, "SHOW work_mem"), "64MB") == 0, "work_mem %s", c->row[0]);
 	CHECK(strcmp(show(c, "SELECT current_setting('application_name')"),
 	             "it's tandem \\ agent") == 0,
@@ -326,7 +416,13 @@ int main(int argc, char **argv)
 	      "config errors");
 	printf("ok params\n");
 
+	/* a stop ends the kept connection: a question in flight fails, it is not answered */
+	order busy = {0};
+	ask_sql(c, "SELECT pg_sleep(5)", &busy);
+	pause_ms(c, 100);
 	stop_fast(c);
+	CHECK(busy.n == 1 && strcmp(busy.got[0], "error") == 0, "a question across a stop: %d %s",
+	      busy.n, busy.got[0]);
 	printf("ok stop_fast\n");
 
 	/* crash: kill -9 of the postmaster is reported as not asked */
@@ -337,6 +433,10 @@ int main(int argc, char **argv)
 	run_until(c, &c->exited, 10000);
 	CHECK(c->exited && !c->asked && c->term_signal == SIGKILL,
 	      "crash: exited=%d asked=%d sig=%d", c->exited, c->asked, c->term_signal);
+	CHECK(pgctl_ask_state(c->pc, c->conninfo, NULL, 5000, on_state, c, &err) != 0,
+	      "a question while no postmaster runs");
+	free(err);
+	err = NULL;
 	printf("ok crash\n");
 
 	/* back up after the crash (retrying while orphans hold shared memory), clean stop */
@@ -403,6 +503,7 @@ int main(int argc, char **argv)
 	CHECK(!strstr(c->row[0], "password"), "password in conninfo");
 	printf("ok standby\n");
 
+	int standby_backend = c->backend;
 	reset(c);
 	CHECK(pgctl_promote(c->loop, c->conninfo, 5000, on_done, c, &err) == 0, "%s", err);
 	run_until(c, &c->done, 10000);
@@ -416,13 +517,22 @@ int main(int argc, char **argv)
 			run_until(c, &never, 50);
 	}
 	CHECK(promoted, "not promoted");
+	/* The kept connection outlives the promotion and sees the new timeline at once. */
+	CHECK(c->backend == standby_backend, "backend %d after the promotion, %d before",
+	      c->backend, standby_backend);
+	CHECK(c->st.timeline == 2 && c->st.lsn > 0, "promoted: timeline %lld",
+	      (long long)c->st.timeline);
 	printf("ok promote\n");
 
-	/* a smart stop on an idle server; then move aside */
+	/* a smart stop on an idle server (the kept connection is closed first: the stop does not
+	 * wait for it); then move aside */
 	c->exited = false;
+	t0 = uv_now(c->loop);
 	CHECK(pgctl_stop(c->pc, PGCTL_SMART, 20000, &err) == 0, "%s", err);
 	run_until(c, &c->exited, 70000);
 	CHECK(c->exited && c->asked, "smart stop");
+	CHECK(uv_now(c->loop) - t0 < 10000, "the smart stop waited %llu ms",
+	      (unsigned long long)(uv_now(c->loop) - t0));
 	char *moved = NULL;
 	CHECK(pgctl_move_aside(c->pc, &moved, &err) == 0, "%s", err);
 	struct stat st;
