@@ -8,11 +8,11 @@ packages=(
   build-essential meson ninja-build pkg-config clang-14 libfuzzer-14-dev libclang-rt-14-dev
   clang-format valgrind cppcheck
   # libraries
-  libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
+  libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-gnutls-dev
   libsystemd-dev libcmocka-dev
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 etcd-server haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
-  procps iproute2 util-linux tzdata nftables
+  procps iproute2 util-linux tzdata nftables faketime
 )
 
 missing=()
