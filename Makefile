@@ -9,7 +9,7 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover clean faults soak
+        demo install bench bench-failover bench-steady clean faults soak
 
 all: build
 
@@ -78,6 +78,11 @@ bench: build
 # Failover benchmark against Patroni (about 16 minutes): make bench-failover BENCH_ARGS=--quick
 bench-failover: build
 	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh $(BENCH_ARGS)
+
+# No fault for STEADY_SECONDS (default 10 minutes) with writes: no failover should happen.
+STEADY_SECONDS ?= 600
+bench-steady: build
+	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh --steady $(STEADY_SECONDS) $(BENCH_ARGS)
 
 # Fault injection with a history checker (root: network namespaces). See docs/faults.md.
 SEED     ?= 1

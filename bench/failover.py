@@ -3,6 +3,7 @@
 
     bench/failover.py [--runs N] [--only tandem|patroni] [--quick] [--keep]
                       [--patroni-haproxy docs|tandem] [--idle-seconds S]
+    bench/failover.py --steady SECONDS [--keep] [--json FILE]     (make bench-steady)
 
 For each system it builds, as tests/integration/cluster.py does (and reusing it), a cluster of three
 members on loopback with its own single-member etcd and an HAProxy in front, run as the postgres OS
@@ -38,6 +39,13 @@ HAProxy: tandem's cluster uses `tandemctl haproxy-config`; Patroni's uses the co
 Patroni's documentation (option httpchk GET /primary, http-check expect status 200, default-server
 inter 3s fall 3 rise 2 on-marked-down shutdown-sessions), or tandem's generated one with
 --patroni-haproxy tandem.
+
+--steady SECONDS runs only the steady-state measurement instead: tandem with its defaults, healthy,
+the same client writing a row every 20 ms through HAProxy for SECONDS (make bench-steady: 600) and
+no fault. Nothing failed, so nothing should fail over: it reports leader changes (the DCS leader
+key sampled every second, new DCS history entries, leader and timeline at start and end), write
+errors, the longest gap between acknowledged writes, lost rows, and each agent's RSS (sampled every
+second) and CPU over the whole run.
 
 Progress goes to stderr, the table to stdout. --keep keeps every directory and log.
 """
@@ -569,6 +577,150 @@ def idle_measure(cl, seconds):
 
 
 # ---------------------------------------------------------------------------------------------
+# steady state: no fault, writes for a long time
+
+
+def history_len(cl):
+    try:
+        return len(json.loads(cl.etcd.get(cl.key("history")) or "[]") or [])
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def steady_run(seconds, keep):
+    """tandem with its defaults, healthy, a row every 20 ms through HAProxy for `seconds` and
+    nothing else: no failover should happen. Returns a result dict."""
+    out = {"seconds": seconds, "error": None}
+    cl = BenchCluster("tandem", None, False, "tandem")
+    progress(f"steady: starting in {cl.base}")
+    failed = False
+    try:
+        cl.start()
+        cl.wait_ok(T_BOOT)
+        cl.start_haproxy()
+        leader = cl.wait_ok(T_BOOT)
+        leader.query("CREATE TABLE IF NOT EXISTS bench_rows (id bigint PRIMARY KEY, "
+                     "at timestamptz NOT NULL DEFAULT now())")
+        time.sleep(2)
+        tick = os.sysconf("SC_CLK_TCK")
+        out["leader_start"] = leader.name
+        out["timeline_start"] = (leader.patroni() or {}).get("timeline")
+        out["history_start"] = history_len(cl)
+        pids = {m.name: m.agent_pids() for m in cl.members}
+        ticks0 = {n: sum(proc_stat(p)[1] for p in ps if proc_stat(p)) for n, ps in pids.items()}
+        rss = {n: [] for n in pids}
+        leaders, changes, last = [], 0, leader.name
+        w = Writer(cl.haproxy.rw_port, cl.superuser_password, 1)
+        t0 = time.monotonic()
+        w.start()
+        progress(f"steady: healthy, leader {leader.name}; writing for {seconds:.0f}s")
+        next_report = t0 + 60
+        while time.monotonic() - t0 < seconds:
+            time.sleep(1.0)
+            name = cl.dcs_leader()
+            leaders.append(name)
+            if name and name != last:
+                changes += 1
+                progress(f"steady: leader key {last} -> {name}")
+                last = name
+            for n, ps in pids.items():
+                rss[n].append(sum(rss_kib(p) for p in ps))
+            if time.monotonic() >= next_report:
+                next_report += 60
+                with w.lock:
+                    errs = sum(1 for r in w.records if r[2] is None)
+                    n_w = len(w.records)
+                progress(f"steady: {time.monotonic() - t0:.0f}s, {n_w} writes, {errs} errors")
+        w.stop()
+        dt = time.monotonic() - t0
+        ticks1 = {n: sum(proc_stat(p)[1] for p in ps if proc_stat(p)) for n, ps in pids.items()}
+        out["alive"] = {n: all(proc_stat(p) for p in ps) for n, ps in pids.items()}
+        end = cl.leader()
+        out["leader_end"] = end.name if end else None
+        out["timeline_end"] = ((end.patroni() or {}) if end else {}).get("timeline")
+        out["history_end"] = history_len(cl)
+        out["leader_key_changes"] = changes
+        out["leader_key_missing_s"] = sum(1 for x in leaders if not x)
+        with w.lock:
+            recs = list(w.records)
+        acks = sorted(r[2] for r in recs if r[2] is not None)
+        out["writes"] = len(recs)
+        out["errors"] = sum(1 for r in recs if r[2] is None)
+        out["error_kinds"] = sorted({r[3] for r in recs if r[3]})[:5]
+        out["max_gap"] = max((b - a for a, b in zip(acks, acks[1:])), default=None)
+        lat = sorted(r[2] - r[1] for r in recs if r[2] is not None)
+        out["p99_latency"] = lat[int(len(lat) * 0.99)] if lat else None
+        out["max_latency"] = lat[-1] if lat else None
+        acked = {r[0] for r in recs if r[2] is not None}
+        present = {r[0] for r in end.query("SELECT id FROM bench_rows")} if end else set()
+        out["lost"] = len(acked - present) if end else None
+        out["cpu_pct"] = {n: 100.0 * (ticks1[n] - ticks0[n]) / tick / dt for n in pids}
+        out["rss_kib"] = rss
+        out["duration"] = dt
+    except Exception as e:  # noqa: BLE001
+        failed = True
+        out["error"] = str(e)[:500]
+        progress(f"steady: ERROR {e}")
+        traceback.print_exc(file=sys.stderr)
+        print(cl.logs()[-6000:], file=sys.stderr)
+    finally:
+        if keep or failed:
+            os.environ["TANDEM_KEEP_CLUSTER"] = "1"
+        for p in cl.cleanup():
+            progress(f"steady: cleanup: {p[:300]}")
+        os.environ.pop("TANDEM_KEEP_CLUSTER", None)
+        if keep or failed:
+            progress(f"steady: kept {cl.base}")
+    return out
+
+
+def steady_table(r):
+    if r.get("error"):
+        return f"! steady: {r['error']}"
+    rss = [v for vals in r["rss_kib"].values() for v in vals]
+    cpu = list(r["cpu_pct"].values())
+    per_agent_rss = [statistics.median(v) / 1024 for v in r["rss_kib"].values() if v]
+    rows = [
+        ("leader changes (DCS leader key, sampled every 1 s)", "0", str(r["leader_key_changes"]),
+         r["leader_key_changes"] == 0),
+        ("seconds without a leader key (samples)", "0", str(r["leader_key_missing_s"]),
+         r["leader_key_missing_s"] == 0),
+        ("new DCS history entries (failovers)", "0",
+         "?" if None in (r["history_start"], r["history_end"]) else
+         str(r["history_end"] - r["history_start"]),
+         r["history_start"] == r["history_end"]),
+        ("leader / timeline at start -> end", "same",
+         f"{r['leader_start']} / {r['timeline_start']} -> {r['leader_end']} / "
+         f"{r['timeline_end']}",
+         (r["leader_start"], r["timeline_start"]) == (r["leader_end"], r["timeline_end"])),
+        ("writes (one every 20 ms) / write errors", "0 errors",
+         f"{r['writes']} / {r['errors']}", r["errors"] == 0),
+        ("longest gap between acknowledged writes", "—",
+         f"{r['max_gap']:.3f} s" if r["max_gap"] is not None else "—", None),
+        ("write latency p99 / max", "—",
+         f"{r['p99_latency'] * 1000:.1f} / {r['max_latency'] * 1000:.1f} ms"
+         if r["p99_latency"] is not None else "—", None),
+        ("acknowledged rows lost", "0", str(r["lost"]), r["lost"] == 0),
+        ("agent resident memory (tandemd + fence; median per agent, max of all samples)",
+         "< 8 MB", f"{fmt_range(per_agent_rss, 'MiB', 1)}, max {max(rss) / 1024:.1f} MiB"
+         if rss else "—", bool(rss) and max(rss) * 1024 < 8e6),
+        ("agent CPU with writes, % of a core (3 agents)", "< 0.2 % (idle goal)",
+         fmt_range(cpu, "%", 3), max(cpu) < 0.2),
+        ("agents alive at the end", "3",
+         str(sum(r["alive"].values())), all(r["alive"].values())),
+    ]
+    header = ("measurement", "goal", "tandem", "meets goal")
+    body = [(a, b, c, "—" if d is None else ("yes" if d else "no")) for a, b, c, d in rows]
+    widths = [max(len(x[i]) for x in body + [header]) for i in range(4)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(x, widths)) + " |" for x in body]
+    if r.get("error_kinds"):
+        lines.append("write errors seen: " + "; ".join(r["error_kinds"]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
 # one system in one mode
 
 
@@ -803,12 +955,16 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=None)
     ap.add_argument("--modes", default="async,sync", help="comma-separated: async,sync")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    ap.add_argument("--steady", type=float, metavar="SECONDS",
+                    help="only the steady-state run: tandem, no fault, writes for SECONDS")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (PostgreSQL and the agents run as the postgres user)")
     for p in (C.TANDEMD, C.TANDEMD.parent / "tandemd-fence", C.TANDEMCTL):
         if not p.exists():
             sys.exit(f"{p} is missing: run make first")
+    if a.steady:
+        return steady_main(a)
     runs = 1 if a.quick else a.runs
     idle = a.idle_seconds if a.idle_seconds is not None else (10 if a.quick else 30)
     modes = [m.strip() == "sync" for m in a.modes.split(",") if m.strip()]
@@ -851,6 +1007,26 @@ def main():
     for r in errs:
         print(f"! {r['label']} / {r['mode']}: {r['error']}")
     return 1 if errs else 0
+
+
+def steady_main(a):
+    with open("/proc/loadavg") as f:
+        load0 = f.read().split()[:3]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    r = steady_run(a.steady, a.keep)
+    with open("/proc/loadavg") as f:
+        load1 = f.read().split()[:3]
+    if a.json:
+        pathlib.Path(a.json).write_text(json.dumps(r, indent=1, default=str))
+    print(f"Steady-state benchmark (no fault, writes every 20 ms through HAProxy), started "
+          f"{started}, {os.uname().nodename}, {os.cpu_count()} cores, {a.steady:.0f} s, tandem "
+          f"defaults (ttl 4, loop_wait 1), load average {' '.join(load0)} -> {' '.join(load1)}")
+    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(C.TANDEMD.stat().st_mtime))
+    print(f"tandemd: {C.TANDEMD} built {built} (tree at start: {git})")
+    print(steady_table(r))
+    return 1 if r.get("error") else 0
 
 
 if __name__ == "__main__":
