@@ -297,14 +297,14 @@ static void on_done(const etcd_result *res, void *ud);
 static void renew_touch(op *o)
 {
 	dcs *d = o->d;
-	etcd_compare cmp[2] = {
-	    {.key = d->leader_key, .target = ETCD_CMP_VALUE, .value = d->name},
-	    {.key = d->leader_key, .target = ETCD_CMP_LEASE, .number = o->lease},
-	};
+	/* Only the value is compared: a key with our name on another lease is our own, left by
+	 * this member's previous process (it kept its lease when it died), and is moved onto ours.
+	 * Member names are unique in a cluster. */
+	etcd_compare cmp = {.key = d->leader_key, .target = ETCD_CMP_VALUE, .value = d->name};
 	etcd_op put = {
 	    .kind = ETCD_OP_PUT, .key = d->leader_key, .value = d->name, .lease = o->lease};
 	o->kind = OP_TXN;
-	o->call = etcd_txn(d->e, cmp, 2, &put, 1, NULL, 0, d->timeout_ms, on_done, o);
+	o->call = etcd_txn(d->e, &cmp, 1, &put, 1, NULL, 0, d->timeout_ms, on_done, o);
 	if (!o->call)
 		op_fail_now(o, DCS_FAILED, "could not start the request");
 }

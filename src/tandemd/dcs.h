@@ -9,8 +9,9 @@
  * The leader key is never written blindly: every operation on it is one etcd transaction
  * conditional on who holds it:
  *   acquire  = if version(leader) == 0 then put leader=<name> with our lease
- *   renew    = keep-alive our lease, then if value(leader) == <name> and lease(leader) == our
- *              lease then put leader=<name> with our lease (a touch)
+ *   renew    = keep-alive our lease, then if value(leader) == <name> then put leader=<name>
+ *              with our lease (a touch; a key this member's previous process left on its old
+ *              lease moves onto the new one)
  *   release  = if value(leader) == <name> then delete leader
  *   initialize = if version(initialize) == 0 then put initialize=<sysid>
  * Every call has a deadline (retry_timeout) and ends in exactly one callback, with DCS_OK,

@@ -279,6 +279,30 @@ static int suite_race(const char *endpoint, const char *dead, const char *scope)
 	CHECK(dcs_get_view(w->d)->leader_mod_revision == rev1, "leader unchanged for the holder");
 	step("non_holder_refused");
 
+	/* The holder restarts (a new process, a new lease) while its key still lives on the old
+	 * lease: its first renewal moves the key onto the new lease. */
+	{
+		member again;
+		member_open(&again, w->name, endpoint, scope, 5, 3000);
+		CHECK(wait_leader(&again, w->name, 2000), "the restarted holder sees its key");
+		CHECK(sync_op(&again, dcs_lease_grant, "grant") == DCS_OK, "grant after restart");
+		dcs_renew_leader(again.d, on_ka, &k);
+		CHECK(wait_done(&k, 5000) && k.r == DCS_OK, "renew adopts the key: %s",
+		      k.error ? k.error : "");
+		reset(&k);
+		run_for(300);
+		CHECK(dcs_get_view(l->d)->leader_lease == dcs_lease_id(again.d),
+		      "the key is on the new lease");
+		member_close(&again);
+		/* ...and back, so that the steps below find it where they expect it */
+		dcs_renew_leader(w->d, on_ka, &k);
+		CHECK(wait_done(&k, 5000) && k.r == DCS_OK, "renew by the first holder");
+		reset(&k);
+		run_for(300);
+		CHECK(dcs_get_view(l->d)->leader_lease == dcs_lease_id(w->d), "back on its lease");
+	}
+	step("restarted_holder_adopts");
+
 	/* initialize: create-if-absent */
 	done in[2] = {{0}, {0}};
 	dcs_take_initialize(ms[0].d, "7301312345678901234", on_done, &in[0]);
