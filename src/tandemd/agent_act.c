@@ -25,6 +25,15 @@ static void fail_action(agent *a, const char *what, const char *err)
 	agent_action_done(a);
 }
 
+/* A promotion that failed counts as a failed restart of the leader's PostgreSQL: after
+ * max_restarts of either, the leader leaves leadership to a replica (a full disk fails both). */
+static void promote_failed(agent *a, const char *what, const char *err)
+{
+	a->restarts++;
+	a->last_restart_ms = agent_now();
+	fail_action(a, what, err);
+}
+
 /* ---- starting and stopping PostgreSQL ---- */
 
 static void on_started(pgctl *pc, bool ready, const char *status, const char *err, void *ud)
@@ -74,6 +83,7 @@ static int start_pg(agent *a, bool standby, const char *upstream, agent_step_fn 
 	a->query_ok = false;
 	a->ctl_ok = false;
 	a->handed_over = false;
+	a->rewind_pending = false; /* started after the rewind, or on fresh data */
 	a->on_ready_step = on_ready;
 	if (pgctl_start(a->pc, START_TIMEOUT_MS, on_started, on_exited, a, err) != 0) {
 		a->on_ready_step = NULL;
@@ -140,7 +150,7 @@ static void on_promoted(bool ok, const char *err, void *ud)
 {
 	agent *a = ud;
 	if (!ok) {
-		fail_action(a, "pg_promote()", err);
+		promote_failed(a, "pg_promote()", err);
 		return;
 	}
 	log_info("promoting PostgreSQL");
@@ -164,14 +174,14 @@ static void act_promote(agent *a)
 		free(up);
 		a->promoting = false;
 		if (r != 0 || pgctl_reload(a->pc, &e) != 0) {
-			fail_action(a, "synchronous_standby_names before the promotion", e);
+			promote_failed(a, "synchronous_standby_names before the promotion", e);
 			free(e);
 			return;
 		}
 	}
 	if (pgctl_promote(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_promoted, a, &e) !=
 	    0) {
-		fail_action(a, "pg_promote()", e);
+		promote_failed(a, "pg_promote()", e);
 		free(e);
 	}
 }
@@ -345,6 +355,9 @@ static void act_rewind(agent *a, const char *target)
 		return;
 	}
 	a->doing = "running pg_rewind";
+	/* Until a rewind has really run, the divergence is known even if pg_rewind's own crash
+	 * recovery changes the control data it was judged by. */
+	a->rewind_pending = true;
 	/* pg_rewind first finishes crash recovery in single-user mode, which refuses standby
 	 * mode: a former primary that crashed while it was starting as a replica has the file. */
 	char *se = NULL;
@@ -908,18 +921,29 @@ static bool others_running(agent *a)
 	return false;
 }
 
+/* Synchronous mode with `sync` naming us as its leader and no standby: every acknowledged
+ * commit may be ours alone, so no other member may take over (the rule in ha.c). */
+static bool only_we_may_lead(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	return v->has_config && v->config.synchronous_mode && v->has_sync && v->sync_leader &&
+	       !strcmp(v->sync_leader, a->s->name) && v->nsync_standby == 0;
+}
+
 void agent_act(agent *a, ha_decision d)
 {
 	uint64_t now = agent_now();
 	bool retryable = d.action == HA_BOOTSTRAP || d.action == HA_CLONE ||
 	                 d.action == HA_REWIND || d.action == HA_REINIT ||
-	                 d.action == HA_START_REPLICA;
+	                 d.action == HA_START_REPLICA || d.action == HA_PROMOTE ||
+	                 d.action == HA_RESTART;
 	if (retryable && now < a->backoff_until_ms)
 		return;
 	/* A former primary with no leader to follow waits for one (to rewind from it if needed)
-	 * while other members run; alone, it starts as a replica and may become leader again. */
+	 * while other members run; alone, or the only member that may lead, it starts as a replica
+	 * and may become leader again. */
 	if (d.action == HA_START_REPLICA && !d.target && a->ctl_ok && a->ctl.was_primary &&
-	    others_running(a))
+	    others_running(a) && !only_we_may_lead(a))
 		return;
 	a->busy = true;
 	free(a->target);

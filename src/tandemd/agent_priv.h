@@ -40,6 +40,7 @@ struct agent {
 	uint64_t lease_expiry_ms;
 	bool dcs_ok;
 	int64_t dcs_last_seen_unix_s;
+	uint64_t view_signature; /* of what the last DCS change showed (agent.c) */
 	uint64_t last_tick_mono, last_tick_wall;
 	bool tilt;
 
@@ -53,7 +54,8 @@ struct agent {
 	pgctl_control ctl;
 	char *upstream; /* the member named in primary_conninfo */
 	bool rewind_failed;
-	bool handed_over; /* stopped to hand leadership to a named member; not started since */
+	bool rewind_pending; /* diverged: a pg_rewind was needed and has not run yet */
+	bool handed_over;    /* stopped to hand leadership to a named member; not started since */
 	unsigned restarts;
 	uint64_t last_restart_ms;
 	uint64_t promote_until_ms;  /* pg_promote() sent; waiting for recovery to end */

@@ -132,6 +132,11 @@ static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const h
 	case HA_PG_REPLICA:
 		if (cl->paused && !operator_named(cl, cfg->name))
 			return decide(HA_KEEP_LEADER, NULL, "maintenance mode: not promoting");
+		if (lo->restarts >= cfg->max_restarts)
+			return decide(
+			    HA_RELEASE_LEADER, NULL,
+			    "PostgreSQL cannot be made writable again: leaving leadership "
+			    "to a replica");
 		return decide(HA_PROMOTE, NULL, "holding the leader key with a replica: promote");
 	case HA_PG_STARTING:
 		return decide(HA_KEEP_LEADER, NULL, "the leader, PostgreSQL starting");

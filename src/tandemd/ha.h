@@ -42,7 +42,7 @@ typedef struct ha_local {
 	const char *upstream; /* replica: the member it follows; NULL for none */
 	bool diverged;        /* history forked from the leader's: needs pg_rewind */
 	bool rewind_failed; /* pg_rewind failed: only a fresh clone (old data moved aside) helps */
-	unsigned restarts;  /* crashes restarted in place recently */
+	unsigned restarts;  /* crashes restarted in place, and failed promotions, recently */
 	/* We stopped PostgreSQL to hand leadership to a member an operator named, and have not
 	 * started it since: it comes back as a replica even in maintenance mode, as after any
 	 * demotion. */
