@@ -55,16 +55,71 @@ static char *host_of(const char *hostport)
 	return h;
 }
 
+static uint64_t mix(uint64_t h, const char *s)
+{
+	/* FNV-1a; NULL and "" differ */
+	h = (h ^ (s ? 1u : 2u)) * 1099511628211u;
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static uint64_t mix_int(uint64_t h, int64_t n)
+{
+	char buf[24];
+	snprintf(buf, sizeof buf, "%" PRId64, n);
+	return mix(h, buf);
+}
+
+/* What the HA decision reads from the view, except the WAL positions that every member
+ * publishes every second under writes (and the leader key's touch): a change that leaves this
+ * alone waits for the next beat instead of running a pass on every member. */
+static uint64_t view_signature(const dcs_view *v)
+{
+	uint64_t h = 14695981039346656037u;
+	h = mix_int(h, v->initialized);
+	h = mix(h, v->leader);
+	h = mix_int(h, v->leader_lease);
+	h = mix_int(h, v->has_config ? v->config.mod_revision : -1);
+	h = mix_int(h, v->has_failover);
+	h = mix(h, v->failover_leader);
+	h = mix(h, v->failover_candidate);
+	h = mix(h, v->failover_scheduled_at);
+	h = mix_int(h, v->has_sync);
+	h = mix(h, v->sync_leader);
+	for (size_t i = 0; i < v->nsync_standby; i++)
+		h = mix(h, v->sync_standby[i]);
+	h = mix_int(h, (int64_t)v->nhistory);
+	h = mix(h, v->failsafe);
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		h = mix(h, m->name);
+		h = mix(h, m->state);
+		h = mix(h, m->role);
+		h = mix(h, m->replication_state);
+		h = mix(h, m->api_url);
+		h = mix(h, m->conn_url);
+		h = mix_int(h, m->timeline);
+		h = mix_int(h, m->has_lsn);
+		h = mix(h, m->tags_json);
+		h = mix_int(h, m->pending_restart);
+	}
+	return h;
+}
+
 static void on_dcs_change(const dcs_view *v, void *ud)
 {
 	agent *a = ud;
-	(void)v;
 	a->dcs_ok = true;
 	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
 	if (v->leader)
 		a->leaderless_published = false;
 	agent_fence_update(a);
-	agent_kick(a);
+	/* Without a leader every position counts (who is furthest ahead): always a pass. */
+	uint64_t sig = view_signature(v);
+	if (!v->leader || sig != a->view_signature)
+		agent_kick(a);
+	a->view_signature = sig;
 }
 
 static char *sanitized_name(const char *n)
@@ -488,7 +543,7 @@ static void pass_decide(agent *a)
 		lo.lsn = a->ctl.checkpoint_lsn;
 	if ((lo.pg == HA_PG_STOPPED || lo.pg == HA_PG_CRASHED) && cl.leader &&
 	    strcmp(cl.leader, a->s->name) != 0)
-		lo.diverged = agent_diverged(a);
+		lo.diverged = a->rewind_pending || agent_diverged(a);
 	uint64_t now = agent_now();
 	if (a->restarts && now - a->last_restart_ms > 10 * a->hc.ttl_ms)
 		a->restarts = 0;
