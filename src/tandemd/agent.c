@@ -464,6 +464,8 @@ static void on_tick(uv_timer_t *t)
 
 static void pass_decide(agent *a);
 
+enum { SETTLE_PASS_MS = 100 };
+
 static void on_kick(uv_timer_t *t)
 {
 	agent *a = t->data;
@@ -636,8 +638,12 @@ static void pass_decide(agent *a)
 	}
 	a->last_action = d.action;
 	a->last_reason = d.reason;
-	if (d.action == HA_KEEP_LEADER && lo.pg == HA_PG_PRIMARY)
+	if (d.action == HA_KEEP_LEADER && lo.pg == HA_PG_PRIMARY) {
 		agent_leader_housekeeping(a);
+		/* Synchronous mode still settling after a promotion: look again soon. */
+		if (now < a->sync_settle_until_ms && !agent_sync_settled(a))
+			uv_timer_start(&a->kick, on_kick, SETTLE_PASS_MS, 0);
+	}
 	if (d.action != HA_WAIT && d.action != HA_KEEP_LEADER) {
 		metrics_inc(&a->counters.actions, 1);
 		agent_act(a, d);

@@ -192,6 +192,7 @@ static void act_restart_crashed(agent *a)
 	a->restarts++;
 	a->last_restart_ms = agent_now();
 	metrics_inc(&a->counters.pg_restarts, 1);
+	a->sync_settle_until_ms = a->last_restart_ms + a->hc.ttl_ms;
 	/* Only data that was a primary restarts as one. A replica's data (we took the key and
 	 * PostgreSQL died before or during its promotion) starts as a standby and is promoted on
 	 * the next pass: started without standby.signal it would become a primary on the old
@@ -837,14 +838,21 @@ void agent_leader_housekeeping(agent *a)
 			dcs_delete_key(a->dcs, "failover", on_put_quiet, a);
 		a->last_housekeeping_ms = 0;
 		agent_publish_member(a);
+		a->sync_settle_until_ms = now + a->hc.ttl_ms;
 	}
+	/* Synchronous mode settles in steps, one a pass (the sync key, then PostgreSQL, then the
+	 * key again): right after a promotion they run on every pass, not every half loop_wait. */
+	bool settling = now < a->sync_settle_until_ms && !agent_sync_settled(a);
+	if (settling)
+		agent_sync_housekeeping(a);
 	if (a->last_housekeeping_ms && now - a->last_housekeeping_ms < a->hc.loop_wait_ms / 2 &&
 	    v->nmembers == a->housekeeping_members)
 		return;
 	a->last_housekeeping_ms = now;
 	a->housekeeping_members = v->nmembers;
 	ensure_slots(a, v);
-	agent_sync_housekeeping(a);
+	if (!settling)
+		agent_sync_housekeeping(a);
 	agent_failsafe_housekeeping(a);
 	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);

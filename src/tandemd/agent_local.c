@@ -133,10 +133,11 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	param_add(&p, "wal_keep_size", "128MB");
 	param_add(&p, "max_slot_wal_keep_size", "1GB");
 	param_add(&p, "wal_receiver_status_interval", "1s");
-	/* A replica retries its upstream every second, not every 5 s: after the leader's
-	 * PostgreSQL restarts, a synchronous standby is back (and commits flow) that much sooner.
-	 */
-	param_add(&p, "wal_retrieve_retry_interval", "1s");
+	/* A replica retries its upstream every 200 ms, not every 5 s: after a switchover or the
+	 * leader's PostgreSQL restarting, a standby is back (and strict commits flow) that much
+	 * sooner (1 s here cost strict mode about 0.8 s of write gap in both). The price: while
+	 * no upstream answers, five connection attempts, and log lines, a second. */
+	param_add(&p, "wal_retrieve_retry_interval", "200ms");
 	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
 		param_add(&p, s->bootstrap_parameters.keys[i], s->bootstrap_parameters.values[i]);
 	add_dcs_params(&p, dcs_get_view(a->dcs));

@@ -93,10 +93,11 @@ struct agent {
 	rest_kv *tags_kv;
 	size_t ntags_kv;
 
-	int64_t applied_config_rev; /* the DCS config revision this member has applied */
-	patch_op *patches;          /* PATCH/PUT /config writes waiting for the DCS */
-	char *ssn;                  /* synchronous_standby_names while primary; NULL: unset */
-	bool promoting;             /* writing a replica's files that already carry ssn */
+	int64_t applied_config_rev;    /* the DCS config revision this member has applied */
+	patch_op *patches;             /* PATCH/PUT /config writes waiting for the DCS */
+	char *ssn;                     /* synchronous_standby_names while primary; NULL: unset */
+	uint64_t sync_settle_until_ms; /* after a promotion: settle synchronous mode quickly */
+	bool promoting;                /* writing a replica's files that already carry ssn */
 
 	/* operator requests, carried out by the next pass */
 	bool req_restart, req_reload, req_reinit;
@@ -179,6 +180,8 @@ bool agent_failsafe_active(agent *a);
 
 /* agent_sync.c: synchronous mode on the leader (see its header comment). */
 void agent_sync_housekeeping(agent *a);
+/* Synchronous mode is off, or the `sync` key is ours and names a standby. */
+bool agent_sync_settled(agent *a);
 void agent_sync_before_promote(agent *a);
 
 /* agent_act.c */

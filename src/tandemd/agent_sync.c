@@ -190,6 +190,15 @@ void agent_sync_housekeeping(agent *a)
 		put_sync(a, confirmed, nc);
 }
 
+bool agent_sync_settled(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (!(v->has_config && v->config.synchronous_mode))
+		return true;
+	return v->has_sync && v->sync_leader && !strcmp(v->sync_leader, a->s->name) &&
+	       v->nsync_standby >= 1;
+}
+
 void agent_sync_before_promote(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
