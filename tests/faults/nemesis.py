@@ -3,14 +3,17 @@
 A fault is `FAULTS[name](system, rng) -> Injected`; the target (the primary, a replica, an etcd
 member) is chosen when the fault is injected. `Injected.heal()` undoes it; `heal_all()` undoes
 anything any fault can have done (continues every stopped process in our namespaces, removes
-every drop rule, brings links up, starts every etcd member and agent that is not running): the
-safety net run after every scenario.
+every drop rule, brings links up, frees every data disk, sets every clock right, starts every etcd
+member and agent that is not running): the safety net run after every scenario.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
+
+import psycopg
 
 from topology import signal_pids
 
@@ -113,8 +116,10 @@ def restart_storm(s, rng, target=_replica):
 
 # -- network
 
-def _links(hosts_and_peers, desc, name):
-    heals = [host.drop(peers, direction) for host, peers, direction in hosts_and_peers]
+def _links(cuts, desc, name, how="drop"):
+    """cuts: [(host, peers, direction, *how's arguments)]; how: a Host method (drop, lossy,
+    throttle)."""
+    heals = [getattr(c[0], how)(c[1], *c[3:], direction=c[2]) for c in cuts]
 
     def heal():
         for h in heals:
@@ -182,6 +187,128 @@ def link_down_primary(s, rng):
     return Injected("link_down_primary", f"{p.name}'s link down", p.host.link_up)
 
 
+def _everyone_else(s, host):
+    return [h for h in list(s.etcd_hosts) + [n.host for n in s.nodes.values()] + [s.client]
+            if h is not host]
+
+
+def lossy_primary(s, rng):
+    """A share of the primary's packets, to and from every other host, lost at random."""
+    p = _primary(s, rng)
+    pct = rng.choice([20, 40])
+    return _links([(p.host, _everyone_else(s, p.host), "both", pct)],
+                  f"{p.name}'s link loses {pct}% of its packets", "lossy_primary", "lossy")
+
+
+def lossy_etcd(s, rng):
+    """Every etcd member's link loses a share of its packets (to members and clients alike)."""
+    pct = rng.choice([20, 40])
+    return _links([(e, _everyone_else(s, e), "both", pct) for e in s.etcd_hosts],
+                  f"every etcd link loses {pct}% of its packets", "lossy_etcd", "lossy")
+
+
+def slow_primary(s, rng):
+    """The primary's link capped (what exceeds the rate is dropped, each way)."""
+    p = _primary(s, rng)
+    kb = rng.choice([32, 128])
+    return _links([(p.host, _everyone_else(s, p.host), "both", kb)],
+                  f"{p.name}'s link capped at {kb} KiB/s each way", "slow_primary", "throttle")
+
+
+def slow_replication(s, rng):
+    """The primary's packets to its replicas capped: replication lags (clients are unaffected)."""
+    p = _primary(s, rng)
+    others = [n.host for n in s.nodes.values() if n is not p]
+    kb = rng.choice([8, 32])
+    return _links([(p.host, others, "out", kb)], f"{p.name}'s packets to its replicas capped at "
+                  f"{kb} KiB/s", "slow_replication", "throttle")
+
+
+def slow_etcd(s, rng):
+    kb = rng.choice([8, 32])
+    return _links([(e, _everyone_else(s, e), "both", kb) for e in s.etcd_hosts],
+                  f"every etcd link capped at {kb} KiB/s each way", "slow_etcd", "throttle")
+
+
+# -- data disk
+
+def _fill(n, name):
+    taken = n.disk.fill()
+    return Injected(name, f"{n.name}'s data disk full ({taken >> 20} MiB file, "
+                    f"{n.disk.free_bytes()} bytes free)", n.disk.free)
+
+
+def _switch_wal(primary, times, timeout=5.0):
+    """Makes the primary start `times` new WAL segments (a switch, then a commit, each time), as
+    a busy primary would: a full disk then has to hold a new segment. Returns what happened. The
+    commits do not wait for a standby; a server that does not answer (frozen by another fault) is
+    left behind after `timeout` s, its thread abandoned."""
+    out = [f"; WAL switches: no answer in {timeout:.0f}s"]
+
+    def switch():
+        k = 0
+        try:
+            with primary.connect() as c:
+                c.execute("SET synchronous_commit = local")
+                for k in range(1, times + 1):
+                    c.execute("SELECT pg_switch_wal()")
+                    c.execute("SELECT txid_current()")
+            out[0] = f"; {times} WAL switches"
+        except psycopg.Error as e:
+            out[0] = f"; WAL switch {k} failed: {' '.join(str(e).split())[:60]}"
+    t = threading.Thread(target=switch, daemon=True)
+    t.start()
+    t.join(timeout)
+    return out[0]
+
+
+def disk_full(s, rng):
+    """The primary's disk full: relation extensions fail (53100); WAL goes on in the segments
+    already there."""
+    return _fill(_primary(s, rng), "disk_full")
+
+
+def disk_full_wal(s, rng):
+    """The primary's disk full when it needs a new WAL segment: PostgreSQL PANICs and cannot
+    finish crash recovery until space is freed."""
+    n = _primary(s, rng)
+    inj = _fill(n, "disk_full_wal")
+    inj.what += _switch_wal(n, 8)
+    return inj
+
+
+def disk_full_replica(s, rng):
+    """A replica's disk full while the primary moves to new WAL segments: the replica cannot
+    store them (its walreceiver and then its startup process fail)."""
+    inj = _fill(_replica(s, rng), "disk_full_replica")
+    p = s.leader_node()
+    if p is not None:
+        inj.what += _switch_wal(p, 3)
+    return inj
+
+
+# -- wall clock
+
+def _clock_jump(s, rng, target, name, sign):
+    n = target(s, rng)
+    secs = sign * rng.choice([30, 90, 600])
+    n.clock.set(secs)
+    return Injected(name, f"{n.name}'s wall clock jumps {secs:+d}s (back to the real time at the "
+                    "heal)", lambda: n.clock.set(0))
+
+
+def clock_forward(s, rng):
+    return _clock_jump(s, rng, _primary, "clock_forward", +1)
+
+
+def clock_back(s, rng):
+    return _clock_jump(s, rng, _primary, "clock_back", -1)
+
+
+def clock_skew_replica(s, rng):
+    return _clock_jump(s, rng, _replica, "clock_skew_replica", rng.choice([-1, 1]))
+
+
 # -- etcd
 
 def _etcd_fault(s, names, sig, name, desc):
@@ -238,6 +365,18 @@ FAULTS = {
     "lose_etcd_quorum": lose_etcd_quorum,
     "stop_etcd_quorum": stop_etcd_quorum,
     "restart_storm": restart_storm,
+    "restart_storm_primary": lambda s, r: restart_storm(s, r, _primary),
+    "lossy_primary": lossy_primary,
+    "lossy_etcd": lossy_etcd,
+    "slow_primary": slow_primary,
+    "slow_etcd": slow_etcd,
+    "slow_replication": slow_replication,
+    "disk_full": disk_full,
+    "disk_full_replica": disk_full_replica,
+    "disk_full_wal": disk_full_wal,
+    "clock_forward": clock_forward,
+    "clock_back": clock_back,
+    "clock_skew_replica": clock_skew_replica,
 }
 
 
@@ -246,6 +385,9 @@ def heal_all(s):
         h.heal_links()
         h.link_up()
         signal_pids(h.pids(), signal.SIGCONT)
+    for n in s.nodes.values():
+        n.disk.free()
+        n.clock.set(0)
     for h in s.etcd_hosts:
         s.start_etcd(h.name)
     for n in s.nodes.values():

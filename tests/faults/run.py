@@ -3,8 +3,10 @@
 
   run.py quick                          fixed scenarios, synchronous strict mode
   run.py soak --seed N --duration SEC   random fault schedules from a seed
-  options: --async (asynchronous replication instead), --only NAME[,NAME] (quick mode),
-           --keep (keep the run directory)
+  options: --async (asynchronous replication instead; quick mode adds QUICK_ASYNC),
+           --only NAME[,NAME] (quick mode),
+           --keep (keep the run directory),
+           --junit FILE (a JUnit XML report, a test case per scenario, for CI)
 
 Must run as root (namespaces). Exit status 1 on any violation, 2 when the system cannot be set up.
 """
@@ -19,6 +21,7 @@ import shutil
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,6 +41,17 @@ QUICK = [
     ("oneway_primary_to_etcd", [("oneway_primary_to_etcd", 0, 8)]),
     ("part_primary_minority", [("part_primary_minority", 0, 8)]),
     ("stop_primary_host", [("stop_host", 0, 8)]),
+    ("disk_full_primary", [("disk_full_wal", 0, 8)]),
+    ("clock_jumps_primary", [("clock_forward", 0, 4), ("clock_back", 4, 8)]),
+    ("lossy_primary", [("lossy_primary", 0, 8)]),
+    ("restart_storm_primary", [("restart_storm_primary", 0, 8)]),
+]
+
+# Asynchronous mode only: the primary lost while its replicas lag, so that acknowledged writes
+# are lost and the checker's bound (maximum_lag_on_failover) is exercised.
+QUICK_ASYNC = [
+    ("lagging_kill_primary_node", [("slow_replication", 0, 14), ("kill_node", 6, 14)]),
+    ("lagging_part_primary_etcd", [("slow_replication", 0, 14), ("part_primary_etcd", 6, 14)]),
 ]
 
 WARMUP, SETTLE, TAIL = 3.0, 90.0, 2.0
@@ -113,6 +127,21 @@ def soak_plans(seed, duration):
         yield f"step{k}:" + "+".join(f for f, _, _ in plan), plan, random.Random(rng.random())
 
 
+def write_junit(path, reports, setup_error=None):
+    """One test case per scenario; a violation is its failure, with the rows that failed."""
+    suite = ET.Element("testsuite", name="faults")
+    if setup_error:
+        case = ET.SubElement(suite, "testcase", classname="faults", name="setup")
+        ET.SubElement(case, "failure", message="the system could not be set up").text = \
+            setup_error
+    for r in reports:
+        case = ET.SubElement(suite, "testcase", classname="faults", name=r.scenario)
+        if r.violations:
+            text = "\n".join(f"{c}: {res} {det}" for c, res, det, _ in r.violations)
+            ET.SubElement(case, "failure", message="violation").text = text
+    ET.ElementTree(suite).write(path, encoding="unicode")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["quick", "soak"])
@@ -121,6 +150,7 @@ def main():
     ap.add_argument("--async", dest="async_", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--junit", default=None)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run.py needs root (network namespaces)", file=sys.stderr)
@@ -138,12 +168,15 @@ def main():
             print(system.log_tails(30))
         except Exception:
             pass
+        if a.junit:
+            write_junit(a.junit, [], traceback.format_exc())
         return 2
     log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
         f"(namespaces {system.topo.prefix}-*)")
     if a.mode == "quick":
         only = set(filter(None, a.only.split(",")))
-        steps = [(n, p, random.Random(seed * 1000 + i)) for i, (n, p) in enumerate(QUICK)
+        steps = [(n, p, random.Random(seed * 1000 + i))
+                 for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []))
                  if not only or n in only]
     else:
         steps = soak_plans(seed, a.duration)
@@ -190,6 +223,8 @@ def main():
               f"{d.get('healed', ('?',))[0]:>7} {d.get('availability', ('?',))[0]:>6} "
               f"{gap:>8}  {'FAIL' if r.violations else 'ok'}")
     print(f"violations: {sum(len(r.violations) for r in reports)}", flush=True)
+    if a.junit:
+        write_junit(a.junit, reports)
     system.stop()
     if not a.keep and not failed:
         shutil.rmtree(system.base, ignore_errors=True)

@@ -2,6 +2,9 @@
 database hosts (PostgreSQL 15 + tandemd; sites A, A, B), and one client host with HAProxy (from
 `tandemctl haproxy-config`) and hellod writing through HAProxy's rw port.
 
+Each database host has its own data disk (a tmpfs, disk.py) and its own wall clock
+(libfaketime, clock.py), so that the nemesis can fill the one and skew the other.
+
 The orchestrating process moves itself into the client host's namespace (Topology.enter), so its
 probes (REST, SQL, etcd) and the workload are that host's clients.
 """
@@ -24,6 +27,8 @@ import uuid
 
 import psycopg
 
+import clock
+from disk import Disk
 from topology import Topology, children, signal_pids
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -39,6 +44,7 @@ DB_HOSTS = [("d1", 21, "A"), ("d2", 22, "A"), ("d3", 23, "B")]
 CLIENT = ("c1", 31, None)
 REST_PORT, PG_PORT, RW_PORT, RO_PORT, HELLOD_PORT = 8008, 5432, 5000, 5001, 8080
 PRIMARY_ROLES = ("master", "primary")
+DISK_MB = 1024  # each member's data disk (tmpfs: only what is written takes memory)
 
 
 def tail(path, n=40):
@@ -67,10 +73,12 @@ class Node:
         self.host = host
         self.name = host.name
         self.dir = system.base / self.name
-        self.data = self.dir / "data"
+        self.disk = Disk(self.dir / "disk", DISK_MB)
+        self.clock = clock.Clock(self.dir / "clock")
+        self.data = self.disk.path / "data"
         self.config_path = self.dir / "tandemd.yml"
         self.log_path = self.dir / "tandemd.log"
-        self.pg_log_path = pathlib.Path(str(self.data) + ".log")
+        self.pg_log_path = self.dir / "postgresql.log"
         self.proc = None
 
     def config_text(self):
@@ -123,6 +131,10 @@ tags:
         for p in (self.dir, self.config_path):
             shutil.chown(p, "postgres", "postgres")
         os.chmod(self.config_path, 0o600)
+        self.disk.mount()
+        # tandemd writes PostgreSQL's log to <data>.log: keep it off the disk that fills up.
+        pathlib.Path(str(self.data) + ".log").symlink_to(self.pg_log_path)
+        self.clock.set(0)
 
     def start(self):
         if self.agent_alive():
@@ -130,8 +142,14 @@ tags:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.dir), "LANG": "C.UTF-8"}
         with open(self.log_path, "ab") as f:
             f.write(f"### faults: starting tandemd at {time.strftime('%H:%M:%S')}\n".encode())
-        self.proc = self.system.topo.popen(self.name, [TANDEMD, self.config_path], self.log_path,
-                                           user="postgres", env=env, cwd=self.dir)
+        self.forget()
+        self.proc = self.system.topo.popen(self.name, self.clock.argv([TANDEMD, self.config_path]),
+                                           self.log_path, user="postgres", env=env, cwd=self.dir)
+
+    def forget(self):
+        """Cleans up after an agent that is gone (libfaketime's files)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.clock.forget(self.proc.pid)
 
     def agent_alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -197,6 +215,8 @@ class System:
         self.max_lag = max_lag
         self.scope = "faults" + uuid.uuid4().hex[:6]
         self.password = "pw" + uuid.uuid4().hex
+        if not clock.available():
+            raise RuntimeError(f"{clock.LIBFAKETIME} missing (Debian faketime; scripts/deps.sh)")
         self.topo = Topology()
         self.topo.create(ETCD_HOSTS + DB_HOSTS + [CLIENT])
         h = self.topo.hosts
@@ -205,6 +225,7 @@ class System:
         self.client = h[CLIENT[0]]
         self.etcd_procs = {}
         self.nodes = {hh.name: Node(self, hh) for hh in self.db_hosts}
+        self.topo.on_cleanup += [n.disk.unmount for n in self.nodes.values()]
         self.haproxy = self.hellod = None
         self.topo.enter(self.client.name)
 
@@ -419,3 +440,5 @@ class System:
             with contextlib.suppress(Exception):
                 n.proc.wait(20)
         self.topo.cleanup()
+        for n in self.nodes.values():
+            n.forget()

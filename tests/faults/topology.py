@@ -7,8 +7,9 @@ namespace: each veth pair is created directly between a host namespace and the b
 addresses (a private test range, 10.213.0.0/24) exist only inside those namespaces, and no
 namespace has a default route, so test traffic has nowhere to go but the bridge.
 
-Faults on links are nft rules in the *host's* namespace (table `inet tfaults`): drop everything to
-and/or from some addresses, in one or both directions.
+Faults on links are nft rules in the *host's* namespace (table `inet tfaults`): drop everything,
+a random share, or whatever exceeds a rate, to and/or from some addresses, in one or both
+directions (there is no tc netem in this kernel: a "slow" link drops what is over its rate).
 """
 
 from __future__ import annotations
@@ -131,6 +132,18 @@ class Host:
         """Drops packets between this host and `peers` (Hosts or addresses): direction 'in'
         (from the peers to us), 'out' (from us to the peers) or 'both'. Each call gets its own
         base chains, so that its heal (the returned function) leaves other cuts in place."""
+        return self._cut(peers, direction, "")
+
+    def lossy(self, peers, percent, direction="both"):
+        """Like drop(), for a random `percent` of the packets (nft numgen: a lossy link)."""
+        return self._cut(peers, direction, f"numgen random mod 100 < {int(percent)}")
+
+    def throttle(self, peers, kbytes, direction="both"):
+        """Like drop(), for the packets over `kbytes` KiB/s (one bucket per direction): a slow
+        link that polices rather than queues, as there is no tc netem here."""
+        return self._cut(peers, direction, f"limit rate over {int(kbytes)} kbytes/second")
+
+    def _cut(self, peers, direction, match):
         addrs = sorted({p.addr if isinstance(p, Host) else p for p in peers})
         self._seq += 1
         tag = f"c{self._seq}"
@@ -138,11 +151,12 @@ class Host:
         script = "add table inet tfaults\n"
         if direction in ("in", "both"):
             script += (f"add chain inet tfaults {tag}_in {{ type filter hook input priority -10; "
-                       f"policy accept; }}\nadd rule inet tfaults {tag}_in ip saddr {s} drop\n")
+                       f"policy accept; }}\nadd rule inet tfaults {tag}_in ip saddr {s} {match} "
+                       f"drop\n")
         if direction in ("out", "both"):
             script += (f"add chain inet tfaults {tag}_out {{ type filter hook output priority "
                        f"-10; policy accept; }}\n"
-                       f"add rule inet tfaults {tag}_out ip daddr {s} drop\n")
+                       f"add rule inet tfaults {tag}_out ip daddr {s} {match} drop\n")
         self.nft(script)
         self.cuts.append(tag)
 

@@ -7,7 +7,8 @@
   `RETURNING inet_server_addr(), pg_current_wal_lsn()` and the server's timeline (from the WAL
   file name), so every acknowledged write says which server, on which timeline, acknowledged it.
   An error with a SQLSTATE that proves nothing was committed (read-only transaction, a failed
-  connection attempt) is *failed*; any other error is *unknown*.
+  connection attempt, 53100 disk full: PostgreSQL could not extend the table, the statement
+  failed before its commit) is *failed*; any other error is *unknown*.
 
 An operation still in flight when the workload stops is unknown (in strict synchronous mode a
 commit may wait for a standby for as long as there is none; the thread is abandoned, not
@@ -28,7 +29,8 @@ import psycopg
 
 from system import HELLOD_PORT
 
-DEFINITE = {"25006", "23505", "42P01", "28P01", "28000", "3D000", "57P03", "08001", "08004"}
+DEFINITE = {"25006", "23505", "42P01", "28P01", "28000", "3D000", "57P03", "08001", "08004",
+            "53100"}
 SCHEMA = ("CREATE TABLE IF NOT EXISTS faults_w (v text PRIMARY KEY, scenario text NOT NULL, "
           "at timestamptz NOT NULL DEFAULT clock_timestamp())")
 INSERT = ("INSERT INTO faults_w (v, scenario) VALUES (%s, %s) RETURNING inet_server_addr()::text, "
@@ -72,6 +74,7 @@ class Workload:
                         [threading.Thread(target=self._hellod, args=(i,), daemon=True)
                          for i in range(hellod)])
         self.t0 = self.t1 = None
+        self.start_lsn = None  # the primary's WAL position when the writers started
 
     def now(self):
         return time.monotonic()
@@ -85,6 +88,7 @@ class Workload:
     def start(self):
         with self.system.rw_connect() as c:
             c.execute(SCHEMA)
+            self.start_lsn = c.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
         self.t0 = self.now()
         for t in self.threads:
             t.start()
