@@ -9,7 +9,8 @@
  * NUL-terminated, no longer than the query, and non-empty values; rest_health_status answers 200,
  * 503, 400 or 404, 404 exactly when the path is unknown whatever the query; the body checks answer
  * 0 (passed on) or a 4xx/5xx status with a message; the failover parser gives -1 exactly with a
- * 400, the failsafe parser a non-empty name or a 400; conn_url parsing gives a port in 0..65535.
+ * 400, the failsafe parser a non-empty name or a 400, PATCH/PUT /config a configuration or a
+ * 400/503; conn_url parsing gives a port in 0..65535.
  * Nothing crashes or leaks. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -132,6 +133,17 @@ static void fuzz_body(const uint8_t *data, size_t len, const rest_node_state *no
 	rest_check_reinitialize(body, len, &v);
 	check_verdict(&v);
 	rest_verdict_free(&v);
+	for (int replace = 0; replace < 2; replace++) {
+		char *config = NULL;
+		int crc = rest_config_request(&st, body, len, replace, &config, &v);
+		FUZZ_CHECK(crc == 0 || crc == -1, "config rc %d", crc);
+		FUZZ_CHECK((crc == 0) == (config != NULL), "config rc %d with %s", crc,
+		           config ? "a configuration" : "none");
+		FUZZ_CHECK(crc == 0 || v.status == 400 || v.status == 503, "config status %u",
+		           v.status);
+		free(config);
+		rest_verdict_free(&v);
+	}
 	char *leader = rest_parse_failsafe(body, len, &v);
 	FUZZ_CHECK((leader == NULL) == (v.status == 400), "failsafe: name %s with status %u",
 	           leader ? leader : "(none)", v.status);
