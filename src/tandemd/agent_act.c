@@ -327,10 +327,14 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 	 * and this member, started as a replica, could never follow. Try again (the leader runs
 	 * a CHECKPOINT right after promoting). */
 	if (tail && strstr(tail, "source and target cluster are on the same timeline")) {
-		fail_action(a, "pg_rewind",
-		            "the leader has not checkpointed since its promotion (same timeline in "
-		            "its control file): trying again");
-		return;
+		if (agent_leader_timeline(a) > a->rewind_from_timeline) {
+			fail_action(a, "pg_rewind",
+			            "the leader has not checkpointed since its promotion (same "
+			            "timeline in its control file): trying again");
+			return;
+		}
+		/* Already on the leader's timeline: there was nothing to rewind. */
+		log_info("pg_rewind: already on the leader's timeline, nothing to rewind");
 	}
 	char *e = NULL;
 	if (start_pg(a, true, a->target, NULL, &e) != 0) {
@@ -359,6 +363,7 @@ static void act_rewind(agent *a, const char *target)
 	/* Until a rewind has really run, the divergence is known even if pg_rewind's own crash
 	 * recovery changes the control data it was judged by. */
 	a->rewind_pending = true;
+	a->rewind_from_timeline = a->ctl_ok ? a->ctl.timeline : 0;
 	/* pg_rewind first finishes crash recovery in single-user mode, which refuses standby
 	 * mode: a former primary that crashed while it was starting as a replica has the file. */
 	char *se = NULL;

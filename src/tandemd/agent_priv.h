@@ -54,8 +54,9 @@ struct agent {
 	pgctl_control ctl;
 	char *upstream; /* the member named in primary_conninfo */
 	bool rewind_failed;
-	bool rewind_pending; /* diverged: a pg_rewind was needed and has not run yet */
-	bool handed_over;    /* stopped to hand leadership to a named member; not started since */
+	bool rewind_pending;          /* diverged: a pg_rewind was needed and has not run yet */
+	int64_t rewind_from_timeline; /* our timeline when that rewind started (0: unknown) */
+	bool handed_over; /* stopped to hand leadership to a named member; not started since */
 	unsigned restarts;
 	uint64_t last_restart_ms;
 	uint64_t promote_until_ms;  /* pg_promote() sent; waiting for recovery to end */
