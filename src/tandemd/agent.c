@@ -13,6 +13,7 @@
 
 #include "agent_priv.h"
 #include "clock.h"
+#include "diverge.h"
 #include "log.h"
 #include "proc.h"
 #include "strbuf.h"
@@ -334,6 +335,10 @@ static void heartbeat(agent *a);
 static void hb_done(agent *a)
 {
 	a->hb_running = false;
+	if (!a->beat_done) {
+		a->beat_done = true;
+		agent_fence_update(a);
+	}
 	agent_kick(a);
 }
 
@@ -414,8 +419,14 @@ static void on_grant(dcs_result r, const char *error, void *ud)
 		a->dcs_ok = true;
 		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
 		/* Granted at least now - retry_timeout ago; keep-alive right away for an exact
-		 * send time. */
-		dcs_lease_keepalive(a->dcs, on_lease, a);
+		 * send time. A leader key of ours (a restarted agent's; the key still lives on the
+		 * dead one's lease) is moved onto the new lease at once: its expiry is then ours.
+		 */
+		const dcs_view *v = dcs_get_view(a->dcs);
+		if (v->leader && !strcmp(v->leader, a->s->name))
+			dcs_renew_leader(a->dcs, on_lease, a);
+		else
+			dcs_lease_keepalive(a->dcs, on_lease, a);
 		return;
 	}
 	metrics_inc(&a->counters.dcs_errors, 1);
@@ -469,8 +480,20 @@ enum { SETTLE_PASS_MS = 100 };
 static void on_kick(uv_timer_t *t)
 {
 	agent *a = t->data;
-	if (a->stopping || !dcs_view_ready(a->dcs))
+	if (a->stopping || !dcs_view_ready(a->dcs) || !a->beat_done)
 		return;
+	/* A restarted leader whose key still lives on its predecessor's lease: the renewal moves
+	 * it onto ours before the first decision, which would otherwise judge a lease that is not
+	 * the key's. Once: the watch then shows the key on our lease. */
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (!a->adopt_tried && v->leader && !strcmp(v->leader, a->s->name) &&
+	    dcs_lease_id(a->dcs) && v->leader_lease != dcs_lease_id(a->dcs)) {
+		if (!a->hb_running) {
+			a->adopt_tried = true;
+			heartbeat(a);
+		}
+		return;
+	}
 	if (a->busy || a->pass_running) {
 		a->pass_again = true;
 		return;
@@ -832,7 +855,7 @@ const agent_status *agent_status_get(agent *a)
 	st->lsn_known = running || a->ctl_ok;
 	st->lsn = running ? a->st.lsn : a->ctl_ok ? a->ctl.checkpoint_lsn : 0;
 	st->receive_lsn = running && a->st.in_recovery ? a->st.receive_lsn : 0;
-	st->timeline = running ? a->st.timeline : a->ctl_ok ? a->ctl.timeline : 0;
+	st->timeline = running ? a->st.timeline : a->ctl_ok ? diverge_timeline(&a->ctl) : 0;
 	st->sysid = a->sysid ? a->sysid : v->sysid;
 	st->postmaster_start_unix_ms = pgctl_running(a->pc) ? (int64_t)a->pg_started_unix_ms : 0;
 	st->pending_restart = running && a->pending_restart;

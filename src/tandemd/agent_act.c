@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "diverge.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -315,6 +316,7 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 		if (tail &&
 		    (strstr(tail, "could not connect") || strstr(tail, "Connection refused") ||
 		     strstr(tail, "connection to server"))) {
+			pgctl_rewind_forget(a->pc); /* it connects before it touches anything */
 			fail_action(a, "pg_rewind (the source did not answer; trying again)", tail);
 			return;
 		}
@@ -363,7 +365,7 @@ static void act_rewind(agent *a, const char *target)
 	/* Until a rewind has really run, the divergence is known even if pg_rewind's own crash
 	 * recovery changes the control data it was judged by. */
 	a->rewind_pending = true;
-	a->rewind_from_timeline = a->ctl_ok ? a->ctl.timeline : 0;
+	a->rewind_from_timeline = a->ctl_ok ? diverge_timeline(&a->ctl) : 0;
 	/* pg_rewind first finishes crash recovery in single-user mode, which refuses standby
 	 * mode: a former primary that crashed while it was starting as a replica has the file. */
 	char *se = NULL;
@@ -934,13 +936,13 @@ static bool others_running(agent *a)
 	return false;
 }
 
-/* Synchronous mode with `sync` naming us as its leader and no standby: every acknowledged
- * commit may be ours alone, so no other member may take over (the rule in ha.c). */
+/* The sync rule of ha.c, on the current view: may no member but us take over? */
 static bool only_we_may_lead(agent *a)
 {
-	const dcs_view *v = dcs_get_view(a->dcs);
-	return v->has_config && v->config.synchronous_mode && v->has_sync && v->sync_leader &&
-	       !strcmp(v->sync_leader, a->s->name) && v->nsync_standby == 0;
+	ha_member members[AGENT_MAX_MEMBERS];
+	ha_cluster cl;
+	dcs_view_to_ha(dcs_get_view(a->dcs), a->s->name, members, AGENT_MAX_MEMBERS, &cl);
+	return ha_sync_sole_candidate(&cl, a->s->name);
 }
 
 void agent_act(agent *a, ha_decision d)

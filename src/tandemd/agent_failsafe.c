@@ -160,8 +160,7 @@ static bool round_needed(agent *a)
 	if (!mode_on(v) || a->stopping || agent_pg_state(a) != HA_PG_PRIMARY)
 		return false;
 	bool we_lead = v->leader && !strcmp(v->leader, a->s->name);
-	bool lease_safe = a->lease_expiry_ms > agent_now() + a->hc.retry_timeout_ms;
-	return !a->dcs_ok || !we_lead || !lease_safe;
+	return !a->dcs_ok || !we_lead || !ha_outlives(&a->hc, a->lease_expiry_ms, agent_now());
 }
 
 void agent_failsafe_round(agent *a)

@@ -95,7 +95,10 @@ static int spawn_watchdog(agent *a, char **err)
 
 void agent_fence_update(agent *a)
 {
-	if (!a->fence_path || a->stopping)
+	/* Before the first heartbeat no pass has run, so no PostgreSQL of ours runs, and the
+	 * lease is not known yet: a deadline from it would only make the watchdog fire for nothing
+	 * (a restarted leader's view already names it). */
+	if (!a->fence_path || a->stopping || !a->beat_done)
 		return;
 	if (!a->fence_proc) {
 		char *e = NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent_priv.h"
+#include "diverge.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -29,6 +30,19 @@ static bool has_control_file(const agent *a)
 	bool ok = stat(p, &st) == 0;
 	free(p);
 	return ok;
+}
+
+static void move_aside_unfinished(agent *a, const char *why)
+{
+	char *moved = NULL, *e = NULL;
+	if (pgctl_move_aside(a->pc, &moved, &e) == 0) {
+		log_warning("%s: %s: moved aside to %s; cloning afresh", a->s->data_dir, why,
+		            moved);
+		free(moved);
+	} else {
+		log_error("%s", e);
+		free(e);
+	}
 }
 
 ha_pg_state agent_pg_state(const agent *a)
@@ -374,23 +388,14 @@ void agent_gather(agent *a, void (*done)(agent *a))
 		return;
 	} else {
 		a->query_ok = false;
-		if (agent_has_data(a) && !has_control_file(a)) {
-			/* pg_basebackup writes global/pg_control last: without it this is a copy
-			 * that was interrupted (the agent died mid-clone). Never started, never
-			 * deleted: moved aside, so that the member clones afresh. */
-			char *moved = NULL;
-			if (pgctl_move_aside(a->pc, &moved, &e) == 0) {
-				log_warning(
-				    "%s has no global/pg_control (an interrupted copy): moved "
-				    "aside to %s",
-				    a->s->data_dir, moved);
-				free(moved);
-			} else {
-				log_error("%s", e);
-				free(e);
-				e = NULL;
-			}
-		}
+		/* A data directory that an interrupted tool left is never started, never
+		 * deleted: moved aside, so that the member clones afresh. A pg_rewind cut short
+		 * (the agent died during it) leaves what no rewind can be trusted to repair;
+		 * pg_basebackup writes global/pg_control last, so a copy cut short lacks it. */
+		if (agent_has_data(a) && pgctl_rewind_interrupted(a->pc))
+			move_aside_unfinished(a, "a pg_rewind did not finish");
+		else if (agent_has_data(a) && !has_control_file(a))
+			move_aside_unfinished(a, "no global/pg_control (an interrupted copy)");
 		if (!agent_has_data(a)) {
 			a->ctl_ok = false;
 			gather_end(g);
@@ -404,17 +409,6 @@ void agent_gather(agent *a, void (*done)(agent *a))
 	log_warning("%s", e);
 	free(e);
 	gather_end(g);
-}
-
-/* The switch point out of timeline `tl` in the leader's history, from the DCS history key. */
-static bool switch_point(const dcs_view *v, int64_t tl, uint64_t *lsn)
-{
-	for (size_t i = 0; i < v->nhistory; i++)
-		if (v->history[i].timeline == tl) {
-			*lsn = v->history[i].lsn;
-			return true;
-		}
-	return false;
 }
 
 int64_t agent_leader_timeline(const agent *a)
@@ -435,19 +429,5 @@ bool agent_diverged(const agent *a)
 	if (!a->ctl_ok)
 		return false;
 	const dcs_view *v = dcs_get_view(a->dcs);
-	int64_t leader_tl = agent_leader_timeline(a);
-	if (!leader_tl || leader_tl <= a->ctl.timeline)
-		return false; /* same timeline: nothing forked */
-	uint64_t sw;
-	if (!switch_point(v, a->ctl.timeline, &sw))
-		return true; /* cannot tell: pg_rewind finds out (and does nothing if not needed) */
-	if (a->ctl.was_primary) {
-		/* A clean shutdown ends with its checkpoint record; after a crash the end of WAL
-		 * is unknown. */
-		return !a->ctl.clean || a->ctl.checkpoint_lsn >= sw;
-	}
-	/* A replica that replayed past the switch point (WAL the new leader never had). */
-	uint64_t pos = a->ctl.checkpoint_lsn > a->ctl.min_recovery_lsn ? a->ctl.checkpoint_lsn
-	                                                               : a->ctl.min_recovery_lsn;
-	return pos > sw;
+	return diverge_check(&a->ctl, agent_leader_timeline(a), v->history, v->nhistory);
 }

@@ -37,6 +37,10 @@ struct agent {
 
 	/* the lease and the DCS */
 	bool hb_running;
+	/* The first heartbeat ended: until then the lease is not known, and no pass runs (a
+	 * restarted leader would find "no lease" and give its key away). */
+	bool beat_done;
+	bool adopt_tried; /* a renewal was run to move our leader key onto our lease (agent.c) */
 	uint64_t lease_expiry_ms;
 	bool dcs_ok;
 	int64_t dcs_last_seen_unix_s;

@@ -29,19 +29,20 @@ static bool same(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-/* Our lease still covers us for at least retry_timeout: long enough to stop writing in time if
- * the next renewal fails. */
+bool ha_outlives(const ha_config *cfg, uint64_t expiry_ms, uint64_t now_ms)
+{
+	return expiry_ms > now_ms && expiry_ms - now_ms > cfg->retry_timeout_ms;
+}
+
 static bool lease_safe(const ha_config *cfg, const ha_clock *clk)
 {
-	return clk->lease_expiry_ms > clk->now_ms &&
-	       clk->lease_expiry_ms - clk->now_ms > cfg->retry_timeout_ms;
+	return ha_outlives(cfg, clk->lease_expiry_ms, clk->now_ms);
 }
 
 /* Failsafe mode: every member confirmed us recently enough to stand in for the lease. */
 static bool failsafe_safe(const ha_config *cfg, const ha_cluster *cl, const ha_clock *clk)
 {
-	return cl->failsafe_mode && clk->failsafe_expiry_ms > clk->now_ms &&
-	       clk->failsafe_expiry_ms - clk->now_ms > cfg->retry_timeout_ms;
+	return cl->failsafe_mode && ha_outlives(cfg, clk->failsafe_expiry_ms, clk->now_ms);
 }
 
 static bool in_failsafe_list(const ha_cluster *cl, const char *name)
@@ -60,6 +61,18 @@ static bool in_sync_list(const ha_cluster *cl, const char *name)
 		if (same(cl->sync[i], name))
 			return true;
 	return false;
+}
+
+bool ha_sync_sole_candidate(const ha_cluster *cl, const char *name)
+{
+	if (!cl->synchronous_mode || !in_sync_list(cl, name))
+		return false;
+	if (cl->sync_leader && !same(cl->sync_leader, name))
+		return false;
+	for (size_t i = 0; i < cl->nsync; i++)
+		if (!same(cl->sync[i], name))
+			return false;
+	return true;
 }
 
 /* Rule 3: may this replica take the leader key? Fills *why when not. */

@@ -132,6 +132,15 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 
 const char *ha_action_name(ha_action a);
 
+/* A lease (or a failsafe confirmation) that ends at expiry_ms still covers us at now_ms for more
+ * than retry_timeout: long enough to stop writing in time if the next renewal fails. */
+bool ha_outlives(const ha_config *cfg, uint64_t expiry_ms, uint64_t now_ms);
+
+/* Synchronous mode, and `sync` names `name` and nobody else: under the rule that only a listed
+ * member may lead, every acknowledged commit may be on `name` alone, and no other member may
+ * take over. */
+bool ha_sync_sole_candidate(const ha_cluster *cl, const char *name);
+
 /* TILT detection between two heartbeats: the monotonic and wall clocks (ms) at the previous and
  * this beat. HA_TILT_STALL: the beat came more than loop_wait + retry_timeout after the last one
  * (the loop or the machine stalled); HA_TILT_CLOCK: the wall clock moved more than 2 s more or

@@ -63,6 +63,11 @@ const char *pgctl_data_dir_(const pgctl *pc)
 	return pc->data_dir;
 }
 
+const char *pgctl_fence_path_(const pgctl *pc)
+{
+	return pc->fence_path;
+}
+
 pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
 {
 	if (!o->bin_dir || !o->data_dir || !o->log_path || o->data_dir[0] != '/') {

@@ -117,6 +117,7 @@ int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *da
 int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
                       char **err) TND_MUST_CHECK;
 const char *pgctl_data_dir_(const pgctl *pc);
+const char *pgctl_fence_path_(const pgctl *pc); /* NULL when there is none */
 struct pgsession;
 /* pc's kept connection (see pgctl_ask_state); NULL and err while no postmaster runs, while it is
  * being stopped, or when `conninfo` is not the one the connection was first opened with. */
@@ -186,8 +187,16 @@ typedef struct pgctl_clone_opts {
 int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
                      char **err) TND_MUST_CHECK;
 /* pg_rewind of pc's data directory from the source server; refused while a postmaster runs on it
- * (postmaster.pid). On failure the data directory is left as it is. */
+ * (postmaster.pid). On failure the data directory is left as it is.
+ *
+ * A rewind cut short leaves a data directory that no rewind can be trusted to repair (the
+ * PostgreSQL documentation: take a fresh backup). So that a tandemd started after one dies
+ * knows, a marker file DATA_DIR.rewinding exists from before pg_rewind starts until it exits
+ * with success; pgctl_rewind_interrupted tells. Moving the data directory aside removes it. */
 int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **err) TND_MUST_CHECK;
+bool pgctl_rewind_interrupted(const pgctl *pc);
+/* Removes the marker: pg_rewind failed before it touched the data directory. */
+void pgctl_rewind_forget(pgctl *pc);
 
 /* pg_controldata of pc's data directory; `done` gets its output as output_tail (ok false when it
  * failed). Parse it with pgctl_parse_controldata. */
@@ -195,11 +204,12 @@ int pgctl_controldata(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o,
                       char **err) TND_MUST_CHECK;
 typedef struct pgctl_controldata {
 	char sysid[32];
-	int64_t timeline;          /* of the latest checkpoint */
-	uint64_t checkpoint_lsn;   /* where the latest checkpoint record starts */
-	uint64_t min_recovery_lsn; /* a replica's minimum recovery point; 0 when none */
-	bool was_primary;          /* "in production" or "shut down" (not "... in recovery") */
-	bool clean;                /* shut down cleanly */
+	int64_t timeline;              /* of the latest checkpoint */
+	uint64_t checkpoint_lsn;       /* where the latest checkpoint record starts */
+	uint64_t min_recovery_lsn;     /* a replica's minimum recovery point; 0 when none */
+	int64_t min_recovery_timeline; /* its timeline; 0 when none */
+	bool was_primary;              /* "in production" or "shut down" (not "... in recovery") */
+	bool clean;                    /* shut down cleanly */
 } pgctl_control;
 /* 0, or -1 when a needed field is missing or malformed. */
 int pgctl_parse_controldata(const char *text, pgctl_control *out) TND_MUST_CHECK;

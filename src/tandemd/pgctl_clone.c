@@ -222,6 +222,8 @@ static void finish(tool *t)
 	if (ok) {
 		if (t->kind != TOOL_CONTROLDATA)
 			log_info("%s succeeded", name);
+		if (t->kind == TOOL_REWIND)
+			pgctl_rewind_forget(t->pc);
 	} else {
 		log_error("%s failed (status %lld, signal %d%s)", name, (long long)t->status,
 		          t->sig, t->timed_out ? ", deadline" : "");
@@ -245,6 +247,28 @@ static void finish(tool *t)
 	uv_close((uv_handle_t *)t->proc, on_closed);
 	uv_close((uv_handle_t *)t->pipe, on_closed);
 	uv_close((uv_handle_t *)t->timer, on_closed);
+}
+
+static char *rewind_marker(const pgctl *pc)
+{
+	return xasprintf("%s.rewinding", pgctl_data_dir_(pc));
+}
+
+bool pgctl_rewind_interrupted(const pgctl *pc)
+{
+	char *path = rewind_marker(pc);
+	struct stat st;
+	bool there = lstat(path, &st) == 0;
+	free(path);
+	return there;
+}
+
+void pgctl_rewind_forget(pgctl *pc)
+{
+	char *path = rewind_marker(pc);
+	if (unlink(path) != 0 && errno != ENOENT)
+		log_warning("pgctl: removing %s: %s", path, strerror(errno));
+	free(path);
 }
 
 static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
@@ -272,10 +296,24 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 	stdio[1].data.fd = fds[1];
 	stdio[2].flags = UV_INHERIT_FD;
 	stdio[2].data.fd = fds[1];
+	/* Through the fence (`tandemd-fence exec`), the tool gets SIGQUIT from the kernel when the
+	 * agent dies: none outlives it to work on a data directory the next agent uses. */
+	const char *fence = pgctl_fence_path_(pc);
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	char **args = xcalloc(argc + 3, sizeof *args);
+	size_t k = 0;
+	if (fence) {
+		args[k++] = (char *)fence;
+		args[k++] = (char *)"exec";
+	}
+	for (size_t i = 0; i <= argc; i++)
+		args[k + i] = argv[i];
 	uv_process_options_t po;
 	memset(&po, 0, sizeof po);
-	po.file = argv[0];
-	po.args = argv;
+	po.file = args[0];
+	po.args = args;
 	po.exit_cb = on_exit_tool;
 	po.cwd = "/";
 	po.stdio = stdio;
@@ -287,6 +325,7 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 		po.gid = id->gid;
 	}
 	int r = uv_spawn(loop, t->proc, &po);
+	free(args);
 	close(fds[1]);
 	if (r != 0) {
 		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
@@ -424,7 +463,14 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 	char *target = xasprintf("--target-pgdata=%s", dir);
 	char *source = xasprintf("--source-server=%s", ci);
 	char *argv[] = {bin, target, source, (char *)"--progress", NULL};
-	int r = run_tool(loop, pc, TOOL_REWIND, argv, o, &id, err);
+	char *marker = rewind_marker(pc);
+	static const char why[] = "pg_rewind started by tandemd and not finished\n";
+	int r = pgctl_write_file_as_(&id, marker, why, sizeof why - 1, err);
+	free(marker);
+	if (r == 0)
+		r = run_tool(loop, pc, TOOL_REWIND, argv, o, &id, err);
+	if (r != 0)
+		pgctl_rewind_forget(pc);
 	free(bin);
 	free(target);
 	free(source);
@@ -489,6 +535,10 @@ int pgctl_parse_controldata(const char *text, pgctl_control *out)
 	if (!minrec || pgctl_parse_lsn(minrec, &out->min_recovery_lsn) != 0)
 		out->min_recovery_lsn = 0;
 	free(minrec);
+	char *mintli = field_dup(text, "Min recovery ending loc's timeline");
+	long long mt = mintli ? strtoll(mintli, &end, 10) : 0;
+	out->min_recovery_timeline = mintli && !*end && mt > 0 && out->min_recovery_lsn ? mt : 0;
+	free(mintli);
 	out->was_primary = strcmp(state, "in production") == 0 || strcmp(state, "shut down") == 0;
 	out->clean = strcmp(state, "shut down") == 0 || strcmp(state, "shut down in recovery") == 0;
 	rc = 0;

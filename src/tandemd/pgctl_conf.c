@@ -230,6 +230,7 @@ int pgctl_move_aside(pgctl *pc, char **moved_to, char **err)
 		return -1;
 	}
 	log_info("moved %s aside to %s", pgctl_data_dir_(pc), to);
+	pgctl_rewind_forget(pc); /* whatever it said was about the directory moved aside */
 	if (moved_to)
 		*moved_to = to;
 	else

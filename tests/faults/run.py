@@ -200,7 +200,8 @@ def main():
                   f"--seed {seed}" + (f" --duration {a.duration:.0f}" if a.mode == "soak" else "")
                   + (" --async" if a.async_ else ""))
             print(system.log_tails(40), flush=True)
-            if not any(r[0] == "healed" and not r[3] for r in rep.rows):
+            last = isinstance(steps, list) and i == len(steps) - 1
+            if not last and not any(r[0] == "healed" and not r[3] for r in rep.rows):
                 log(f"the cluster did not heal: keeping {system.base}, building a new cluster")
                 kept.append(system.base)
                 system.stop()

@@ -20,6 +20,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -30,6 +31,10 @@ import psycopg
 import clock
 from disk import Disk
 from topology import Topology, children, signal_pids
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
+from conftest import wait_until  # noqa: E402  (the integration tests' helper)
+
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("TANDEM_BUILD") or (REPO / "build")).resolve()
@@ -52,17 +57,6 @@ def tail(path, n=40):
         return "\n".join(pathlib.Path(path).read_text(errors="replace").splitlines()[-n:])
     except OSError:
         return "(no file)"
-
-
-def wait_until(pred, timeout, what, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Node:
@@ -285,7 +279,7 @@ class System:
     def start(self, timeout=180):
         for h in self.etcd_hosts:
             self.start_etcd(h.name)
-        wait_until(lambda: self._etcd_ok(), 60, "etcd to answer")
+        wait_until(lambda: self._etcd_ok(), 60, "etcd to answer", interval=0.2)
         for n in self.nodes.values():
             n.prepare()
             n.start()
@@ -323,7 +317,7 @@ class System:
                     return conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()[0]
             except psycopg.Error:
                 return False
-        wait_until(rw_ok, 30, "HAProxy's rw port to reach the primary")
+        wait_until(rw_ok, 30, "HAProxy's rw port to reach the primary", interval=0.2)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "HELLOD_DATABASE": f"host={c.addr} port={RW_PORT} user=postgres dbname=postgres "
                                   f"password={self.password} connect_timeout=2"}
@@ -339,7 +333,7 @@ class System:
                     return r.status == 200
             except OSError:
                 return False
-        wait_until(ready, 60, "hellod /readyz")
+        wait_until(ready, 60, "hellod /readyz", interval=0.2)
 
     def rw_connect(self, timeout=2):
         return psycopg.connect(host=self.client.addr, port=RW_PORT, user="postgres",

@@ -48,6 +48,11 @@ STOP_TIMEOUT = 20.0 * SLOW
 # small helpers
 
 
+class WaitTimeout(TimeoutError, AssertionError):
+    """wait_until ran out of time: a failed assertion to the tests, a TimeoutError to the fault
+    suite and the benchmarks, which share this helper."""
+
+
 def wait_until(pred, timeout, what="a condition", interval=0.02):
     """Polls `pred` until it returns something true; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -56,7 +61,7 @@ def wait_until(pred, timeout, what="a condition", interval=0.02):
         if v:
             return v
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+            raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(interval)
 
 

@@ -389,6 +389,35 @@ def test_diverged_former_primary_rejoins_through_pg_rewind(cluster):
 
 
 @needs_cluster
+def test_replica_whose_rewind_was_cut_short_is_cloned_afresh(cluster):
+    """A tandemd killed during pg_rewind leaves DATA.rewinding: the next one must not trust the
+    data directory (no rewind can repair a half-done one), so it moves it aside and clones."""
+    c = cluster
+    leader = c.wait_healthy()
+    replica = replicas_of(c, leader)[0]
+    row = c.write_row(leader)
+    c.wait_row([replica], row)
+    assert replica.stop() == 0
+    marker = pathlib.Path(str(replica.data) + ".rewinding")
+    marker.write_text("pg_rewind started by tandemd and not finished\n")
+    shutil.chown(marker, "postgres", "postgres")
+    aside_before = set(replica.dir.glob("data.moved-aside-*"))
+    size = replica.log_size()
+    replica.start()
+    later = c.write_row(leader)
+    c.wait_row([replica], later)
+    assert c.wait_healthy() is leader
+    log = replica.log_since(size)
+    assert "a pg_rewind did not finish" in log, log[-3000:]
+    assert "pg_basebackup succeeded" in log, log[-3000:]
+    assert not marker.exists()
+    moved = set(replica.dir.glob("data.moved-aside-*")) - aside_before
+    assert len(moved) == 1, moved
+    assert c.has_row(replica, row)
+    assert replica.in_recovery() is True
+
+
+@needs_cluster
 def test_etcd_outage_longer_than_ttl(cluster):
     c = cluster
     leader = c.wait_healthy()

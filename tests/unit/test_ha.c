@@ -716,6 +716,49 @@ static void test_timing_rule(void **state)
 	assert_false(ha_timing_valid(&zero));
 }
 
+/* A lease covers us only while more than retry_timeout of it is left; the subtraction must not
+ * wrap when the lease already ended. */
+static void test_outlives(void **state)
+{
+	(void)state;
+	ha_config cfg = {.ttl_ms = 4000, .loop_wait_ms = 1000, .retry_timeout_ms = 1000};
+	static const struct {
+		uint64_t expiry, now;
+		bool outlives;
+	} rows[] = {
+	    {5000, 1000, true},  {2001, 1000, true}, {2000, 1000, false}, {1500, 1000, false},
+	    {1000, 1000, false}, {0, 1000, false},   {999, 1000, false},  {0, 0, false},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		assert_int_equal(ha_outlives(&cfg, rows[i].expiry, rows[i].now), rows[i].outlives);
+}
+
+/* Only the member `sync` names, alone, may lead: the rule a former strict primary uses to start
+ * when others run. */
+static void test_sync_sole_candidate(void **state)
+{
+	(void)state;
+	const char *just_a[] = {"a"}, *just_b[] = {"b"}, *a_b[] = {"a", "b"};
+	ha_cluster cl = {.synchronous_mode = true, .sync_leader = "a"};
+	assert_true(ha_sync_sole_candidate(&cl, "a"));
+	assert_false(ha_sync_sole_candidate(&cl, "b"));
+	cl.sync = just_b;
+	cl.nsync = 1;
+	assert_false(ha_sync_sole_candidate(&cl, "a"));
+	assert_false(ha_sync_sole_candidate(&cl, "b"));
+	cl.sync = just_a;
+	assert_true(ha_sync_sole_candidate(&cl, "a"));
+	cl.sync = a_b;
+	cl.nsync = 2;
+	assert_false(ha_sync_sole_candidate(&cl, "a"));
+	cl.sync_leader = NULL;
+	cl.sync = just_b;
+	cl.nsync = 1;
+	assert_true(ha_sync_sole_candidate(&cl, "b"));
+	cl.synchronous_mode = false;
+	assert_false(ha_sync_sole_candidate(&cl, "b"));
+}
+
 /* TILT: a late heartbeat or a wall clock that moved apart from the monotonic one. */
 static void test_tilt_detection(void **state)
 {
@@ -750,6 +793,8 @@ int main(void)
 	    cmocka_unit_test(test_no_writable_primary_without_key),
 	    cmocka_unit_test(test_only_replicas_take_the_key),
 	    cmocka_unit_test(test_timing_rule),
+	    cmocka_unit_test(test_outlives),
+	    cmocka_unit_test(test_sync_sole_candidate),
 	    cmocka_unit_test(test_tilt_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
