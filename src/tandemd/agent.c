@@ -475,7 +475,7 @@ static void on_tick(uv_timer_t *t)
 
 static void pass_decide(agent *a);
 
-enum { SETTLE_PASS_MS = 100 };
+enum { SETTLE_PASS_MS = 100, NOT_STREAMING_LIMIT_MS = 3000 };
 
 static void on_kick(uv_timer_t *t)
 {
@@ -596,28 +596,38 @@ static void pass_decide(agent *a)
 		uv_timer_start(&a->kick, on_kick, 200, 0);
 		return;
 	}
-	/* A replica of the leader that has not streamed for a TTL while the leader runs a newer
-	 * timeline may have forked from it (PostgreSQL then retries for ever): stop it, so that the
-	 * next pass can look at its control data and rewind it if needed. Not in maintenance
-	 * mode, which would then leave it stopped. */
+	/* A replica of the leader that does not stream while the leader runs a newer timeline may
+	 * have forked from it (PostgreSQL then retries for ever): stop it, so that the next pass
+	 * can look at its control data and rewind it if needed. A healthy replica switches
+	 * timelines within a second (it retries every 200 ms), so after NOT_STREAMING_LIMIT_MS
+	 * (or a TTL, if shorter); and once per leader timeline, so that a replica that only
+	 * cannot reach the leader is not restarted again and again. Not in maintenance mode,
+	 * which would then leave it stopped. */
 	if (d.action == HA_WAIT && lo.pg == HA_PG_REPLICA && cl.leader && lo.upstream &&
 	    !strcmp(cl.leader, lo.upstream) && !cl.paused) {
 		bool streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
-		if (streaming) {
+		int64_t leader_tl = agent_leader_timeline(a);
+		uint64_t limit =
+		    a->hc.ttl_ms < NOT_STREAMING_LIMIT_MS ? a->hc.ttl_ms : NOT_STREAMING_LIMIT_MS;
+		if (streaming || leader_tl <= a->st.timeline ||
+		    leader_tl == a->rechecked_for_timeline) {
 			a->not_streaming_since_ms = 0;
 		} else if (!a->not_streaming_since_ms) {
 			a->not_streaming_since_ms = now;
-		} else if (now - a->not_streaming_since_ms > a->hc.ttl_ms &&
-		           agent_leader_timeline(a) > a->st.timeline) {
-			log_warning("not streaming from %s for %" PRIu64
-			            " ms, which is on timeline %" PRId64
-			            " and this replica on %" PRId64
-			            ": stopping to check for divergence",
-			            cl.leader, now - a->not_streaming_since_ms,
-			            agent_leader_timeline(a), a->st.timeline);
+			uv_timer_start(&a->kick, on_kick, limit + 10, 0); /* look again in time */
+		} else if (now - a->not_streaming_since_ms > limit) {
+			log_warning(
+			    "not streaming from %s for %" PRIu64
+			    " ms, which is on timeline %" PRId64 " and this replica on %" PRId64
+			    ": stopping to check for divergence",
+			    cl.leader, now - a->not_streaming_since_ms, leader_tl, a->st.timeline);
 			a->not_streaming_since_ms = 0;
+			a->rechecked_for_timeline = leader_tl;
 			agent_act_recheck(a);
 			return;
+		} else {
+			uv_timer_start(&a->kick, on_kick,
+			               a->not_streaming_since_ms + limit + 10 - now, 0);
 		}
 	} else {
 		a->not_streaming_since_ms = 0;

@@ -70,6 +70,7 @@ struct agent {
 	bool pending_restart;
 	char *walreceiver;               /* pg_stat_wal_receiver.status */
 	uint64_t not_streaming_since_ms; /* a replica of the leader, its receiver not streaming */
+	int64_t rechecked_for_timeline;  /* the leader timeline a divergence recheck was run for */
 	agent_replica *replicas;
 	size_t nreplicas;
 	char *sysid;
