@@ -313,9 +313,7 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 	(void)moved;
 	if (!ok) {
 		/* The source not answering says nothing about our data: try again later. */
-		if (tail &&
-		    (strstr(tail, "could not connect") || strstr(tail, "Connection refused") ||
-		     strstr(tail, "connection to server"))) {
+		if (pgctl_rewind_never_connected(tail)) {
 			pgctl_rewind_forget(a->pc); /* it connects before it touches anything */
 			fail_action(a, "pg_rewind (the source did not answer; trying again)", tail);
 			return;

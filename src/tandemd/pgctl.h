@@ -197,6 +197,11 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 bool pgctl_rewind_interrupted(const pgctl *pc);
 /* Removes the marker: pg_rewind failed before it touched the data directory. */
 void pgctl_rewind_forget(pgctl *pc);
+/* Whether a failed pg_rewind's output says it never connected to the source (libpq's
+ * "connection to server at ... failed: ..."): then it changed nothing. A connection lost later
+ * ("... was lost", "server closed the connection unexpectedly", "could not fetch remote file")
+ * may have left files half copied. */
+bool pgctl_rewind_never_connected(const char *output);
 
 /* pg_controldata of pc's data directory; `done` gets its output as output_tail (ok false when it
  * failed). Parse it with pgctl_parse_controldata. */

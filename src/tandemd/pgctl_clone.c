@@ -271,6 +271,15 @@ void pgctl_rewind_forget(pgctl *pc)
 	free(path);
 }
 
+bool pgctl_rewind_never_connected(const char *output)
+{
+	if (!output || strstr(output, "was lost") || strstr(output, "closed the connection") ||
+	    strstr(output, "could not fetch"))
+		return false;
+	return strstr(output, "could not connect") ||
+	       (strstr(output, "connection to server") && strstr(output, "failed:"));
+}
+
 static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
                     const pgctl_clone_opts *o, const pgctl_ids_ *id, char **err)
 {

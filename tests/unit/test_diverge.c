@@ -1,5 +1,6 @@
 /* Divergence of a stopped data directory from the leader's history (src/tandemd/diverge.c),
- * and the control data it is judged by (pgctl_parse_controldata). */
+ * the control data it is judged by (pgctl_parse_controldata), and which failed rewinds left the
+ * data directory untouched (pgctl_rewind_never_connected). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,11 +177,36 @@ static void test_diverge_table(void **state)
 	}
 }
 
+/* Which failed rewinds left the data directory untouched (the marker is then removed). */
+static void test_rewind_never_connected(void **state)
+{
+	(void)state;
+	assert_true(pgctl_rewind_never_connected(
+	    "pg_rewind: error: connection to server at \"127.0.0.1\", port 5999 failed: "
+	    "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+	    "connections?\n"));
+	assert_true(pgctl_rewind_never_connected(
+	    "pg_rewind: error: connection to server on socket \"/tmp/x/.s.PGSQL.5999\" failed: No "
+	    "such file or directory\n"));
+	assert_true(pgctl_rewind_never_connected("pg_rewind: could not connect to server\n"));
+	assert_false(pgctl_rewind_never_connected(
+	    "pg_rewind: servers diverged at WAL location 0/5000000 on timeline 9\n"
+	    "pg_rewind: error: could not fetch remote file \"base/5/1259\": server closed the "
+	    "connection unexpectedly\n"));
+	assert_false(
+	    pgctl_rewind_never_connected("pg_rewind: error: connection to server was lost\n"));
+	assert_false(pgctl_rewind_never_connected(
+	    "pg_rewind: error: source and target clusters are from different systems\n"));
+	assert_false(pgctl_rewind_never_connected(""));
+	assert_false(pgctl_rewind_never_connected(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_min_recovery_timeline),
 	    cmocka_unit_test(test_diverge_table),
+	    cmocka_unit_test(test_rewind_never_connected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
