@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent_priv.h"
+#include "fence.h"
 #include "log.h"
 
 typedef struct fence_write {
@@ -25,7 +26,11 @@ static void on_watchdog_exit(uv_process_t *p, int64_t status, int sig)
 {
 	agent *a = p->data;
 	if (a) {
-		if (!a->stopping)
+		if (!a->stopping && status == FENCE_EXIT_FENCED && !sig)
+			log_warning(
+			    "the fence watchdog stopped PostgreSQL (no deadline from the agent "
+			    "in time: its message above says why); starting a new watchdog");
+		else if (!a->stopping)
 			log_error("the fence watchdog exited (status %" PRId64
 			          ", signal %d): restarting it",
 			          status, sig);

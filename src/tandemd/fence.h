@@ -19,6 +19,9 @@ typedef enum fence_cmd {
 	FENCE_CMD_BAD,      /* not understood: ignored, the old deadline stands */
 } fence_cmd;
 
+/* tandemd-fence watchdog's exit status after it fenced PostgreSQL (0: told to exit; 2: usage). */
+enum { FENCE_EXIT_FENCED = 3 };
+
 void fence_init(fence_state *st);
 /* One input line, without its newline. */
 fence_cmd fence_feed(fence_state *st, const char *line);

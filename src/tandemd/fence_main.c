@@ -19,7 +19,8 @@
  *	before the lease's end (fence_hw_may_ping): if this process cannot run either, the
  *	machine is reset before a replica may take over. Disarmed, after fencing PostgreSQL, or
  *	told to exit, it closes the device with the magic 'V' (the timer stops); if PostgreSQL
- *	outlived SIGKILL it leaves the device open, and the machine is reset.
+ *	outlived SIGKILL it leaves the device open, and the machine is reset. Exit status 0 when
+ *	told to exit, FENCE_EXIT_FENCED (3) after fencing, 2 on a usage error.
  *
  * The agent sends a deadline at every lease renewal (the lease's safe end), so a frozen agent's
  * primary stops before its leader key can expire and a replica be promoted (docs/tandemd.md,
@@ -231,7 +232,7 @@ static int fenced(hwdog *h, const char *pidfile, const char *why)
 		        "tandemd-fence: PostgreSQL survived SIGKILL: leaving %s to reset the "
 		        "machine\n",
 		        h->path);
-	return 0;
+	return FENCE_EXIT_FENCED;
 }
 
 static int do_watchdog(int argc, char **argv)

@@ -23,6 +23,9 @@ FENCE = BUILD / "src" / "tandemd" / "tandemd-fence"
 pytestmark = pytest.mark.skipif(not FENCE.exists(), reason="tandemd-fence is not built")
 
 
+FENCED = 3  # FENCE_EXIT_FENCED (src/tandemd/fence.h): the exit status after fencing
+
+
 def now_ms():
     return int(time.monotonic() * 1000)
 
@@ -75,7 +78,7 @@ def test_a_passed_deadline_stops_the_postmaster(fence_factory):
     f.send(now_ms() + 300)
     wait_until(f.victim_dead, 5 * SLOW, "the fence to stop the postmaster")
     assert f.victim.returncode == -signal.SIGQUIT
-    assert f.proc.wait(5 * SLOW) == 0
+    assert f.proc.wait(5 * SLOW) == FENCED  # the agent then says so at warning level
     assert "did not renew its deadline" in f.stderr()
 
 
@@ -96,6 +99,7 @@ def test_the_agent_gone_stops_the_postmaster(fence_factory):
     f = fence_factory()
     f.proc.stdin.close()  # as when the agent dies: the pipe closes
     wait_until(f.victim_dead, 5 * SLOW, "the fence to stop the postmaster")
+    assert f.proc.wait(5 * SLOW) == FENCED
     assert "the agent is gone" in f.stderr()
 
 
