@@ -49,6 +49,22 @@ static int not_found(const ctl_conn *c, const dcs_view *v)
 	return CTL_EXIT_FAILED;
 }
 
+/* The read commands' frame: reads the cluster from etcd, runs `body` on it (or says that there
+ * is no such cluster), frees it; returns the exit code. */
+typedef int (*read_body)(const ctl_opts *o, const ctl_conn *c, const dcs_view *v);
+static int read_cluster(const ctl_opts *o, read_body body)
+{
+	ctl_conn c;
+	dcs_view v;
+	int rc = ctl_open(o, &c, &v);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	rc = view_empty(&v) ? not_found(&c, &v) : body(o, &c, &v);
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
 static json_t *json_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -220,46 +236,33 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 	return sb_steal(&sb);
 }
 
+static int list_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
+{
+	const dcs_member **ms = sorted_members(v);
+	if (o->json) {
+		ctl_print_json(list_json(v, c, ms));
+	} else {
+		char *text = list_text(v, c, ms);
+		fputs(text, stdout);
+		free(text);
+	}
+	free(ms);
+	return CTL_EXIT_OK;
+}
+
 int ctl_cmd_list(const ctl_opts *o)
 {
-	ctl_conn c;
-	dcs_view v;
-	int rc = ctl_open(o, &c, &v);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (view_empty(&v)) {
-		rc = not_found(&c, &v);
-	} else {
-		const dcs_member **ms = sorted_members(&v);
-		if (o->json) {
-			ctl_print_json(list_json(&v, &c, ms));
-		} else {
-			char *text = list_text(&v, &c, ms);
-			fputs(text, stdout);
-			free(text);
-		}
-		free(ms);
-	}
-	dcs_view_free(&v);
-	ctl_conn_free(&c);
-	return rc;
+	return read_cluster(o, list_body);
 }
 
 /* ---- history ---- */
 
-int ctl_cmd_history(const ctl_opts *o)
+static int history_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 {
-	ctl_conn c;
-	dcs_view v;
-	int rc = ctl_open(o, &c, &v);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (view_empty(&v)) {
-		rc = not_found(&c, &v);
-	} else if (o->json) {
+	if (o->json) {
 		json_t *arr = json_array();
-		for (size_t i = 0; i < v.nhistory; i++) {
-			const dcs_history_entry *h = &v.history[i];
+		for (size_t i = 0; i < v->nhistory; i++) {
+			const dcs_history_entry *h = &v->history[i];
 			char *lsn = ctl_lsn_text(h->lsn);
 			json_t *e = json_object();
 			json_object_set_new(e, "timeline", json_integer(h->timeline));
@@ -277,8 +280,8 @@ int ctl_cmd_history(const ctl_opts *o)
 		ctl_table *t = ctl_table_new(5, headers);
 		ctl_table_align(t, 0, CTL_ALIGN_RIGHT);
 		ctl_table_align(t, 1, CTL_ALIGN_RIGHT);
-		for (size_t i = 0; i < v.nhistory; i++) {
-			const dcs_history_entry *h = &v.history[i];
+		for (size_t i = 0; i < v->nhistory; i++) {
+			const dcs_history_entry *h = &v->history[i];
 			char *tl = xasprintf("%lld", (long long)h->timeline);
 			char *lsn = ctl_lsn_text(h->lsn);
 			const char *cells[] = {tl, lsn, h->reason, h->timestamp, h->new_leader};
@@ -286,45 +289,42 @@ int ctl_cmd_history(const ctl_opts *o)
 			free(tl);
 			free(lsn);
 		}
-		char *title =
-		    xasprintf("Cluster: %s (%s)", c.scope, v.sysid ? v.sysid : "not initialized");
+		char *title = xasprintf("Cluster: %s (%s)", c->scope,
+		                        v->sysid ? v->sysid : "not initialized");
 		char *text = ctl_table_render(t, title);
 		fputs(text, stdout);
-		if (v.nhistory == 0)
+		if (v->nhistory == 0)
 			puts(
 			    " No failover or switchover yet: the cluster is on its first timeline");
 		free(text);
 		free(title);
 		ctl_table_free(t);
 	}
-	dcs_view_free(&v);
-	ctl_conn_free(&c);
-	return rc;
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_history(const ctl_opts *o)
+{
+	return read_cluster(o, history_body);
 }
 
 /* ---- show-config ---- */
 
-int ctl_cmd_show_config(const ctl_opts *o)
+static int show_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 {
-	ctl_conn c;
-	dcs_view v;
-	int rc = ctl_open(o, &c, &v);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (view_empty(&v)) {
-		rc = not_found(&c, &v);
-	} else if (!v.has_config || !v.config.raw) {
+	int rc = CTL_EXIT_OK;
+	if (!v->has_config || !v->config.raw) {
 		fprintf(stderr, "tandemctl: cluster '%s' has no configuration key (%sconfig)\n",
-		        c.scope, v.prefix);
+		        c->scope, v->prefix);
 		rc = CTL_EXIT_FAILED;
 	} else {
-		json_t *j = json_loads(v.config.raw, JSON_DECODE_ANY, NULL);
+		json_t *j = json_loads(v->config.raw, JSON_DECODE_ANY, NULL);
 		char *err = NULL;
-		char *yaml = j && !o->json ? ctl_json_to_yaml(v.config.raw, &err) : NULL;
+		char *yaml = j && !o->json ? ctl_json_to_yaml(v->config.raw, &err) : NULL;
 		if (!j) {
 			fprintf(stderr,
 			        "tandemctl: the configuration key is not JSON; as stored:\n");
-			printf("%s\n", v.config.raw);
+			printf("%s\n", v->config.raw);
 			rc = CTL_EXIT_FAILED;
 		} else if (o->json) {
 			ctl_print_json(j);
@@ -340,29 +340,24 @@ int ctl_cmd_show_config(const ctl_opts *o)
 		free(yaml);
 		free(err);
 	}
-	dcs_view_free(&v);
-	ctl_conn_free(&c);
 	return rc;
+}
+
+int ctl_cmd_show_config(const ctl_opts *o)
+{
+	return read_cluster(o, show_config_body);
 }
 
 /* ---- haproxy-config ---- */
 
-int ctl_cmd_haproxy_config(const ctl_opts *o)
+static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 {
-	ctl_conn c;
-	dcs_view v;
-	int rc = ctl_open(o, &c, &v);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (view_empty(&v)) {
-		rc = not_found(&c, &v);
-		goto out;
-	}
-	const dcs_member **ms = sorted_members(&v);
-	haproxy_member *hm = xcalloc(v.nmembers ? v.nmembers : 1, sizeof *hm);
-	char **owned = xcalloc(2 * v.nmembers + 1, sizeof *owned);
+	int rc = CTL_EXIT_OK;
+	const dcs_member **ms = sorted_members(v);
+	haproxy_member *hm = xcalloc(v->nmembers ? v->nmembers : 1, sizeof *hm);
+	char **owned = xcalloc(2 * v->nmembers + 1, sizeof *owned);
 	size_t n = 0, nowned = 0;
-	for (size_t i = 0; i < v.nmembers; i++) {
+	for (size_t i = 0; i < v->nmembers; i++) {
 		char *pg = ms[i]->conn_url ? ctl_url_host_port(ms[i]->conn_url) : NULL;
 		char *rest = ms[i]->api_url ? ctl_url_host_port(ms[i]->api_url) : NULL;
 		if (!pg || !rest) {
@@ -382,7 +377,7 @@ int ctl_cmd_haproxy_config(const ctl_opts *o)
 	}
 	haproxy_config_input in;
 	haproxy_config_input_defaults(&in);
-	in.scope = c.scope;
+	in.scope = c->scope;
 	in.members = hm;
 	in.n_members = n;
 	in.rw_listen = o->rw_listen ? o->rw_listen : "*:5000";
@@ -409,10 +404,12 @@ int ctl_cmd_haproxy_config(const ctl_opts *o)
 	free(owned);
 	free(hm);
 	free(ms);
-out:
-	dcs_view_free(&v);
-	ctl_conn_free(&c);
 	return rc;
+}
+
+int ctl_cmd_haproxy_config(const ctl_opts *o)
+{
+	return read_cluster(o, haproxy_config_body);
 }
 
 /* ---- version ---- */
