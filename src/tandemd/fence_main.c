@@ -3,7 +3,7 @@
  *   tandemd-fence exec PROGRAM ARGS...
  *	Arranges for SIGQUIT (PostgreSQL's immediate shutdown) to reach this process when its
  *	parent (tandemd) dies, then becomes PROGRAM by execv: the kernel, not the agent, stops
- *	the postmaster when the agent is killed. The agent runs pg_rewind, pg_basebackup and
+ *	the postmaster when the agent is killed. The agent runs initdb, pg_rewind, pg_basebackup and
  *	pg_controldata this way too, so that none of them outlives it.
  *
  *   tandemd-fence watchdog PIDFILE [DEVICE TIMEOUT_S]

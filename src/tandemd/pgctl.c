@@ -63,9 +63,20 @@ const char *pgctl_data_dir_(const pgctl *pc)
 	return pc->data_dir;
 }
 
-const char *pgctl_fence_path_(const pgctl *pc)
+char **pgctl_fenced_argv_(const pgctl *pc, char *const *argv)
 {
-	return pc->fence_path;
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	char **out = xcalloc(argc + 3, sizeof *out);
+	size_t k = 0;
+	if (pc->fence_path) {
+		out[k++] = pc->fence_path;
+		out[k++] = (char *)"exec";
+	}
+	for (size_t i = 0; i <= argc; i++)
+		out[k + i] = argv[i];
+	return out;
 }
 
 pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
@@ -280,13 +291,13 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 	char *bin = xasprintf("%s/postgres", pc->bin_dir);
 	char *plain[] = {bin, (char *)"-D", pc->data_dir, NULL};
 	/* Through the fence, the postmaster gets SIGQUIT from the kernel when the agent dies. */
-	char *fenced[] = {pc->fence_path, (char *)"exec", bin, (char *)"-D", pc->data_dir, NULL};
-	char **argv = pc->fence_path ? fenced : plain;
+	char **argv = pgctl_fenced_argv_(pc, plain);
 	uv_process_t *p = xcalloc(1, sizeof *p);
 	p->data = pc;
 	/* Detached: its own session and process group, and it outlives the agent (as with Patroni).
 	 */
 	int r = spawn(pc, p, argv, on_pm_exit, true, err);
+	free(argv);
 	free(bin);
 	if (r != 0) {
 		free(p);
@@ -528,7 +539,9 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 	pc->initdb_log_off = stat(pc->log_path, &st) == 0 ? (long)st.st_size : 0;
 	uv_process_t *p = xcalloc(1, sizeof *p);
 	p->data = pc;
-	int r = spawn(pc, p, argv, on_initdb_exit, false, err);
+	char **fenced = pgctl_fenced_argv_(pc, argv); /* initdb dies with the agent too */
+	int r = spawn(pc, p, fenced, on_initdb_exit, false, err);
+	free(fenced);
 	pgctl_argv_free(argv);
 	if (r != 0) {
 		free(p);

@@ -117,7 +117,9 @@ int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *da
 int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
                       char **err) TND_MUST_CHECK;
 const char *pgctl_data_dir_(const pgctl *pc);
-const char *pgctl_fence_path_(const pgctl *pc); /* NULL when there is none */
+/* argv run through `tandemd-fence exec` when pc has a fence (the program then gets SIGQUIT from
+ * the kernel when the agent dies), else argv itself; a new array to free (not its strings). */
+char **pgctl_fenced_argv_(const pgctl *pc, char *const *argv);
 struct pgsession;
 /* pc's kept connection (see pgctl_ask_state); NULL and err while no postmaster runs, while it is
  * being stopped, or when `conninfo` is not the one the connection was first opened with. */

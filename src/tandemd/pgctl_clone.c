@@ -307,18 +307,7 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 	stdio[2].data.fd = fds[1];
 	/* Through the fence (`tandemd-fence exec`), the tool gets SIGQUIT from the kernel when the
 	 * agent dies: none outlives it to work on a data directory the next agent uses. */
-	const char *fence = pgctl_fence_path_(pc);
-	size_t argc = 0;
-	while (argv[argc])
-		argc++;
-	char **args = xcalloc(argc + 3, sizeof *args);
-	size_t k = 0;
-	if (fence) {
-		args[k++] = (char *)fence;
-		args[k++] = (char *)"exec";
-	}
-	for (size_t i = 0; i <= argc; i++)
-		args[k + i] = argv[i];
+	char **args = pgctl_fenced_argv_(pc, argv);
 	uv_process_options_t po;
 	memset(&po, 0, sizeof po);
 	po.file = args[0];
