@@ -422,8 +422,7 @@ static void on_grant(dcs_result r, const char *error, void *ud)
 		 * send time. A leader key of ours (a restarted agent's; the key still lives on the
 		 * dead one's lease) is moved onto the new lease at once: its expiry is then ours.
 		 */
-		const dcs_view *v = dcs_get_view(a->dcs);
-		if (v->leader && !strcmp(v->leader, a->s->name))
+		if (agent_holds_key(a))
 			dcs_renew_leader(a->dcs, on_lease, a);
 		else
 			dcs_lease_keepalive(a->dcs, on_lease, a);
@@ -440,8 +439,7 @@ static void heartbeat(agent *a)
 	if (a->hb_running || a->stopping)
 		return;
 	a->hb_running = true;
-	const dcs_view *v = dcs_get_view(a->dcs);
-	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	bool leader = agent_holds_key(a);
 	if (!dcs_lease_id(a->dcs) || a->lease_expiry_ms == 0)
 		dcs_lease_grant(a->dcs, on_grant, a);
 	else if (leader)
@@ -486,8 +484,8 @@ static void on_kick(uv_timer_t *t)
 	 * it onto ours before the first decision, which would otherwise judge a lease that is not
 	 * the key's. Once: the watch then shows the key on our lease. */
 	const dcs_view *v = dcs_get_view(a->dcs);
-	if (!a->adopt_tried && v->leader && !strcmp(v->leader, a->s->name) &&
-	    dcs_lease_id(a->dcs) && v->leader_lease != dcs_lease_id(a->dcs)) {
+	if (!a->adopt_tried && agent_holds_key(a) && dcs_lease_id(a->dcs) &&
+	    v->leader_lease != dcs_lease_id(a->dcs)) {
 		if (!a->hb_running) {
 			a->adopt_tried = true;
 			heartbeat(a);
@@ -530,6 +528,12 @@ bool agent_member_running(const dcs_member *m)
 	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
 }
 
+bool agent_holds_key(const agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	return v->leader && !strcmp(v->leader, a->s->name);
+}
+
 static void pass_decide(agent *a)
 {
 	a->pass_running = false;
@@ -543,8 +547,7 @@ static void pass_decide(agent *a)
 	dcs_view_to_ha(v, a->s->name, members, AGENT_MAX_MEMBERS, &cl);
 	uint64_t failover_due_ms;
 	cl.failover_to = agent_failover_target(a, &failover_due_ms);
-	if (v->has_failover && !cl.failover_to && !failover_due_ms && v->leader &&
-	    !strcmp(v->leader, a->s->name)) {
+	if (v->has_failover && !cl.failover_to && !failover_due_ms && agent_holds_key(a)) {
 		log_warning(
 		    "dropping the failover key (to %s): the member does not run, or the key "
 		    "was left by an earlier leader",
@@ -612,22 +615,23 @@ static void pass_decide(agent *a)
 		if (streaming || leader_tl <= a->st.timeline ||
 		    leader_tl == a->rechecked_for_timeline) {
 			a->not_streaming_since_ms = 0;
-		} else if (!a->not_streaming_since_ms) {
-			a->not_streaming_since_ms = now;
-			uv_timer_start(&a->kick, on_kick, limit + 10, 0); /* look again in time */
-		} else if (now - a->not_streaming_since_ms > limit) {
-			log_warning(
-			    "not streaming from %s for %" PRIu64
-			    " ms, which is on timeline %" PRId64 " and this replica on %" PRId64
-			    ": stopping to check for divergence",
-			    cl.leader, now - a->not_streaming_since_ms, leader_tl, a->st.timeline);
-			a->not_streaming_since_ms = 0;
-			a->rechecked_for_timeline = leader_tl;
-			agent_act_recheck(a);
-			return;
 		} else {
-			uv_timer_start(&a->kick, on_kick,
-			               a->not_streaming_since_ms + limit + 10 - now, 0);
+			if (!a->not_streaming_since_ms)
+				a->not_streaming_since_ms = now;
+			uint64_t waited = now - a->not_streaming_since_ms;
+			if (waited > limit) {
+				log_warning("not streaming from %s for %" PRIu64
+				            " ms, which is on timeline %" PRId64
+				            " and this replica on %" PRId64
+				            ": stopping to check for divergence",
+				            cl.leader, waited, leader_tl, a->st.timeline);
+				a->not_streaming_since_ms = 0;
+				a->rechecked_for_timeline = leader_tl;
+				agent_act_recheck(a);
+				return;
+			}
+			/* Look again in time. */
+			uv_timer_start(&a->kick, on_kick, limit - waited + 10, 0);
 		}
 	} else {
 		a->not_streaming_since_ms = 0;
@@ -869,7 +873,7 @@ const agent_status *agent_status_get(agent *a)
 	st->sysid = a->sysid ? a->sysid : v->sysid;
 	st->postmaster_start_unix_ms = pgctl_running(a->pc) ? (int64_t)a->pg_started_unix_ms : 0;
 	st->pending_restart = running && a->pending_restart;
-	st->holds_leader_key = v->leader && !strcmp(v->leader, a->s->name);
+	st->holds_leader_key = agent_holds_key(a);
 	st->leader = v->leader;
 	st->dcs_ok = a->dcs_ok;
 	st->dcs_last_seen_unix_s = a->dcs_last_seen_unix_s;
@@ -930,7 +934,7 @@ const agent_counters *agent_counters_get(const agent *a)
 int agent_request(agent *a, agent_request_kind kind, const char *candidate, char **err)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
-	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	bool leader = agent_holds_key(a);
 	switch (kind) {
 	case AGENT_REQ_RESTART:
 		if (!pgctl_running(a->pc)) {

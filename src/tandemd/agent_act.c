@@ -445,7 +445,7 @@ static void restart_stopped(agent *a, bool ok)
 		return;
 	}
 	const dcs_view *v = dcs_get_view(a->dcs);
-	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	bool leader = agent_holds_key(a);
 	char *e = NULL;
 	char *up = a->upstream ? xstrdup(a->upstream) : NULL;
 	if (start_pg(a, !leader, leader ? NULL : (up ? up : v->leader), NULL, &e) != 0) {
@@ -904,7 +904,7 @@ void agent_act_shutdown(agent *a)
 {
 	a->doing = "stopping";
 	const dcs_view *v = dcs_get_view(a->dcs);
-	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	bool leader = agent_holds_key(a);
 	const dcs_member *best =
 	    leader && !(v->has_config && v->config.pause) ? agent_best_candidate(a, NULL) : NULL;
 	const char *next = best ? best->name : NULL;

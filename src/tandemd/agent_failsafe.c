@@ -159,7 +159,7 @@ static bool round_needed(agent *a)
 	const dcs_view *v = dcs_get_view(a->dcs);
 	if (!mode_on(v) || a->stopping || agent_pg_state(a) != HA_PG_PRIMARY)
 		return false;
-	bool we_lead = v->leader && !strcmp(v->leader, a->s->name);
+	bool we_lead = agent_holds_key(a);
 	return !a->dcs_ok || !we_lead || !ha_outlives(&a->hc, a->lease_expiry_ms, agent_now());
 }
 

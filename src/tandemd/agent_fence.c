@@ -113,8 +113,7 @@ void agent_fence_update(agent *a)
 			return;
 		}
 	}
-	const dcs_view *v = dcs_get_view(a->dcs);
-	bool leader = v->leader && !strcmp(v->leader, a->s->name);
+	bool leader = agent_holds_key(a);
 	uint64_t deadline = 0, end = 0;
 	if (leader || a->failsafe_expiry_ms) {
 		/* Half a retry_timeout before the lease's end: after the agent's own demotion point

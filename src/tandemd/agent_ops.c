@@ -51,7 +51,7 @@ const dcs_member *agent_best_candidate(agent *a, const char *only)
 int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, char **err)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
-	if (!v->leader || strcmp(v->leader, a->s->name) != 0) {
+	if (!agent_holds_key(a)) {
 		err_set(err, "this member is not the leader (the leader is %s)",
 		        v->leader ? v->leader : "nobody");
 		return -1;

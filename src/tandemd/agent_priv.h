@@ -133,6 +133,8 @@ void agent_publish_member(agent *a);
 uint64_t agent_now(void);
 /* A member key saying "running" with a WAL position. */
 bool agent_member_running(const dcs_member *m);
+/* The DCS view names this member as the holder of the leader key. */
+bool agent_holds_key(const agent *a);
 
 /* agent_ops.c: the failover key as the HA pass should see it (NULL: none in force: absent, not
  * yet due, naming a member that does not run, or left by another leader), and the cluster
