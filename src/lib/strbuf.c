@@ -95,3 +95,24 @@ int sb_read_file(strbuf *sb, const char *path, size_t max, char **err)
 	fclose(f);
 	return rc;
 }
+
+static void sql_quoted(strbuf *sb, const char *s, char q)
+{
+	sb_append(sb, &q, 1);
+	for (; *s; s++) {
+		if (*s == q)
+			sb_append(sb, &q, 1);
+		sb_append(sb, s, 1);
+	}
+	sb_append(sb, &q, 1);
+}
+
+void sb_sql_literal(strbuf *sb, const char *s)
+{
+	sql_quoted(sb, s, '\'');
+}
+
+void sb_sql_ident(strbuf *sb, const char *s)
+{
+	sql_quoted(sb, s, '"');
+}

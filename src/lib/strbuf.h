@@ -21,6 +21,10 @@ typedef struct strbuf {
 void sb_append(strbuf *sb, const void *data, size_t len);
 void sb_puts(strbuf *sb, const char *s);
 void sb_printf(strbuf *sb, const char *fmt, ...) TND_PRINTF(2, 3);
+/* `s` as an SQL string literal ('...', quotes doubled) or a quoted identifier ("...", double
+ * quotes doubled), for statements with no parameters (DO blocks, CREATE ROLE). */
+void sb_sql_literal(strbuf *sb, const char *s);
+void sb_sql_ident(strbuf *sb, const char *s);
 void sb_reset(strbuf *sb);
 /* Appends a whole file. A file larger than `max` bytes is an error ("PATH: larger than N bytes"),
  * never cut short. */

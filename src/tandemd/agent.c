@@ -113,8 +113,6 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 	agent *a = ud;
 	a->dcs_ok = true;
 	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
-	if (v->leader)
-		a->leaderless_published = false;
 	agent_fence_update(a);
 	/* Without a leader every position counts (who is furthest ahead): always a pass. */
 	uint64_t sig = view_signature(v);
@@ -454,13 +452,13 @@ static void on_tick(uv_timer_t *t)
 	uint64_t mono = agent_now(), wall = wall_ms();
 	ha_tilt tilt = ha_tilt_detect(&a->hc, a->last_tick_mono, a->last_tick_wall, mono, wall);
 	if (tilt != HA_TILT_NONE) {
-		if (!a->tilt)
+		if (!a->mem.tilt)
 			log_warning("TILT: %s (%" PRIu64
 			            " ms between beats, wall clock moved %" PRId64
 			            " ms); observing for one pass",
 			            tilt == HA_TILT_STALL ? "the loop stalled" : "the clock jumped",
 			            mono - a->last_tick_mono, (int64_t)(wall - a->last_tick_wall));
-		a->tilt = true;
+		a->mem.tilt = true;
 		metrics_inc(&a->counters.tilts, 1);
 	}
 	a->last_tick_mono = mono;
@@ -471,9 +469,7 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- the HA pass ---- */
 
-static void pass_decide(agent *a);
-
-enum { SETTLE_PASS_MS = 100, NOT_STREAMING_LIMIT_MS = 3000 };
+static void pass_plan(agent *a);
 
 static void on_kick(uv_timer_t *t)
 {
@@ -497,7 +493,7 @@ static void on_kick(uv_timer_t *t)
 		return;
 	}
 	a->pass_running = true;
-	agent_gather(a, pass_decide);
+	agent_gather(a, pass_plan);
 }
 
 /* 1 ms, not 0: a timer restarted with 0 from a timer callback would run again in the same loop
@@ -534,158 +530,46 @@ bool agent_holds_key(const agent *a)
 	return v->leader && !strcmp(v->leader, a->s->name);
 }
 
-static void pass_decide(agent *a)
+/* The end-of-pass hook: what the pass changed, made visible (the member key, the fence's
+ * deadline, the beat's period). */
+static void publish(agent *a)
+{
+	if (uv_timer_get_repeat(&a->tick) != a->hc.loop_wait_ms)
+		uv_timer_set_repeat(&a->tick, a->hc.loop_wait_ms);
+	agent_fence_update(a);
+	agent_publish_member(a); /* written only when it says something new */
+}
+
+/* One pass: gather (agent_gather, then agent_inputs) -> plan -> carry out one step -> publish. */
+static void pass_plan(agent *a)
 {
 	a->pass_running = false;
 	if (a->stopping)
 		return;
 	metrics_inc(&a->counters.ha_passes, 1);
-	const dcs_view *v = dcs_get_view(a->dcs);
-	ha_member members[AGENT_MAX_MEMBERS];
-	ha_cluster cl;
-	agent_apply_config(a);
-	dcs_view_to_ha(v, a->s->name, members, AGENT_MAX_MEMBERS, &cl);
-	uint64_t failover_due_ms;
-	cl.failover_to = agent_failover_target(a, &failover_due_ms);
-	if (v->has_failover && !cl.failover_to && !failover_due_ms && agent_holds_key(a)) {
-		log_warning(
-		    "dropping the failover key (to %s): the member does not run, or the key "
-		    "was left by an earlier leader",
-		    v->failover_candidate ? v->failover_candidate : "nobody");
-		dcs_delete_key(a->dcs, "failover", on_touch, a);
+	ha_inputs in;
+	ha_member *members = agent_inputs(a, &in);
+	ha_memory next;
+	ha_step s = ha_plan(&in, &a->mem, &next);
+	free(members); /* the step's target and reason point into the view or static text */
+	a->mem = next;
+	a->requests &= ~s.requests_done;
+	a->last_pass_done_ms = in.now_ms;
+	if (s.note)
+		log_warning("%s", s.note);
+	if (s.reason != a->last_logged_reason) {
+		log_info("%s: %s%s%s", ha_action_name(s.action), s.reason, s.target ? " -> " : "",
+		         s.target ? s.target : "");
+		a->last_logged_reason = s.reason;
 	}
-	for (size_t i = 0; i < cl.nmembers; i++) {
-		const dcs_member *m = dcs_view_member(v, members[i].name);
-		members[i].reachable = m && agent_member_running(m);
-	}
-	cl.dcs_ok = a->dcs_ok;
-	ha_local lo = {.pg = agent_pg_state(a),
-	               .upstream = a->upstream,
-	               .restarts = a->restarts,
-	               .rewind_failed = a->rewind_failed,
-	               .handed_over = a->handed_over};
-	if (lo.pg == HA_PG_PRIMARY || lo.pg == HA_PG_REPLICA)
-		lo.lsn = a->st.in_recovery && a->st.receive_lsn > a->st.lsn ? a->st.receive_lsn
-		                                                            : a->st.lsn;
-	else if (a->ctl_ok)
-		lo.lsn = a->ctl.checkpoint_lsn;
-	if ((lo.pg == HA_PG_STOPPED || lo.pg == HA_PG_CRASHED) && cl.leader &&
-	    strcmp(cl.leader, a->s->name) != 0)
-		lo.diverged = a->rewind_pending || agent_diverged(a);
-	uint64_t now = agent_now();
-	if (a->restarts && now - a->last_restart_ms > 10 * a->hc.ttl_ms)
-		a->restarts = 0;
-	cl.failsafe_leader = agent_failsafe_leader(a, now);
-	ha_clock clk = {.now_ms = now,
-	                .lease_expiry_ms = a->lease_expiry_ms,
-	                .failsafe_expiry_ms = a->failsafe_expiry_ms,
-	                .tilt = a->tilt};
-	a->tilt = false;
-	ha_decision d = ha_decide(&a->hc, &cl, &lo, &clk);
-	a->last_pass_done_ms = now;
-
-	/* A promotion in flight: wait for recovery to end rather than promote twice. */
-	if (d.action == HA_PROMOTE && now < a->promote_until_ms) {
-		d.action = HA_KEEP_LEADER;
-		d.reason = "promoting: waiting for recovery to end";
-		uv_timer_start(&a->kick, on_kick, 100, 0);
-	}
-	/* Before racing for the key, make our own position known and give the others a moment to
-	 * publish theirs, so that the one furthest ahead wins. */
-	if (d.action == HA_TAKE_LEADER && !a->leaderless_published &&
-	    !(cl.failover_to && !strcmp(cl.failover_to, a->s->name))) {
-		a->leaderless_published = true;
-		agent_publish_member(a);
-		uv_timer_start(&a->kick, on_kick, 200, 0);
-		return;
-	}
-	/* A replica of the leader that does not stream while the leader runs a newer timeline may
-	 * have forked from it (PostgreSQL then retries for ever): stop it, so that the next pass
-	 * can look at its control data and rewind it if needed. A healthy replica switches
-	 * timelines within a second (it retries every 200 ms), so after NOT_STREAMING_LIMIT_MS
-	 * (or a TTL, if shorter); and once per leader timeline, so that a replica that only
-	 * cannot reach the leader is not restarted again and again. Not in maintenance mode,
-	 * which would then leave it stopped. */
-	if (d.action == HA_WAIT && lo.pg == HA_PG_REPLICA && cl.leader && lo.upstream &&
-	    !strcmp(cl.leader, lo.upstream) && !cl.paused) {
-		bool streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
-		int64_t leader_tl = agent_leader_timeline(a);
-		uint64_t limit =
-		    a->hc.ttl_ms < NOT_STREAMING_LIMIT_MS ? a->hc.ttl_ms : NOT_STREAMING_LIMIT_MS;
-		if (streaming || leader_tl <= a->st.timeline ||
-		    leader_tl == a->rechecked_for_timeline) {
-			a->not_streaming_since_ms = 0;
-		} else {
-			if (!a->not_streaming_since_ms)
-				a->not_streaming_since_ms = now;
-			uint64_t waited = now - a->not_streaming_since_ms;
-			if (waited > limit) {
-				log_warning("not streaming from %s for %" PRIu64
-				            " ms, which is on timeline %" PRId64
-				            " and this replica on %" PRId64
-				            ": stopping to check for divergence",
-				            cl.leader, waited, leader_tl, a->st.timeline);
-				a->not_streaming_since_ms = 0;
-				a->rechecked_for_timeline = leader_tl;
-				agent_act_recheck(a);
-				return;
-			}
-			/* Look again in time. */
-			uv_timer_start(&a->kick, on_kick, limit - waited + 10, 0);
-		}
-	} else {
-		a->not_streaming_since_ms = 0;
-	}
-	/* Operator requests, when the decision leaves room for them. */
-	if (d.action == HA_WAIT || d.action == HA_KEEP_LEADER) {
-		if (a->req_reinit) {
-			a->req_reinit = false;
-			if (cl.leader && strcmp(cl.leader, a->s->name) != 0) {
-				agent_act_reinit(a, cl.leader);
-				return;
-			}
-			log_warning("reinitialize refused: no other leader to clone");
-		}
-		if (a->req_reload) {
-			a->req_reload = false;
-			char *e = NULL;
-			if (agent_pg_state(a) == HA_PG_PRIMARY ||
-			    agent_pg_state(a) == HA_PG_REPLICA) {
-				bool standby = agent_pg_state(a) == HA_PG_REPLICA;
-				if (agent_write_pg_files(a, standby, standby ? a->upstream : NULL,
-				                         &e) != 0 ||
-				    pgctl_reload(a->pc, &e) != 0) {
-					log_error("reload: %s", e);
-					free(e);
-				} else {
-					log_info("PostgreSQL configuration rewritten and reloaded");
-				}
-			}
-		}
-		if (a->req_restart) {
-			a->req_restart = false;
-			agent_act_restart(a);
-			return;
-		}
-	}
-	if (d.reason != a->last_logged_reason) {
-		log_info("%s: %s%s%s", ha_action_name(d.action), d.reason, d.target ? " -> " : "",
-		         d.target ? d.target : "");
-		a->last_logged_reason = d.reason;
-	}
-	a->last_action = d.action;
-	a->last_reason = d.reason;
-	if (d.action == HA_KEEP_LEADER && lo.pg == HA_PG_PRIMARY) {
-		agent_leader_housekeeping(a);
-		/* Synchronous mode still settling after a promotion: look again soon. */
-		if (now < a->sync_settle_until_ms && !agent_sync_settled(a))
-			uv_timer_start(&a->kick, on_kick, SETTLE_PASS_MS, 0);
-	}
-	if (d.action != HA_WAIT && d.action != HA_KEEP_LEADER) {
+	a->last_action = s.action;
+	a->last_reason = s.reason;
+	if (s.action != HA_WAIT && s.action != HA_KEEP_LEADER)
 		metrics_inc(&a->counters.actions, 1);
-		agent_act(a, d);
-	}
-	agent_publish_member(a); /* written only when it says something new */
+	agent_act(a, s);
+	if (s.recheck_in_ms && !a->busy && !a->stopping)
+		uv_timer_start(&a->kick, on_kick, s.recheck_in_ms, 0);
+	publish(a);
 	if (!a->busy && a->pass_again) {
 		a->pass_again = false;
 		agent_kick(a);
@@ -941,10 +825,10 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate, char
 			err_set(err, "PostgreSQL is not running");
 			return -1;
 		}
-		a->req_restart = true;
+		a->requests |= HA_REQ_RESTART;
 		break;
 	case AGENT_REQ_RELOAD:
-		a->req_reload = true;
+		a->requests |= HA_REQ_RELOAD;
 		break;
 	case AGENT_REQ_REINITIALIZE:
 		if (leader || !v->leader) {
@@ -953,7 +837,7 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate, char
 			                 : "there is no leader to clone from");
 			return -1;
 		}
-		a->req_reinit = true;
+		a->requests |= HA_REQ_REINIT;
 		break;
 	case AGENT_REQ_FAILOVER:
 		return agent_failover(a, candidate, err);

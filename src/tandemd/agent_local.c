@@ -32,7 +32,7 @@ static bool has_control_file(const agent *a)
 	return ok;
 }
 
-static void move_aside_unfinished(agent *a, const char *why)
+void agent_move_aside_unfinished(agent *a, const char *why)
 {
 	char *moved = NULL, *e = NULL;
 	if (pgctl_move_aside(a->pc, &moved, &e) == 0) {
@@ -194,6 +194,13 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	if (rc != 0)
 		return -1;
 	return pgctl_set_standby(a->pc, standby, err);
+}
+
+int agent_rewrite_pg_conf(agent *a, bool standby, const char *upstream, char **err)
+{
+	if (agent_write_pg_files(a, standby, upstream, err) != 0)
+		return -1;
+	return pgctl_reload(a->pc, err);
 }
 
 /* "postgres://host:port/db" -> host and port. */
@@ -389,14 +396,16 @@ void agent_gather(agent *a, void (*done)(agent *a))
 	} else {
 		a->query_ok = false;
 		/* A data directory that an interrupted tool left is never started, never
-		 * deleted: moved aside, so that the member clones afresh. A pg_rewind cut short
-		 * (the agent died during it) leaves what no rewind can be trusted to repair;
-		 * pg_basebackup writes global/pg_control last, so a copy cut short lacks it. */
+		 * deleted: the plan moves it aside, so that the member clones afresh. A pg_rewind
+		 * cut short (the agent died during it) leaves what no rewind can be trusted to
+		 * repair; pg_basebackup writes global/pg_control last, so a copy cut short lacks
+		 * it. */
+		a->unfinished_data = NULL;
 		if (agent_has_data(a) && pgctl_rewind_interrupted(a->pc))
-			move_aside_unfinished(a, "a pg_rewind did not finish");
+			a->unfinished_data = "a pg_rewind did not finish";
 		else if (agent_has_data(a) && !has_control_file(a))
-			move_aside_unfinished(a, "no global/pg_control (an interrupted copy)");
-		if (!agent_has_data(a)) {
+			a->unfinished_data = "no global/pg_control (an interrupted copy)";
+		if (!agent_has_data(a) || a->unfinished_data) {
 			a->ctl_ok = false;
 			gather_end(g);
 			return;

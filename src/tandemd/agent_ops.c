@@ -117,36 +117,6 @@ int agent_failover(agent *a, const char *candidate, char **err)
 	return 0;
 }
 
-const char *agent_failover_target(agent *a, uint64_t *due_in_ms)
-{
-	const dcs_view *v = dcs_get_view(a->dcs);
-	*due_in_ms = 0;
-	if (!v->has_failover || !v->failover_candidate)
-		return NULL;
-	/* Left by an earlier leader (Patroni writes who asked): stale once someone else leads,
-	 * unless that is the candidate, still to promote (maintenance mode waits for the key). */
-	if (v->failover_leader && v->leader && strcmp(v->failover_leader, v->leader) != 0 &&
-	    strcmp(v->failover_candidate, v->leader) != 0)
-		return NULL;
-	if (v->failover_scheduled_at) {
-		int64_t at;
-		if (clock_parse_iso8601(v->failover_scheduled_at, &at) != 0)
-			return NULL;
-		int64_t now = clock_unix_ms();
-		if (at > now) {
-			*due_in_ms = (uint64_t)(at - now);
-			return NULL;
-		}
-	}
-	/* A candidate that does not run would leave the cluster without a leader. */
-	if (strcmp(v->failover_candidate, a->s->name) != 0) {
-		const dcs_member *m = dcs_view_member(v, v->failover_candidate);
-		if (!m || !agent_member_running(m))
-			return NULL;
-	}
-	return v->failover_candidate;
-}
-
 /* ---- the cluster configuration ---- */
 
 struct patch_op {
@@ -239,44 +209,4 @@ void agent_abort_patches(agent *a)
 		p->done("tandemd is stopping", p->ud);
 		free(p);
 	}
-}
-
-void agent_apply_config(agent *a)
-{
-	const dcs_view *v = dcs_get_view(a->dcs);
-	if (!v->has_config || v->config.mod_revision == a->applied_config_rev)
-		return;
-	bool first = a->applied_config_rev == 0;
-	a->applied_config_rev = v->config.mod_revision;
-	const dcs_dyn_config *c = &v->config;
-	/* Timings: loop_wait, retry_timeout and maximum_lag_on_failover at once; the lease's TTL
-	 * is fixed when it is granted (a new ttl applies when tandemd restarts). */
-	if (c->valid && c->loop_wait > 0 && c->retry_timeout > 0 &&
-	    (uint64_t)(c->loop_wait + 2 * c->retry_timeout) * 1000 <= a->hc.ttl_ms) {
-		uint64_t lw = (uint64_t)c->loop_wait * 1000, rt = (uint64_t)c->retry_timeout * 1000;
-		if (lw != a->hc.loop_wait_ms || rt != a->hc.retry_timeout_ms) {
-			log_info("loop_wait %" PRIu64 " ms, retry_timeout %" PRIu64
-			         " ms (cluster configuration)",
-			         lw, rt);
-			a->hc.loop_wait_ms = lw;
-			a->hc.retry_timeout_ms = rt;
-			uv_timer_set_repeat(&a->tick, lw);
-		}
-	}
-	if (c->valid && c->has_maximum_lag_on_failover)
-		a->hc.maximum_lag_on_failover = c->maximum_lag_on_failover;
-	if (first)
-		return; /* the files are written when PostgreSQL starts */
-	ha_pg_state pg = agent_pg_state(a);
-	if (pg != HA_PG_PRIMARY && pg != HA_PG_REPLICA)
-		return;
-	bool standby = pg == HA_PG_REPLICA;
-	char *e = NULL;
-	if (agent_write_pg_files(a, standby, standby ? a->upstream : NULL, &e) != 0 ||
-	    pgctl_reload(a->pc, &e) != 0) {
-		log_error("applying the cluster configuration: %s", e);
-		free(e);
-		return;
-	}
-	log_info("cluster configuration applied (PostgreSQL reloaded)");
 }

@@ -8,8 +8,7 @@
 #include "etcd.h"
 #include "ha.h"
 #include "pgctl.h"
-
-enum { AGENT_MAX_MEMBERS = 64 };
+#include "plan.h"
 
 typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
@@ -46,7 +45,6 @@ struct agent {
 	int64_t dcs_last_seen_unix_s;
 	uint64_t view_signature; /* of what the last DCS change showed (agent.c) */
 	uint64_t last_tick_mono, last_tick_wall;
-	bool tilt;
 
 	/* the local PostgreSQL */
 	bool pg_ready;   /* the postmaster said ready */
@@ -57,25 +55,20 @@ struct agent {
 	bool ctl_ok;     /* the last pg_controldata of a stopped server */
 	pgctl_control ctl;
 	char *upstream; /* the member named in primary_conninfo */
-	bool rewind_failed;
-	bool rewind_pending;          /* diverged: a pg_rewind was needed and has not run yet */
-	int64_t rewind_from_timeline; /* our timeline when that rewind started (0: unknown) */
-	bool handed_over; /* stopped to hand leadership to a named member; not started since */
-	unsigned restarts;
-	uint64_t last_restart_ms;
-	uint64_t promote_until_ms;  /* pg_promote() sent; waiting for recovery to end */
-	bool became_leader_pending; /* promoted: publish history, slots, delete failover */
+	/* Why the data directory cannot be trusted (an interrupted tool); NULL: it can. */
+	const char *unfinished_data;
+	int64_t rewind_from_timeline; /* our timeline when the last rewind started (0: unknown) */
+	bool became_leader_pending;   /* promoted: publish history, slots, delete failover */
 	uint64_t pg_started_unix_ms;
 	int server_version;
 	bool pending_restart;
-	char *walreceiver;               /* pg_stat_wal_receiver.status */
-	uint64_t not_streaming_since_ms; /* a replica of the leader, its receiver not streaming */
-	int64_t rechecked_for_timeline;  /* the leader timeline a divergence recheck was run for */
+	char *walreceiver; /* pg_stat_wal_receiver.status */
 	agent_replica *replicas;
 	size_t nreplicas;
 	char *sysid;
 
-	/* the HA pass */
+	/* the HA pass: what the plan remembers between passes (plan.h), recorded outcomes */
+	ha_memory mem;
 	bool busy;         /* an action runs */
 	bool pass_running; /* gathering state or deciding */
 	bool pass_again;
@@ -84,14 +77,12 @@ struct agent {
 	const char *last_reason;
 	const char *last_logged_reason;
 	uint64_t last_pass_done_ms;
-	bool leaderless_published; /* our fresh position is in the DCS since the leader vanished */
-	char *published_member;    /* the member key's value as last written */
-	int64_t published_lease;   /* ... on this lease */
-	char *target;              /* the action's target member (owned copy) */
-	agent_step_fn step;        /* the continuation of a multi-step action */
+	char *published_member;      /* the member key's value as last written */
+	int64_t published_lease;     /* ... on this lease */
+	char *target;                /* the action's target member (owned copy) */
+	agent_step_fn step;          /* the continuation of a multi-step action */
 	agent_step_fn on_ready_step; /* when the postmaster is ready (or failed to be) */
 	agent_step_fn on_exit_step;  /* when the postmaster exited after pgctl_stop */
-	uint64_t backoff_until_ms;   /* a failed clone, rewind, start or bootstrap waits */
 	bool boot_ran_initdb;
 	int boot_puts;
 	uint64_t last_housekeeping_ms;
@@ -99,14 +90,13 @@ struct agent {
 	rest_kv *tags_kv;
 	size_t ntags_kv;
 
-	int64_t applied_config_rev;    /* the DCS config revision this member has applied */
 	patch_op *patches;             /* PATCH/PUT /config writes waiting for the DCS */
 	char *ssn;                     /* synchronous_standby_names while primary; NULL: unset */
 	uint64_t sync_settle_until_ms; /* after a promotion: settle synchronous mode quickly */
 	bool promoting;                /* writing a replica's files that already carry ssn */
 
-	/* operator requests, carried out by the next pass */
-	bool req_restart, req_reload, req_reinit;
+	/* operator requests (HA_REQ_*), carried out by a pass */
+	unsigned requests;
 
 	/* failsafe mode (agent_failsafe.c) */
 	struct failsafe_round *failsafe_round; /* a round in flight */
@@ -136,14 +126,15 @@ bool agent_member_running(const dcs_member *m);
 /* The DCS view names this member as the holder of the leader key. */
 bool agent_holds_key(const agent *a);
 
-/* agent_ops.c: the failover key as the HA pass should see it (NULL: none in force: absent, not
- * yet due, naming a member that does not run, or left by another leader), and the cluster
- * config's changes applied to this member. */
-const char *agent_failover_target(agent *a, uint64_t *due_in_ms);
+/* agent_inputs.c: the plan's inputs from the view and the last gathering; returns the members
+ * array that in->cl points into (the caller frees it). Also applies the DCS config's timings to
+ * a->hc (the effective configuration). */
+ha_member *agent_inputs(agent *a, ha_inputs *in);
+
+/* agent_ops.c */
 /* The member to hand leadership to: running, not nofailover, a synchronous standby in
  * synchronous mode, furthest ahead; `only` restricts the choice to one name. NULL: none. */
 const dcs_member *agent_best_candidate(agent *a, const char *only);
-void agent_apply_config(agent *a);
 /* Answers every configuration write still waiting for the DCS with an error (at exit). */
 void agent_abort_patches(agent *a);
 
@@ -152,6 +143,10 @@ bool agent_has_data(const agent *a);
 /* Writes tandem.conf (cluster and local parameters, plus primary_conninfo when `upstream` names
  * a member with a conn_url), pg_hba.conf and standby.signal (when `standby`). */
 int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **err) TND_MUST_CHECK;
+/* agent_write_pg_files, then a reload of PostgreSQL. */
+int agent_rewrite_pg_conf(agent *a, bool standby, const char *upstream, char **err) TND_MUST_CHECK;
+/* Moves a data directory an interrupted tool left aside (logged); the next pass clones. */
+void agent_move_aside_unfinished(agent *a, const char *why);
 /* The replication (or rewind) connection to member `name`; NULL when it is unknown. */
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind);
 void agent_upstream_free(pgctl_upstream *u);
@@ -192,13 +187,25 @@ void agent_sync_housekeeping(agent *a);
 bool agent_sync_settled(agent *a);
 void agent_sync_before_promote(agent *a);
 
-/* agent_act.c */
-void agent_act(agent *a, ha_decision d);
-void agent_act_restart(agent *a);
-/* Stops a replica that cannot follow, so that the next pass checks its control data. */
-void agent_act_recheck(agent *a);
-void agent_act_reinit(agent *a, const char *target);
+/* agent_act.c: carries out one step of the plan (ending in agent_action_done when it starts
+ * something), and the PostgreSQL start/stop every step uses. */
+enum { AGENT_STOP_STEP_MS = 10000 };
+void agent_act(agent *a, ha_step s);
 void agent_act_shutdown(agent *a);
+/* Logs the failure, backs off for a loop (ha_memory_failed), ends the action. */
+void agent_fail_action(agent *a, const char *what, const char *err);
+/* Writes PostgreSQL's files and starts it (`on_ready`: when the postmaster is ready, or failed
+ * to be; NULL: a pass is kicked). */
+int agent_start_pg(agent *a, bool standby, const char *upstream, agent_step_fn on_ready,
+                   char **err) TND_MUST_CHECK;
+/* Stops PostgreSQL (escalating every step_ms), then `then(a, stopped)`. */
+void agent_stop_pg(agent *a, pgctl_stop_mode mode, uint64_t step_ms, agent_step_fn then);
+
+/* agent_boot.c: the bootstrap step. */
+void agent_act_bootstrap(agent *a);
+
+/* agent_leader.c */
+/* Slots, `status`, and after a promotion `history`, the failover key, a checkpoint. */
 void agent_leader_housekeeping(agent *a);
 
 #endif

@@ -97,7 +97,7 @@ static int set_ssn(agent *a, const char *ssn)
 	free(a->ssn);
 	a->ssn = xstrdup(ssn);
 	char *e = NULL;
-	if (agent_write_pg_files(a, false, NULL, &e) != 0 || pgctl_reload(a->pc, &e) != 0) {
+	if (agent_rewrite_pg_conf(a, false, NULL, &e) != 0) {
 		log_error("setting synchronous_standby_names: %s", e);
 		free(e);
 		return -1;
@@ -124,13 +124,17 @@ void agent_sync_housekeeping(agent *a)
 		return;
 	}
 	size_t want = node_count(v);
+	if (want > v->nmembers)
+		want = v->nmembers;
 	/* Keep the current synchronous standbys that still qualify (no churn), then the others
-	 * furthest ahead. */
-	char *picked[AGENT_MAX_MEMBERS];
+	 * furthest ahead. Each name once: the `sync` key is read from the DCS, where anyone who
+	 * can write may have listed a member many times. */
+	char **picked = xcalloc(v->nmembers + 1, sizeof *picked);
+	char **keep = xcalloc(ncur + v->nmembers + 1, sizeof *keep);
 	size_t np = 0;
 	for (size_t i = 0; i < ncur && np < want; i++) {
 		const dcs_member *m = dcs_view_member(v, cur[i]);
-		if (m && eligible(a, m))
+		if (m && eligible(a, m) && !listed(picked, np, cur[i]))
 			picked[np++] = cur[i];
 	}
 	/* Then those PostgreSQL already waits for (not yet confirmed in `sync`). */
@@ -158,26 +162,25 @@ void agent_sync_housekeeping(agent *a)
 		picked[np++] = best->name;
 	}
 
-	/* 1. Removals from `sync` first. */
-	char *keep[AGENT_MAX_MEMBERS];
+	/* 1. Removals from `sync` first (duplicates too). */
 	size_t nkeep = 0;
 	for (size_t i = 0; i < ncur; i++)
-		if (listed(picked, np, cur[i]))
+		if (listed(picked, np, cur[i]) && !listed(keep, nkeep, cur[i]))
 			keep[nkeep++] = cur[i];
 	if (nkeep != ncur || !ours) {
 		put_sync(a, keep, nkeep);
-		return; /* PostgreSQL changes on a later pass, once the key is written */
+		goto out; /* PostgreSQL changes on a later pass, once the key is written */
 	}
 	/* 2. Then PostgreSQL. */
 	char *ssn = ssn_text(picked, np, want, strict);
 	if (!a->ssn || strcmp(a->ssn, ssn) != 0) {
 		(void)set_ssn(a, ssn);
 		free(ssn);
-		return;
+		goto out;
 	}
 	free(ssn);
-	/* 3. Additions to `sync` once PostgreSQL reports them synchronous. */
-	char *confirmed[AGENT_MAX_MEMBERS];
+	/* 3. Additions to `sync` once PostgreSQL reports them synchronous (in keep's room). */
+	char **confirmed = keep;
 	size_t nc = 0;
 	for (size_t i = 0; i < np; i++) {
 		const agent_replica *r = streaming_replica(a, picked[i]);
@@ -188,6 +191,9 @@ void agent_sync_housekeeping(agent *a)
 	}
 	if (nc != ncur)
 		put_sync(a, confirmed, nc);
+out:
+	free(picked);
+	free(keep);
 }
 
 bool agent_sync_settled(agent *a)

@@ -3,8 +3,10 @@
 #include <string.h>
 
 static const char *const action_names[] = {
-    "wait",        "bootstrap", "clone",  "start_replica",  "follow", "take_leader", "promote",
-    "keep_leader", "restart",   "demote", "release_leader", "rewind", "reinit",
+    "wait",           "bootstrap",        "clone",       "start_replica", "follow",
+    "take_leader",    "promote",          "keep_leader", "restart",       "demote",
+    "release_leader", "rewind",           "reinit",      "move_aside",    "apply_config",
+    "clear_failover", "publish_position", "recheck",     "reload",        "operator_restart",
 };
 
 const char *ha_action_name(ha_action a)

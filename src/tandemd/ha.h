@@ -116,6 +116,14 @@ typedef enum ha_action {
 	                    */
 	HA_REWIND,         /* pg_rewind from `target`, then start as its replica */
 	HA_REINIT,         /* move the data directory aside and clone `target` afresh */
+	/* Steps of the plan (plan.h) that come before or instead of a role action: */
+	HA_MOVE_ASIDE,       /* move a data directory an interrupted tool left aside */
+	HA_APPLY_CONFIG,     /* rewrite PostgreSQL's configuration from the DCS config, reload */
+	HA_CLEAR_FAILOVER,   /* delete a failover key that is not in force */
+	HA_PUBLISH_POSITION, /* publish our WAL position before racing for the key */
+	HA_RECHECK,          /* stop a replica that does not stream, to check its history */
+	HA_RELOAD,           /* operator: rewrite PostgreSQL's configuration, reload */
+	HA_OPERATOR_RESTART, /* operator: restart PostgreSQL in its current role */
 } ha_action;
 
 typedef struct ha_decision {

@@ -314,9 +314,25 @@ static void test_strbuf_read_file(void **state)
 	tu_remove_file(path);
 }
 
+/* SQL quoting doubles the quote character (a single quote in a password must not end the
+ * literal). */
+static void test_sql_quoting(void **state)
+{
+	(void)state;
+	strbuf sb = STRBUF_INIT;
+	sb_sql_literal(&sb, "it's");
+	sb_puts(&sb, " ");
+	sb_sql_ident(&sb, "we\"ird");
+	sb_puts(&sb, " ");
+	sb_sql_literal(&sb, "");
+	assert_string_equal(sb.data, "'it''s' \"we\"\"ird\" ''");
+	sb_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sql_quoting),
 	    cmocka_unit_test(test_observe_buckets),
 	    cmocka_unit_test(test_observe_accumulates),
 	    cmocka_unit_test(test_histogram_write_two_parts),

@@ -1,0 +1,232 @@
+/* Bootstrap: the winner of the `initialize` race runs initdb (or adopts data it finds), starts
+ * PostgreSQL, creates the replication and rewind roles, takes the leader key and writes the
+ * cluster's first `config`. A failure moves the data aside and gives `initialize` back. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_priv.h"
+#include "log.h"
+#include "strbuf.h"
+
+/* ---- bootstrap ---- */
+
+static void boot_fail(agent *a, const char *what, const char *err);
+
+static void boot_cleanup_done(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	(void)r;
+	(void)error;
+	agent_action_done(a);
+}
+
+static void boot_moved(agent *a, bool ok)
+{
+	(void)ok;
+	char *moved = NULL, *e = NULL;
+	if (a->boot_ran_initdb && agent_has_data(a)) {
+		if (pgctl_move_aside(a->pc, &moved, &e) != 0) {
+			log_error("%s", e);
+			free(e);
+		} else {
+			log_warning("the failed bootstrap's data directory was moved aside to %s",
+			            moved);
+			free(moved);
+		}
+	}
+	dcs_delete_key(a->dcs, "initialize", boot_cleanup_done, a);
+}
+
+static void boot_fail(agent *a, const char *what, const char *err)
+{
+	log_error("bootstrap failed: %s: %s", what, err ? err : "failed");
+	ha_memory_failed(&a->mem, &a->hc, agent_now());
+	agent_stop_pg(a, PGCTL_IMMEDIATE, AGENT_STOP_STEP_MS, boot_moved);
+}
+
+static void boot_put_done(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK)
+		log_warning("bootstrap: writing a key: %s", error ? error : dcs_result_name(r));
+	if (--a->boot_puts == 0) {
+		log_info("bootstrap complete: the cluster is initialized, this member leads");
+		agent_action_done(a);
+	}
+}
+
+static char *bootstrap_config(const tandemd_settings *s)
+{
+	json_t *c = json_object();
+	json_object_set_new(c, "ttl", json_integer((s->ttl + 999) / 1000));
+	json_object_set_new(c, "loop_wait", json_integer((s->loop_wait + 999) / 1000));
+	json_object_set_new(c, "retry_timeout", json_integer((s->retry_timeout + 999) / 1000));
+	json_object_set_new(c, "maximum_lag_on_failover", json_integer(s->maximum_lag_on_failover));
+	json_object_set_new(c, "synchronous_mode", json_boolean(s->synchronous_mode));
+	json_object_set_new(c, "synchronous_mode_strict", json_boolean(s->synchronous_mode_strict));
+	json_object_set_new(c, "synchronous_node_count", json_integer(s->synchronous_node_count));
+	json_object_set_new(c, "failsafe_mode", json_boolean(s->failsafe_mode));
+	json_t *pg = json_object();
+	json_object_set_new(pg, "use_pg_rewind", json_boolean(s->use_pg_rewind));
+	json_object_set_new(pg, "use_slots", json_boolean(s->use_slots));
+	json_t *params = json_object();
+	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
+		json_object_set_new(params, s->bootstrap_parameters.keys[i],
+		                    json_string(s->bootstrap_parameters.values[i]));
+	json_object_set_new(pg, "parameters", params);
+	json_object_set_new(c, "postgresql", pg);
+	char *out = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	return out;
+}
+
+static void boot_leader(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
+		return;
+	}
+	log_info("took the leader key");
+	agent_fence_update(a);
+	char *cfg = bootstrap_config(a->s);
+	a->boot_puts = 2;
+	dcs_put_key(a->dcs, "initialize", a->sysid ? a->sysid : "", boot_put_done, a);
+	dcs_put_key(a->dcs, "config", cfg, boot_put_done, a);
+	free(cfg);
+}
+
+static void boot_roles_done(const char *const *row, int ncols, const char *err, void *ud)
+{
+	agent *a = ud;
+	if (err || ncols < 1 || !row[0]) {
+		boot_fail(a, "creating the replication and rewind users", err);
+		return;
+	}
+	free(a->sysid);
+	a->sysid = xstrdup(row[0]);
+	if (!dcs_lease_id(a->dcs)) {
+		boot_fail(a, "taking the leader key", "no lease");
+		return;
+	}
+	dcs_acquire_leader(a->dcs, boot_leader, a);
+}
+
+/* 'text' as an SQL literal ('' doubled); NULL when it holds a NUL-free but unusable byte. */
+static void role_sql(strbuf *sb, const char *user, const char *password, const char *attrs)
+{
+	sb_puts(sb, "DO $tandem$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ");
+	sb_sql_literal(sb, user);
+	sb_puts(sb, ") THEN CREATE ROLE ");
+	sb_sql_ident(sb, user);
+	sb_puts(sb, "; END IF; END$tandem$; ALTER ROLE ");
+	sb_sql_ident(sb, user);
+	sb_printf(sb, " WITH %s", attrs);
+	if (password) {
+		sb_puts(sb, " PASSWORD ");
+		sb_sql_literal(sb, password);
+	}
+	sb_puts(sb, ";");
+}
+
+static void boot_ready(agent *a, bool ok)
+{
+	if (!ok) {
+		boot_fail(a, "starting the new primary", NULL);
+		return;
+	}
+	const tandemd_settings *s = a->s;
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb, "SET log_statement = 'none'; ");
+	if (strcmp(a->repl_user, a->su_user) != 0)
+		role_sql(&sb, a->repl_user, s->replication_password, "LOGIN REPLICATION");
+	if (strcmp(a->rewind_user, a->su_user) != 0 && strcmp(a->rewind_user, a->repl_user) != 0) {
+		role_sql(&sb, a->rewind_user, s->rewind_password, "LOGIN");
+		const char *fns[] = {"pg_ls_dir(text, boolean, boolean)",
+		                     "pg_stat_file(text, boolean)", "pg_read_binary_file(text)",
+		                     "pg_read_binary_file(text, bigint, bigint, boolean)"};
+		for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+			sb_printf(&sb, " GRANT EXECUTE ON FUNCTION pg_catalog.%s TO ", fns[i]);
+			sb_sql_ident(&sb, a->rewind_user);
+			sb_puts(&sb, ";");
+		}
+	}
+	sb_puts(&sb, " SELECT system_identifier::text FROM pg_control_system()");
+	char *e = NULL;
+	int r = pgctl_query(a->loop, a->local_conninfo, sb.data, a->hc.retry_timeout_ms,
+	                    boot_roles_done, a, &e);
+	memset(sb.data, 0, sb.len); /* held passwords */
+	sb_free(&sb);
+	if (r != 0) {
+		boot_fail(a, "creating users", e);
+		free(e);
+	}
+}
+
+static void boot_start(agent *a)
+{
+	char *e = NULL;
+	if (agent_start_pg(a, false, NULL, boot_ready, &e) != 0) {
+		boot_fail(a, "starting the new primary", e);
+		free(e);
+	}
+}
+
+static void on_initdb(pgctl *pc, bool ok, const char *tail, void *ud)
+{
+	agent *a = ud;
+	(void)pc;
+	if (!ok) {
+		boot_fail(a, "initdb", tail);
+		return;
+	}
+	log_info("initdb done");
+	boot_start(a);
+}
+
+static void boot_initialized(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		log_info("another member initializes the cluster (%s)",
+		         error ? error : dcs_result_name(r));
+		agent_action_done(a);
+		return;
+	}
+	if (agent_has_data(a)) {
+		log_info("won the initialize race: adopting the existing data directory");
+		a->boot_ran_initdb = false;
+		boot_start(a);
+		return;
+	}
+	log_info("won the initialize race: running initdb");
+	a->doing = "initializing new cluster";
+	a->boot_ran_initdb = true;
+	const tandemd_settings *s = a->s;
+	pgctl_initdb_opts o = {.superuser = a->su_user,
+	                       .password = s->superuser_password,
+	                       .auth_local = "peer",
+	                       .auth_host = "scram-sha-256",
+	                       .extra = (const char *const *)s->initdb.v,
+	                       .nextra = s->initdb.n};
+	char *e = NULL;
+	if (pgctl_initdb(a->pc, &o, on_initdb, a, &e) != 0) {
+		boot_fail(a, "initdb", e);
+		free(e);
+	}
+}
+
+void agent_act_bootstrap(agent *a)
+{
+	if (!dcs_lease_id(a->dcs)) {
+		/* The heartbeat grants a lease first, then asks for a new pass. */
+		a->busy = false;
+		return;
+	}
+	a->doing = "initializing new cluster";
+	dcs_take_initialize(a->dcs, "", boot_initialized, a);
+}
