@@ -210,3 +210,36 @@ void agent_abort_patches(agent *a)
 		free(p);
 	}
 }
+
+/* ---- operator requests ---- */
+
+int agent_request(agent *a, agent_request_kind kind, const char *candidate, char **err)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = agent_holds_key(a);
+	switch (kind) {
+	case AGENT_REQ_RESTART:
+		if (!pgctl_running(a->pc)) {
+			err_set(err, "PostgreSQL is not running");
+			return -1;
+		}
+		a->requests |= HA_REQ_RESTART;
+		break;
+	case AGENT_REQ_RELOAD:
+		a->requests |= HA_REQ_RELOAD;
+		break;
+	case AGENT_REQ_REINITIALIZE:
+		if (leader || !v->leader) {
+			err_set(err, leader
+			                 ? "this member is the leader: it cannot be reinitialized"
+			                 : "there is no leader to clone from");
+			return -1;
+		}
+		a->requests |= HA_REQ_REINIT;
+		break;
+	case AGENT_REQ_FAILOVER:
+		return agent_failover(a, candidate, err);
+	}
+	agent_kick(a);
+	return 0;
+}
