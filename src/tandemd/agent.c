@@ -113,7 +113,6 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 	agent *a = ud;
 	a->dcs_ok = true;
 	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
-	agent_fence_update(a);
 	/* Without a leader every position counts (who is furthest ahead): always a pass. */
 	uint64_t sig = view_signature(v);
 	if (!v->leader || sig != a->view_signature)
@@ -185,6 +184,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	}
 	agent *a = xcalloc(1, sizeof *a);
 	a->loop = loop;
+	a->failsafe = agent_failsafe_new();
 	a->s = s;
 	a->hc.name = s->name;
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
@@ -333,10 +333,8 @@ static void heartbeat(agent *a);
 static void hb_done(agent *a)
 {
 	a->hb_running = false;
-	if (!a->beat_done) {
-		a->beat_done = true;
-		agent_fence_update(a);
-	}
+	a->beat_done = true;
+	agent_fence_update(a); /* the lease's end moved (or the first beat armed the fence) */
 	agent_kick(a);
 }
 
@@ -393,15 +391,13 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 		a->dcs_ok = true;
 		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
 		a->lease_expiry_ms = sent_ms + (uint64_t)(ttl_s > 0 ? ttl_s : a->ttl_s) * 1000;
-		agent_fence_update(a);
-		agent_publish_member(a);
+		agent_publish_member(a); /* a new lease carries the member key again */
 	} else {
 		metrics_inc(&a->counters.dcs_errors, 1);
 		log_warning("lease renewal: %s", error ? error : dcs_result_name(r));
 		if (r == DCS_LOST) {
 			a->dcs_ok = true;
 			a->lease_expiry_ms = 0; /* gone: a new one is granted on the next beat */
-			agent_fence_update(a);
 		} else {
 			a->dcs_ok = false;
 			agent_failsafe_round(a);
@@ -515,8 +511,7 @@ void agent_action_done(agent *a)
 		agent_act_shutdown(a);
 		return;
 	}
-	agent_publish_member(a);
-	agent_kick(a);
+	agent_kick(a); /* the pass that follows publishes what the step changed */
 }
 
 bool agent_member_running(const dcs_member *m)
@@ -672,9 +667,8 @@ void agent_free(agent *a)
 	if (!a)
 		return;
 	agent_fence_stop(a);
-	agent_failsafe_cancel(a);
+	agent_failsafe_free(a);
 	agent_abort_patches(a);
-	free(a->failsafe_leader);
 	free(a->fence_path);
 	free(a->watchdog_device);
 	if (a->dcs)

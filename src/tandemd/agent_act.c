@@ -613,8 +613,8 @@ void agent_act(agent *a, ha_step s)
 		dcs_delete_key(a->dcs, "failover", on_failover_cleared, a);
 		return;
 	case HA_PUBLISH_POSITION:
-		a->busy = false; /* the plan looks again after HA_PUBLISH_GRACE_MS */
-		agent_publish_member(a);
+		a->busy = false; /* published at the end of this pass; the plan looks again after
+		                    HA_PUBLISH_GRACE_MS */
 		return;
 	case HA_RECHECK:
 		act_recheck(a);

@@ -22,6 +22,37 @@
 #include "http_fanout.h"
 #include "log.h"
 
+static void cancel_round(agent *a);
+
+/* This part of the agent; no other file looks inside. */
+struct agent_failsafe {
+	struct failsafe_round *round; /* a round in flight */
+	uint64_t expiry_ms;           /* as leader: every member confirmed us until then */
+	char *leader;                 /* the leader that last asked us to confirm it */
+	uint64_t leader_until_ms;
+	bool key_writing;
+};
+
+agent_failsafe *agent_failsafe_new(void)
+{
+	return xcalloc(1, sizeof(agent_failsafe));
+}
+
+void agent_failsafe_free(agent *a)
+{
+	if (!a->failsafe)
+		return;
+	cancel_round(a);
+	free(a->failsafe->leader);
+	free(a->failsafe);
+	a->failsafe = NULL;
+}
+
+uint64_t agent_failsafe_expiry(const agent *a)
+{
+	return a->failsafe->expiry_ms;
+}
+
 static bool mode_on(const dcs_view *v)
 {
 	return v->has_config && v->config.failsafe_mode;
@@ -37,7 +68,7 @@ bool agent_failsafe_mode(agent *a)
 static void on_key_written(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
-	a->failsafe_key_writing = false;
+	a->failsafe->key_writing = false;
 	if (r != DCS_OK)
 		log_warning("writing the failsafe key: %s", error ? error : dcs_result_name(r));
 }
@@ -53,11 +84,11 @@ static const char *listed_url(const dcs_view *v, const char *name)
 void agent_failsafe_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
-	if (!a->dcs_ok || a->failsafe_key_writing)
+	if (!a->dcs_ok || a->failsafe->key_writing)
 		return;
 	if (!mode_on(v)) {
 		if (v->failsafe) {
-			a->failsafe_key_writing = true;
+			a->failsafe->key_writing = true;
 			dcs_delete_key(a->dcs, "failsafe", on_key_written, a);
 		}
 		return;
@@ -82,7 +113,7 @@ void agent_failsafe_housekeeping(agent *a)
 	if (!same) {
 		char *value = dcs_encode_failsafe(names, urls, n);
 		log_info("failsafe key: %s", value);
-		a->failsafe_key_writing = true;
+		a->failsafe->key_writing = true;
 		dcs_put_key(a->dcs, "failsafe", value, on_key_written, a);
 		free(value);
 	}
@@ -127,7 +158,7 @@ static void on_round(const http_fanout_result *res, size_t n, void *ud)
 {
 	round *r = ud;
 	agent *a = r->a;
-	a->failsafe_round = NULL;
+	a->failsafe->round = NULL;
 	size_t refused = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (res[i].status == 200)
@@ -142,12 +173,12 @@ static void on_round(const http_fanout_result *res, size_t n, void *ud)
 	}
 	if (!refused) {
 		uint64_t until = r->sent_ms + a->hc.ttl_ms;
-		if (!a->failsafe_expiry_ms)
+		if (!a->failsafe->expiry_ms)
 			log_warning("failsafe: the DCS cannot be reached, but all %zu other "
 			            "member(s) confirmed us: staying primary",
 			            n);
-		if (until > a->failsafe_expiry_ms)
-			a->failsafe_expiry_ms = until;
+		if (until > a->failsafe->expiry_ms)
+			a->failsafe->expiry_ms = until;
 		agent_fence_update(a);
 	}
 	round_free(r);
@@ -165,15 +196,15 @@ static bool round_needed(agent *a)
 
 void agent_failsafe_round(agent *a)
 {
-	if (a->failsafe_round)
+	if (a->failsafe->round)
 		return;
 	if (!round_needed(a)) {
 		/* The lease covers us again, or we no longer run a primary: the confirmation must
 		 * not hold the fence off (or set it on a replica). */
-		if (a->failsafe_expiry_ms) {
+		if (a->failsafe->expiry_ms) {
 			log_info(a->dcs_ok ? "failsafe: the DCS answers again and our lease holds"
 			                   : "failsafe: no longer a primary");
-			a->failsafe_expiry_ms = 0;
+			a->failsafe->expiry_ms = 0;
 			agent_fence_update(a);
 		}
 		return;
@@ -204,7 +235,7 @@ void agent_failsafe_round(agent *a)
 	if (timeout > a->hc.loop_wait_ms)
 		timeout = a->hc.loop_wait_ms;
 	r->sent_ms = agent_now();
-	a->failsafe_round = r;
+	a->failsafe->round = r;
 	r->call = http_fanout_post(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
 	                           userpwd, timeout, on_round, r);
 	for (size_t i = 0; i < r->n; i++)
@@ -214,13 +245,13 @@ void agent_failsafe_round(agent *a)
 	free(userpwd);
 }
 
-void agent_failsafe_cancel(agent *a)
+static void cancel_round(agent *a)
 {
-	round *r = a->failsafe_round;
+	round *r = a->failsafe->round;
 	if (r) {
 		http_fanout_cancel(r->call);
 		round_free(r);
-		a->failsafe_round = NULL;
+		a->failsafe->round = NULL;
 	}
 }
 
@@ -236,31 +267,31 @@ int agent_failsafe_confirm(agent *a, const char *name, char **why)
 		err_set(why, "running as a primary");
 		return -1;
 	}
-	if (!a->failsafe_leader || strcmp(a->failsafe_leader, name) != 0) {
+	if (!a->failsafe->leader || strcmp(a->failsafe->leader, name) != 0) {
 		log_info("failsafe: %s says it leads and cannot reach the DCS: not racing for the "
 		         "key while it asks",
 		         name);
-		free(a->failsafe_leader);
-		a->failsafe_leader = xstrdup(name);
+		free(a->failsafe->leader);
+		a->failsafe->leader = xstrdup(name);
 	}
-	a->failsafe_leader_until_ms = agent_now() + a->hc.ttl_ms;
+	a->failsafe->leader_until_ms = agent_now() + a->hc.ttl_ms;
 	return 0;
 }
 
 const char *agent_failsafe_leader(agent *a, uint64_t now)
 {
-	if (!a->failsafe_leader)
+	if (!a->failsafe->leader)
 		return NULL;
-	if (now >= a->failsafe_leader_until_ms) {
-		log_info("failsafe: %s has not asked for a TTL", a->failsafe_leader);
-		free(a->failsafe_leader);
-		a->failsafe_leader = NULL;
+	if (now >= a->failsafe->leader_until_ms) {
+		log_info("failsafe: %s has not asked for a TTL", a->failsafe->leader);
+		free(a->failsafe->leader);
+		a->failsafe->leader = NULL;
 		return NULL;
 	}
-	return a->failsafe_leader;
+	return a->failsafe->leader;
 }
 
 bool agent_failsafe_active(agent *a)
 {
-	return a->failsafe_expiry_ms > agent_now() && round_needed(a);
+	return a->failsafe->expiry_ms > agent_now() && round_needed(a);
 }

@@ -115,7 +115,8 @@ void agent_fence_update(agent *a)
 	}
 	bool leader = agent_holds_key(a);
 	uint64_t deadline = 0, end = 0;
-	if (leader || a->failsafe_expiry_ms) {
+	uint64_t fs_expiry = agent_failsafe_expiry(a);
+	if (leader || fs_expiry) {
 		/* Half a retry_timeout before the lease's end: after the agent's own demotion point
 		 * (retry_timeout before it), before any replica can take the key. A lease already
 		 * spent gives a deadline in the past: the watchdog fences at once. In failsafe mode
@@ -123,8 +124,8 @@ void agent_fence_update(agent *a)
 		 */
 		uint64_t margin = a->hc.retry_timeout_ms / 2;
 		end = a->lease_expiry_ms;
-		if (a->failsafe_expiry_ms > end && agent_failsafe_mode(a))
-			end = a->failsafe_expiry_ms;
+		if (fs_expiry > end && agent_failsafe_mode(a))
+			end = fs_expiry;
 		deadline = end > margin ? end - margin : 1;
 	}
 	if (deadline == a->fence_sent_ms)

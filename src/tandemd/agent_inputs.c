@@ -91,7 +91,7 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 		in->lo.lsn = a->ctl.checkpoint_lsn;
 
 	in->lease_expiry_ms = a->lease_expiry_ms;
-	in->failsafe_expiry_ms = a->failsafe_expiry_ms;
+	in->failsafe_expiry_ms = agent_failsafe_expiry(a);
 	in->forked = agent_diverged(a);
 	in->was_primary = a->ctl_ok && a->ctl.was_primary;
 	in->others_running = others_running(a, v);

@@ -151,7 +151,6 @@ void agent_leader_housekeeping(agent *a)
 		if (v->has_failover)
 			dcs_delete_key(a->dcs, "failover", on_put_quiet, a);
 		a->last_housekeeping_ms = 0;
-		agent_publish_member(a);
 		a->sync_settle_until_ms = now + a->hc.ttl_ms;
 	}
 	/* Synchronous mode settles in steps, one a pass (the sync key, then PostgreSQL, then the

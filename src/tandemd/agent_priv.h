@@ -12,6 +12,7 @@
 
 typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
+typedef struct agent_failsafe agent_failsafe;
 
 struct agent {
 	uv_loop_t *loop;
@@ -98,12 +99,7 @@ struct agent {
 	/* operator requests (HA_REQ_*), carried out by a pass */
 	unsigned requests;
 
-	/* failsafe mode (agent_failsafe.c) */
-	struct failsafe_round *failsafe_round; /* a round in flight */
-	uint64_t failsafe_expiry_ms;           /* as leader: every member confirmed us until then */
-	char *failsafe_leader;                 /* the leader that last asked us to confirm it */
-	uint64_t failsafe_leader_until_ms;
-	bool failsafe_key_writing;
+	agent_failsafe *failsafe; /* failsafe mode: owned by agent_failsafe.c */
 
 	/* the fence (agent_fence.c) */
 	char *fence_path;
@@ -170,12 +166,15 @@ void agent_fence_update(agent *a);
 void agent_fence_stop(agent *a);
 
 /* agent_failsafe.c: failsafe mode (see its header comment). */
+agent_failsafe *agent_failsafe_new(void);
+void agent_failsafe_free(agent *a); /* cancels a round in flight */
+/* As leader: every member confirmed us until then (monotonic ms); 0: none holds. */
+uint64_t agent_failsafe_expiry(const agent *a);
 bool agent_failsafe_mode(agent *a);
 /* Leader, DCS reachable: keep the `failsafe` key equal to the members (delete it when off). */
 void agent_failsafe_housekeeping(agent *a);
 /* Every beat: a writable primary without a renewable lease asks every member to confirm it. */
 void agent_failsafe_round(agent *a);
-void agent_failsafe_cancel(agent *a);
 /* The leader that asked us to confirm it less than a TTL ago; NULL: none. */
 const char *agent_failsafe_leader(agent *a, uint64_t now);
 /* Our primary runs on the members' confirmation rather than on the lease right now. */
