@@ -1,3 +1,4 @@
+/* Addresses as text: parsing, checking and writing back (see addr.h). */
 #include "addr.h"
 
 #include <arpa/inet.h>

@@ -67,7 +67,7 @@ void addr_urls_free(char **urls);
  * are unspecified for others). Each returns a heap string. */
 /* The host part without brackets, as written ("*", "a,b"); `none` when text is NULL. */
 char *addr_host_text(const char *text, const char *none);
-/* The port part; `none` when text is NULL or has no port. */
+/* The port part; a copy of `none` (NULL for NULL) when text is NULL or has no port. */
 char *addr_port_text(const char *text, const char *none);
 /* The host a client connects to for it: the first of a list, without brackets; 127.0.0.1 for a
  * wildcard ("*", "0.0.0.0", none) or NULL text. */
