@@ -10,50 +10,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 int listener_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len, char **err)
 {
-	char host[256];
-	const char *port;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof host) {
-			err_set(err, "'%s' is not [IPv6]:port", text);
-			return -1;
-		}
-		memcpy(host, text + 1, (size_t)(close - text - 1));
-		host[close - text - 1] = '\0';
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(text, ':');
-		if (!colon || strchr(text, ':') != colon || (size_t)(colon - text) >= sizeof host) {
-			err_set(err, "'%s' is not address:port (IPv6 as [address]:port)", text);
-			return -1;
-		}
-		memcpy(host, text, (size_t)(colon - text));
-		host[colon - text] = '\0';
-		port = colon + 1;
-	}
-	if (host[0] == '\0') {
-		err_set(err, "'%s': the address is missing (use 0.0.0.0 or [::] for all)", text);
+	addr a;
+	if (addr_parse(text, 0, ADDR_PORT_ZERO, &a, err) < 0)
 		return -1;
-	}
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
-	char *end;
-	errno = 0;
-	long p = strtol(port, &end, 10);
-	if (!*port || *end || errno || p < 0 || p > 65535) {
-		err_set(err, "'%s': the port must be a number from 0 to 65535", text);
-		return -1;
-	}
+	const char *host = strcmp(a.host, "localhost") == 0 ? "127.0.0.1" : a.host;
+	char port[16];
+	snprintf(port, sizeof port, "%d", a.port);
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
 	                         .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	int rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0 || !ai) {
 		err_set(err, "'%s': '%s' is not a numeric IPv4 or IPv6 address", text, host);
+		addr_clear(&a);
 		return -1;
 	}
+	addr_clear(&a);
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	*len = ai->ai_addrlen;
 	freeaddrinfo(ai);

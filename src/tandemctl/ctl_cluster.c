@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "addr.h"
 #include "etcd.h"
 #include "options.h"
 
@@ -13,43 +14,42 @@ bool ctl_conn_given(const ctl_conn_args *a)
 	return a->config || a->etcd || a->scope;
 }
 
-static void add_endpoint(ctl_conn *c, const char *host, const char *protocol)
+static int set_endpoints(ctl_conn *c, const char *const *items, size_t n, const char *protocol,
+                         const char *key, char **err)
 {
-	c->endpoints = xrealloc(c->endpoints, (c->nendpoints + 1) * sizeof *c->endpoints);
-	const char *colon = strrchr(host, ':');
-	bool has_port = colon && (host[0] != '[' || colon > strchr(host, ']'));
-	c->endpoints[c->nendpoints++] =
-	    strstr(host, "://") ? xstrdup(host)
-	                        : xasprintf("%s://%s%s", protocol, host, has_port ? "" : ":2379");
+	int count = addr_base_urls(items, n, protocol, TANDEMD_ETCD_PORT, key, &c->endpoints, err);
+	if (count < 0)
+		return -1;
+	c->nendpoints = (size_t)count;
+	return 0;
 }
 
 /* "h1:2379,http://h2:2379": comma-separated, spaces allowed around the items. */
 static int add_endpoint_list(ctl_conn *c, const char *list, const char *protocol, char **err)
 {
 	char *copy = xstrdup(list);
+	size_t n = 0;
+	const char **items = xcalloc(strlen(list) + 1, sizeof *items);
 	for (char *save = NULL, *h = strtok_r(copy, ",", &save); h;
 	     h = strtok_r(NULL, ",", &save)) {
 		while (*h == ' ')
 			h++;
-		size_t n = strlen(h);
-		while (n && h[n - 1] == ' ')
-			h[--n] = '\0';
-		if (n == 0)
-			continue;
-		if (strstr(h, "://") && strncmp(h, "http://", 7) != 0 &&
-		    strncmp(h, "https://", 8) != 0) {
-			err_set(err, "etcd endpoint '%s': only http:// and https:// are spoken", h);
-			free(copy);
-			return -1;
-		}
-		add_endpoint(c, h, protocol);
+		size_t len = strlen(h);
+		while (len && h[len - 1] == ' ')
+			h[--len] = '\0';
+		if (len)
+			items[n++] = h;
 	}
-	free(copy);
-	if (c->nendpoints == 0) {
+	int rc = 0;
+	if (n == 0) {
 		err_set(err, "no etcd endpoint in '%s'", list);
-		return -1;
+		rc = -1;
+	} else {
+		rc = set_endpoints(c, items, n, protocol, "--etcd", err);
 	}
-	return 0;
+	free(items);
+	free(copy);
+	return rc;
 }
 
 static char *dup_or_null(const char *s)
@@ -97,10 +97,9 @@ static int load_file(ctl_conn *c, const ctl_conn_args *a, char **err)
 	if (a->etcd) {
 		rc = add_endpoint_list(c, a->etcd, s.etcd3_protocol, err);
 	} else {
-		if (s.etcd3_host && *s.etcd3_host)
-			add_endpoint(c, s.etcd3_host, s.etcd3_protocol);
-		for (size_t i = 0; i < s.etcd3_hosts.n; i++)
-			add_endpoint(c, s.etcd3_hosts.v[i], s.etcd3_protocol);
+		c->endpoints = s.etcd3_endpoints; /* built by the loader, as tandemd's */
+		c->nendpoints = s.etcd3_nendpoints;
+		s.etcd3_endpoints = NULL;
 	}
 	c->etcd_username = dup_or_null(s.etcd3_username);
 	c->etcd_password = dup_or_null(s.etcd3_password);
@@ -149,9 +148,7 @@ void ctl_conn_free(ctl_conn *c)
 	free(c->config);
 	free(c->scope);
 	free(c->namespace_);
-	for (size_t i = 0; i < c->nendpoints; i++)
-		free(c->endpoints[i]);
-	free(c->endpoints);
+	addr_urls_free(c->endpoints);
 	free(c->etcd_username);
 	free(c->etcd_password);
 	free(c->etcd_cacert);

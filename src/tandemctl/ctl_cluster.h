@@ -23,7 +23,7 @@ typedef struct ctl_conn {
 	char *config; /* the file it came from, or NULL */
 	char *scope;
 	char *namespace_;
-	char **endpoints; /* "http://host:port" */
+	char **endpoints; /* "http://host:port", NULL-terminated (addr_urls_free) */
 	size_t nendpoints;
 	char *etcd_username, *etcd_password;
 	char *etcd_cacert, *etcd_cert, *etcd_key;

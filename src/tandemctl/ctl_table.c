@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "strbuf.h"
 
 struct ctl_table {
@@ -159,97 +160,38 @@ char *ctl_table_render(const ctl_table *t, const char *title)
 
 /* ---- URLs ---- */
 
-typedef struct url_parts {
-	const char *scheme;
-	size_t scheme_len;
-	const char *host; /* with brackets for IPv6 */
-	size_t host_len;
-	const char *port; /* NULL when absent */
-	size_t port_len;
-} url_parts;
-
-static int url_split(const char *url, url_parts *u)
+/* The port a URL of `scheme` means when it names none; 0 when unknown. */
+static int scheme_port(const char *scheme)
 {
-	memset(u, 0, sizeof *u);
-	const char *sep = url ? strstr(url, "://") : NULL;
-	if (!sep || sep == url)
-		return -1;
-	for (const char *p = url; p < sep; p++)
-		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
-			return -1;
-	u->scheme = url;
-	u->scheme_len = (size_t)(sep - url);
-	const char *auth = sep + 3;
-	size_t auth_len = strcspn(auth, "/?#");
-	const char *end = auth + auth_len;
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			auth = p + 1;
-	if (*auth == '[') {
-		const char *close = memchr(auth, ']', (size_t)(end - auth));
-		if (!close)
-			return -1;
-		u->host = auth;
-		u->host_len = (size_t)(close + 1 - auth);
-		if (close + 1 < end) {
-			if (close[1] != ':')
-				return -1;
-			u->port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(auth, ':', (size_t)(end - auth));
-		u->host = auth;
-		u->host_len = (size_t)((colon ? colon : end) - auth);
-		if (colon)
-			u->port = colon + 1;
-	}
-	if (u->port) {
-		u->port_len = (size_t)(end - u->port);
-		if (u->port_len == 0 || u->port_len > 5)
-			return -1;
-		for (size_t i = 0; i < u->port_len; i++)
-			if (!isdigit((unsigned char)u->port[i]))
-				return -1;
-	}
-	if (u->host_len == 0 || (u->host[0] == '[' && u->host_len < 3))
-		return -1;
-	for (size_t i = 0; i < u->host_len; i++)
-		if ((unsigned char)u->host[i] <= 0x20 || u->host[i] == 0x7f)
-			return -1;
-	return 0;
-}
-
-static bool scheme_is(const url_parts *u, const char *name)
-{
-	return u->scheme_len == strlen(name) && strncasecmp(u->scheme, name, u->scheme_len) == 0;
+	if (!strcmp(scheme, "postgres") || !strcmp(scheme, "postgresql"))
+		return 5432;
+	if (!strcmp(scheme, "http"))
+		return 80;
+	return !strcmp(scheme, "https") ? 443 : 0;
 }
 
 char *ctl_url_host_port(const char *url)
 {
-	url_parts u;
-	if (url_split(url, &u) < 0)
+	addr a;
+	if (addr_parse_url(url, 0, &a, NULL) < 0)
 		return NULL;
-	if (u.port)
-		return xasprintf("%.*s:%.*s", (int)u.host_len, u.host, (int)u.port_len, u.port);
-	const char *port = scheme_is(&u, "postgres") || scheme_is(&u, "postgresql") ? "5432"
-	                   : scheme_is(&u, "http")                                  ? "80"
-	                   : scheme_is(&u, "https")                                 ? "443"
-	                                                                            : NULL;
-	if (!port)
-		return NULL;
-	return xasprintf("%.*s:%s", (int)u.host_len, u.host, port);
+	if (a.port == 0)
+		a.port = scheme_port(a.scheme);
+	char *s = a.port ? addr_join(a.host, a.port) : NULL;
+	addr_clear(&a);
+	return s;
 }
 
 char *ctl_url_with_path(const char *url, const char *path)
 {
-	url_parts u;
-	if (url_split(url, &u) < 0)
+	addr a;
+	if (addr_parse_url(url, 0, &a, NULL) < 0)
 		return NULL;
-	if (u.port)
-		return xasprintf("%.*s://%.*s:%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len,
-		                 u.host, (int)u.port_len, u.port, path);
-	return xasprintf("%.*s://%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len, u.host,
-	                 path);
+	free(a.path);
+	a.path = xstrdup(path);
+	char *s = addr_format(&a);
+	addr_clear(&a);
+	return s;
 }
 
 /* ---- numbers ---- */

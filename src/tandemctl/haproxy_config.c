@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "err.h"
 #include "strbuf.h"
 
@@ -45,55 +46,14 @@ static bool haproxy_name_ok(const char *s)
 	return true;
 }
 
-static bool haproxy_port_ok(const char *s)
-{
-	if (!*s || strlen(s) > 5)
-		return false;
-	unsigned long v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	return v >= 1 && v <= 65535;
-}
-
-/* host:port, [v6]:port; with `listen`, also *:port. Host names: letters, digits, '-', '.'. */
+/* host:port, [v6]:port; with `listen`, also *:port. */
 static bool haproxy_addr_ok(const char *s, bool listen)
 {
-	if (!s || !*s || strlen(s) > 255)
+	addr a;
+	if (!s || addr_parse(s, 0, listen ? ADDR_WILDCARD : 0, &a, NULL) < 0)
 		return false;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close == s + 1 || close[1] != ':')
-			return false;
-		bool colon = false;
-		for (const char *p = s + 1; p < close; p++) {
-			char c = *p;
-			bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			          (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-			if (!ok)
-				return false;
-			colon = colon || c == ':';
-		}
-		return colon && haproxy_port_ok(close + 2);
-	}
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	size_t hlen = (size_t)(colon - s);
-	if (listen && hlen == 1 && s[0] == '*')
-		return haproxy_port_ok(colon + 1);
-	for (size_t i = 0; i < hlen; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || c == '-' || c == '.';
-		if (!ok)
-			return false;
-	}
-	if (s[0] == '-' || s[0] == '.')
-		return false;
-	return haproxy_port_ok(colon + 1);
+	addr_clear(&a);
+	return true;
 }
 
 int haproxy_config_validate(const haproxy_config_input *in, char **err)
@@ -202,35 +162,20 @@ int haproxy_config_validate(const haproxy_config_input *in, char **err)
 	return 0;
 }
 
-/* Splits a validated address into host and port (host without brackets). */
-static void haproxy_split(const char *addr, char *host, size_t hcap, const char **port)
-{
-	const char *colon = strrchr(addr, ':');
-	const char *h = addr;
-	size_t hlen = (size_t)(colon - addr);
-	if (addr[0] == '[') {
-		h = addr + 1;
-		hlen -= 2;
-	}
-	if (hlen >= hcap)
-		hlen = hcap - 1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = colon + 1;
-}
-
 /* One server line: traffic to PostgreSQL, checks to the REST API (its port, and its address when
  * it differs). */
 static void haproxy_server(strbuf *sb, const haproxy_member *m)
 {
-	char pg_host[256], rest_host[256];
-	const char *pg_port, *rest_port;
-	haproxy_split(m->pg_addr, pg_host, sizeof pg_host, &pg_port);
-	haproxy_split(m->rest_addr, rest_host, sizeof rest_host, &rest_port);
+	char *pg_host = addr_host_text(m->pg_addr, "");
+	char *rest_host = addr_host_text(m->rest_addr, "");
+	char *rest_port = addr_port_text(m->rest_addr, "");
 	sb_printf(sb, "\tserver %s %s check port %s", m->name, m->pg_addr, rest_port);
 	if (strcmp(pg_host, rest_host) != 0)
 		sb_printf(sb, " addr %s", rest_host);
 	sb_puts(sb, "\n");
+	free(pg_host);
+	free(rest_host);
+	free(rest_port);
 }
 
 static void haproxy_check_block(strbuf *sb, const char *uri)

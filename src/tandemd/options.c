@@ -1,55 +1,23 @@
 #include "options.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "listener.h"
 #include "log.h"
 #include "strbuf.h"
 
-/* "host:port", "[v6]:port", or (with optional_port) a bare host. The host may be a name. */
-static int check_host_port_text(const char *text, bool optional_port, char **err)
+/* "host:port" or "[v6]:port"; with `default_port`, the port may be left out. */
+static int check_host_port(const char *text, int default_port, char **err)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char *ignored = NULL;
-	if (listener_parse(text, &ss, &len, &ignored) == 0)
-		return 0;
-	free(ignored);
-	const char *host = text, *host_end, *port = NULL;
-	if (*text == '[') {
-		host_end = strchr(text, ']');
-		if (host_end && host_end[1] == ':')
-			port = host_end + 2;
-		else if (host_end && host_end[1] != '\0')
-			host_end = NULL;
-		host++;
-	} else {
-		const char *colon = strchr(text, ':');
-		host_end = colon ? colon : text + strlen(text);
-		port = colon ? colon + 1 : NULL;
-	}
-	bool ok = host_end && host_end > host;
-	for (const char *p = host; ok && p < host_end; p++)
-		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_' ||
-		     (*text == '[' && *p == ':');
-	if (ok && port) {
-		char *end;
-		errno = 0;
-		long n = strtol(port, &end, 10);
-		ok = isdigit((unsigned char)*port) && !*end && !errno && n >= 1 && n <= 65535;
-	} else if (ok && !optional_port) {
-		ok = false;
-	}
-	if (!ok) {
-		err_set(err, "'%s' is not %s (a port from 1 to 65535)", text,
-		        optional_port ? "host or host:port" : "host:port");
+	addr a;
+	if (addr_parse(text, default_port, 0, &a, err) < 0)
 		return -1;
-	}
+	addr_clear(&a);
 	return 0;
 }
 
@@ -62,47 +30,32 @@ static int check_listen(const void *v, char **err)
 
 static int check_connect_address(const void *v, char **err)
 {
-	return check_host_port_text(v, false, err);
+	return check_host_port(v, 0, err);
 }
 
 /* Patroni's postgresql.listen: "host:port", where host may be '*' or several, comma-separated
  * ("127.0.0.1,10.0.0.5:5432"). */
 static int check_pg_listen(const void *v, char **err)
 {
-	const char *text = v;
-	const char *colon = strrchr(text, ':');
-	if (!colon || colon == text || text[0] == '[') {
-		if (text[0] == '[')
-			return check_listen(v, err);
-		err_set(err, "'%s' is not host:port (hosts may be '*' or comma-separated)", text);
+	addr a;
+	if (addr_parse(v, 0, ADDR_WILDCARD | ADDR_HOST_LIST, &a, err) < 0)
 		return -1;
-	}
-	char *hosts = xstrndup(text, (size_t)(colon - text));
-	int rc = 0;
-	for (char *save = NULL, *h = strtok_r(hosts, ",", &save); h && rc == 0;
-	     h = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*h))
-			h++;
-		char *one = xasprintf("%s%s", strcmp(h, "*") == 0 ? "0.0.0.0" : h, colon);
-		rc = check_host_port_text(one, false, err);
-		free(one);
-	}
-	free(hosts);
-	return rc;
+	addr_clear(&a);
+	return 0;
 }
 
 static int check_etcd_hosts(const void *v, char **err)
 {
 	const cfg_list *l = v;
 	for (size_t i = 0; i < l->n; i++)
-		if (check_host_port_text(l->v[i], true, err) < 0)
+		if (check_host_port(l->v[i], TANDEMD_ETCD_PORT, err) < 0)
 			return -1;
 	return 0;
 }
 
 static int check_etcd_host(const void *v, char **err)
 {
-	return *(const char *)v ? check_host_port_text(v, true, err) : 0;
+	return *(const char *)v ? check_host_port(v, TANDEMD_ETCD_PORT, err) : 0;
 }
 
 static int check_protocol(const void *v, char **err)
@@ -515,6 +468,21 @@ static int check_settings(const tandemd_settings *s, char **err)
 	return 0;
 }
 
+/* etcd3.hosts, or else etcd3.host (Patroni's order), as base URLs (check_settings saw one). */
+static int build_etcd_endpoints(tandemd_settings *s, char **err)
+{
+	bool list = s->etcd3_hosts.n > 0;
+	const char *const *items =
+	    list ? (const char *const *)s->etcd3_hosts.v : (const char *const *)&s->etcd3_host;
+	int n =
+	    addr_base_urls(items, list ? s->etcd3_hosts.n : 1, s->etcd3_protocol, TANDEMD_ETCD_PORT,
+	                   list ? "etcd3.hosts" : "etcd3.host", &s->etcd3_endpoints, err);
+	if (n < 0)
+		return -1;
+	s->etcd3_nendpoints = (size_t)n;
+	return 0;
+}
+
 int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **envp, char **err)
 {
 	extern char **environ;
@@ -526,6 +494,8 @@ int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **env
 		name_patroni_variable(err, &added);
 	if (rc == 0)
 		rc = check_settings(s, err);
+	if (rc == 0)
+		rc = build_etcd_endpoints(s, err);
 	free(env);
 	for (size_t i = 0; i < added.n; i++)
 		free(added.v[i]);
@@ -535,6 +505,9 @@ int tandemd_settings_load(tandemd_settings *s, int argc, char **argv, char **env
 
 void tandemd_settings_free(tandemd_settings *s)
 {
+	addr_urls_free(s->etcd3_endpoints);
+	s->etcd3_endpoints = NULL;
+	s->etcd3_nendpoints = 0;
 	cfg_free(&tandemd_options, s);
 }
 

@@ -10,6 +10,9 @@
 
 #include "cfg.h"
 
+/* etcd's port when an etcd host leaves it out. */
+enum { TANDEMD_ETCD_PORT = 2379 };
+
 typedef struct tandemd_settings {
 	char *config;
 	char *scope;
@@ -29,6 +32,10 @@ typedef struct tandemd_settings {
 	char *etcd3_cacert;
 	char *etcd3_cert;
 	char *etcd3_key;
+	/* Derived when loading: etcd3.hosts, or else etcd3.host, as base URLs in etcd3.protocol
+	 * ("http://[::1]:2379"), NULL-terminated, as many as were given. */
+	char **etcd3_endpoints;
+	size_t etcd3_nendpoints;
 
 	/* bootstrap.dcs: written to the DCS when the cluster is initialised */
 	long long ttl;                     /* ms */

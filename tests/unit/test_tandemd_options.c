@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "options.h"
+#include "strbuf.h"
 
 #define ARGV(...) ((char *[]){"tandemd", __VA_ARGS__, NULL})
 #define NOARGS    ((char *[]){"tandemd", NULL})
@@ -342,6 +343,58 @@ static void test_bad_values(void **state)
 	free(yml);
 }
 
+/* Loads the minimal configuration with its etcd3 section replaced by `etcd3` and checks the
+ * base URLs built from it (`want`, NULL-terminated). */
+static void check_endpoints(const char *etcd3, const char *const *want)
+{
+	char *yml = xasprintf("scope: batman\nname: pg0\netcd3:\n%s", etcd3);
+	char *path = tu_temp_file(yml);
+	tandemd_settings s;
+	load_ok(&s, ARGV(path), ENV(DATA_DIR_ENV));
+	size_t n = 0;
+	for (; want[n]; n++) {
+		assert_true(n < s.etcd3_nendpoints);
+		assert_string_equal(s.etcd3_endpoints[n], want[n]);
+	}
+	assert_int_equal(s.etcd3_nendpoints, n);
+	assert_null(s.etcd3_endpoints[n]);
+	tandemd_settings_free(&s);
+	tu_remove_file(path);
+	free(yml);
+}
+
+static void test_etcd_endpoints(void **state)
+{
+	(void)state;
+	/* An IPv6 host, with or without its port, is etcd's port 2379 (not http's 80). */
+	check_endpoints("  host: '[::1]:2379'\n", (const char *[]){"http://[::1]:2379", NULL});
+	check_endpoints("  host: '[::1]'\n", (const char *[]){"http://[::1]:2379", NULL});
+	check_endpoints("  host: db1\n  protocol: https\n",
+	                (const char *[]){"https://db1:2379", NULL});
+	/* etcd3.hosts wins over etcd3.host, as in Patroni. */
+	check_endpoints("  host: ignored:1\n  hosts: ['[fd00::1]', '10.0.0.2:2380', db3]\n",
+	                (const char *[]){"http://[fd00::1]:2379", "http://10.0.0.2:2380",
+	                                 "http://db3:2379", NULL});
+
+	/* As many hosts as are given (there was once a silent cap of 16). */
+	strbuf sb = STRBUF_INIT;
+	const char *want[41];
+	char urls[40][32];
+	sb_puts(&sb, "  hosts:\n");
+	for (int i = 0; i < 40; i++) {
+		sb_printf(&sb, "    - e%d:%d\n", i, 2000 + i);
+		snprintf(urls[i], sizeof urls[i], "http://e%d:%d", i, 2000 + i);
+		want[i] = urls[i];
+	}
+	want[40] = NULL;
+	check_endpoints(sb.data, want);
+	sb_free(&sb);
+
+	extra_fails("  hosts: ['::1']\n", 1, "goes in brackets");
+	extra_fails("  hosts: ['[::1']\n", 1, "'[' without ']'");
+	extra_fails("  hosts: ['db1:0']\n", 1, "etcd3.hosts");
+}
+
 static void test_timing(void **state)
 {
 	(void)state;
@@ -495,7 +548,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
 	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
-	    cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }
