@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "agent_priv.h"
 #include "clock.h"
 #include "diverge.h"
@@ -28,32 +29,6 @@ static uint64_t wall_ms(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
-/* "host:port" -> port text (after the last ':'). */
-static char *port_of(const char *hostport)
-{
-	const char *c = hostport ? strrchr(hostport, ':') : NULL;
-	return xstrdup(c ? c + 1 : "5432");
-}
-
-static char *host_of(const char *hostport)
-{
-	if (!hostport)
-		return xstrdup("127.0.0.1");
-	const char *c = strrchr(hostport, ':');
-	size_t n = c ? (size_t)(c - hostport) : strlen(hostport);
-	if (n >= 2 && hostport[0] == '[' && hostport[n - 1] == ']')
-		return xstrndup(hostport + 1, n - 2);
-	char *h = xstrndup(hostport, n);
-	char *comma = strchr(h, ',');
-	if (comma)
-		*comma = '\0';
-	if (!strcmp(h, "*") || !strcmp(h, "0.0.0.0") || !*h) {
-		free(h);
-		return xstrdup("127.0.0.1");
-	}
-	return h;
 }
 
 static uint64_t mix(uint64_t h, const char *s)
@@ -175,6 +150,83 @@ static char *fence_program(char **err)
 	return path;
 }
 
+/* "postgres://host:port/postgres" or "http://host:port/patroni" for a listen or connect
+ * address checked at load (IPv6 in brackets). */
+static char *url_of(const char *scheme, const char *address, const char *default_port,
+                    const char *path)
+{
+	char *host = addr_connect_host(address);
+	char *port = addr_port_text(address, default_port);
+	char *hp = addr_join(host, atoi(port));
+	char *url = xasprintf("%s://%s/%s", scheme, hp, path);
+	free(hp);
+	free(host);
+	free(port);
+	return url;
+}
+
+/* Where this member is reached: its PostgreSQL (port, Unix socket directory, the conn_url the
+ * others replicate from) and its REST API (api_url). */
+static void derive_addresses(agent *a)
+{
+	const tandemd_settings *s = a->s;
+	a->port = addr_port_text(s->pg_listen ? s->pg_listen : s->pg_connect_address, "5432");
+	const char *sockdirs = cfg_map_get(&s->parameters, "unix_socket_directories");
+	if (sockdirs) {
+		a->sockdir = xstrndup(sockdirs, strcspn(sockdirs, ","));
+	} else {
+		char *copy = xstrdup(s->data_dir);
+		a->sockdir = xstrdup(dirname(copy));
+		free(copy);
+	}
+	a->passfile = s->pgpass ? xstrdup(s->pgpass) : xasprintf("%s.pgpass", s->data_dir);
+	a->conn_url =
+	    url_of("postgres", s->pg_connect_address ? s->pg_connect_address : s->pg_listen, "5432",
+	           "postgres");
+	a->api_url = url_of(
+	    "http", s->restapi_connect_address ? s->restapi_connect_address : s->restapi_listen,
+	    "8008", "patroni");
+}
+
+/* The agent's own connection to its PostgreSQL: over the Unix socket, as the superuser. */
+static char *local_conninfo(agent *a, char **err)
+{
+	pgctl_upstream local = {.host = a->sockdir,
+	                        .port = a->port,
+	                        .user = a->su_user,
+	                        .dbname = "postgres",
+	                        .passfile = a->passfile,
+	                        .application_name = "tandemd"};
+	return pgctl_conninfo(&local, err);
+}
+
+/* The etcd client on the endpoint list built at load, and the DCS session over it. */
+static int open_dcs(agent *a, char **err)
+{
+	const tandemd_settings *s = a->s;
+	etcd_config ec = {.endpoints = (const char *const *)s->etcd3_endpoints,
+	                  .nendpoints = s->etcd3_nendpoints,
+	                  .username = s->etcd3_username,
+	                  .password = s->etcd3_password,
+	                  .cacert = s->etcd3_cacert,
+	                  .cert = s->etcd3_cert,
+	                  .key = s->etcd3_key,
+	                  .connect_timeout_ms = a->hc.retry_timeout_ms};
+	a->etcd = etcd_new(a->loop, &ec, err);
+	if (!a->etcd)
+		return -1;
+	dcs_config dc = {.etcd = a->etcd,
+	                 .namespace_ = s->dcs_namespace,
+	                 .scope = s->scope,
+	                 .name = s->name,
+	                 .ttl_s = a->ttl_s,
+	                 .retry_timeout_ms = a->hc.retry_timeout_ms,
+	                 .on_change = on_dcs_change,
+	                 .ud = a};
+	a->dcs = dcs_new(a->loop, &dc, err);
+	return a->dcs ? 0 : -1;
+}
+
 agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 {
 	if (geteuid() == 0) {
@@ -200,39 +252,8 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->su_user = xstrdup(s->superuser_username ? s->superuser_username : "postgres");
 	a->repl_user = xstrdup(s->replication_username ? s->replication_username : "replicator");
 	a->rewind_user = xstrdup(s->rewind_username ? s->rewind_username : a->su_user);
-	a->port = port_of(s->pg_listen ? s->pg_listen : s->pg_connect_address);
-	const char *sockdirs = cfg_map_get(&s->parameters, "unix_socket_directories");
-	if (sockdirs) {
-		a->sockdir = xstrndup(sockdirs, strcspn(sockdirs, ","));
-	} else {
-		char *copy = xstrdup(s->data_dir);
-		a->sockdir = xstrdup(dirname(copy));
-		free(copy);
-	}
-	a->passfile = s->pgpass ? xstrdup(s->pgpass) : xasprintf("%s.pgpass", s->data_dir);
-	char *ci_host = xstrdup(a->sockdir);
-	pgctl_upstream local = {.host = ci_host,
-	                        .port = a->port,
-	                        .user = a->su_user,
-	                        .dbname = "postgres",
-	                        .passfile = a->passfile,
-	                        .application_name = "tandemd"};
-	a->local_conninfo = pgctl_conninfo(&local, err);
-	free(ci_host);
-	char *pg_host = host_of(s->pg_connect_address ? s->pg_connect_address : s->pg_listen);
-	char *pg_port = port_of(s->pg_connect_address ? s->pg_connect_address : s->pg_listen);
-	a->conn_url = xasprintf("postgres://%s%s%s:%s/postgres", strchr(pg_host, ':') ? "[" : "",
-	                        pg_host, strchr(pg_host, ':') ? "]" : "", pg_port);
-	free(pg_host);
-	free(pg_port);
-	const char *api =
-	    s->restapi_connect_address ? s->restapi_connect_address : s->restapi_listen;
-	char *api_host = host_of(api);
-	char *api_port = port_of(api ? api : "127.0.0.1:8008");
-	a->api_url = xasprintf("http://%s%s%s:%s/patroni", strchr(api_host, ':') ? "[" : "",
-	                       api_host, strchr(api_host, ':') ? "]" : "", api_port);
-	free(api_host);
-	free(api_port);
+	derive_addresses(a);
+	a->local_conninfo = local_conninfo(a, err);
 	a->slot_name = agent_slot_name(s->name);
 	agent_settings_changed(a);
 	if (!a->local_conninfo || write_passfile(a, err) != 0)
@@ -267,43 +288,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	if (!a->pc)
 		goto fail;
 
-	const char *hosts[16];
-	size_t nh = 0;
-	char *urls[16];
-	if (s->etcd3_hosts.n) {
-		for (size_t i = 0; i < s->etcd3_hosts.n && nh < 16; i++)
-			hosts[nh++] = s->etcd3_hosts.v[i];
-	} else if (s->etcd3_host) {
-		hosts[nh++] = s->etcd3_host;
-	} else {
-		hosts[nh++] = "127.0.0.1:2379";
-	}
-	for (size_t i = 0; i < nh; i++)
-		urls[i] = xasprintf("%s://%s%s", s->etcd3_protocol ? s->etcd3_protocol : "http",
-		                    hosts[i], strchr(hosts[i], ':') ? "" : ":2379");
-	etcd_config ec = {.endpoints = (const char *const *)urls,
-	                  .nendpoints = nh,
-	                  .username = s->etcd3_username,
-	                  .password = s->etcd3_password,
-	                  .cacert = s->etcd3_cacert,
-	                  .cert = s->etcd3_cert,
-	                  .key = s->etcd3_key,
-	                  .connect_timeout_ms = a->hc.retry_timeout_ms};
-	a->etcd = etcd_new(loop, &ec, err);
-	for (size_t i = 0; i < nh; i++)
-		free(urls[i]);
-	if (!a->etcd)
-		goto fail;
-	dcs_config dc = {.etcd = a->etcd,
-	                 .namespace_ = s->dcs_namespace,
-	                 .scope = s->scope,
-	                 .name = s->name,
-	                 .ttl_s = a->ttl_s,
-	                 .retry_timeout_ms = a->hc.retry_timeout_ms,
-	                 .on_change = on_dcs_change,
-	                 .ud = a};
-	a->dcs = dcs_new(loop, &dc, err);
-	if (!a->dcs)
+	if (open_dcs(a, err) != 0)
 		goto fail;
 	uv_timer_init(loop, &a->tick);
 	uv_timer_init(loop, &a->kick);

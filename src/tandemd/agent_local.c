@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "agent_priv.h"
 #include "diverge.h"
 #include "log.h"
@@ -126,11 +127,7 @@ static void add_dcs_params(params *p, const dcs_view *v)
 
 static char *listen_addresses(const char *listen)
 {
-	if (!listen)
-		return xstrdup("127.0.0.1");
-	const char *c = strrchr(listen, ':');
-	char *h = xstrndup(listen, c ? (size_t)(c - listen) : strlen(listen));
-	return h;
+	return addr_host_text(listen, "127.0.0.1");
 }
 
 int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **err)
@@ -206,31 +203,7 @@ int agent_rewrite_pg_conf(agent *a, bool standby, const char *upstream, char **e
 /* "postgres://host:port/db" -> host and port. */
 static bool parse_conn_url(const char *url, char **host, char **port)
 {
-	const char *p = url ? strstr(url, "://") : NULL;
-	if (!p)
-		return false;
-	p += 3;
-	const char *at = strchr(p, '@');
-	const char *slash = strchr(p, '/');
-	if (at && (!slash || at < slash))
-		p = at + 1;
-	size_t n = slash ? (size_t)(slash - p) : strlen(p);
-	char *hp = xstrndup(p, n);
-	char *colon = strrchr(hp, ':');
-	if (hp[0] == '[') {
-		char *close = strchr(hp, ']');
-		if (!close) {
-			free(hp);
-			return false;
-		}
-		*host = xstrndup(hp + 1, (size_t)(close - hp - 1));
-		*port = xstrdup(close[1] == ':' ? close + 2 : "5432");
-	} else {
-		*host = colon ? xstrndup(hp, (size_t)(colon - hp)) : xstrdup(hp);
-		*port = xstrdup(colon ? colon + 1 : "5432");
-	}
-	free(hp);
-	return **host != '\0';
+	return url && addr_url_host_port(url, 5432, host, port, NULL) == 0;
 }
 
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
