@@ -1,4 +1,4 @@
-/* Unit tests for the codec of Patroni's DCS values (src/tandemd/dcs_codec.h): values shaped as
+/* Unit tests for the codec of Patroni's DCS values (src/patroni/dcs_codec.h): values shaped as
  * Patroni 3.x writes them (patroni/ha.py touch_member, patroni/dcs/__init__.py from_node
  * parsers, patroni/dcs/etcd3.py), hostile values, and encoding round trips. */
 #include "testutil.h"
@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "dcs_codec.h"
+#include "dcs_view_ha.h"
 
 #define P "/service/batman/"
 
