@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "rest_render.h"
+#include "rest_request.h"
 #include "testutil.h"
 
 #define PFX "/service/batman/"
