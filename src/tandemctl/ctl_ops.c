@@ -463,7 +463,26 @@ static json_t *edit_in_editor(const char *yaml, char **err)
 	return j;
 }
 
-int ctl_cmd_edit_config(const ctl_opts *o)
+/* What edit-config works with; every member is NULL until known. */
+typedef struct config_edit {
+	json_t *patch;       /* --set and --pg, or what the editor changed */
+	json_t *replacement; /* --apply */
+	json_t *cur, *next;  /* the configuration in etcd, and as it would become */
+	char *old_yaml, *new_yaml;
+} config_edit;
+
+static void config_edit_free(config_edit *e)
+{
+	free(e->old_yaml);
+	free(e->new_yaml);
+	json_decref(e->cur);
+	json_decref(e->next);
+	json_decref(e->patch);
+	json_decref(e->replacement);
+}
+
+/* Whether the options go together, and a terminal is there when one is needed. */
+static int edit_check_usage(const ctl_opts *o)
 {
 	if (!no_args(o, "edit-config"))
 		return CTL_EXIT_USAGE;
@@ -485,143 +504,161 @@ int ctl_cmd_edit_config(const ctl_opts *o)
 		                "editor, which needs a terminal\n");
 		return CTL_EXIT_USAGE;
 	}
-	int rc = ctl_need_terminal(o, "edit-config");
+	return ctl_need_terminal(o, "edit-config");
+}
+
+/* The assignments (into e->patch) or the --apply document (into e->replacement): a mistake
+ * there is a usage error, found before etcd is asked. */
+static int edit_read_input(const ctl_opts *o, config_edit *e)
+{
+	char *err = NULL;
+	if (o->nsets > 0 || o->npgs > 0) {
+		e->patch = json_object();
+		bool ok = true;
+		for (int i = 0; i < o->nsets && ok; i++)
+			ok = ctl_patch_assign(e->patch, NULL, o->sets[i], &err) >= 0;
+		for (int i = 0; i < o->npgs && ok; i++)
+			ok = ctl_patch_assign(e->patch, "postgresql.parameters", o->pgs[i], &err) >=
+			     0;
+		if (!ok)
+			goto fail;
+	}
+	if (o->apply) {
+		e->replacement = load_document(o->apply, &err);
+		if (!e->replacement)
+			goto fail;
+	}
+	return CTL_EXIT_OK;
+fail:
+	fprintf(stderr, "tandemctl: edit-config: %s\n", err);
+	free(err);
+	return CTL_EXIT_USAGE;
+}
+
+/* `j` as YAML to show; NULL when it cannot be (printed). */
+static char *config_yaml(const json_t *j)
+{
+	char *err = NULL;
+	char *text = json_dumps(j, JSON_COMPACT);
+	char *yaml = ctl_json_to_yaml(text, &err);
+	free(text);
+	if (!yaml)
+		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
+	free(err);
+	return yaml;
+}
+
+/* The configuration in etcd (e->cur, e->old_yaml) and as it would become (e->next,
+ * e->new_yaml; from the editor, e->patch is what changed). */
+static int edit_prepare(const ctl_opts *o, const dcs_view *v, config_edit *e)
+{
+	e->cur =
+	    v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : json_object();
+	if (!json_is_object(e->cur)) {
+		if (!o->apply) {
+			fprintf(stderr,
+			        "tandemctl: the configuration in etcd is not a JSON object; "
+			        "replace it with --apply FILE\n");
+			return CTL_EXIT_FAILED;
+		}
+		json_decref(e->cur);
+		e->cur = json_object();
+	}
+	e->old_yaml = config_yaml(e->cur);
+	if (!e->old_yaml)
+		return CTL_EXIT_FAILED;
+	if (e->patch) {
+		e->next = dyn_config_merge(e->cur, e->patch);
+	} else if (e->replacement) {
+		e->next = json_incref(e->replacement);
+	} else {
+		char *err = NULL;
+		e->next = edit_in_editor(e->old_yaml, &err);
+		if (!e->next) {
+			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
+			free(err);
+			return CTL_EXIT_FAILED;
+		}
+		e->patch = ctl_config_patch_between(e->cur, e->next);
+	}
+	e->new_yaml = config_yaml(e->next);
+	return e->new_yaml ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
+/* Sends the change (PUT with --apply, else PATCH) through `target` once confirmed. */
+static int edit_send(const ctl_opts *o, const ctl_conn *c, const dcs_member *target,
+                     const config_edit *e)
+{
+	char *question =
+	    xasprintf("Apply these changes to the configuration of cluster '%s'?", c->scope);
+	bool yes = ctl_confirm(o, question);
+	free(question);
+	if (!yes) {
+		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
+		return CTL_EXIT_FAILED;
+	}
+	char *body = json_dumps(e->replacement ? e->replacement : e->patch, JSON_COMPACT);
+	char *answer = NULL;
+	long status = 0;
+	int rc = member_call(o, c, target, e->replacement ? "PUT" : "PATCH", "/config", body,
+	                     "edit-config", &answer, &status);
+	free(body);
+	free(answer);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	/* the assignments first: a mistake there is a usage error, before etcd is asked */
-	json_t *patch = NULL;
-	if (assign) {
-		patch = json_object();
-		char *err = NULL;
-		for (int i = 0; i < o->nsets && rc == CTL_EXIT_OK; i++)
-			if (ctl_patch_assign(patch, NULL, o->sets[i], &err) < 0)
-				rc = CTL_EXIT_USAGE;
-		for (int i = 0; i < o->npgs && rc == CTL_EXIT_OK; i++)
-			if (ctl_patch_assign(patch, "postgresql.parameters", o->pgs[i], &err) < 0)
-				rc = CTL_EXIT_USAGE;
-		if (rc != CTL_EXIT_OK) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			free(err);
-			json_decref(patch);
-			return rc;
-		}
-	}
-	json_t *replacement = NULL;
-	if (o->apply) {
-		char *err = NULL;
-		replacement = load_document(o->apply, &err);
-		if (!replacement) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			free(err);
-			return CTL_EXIT_USAGE;
-		}
+	printf("Configuration of cluster '%s' changed (through %s)\n", c->scope, target->name);
+	json_t *pg_old = json_object_get(json_object_get(e->cur, "postgresql"), "parameters");
+	json_t *pg_new = json_object_get(json_object_get(e->next, "postgresql"), "parameters");
+	if (!json_equal(pg_old, pg_new) && (pg_old || pg_new))
+		printf("Every member applies the new PostgreSQL parameters now; those that "
+		       "need a restart show\nin 'tandemctl list' (Pending restart): restart "
+		       "them with 'tandemctl restart --pending'\n");
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_edit_config(const ctl_opts *o)
+{
+	int rc = edit_check_usage(o);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	config_edit e = {0};
+	rc = edit_read_input(o, &e);
+	if (rc != CTL_EXIT_OK) {
+		config_edit_free(&e);
+		return rc;
 	}
 	ctl_conn c;
 	dcs_view v;
 	rc = ctl_open(o, &c, &v);
 	if (rc != CTL_EXIT_OK) {
-		json_decref(patch);
-		json_decref(replacement);
+		config_edit_free(&e);
 		return rc;
 	}
-	json_t *cur = NULL, *next = NULL;
-	char *old_yaml = NULL, *new_yaml = NULL, *diff = NULL, *err = NULL;
 	const dcs_member *target = target_member(&v, true);
+	char *diff = NULL;
 	if (v.nmembers == 0 && !v.has_config) {
 		fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c.scope,
 		        v.prefix);
 		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	if (!target) {
+	} else if (!target) {
 		fprintf(stderr, "tandemctl: edit-config: no member has an api_url to ask\n");
 		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	cur = v.has_config && v.config.raw ? json_loads(v.config.raw, 0, NULL) : json_object();
-	if (!json_is_object(cur)) {
-		if (!o->apply) {
-			fprintf(stderr,
-			        "tandemctl: the configuration in etcd is not a JSON object; "
-			        "replace it with --apply FILE\n");
-			rc = CTL_EXIT_FAILED;
-			goto out;
-		}
-		json_decref(cur);
-		cur = json_object();
-	}
-	char *cur_text = json_dumps(cur, JSON_COMPACT);
-	old_yaml = ctl_json_to_yaml(cur_text, &err);
-	free(cur_text);
-	if (!old_yaml) {
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	if (patch) {
-		next = dyn_config_merge(cur, patch);
-	} else if (replacement) {
-		next = json_incref(replacement);
 	} else {
-		next = edit_in_editor(old_yaml, &err);
-		if (!next) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			rc = CTL_EXIT_FAILED;
-			goto out;
-		}
-		patch = ctl_config_patch_between(cur, next);
+		rc = edit_prepare(o, &v, &e);
 	}
-	char *next_text = json_dumps(next, JSON_COMPACT);
-	new_yaml = ctl_json_to_yaml(next_text, &err);
-	free(next_text);
-	if (!new_yaml) {
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
-		rc = CTL_EXIT_FAILED;
+	if (rc != CTL_EXIT_OK)
 		goto out;
-	}
-	diff = ctl_unified_diff(old_yaml, new_yaml, "config (in etcd)", "config (new)");
-	if (!*diff && json_equal(cur, next)) {
+	diff = ctl_unified_diff(e.old_yaml, e.new_yaml, "config (in etcd)", "config (new)");
+	if (!*diff && json_equal(e.cur, e.next)) {
 		printf("No changes to the configuration of cluster '%s'\n", c.scope);
 		goto out;
 	}
 	fputs(diff, stdout);
 	fflush(stdout);
-	char *question =
-	    xasprintf("Apply these changes to the configuration of cluster '%s'?", c.scope);
-	bool yes = ctl_confirm(o, question);
-	free(question);
-	if (!yes) {
-		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	char *body = json_dumps(replacement ? replacement : patch, JSON_COMPACT);
-	char *answer = NULL;
-	long status = 0;
-	rc = member_call(o, &c, target, replacement ? "PUT" : "PATCH", "/config", body,
-	                 "edit-config", &answer, &status);
-	free(body);
-	free(answer);
-	if (rc == CTL_EXIT_OK) {
-		printf("Configuration of cluster '%s' changed (through %s)\n", c.scope,
-		       target->name);
-		json_t *pg_old = json_object_get(json_object_get(cur, "postgresql"), "parameters");
-		json_t *pg_new = json_object_get(json_object_get(next, "postgresql"), "parameters");
-		if (!json_equal(pg_old, pg_new) && (pg_old || pg_new))
-			printf(
-			    "Every member applies the new PostgreSQL parameters now; those that "
-			    "need a restart show\nin 'tandemctl list' (Pending restart): restart "
-			    "them with 'tandemctl restart --pending'\n");
-	}
+	rc = edit_send(o, &c, target, &e);
 out:
-	free(err);
 	free(diff);
-	free(old_yaml);
-	free(new_yaml);
-	json_decref(cur);
-	json_decref(next);
-	json_decref(patch);
-	json_decref(replacement);
+	config_edit_free(&e);
 	dcs_view_free(&v);
 	ctl_conn_free(&c);
 	return rc;
