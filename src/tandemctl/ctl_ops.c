@@ -137,6 +137,45 @@ static int wait_new_leader(const ctl_opts *o, const ctl_conn *c, const char *old
 	return CTL_EXIT_FAILED;
 }
 
+/* Why the switchover cannot be asked for (heap), or NULL; *cand is the --candidate member. */
+static char *switchover_problem(const ctl_opts *o, const dcs_view *v, const char *scope,
+                                const dcs_member *leader, const dcs_member **cand)
+{
+	char *why = NULL;
+	if (!v->leader)
+		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
+	else if (o->leader && strcmp(o->leader, v->leader) != 0)
+		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v->leader);
+	else if (o->candidate)
+		why = ctl_candidate_problem(v, scope, o->candidate, cand);
+	if (!why && v->nmembers < 2)
+		why = xstrdup("there is no other member to switch over to");
+	else if (!why && !leader)
+		why = xasprintf("the leader %s has no api_url to ask", v->leader);
+	return why;
+}
+
+/* A switchover accepted now: waits for the new leader and reports it (into `result` too). */
+static int switchover_wait(const ctl_opts *o, const ctl_conn *c, const char *old_leader,
+                           const dcs_member *cand, json_t *result)
+{
+	char *now_leader = NULL;
+	int rc = wait_new_leader(o, c, old_leader, cand ? cand->name : NULL, &now_leader);
+	if (rc == CTL_EXIT_OK) {
+		if (!o->json)
+			printf("Switched over: %s is the leader of cluster '%s'\n", now_leader,
+			       c->scope);
+		json_object_set_new(result, "new_leader", json_string(now_leader));
+	} else {
+		fprintf(stderr,
+		        "tandemctl: the switchover was accepted, but %s did not take over "
+		        "within %.1f s; see tandemctl list\n",
+		        cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
+	}
+	free(now_leader);
+	return rc;
+}
+
 int ctl_cmd_switchover(const ctl_opts *o)
 {
 	if (!no_args(o, "switchover"))
@@ -160,17 +199,7 @@ int ctl_cmd_switchover(const ctl_opts *o)
 		return rc;
 	const dcs_member *cand = NULL;
 	const dcs_member *leader = target_member(&v, false);
-	char *why = NULL;
-	if (!v.leader)
-		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
-	else if (o->leader && strcmp(o->leader, v.leader) != 0)
-		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v.leader);
-	else if (o->candidate)
-		why = ctl_candidate_problem(&v, c.scope, o->candidate, &cand);
-	if (!why && v.nmembers < 2)
-		why = xstrdup("there is no other member to switch over to");
-	else if (!why && !leader)
-		why = xasprintf("the leader %s has no api_url to ask", v.leader);
+	char *why = switchover_problem(o, &v, c.scope, leader, &cand);
 	if (why) {
 		fprintf(stderr, "tandemctl: switchover refused: %s\n", why);
 		free(why);
@@ -217,20 +246,7 @@ int ctl_cmd_switchover(const ctl_opts *o)
 			       "then)\n",
 			       at);
 	} else {
-		char *now_leader = NULL;
-		rc = wait_new_leader(o, &c, v.leader, cand ? cand->name : NULL, &now_leader);
-		if (rc == CTL_EXIT_OK) {
-			if (!o->json)
-				printf("Switched over: %s is the leader of cluster '%s'\n",
-				       now_leader, c.scope);
-			json_object_set_new(result, "new_leader", json_string(now_leader));
-		} else {
-			fprintf(stderr,
-			        "tandemctl: the switchover was accepted, but %s did not take over "
-			        "within %.1f s; see tandemctl list\n",
-			        cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
-		}
-		free(now_leader);
+		rc = switchover_wait(o, &c, v.leader, cand, result);
 	}
 	if (o->json)
 		ctl_print_json(result);
