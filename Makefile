@@ -55,7 +55,7 @@ fuzz-run: fuzz
 
 lint:
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 --error-exitcode=1 \
-	  --inline-suppr -D_GNU_SOURCE -I src/lib -I src/hellod -I src/tandemd \
+	  --inline-suppr -D_GNU_SOURCE -I src/lib -I src/hellod -I src/patroni -I src/tandemd \
 	  --suppress=missingIncludeSystem src
 
 format:

@@ -1,4 +1,4 @@
-/* Fuzzes the codec of Patroni's DCS values (src/tandemd/dcs_codec.h): the input is a sequence of
+/* Fuzzes the codec of Patroni's DCS values (src/patroni/dcs_codec.h): the input is a sequence of
  * records "KEY\tVALUE\n" (a key starting with '-' is a DELETE of the rest), applied to one view
  * in order, as a range answer and watch events would be.
  *

@@ -1,4 +1,4 @@
-/* Fuzzes what a stranger sends tandemd's REST API (src/tandemd/rest_render.h, rest_health.h):
+/* Fuzzes what a stranger sends tandemd's REST API (src/tandemd/rest_request.h, rest_health.h):
  * the request target (path and query string) and the bodies of the POST actions.
  *
  * Input: FLAGS (2 bytes, the node's state for the health check; missing bytes are 0), then the
@@ -20,6 +20,7 @@
 #include "fuzz_util.h"
 #include "rest_health.h"
 #include "rest_render.h"
+#include "rest_request.h"
 
 static const rest_kv fuzz_tags[] = {{"dc", "east"}, {"rack", "7"}};
 

@@ -74,10 +74,24 @@ int ctl_cmd_restart(const ctl_opts *o);
 int ctl_cmd_reload(const ctl_opts *o);
 int ctl_cmd_reinit(const ctl_opts *o);
 
-/* ctl_ops.c: planned operations: switchover, maintenance mode, the cluster configuration */
+/* ctl_ops.c: planned operations: switchover, maintenance mode */
 int ctl_cmd_switchover(const ctl_opts *o);
 int ctl_cmd_pause(const ctl_opts *o);
 int ctl_cmd_resume(const ctl_opts *o);
+
+/* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);
+
+/* ctl_ops.c, for the planned operations: */
+/* true when the command got no arguments; otherwise false, printed. */
+bool ctl_no_args(const ctl_opts *o, const char *command);
+/* The member to send a cluster-wide request to: the leader, or (`any_member`, for the
+ * configuration, which every member can write) the first member with an api_url. */
+const dcs_member *ctl_target_member(const dcs_view *v, bool any_member);
+/* A request whose answer the caller handles itself. CTL_EXIT_OK with *answer (2xx), else the
+ * exit status after printing why ("tandemctl: WHAT refused by pg1 (HTTP 400): reason"). */
+int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const char *method,
+                    const char *path, const char *body, const char *what, char **answer,
+                    long *status);
 
 #endif

@@ -1,23 +1,20 @@
-/* Planned operations: switchover (at once, or scheduled), maintenance mode (pause, resume) and
- * changes of the cluster-wide configuration (edit-config). Each one goes to the leader's REST API
- * (POST /switchover, PATCH or PUT /config), which checks it and answers with a reason when it
- * refuses; tandemctl checks what it can first, shows what will change and asks unless --force. */
+/* Planned operations: switchover (at once, or scheduled) and maintenance mode (pause, resume);
+ * changes of the cluster-wide configuration (edit-config) are in ctl_edit_config.c. Each one goes
+ * to the leader's REST API (POST /switchover, PATCH or PUT /config), which checks it and answers
+ * with a reason when it refuses; tandemctl checks what it can first, shows what will change and
+ * asks unless --force. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "ctl_commands.h"
-#include "ctl_edit.h"
 #include "ctl_http.h"
 #include "ctl_table.h"
-#include "dyn_config.h"
-#include "strbuf.h"
 
 enum { POLL_MS = 200 };
 
@@ -28,7 +25,7 @@ static void sleep_ms(long ms)
 	}
 }
 
-static bool no_args(const ctl_opts *o, const char *command)
+bool ctl_no_args(const ctl_opts *o, const char *command)
 {
 	if (o->nargs == 0)
 		return true;
@@ -36,9 +33,7 @@ static bool no_args(const ctl_opts *o, const char *command)
 	return false;
 }
 
-/* The member to send a cluster-wide request to: the leader, or (`any_member`, for the
- * configuration, which every member can write) the first member with an api_url. */
-static const dcs_member *target_member(const dcs_view *v, bool any_member)
+const dcs_member *ctl_target_member(const dcs_view *v, bool any_member)
 {
 	const dcs_member *l = v->leader ? dcs_view_member(v, v->leader) : NULL;
 	if (l && l->api_url)
@@ -66,11 +61,9 @@ static char *answer_reason(const char *body)
 	return *out ? out : (free(out), xstrdup("(no answer text)"));
 }
 
-/* A request whose answer the caller handles itself. CTL_EXIT_OK with *answer (2xx), else the
- * exit status after printing why ("tandemctl: WHAT refused by pg1 (HTTP 400): reason"). */
-static int member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
-                       const char *method, const char *path, const char *body, const char *what,
-                       char **answer, long *status)
+int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const char *method,
+                    const char *path, const char *body, const char *what, char **answer,
+                    long *status)
 {
 	*answer = NULL;
 	char *url = ctl_url_with_path(m->api_url, path);
@@ -137,9 +130,48 @@ static int wait_new_leader(const ctl_opts *o, const ctl_conn *c, const char *old
 	return CTL_EXIT_FAILED;
 }
 
+/* Why the switchover cannot be asked for (heap), or NULL; *cand is the --candidate member. */
+static char *switchover_problem(const ctl_opts *o, const dcs_view *v, const char *scope,
+                                const dcs_member *leader, const dcs_member **cand)
+{
+	char *why = NULL;
+	if (!v->leader)
+		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
+	else if (o->leader && strcmp(o->leader, v->leader) != 0)
+		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v->leader);
+	else if (o->candidate)
+		why = ctl_candidate_problem(v, scope, o->candidate, cand);
+	if (!why && v->nmembers < 2)
+		why = xstrdup("there is no other member to switch over to");
+	else if (!why && !leader)
+		why = xasprintf("the leader %s has no api_url to ask", v->leader);
+	return why;
+}
+
+/* A switchover accepted now: waits for the new leader and reports it (into `result` too). */
+static int switchover_wait(const ctl_opts *o, const ctl_conn *c, const char *old_leader,
+                           const dcs_member *cand, json_t *result)
+{
+	char *now_leader = NULL;
+	int rc = wait_new_leader(o, c, old_leader, cand ? cand->name : NULL, &now_leader);
+	if (rc == CTL_EXIT_OK) {
+		if (!o->json)
+			printf("Switched over: %s is the leader of cluster '%s'\n", now_leader,
+			       c->scope);
+		json_object_set_new(result, "new_leader", json_string(now_leader));
+	} else {
+		fprintf(stderr,
+		        "tandemctl: the switchover was accepted, but %s did not take over "
+		        "within %.1f s; see tandemctl list\n",
+		        cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
+	}
+	free(now_leader);
+	return rc;
+}
+
 int ctl_cmd_switchover(const ctl_opts *o)
 {
-	if (!no_args(o, "switchover"))
+	if (!ctl_no_args(o, "switchover"))
 		return CTL_EXIT_USAGE;
 	const char *at = o->scheduled && strcmp(o->scheduled, "now") != 0 ? o->scheduled : NULL;
 	int64_t at_ms = 0;
@@ -159,18 +191,8 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	const dcs_member *cand = NULL;
-	const dcs_member *leader = target_member(&v, false);
-	char *why = NULL;
-	if (!v.leader)
-		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
-	else if (o->leader && strcmp(o->leader, v.leader) != 0)
-		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v.leader);
-	else if (o->candidate)
-		why = ctl_candidate_problem(&v, c.scope, o->candidate, &cand);
-	if (!why && v.nmembers < 2)
-		why = xstrdup("there is no other member to switch over to");
-	else if (!why && !leader)
-		why = xasprintf("the leader %s has no api_url to ask", v.leader);
+	const dcs_member *leader = ctl_target_member(&v, false);
+	char *why = switchover_problem(o, &v, c.scope, leader, &cand);
 	if (why) {
 		fprintf(stderr, "tandemctl: switchover refused: %s\n", why);
 		free(why);
@@ -197,8 +219,8 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	json_decref(body);
 	char *answer = NULL;
 	long status = 0;
-	rc =
-	    member_call(o, &c, leader, "POST", "/switchover", text, "switchover", &answer, &status);
+	rc = ctl_member_call(o, &c, leader, "POST", "/switchover", text, "switchover", &answer,
+	                     &status);
 	free(text);
 	if (rc != CTL_EXIT_OK)
 		goto out;
@@ -217,20 +239,7 @@ int ctl_cmd_switchover(const ctl_opts *o)
 			       "then)\n",
 			       at);
 	} else {
-		char *now_leader = NULL;
-		rc = wait_new_leader(o, &c, v.leader, cand ? cand->name : NULL, &now_leader);
-		if (rc == CTL_EXIT_OK) {
-			if (!o->json)
-				printf("Switched over: %s is the leader of cluster '%s'\n",
-				       now_leader, c.scope);
-			json_object_set_new(result, "new_leader", json_string(now_leader));
-		} else {
-			fprintf(stderr,
-			        "tandemctl: the switchover was accepted, but %s did not take over "
-			        "within %.1f s; see tandemctl list\n",
-			        cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
-		}
-		free(now_leader);
+		rc = switchover_wait(o, &c, v.leader, cand, result);
 	}
 	if (o->json)
 		ctl_print_json(result);
@@ -270,14 +279,14 @@ static int member_paused(const ctl_opts *o, const ctl_conn *c, const dcs_member 
 static int set_pause(const ctl_opts *o, bool pause)
 {
 	const char *command = pause ? "pause" : "resume";
-	if (!no_args(o, command))
+	if (!ctl_no_args(o, command))
 		return CTL_EXIT_USAGE;
 	ctl_conn c;
 	dcs_view v;
 	int rc = ctl_open(o, &c, &v);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	const dcs_member *target = target_member(&v, true);
+	const dcs_member *target = ctl_target_member(&v, true);
 	bool paused = v.has_config && v.config.pause;
 	if (v.nmembers == 0 && !v.has_config) {
 		fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c.scope,
@@ -298,9 +307,9 @@ static int set_pause(const ctl_opts *o, bool pause)
 	}
 	char *answer = NULL;
 	long status = 0;
-	rc = member_call(o, &c, target, "PATCH", "/config",
-	                 pause ? "{\"pause\":true}" : "{\"pause\":false}", command, &answer,
-	                 &status);
+	rc = ctl_member_call(o, &c, target, "PATCH", "/config",
+	                     pause ? "{\"pause\":true}" : "{\"pause\":false}", command, &answer,
+	                     &status);
 	free(answer);
 	if (rc != CTL_EXIT_OK)
 		goto out;
@@ -369,260 +378,4 @@ int ctl_cmd_pause(const ctl_opts *o)
 int ctl_cmd_resume(const ctl_opts *o)
 {
 	return set_pause(o, false);
-}
-
-/* ---- edit-config ---- */
-
-static char *read_all(FILE *f, size_t *len)
-{
-	strbuf sb = STRBUF_INIT;
-	char buf[8192];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-		sb_append(&sb, buf, n);
-		if (sb.len > 4u * 1024 * 1024)
-			break;
-	}
-	*len = sb.len;
-	char *out = sb_steal(&sb);
-	return out ? out : xstrdup("");
-}
-
-static json_t *load_document(const char *path, char **err)
-{
-	bool dash = strcmp(path, "-") == 0;
-	FILE *f = dash ? stdin : fopen(path, "r");
-	if (!f) {
-		err_set(err, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t len = 0;
-	char *text = read_all(f, &len);
-	bool bad = ferror(f);
-	if (!dash)
-		fclose(f);
-	if (bad) {
-		err_set(err, "%s: cannot read it", path);
-		free(text);
-		return NULL;
-	}
-	json_t *j = ctl_yaml_to_json(text, len, dash ? "stdin" : path, err);
-	free(text);
-	if (j && !json_is_object(j)) {
-		err_set(err, "%s: the configuration must be a mapping (an object)",
-		        dash ? "stdin" : path);
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* Opens the configuration's YAML in $VISUAL or $EDITOR (vi) and reads it back; NULL with *err
- * (the edited file is kept then, and named). */
-static json_t *edit_in_editor(const char *yaml, char **err)
-{
-	const char *editor = getenv("VISUAL");
-	if (!editor || !*editor)
-		editor = getenv("EDITOR");
-	if (!editor || !*editor)
-		editor = "vi";
-	const char *tmp = getenv("TMPDIR");
-	char *path = xasprintf("%s/tandemctl-config-XXXXXX.yaml", tmp && *tmp ? tmp : "/tmp");
-	int fd = mkstemps(path, 5);
-	if (fd < 0) {
-		err_set(err, "cannot create a temporary file: %s", strerror(errno));
-		free(path);
-		return NULL;
-	}
-	size_t len = strlen(yaml);
-	bool ok = write(fd, yaml, len) == (ssize_t)len;
-	close(fd);
-	json_t *j = NULL;
-	if (!ok) {
-		err_set(err, "%s: cannot write it", path);
-		unlink(path);
-		free(path);
-		return NULL;
-	}
-	/* the editor may be a command with arguments ("code --wait"); the path is ours */
-	char *cmd = xasprintf("%s '%s'", editor, path);
-	int st = system(cmd);
-	free(cmd);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		err_set(err, "the editor (%s) failed; nothing changed", editor);
-		unlink(path);
-		free(path);
-		return NULL;
-	}
-	j = load_document(path, err);
-	if (j)
-		unlink(path);
-	else
-		err_prefix(err, "your edit is kept in %s", path);
-	free(path);
-	return j;
-}
-
-int ctl_cmd_edit_config(const ctl_opts *o)
-{
-	if (!no_args(o, "edit-config"))
-		return CTL_EXIT_USAGE;
-	bool assign = o->nsets > 0 || o->npgs > 0;
-	if (o->apply && assign) {
-		fprintf(stderr, "tandemctl: edit-config: --apply replaces the whole configuration; "
-		                "give it without --set or --pg\n");
-		return CTL_EXIT_USAGE;
-	}
-	if (o->apply && strcmp(o->apply, "-") == 0 && !o->force) {
-		fprintf(stderr,
-		        "tandemctl: edit-config --apply - reads stdin, so it cannot ask for "
-		        "confirmation there; add --force\n");
-		return CTL_EXIT_USAGE;
-	}
-	bool editor = !o->apply && !assign;
-	if (editor && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-		fprintf(stderr, "tandemctl: edit-config without --set, --pg or --apply opens an "
-		                "editor, which needs a terminal\n");
-		return CTL_EXIT_USAGE;
-	}
-	int rc = ctl_need_terminal(o, "edit-config");
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	/* the assignments first: a mistake there is a usage error, before etcd is asked */
-	json_t *patch = NULL;
-	if (assign) {
-		patch = json_object();
-		char *err = NULL;
-		for (int i = 0; i < o->nsets && rc == CTL_EXIT_OK; i++)
-			if (ctl_patch_assign(patch, NULL, o->sets[i], &err) < 0)
-				rc = CTL_EXIT_USAGE;
-		for (int i = 0; i < o->npgs && rc == CTL_EXIT_OK; i++)
-			if (ctl_patch_assign(patch, "postgresql.parameters", o->pgs[i], &err) < 0)
-				rc = CTL_EXIT_USAGE;
-		if (rc != CTL_EXIT_OK) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			free(err);
-			json_decref(patch);
-			return rc;
-		}
-	}
-	json_t *replacement = NULL;
-	if (o->apply) {
-		char *err = NULL;
-		replacement = load_document(o->apply, &err);
-		if (!replacement) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			free(err);
-			return CTL_EXIT_USAGE;
-		}
-	}
-	ctl_conn c;
-	dcs_view v;
-	rc = ctl_open(o, &c, &v);
-	if (rc != CTL_EXIT_OK) {
-		json_decref(patch);
-		json_decref(replacement);
-		return rc;
-	}
-	json_t *cur = NULL, *next = NULL;
-	char *old_yaml = NULL, *new_yaml = NULL, *diff = NULL, *err = NULL;
-	const dcs_member *target = target_member(&v, true);
-	if (v.nmembers == 0 && !v.has_config) {
-		fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c.scope,
-		        v.prefix);
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	if (!target) {
-		fprintf(stderr, "tandemctl: edit-config: no member has an api_url to ask\n");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	cur = v.has_config && v.config.raw ? json_loads(v.config.raw, 0, NULL) : json_object();
-	if (!json_is_object(cur)) {
-		if (!o->apply) {
-			fprintf(stderr,
-			        "tandemctl: the configuration in etcd is not a JSON object; "
-			        "replace it with --apply FILE\n");
-			rc = CTL_EXIT_FAILED;
-			goto out;
-		}
-		json_decref(cur);
-		cur = json_object();
-	}
-	char *cur_text = json_dumps(cur, JSON_COMPACT);
-	old_yaml = ctl_json_to_yaml(cur_text, &err);
-	free(cur_text);
-	if (!old_yaml) {
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	if (patch) {
-		next = dyn_config_merge(cur, patch);
-	} else if (replacement) {
-		next = json_incref(replacement);
-	} else {
-		next = edit_in_editor(old_yaml, &err);
-		if (!next) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
-			rc = CTL_EXIT_FAILED;
-			goto out;
-		}
-		patch = ctl_config_patch_between(cur, next);
-	}
-	char *next_text = json_dumps(next, JSON_COMPACT);
-	new_yaml = ctl_json_to_yaml(next_text, &err);
-	free(next_text);
-	if (!new_yaml) {
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	diff = ctl_unified_diff(old_yaml, new_yaml, "config (in etcd)", "config (new)");
-	if (!*diff && json_equal(cur, next)) {
-		printf("No changes to the configuration of cluster '%s'\n", c.scope);
-		goto out;
-	}
-	fputs(diff, stdout);
-	fflush(stdout);
-	char *question =
-	    xasprintf("Apply these changes to the configuration of cluster '%s'?", c.scope);
-	bool yes = ctl_confirm(o, question);
-	free(question);
-	if (!yes) {
-		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
-		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	char *body = json_dumps(replacement ? replacement : patch, JSON_COMPACT);
-	char *answer = NULL;
-	long status = 0;
-	rc = member_call(o, &c, target, replacement ? "PUT" : "PATCH", "/config", body,
-	                 "edit-config", &answer, &status);
-	free(body);
-	free(answer);
-	if (rc == CTL_EXIT_OK) {
-		printf("Configuration of cluster '%s' changed (through %s)\n", c.scope,
-		       target->name);
-		json_t *pg_old = json_object_get(json_object_get(cur, "postgresql"), "parameters");
-		json_t *pg_new = json_object_get(json_object_get(next, "postgresql"), "parameters");
-		if (!json_equal(pg_old, pg_new) && (pg_old || pg_new))
-			printf(
-			    "Every member applies the new PostgreSQL parameters now; those that "
-			    "need a restart show\nin 'tandemctl list' (Pending restart): restart "
-			    "them with 'tandemctl restart --pending'\n");
-	}
-out:
-	free(err);
-	free(diff);
-	free(old_yaml);
-	free(new_yaml);
-	json_decref(cur);
-	json_decref(next);
-	json_decref(patch);
-	json_decref(replacement);
-	dcs_view_free(&v);
-	ctl_conn_free(&c);
-	return rc;
 }

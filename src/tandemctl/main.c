@@ -243,155 +243,206 @@ static const char *env_or(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static int run(int argc, char **argv, ctl_opts *op, unsigned *givenp, bool *helpp);
-
-int main(int argc, char **argv)
+/* --timeout SECONDS: more than 0 and at most an hour, in milliseconds (at least 1). */
+static int parse_timeout(const char *arg, long *ms)
 {
-	int ci = command_index(argc, argv);
-	if (ci < argc && strcmp(argv[ci], "demo") == 0)
-		return demo(argc - ci, argv + ci);
+	char *end;
+	errno = 0;
+	double s = strtod(arg, &end);
+	if (errno || end == arg || *end || !(s > 0 && s <= 3600))
+		return usage_error("--timeout '%s': give seconds, more than 0 and at most 3600",
+		                   arg);
+	*ms = (long)(s * 1000 + 0.5);
+	if (*ms < 1)
+		*ms = 1;
+	return CTL_EXIT_OK;
+}
 
-	ctl_opts o;
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 30000;
-	o.conn.config = env_or("TANDEMCTL_CONFIG");
-	o.conn.etcd = env_or("TANDEMCTL_ETCD");
-	o.conn.scope = env_or("TANDEMCTL_SCOPE");
-	o.conn.namespace_ = env_or("TANDEMCTL_NAMESPACE");
-	unsigned given = 0;
-	bool help = false;
-	/* the repeatable edit-config options: at most one per argument */
-	const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
-	const char **pgs = xcalloc((size_t)argc + 1, sizeof *pgs);
-	o.sets = sets;
-	o.pgs = pgs;
-	int rc = run(argc, argv, &o, &given, &help);
-	free(sets);
-	free(pgs);
+static int parse_maxconn(const char *arg, unsigned *maxconn)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || n < 1 || n > 1000000)
+		return usage_error("--maxconn '%s': give a number from 1 to 1000000", arg);
+	*maxconn = (unsigned)n;
+	return CTL_EXIT_OK;
+}
+
+/* The options of haproxy-config; false when `c` is not one of them. */
+static bool take_haproxy_option(int c, const char *arg, ctl_opts *o, int *rc)
+{
+	switch (c) {
+	case LONG_RW:
+		o->rw_listen = arg;
+		return true;
+	case LONG_RO:
+		o->ro_listen = arg;
+		return true;
+	case LONG_STATS:
+		o->stats_listen = arg;
+		return true;
+	case LONG_MAXCONN:
+		*rc = parse_maxconn(arg, &o->maxconn);
+		return true;
+	case LONG_NO_FALLBACK:
+		o->no_fallback = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The connection options; false when `c` is not one of them. */
+static bool take_conn_option(int c, const char *arg, ctl_opts *o, int *rc)
+{
+	switch (c) {
+	case 'c':
+		o->conn.config = arg;
+		return true;
+	case LONG_ETCD:
+		o->conn.etcd = arg;
+		return true;
+	case LONG_SCOPE:
+		o->conn.scope = arg;
+		return true;
+	case LONG_NAMESPACE:
+		o->conn.namespace_ = arg;
+		return true;
+	case LONG_TIMEOUT:
+		*rc = parse_timeout(arg, &o->timeout_ms);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One option from getopt_long: fills `o`, notes its group (OPT_*) in `given`; CTL_EXIT_OK or
+ * the usage error's status. */
+static int take_option(int c, char **argv, ctl_opts *o, unsigned *given, bool *help)
+{
+	int rc = CTL_EXIT_OK;
+	if (take_conn_option(c, optarg, o, &rc)) {
+		*given |= OPT_CONN;
+		return rc;
+	}
+	if (take_haproxy_option(c, optarg, o, &rc)) {
+		*given |= OPT_HAPROXY;
+		return rc;
+	}
+	switch (c) {
+	case LONG_JSON:
+		o->json = true;
+		*given |= OPT_JSON;
+		break;
+	case LONG_FORCE:
+		o->force = true;
+		*given |= OPT_FORCE;
+		break;
+	case LONG_CANDIDATE:
+		o->candidate = optarg;
+		*given |= OPT_CANDIDATE;
+		break;
+	case LONG_ALL:
+		o->all = true;
+		*given |= OPT_ALL;
+		break;
+	case LONG_LEADER:
+		o->leader = optarg;
+		*given |= OPT_SWITCHOVER;
+		break;
+	case LONG_SCHEDULED:
+		o->scheduled = optarg;
+		*given |= OPT_SWITCHOVER;
+		break;
+	case LONG_WAIT:
+		o->wait = true;
+		*given |= OPT_WAIT;
+		break;
+	case LONG_PENDING:
+		o->pending = true;
+		*given |= OPT_PENDING;
+		break;
+	case LONG_SET:
+		o->sets[o->nsets++] = optarg;
+		*given |= OPT_EDIT;
+		break;
+	case LONG_PG:
+		o->pgs[o->npgs++] = optarg;
+		*given |= OPT_EDIT;
+		break;
+	case LONG_APPLY:
+		if (o->apply)
+			return usage_error("--apply may be given once");
+		o->apply = optarg;
+		*given |= OPT_EDIT;
+		break;
+	case 'h':
+		*help = true;
+		break;
+	case ':':
+		return usage_error("option '%s' needs a value", argv[optind - 1]);
+	default:
+		return usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+	return CTL_EXIT_OK;
+}
+
+/* Whether `cmd` takes the options given and the arguments after it: CTL_EXIT_OK or
+ * CTL_EXIT_USAGE (with the message written). */
+static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
+{
+	unsigned extra = given & ~cmd->accepts;
+	if (extra) {
+		const char *what = extra & OPT_CANDIDATE    ? "--candidate"
+		                   : extra & OPT_FORCE      ? "--force"
+		                   : extra & OPT_ALL        ? "--all"
+		                   : extra & OPT_JSON       ? "--json"
+		                   : extra & OPT_HAPROXY    ? "the haproxy-config options"
+		                   : extra & OPT_SWITCHOVER ? "--leader or --scheduled"
+		                   : extra & OPT_WAIT       ? "--wait"
+		                   : extra & OPT_PENDING    ? "--pending"
+		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
+		                                            : "that option";
+		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", cmd->name,
+		        what, cmd->usage);
+		return CTL_EXIT_USAGE;
+	}
+	bool takes_members =
+	    cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload || cmd->run == ctl_cmd_reinit;
+	if (o->nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
+		fprintf(stderr,
+		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
+		        cmd->name, o->args[0], cmd->usage);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int run_command(const command *cmd, const ctl_opts *o)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "tandemctl: cannot initialise libcurl\n");
+		return CTL_EXIT_FAILED;
+	}
+	/* The libraries' own log lines (an etcd endpoint failing over) are for daemons; tandemctl
+	 * reports what went wrong itself. */
+	log_set_level(getenv("TANDEMCTL_DEBUG") ? LOG_DEBUG : LOG_ERROR);
+	int rc = cmd->run(o);
+	curl_global_cleanup();
 	return rc;
 }
 
-static int run(int argc, char **argv, ctl_opts *op, unsigned *givenp, bool *helpp)
+static int run(int argc, char **argv, ctl_opts *o)
 {
-	ctl_opts o = *op;
-	const char **sets = op->sets, **pgs = op->pgs;
-	unsigned given = *givenp;
-	bool help = *helpp;
+	unsigned given = 0;
+	bool help = false;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, ":c:h", long_options, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'c':
-			o.conn.config = optarg;
-			given |= OPT_CONN;
-			break;
-		case LONG_ETCD:
-			o.conn.etcd = optarg;
-			given |= OPT_CONN;
-			break;
-		case LONG_SCOPE:
-			o.conn.scope = optarg;
-			given |= OPT_CONN;
-			break;
-		case LONG_NAMESPACE:
-			o.conn.namespace_ = optarg;
-			given |= OPT_CONN;
-			break;
-		case LONG_TIMEOUT: {
-			errno = 0;
-			double s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(s > 0 && s <= 3600))
-				return usage_error(
-				    "--timeout '%s': give seconds, more than 0 and at "
-				    "most 3600",
-				    optarg);
-			o.timeout_ms = (long)(s * 1000 + 0.5);
-			if (o.timeout_ms < 1)
-				o.timeout_ms = 1;
-			given |= OPT_CONN;
-			break;
-		}
-		case LONG_JSON:
-			o.json = true;
-			given |= OPT_JSON;
-			break;
-		case LONG_FORCE:
-			o.force = true;
-			given |= OPT_FORCE;
-			break;
-		case LONG_CANDIDATE:
-			o.candidate = optarg;
-			given |= OPT_CANDIDATE;
-			break;
-		case LONG_ALL:
-			o.all = true;
-			given |= OPT_ALL;
-			break;
-		case LONG_RW:
-			o.rw_listen = optarg;
-			given |= OPT_HAPROXY;
-			break;
-		case LONG_RO:
-			o.ro_listen = optarg;
-			given |= OPT_HAPROXY;
-			break;
-		case LONG_STATS:
-			o.stats_listen = optarg;
-			given |= OPT_HAPROXY;
-			break;
-		case LONG_MAXCONN: {
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || n < 1 || n > 1000000)
-				return usage_error(
-				    "--maxconn '%s': give a number from 1 to 1000000", optarg);
-			o.maxconn = (unsigned)n;
-			given |= OPT_HAPROXY;
-			break;
-		}
-		case LONG_NO_FALLBACK:
-			o.no_fallback = true;
-			given |= OPT_HAPROXY;
-			break;
-		case LONG_LEADER:
-			o.leader = optarg;
-			given |= OPT_SWITCHOVER;
-			break;
-		case LONG_SCHEDULED:
-			o.scheduled = optarg;
-			given |= OPT_SWITCHOVER;
-			break;
-		case LONG_WAIT:
-			o.wait = true;
-			given |= OPT_WAIT;
-			break;
-		case LONG_PENDING:
-			o.pending = true;
-			given |= OPT_PENDING;
-			break;
-		case LONG_SET:
-			sets[o.nsets++] = optarg;
-			given |= OPT_EDIT;
-			break;
-		case LONG_PG:
-			pgs[o.npgs++] = optarg;
-			given |= OPT_EDIT;
-			break;
-		case LONG_APPLY:
-			if (o.apply)
-				return usage_error("--apply may be given once");
-			o.apply = optarg;
-			given |= OPT_EDIT;
-			break;
-		case 'h':
-			help = true;
-			break;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
+		int rc = take_option(c, argv, o, &given, &help);
+		if (rc != CTL_EXIT_OK)
+			return rc;
 	}
 	if (optind >= argc) {
 		if (help) {
@@ -421,40 +472,32 @@ static int run(int argc, char **argv, ctl_opts *op, unsigned *givenp, bool *help
 		       cmd->usage, cmd->summary);
 		return CTL_EXIT_OK;
 	}
-	unsigned extra = given & ~cmd->accepts;
-	if (extra) {
-		const char *what = extra & OPT_CANDIDATE    ? "--candidate"
-		                   : extra & OPT_FORCE      ? "--force"
-		                   : extra & OPT_ALL        ? "--all"
-		                   : extra & OPT_JSON       ? "--json"
-		                   : extra & OPT_HAPROXY    ? "the haproxy-config options"
-		                   : extra & OPT_SWITCHOVER ? "--leader or --scheduled"
-		                   : extra & OPT_WAIT       ? "--wait"
-		                   : extra & OPT_PENDING    ? "--pending"
-		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
-		                                            : "that option";
-		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", name, what,
-		        cmd->usage);
-		return CTL_EXIT_USAGE;
-	}
-	o.args = argv + optind + 1;
-	o.nargs = argc - optind - 1;
-	bool takes_members =
-	    cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload || cmd->run == ctl_cmd_reinit;
-	if (o.nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
-		fprintf(stderr,
-		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
-		        name, o.args[0], cmd->usage);
-		return CTL_EXIT_USAGE;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "tandemctl: cannot initialise libcurl\n");
-		return CTL_EXIT_FAILED;
-	}
-	/* The libraries' own log lines (an etcd endpoint failing over) are for daemons; tandemctl
-	 * reports what went wrong itself. */
-	log_set_level(getenv("TANDEMCTL_DEBUG") ? LOG_DEBUG : LOG_ERROR);
-	int rc = cmd->run(&o);
-	curl_global_cleanup();
+	o->args = argv + optind + 1;
+	o->nargs = argc - optind - 1;
+	int rc = check_usage(cmd, given, o);
+	return rc != CTL_EXIT_OK ? rc : run_command(cmd, o);
+}
+
+int main(int argc, char **argv)
+{
+	int ci = command_index(argc, argv);
+	if (ci < argc && strcmp(argv[ci], "demo") == 0)
+		return demo(argc - ci, argv + ci);
+
+	ctl_opts o;
+	memset(&o, 0, sizeof o);
+	o.timeout_ms = 30000;
+	o.conn.config = env_or("TANDEMCTL_CONFIG");
+	o.conn.etcd = env_or("TANDEMCTL_ETCD");
+	o.conn.scope = env_or("TANDEMCTL_SCOPE");
+	o.conn.namespace_ = env_or("TANDEMCTL_NAMESPACE");
+	/* the repeatable edit-config options: at most one per argument */
+	const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+	const char **pgs = xcalloc((size_t)argc + 1, sizeof *pgs);
+	o.sets = sets;
+	o.pgs = pgs;
+	int rc = run(argc, argv, &o);
+	free(sets);
+	free(pgs);
 	return rc;
 }

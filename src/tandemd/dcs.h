@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "dcs_codec.h"
+#include "dcs_view_ha.h" /* the agent turns the view into the HA decision's input */
 #include "err.h"
 #include "etcd.h"
 

@@ -1,5 +1,6 @@
 /* tandemd's REST API server on httpd: routing, authentication and methods (see rest.h). The
- * bodies and the checks of the requests are the pure functions of rest_render.h. */
+ * bodies and the checks of the requests are the pure functions of rest_render.h and rest_request.h.
+ */
 #include "rest.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "rest_health.h"
 #include "rest_render.h"
+#include "rest_request.h"
 #include "strbuf.h"
 
 enum {

@@ -1,4 +1,4 @@
-/* Unit tests for the codec of Patroni's DCS values (src/tandemd/dcs_codec.h): values shaped as
+/* Unit tests for the codec of Patroni's DCS values (src/patroni/dcs_codec.h): values shaped as
  * Patroni 3.x writes them (patroni/ha.py touch_member, patroni/dcs/__init__.py from_node
  * parsers, patroni/dcs/etcd3.py), hostile values, and encoding round trips. */
 #include "testutil.h"
@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "dcs_codec.h"
+#include "dcs_view_ha.h"
 
 #define P "/service/batman/"
 
@@ -54,52 +55,56 @@ static void test_prefix(void **state)
 	free(p);
 }
 
-/* A cluster as Patroni 3.x writes it. */
-static void test_patroni_cluster(void **state)
+/* A cluster as Patroni 3.x writes it, read into `v`. */
+static void load_patroni_cluster(dcs_view *v)
 {
-	(void)state;
-	dcs_view v;
-	dcs_view_init(&v, NULL, "batman");
-	ok(&v, P "initialize", "7301312345678901234", 2, 0);
-	ok(&v, P "config",
+	dcs_view_init(v, NULL, "batman");
+	ok(v, P "initialize", "7301312345678901234", 2, 0);
+	ok(v, P "config",
 	   "{\"ttl\":30,\"loop_wait\":10,\"retry_timeout\":10,\"maximum_lag_on_failover\":1048576,"
 	   "\"postgresql\":{\"use_pg_rewind\":true,\"use_slots\":true,\"parameters\":{"
 	   "\"max_connections\":100,\"wal_level\":\"replica\"}},\"synchronous_mode\":true,"
 	   "\"failsafe_mode\":true,\"check_timeline\":false,\"slots\":{\"s\":{\"type\":"
 	   "\"physical\"}}}",
 	   3, 0);
-	ok(&v, P "leader", "postgresql0", 10, 7587861234);
-	ok(&v, P "members/postgresql0",
+	ok(v, P "leader", "postgresql0", 10, 7587861234);
+	ok(v, P "members/postgresql0",
 	   "{\"conn_url\":\"postgres://127.0.0.1:5432/postgres\",\"api_url\":"
 	   "\"http://127.0.0.1:8008/patroni\",\"state\":\"running\",\"role\":\"primary\","
 	   "\"version\":\"3.2.2\",\"xlog_location\":67108960,\"timeline\":2}",
 	   11, 7587861234);
-	ok(&v, P "members/postgresql1",
+	ok(v, P "members/postgresql1",
 	   "{\"conn_url\":\"postgres://127.0.0.1:5433/postgres\",\"api_url\":"
 	   "\"http://127.0.0.1:8009/patroni\",\"state\":\"running\",\"role\":\"replica\","
 	   "\"version\":\"3.2.2\",\"tags\":{\"nofailover\":true,\"clonefrom\":\"true\"},"
 	   "\"pending_restart\":true,\"xlog_location\":67108000,\"replication_state\":"
 	   "\"streaming\",\"timeline\":2}",
 	   12, 7587861235);
-	ok(&v, P "status",
+	ok(v, P "status",
 	   "{\"optime\":67108960,\"slots\":{\"postgresql1\":67108000},"
 	   "\"retain_slots\":[\"postgresql0\",\"postgresql1\"]}",
 	   13, 0);
-	ok(&v, P "history",
+	ok(v, P "history",
 	   "[[1,25165984,\"no recovery target specified\",\"2024-01-15T10:11:12.123456+00:00\","
 	   "\"postgresql0\"],[2,50331808,\"no recovery target specified\"]]",
 	   14, 0);
-	ok(&v, P "sync",
-	   "{\"leader\":\"postgresql0\",\"sync_standby\":\"postgresql1,postgresql2\"}", 15, 0);
-	ok(&v, P "failover",
+	ok(v, P "sync", "{\"leader\":\"postgresql0\",\"sync_standby\":\"postgresql1,postgresql2\"}",
+	   15, 0);
+	ok(v, P "failover",
 	   "{\"leader\":\"postgresql0\",\"member\":\"postgresql1\",\"scheduled_at\":"
 	   "\"2024-01-14T10:09:57.1394+00:00\"}",
 	   16, 0);
-	ok(&v, P "failsafe",
-	   "{\"postgresql0\":\"http://127.0.0.1:8008/patroni\",\"postgresql1\":7}", 17, 0);
-	ok(&v, P "optime/leader", "67108960", 18, 0); /* Patroni < 2: ignored */
-	ok(&v, "/service/other/leader", "intruder", 19, 0);
+	ok(v, P "failsafe", "{\"postgresql0\":\"http://127.0.0.1:8008/patroni\",\"postgresql1\":7}",
+	   17, 0);
+	ok(v, P "optime/leader", "67108960", 18, 0); /* Patroni < 2: ignored */
+	ok(v, "/service/other/leader", "intruder", 19, 0);
+}
 
+static void test_patroni_cluster(void **state)
+{
+	(void)state;
+	dcs_view v;
+	load_patroni_cluster(&v);
 	assert_true(v.initialized);
 	assert_string_equal(v.sysid, "7301312345678901234");
 	assert_true(v.has_config && v.config.valid);
@@ -163,8 +168,15 @@ static void test_patroni_cluster(void **state)
 	assert_string_equal(v.failsafe_names[1], "postgresql1");
 	assert_null(v.failsafe_urls[1]); /* not a string: no URL to ask */
 	assert_int_equal(v.revision, 18);
+	dcs_view_free(&v);
+}
 
-	/* what the HA decision sees */
+/* What the HA decision sees of that cluster. */
+static void test_patroni_cluster_to_ha(void **state)
+{
+	(void)state;
+	dcs_view v;
+	load_patroni_cluster(&v);
 	ha_member hm[4];
 	ha_cluster hc;
 	dcs_view_to_ha(&v, "postgresql0", hm, 4, &hc);
@@ -186,8 +198,15 @@ static void test_patroni_cluster(void **state)
 	assert_int_equal(hc.members[0].lsn, 67108000);
 	dcs_view_to_ha(&v, NULL, hm, 1, &hc);
 	assert_int_equal(hc.nmembers, 1);
+	dcs_view_free(&v);
+}
 
-	/* deletes */
+/* Deletes of that cluster's keys. */
+static void test_patroni_cluster_deletes(void **state)
+{
+	(void)state;
+	dcs_view v;
+	load_patroni_cluster(&v);
 	dcs_view_delete(&v, P "leader", strlen(P "leader"));
 	assert_null(v.leader);
 	dcs_view_delete(&v, P "members/postgresql0", strlen(P "members/postgresql0"));
@@ -342,7 +361,8 @@ static json_t *load(const char *s)
 	return j;
 }
 
-static void test_encode(void **state)
+/* A member key, as Patroni writes it, and back through the decoder. */
+static void test_encode_member(void **state)
 {
 	(void)state;
 	dcs_member_info mi = {
@@ -378,6 +398,28 @@ static void test_encode(void **state)
 	assert_string_equal(s, "{\"state\":\"stopped\",\"role\":\"uninitialized\"}");
 	free(s);
 
+	/* strings that need escaping, and invalid UTF-8 (written as null, never broken JSON) */
+	dcs_member_info odd = {.conn_url = "a\"b\\c\n", .role = "\xff\xfe"};
+	s = dcs_encode_member(&odd);
+	json_t *j = load(s);
+	assert_string_equal(json_string_value(json_object_get(j, "conn_url")), "a\"b\\c\n");
+	json_decref(j);
+	free(s);
+	const char *badname[] = {"\xff"};
+	s = dcs_encode_sync("\xc3", badname, 1);
+	j = load(s);
+	json_decref(j);
+	free(s);
+	dcs_view_free(&v);
+}
+
+/* The other keys tandemd writes, each read back. */
+static void test_encode_keys(void **state)
+{
+	(void)state;
+	dcs_view v;
+	dcs_view_init(&v, NULL, "batman");
+	char *s;
 	dcs_slot_lsn slots[] = {{.name = "m2", .lsn = 100}};
 	const char *retain[] = {"m1", "m2"};
 	s = dcs_encode_status(200, slots, 1, retain, 2);
@@ -434,27 +476,20 @@ static void test_encode(void **state)
 	json_decref(j);
 	free(s);
 
-	/* strings that need escaping, and invalid UTF-8 (written as null, never broken JSON) */
-	dcs_member_info odd = {.conn_url = "a\"b\\c\n", .role = "\xff\xfe"};
-	s = dcs_encode_member(&odd);
-	j = load(s);
-	assert_string_equal(json_string_value(json_object_get(j, "conn_url")), "a\"b\\c\n");
-	json_decref(j);
-	free(s);
-	const char *badname[] = {"\xff"};
-	s = dcs_encode_sync("\xc3", badname, 1);
-	j = load(s);
-	json_decref(j);
-	free(s);
 	dcs_view_free(&v);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_prefix),        cmocka_unit_test(test_patroni_cluster),
-	    cmocka_unit_test(test_legacy_shapes), cmocka_unit_test(test_hostile),
-	    cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_prefix),
+	    cmocka_unit_test(test_patroni_cluster),
+	    cmocka_unit_test(test_patroni_cluster_to_ha),
+	    cmocka_unit_test(test_patroni_cluster_deletes),
+	    cmocka_unit_test(test_legacy_shapes),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_encode_member),
+	    cmocka_unit_test(test_encode_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

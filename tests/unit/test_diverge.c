@@ -67,111 +67,105 @@ static const dcs_history_entry HISTORY[] = {
     {.timeline = 9, .lsn = 0x5200000},
 };
 
+typedef struct diverge_row {
+	const char *what;
+	pgctl_control c;
+	int64_t leader_tl;
+	size_t nhistory;
+	int64_t timeline;
+	bool diverged;
+} diverge_row;
+
+static const diverge_row diverge_rows[] = {
+    {"replica on the leader's timeline",
+     {.timeline = 10, .checkpoint_lsn = 0x5300000},
+     10,
+     2,
+     10,
+     false},
+    {"replica behind the switch point",
+     {.timeline = 9, .checkpoint_lsn = 0x5100000},
+     10,
+     2,
+     9,
+     false},
+    {"replica replayed past the switch point",
+     {.timeline = 9, .checkpoint_lsn = 0x5100000, .min_recovery_lsn = 0x5200100},
+     10,
+     2,
+     9,
+     true},
+    {"replica whose checkpoint is past the switch point",
+     {.timeline = 9, .checkpoint_lsn = 0x5200100},
+     10,
+     2,
+     9,
+     true},
+    /* The restart storm of CI at 83bac07: pg_rewind put it on timeline 10; its checkpoint
+     * on 9 is past the switch point, but it is no longer on 9. */
+    {"rewound replica killed before a restartpoint",
+     {.timeline = 9,
+      .checkpoint_lsn = 0x5254438,
+      .min_recovery_lsn = 0x5246B08,
+      .min_recovery_timeline = 10},
+     10,
+     2,
+     10,
+     false},
+    {"replica on 9 with its minimum recovery point on 10, leader on 11",
+     {.timeline = 9,
+      .checkpoint_lsn = 0x5254438,
+      .min_recovery_lsn = 0x5246B08,
+      .min_recovery_timeline = 10},
+     11,
+     2,
+     10,
+     true},
+    {"clean former primary stopped before the switch point",
+     {.timeline = 9, .checkpoint_lsn = 0x51FFF00, .was_primary = true, .clean = true},
+     10,
+     2,
+     9,
+     false},
+    {"clean former primary stopped at the switch point",
+     {.timeline = 9, .checkpoint_lsn = 0x5200000, .was_primary = true, .clean = true},
+     10,
+     2,
+     9,
+     true},
+    {"crashed former primary",
+     {.timeline = 9, .checkpoint_lsn = 0x5000000, .was_primary = true},
+     10,
+     2,
+     9,
+     true},
+    {"a primary's minimum recovery timeline does not count",
+     {.timeline = 9,
+      .checkpoint_lsn = 0x5300000,
+      .was_primary = true,
+      .clean = true,
+      .min_recovery_timeline = 10},
+     10,
+     2,
+     9,
+     true},
+    {"history without our timeline", {.timeline = 9, .checkpoint_lsn = 0x100}, 10, 1, 9, true},
+    {"leader timeline unknown", {.timeline = 9, .checkpoint_lsn = 0x9000000}, 0, 2, 9, false},
+    {"ahead of the leader's timeline", {.timeline = 11}, 10, 2, 11, false},
+};
+
 static void test_diverge_table(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *what;
-		pgctl_control c;
-		int64_t leader_tl;
-		size_t nhistory;
-		int64_t timeline;
-		bool diverged;
-	} rows[] = {
-	    {"replica on the leader's timeline",
-	     {.timeline = 10, .checkpoint_lsn = 0x5300000},
-	     10,
-	     2,
-	     10,
-	     false},
-	    {"replica behind the switch point",
-	     {.timeline = 9, .checkpoint_lsn = 0x5100000},
-	     10,
-	     2,
-	     9,
-	     false},
-	    {"replica replayed past the switch point",
-	     {.timeline = 9, .checkpoint_lsn = 0x5100000, .min_recovery_lsn = 0x5200100},
-	     10,
-	     2,
-	     9,
-	     true},
-	    {"replica whose checkpoint is past the switch point",
-	     {.timeline = 9, .checkpoint_lsn = 0x5200100},
-	     10,
-	     2,
-	     9,
-	     true},
-	    /* The restart storm of CI at 83bac07: pg_rewind put it on timeline 10; its checkpoint
-	     * on 9 is past the switch point, but it is no longer on 9. */
-	    {"rewound replica killed before a restartpoint",
-	     {.timeline = 9,
-	      .checkpoint_lsn = 0x5254438,
-	      .min_recovery_lsn = 0x5246B08,
-	      .min_recovery_timeline = 10},
-	     10,
-	     2,
-	     10,
-	     false},
-	    {"replica on 9 with its minimum recovery point on 10, leader on 11",
-	     {.timeline = 9,
-	      .checkpoint_lsn = 0x5254438,
-	      .min_recovery_lsn = 0x5246B08,
-	      .min_recovery_timeline = 10},
-	     11,
-	     2,
-	     10,
-	     true},
-	    {"clean former primary stopped before the switch point",
-	     {.timeline = 9, .checkpoint_lsn = 0x51FFF00, .was_primary = true, .clean = true},
-	     10,
-	     2,
-	     9,
-	     false},
-	    {"clean former primary stopped at the switch point",
-	     {.timeline = 9, .checkpoint_lsn = 0x5200000, .was_primary = true, .clean = true},
-	     10,
-	     2,
-	     9,
-	     true},
-	    {"crashed former primary",
-	     {.timeline = 9, .checkpoint_lsn = 0x5000000, .was_primary = true},
-	     10,
-	     2,
-	     9,
-	     true},
-	    {"a primary's minimum recovery timeline does not count",
-	     {.timeline = 9,
-	      .checkpoint_lsn = 0x5300000,
-	      .was_primary = true,
-	      .clean = true,
-	      .min_recovery_timeline = 10},
-	     10,
-	     2,
-	     9,
-	     true},
-	    {"history without our timeline",
-	     {.timeline = 9, .checkpoint_lsn = 0x100},
-	     10,
-	     1,
-	     9,
-	     true},
-	    {"leader timeline unknown",
-	     {.timeline = 9, .checkpoint_lsn = 0x9000000},
-	     0,
-	     2,
-	     9,
-	     false},
-	    {"ahead of the leader's timeline", {.timeline = 11}, 10, 2, 11, false},
-	};
-	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		if (diverge_timeline(&rows[i].c) != rows[i].timeline ||
-		    diverge_check(&rows[i].c, rows[i].leader_tl, HISTORY, rows[i].nhistory) !=
-		        rows[i].diverged) {
-			print_error("row %zu (%s): timeline %lld, diverged %d\n", i, rows[i].what,
-			            (long long)diverge_timeline(&rows[i].c),
-			            diverge_check(&rows[i].c, rows[i].leader_tl, HISTORY,
-			                          rows[i].nhistory));
+	for (size_t i = 0; i < sizeof diverge_rows / sizeof diverge_rows[0]; i++) {
+		if (diverge_timeline(&diverge_rows[i].c) != diverge_rows[i].timeline ||
+		    diverge_check(&diverge_rows[i].c, diverge_rows[i].leader_tl, HISTORY,
+		                  diverge_rows[i].nhistory) != diverge_rows[i].diverged) {
+			print_error("row %zu (%s): timeline %lld, diverged %d\n", i,
+			            diverge_rows[i].what,
+			            (long long)diverge_timeline(&diverge_rows[i].c),
+			            diverge_check(&diverge_rows[i].c, diverge_rows[i].leader_tl,
+			                          HISTORY, diverge_rows[i].nhistory));
 			fail();
 		}
 	}

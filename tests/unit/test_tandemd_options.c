@@ -1,4 +1,4 @@
-/* Unit tests for src/tandemd/options.h: a Patroni configuration for etcd3 loads as it is; keys
+/* Unit tests for src/patroni/options.h: a Patroni configuration for etcd3 loads as it is; keys
  * tandem does not support yet, unknown keys, bad timing and missing keys are refused with the
  * file and line; Patroni's environment variables; passwords never shown. */
 #include "testutil.h"

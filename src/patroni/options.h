@@ -3,8 +3,8 @@
  * the checks that span several options. Keys Patroni has and tandem does not support yet are
  * refused by name; Patroni's environment variables (PATRONI_SCOPE, ...) are read besides
  * tandemd's own (TANDEMD_SCOPE, ...), which win when both are set. */
-#ifndef TANDEMD_OPTIONS_H
-#define TANDEMD_OPTIONS_H
+#ifndef PATRONI_OPTIONS_H
+#define PATRONI_OPTIONS_H
 
 #include <stdbool.h>
 

@@ -1,8 +1,8 @@
 /* The cluster-wide configuration Patroni keeps in the DCS `config` key (JSON): merging a patch
  * into it as PATCH /config does, and checking a whole configuration before anyone writes it
  * (every member applies it). Pure; shared by the REST server, the agent and tandemctl. */
-#ifndef TANDEMD_DYN_CONFIG_H
-#define TANDEMD_DYN_CONFIG_H
+#ifndef PATRONI_DYN_CONFIG_H
+#define PATRONI_DYN_CONFIG_H
 
 #include <jansson.h>
 #include <stdint.h>

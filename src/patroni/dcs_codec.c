@@ -1,4 +1,4 @@
-/* Decoding and encoding of Patroni's DCS values (see dcs_codec.h), with jansson. */
+/* Decoding of Patroni's DCS values into the cluster view (see dcs_codec.h), with jansson. */
 #include "dcs_codec.h"
 
 #include <errno.h>
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "dcs_codec_priv.h"
 
 /* ---- small helpers ---- */
 
@@ -68,16 +70,6 @@ static bool get_bool(const json_t *obj, const char *name)
 		       !strcmp(s, "1");
 	}
 	return false;
-}
-
-static char *dump(const json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-	if (!s)
-		return xstrdup("null");
-	char *copy = xstrdup(s);
-	free(s);
-	return copy;
 }
 
 static json_t *parse(const char *value, size_t len, char **err, const char *what)
@@ -215,7 +207,7 @@ static int apply_failsafe(dcs_view *v, const char *value, size_t len, char **err
 		return -1;
 	}
 	size_t n = json_object_size(j);
-	v->failsafe = dump(j);
+	v->failsafe = dcs_json_text(j);
 	v->failsafe_names = xcalloc(n ? n : 1, sizeof *v->failsafe_names);
 	v->failsafe_urls = xcalloc(n ? n : 1, sizeof *v->failsafe_urls);
 	const char *name;
@@ -300,7 +292,7 @@ static int apply_member(dcs_view *v, const char *name, const char *value, size_t
 			m.tags.noloadbalance = get_bool(tags, "noloadbalance");
 			m.tags.clonefrom = get_bool(tags, "clonefrom");
 			m.tags.nosync = get_bool(tags, "nosync");
-			m.tags_json = dump(tags);
+			m.tags_json = dcs_json_text(tags);
 		}
 		m.pending_restart = get_bool(j, "pending_restart");
 	}
@@ -348,7 +340,7 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 		c.use_pg_rewind = get_bool(pg, "use_pg_rewind");
 		const json_t *params = json_object_get(pg, "parameters");
 		if (json_is_object(params))
-			c.parameters_json = dump(params);
+			c.parameters_json = dcs_json_text(params);
 	}
 	c.raw = xstrndup(value, len);
 	json_decref(j);
@@ -627,173 +619,4 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 		failsafe_clear(v);
 	}
 	free(rel);
-}
-
-void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
-                    ha_cluster *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->dcs_ok = true;
-	out->initialized = v->initialized;
-	out->leader = v->leader;
-	out->last_leader_lsn = v->has_status ? v->optime : 0;
-	out->paused = v->has_config && v->config.pause;
-	out->synchronous_mode = v->has_config && v->config.synchronous_mode;
-	out->sync = (const char *const *)v->sync_standby;
-	out->nsync = v->nsync_standby;
-	out->sync_leader = v->has_sync ? v->sync_leader : NULL;
-	out->failover_to = v->has_failover ? v->failover_candidate : NULL;
-	out->failsafe_mode = v->has_config && v->config.failsafe_mode;
-	out->has_failsafe = v->failsafe != NULL;
-	out->failsafe = (const char *const *)v->failsafe_names;
-	out->nfailsafe = v->nfailsafe;
-	size_t n = 0;
-	for (size_t i = 0; i < v->nmembers && n < cap; i++) {
-		const dcs_member *m = &v->members[i];
-		if (self && !strcmp(m->name, self))
-			continue;
-		members[n].name = m->name;
-		members[n].nofailover = m->tags.nofailover;
-		members[n].reachable = false;
-		members[n].lsn = m->has_lsn ? m->xlog_location : 0;
-		n++;
-	}
-	out->members = members;
-	out->nmembers = n;
-}
-
-/* ---- encoders ---- */
-
-static void set_str(json_t *o, const char *k, const char *s)
-{
-	if (s)
-		json_object_set_new(o, k, json_string(s));
-}
-
-/* json_string refuses invalid UTF-8: such strings are written as null rather than lost. */
-static json_t *str_or_null(const char *s)
-{
-	json_t *j = s ? json_string(s) : NULL;
-	return j ? j : json_null();
-}
-
-static char *dump_free(json_t *j)
-{
-	char *s = dump(j);
-	json_decref(j);
-	return s;
-}
-
-char *dcs_encode_member(const dcs_member_info *m)
-{
-	json_t *o = json_object();
-	set_str(o, "conn_url", m->conn_url);
-	set_str(o, "api_url", m->api_url);
-	set_str(o, "state", m->state);
-	set_str(o, "role", m->role);
-	set_str(o, "version", m->version);
-	if (m->tags.nofailover || m->tags.noloadbalance || m->tags.clonefrom || m->tags.nosync) {
-		json_t *t = json_object();
-		if (m->tags.nofailover)
-			json_object_set_new(t, "nofailover", json_true());
-		if (m->tags.noloadbalance)
-			json_object_set_new(t, "noloadbalance", json_true());
-		if (m->tags.clonefrom)
-			json_object_set_new(t, "clonefrom", json_true());
-		if (m->tags.nosync)
-			json_object_set_new(t, "nosync", json_true());
-		json_object_set_new(o, "tags", t);
-	}
-	if (m->pending_restart)
-		json_object_set_new(o, "pending_restart", json_true());
-	if (m->has_lsn)
-		json_object_set_new(o, "xlog_location",
-		                    json_integer(m->xlog_location > (uint64_t)LLONG_MAX
-		                                     ? LLONG_MAX
-		                                     : (json_int_t)m->xlog_location));
-	set_str(o, "replication_state", m->replication_state);
-	if (m->timeline)
-		json_object_set_new(o, "timeline", json_integer(m->timeline));
-	return dump_free(o);
-}
-
-static json_t *lsn_json(uint64_t lsn)
-{
-	return json_integer(lsn > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)lsn);
-}
-
-char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslots,
-                        const char *const *retain_slots, size_t nretain)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "optime", lsn_json(optime));
-	if (nslots) {
-		json_t *s = json_object();
-		for (size_t i = 0; i < nslots; i++)
-			json_object_set_new(s, slots[i].name, lsn_json(slots[i].lsn));
-		json_object_set_new(o, "slots", s);
-	}
-	if (nretain) {
-		json_t *r = json_array();
-		for (size_t i = 0; i < nretain; i++)
-			json_array_append_new(r, str_or_null(retain_slots[i]));
-		json_object_set_new(o, "retain_slots", r);
-	}
-	return dump_free(o);
-}
-
-char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_t n)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "leader", str_or_null(leader));
-	if (n == 0) {
-		json_object_set_new(o, "sync_standby", json_null());
-	} else {
-		size_t total = 1;
-		for (size_t i = 0; i < n; i++)
-			total += strlen(sync_standby[i]) + 1;
-		char *joined = xcalloc(1, total);
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				strcat(joined, ",");
-			strcat(joined, sync_standby[i]);
-		}
-		json_object_set_new(o, "sync_standby", str_or_null(joined));
-		free(joined);
-	}
-	return dump_free(o);
-}
-
-char *dcs_encode_failsafe(const char *const *names, const char *const *api_urls, size_t n)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, names[i], str_or_null(api_urls[i]));
-	return dump_free(o);
-}
-
-char *dcs_encode_history(const dcs_history_entry *entries, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *line = json_array();
-		json_array_append_new(line, json_integer(entries[i].timeline));
-		json_array_append_new(line, lsn_json(entries[i].lsn));
-		json_array_append_new(line, str_or_null(entries[i].reason));
-		if (entries[i].timestamp || entries[i].new_leader)
-			json_array_append_new(line, str_or_null(entries[i].timestamp));
-		if (entries[i].new_leader)
-			json_array_append_new(line, str_or_null(entries[i].new_leader));
-		json_array_append_new(a, line);
-	}
-	return dump_free(a);
-}
-
-char *dcs_encode_failover(const char *leader, const char *candidate, const char *scheduled_at)
-{
-	json_t *o = json_object();
-	set_str(o, "leader", leader);
-	set_str(o, "member", candidate);
-	set_str(o, "scheduled_at", scheduled_at);
-	return dump_free(o);
 }

@@ -24,15 +24,14 @@
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
  * status or history keep the previous value; unreadable sync or failover become empty), and
  * dcs_view_apply reports it through `err`. */
-#ifndef TANDEMD_DCS_CODEC_H
-#define TANDEMD_DCS_CODEC_H
+#ifndef PATRONI_DCS_CODEC_H
+#define PATRONI_DCS_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
-#include "ha.h"
 
 typedef struct dcs_tags {
 	bool nofailover;
@@ -136,12 +135,6 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 void dcs_view_delete(dcs_view *v, const char *key, size_t key_len);
 
 const dcs_member *dcs_view_member(const dcs_view *v, const char *name);
-
-/* The HA decision's view of the cluster (ha.h): fills `out` from `v` with the members other than
- * `self` in `members` (room for `cap`; more are left out). Pointers go into `v`: valid until it
- * changes. `dcs_ok` is set true and every member unreachable: the agent knows better. */
-void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
-                    ha_cluster *out);
 
 /* ---- encoding (heap strings, compact JSON in Patroni's key order) ---- */
 
