@@ -182,33 +182,26 @@ static int open_log(const pgctl *pc, char **err)
 	return fd;
 }
 
+/* A heap-allocated `p` is freed by a failed start (proc_spawn closes it). */
 static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool detached, char **err)
 {
 	int fd = open_log(pc, err);
-	if (fd < 0)
+	if (fd < 0) {
+		free(p);
 		return -1;
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = fd;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fd;
-	uv_process_options_t po;
-	memset(&po, 0, sizeof po);
-	po.file = argv[0];
-	po.args = argv;
-	po.exit_cb = cb;
-	po.cwd = "/";
-	po.stdio = stdio;
-	po.stdio_count = 3;
-	if (detached)
-		po.flags |= UV_PROCESS_DETACHED;
-	if (pc->ids.set) {
-		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		po.uid = pc->ids.uid;
-		po.gid = pc->ids.gid;
 	}
-	int r = uv_spawn(pc->loop, p, &po);
+	proc_spec ps = {.argv = argv,
+	                .cwd = "/",
+	                .in_fd = -1,
+	                .out_fd = fd,
+	                .err_fd = fd,
+	                .detached = detached,
+	                .switch_ids = pc->ids.set,
+	                .uid = pc->ids.uid,
+	                .gid = pc->ids.gid,
+	                .on_exit = cb,
+	                .on_failed_close = proc_free_handle};
+	int r = proc_spawn(pc->loop, p, &ps);
 	close(fd);
 	if (r != 0) {
 		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
@@ -299,10 +292,8 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 	int r = spawn(pc, p, argv, on_pm_exit, true, err);
 	free(argv);
 	free(bin);
-	if (r != 0) {
-		free(p);
+	if (r != 0)
 		return -1;
-	}
 	pc->proc = p;
 	drop_session(pc, "the postmaster was started again");
 	pc->started_reported = false;
@@ -544,7 +535,6 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 	free(fenced);
 	pgctl_argv_free(argv);
 	if (r != 0) {
-		free(p);
 		if (pwfile)
 			unlink(pwfile);
 		free(pwfile);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "pgctl.h"
+#include "proc.h"
 #include "strbuf.h"
 
 #define CLONE_TAIL 4000
@@ -299,36 +300,26 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 	t->pipe = xcalloc(1, sizeof *t->pipe);
 	t->timer = xcalloc(1, sizeof *t->timer);
 	t->proc->data = t;
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = fds[1];
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fds[1];
 	/* Through the fence (`tandemd-fence exec`), the tool gets SIGQUIT from the kernel when the
 	 * agent dies: none outlives it to work on a data directory the next agent uses. */
 	char **args = pgctl_fenced_argv_(pc, argv);
-	uv_process_options_t po;
-	memset(&po, 0, sizeof po);
-	po.file = args[0];
-	po.args = args;
-	po.exit_cb = on_exit_tool;
-	po.cwd = "/";
-	po.stdio = stdio;
-	po.stdio_count = 3;
-	po.flags = UV_PROCESS_DETACHED;
-	if (id->set) {
-		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		po.uid = id->uid;
-		po.gid = id->gid;
-	}
-	int r = uv_spawn(loop, t->proc, &po);
+	proc_spec ps = {.argv = args,
+	                .cwd = "/",
+	                .in_fd = -1,
+	                .out_fd = fds[1],
+	                .err_fd = fds[1],
+	                .detached = true,
+	                .switch_ids = id->set,
+	                .uid = id->uid,
+	                .gid = id->gid,
+	                .on_exit = on_exit_tool,
+	                .on_failed_close = proc_free_handle};
+	int r = proc_spawn(loop, t->proc, &ps);
 	free(args);
 	close(fds[1]);
 	if (r != 0) {
 		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
 		close(fds[0]);
-		free(t->proc);
 		free(t->pipe);
 		free(t->timer);
 		free(t);
