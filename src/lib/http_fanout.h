@@ -29,7 +29,7 @@ http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n
                               const char *userpwd, uint64_t timeout_ms, http_fanout_cb cb,
                               void *ud);
 /* The callback will not be called; the requests are abandoned and the call is freed at the end of
- * the loop pass. Not from inside the callback (the call is freed after it anyway). */
+ * the loop pass. From inside the callback it does nothing (the call is freed after it). */
 void http_fanout_cancel(http_fanout *f);
 
 #endif
