@@ -10,6 +10,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "proc.h"
 #include "strbuf.h"
 
 extern char **environ;
@@ -175,44 +176,39 @@ upgrade *upgrade_start(uv_loop_t *loop, const char *exe, char **argv, const int 
 	env[k++] = ready;
 	env[k] = NULL;
 
-	uv_stdio_container_t *stdio = xcalloc(4 + n, sizeof *stdio);
-	for (int i = 0; i < 3; i++) {
-		stdio[i].flags = UV_INHERIT_FD;
-		stdio[i].data.fd = i;
-	}
-	for (size_t i = 0; i < n; i++) {
-		stdio[3 + i].flags = UV_INHERIT_FD;
-		stdio[3 + i].data.fd = fds[i];
-	}
-	stdio[3 + n].flags = UV_INHERIT_FD;
-	stdio[3 + n].data.fd = pfd[1];
+	/* The listening sockets as fds 3 .. 3 + n - 1, then the readiness pipe. */
+	int *more = xcalloc(n + 1, sizeof *more);
+	memcpy(more, fds, n * sizeof *more);
+	more[n] = pfd[1];
 
 	upgrade *u = xcalloc(1, sizeof *u);
 	u->done = done;
 	u->ud = ud;
-	uv_process_options_t opts = {
-	    .exit_cb = on_child_exit,
-	    .file = exe,
-	    .args = argv,
-	    .env = env,
-	    .flags = UV_PROCESS_DETACHED,
-	    .stdio_count = (int)(4 + n),
-	    .stdio = stdio,
-	};
+	proc_spec spec = {.file = exe,
+	                  .argv = argv,
+	                  .env = env,
+	                  .in_fd = 0,
+	                  .out_fd = 1,
+	                  .err_fd = 2,
+	                  .more_fds = more,
+	                  .nmore = n + 1,
+	                  .detached = true,
+	                  .on_exit = on_child_exit,
+	                  .on_failed_close = on_handle_closed};
 	u->proc.data = u;
-	int rc = uv_spawn(loop, &u->proc, &opts);
+	int rc = proc_spawn(loop, &u->proc, &spec);
 	close(pfd[1]);
-	free(stdio);
+	free(more);
 	free(env);
 	free(count);
 	free(ready);
 	if (rc != 0) {
 		err_set(err, "cannot start %s: %s", exe, uv_strerror(rc));
 		close(pfd[0]);
+		/* proc_spawn closes the handle; u is freed then (the close runs later). */
 		u->open_handles = 1;
 		u->reported = true;
 		u->forgotten = true;
-		uv_close((uv_handle_t *)&u->proc, on_handle_closed);
 		return NULL;
 	}
 	u->open_handles = 2;

@@ -75,7 +75,7 @@ static void call_send(etcd_call *c)
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)left);
 	if (left < e->connect_timeout_ms)
 		curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
-	CURLMcode mc = curl_multi_add_handle(e->multi, c->easy);
+	CURLMcode mc = etcd_easy_add(e, c->easy, c);
 	if (mc != CURLM_OK) {
 		curl_easy_cleanup(c->easy);
 		c->easy = NULL;
@@ -98,7 +98,7 @@ static etcd_call *call_start(etcd *e, const char *path, char *body, uint64_t tim
 	else if (timeout_ms > MAX_CALL_TIMEOUT_MS)
 		timeout_ms = MAX_CALL_TIMEOUT_MS;
 	c->deadline_ms = clock_mono_ms() + timeout_ms;
-	ETCD_LIST_LINK(e->calls, c);
+	DLIST_LINK(e->calls, c);
 	call_send(c);
 	return c;
 }
@@ -118,7 +118,7 @@ void etcd_ensure_auth(etcd *e, uint64_t timeout_ms)
 	a->body = body ? body : xstrdup("{}");
 	a->deadline_ms = clock_mono_ms() + timeout_ms;
 	e->auth = a;
-	ETCD_LIST_LINK(e->calls, a);
+	DLIST_LINK(e->calls, a);
 	log_debug("etcd: authenticating as %s at %s", e->username, e->endpoints[e->cur]);
 	call_send(a);
 }
@@ -220,7 +220,7 @@ void etcd_call_finish(etcd_call *c)
 	}
 	if (res.status == ETCD_UNAVAILABLE && c->fail_status == ETCD_OK)
 		etcd_endpoint_failed(e, c->endpoint, res.error);
-	ETCD_LIST_UNLINK(e->calls, c);
+	DLIST_UNLINK(e->calls, c);
 	if (c->is_auth) {
 		e->auth = NULL;
 		auth_done(e, c, &res);
@@ -316,7 +316,7 @@ etcd *etcd_new(uv_loop_t *loop, const etcd_config *cfg, char **err)
 		free_client(e);
 		return NULL;
 	}
-	e->handles_open = 2;
+	e->handles_open = 1;
 	return e;
 }
 
@@ -332,13 +332,13 @@ void etcd_free(etcd *e)
 	e->closing = true;
 	while (e->calls) {
 		etcd_call *c = e->calls;
-		ETCD_LIST_UNLINK(e->calls, c);
+		DLIST_UNLINK(e->calls, c);
 		call_free(c);
 	}
 	e->auth = NULL;
 	while (e->watches) {
 		etcd_watch *w = e->watches;
-		ETCD_LIST_UNLINK(e->watches, w);
+		DLIST_UNLINK(e->watches, w);
 		if (w->in_cb) { /* freed when its callback returns */
 			etcd_easy_release(e, &w->easy, &w->headers);
 			w->stopped = true;
@@ -396,6 +396,6 @@ void etcd_cancel(etcd *e, etcd_call *c)
 {
 	if (!c || c->in_cb || e->closing)
 		return;
-	ETCD_LIST_UNLINK(e->calls, c);
+	DLIST_UNLINK(e->calls, c);
 	call_free(c);
 }

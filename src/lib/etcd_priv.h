@@ -14,9 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "curl_uv.h"
+#include "dlist.h"
 #include "etcd.h"
 #include "etcd_internal.h"
-#include "fdwatch.h"
 #include "strbuf.h"
 
 enum {
@@ -32,7 +33,7 @@ enum {
 	USER_TIMEOUT_MS = 15000,
 };
 
-/* The first member of etcd_call and etcd_watch: CURLOPT_PRIVATE points at it. */
+/* The first member of etcd_call and etcd_watch: a transfer's done callback gets a pointer to it. */
 typedef enum xfer_kind { X_CALL, X_WATCH } xfer_kind;
 
 typedef enum call_state { CS_WAIT_AUTH, CS_IN_FLIGHT, CS_DONE } call_state;
@@ -95,19 +96,10 @@ struct etcd_watch {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-typedef struct sock {
-	etcd *e;
-	struct sock *prev, *next;
-	curl_socket_t fd;
-	fdwatch *w;
-	bool error_pending;
-} sock;
-
 struct etcd {
 	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t curl_timer; /* curl's timeouts */
-	uv_timer_t sweep;      /* deadlines curl does not see, and deferred work */
+	curluv *curl;
+	uv_timer_t sweep; /* deadlines curl does not see, and deferred work */
 	int handles_open;
 	char **endpoints;
 	size_t nendpoints, cur;
@@ -118,40 +110,21 @@ struct etcd {
 	etcd_call *auth;
 	etcd_call *calls;
 	etcd_watch *watches;
-	sock *socks;
 	bool closing, pumping;
 };
 
-#define ETCD_LIST_LINK(head, x)                                                                    \
-	do {                                                                                       \
-		(x)->prev = NULL;                                                                  \
-		(x)->next = (head);                                                                \
-		if (head)                                                                          \
-			(head)->prev = (x);                                                        \
-		(head) = (x);                                                                      \
-	} while (0)
-
-#define ETCD_LIST_UNLINK(head, x)                                                                  \
-	do {                                                                                       \
-		if ((x)->prev)                                                                     \
-			(x)->prev->next = (x)->next;                                               \
-		else if ((head) == (x))                                                            \
-			(head) = (x)->next;                                                        \
-		if ((x)->next)                                                                     \
-			(x)->next->prev = (x)->prev;                                               \
-		(x)->prev = (x)->next = NULL;                                                      \
-	} while (0)
-
 /* ---- etcd_xfer.c ---- */
 
-/* Sets up libcurl's multi handle and the two timers on `e->loop`; -1 if libcurl cannot start. */
+/* Sets up the libcurl adapter and the sweep timer on `e->loop`; -1 if libcurl cannot start. */
 int etcd_xfer_init(etcd *e) TND_MUST_CHECK;
-/* Cleans up libcurl (its sockets included) and closes the timers with `on_closed`. */
+/* Frees the libcurl adapter and closes the sweep timer with `on_closed`. */
 void etcd_xfer_close(etcd *e, uv_close_cb on_closed);
 /* A POST of `body` to `path` on endpoint `ep`; NULL (with errbuf) if curl cannot make one. */
 CURL *etcd_easy_new(etcd *e, size_t ep, const char *path, const char *body, bool with_token,
                     struct curl_slist **headers, curl_write_callback wcb, void *obj, char *errbuf);
-/* Takes the transfer off the multi handle (if on it) and frees it. */
+/* Starts a transfer made by etcd_easy_new for `obj` (an etcd_call or etcd_watch). */
+CURLMcode etcd_easy_add(etcd *e, CURL *easy, void *obj) TND_MUST_CHECK;
+/* Takes the transfer off the adapter (if on it) and frees it. */
 void etcd_easy_release(etcd *e, CURL **easy, struct curl_slist **headers);
 /* Runs the sweep timer (deadlines curl does not see) while something needs it. */
 void etcd_arm_sweep(etcd *e);

@@ -64,7 +64,7 @@ void etcd_stream_send(etcd_watch *w)
 		etcd_stream_broken(w, ETCD_UNAVAILABLE, w->errbuf, 0);
 		return;
 	}
-	CURLMcode mc = curl_multi_add_handle(e->multi, w->easy);
+	CURLMcode mc = etcd_easy_add(e, w->easy, w);
 	if (mc != CURLM_OK) {
 		curl_easy_cleanup(w->easy);
 		w->easy = NULL;
@@ -190,7 +190,7 @@ bool etcd_stream_service(etcd_watch *w)
 {
 	if (w->broken) {
 		etcd *e = w->e;
-		ETCD_LIST_UNLINK(e->watches, w);
+		DLIST_UNLINK(e->watches, w);
 		w->state = WS_OVER;
 		w->in_cb = true;
 		if (w->h.on_broken)
@@ -233,7 +233,7 @@ etcd_watch *etcd_watch_start(etcd *e, const char *prefix, int64_t start_revision
 	w->e = e;
 	w->h = *h;
 	w->body = etcd_req_watch(prefix, start_revision);
-	ETCD_LIST_LINK(e->watches, w);
+	DLIST_LINK(e->watches, w);
 	etcd_stream_send(w);
 	return w;
 }
@@ -242,7 +242,7 @@ void etcd_watch_stop(etcd *e, etcd_watch *w)
 {
 	if (!w || w->state == WS_OVER || w->stopped)
 		return;
-	ETCD_LIST_UNLINK(e->watches, w);
+	DLIST_UNLINK(e->watches, w);
 	if (w->in_cb) {
 		etcd_easy_release(e, &w->easy, &w->headers);
 		w->stopped = true;

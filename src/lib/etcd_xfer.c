@@ -1,7 +1,6 @@
-/* libcurl's multi interface on the libuv loop: one fdwatch per curl socket (freed when curl says
- * CURL_POLL_REMOVE), one uv timer for curl's timeouts; after every curl_multi_socket_action,
- * etcd_pump() collects the finished transfers and runs the user callbacks. Also the sweep timer
- * (deadlines curl does not see: calls waiting for authentication, watches waiting for their
+/* The etcd client's transfers on the loop's libcurl adapter (curl_uv.h): a finished transfer is
+ * marked done, and after every pass of libcurl etcd_pump() runs the user callbacks. Also the sweep
+ * timer (deadlines curl does not see: calls waiting for authentication, watches waiting for their
  * "created" answer) and endpoint failover.
  *
  * Dead streams: TCP keepalive and TCP_USER_TIMEOUT catch a lost peer within about 15 s; a watch
@@ -31,79 +30,6 @@ void etcd_kick(etcd *e)
 {
 	if (!e->closing)
 		uv_timer_start(&e->sweep, on_sweep, 0, SWEEP_MS);
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-	etcd *e = t->data;
-	int running;
-	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	etcd_pump(e);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *ud)
-{
-	(void)m;
-	etcd *e = ud;
-	if (timeout_ms < 0 || e->closing)
-		uv_timer_stop(&e->curl_timer);
-	else
-		uv_timer_start(&e->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
-}
-
-static void on_sock_event(fdwatch *w, int status, int events, void *ud)
-{
-	(void)w;
-	sock *k = ud;
-	etcd *e = k->e;
-	if (status < 0) {
-		/* Possibly from inside a curl callback (fdwatch_set failing): tell curl later. */
-		k->error_pending = true;
-		etcd_kick(e);
-		return;
-	}
-	int flags = 0, running;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(e->multi, k->fd, flags, &running); /* may free k */
-	etcd_pump(e);
-}
-
-static void sock_free(etcd *e, sock *k)
-{
-	fdwatch_free(k->w);
-	ETCD_LIST_UNLINK(e->socks, k);
-	free(k);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *ud, void *sockp)
-{
-	(void)easy;
-	etcd *e = ud;
-	sock *k = sockp;
-	if (what == CURL_POLL_REMOVE) {
-		if (k)
-			sock_free(e, k);
-		return 0;
-	}
-	if (!k) {
-		k = xcalloc(1, sizeof *k);
-		k->e = e;
-		k->fd = s;
-		k->w = fdwatch_new(e->loop, on_sock_event, k);
-		ETCD_LIST_LINK(e->socks, k);
-		curl_multi_assign(e->multi, s, k);
-	}
-	int ev = 0;
-	if (what & CURL_POLL_IN)
-		ev |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		ev |= UV_WRITABLE;
-	fdwatch_set(k->w, s, ev);
-	return 0;
 }
 
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
@@ -162,7 +88,6 @@ CURL *etcd_easy_new(etcd *e, size_t ep, const char *path, const char *body, bool
 	SET(CURLOPT_POSTFIELDS, body);
 	SET(CURLOPT_WRITEFUNCTION, wcb);
 	SET(CURLOPT_WRITEDATA, obj);
-	SET(CURLOPT_PRIVATE, obj);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -191,7 +116,7 @@ CURL *etcd_easy_new(etcd *e, size_t ep, const char *path, const char *body, bool
 void etcd_easy_release(etcd *e, CURL **easy, struct curl_slist **headers)
 {
 	if (*easy) {
-		curl_multi_remove_handle(e->multi, *easy);
+		curluv_remove(e->curl, *easy);
 		curl_easy_cleanup(*easy);
 		*easy = NULL;
 	}
@@ -229,36 +154,35 @@ void etcd_endpoint_failed(etcd *e, size_t ep, const char *why)
 
 /* ---- the pump: completions and user callbacks ---- */
 
-static void collect_done(etcd *e)
+/* A transfer is over: mark it for etcd_pump(), which runs after the pass. */
+static void on_done(CURL *easy, CURLcode code, void *obj)
 {
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(e->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		CURL *easy = m->easy_handle;
-		CURLcode code = m->data.result;
-		char *p = NULL;
-		long http = 0;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
-		if (!p)
-			continue;
-		if (*(xfer_kind *)(void *)p == X_CALL) {
-			etcd_call *c = (etcd_call *)(void *)p;
-			etcd_easy_release(e, &c->easy, &c->headers);
-			c->code = code;
-			c->http = http;
-			c->state = CS_DONE;
-		} else {
-			etcd_watch *w = (etcd_watch *)(void *)p;
-			etcd_easy_release(e, &w->easy, &w->headers);
-			w->code = code;
-			w->http = http;
-			w->done = true;
-			w->pending = true;
-		}
+	long http = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+	if (*(xfer_kind *)obj == X_CALL) {
+		etcd_call *c = obj;
+		etcd_easy_release(c->e, &c->easy, &c->headers);
+		c->code = code;
+		c->http = http;
+		c->state = CS_DONE;
+	} else {
+		etcd_watch *w = obj;
+		etcd_easy_release(w->e, &w->easy, &w->headers);
+		w->code = code;
+		w->http = http;
+		w->done = true;
+		w->pending = true;
 	}
+}
+
+CURLMcode etcd_easy_add(etcd *e, CURL *easy, void *obj)
+{
+	return curluv_add(e->curl, easy, on_done, obj);
+}
+
+static void on_pass(void *ud)
+{
+	etcd_pump(ud);
 }
 
 void etcd_pump(etcd *e)
@@ -266,7 +190,6 @@ void etcd_pump(etcd *e)
 	if (e->pumping || e->closing)
 		return;
 	e->pumping = true;
-	collect_done(e);
 	while (!e->closing) {
 		etcd_call *c = e->calls;
 		while (c && c->state != CS_DONE)
@@ -296,9 +219,6 @@ static bool needs_sweep(const etcd *e)
 	for (const etcd_watch *w = e->watches; w; w = w->next)
 		if (w->broken || w->pending || (w->state == WS_STREAMING && !w->created))
 			return true;
-	for (const sock *k = e->socks; k; k = k->next)
-		if (k->error_pending)
-			return true;
 	return false;
 }
 
@@ -306,16 +226,6 @@ static void on_sweep(uv_timer_t *t)
 {
 	etcd *e = t->data;
 	uint64_t now = clock_mono_ms();
-	for (sock *k = e->socks; k;) {
-		if (!k->error_pending) {
-			k = k->next;
-			continue;
-		}
-		int running;
-		k->error_pending = false;
-		curl_multi_socket_action(e->multi, k->fd, CURL_CSELECT_ERR, &running);
-		k = e->socks; /* the list may have changed */
-	}
 	for (etcd_call *c = e->calls; c; c = c->next)
 		if (c->state == CS_WAIT_AUTH && now >= c->deadline_ms)
 			etcd_call_fail(c, ETCD_UNAVAILABLE,
@@ -339,29 +249,19 @@ int etcd_xfer_init(etcd *e)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
-	e->multi = curl_multi_init();
-	if (!e->multi) {
+	e->curl = curluv_new(e->loop, on_pass, e);
+	if (!e->curl) {
 		curl_global_cleanup();
 		return -1;
 	}
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
-	uv_timer_init(e->loop, &e->curl_timer);
 	uv_timer_init(e->loop, &e->sweep);
-	e->curl_timer.data = e;
 	e->sweep.data = e;
 	return 0;
 }
 
 void etcd_xfer_close(etcd *e, uv_close_cb on_closed)
 {
-	curl_multi_cleanup(e->multi); /* tells us to drop its sockets */
-	e->multi = NULL;
-	while (e->socks)
-		sock_free(e, e->socks);
+	curluv_free(e->curl); /* its memory lasts until its handles are closed */
 	curl_global_cleanup();
-	uv_close((uv_handle_t *)&e->curl_timer, on_closed);
 	uv_close((uv_handle_t *)&e->sweep, on_closed);
 }

@@ -1,5 +1,5 @@
-/* See http_fanout.h. The worker owns every curl handle from creation to cleanup; the loop only
- * reads the results after the worker has ended (uv_queue_work's after-callback). */
+/* See http_fanout.h. The fan-out owns its curl handles from creation to cleanup, and its libcurl
+ * adapter; a timer answers from the loop when no request could be started at all. */
 #include "http_fanout.h"
 
 #include <curl/curl.h>
@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_uv.h"
 #include "err.h"
 
-enum { BODY_KEEP = 200, POLL_MS = 100 };
+enum { BODY_KEEP = 200 };
 
 typedef struct target {
+	http_fanout *f;
 	char *url;
+	CURL *easy; /* while in flight */
 	long status;
 	char error[CURL_ERROR_SIZE];
 	char body[BODY_KEEP + 1];
@@ -21,15 +24,17 @@ typedef struct target {
 } target;
 
 struct http_fanout {
-	uv_work_t work;
+	curluv *curl;
+	uv_timer_t idle; /* answers when nothing is in flight */
 	target *targets;
 	size_t n;
+	struct curl_slist *headers;
 	char *body;
 	char *userpwd;
 	uint64_t timeout_ms;
 	http_fanout_cb cb;
 	void *ud;
-	bool cancelled;
+	bool answered; /* the callback ran, or the call was cancelled */
 };
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
@@ -43,7 +48,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static CURL *easy_for(http_fanout *f, target *t, struct curl_slist *headers)
+static CURL *easy_for(http_fanout *f, target *t)
 {
 	CURL *e = curl_easy_init();
 	if (!e)
@@ -52,13 +57,12 @@ static CURL *easy_for(http_fanout *f, target *t, struct curl_slist *headers)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(f->body));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	if (f->userpwd) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERPWD, f->userpwd);
@@ -66,83 +70,87 @@ static CURL *easy_for(http_fanout *f, target *t, struct curl_slist *headers)
 	return e;
 }
 
-static void run(uv_work_t *w)
+static void on_idle_closed(uv_handle_t *h)
 {
-	http_fanout *f = w->data;
-	CURLM *m = curl_multi_init();
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL **easy = xcalloc(f->n ? f->n : 1, sizeof *easy);
+	http_fanout *f = h->data;
 	for (size_t i = 0; i < f->n; i++) {
-		target *t = &f->targets[i];
-		if (!t->url) {
-			snprintf(t->error, sizeof t->error, "no REST API URL");
-			continue;
+		if (f->targets[i].easy) {
+			curluv_remove(f->curl, f->targets[i].easy);
+			curl_easy_cleanup(f->targets[i].easy);
 		}
-		easy[i] = m && headers ? easy_for(f, t, headers) : NULL;
-		if (!easy[i] || curl_multi_add_handle(m, easy[i]) != CURLM_OK) {
-			snprintf(t->error, sizeof t->error, "cannot start the request");
-			continue;
-		}
-		t->error[0] = '\0';
-	}
-	int running = 1;
-	while (m && running) {
-		if (curl_multi_perform(m, &running) != CURLM_OK || !running)
-			break;
-		curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
-	}
-	CURLMsg *msg;
-	int left;
-	while (m && (msg = curl_multi_info_read(m, &left))) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		target *t;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-		if (msg->data.result == CURLE_OK) {
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &t->status);
-		} else {
-			t->status = 0;
-			if (!t->error[0])
-				snprintf(t->error, sizeof t->error, "%s",
-				         curl_easy_strerror(msg->data.result));
-		}
-	}
-	for (size_t i = 0; i < f->n; i++) {
-		if (!easy[i])
-			continue;
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-	}
-	free(easy);
-	curl_slist_free_all(headers);
-	if (m)
-		curl_multi_cleanup(m);
-}
-
-static void fanout_free(http_fanout *f)
-{
-	for (size_t i = 0; i < f->n; i++)
 		free(f->targets[i].url);
+	}
+	curluv_free(f->curl);
+	curl_slist_free_all(f->headers);
 	free(f->targets);
 	free(f->body);
 	free(f->userpwd);
 	free(f);
 }
 
-static void after(uv_work_t *w, int status)
+/* At the end of the loop pass: the adapter may be on the stack. */
+static void fanout_free(http_fanout *f)
 {
-	http_fanout *f = w->data;
-	if (!f->cancelled) {
-		http_fanout_result *r = xcalloc(f->n ? f->n : 1, sizeof *r);
-		for (size_t i = 0; i < f->n; i++) {
-			const target *t = &f->targets[i];
-			r[i].status = status == 0 ? t->status : 0;
-			r[i].error = status != 0 ? "cancelled" : t->status ? t->body : t->error;
-		}
-		f->cb(r, f->n, f->ud);
-		free(r);
+	uv_close((uv_handle_t *)&f->idle, on_idle_closed);
+}
+
+static void answer(http_fanout *f)
+{
+	f->answered = true;
+	http_fanout_result *r = xcalloc(f->n ? f->n : 1, sizeof *r);
+	for (size_t i = 0; i < f->n; i++) {
+		const target *t = &f->targets[i];
+		r[i].status = t->status;
+		r[i].error = t->status ? t->body : t->error;
 	}
+	f->cb(r, f->n, f->ud);
+	free(r);
 	fanout_free(f);
+}
+
+static bool in_flight(const http_fanout *f)
+{
+	return f->curl && curluv_running(f->curl) > 0;
+}
+
+static void on_done(CURL *easy, CURLcode result, void *ud)
+{
+	target *t = ud;
+	http_fanout *f = t->f;
+	if (result == CURLE_OK) {
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->status);
+	} else {
+		t->status = 0;
+		if (!t->error[0])
+			snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(result));
+	}
+	curl_easy_cleanup(easy);
+	t->easy = NULL;
+	if (!f->answered && !in_flight(f))
+		answer(f);
+}
+
+static void on_idle(uv_timer_t *tm)
+{
+	http_fanout *f = tm->data;
+	if (!f->answered && !in_flight(f))
+		answer(f);
+}
+
+static void start(http_fanout *f, target *t)
+{
+	if (!t->url) {
+		snprintf(t->error, sizeof t->error, "no REST API URL");
+		return;
+	}
+	t->easy = f->curl && f->headers ? easy_for(f, t) : NULL;
+	if (!t->easy || curluv_add(f->curl, t->easy, on_done, t) != CURLM_OK) {
+		snprintf(t->error, sizeof t->error, "cannot start the request");
+		curl_easy_cleanup(t->easy); /* NULL is allowed */
+		t->easy = NULL;
+		return;
+	}
+	t->error[0] = '\0';
 }
 
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
@@ -151,32 +159,30 @@ http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n
 	http_fanout *f = xcalloc(1, sizeof *f);
 	f->targets = xcalloc(n ? n : 1, sizeof *f->targets);
 	f->n = n;
-	for (size_t i = 0; i < n; i++) {
-		f->targets[i].url = urls[i] ? xstrdup(urls[i]) : NULL;
-		snprintf(f->targets[i].error, sizeof f->targets[i].error, "not sent");
-	}
 	f->body = xstrdup(body);
 	f->userpwd = userpwd ? xstrdup(userpwd) : NULL;
 	f->timeout_ms = timeout_ms ? timeout_ms : 1;
 	f->cb = cb;
 	f->ud = ud;
-	f->work.data = f;
-	int r = uv_queue_work(loop, &f->work, run, after);
-	if (r != 0) {
-		/* Only with a closing loop or bad arguments; answer anyway. */
-		http_fanout_result *res = xcalloc(n ? n : 1, sizeof *res);
-		for (size_t i = 0; i < n; i++)
-			res[i].error = uv_strerror(r);
-		cb(res, n, ud);
-		free(res);
-		fanout_free(f);
-		return NULL;
+	f->curl = curluv_new(loop, NULL, NULL);
+	f->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	uv_timer_init(loop, &f->idle);
+	f->idle.data = f;
+	for (size_t i = 0; i < n; i++) {
+		target *t = &f->targets[i];
+		t->f = f;
+		t->url = urls[i] ? xstrdup(urls[i]) : NULL;
+		start(f, t);
 	}
+	if (!in_flight(f))
+		uv_timer_start(&f->idle, on_idle, 0, 0);
 	return f;
 }
 
 void http_fanout_cancel(http_fanout *f)
 {
-	if (f)
-		f->cancelled = true;
+	if (f && !f->answered) {
+		f->answered = true;
+		fanout_free(f);
+	}
 }

@@ -1,7 +1,7 @@
 /* One HTTP POST to several URLs at once, with one deadline, answered on the loop: the leader's
- * failsafe round asks every member at the same time. The requests run in a libuv worker thread
- * with libcurl's multi interface (blocking there, never on the loop); the callback runs on the
- * loop once every request has answered, failed or timed out.
+ * failsafe round asks every member at the same time. The requests run on the loop through the
+ * libcurl adapter (curl_uv.h); the callback runs on the loop once every request has answered,
+ * failed or timed out.
  *
  * Only http and https URLs are followed (a URL comes from the DCS, which anyone with write access
  * to it controls). The caller must have run curl_global_init() before the first call. */
@@ -23,14 +23,13 @@ typedef struct http_fanout_result {
 typedef void (*http_fanout_cb)(const http_fanout_result *results, size_t n, void *ud);
 
 /* `userpwd` ("user:password", basic authentication) may be NULL; `body` is sent as JSON. A URL
- * that cannot be used (NULL included) gets an error result. The callback is called once, unless
- * the call is cancelled first; only if libuv refuses the work does it run before this returns
- * (NULL), with every result an error. */
+ * that cannot be used (NULL included) gets an error result. The callback is called once, from the
+ * loop (never before this returns), unless the call is cancelled first. */
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
                               const char *userpwd, uint64_t timeout_ms, http_fanout_cb cb,
                               void *ud);
-/* The callback will not be called; the call is freed when its worker ends (the loop must run
- * until then). */
+/* The callback will not be called; the requests are abandoned and the call is freed at the end of
+ * the loop pass. From inside the callback it does nothing (the call is freed after it). */
 void http_fanout_cancel(http_fanout *f);
 
 #endif

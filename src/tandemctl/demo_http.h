@@ -1,5 +1,5 @@
-/* Small HTTP checks for the demo (etcd's /health, tandemd's /patroni, hellod), on libcurl's
- * multi interface driven by a timer on the demo's loop: nothing blocks the loop. */
+/* Small HTTP checks for the demo (etcd's /health, tandemd's /patroni, hellod), on the loop's
+ * libcurl adapter: nothing blocks the loop. */
 #ifndef TANDEMCTL_DEMO_HTTP_H
 #define TANDEMCTL_DEMO_HTTP_H
 
@@ -21,8 +21,8 @@ void demo_http_request(demo_http *h, const char *method, const char *url, const 
 /* Requests still in flight. */
 unsigned demo_http_pending(const demo_http *h);
 
-/* Abandons the requests in flight (their callbacks do not run) and closes the timer; free after
- * the loop has run the close. */
+/* Abandons the requests in flight (their callbacks do not run) and frees the libcurl adapter;
+ * free after the loop has run its closes. */
 void demo_http_close(demo_http *h);
 void demo_http_free(demo_http *h);
 

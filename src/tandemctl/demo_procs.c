@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 extern char **environ;
 
 struct demo_proc {
@@ -139,30 +141,19 @@ demo_proc *demo_proc_start(demo_procs *ps, const char *name, char *const argv[],
 	p->cb = cb;
 	p->arg = arg;
 
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = out_fd;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = log_fd;
-
-	uv_process_options_t opt;
-	memset(&opt, 0, sizeof opt);
-	opt.exit_cb = on_proc_exit;
-	opt.file = argv[0];
-	opt.args = (char **)argv;
-	opt.env = full_env;
-	opt.cwd = cwd;
-	opt.stdio = stdio;
-	opt.stdio_count = 3;
-	opt.flags = UV_PROCESS_DETACHED;
-	if (ps->as_user) {
-		opt.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		opt.uid = ps->uid;
-		opt.gid = ps->gid;
-	}
+	proc_spec spec = {.argv = (char **)argv,
+	                  .env = full_env,
+	                  .cwd = cwd,
+	                  .in_fd = -1,
+	                  .out_fd = out_fd,
+	                  .err_fd = log_fd,
+	                  .detached = true,
+	                  .switch_ids = ps->as_user,
+	                  .uid = ps->uid,
+	                  .gid = ps->gid,
+	                  .on_exit = on_proc_exit};
 	p->process.data = p;
-	int rc = uv_spawn(ps->loop, &p->process, &opt);
+	int rc = proc_spawn(ps->loop, &p->process, &spec);
 	free(full_env);
 	free(home);
 	free(user);
@@ -171,9 +162,8 @@ demo_proc *demo_proc_start(demo_procs *ps, const char *name, char *const argv[],
 		close(out_fd);
 	if (rc != 0) {
 		err_set(err, "cannot start %s (%s): %s", name, argv[0], uv_strerror(rc));
-		/* uv_spawn initialised the handle even on failure: it must be closed. */
-		uv_close((uv_handle_t *)&p->process, NULL);
-		p->next = ps->all; /* freed with the set, after the close completes */
+		/* proc_spawn closed the handle: p is freed with the set, after the close. */
+		p->next = ps->all;
 		ps->all = p;
 		return NULL;
 	}

@@ -11,6 +11,7 @@
 #include "agent_priv.h"
 #include "fence.h"
 #include "log.h"
+#include "proc.h"
 
 typedef struct fence_write {
 	uv_write_t req;
@@ -73,23 +74,18 @@ static int spawn_watchdog(agent *a, char **err)
 	uv_pipe_t *pipe = xcalloc(1, sizeof *pipe);
 	uv_process_t *proc = xcalloc(1, sizeof *proc);
 	uv_pipe_init(a->loop, pipe, 0);
-	uv_stdio_container_t stdio[3] = {
-	    {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)pipe},
-	    {.flags = UV_INHERIT_FD, .data.fd = 1},
-	    {.flags = UV_INHERIT_FD, .data.fd = 2},
-	};
-	uv_process_options_t po = {.file = argv[0],
-	                           .args = argv,
-	                           .exit_cb = on_watchdog_exit,
-	                           .stdio = stdio,
-	                           .stdio_count = 3};
+	proc_spec ps = {.argv = argv,
+	                .in_pipe = pipe,
+	                .out_fd = 1,
+	                .err_fd = 2,
+	                .on_exit = on_watchdog_exit,
+	                .on_failed_close = proc_free_handle};
 	proc->data = a;
-	int r = uv_spawn(a->loop, proc, &po);
+	int r = proc_spawn(a->loop, proc, &ps);
 	free(pidfile);
 	if (r != 0) {
 		err_set(err, "starting %s: %s", a->fence_path, uv_strerror(r));
 		uv_close((uv_handle_t *)pipe, on_closed);
-		free(proc);
 		return -1;
 	}
 	a->fence_proc = proc;

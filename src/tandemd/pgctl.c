@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +25,6 @@ struct pgctl {
 	uv_loop_t *loop;
 	char *bin_dir, *data_dir, *log_path;
 	char *fence_path; /* NULL: the postmaster is started directly */
-	pgctl_ids_ ids;
 
 	/* the postmaster */
 	uv_process_t *proc; /* NULL when not running; freed in its close callback */
@@ -94,10 +92,6 @@ pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
 	while (l > 1 && pc->data_dir[l - 1] == '/')
 		pc->data_dir[--l] = '\0';
 	pc->log_path = xstrdup(o->log_path);
-	if (pgctl_lookup_user_(o->run_user, &pc->ids, err) != 0) {
-		pgctl_free(pc);
-		return NULL;
-	}
 	pc->timer = xcalloc(1, sizeof *pc->timer);
 	uv_timer_init(loop, pc->timer);
 	pc->timer->data = pc;
@@ -174,41 +168,26 @@ static int open_log(const pgctl *pc, char **err)
 		err_set(err, "pgctl: open %s: %s", pc->log_path, strerror(errno));
 		return -1;
 	}
-	if (pc->ids.set && fchown(fd, pc->ids.uid, pc->ids.gid) != 0) {
-		err_set(err, "pgctl: chown %s: %s", pc->log_path, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
+/* A heap-allocated `p` is freed by a failed start (proc_spawn closes it). */
 static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool detached, char **err)
 {
 	int fd = open_log(pc, err);
-	if (fd < 0)
+	if (fd < 0) {
+		free(p);
 		return -1;
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = fd;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fd;
-	uv_process_options_t po;
-	memset(&po, 0, sizeof po);
-	po.file = argv[0];
-	po.args = argv;
-	po.exit_cb = cb;
-	po.cwd = "/";
-	po.stdio = stdio;
-	po.stdio_count = 3;
-	if (detached)
-		po.flags |= UV_PROCESS_DETACHED;
-	if (pc->ids.set) {
-		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		po.uid = pc->ids.uid;
-		po.gid = pc->ids.gid;
 	}
-	int r = uv_spawn(pc->loop, p, &po);
+	proc_spec ps = {.argv = argv,
+	                .cwd = "/",
+	                .in_fd = -1,
+	                .out_fd = fd,
+	                .err_fd = fd,
+	                .detached = detached,
+	                .on_exit = cb,
+	                .on_failed_close = proc_free_handle};
+	int r = proc_spawn(pc->loop, p, &ps);
 	close(fd);
 	if (r != 0) {
 		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
@@ -299,10 +278,8 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 	int r = spawn(pc, p, argv, on_pm_exit, true, err);
 	free(argv);
 	free(bin);
-	if (r != 0) {
-		free(p);
+	if (r != 0)
 		return -1;
-	}
 	pc->proc = p;
 	drop_session(pc, "the postmaster was started again");
 	pc->started_reported = false;
@@ -501,9 +478,8 @@ static char *write_pwfile(const pgctl *pc, const char *password, char **err)
 		return NULL;
 	}
 	size_t len = strlen(password);
-	bool ok = fchmod(fd, 0600) == 0 &&
-	          (!pc->ids.set || fchown(fd, pc->ids.uid, pc->ids.gid) == 0) &&
-	          write(fd, password, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+	bool ok = fchmod(fd, 0600) == 0 && write(fd, password, len) == (ssize_t)len &&
+	          write(fd, "\n", 1) == 1;
 	if (!ok)
 		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
 	close(fd);
@@ -544,7 +520,6 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 	free(fenced);
 	pgctl_argv_free(argv);
 	if (r != 0) {
-		free(p);
 		if (pwfile)
 			unlink(pwfile);
 		free(pwfile);
@@ -559,8 +534,7 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 
 /* ---- files ---- */
 
-int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *data, size_t len,
-                         char **err)
+int pgctl_write_file_(const char *path, const char *data, size_t len, char **err)
 {
 	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
 	int fd = mkostemp(tmp, O_CLOEXEC);
@@ -583,8 +557,6 @@ int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *da
 	}
 	if (ok && fchmod(fd, 0600) != 0)
 		ok = false, what = "chmod";
-	if (ok && ids->set && fchown(fd, ids->uid, ids->gid) != 0)
-		ok = false, what = "chown";
 	if (ok && fsync(fd) != 0)
 		ok = false, what = "fsync";
 	if (close(fd) != 0 && ok)
@@ -609,28 +581,5 @@ int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *da
 		close(dfd);
 	}
 	free(dir);
-	return 0;
-}
-
-int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len, char **err)
-{
-	return pgctl_write_file_as_(&pc->ids, path, data, len, err);
-}
-
-int pgctl_lookup_user_(const char *run_user, pgctl_ids_ *out, char **err)
-{
-	out->set = false;
-	out->uid = getuid();
-	out->gid = getgid();
-	if (run_user && geteuid() == 0) {
-		struct passwd *pw = getpwnam(run_user);
-		if (!pw) {
-			err_set(err, "pgctl: no such user %s", run_user);
-			return -1;
-		}
-		out->set = true;
-		out->uid = pw->pw_uid;
-		out->gid = pw->pw_gid;
-	}
 	return 0;
 }

@@ -29,7 +29,6 @@ typedef struct pgctl_opts {
 	const char *bin_dir;  /* where postgres and initdb are */
 	const char *data_dir; /* absolute path */
 	const char *log_path; /* the postmaster's and initdb's stdout/stderr (appended) */
-	const char *run_user; /* OS user to run as when the agent is root; NULL: the agent's user */
 	/* tandemd-fence: the postmaster is started as `fence exec postgres -D DIR`, which sets its
 	 * parent-death signal (SIGQUIT) before becoming postgres. NULL: started directly. */
 	const char *fence_path;
@@ -49,7 +48,6 @@ typedef void (*pgctl_exit_cb)(pgctl *pc, bool asked, int64_t exit_status, int te
                               void *ud);
 typedef void (*pgctl_initdb_cb)(pgctl *pc, bool ok, const char *output_tail, void *ud);
 
-/* Looks the run user up (getpwnam, at setup time). */
 pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *opts, char **err) TND_MUST_CHECK;
 /* The postmaster, if running, is left running (it is detached). Handles close on the loop. */
 void pgctl_free(pgctl *pc);
@@ -103,19 +101,10 @@ int pgctl_set_standby(pgctl *pc, bool standby, char **err) TND_MUST_CHECK;
 /* Renames data_dir to <data_dir>.moved-aside-<UTC timestamp>; *moved_to (if not NULL) gets it. */
 int pgctl_move_aside(pgctl *pc, char **moved_to, char **err) TND_MUST_CHECK;
 
-/* Internal helpers shared by the pgctl files. */
-typedef struct pgctl_ids_ {
-	bool set; /* switch to uid/gid: the agent runs as root and PostgreSQL as run_user */
-	uid_t uid;
-	gid_t gid;
-} pgctl_ids_;
-/* Who files and processes belong to: run_user when the agent is root, else the agent itself. */
-int pgctl_lookup_user_(const char *run_user, pgctl_ids_ *out, char **err) TND_MUST_CHECK;
-/* Writes a file atomically (temp file, 0600, owner, fsync, rename, directory fsync). */
-int pgctl_write_file_as_(const pgctl_ids_ *ids, const char *path, const char *data, size_t len,
-                         char **err) TND_MUST_CHECK;
-int pgctl_write_file_(const pgctl *pc, const char *path, const char *data, size_t len,
-                      char **err) TND_MUST_CHECK;
+/* Internal helpers shared by the pgctl files. Files and processes belong to the agent's user
+ * (tandemd refuses to run as root). */
+/* Writes a file atomically (temp file, 0600, fsync, rename, directory fsync). */
+int pgctl_write_file_(const char *path, const char *data, size_t len, char **err) TND_MUST_CHECK;
 const char *pgctl_data_dir_(const pgctl *pc);
 /* argv run through `tandemd-fence exec` when pc has a fence (the program then gets SIGQUIT from
  * the kernel when the agent dies), else argv itself; a new array to free (not its strings). */
@@ -166,8 +155,9 @@ typedef struct pgctl_pass_entry {
 	const char *host, *port, *dbname, *user; /* NULL: "*" */
 	const char *password;
 } pgctl_pass_entry;
-/* Writes a libpq passfile (':' and '\\' escaped), mode 0600, owned by `run_user` (NULL: the
- * agent's user), atomically. */
+/* Writes a libpq passfile (':' and '\\' escaped), mode 0600, owned by the agent's user,
+ * atomically. `run_user` must be NULL (kept until its caller in agent.c drops it; another user is
+ * an error). */
 int pgctl_write_passfile(const char *path, const pgctl_pass_entry *entries, size_t n,
                          const char *run_user, char **err) TND_MUST_CHECK;
 
@@ -176,7 +166,6 @@ typedef void (*pgctl_clone_cb)(bool ok, const char *output_tail, const char *mov
 
 typedef struct pgctl_clone_opts {
 	const char *bin_dir;        /* where pg_basebackup and pg_rewind are */
-	const char *run_user;       /* NULL: the agent's user */
 	const pgctl_upstream *from; /* the source server; passfile required (no password) */
 	uint64_t timeout_ms;        /* the tool is killed after it */
 	pgctl_progress_cb progress; /* may be NULL; pg_basebackup only */

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "pgctl.h"
+#include "proc.h"
 #include "strbuf.h"
 
 #define CLONE_TAIL 4000
@@ -42,9 +43,10 @@ static void pass_field(strbuf *sb, const char *v)
 int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
                          const char *run_user, char **err)
 {
-	pgctl_ids_ id;
-	if (pgctl_lookup_user_(run_user, &id, err) != 0)
+	if (run_user) {
+		err_set(err, "pgctl: a passfile belongs to the agent's user, not %s", run_user);
 		return -1;
+	}
 	strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].password || bad_chars(e[i].host) || bad_chars(e[i].port) ||
@@ -65,7 +67,7 @@ int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
 		sb_puts(&sb, "\n");
 	}
 	sb_puts(&sb, "");
-	int rc = pgctl_write_file_as_(&id, path, sb.data, sb.len, err);
+	int rc = pgctl_write_file_(path, sb.data, sb.len, err);
 	/* The buffer held passwords. */
 	memset(sb.data, 0, sb.len);
 	sb_free(&sb);
@@ -281,7 +283,7 @@ bool pgctl_rewind_never_connected(const char *output)
 }
 
 static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
-                    const pgctl_clone_opts *o, const pgctl_ids_ *id, char **err)
+                    const pgctl_clone_opts *o, char **err)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -299,36 +301,23 @@ static int run_tool(uv_loop_t *loop, pgctl *pc, tool_kind kind, char **argv,
 	t->pipe = xcalloc(1, sizeof *t->pipe);
 	t->timer = xcalloc(1, sizeof *t->timer);
 	t->proc->data = t;
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = fds[1];
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fds[1];
 	/* Through the fence (`tandemd-fence exec`), the tool gets SIGQUIT from the kernel when the
 	 * agent dies: none outlives it to work on a data directory the next agent uses. */
 	char **args = pgctl_fenced_argv_(pc, argv);
-	uv_process_options_t po;
-	memset(&po, 0, sizeof po);
-	po.file = args[0];
-	po.args = args;
-	po.exit_cb = on_exit_tool;
-	po.cwd = "/";
-	po.stdio = stdio;
-	po.stdio_count = 3;
-	po.flags = UV_PROCESS_DETACHED;
-	if (id->set) {
-		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-		po.uid = id->uid;
-		po.gid = id->gid;
-	}
-	int r = uv_spawn(loop, t->proc, &po);
+	proc_spec ps = {.argv = args,
+	                .cwd = "/",
+	                .in_fd = -1,
+	                .out_fd = fds[1],
+	                .err_fd = fds[1],
+	                .detached = true,
+	                .on_exit = on_exit_tool,
+	                .on_failed_close = proc_free_handle};
+	int r = proc_spawn(loop, t->proc, &ps);
 	free(args);
 	close(fds[1]);
 	if (r != 0) {
 		err_set(err, "pgctl: spawn %s: %s", argv[0], uv_strerror(r));
 		close(fds[0]);
-		free(t->proc);
 		free(t->pipe);
 		free(t->timer);
 		free(t);
@@ -363,9 +352,6 @@ int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char
 		err_set(err, "pgctl: the postmaster is running");
 		return -1;
 	}
-	pgctl_ids_ id;
-	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
-		return -1;
 	const char *dir = pgctl_data_dir_(pc);
 	char *ci = source_conninfo(o, err);
 	if (!ci)
@@ -395,9 +381,9 @@ int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char
 	} else {
 		created = true;
 	}
-	/* pg_basebackup runs as the run user: the (empty) directory must be its own, 0700. */
-	if ((id.set && chown(dir, id.uid, id.gid) != 0) || chmod(dir, 0700) != 0) {
-		err_set(err, "pgctl: chown/chmod %s: %s", dir, strerror(errno));
+	/* PostgreSQL wants its data directory 0700. */
+	if (chmod(dir, 0700) != 0) {
+		err_set(err, "pgctl: chmod %s: %s", dir, strerror(errno));
 		if (created)
 			(void)rmdir(dir);
 		free(ci);
@@ -419,7 +405,7 @@ int pgctl_basebackup(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char
 	                (char *)"-d",
 	                ci,
 	                NULL};
-	int r = run_tool(loop, pc, TOOL_BASEBACKUP, argv, o, &id, err);
+	int r = run_tool(loop, pc, TOOL_BASEBACKUP, argv, o, err);
 	if (r != 0 && created)
 		(void)rmdir(dir); /* still empty: nothing ran */
 	free(bin);
@@ -451,9 +437,6 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 		err_set(err, "pgctl: a postmaster runs on %s: stop it before pg_rewind", dir);
 		return -1;
 	}
-	pgctl_ids_ id;
-	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
-		return -1;
 	char *ci = source_conninfo(o, err);
 	if (!ci)
 		return -1;
@@ -463,10 +446,10 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 	char *argv[] = {bin, target, source, (char *)"--progress", NULL};
 	char *marker = rewind_marker(pc);
 	static const char why[] = "pg_rewind started by tandemd and not finished\n";
-	int r = pgctl_write_file_as_(&id, marker, why, sizeof why - 1, err);
+	int r = pgctl_write_file_(marker, why, sizeof why - 1, err);
 	free(marker);
 	if (r == 0)
-		r = run_tool(loop, pc, TOOL_REWIND, argv, o, &id, err);
+		r = run_tool(loop, pc, TOOL_REWIND, argv, o, err);
 	if (r != 0)
 		pgctl_rewind_forget(pc);
 	free(bin);
@@ -478,12 +461,9 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 
 int pgctl_controldata(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **err)
 {
-	pgctl_ids_ id;
-	if (pgctl_lookup_user_(o->run_user, &id, err) != 0)
-		return -1;
 	char *bin = xasprintf("%s/pg_controldata", o->bin_dir);
 	char *argv[] = {bin, (char *)"-D", (char *)pgctl_data_dir_(pc), NULL};
-	int r = run_tool(loop, pc, TOOL_CONTROLDATA, argv, o, &id, err);
+	int r = run_tool(loop, pc, TOOL_CONTROLDATA, argv, o, err);
 	free(bin);
 	return r;
 }

@@ -120,7 +120,7 @@ static int ensure_include(pgctl *pc, char **err)
 		if (sb.len && sb.data[sb.len - 1] != '\n')
 			sb_puts(&sb, "\n");
 		sb_puts(&sb, INCLUDE_LINE);
-		rc = pgctl_write_file_(pc, path, sb.data, sb.len, err);
+		rc = pgctl_write_file_(path, sb.data, sb.len, err);
 		sb_free(&sb);
 	}
 	free(text);
@@ -165,7 +165,7 @@ int pgctl_write_conf(pgctl *pc, const pgctl_param *params, size_t n, const pgctl
 		}
 	}
 	char *path = xasprintf("%s/tandem.conf", pgctl_data_dir_(pc));
-	int rc = pgctl_write_file_(pc, path, sb.data, sb.len, err);
+	int rc = pgctl_write_file_(path, sb.data, sb.len, err);
 	free(path);
 	sb_free(&sb);
 	if (rc == 0)
@@ -186,7 +186,7 @@ int pgctl_write_hba(pgctl *pc, const char *const *lines, size_t n, char **err)
 		sb_printf(&sb, "%s\n", lines[i]);
 	}
 	char *path = xasprintf("%s/pg_hba.conf", pgctl_data_dir_(pc));
-	int rc = pgctl_write_file_(pc, path, sb.data, sb.len, err);
+	int rc = pgctl_write_file_(path, sb.data, sb.len, err);
 	free(path);
 	sb_free(&sb);
 	return rc;
@@ -197,7 +197,7 @@ int pgctl_set_standby(pgctl *pc, bool standby, char **err)
 	char *path = xasprintf("%s/standby.signal", pgctl_data_dir_(pc));
 	int rc = 0;
 	if (standby) {
-		rc = pgctl_write_file_(pc, path, "", 0, err);
+		rc = pgctl_write_file_(path, "", 0, err);
 	} else if (unlink(path) != 0 && errno != ENOENT) {
 		err_set(err, "pgctl: unlink %s: %s", path, strerror(errno));
 		rc = -1;

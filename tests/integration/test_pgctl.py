@@ -2,8 +2,8 @@
 
 The checks are in the C program tests/pgctl/pgctl_live.c (built by meson as
 $TANDEM_BUILD/tests/pgctl/pgctl_live); this file gives it a temporary directory owned by the
-`postgres` OS user (the program runs as root and runs PostgreSQL as `postgres` through uv_spawn's
-uid/gid), checks what it leaves behind, and makes sure no postmaster of its outlives the test.
+`postgres` OS user and runs it as `postgres` (it runs PostgreSQL as its own user), checks what it
+leaves behind, and makes sure no postmaster of its outlives the test.
 
 The program prints "ok STEP" per passed step and exits 0 only if every check passed.
 """
@@ -53,11 +53,13 @@ def base():
 
 
 def run_live(base, valgrind=False, timeout=300):
-    cmd = [str(LIVE), str(PG_BIN), str(base), str(free_port()), "postgres"]
+    cmd = [str(LIVE), str(PG_BIN), str(base), str(free_port())]
     if valgrind:
         cmd = [VALGRIND, "--quiet", "--leak-check=full", "--show-leak-kinds=all",
                "--errors-for-leak-kinds=all", "--error-exitcode=99", *cmd]
+    # As the postgres user: pgctl runs PostgreSQL as the user it runs as (tandemd refuses root).
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       user="postgres", group="postgres", extra_groups=[],
                        timeout=timeout)
     log = ""
     try:

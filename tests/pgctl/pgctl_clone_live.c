@@ -1,7 +1,8 @@
 /* The live test of pgctl_clone.c (passfile, pg_basebackup, pg_rewind) against a real PostgreSQL:
  * run by tests/integration/test_pgctl_clone.py as
- * pgctl_clone_live <bin_dir> <base_dir> <port1> <port2> [run_user]. <base_dir> must be writable by
- * the run user. Prints "ok STEP" per passed step; exits 0 only if every step passed. */
+ * pgctl_clone_live <bin_dir> <base_dir> <port1> <port2>, run as the user PostgreSQL runs as (not
+ * root). <base_dir> must be writable by that user. Prints "ok STEP" per passed step; exits 0 only
+ * if every step passed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ typedef struct node {
 } node;
 
 static uv_loop_t *loop;
-static const char *bin, *base, *user;
+static const char *bin, *base;
 
 static void run_until(bool *flag, uint64_t timeout_ms)
 {
@@ -119,7 +120,7 @@ static void node_init(node *n, const char *name, const char *port)
 	snprintf(n->local, sizeof n->local, "host=%s port=%s user=postgres dbname=postgres", base,
 	         port);
 	char *err = NULL;
-	pgctl_opts o = {.bin_dir = bin, .data_dir = n->data, .log_path = n->log, .run_user = user};
+	pgctl_opts o = {.bin_dir = bin, .data_dir = n->data, .log_path = n->log};
 	n->pc = pgctl_new(loop, &o, &err);
 	CHECK(n->pc, "%s", err);
 }
@@ -221,7 +222,6 @@ static void basebackup(node *n, const pgctl_upstream *from, clone_res *r)
 	memset(r, 0, sizeof *r);
 	r->last_percent = -1;
 	pgctl_clone_opts o = {.bin_dir = bin,
-	                      .run_user = user,
 	                      .from = from,
 	                      .timeout_ms = 120000,
 	                      .progress = on_progress,
@@ -235,13 +235,11 @@ static void basebackup(node *n, const pgctl_upstream *from, clone_res *r)
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr,
-		        "usage: pgctl_clone_live BIN_DIR BASE_DIR PORT1 PORT2 [RUN_USER]\n");
+		fprintf(stderr, "usage: pgctl_clone_live BIN_DIR BASE_DIR PORT1 PORT2\n");
 		return 2;
 	}
 	bin = argv[1];
 	base = argv[2];
-	user = argc > 5 ? argv[5] : "postgres";
 	log_set_level(LOG_DEBUG);
 	loop = uv_default_loop();
 	char *err = NULL;
@@ -279,7 +277,7 @@ int main(int argc, char **argv)
 	    {"127.0.0.1", n2.port, NULL, "replicator", reppw},
 	    {"127.0.0.1", n2.port, NULL, "postgres", superpw},
 	};
-	CHECK(pgctl_write_passfile(passfile, pe, 4, user, &err) == 0, "%s", err);
+	CHECK(pgctl_write_passfile(passfile, pe, 4, NULL, &err) == 0, "%s", err);
 	struct stat st;
 	CHECK(stat(passfile, &st) == 0 && (st.st_mode & 0777) == 0600, "passfile mode");
 	FILE *f = fopen(passfile, "re");
@@ -291,9 +289,9 @@ int main(int argc, char **argv)
 	snprintf(want, sizeof want, "127.0.0.1:%s:*:replicator:re\\:pl\\\\i'ca\n", n1.port);
 	CHECK(strcmp(line, want) == 0, "passfile line [%s] want [%s]", line, want);
 	pgctl_pass_entry bad[] = {{"127.0.0.1", n1.port, NULL, "replicator", "wrong"}};
-	CHECK(pgctl_write_passfile(badpass, bad, 1, user, &err) == 0, "%s", err);
+	CHECK(pgctl_write_passfile(badpass, bad, 1, NULL, &err) == 0, "%s", err);
 	pgctl_pass_entry nl[] = {{NULL, NULL, NULL, "x", "a\nb"}};
-	CHECK(pgctl_write_passfile(badpass, nl, 1, user, &err) != 0, "newline accepted");
+	CHECK(pgctl_write_passfile(badpass, nl, 1, NULL, &err) != 0, "newline accepted");
 	free(err);
 	err = NULL;
 	printf("ok passfile\n");
@@ -335,7 +333,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	node n3;
 	node_init(&n3, "nonempty", "1");
-	pgctl_clone_opts o = {.bin_dir = bin, .run_user = user, .from = &up1, .timeout_ms = 1000};
+	pgctl_clone_opts o = {.bin_dir = bin, .from = &up1, .timeout_ms = 1000};
 	CHECK(pgctl_basebackup(loop, n3.pc, &o, &err) != 0, "non-empty directory accepted");
 	printf("refused: %s\n", err);
 	free(err);
@@ -366,7 +364,6 @@ int main(int argc, char **argv)
 	node_init(&n5, "slow", "1");
 	memset(&r, 0, sizeof r);
 	pgctl_clone_opts so = {.bin_dir = bin,
-	                       .run_user = user,
 	                       .from = &up1,
 	                       .timeout_ms = 1,
 	                       .progress = on_progress,
@@ -397,8 +394,7 @@ int main(int argc, char **argv)
 	                      .user = "postgres",
 	                      .dbname = "postgres",
 	                      .passfile = passfile};
-	pgctl_clone_opts ro = {
-	    .bin_dir = bin, .run_user = user, .from = &up2, .timeout_ms = 120000};
+	pgctl_clone_opts ro = {.bin_dir = bin, .from = &up2, .timeout_ms = 120000};
 	CHECK(pgctl_rewind(loop, n1.pc, &ro, &err) != 0, "rewind of a running server accepted");
 	free(err);
 	err = NULL;

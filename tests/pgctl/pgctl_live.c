@@ -1,5 +1,6 @@
 /* The live test of pgctl against a real PostgreSQL: run by tests/integration/test_pgctl.py as
- * pgctl_live <bin_dir> <base_dir> <port> [run_user]. <base_dir> must be writable by the run user.
+ * pgctl_live <bin_dir> <base_dir> <port>, run as the user PostgreSQL runs as (not root): tandemd
+ * refuses root. <base_dir> must be writable by that user.
  * Prints "ok STEP" per passed step; exits 0 only if every step passed. */
 #include <dirent.h>
 #include <signal.h>
@@ -277,11 +278,10 @@ static void write_conf(ctx *c, const char *port, const char *sock, const char *w
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: pgctl_live BIN_DIR BASE_DIR PORT [RUN_USER]\n");
+		fprintf(stderr, "usage: pgctl_live BIN_DIR BASE_DIR PORT\n");
 		return 2;
 	}
 	const char *bin = argv[1], *base = argv[2], *port = argv[3];
-	const char *user = argc > 4 ? argv[4] : "postgres";
 	log_set_level(LOG_DEBUG);
 	ctx cx;
 	memset(&cx, 0, sizeof cx);
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=postgres", base, port);
 	c->conninfo = ci;
 	char *err = NULL;
-	pgctl_opts o = {.bin_dir = bin, .data_dir = data, .log_path = logp, .run_user = user};
+	pgctl_opts o = {.bin_dir = bin, .data_dir = data, .log_path = logp};
 	c->pc = pgctl_new(c->loop, &o, &err);
 	CHECK(c->pc, "%s", err);
 
