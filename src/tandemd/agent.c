@@ -125,7 +125,7 @@ static int write_passfile(agent *a, char **err)
 		    (pgctl_pass_entry){NULL, NULL, NULL, a->repl_user, s->replication_password};
 	if (s->rewind_password && s->rewind_username)
 		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->rewind_user, s->rewind_password};
-	return pgctl_write_passfile(a->passfile, e, n, NULL, err);
+	return pgctl_write_passfile(a->passfile, e, n, err);
 }
 
 /* tandemd-fence, next to this executable. */

@@ -178,11 +178,7 @@ static void act_promote(agent *a)
 			return;
 		}
 	}
-	if (pgctl_promote(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_promoted, a, &e) !=
-	    0) {
-		promote_failed(a, "pg_promote()", e);
-		free(e);
-	}
+	pgctl_promote(a->loop, a->local_conninfo, a->hc.retry_timeout_ms, on_promoted, a);
 }
 
 static void act_restart_crashed(agent *a)

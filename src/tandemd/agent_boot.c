@@ -156,15 +156,10 @@ static void boot_ready(agent *a, bool ok)
 		}
 	}
 	sb_puts(&sb, " SELECT system_identifier::text FROM pg_control_system()");
-	char *e = NULL;
-	int r = pgctl_query(a->loop, a->local_conninfo, sb.data, a->hc.retry_timeout_ms,
-	                    boot_roles_done, a, &e);
+	pgctl_query(a->loop, a->local_conninfo, sb.data, a->hc.retry_timeout_ms, boot_roles_done,
+	            a);
 	memset(sb.data, 0, sb.len); /* held passwords */
 	sb_free(&sb);
-	if (r != 0) {
-		boot_fail(a, "creating users", e);
-		free(e);
-	}
 }
 
 static void boot_start(agent *a)

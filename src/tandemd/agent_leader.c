@@ -126,12 +126,8 @@ static void on_checkpoint(const char *const *row, int ncols, const char *err, vo
  * file, which is what pg_rewind on a former primary compares with its own. */
 static void checkpoint_after_promote(agent *a)
 {
-	char *e = NULL;
-	if (pgctl_query(a->loop, a->local_conninfo, "CHECKPOINT", a->hc.retry_timeout_ms,
-	                on_checkpoint, a, &e) != 0) {
-		log_warning("checkpoint after the promotion: %s", e);
-		free(e);
-	}
+	pgctl_query(a->loop, a->local_conninfo, "CHECKPOINT", a->hc.retry_timeout_ms, on_checkpoint,
+	            a);
 }
 
 void agent_leader_housekeeping(agent *a)

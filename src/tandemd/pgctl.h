@@ -118,8 +118,8 @@ struct pgsession *pgctl_session_(pgctl *pc, const char *conninfo, char **err) TN
  * roles, promote, checkpoint). The first row's columns, NULL for SQL NULL; err on failure (which
  * comes through the callback, connecting included). */
 typedef void (*pgctl_query_cb)(const char *const *row, int ncols, const char *err, void *ud);
-int pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
-                pgctl_query_cb cb, void *ud, char **err) TND_MUST_CHECK;
+void pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
+                 pgctl_query_cb cb, void *ud);
 
 typedef struct pgctl_state {
 	bool in_recovery;
@@ -144,8 +144,8 @@ int pgctl_ask_state(pgctl *pc, const char *conninfo, const char *extra_sql, uint
                     pgctl_state_cb cb, void *ud, char **err) TND_MUST_CHECK;
 /* SELECT pg_promote(wait => false); cb gets ok. */
 typedef void (*pgctl_done_cb)(bool ok, const char *err, void *ud);
-int pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
-                  void *ud, char **err) TND_MUST_CHECK;
+void pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
+                   void *ud);
 /* "16/B374D848" -> uint64; -1 if malformed. */
 int pgctl_parse_lsn(const char *s, uint64_t *out) TND_MUST_CHECK;
 
@@ -156,10 +156,9 @@ typedef struct pgctl_pass_entry {
 	const char *password;
 } pgctl_pass_entry;
 /* Writes a libpq passfile (':' and '\\' escaped), mode 0600, owned by the agent's user,
- * atomically. `run_user` must be NULL (kept until its caller in agent.c drops it; another user is
- * an error). */
+ * atomically. */
 int pgctl_write_passfile(const char *path, const pgctl_pass_entry *entries, size_t n,
-                         const char *run_user, char **err) TND_MUST_CHECK;
+                         char **err) TND_MUST_CHECK;
 
 typedef void (*pgctl_progress_cb)(int percent, void *ud);
 typedef void (*pgctl_clone_cb)(bool ok, const char *output_tail, const char *moved_to, void *ud);

@@ -40,13 +40,8 @@ static void pass_field(strbuf *sb, const char *v)
 	}
 }
 
-int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n,
-                         const char *run_user, char **err)
+int pgctl_write_passfile(const char *path, const pgctl_pass_entry *e, size_t n, char **err)
 {
-	if (run_user) {
-		err_set(err, "pgctl: a passfile belongs to the agent's user, not %s", run_user);
-		return -1;
-	}
 	strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].password || bad_chars(e[i].host) || bad_chars(e[i].port) ||

@@ -24,16 +24,14 @@ static void on_oneshot(const char *const *row, int nc, const char *err, void *ud
 	free(o);
 }
 
-int pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
-                pgctl_query_cb cb, void *ud, char **err)
+void pgctl_query(uv_loop_t *loop, const char *conninfo, const char *sql, uint64_t timeout_ms,
+                 pgctl_query_cb cb, void *ud)
 {
-	(void)err; /* failures, connecting included, come through the callback */
 	oneshot *o = xcalloc(1, sizeof *o);
 	o->s = pgsession_new(loop, conninfo);
 	o->cb = cb;
 	o->ud = ud;
 	pgsession_query(o->s, sql, timeout_ms, on_oneshot, o);
-	return 0;
 }
 
 int pgctl_ask(pgctl *pc, const char *conninfo, const char *sql, uint64_t timeout_ms,
@@ -128,16 +126,11 @@ static void on_promote(const char *const *row, int nc, const char *err, void *ud
 	free(r);
 }
 
-int pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
-                  void *ud, char **err)
+void pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
+                   void *ud)
 {
 	state_req *r = xcalloc(1, sizeof *r);
 	r->done = cb;
 	r->ud = ud;
-	if (pgctl_query(loop, conninfo, "SELECT pg_promote(wait => false)", timeout_ms, on_promote,
-	                r, err) != 0) {
-		free(r);
-		return -1;
-	}
-	return 0;
+	pgctl_query(loop, conninfo, "SELECT pg_promote(wait => false)", timeout_ms, on_promote, r);
 }

@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	    {"127.0.0.1", n2.port, NULL, "replicator", reppw},
 	    {"127.0.0.1", n2.port, NULL, "postgres", superpw},
 	};
-	CHECK(pgctl_write_passfile(passfile, pe, 4, NULL, &err) == 0, "%s", err);
+	CHECK(pgctl_write_passfile(passfile, pe, 4, &err) == 0, "%s", err);
 	struct stat st;
 	CHECK(stat(passfile, &st) == 0 && (st.st_mode & 0777) == 0600, "passfile mode");
 	FILE *f = fopen(passfile, "re");
@@ -289,9 +289,9 @@ int main(int argc, char **argv)
 	snprintf(want, sizeof want, "127.0.0.1:%s:*:replicator:re\\:pl\\\\i'ca\n", n1.port);
 	CHECK(strcmp(line, want) == 0, "passfile line [%s] want [%s]", line, want);
 	pgctl_pass_entry bad[] = {{"127.0.0.1", n1.port, NULL, "replicator", "wrong"}};
-	CHECK(pgctl_write_passfile(badpass, bad, 1, NULL, &err) == 0, "%s", err);
+	CHECK(pgctl_write_passfile(badpass, bad, 1, &err) == 0, "%s", err);
 	pgctl_pass_entry nl[] = {{NULL, NULL, NULL, "x", "a\nb"}};
-	CHECK(pgctl_write_passfile(badpass, nl, 1, NULL, &err) != 0, "newline accepted");
+	CHECK(pgctl_write_passfile(badpass, nl, 1, &err) != 0, "newline accepted");
 	free(err);
 	err = NULL;
 	printf("ok passfile\n");
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 
 	/* rewind: promote the replica, diverge, rewind the old primary from it */
 	n2.done = false;
-	CHECK(pgctl_promote(loop, n2.local, 5000, on_done, &n2, &err) == 0, "%s", err);
+	pgctl_promote(loop, n2.local, 5000, on_done, &n2);
 	run_until(&n2.done, 10000);
 	CHECK(n2.done && n2.ok, "promote: %s", n2.err);
 	wait_value(&n2, "SELECT pg_is_in_recovery()::text", "false", 30000);

@@ -250,9 +250,8 @@ static void pause_ms(ctx *c, uint64_t ms)
 
 static const char *show(ctx *c, const char *sql)
 {
-	char *err = NULL;
 	reset(c);
-	CHECK(pgctl_query(c->loop, c->conninfo, sql, 5000, on_row, c, &err) == 0, "%s", err);
+	pgctl_query(c->loop, c->conninfo, sql, 5000, on_row, c);
 	run_until(c, &c->done, 10000);
 	CHECK(c->done && c->ok && c->ncols >= 1, "%s: %s", sql, c->err);
 	return c->row[0] ? c->row[0] : "(null)";
@@ -505,7 +504,7 @@ int main(int argc, char **argv)
 
 	int standby_backend = c->backend;
 	reset(c);
-	CHECK(pgctl_promote(c->loop, c->conninfo, 5000, on_done, c, &err) == 0, "%s", err);
+	pgctl_promote(c->loop, c->conninfo, 5000, on_done, c);
 	run_until(c, &c->done, 10000);
 	CHECK(c->done && c->ok, "promote: %s", c->err);
 	bool promoted = false;
