@@ -1,4 +1,4 @@
-/* Fuzzes what a stranger sends tandemd's REST API (src/tandemd/rest_request.h, rest_health.h):
+/* Fuzzes what a stranger sends tandemd's REST API (src/tandemd/rest/rest_request.h, core/health.h):
  * the request target (path and query string) and the bodies of the POST actions.
  *
  * Input: FLAGS (2 bytes, the node's state for the health check; missing bytes are 0), then the
@@ -6,7 +6,7 @@
  * remaining byte, NULs included, handed over unterminated in a buffer of exactly its size).
  *
  * Invariants: rest_query_parse returns 0 or -1, and on 0 gives keys and values that are
- * NUL-terminated, no longer than the query, and non-empty values; rest_health_status answers 200,
+ * NUL-terminated, no longer than the query, and non-empty values; health_status answers 200,
  * 503, 400 or 404, 404 exactly when the path is unknown whatever the query; the body checks answer
  * 0 (passed on) or a 4xx/5xx status with a message; the failover parser gives -1 exactly with a
  * 400, the failsafe parser a non-empty name or a 400, PATCH/PUT /config a configuration or a
@@ -18,17 +18,17 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "rest_health.h"
+#include "health.h"
 #include "rest_render.h"
 #include "rest_request.h"
 
-static const rest_kv fuzz_tags[] = {{"dc", "east"}, {"rack", "7"}};
+static const health_kv fuzz_tags[] = {{"dc", "east"}, {"rack", "7"}};
 
-static rest_node_state node_of(uint8_t a, uint8_t b)
+static health_state node_of(uint8_t a, uint8_t b)
 {
-	rest_node_state s = {
-	    .role = (rest_role)(a & 3),
-	    .pg = (rest_pg_state)((a >> 2) & 3),
+	health_state s = {
+	    .role = (health_role)(a & 3),
+	    .pg = (health_pg_state)((a >> 2) & 3),
 	    .holds_leader_key = a & 0x10,
 	    .is_standby_leader = a & 0x20,
 	    .lag_known = a & 0x40,
@@ -58,7 +58,7 @@ static void check_verdict(const rest_verdict *v)
 	           v->message ? v->message : "(none)");
 }
 
-static void fuzz_target(const uint8_t *data, size_t len, const rest_node_state *node)
+static void fuzz_target(const uint8_t *data, size_t len, const health_state *node)
 {
 	const uint8_t *q = memchr(data, '?', len);
 	size_t plen = q ? (size_t)(q - data) : len;
@@ -80,12 +80,12 @@ static void fuzz_target(const uint8_t *data, size_t len, const rest_node_state *
 	} else {
 		FUZZ_CHECK(rq.n == 0 && !rq.kv && !rq.buf, "a failed parse left pairs");
 	}
-	int st = rest_health_status(path, rq.kv, rq.n, node);
-	int bare = rest_health_status(path, NULL, 0, node);
+	int st = health_status(path, rq.kv, rq.n, node);
+	int bare = health_status(path, NULL, 0, node);
 	FUZZ_CHECK(st == 200 || st == 503 || st == 400 || st == 404, "status %d", st);
 	FUZZ_CHECK((st == 404) == (bare == 404), "404 depends on the query: %d vs %d", st, bare);
-	(void)rest_health_has_body(REST_GET, path);
-	(void)rest_health_has_body(REST_HEAD, path);
+	(void)health_has_body(REST_GET, path);
+	(void)health_has_body(REST_HEAD, path);
 	rest_query_free(&rq);
 
 	char *host;
@@ -98,14 +98,14 @@ static void fuzz_target(const uint8_t *data, size_t len, const rest_node_state *
 	free(query);
 }
 
-static void fuzz_body(const uint8_t *data, size_t len, const rest_node_state *node)
+static void fuzz_body(const uint8_t *data, size_t len, const health_state *node)
 {
 	char *body = fuzz_memdup(data, len);
 	agent_status st;
 	memset(&st, 0, sizeof st);
 	st.scope = "batman";
 	st.name = "pg1";
-	st.role = node->role == REST_ROLE_REPLICA ? "replica" : "primary";
+	st.role = node->role == HEALTH_ROLE_REPLICA ? "replica" : "primary";
 	st.leader = node->holds_leader_key ? "pg1" : NULL;
 	st.paused = node->paused;
 	st.pending_restart = node->sync_standby;
@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t skip = size < 2 ? size : 2;
 	data += skip;
 	size -= skip;
-	rest_node_state node = node_of(a, b);
+	health_state node = node_of(a, b);
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t tlen = nl ? (size_t)(nl - data) : size;
 	fuzz_target(data, tlen, &node);

@@ -1,4 +1,4 @@
-/* The live test of tandemd's DCS layer (src/tandemd/dcs.h) against a real etcd, run by
+/* The live test of tandemd's DCS layer (src/tandemd/dcs/dcs.h) against a real etcd, run by
  * tests/integration/test_dcs.py.
  *
  *   dcs_live race ENDPOINT DEAD SCOPE   two members m1 and m2 race for the keys (prints "ok STEP")

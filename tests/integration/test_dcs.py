@@ -1,4 +1,4 @@
-"""tandemd's DCS layer (src/tandemd/dcs.c, src/patroni/dcs_codec.c) against a real etcd 3.4.
+"""tandemd's DCS layer (src/tandemd/dcs/dcs.c, src/patroni/dcs_codec.c) against a real etcd 3.4.
 
 The checks of the leader race, renew/release by holder and non-holder, lease revocation, the
 watch and the deadlines are in the C program tests/etcd/dcs_live.c ("race"); this file starts

@@ -1,4 +1,4 @@
-"""tandemd-fence watchdog on its own (src/tandemd/fence_main.c): deadlines on stdin, the fencing of
+"""tandemd-fence watchdog on its own (src/tandemd/fence/fence_main.c): deadlines on stdin, the fencing of
 the process named in the pid file, and the hardware watchdog protocol, with a FIFO standing in
 for /dev/watchdog (this machine has no watchdog device).
 
@@ -23,7 +23,7 @@ FENCE = BUILD / "src" / "tandemd" / "tandemd-fence"
 pytestmark = pytest.mark.skipif(not FENCE.exists(), reason="tandemd-fence is not built")
 
 
-FENCED = 3  # FENCE_EXIT_FENCED (src/tandemd/fence.h): the exit status after fencing
+FENCED = 3  # FENCE_EXIT_FENCED (src/tandemd/core/fence.h): the exit status after fencing
 
 
 def now_ms():

@@ -1,4 +1,4 @@
-"""tandemd's replica cloning (src/tandemd/pgctl_clone.c: passfile, pg_basebackup, pg_rewind)
+"""tandemd's replica cloning (src/tandemd/pg/pgctl_clone.c: passfile, pg_basebackup, pg_rewind)
 against a real PostgreSQL 15.
 
 The checks are in the C program tests/pgctl/pgctl_clone_live.c (built by meson as

@@ -83,8 +83,8 @@ static inline void fixture_init(fixture *f)
 	st->dcs_last_seen_unix_s = 1700000100;
 	st->replicas = f->replicas;
 	st->nreplicas = 2;
-	st->health.role = REST_ROLE_PRIMARY;
-	st->health.pg = REST_PG_RUNNING;
+	st->health.role = HEALTH_ROLE_PRIMARY;
+	st->health.pg = HEALTH_PG_RUNNING;
 	st->health.holds_leader_key = true;
 	st->health.dcs_ok = true;
 	st->view = &f->view;

@@ -1,4 +1,4 @@
-/* Divergence of a stopped data directory from the leader's history (src/tandemd/diverge.c),
+/* Divergence of a stopped data directory from the leader's history (src/tandemd/core/diverge.c),
  * the control data it is judged by (pgctl_parse_controldata), and which failed rewinds left the
  * data directory untouched (pgctl_rewind_never_connected). */
 #include <setjmp.h>

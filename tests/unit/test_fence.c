@@ -1,4 +1,4 @@
-/* The watchdog's input and deadline (src/tandemd/fence.c). */
+/* The watchdog's input and deadline (src/tandemd/core/fence.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

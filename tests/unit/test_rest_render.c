@@ -57,7 +57,7 @@ static void test_patroni_replica(void **state)
 	st->receive_lsn = 950;
 	st->pending_restart = true;
 	st->paused = true;
-	st->health.role = REST_ROLE_REPLICA;
+	st->health.role = HEALTH_ROLE_REPLICA;
 	st->health.streaming = true;
 	st->health.sync_standby = true;
 	json_t *j = parse(rest_render_patroni(st));

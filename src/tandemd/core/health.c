@@ -1,6 +1,6 @@
-/* Health endpoints of the REST API: see rest_health.h for the rules and where they differ from
+/* Health endpoints of the REST API: see health.h for the rules and where they differ from
  * Patroni's. */
-#include "rest_health.h"
+#include "health.h"
 
 #include <string.h>
 
@@ -87,7 +87,7 @@ int rest_parse_lag(const char *text, uint64_t *bytes)
 	return -1;
 }
 
-static const char *query_get(const rest_kv *query, size_t nquery, const char *key)
+static const char *query_get(const health_kv *query, size_t nquery, const char *key)
 {
 	for (size_t i = 0; i < nquery; i++)
 		if (query[i].key && strcmp(query[i].key, key) == 0)
@@ -96,7 +96,7 @@ static const char *query_get(const rest_kv *query, size_t nquery, const char *ke
 }
 
 /* The node's value for tag `key`, NULL when the node has no such tag. */
-static const char *tag_value(const rest_node_state *s, const char *key)
+static const char *tag_value(const health_state *s, const char *key)
 {
 	if ((strcmp(key, "nofailover") == 0 && s->nofailover) ||
 	    (strcmp(key, "noloadbalance") == 0 && s->noloadbalance) ||
@@ -109,7 +109,7 @@ static const char *tag_value(const rest_node_state *s, const char *key)
 	return NULL;
 }
 
-static bool tags_match(const rest_node_state *s, const rest_kv *query, size_t nquery)
+static bool tags_match(const health_state *s, const health_kv *query, size_t nquery)
 {
 	static const char prefix[] = "tag_";
 
@@ -130,17 +130,17 @@ static int code(bool ok)
 	return ok ? 200 : 503;
 }
 
-static int liveness(const rest_node_state *s)
+static int liveness(const health_state *s)
 {
-	bool primary = s->role == REST_ROLE_PRIMARY && s->pg == REST_PG_RUNNING;
+	bool primary = s->role == HEALTH_ROLE_PRIMARY && s->pg == HEALTH_PG_RUNNING;
 	uint64_t limit = primary ? s->ttl_ms : 2 * s->ttl_ms;
 
 	return code(s->paused || s->heartbeat_age_ms < limit);
 }
 
-static int readiness(const rest_node_state *s, bool has_lag, uint64_t max_lag)
+static int readiness(const health_state *s, bool has_lag, uint64_t max_lag)
 {
-	if (s->pg != REST_PG_RUNNING)
+	if (s->pg != HEALTH_PG_RUNNING)
 		return 503;
 	if (s->holds_leader_key)
 		return 200;
@@ -149,8 +149,8 @@ static int readiness(const rest_node_state *s, bool has_lag, uint64_t max_lag)
 	return code(s->lag_bytes <= (has_lag ? max_lag : s->max_lag_on_failover));
 }
 
-int rest_health_status(const char *path, const rest_kv *query, size_t nquery,
-                       const rest_node_state *s)
+int health_status(const char *path, const health_kv *query, size_t nquery,
+                       const health_state *s)
 {
 	rest_endpoint ep = endpoint_of(path);
 	uint64_t max_lag = 0;
@@ -173,7 +173,7 @@ int rest_health_status(const char *path, const rest_kv *query, size_t nquery,
 	if (ep == EP_READINESS)
 		return readiness(s, has_lag, max_lag);
 
-	bool running = s->pg == REST_PG_RUNNING;
+	bool running = s->pg == HEALTH_PG_RUNNING;
 	const char *want_state = query_get(query, nquery, "replication_state");
 	bool state_ok = true;
 	if (want_state)
@@ -181,24 +181,24 @@ int rest_health_status(const char *path, const rest_kv *query, size_t nquery,
 		    strcmp(want_state, s->streaming ? "streaming" : "in archive recovery") == 0;
 	bool lagging = has_lag && (!s->lag_known || s->lag_bytes > max_lag);
 	bool replica_ok =
-	    s->role == REST_ROLE_REPLICA && running && !s->noloadbalance && !lagging && state_ok;
+	    s->role == HEALTH_ROLE_REPLICA && running && !s->noloadbalance && !lagging && state_ok;
 
 	bool leader_ok, primary_ok, standby_ok;
 	if (!s->dcs_ok && s->paused) {
 		/* Maintenance mode without the DCS: the lock is unknown, go by the role. */
-		leader_ok = s->role == REST_ROLE_PRIMARY || s->role == REST_ROLE_STANDBY_LEADER;
-		primary_ok = s->role == REST_ROLE_PRIMARY && running;
-		standby_ok = s->role == REST_ROLE_STANDBY_LEADER && running;
+		leader_ok = s->role == HEALTH_ROLE_PRIMARY || s->role == HEALTH_ROLE_STANDBY_LEADER;
+		primary_ok = s->role == HEALTH_ROLE_PRIMARY && running;
+		standby_ok = s->role == HEALTH_ROLE_STANDBY_LEADER && running;
 	} else if (s->holds_leader_key) {
 		leader_ok = true;
 		if (s->is_standby_leader) {
 			primary_ok = false;
 			replica_ok = false;
 			standby_ok =
-			    (s->role == REST_ROLE_REPLICA || s->role == REST_ROLE_STANDBY_LEADER) &&
+			    (s->role == HEALTH_ROLE_REPLICA || s->role == HEALTH_ROLE_STANDBY_LEADER) &&
 			    running;
 		} else {
-			primary_ok = s->role == REST_ROLE_PRIMARY && running;
+			primary_ok = s->role == HEALTH_ROLE_PRIMARY && running;
 			standby_ok = false;
 		}
 	} else {
@@ -239,7 +239,7 @@ int rest_health_status(const char *path, const rest_kv *query, size_t nquery,
 	return code(ok && tags_match(s, query, nquery));
 }
 
-bool rest_health_has_body(rest_method method, const char *path)
+bool health_has_body(rest_method method, const char *path)
 {
 	rest_endpoint ep = endpoint_of(path);
 

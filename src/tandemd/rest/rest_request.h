@@ -12,13 +12,13 @@
 
 #include "agent.h"
 #include "err.h"
-#include "rest_health.h"
+#include "health.h"
 
 /* ---- the request target ---- */
 
 /* A decoded query string: `kv` points into `buf`. */
 typedef struct rest_query {
-	rest_kv *kv;
+	health_kv *kv;
 	size_t n;
 	char *buf;
 } rest_query;

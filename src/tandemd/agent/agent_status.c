@@ -64,16 +64,16 @@ const agent_status *agent_status_get(agent *a)
 	st->last_action = ha_action_name(a->last_action);
 	st->last_reason = a->last_reason;
 
-	rest_node_state *h = &st->health;
-	h->role = pg == HA_PG_PRIMARY   ? REST_ROLE_PRIMARY
-	          : pg == HA_PG_REPLICA ? REST_ROLE_REPLICA
-	                                : REST_ROLE_UNINITIALIZED;
+	health_state *h = &st->health;
+	h->role = pg == HA_PG_PRIMARY   ? HEALTH_ROLE_PRIMARY
+	          : pg == HA_PG_REPLICA ? HEALTH_ROLE_REPLICA
+	                                : HEALTH_ROLE_UNINITIALIZED;
 	if (!running && agent_has_data(a))
-		h->role = st->holds_leader_key ? REST_ROLE_PRIMARY : REST_ROLE_REPLICA;
-	h->pg = running                ? REST_PG_RUNNING
-	        : pg == HA_PG_STARTING ? REST_PG_STARTING
-	        : pg == HA_PG_CRASHED  ? REST_PG_CRASHED
-	                               : REST_PG_STOPPED;
+		h->role = st->holds_leader_key ? HEALTH_ROLE_PRIMARY : HEALTH_ROLE_REPLICA;
+	h->pg = running                ? HEALTH_PG_RUNNING
+	        : pg == HA_PG_STARTING ? HEALTH_PG_STARTING
+	        : pg == HA_PG_CRASHED  ? HEALTH_PG_CRASHED
+	                               : HEALTH_PG_STOPPED;
 	/* A primary on the members' confirmation is the one writable member, key or not. */
 	h->holds_leader_key = st->holds_leader_key || st->failsafe_active;
 	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;

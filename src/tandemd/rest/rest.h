@@ -1,8 +1,8 @@
 /* tandemd's REST API server, compatible with Patroni's REST API, on the agent's libuv loop (httpd).
  *
- * Routes (bodies are rendered by rest_render.h, health codes come from rest_health.h):
+ * Routes (bodies are rendered by rest_render.h, health codes come from health.h (core/)):
  *   GET, HEAD, OPTIONS  every health endpoint (/, /primary, /replica?lag=..., /leader, ...):
- *                       the status of rest_health_status(); a GET body, where there is one, is
+ *                       the status of health_status(); a GET body, where there is one, is
  *                       the /patroni document
  *   GET, HEAD, OPTIONS  /patroni, /cluster, /history, /config (502 when the DCS holds none),
  *                       /metrics (Prometheus text)

@@ -307,7 +307,7 @@ void agent_settings_changed(agent *a)
 	a->tags_kv = xcalloc(s->tags.n + 1, sizeof *a->tags_kv);
 	a->ntags_kv = 0;
 	for (size_t i = 0; i < s->tags.n; i++)
-		a->tags_kv[a->ntags_kv++] = (rest_kv){s->tags.keys[i], s->tags.values[i]};
+		a->tags_kv[a->ntags_kv++] = (health_kv){s->tags.keys[i], s->tags.values[i]};
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
 }
 

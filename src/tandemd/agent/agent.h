@@ -16,7 +16,7 @@
 #include "err.h"
 #include "metrics.h"
 #include "options.h"
-#include "rest_health.h"
+#include "health.h"
 
 typedef struct agent agent;
 
@@ -60,7 +60,7 @@ typedef struct agent_status {
 	const char *last_action; /* ha_action_name of the last decision */
 	const char *last_reason;
 
-	rest_node_state health; /* for rest_health_status() */
+	health_state health; /* for health_status() */
 	const dcs_view *view;   /* the whole cluster as this member sees it */
 	const tandemd_settings *settings;
 } agent_status;

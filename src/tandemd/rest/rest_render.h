@@ -22,7 +22,7 @@
 #include <jansson.h>
 
 #include "agent.h"
-#include "rest_health.h"
+#include "health.h"
 #include "strbuf.h"
 
 /* ---- bodies of the GET endpoints ---- */

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "rest_health.h"
+#include "health.h"
 
 enum { TTL = 30000 };
 #define MB (1024ULL * 1024ULL)
@@ -43,13 +43,13 @@ enum node {
 	NNODES
 };
 
-static const rest_kv east_tags[] = {{"dc", "east"}, {"rack", "7"}};
+static const health_kv east_tags[] = {{"dc", "east"}, {"rack", "7"}};
 
-static rest_node_state node(enum node n)
+static health_state node(enum node n)
 {
-	rest_node_state s = {
-	    .role = REST_ROLE_REPLICA,
-	    .pg = REST_PG_RUNNING,
+	health_state s = {
+	    .role = HEALTH_ROLE_REPLICA,
+	    .pg = HEALTH_PG_RUNNING,
 	    .lag_known = true,
 	    .lag_bytes = 1 * MB,
 	    .streaming = true,
@@ -65,14 +65,14 @@ static rest_node_state node(enum node n)
 	case PRIMARY_STARTING:
 	case STALE_PRIMARY:
 	case STALE_PAUSED:
-		s.role = REST_ROLE_PRIMARY;
+		s.role = HEALTH_ROLE_PRIMARY;
 		s.holds_leader_key = true;
 		s.lag_bytes = 0;
 		s.streaming = false;
-		s.pg = n == PRIMARY_DOWN       ? REST_PG_STOPPED
-		       : n == PRIMARY_CRASHED  ? REST_PG_CRASHED
-		       : n == PRIMARY_STARTING ? REST_PG_STARTING
-		                               : REST_PG_RUNNING;
+		s.pg = n == PRIMARY_DOWN       ? HEALTH_PG_STOPPED
+		       : n == PRIMARY_CRASHED  ? HEALTH_PG_CRASHED
+		       : n == PRIMARY_STARTING ? HEALTH_PG_STARTING
+		                               : HEALTH_PG_RUNNING;
 		if (n == STALE_PRIMARY)
 			s.heartbeat_age_ms = 31000;
 		if (n == STALE_PAUSED) {
@@ -81,7 +81,7 @@ static rest_node_state node(enum node n)
 		}
 		break;
 	case PRIMARY_NOLOCK:
-		s.role = REST_ROLE_PRIMARY;
+		s.role = HEALTH_ROLE_PRIMARY;
 		s.streaming = false;
 		break;
 	case REPLICA:
@@ -96,7 +96,7 @@ static rest_node_state node(enum node n)
 		s.noloadbalance = true;
 		break;
 	case REPLICA_DOWN:
-		s.pg = REST_PG_STOPPED;
+		s.pg = HEALTH_PG_STOPPED;
 		break;
 	case REPLICA_NOLAG:
 		s.lag_known = false;
@@ -114,21 +114,21 @@ static rest_node_state node(enum node n)
 		break;
 	case STANDBY_LEADER:
 	case STANDBY_LDR_DOWN:
-		s.role = REST_ROLE_STANDBY_LEADER;
+		s.role = HEALTH_ROLE_STANDBY_LEADER;
 		s.holds_leader_key = true;
 		s.is_standby_leader = true;
 		if (n == STANDBY_LDR_DOWN)
-			s.pg = REST_PG_STOPPED;
+			s.pg = HEALTH_PG_STOPPED;
 		break;
 	case PAUSED_NODCS:
-		s.role = REST_ROLE_PRIMARY;
+		s.role = HEALTH_ROLE_PRIMARY;
 		s.paused = true;
 		s.dcs_ok = false;
 		s.streaming = false;
 		break;
 	case UNINIT:
-		s.role = REST_ROLE_UNINITIALIZED;
-		s.pg = REST_PG_STOPPED;
+		s.role = HEALTH_ROLE_UNINITIALIZED;
+		s.pg = HEALTH_PG_STOPPED;
 		s.lag_known = false;
 		s.streaming = false;
 		break;
@@ -290,7 +290,7 @@ static const hc_case cases[] = {
 };
 
 /* Splits "k=v&k=v" into `kv` (pointing into `buf`); returns the count. */
-static size_t split_query(const char *q, char *buf, size_t bufsz, rest_kv *kv, size_t max)
+static size_t split_query(const char *q, char *buf, size_t bufsz, health_kv *kv, size_t max)
 {
 	size_t n = 0;
 
@@ -320,10 +320,10 @@ static void test_table(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const hc_case *c = &cases[i];
 		char buf[256];
-		rest_kv kv[8];
+		health_kv kv[8];
 		size_t n = split_query(c->query, buf, sizeof buf, kv, 8);
-		rest_node_state s = node(c->node);
-		int got = rest_health_status(c->path, n ? kv : NULL, n, &s);
+		health_state s = node(c->node);
+		int got = health_status(c->path, n ? kv : NULL, n, &s);
 		if (got != c->want) {
 			print_error("case '%s': %s?%s: got %d, want %d\n", c->name, c->path,
 			            c->query ? c->query : "", got, c->want);
@@ -360,8 +360,8 @@ static void test_every_endpoint_both_ways(void **state)
 	for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
 		bool ok = false, unavailable = false;
 		for (int n = 0; n < NNODES; n++) {
-			rest_node_state s = node((enum node)n);
-			int got = rest_health_status(paths[p], NULL, 0, &s);
+			health_state s = node((enum node)n);
+			int got = health_status(paths[p], NULL, 0, &s);
 			ok |= got == 200;
 			unavailable |= got == 503;
 		}
@@ -376,13 +376,13 @@ static void test_methods(void **state)
 {
 	(void)state;
 	/* The status code does not depend on the method; only GET carries a body. */
-	assert_true(rest_health_has_body(REST_GET, "/primary"));
-	assert_false(rest_health_has_body(REST_HEAD, "/primary"));
-	assert_false(rest_health_has_body(REST_OPTIONS, "/primary"));
-	assert_false(rest_health_has_body(REST_OPTIONS, "/replica"));
-	assert_false(rest_health_has_body(REST_GET, "/liveness"));
-	assert_false(rest_health_has_body(REST_GET, "/readiness"));
-	assert_true(rest_health_has_body(REST_GET, "/health"));
+	assert_true(health_has_body(REST_GET, "/primary"));
+	assert_false(health_has_body(REST_HEAD, "/primary"));
+	assert_false(health_has_body(REST_OPTIONS, "/primary"));
+	assert_false(health_has_body(REST_OPTIONS, "/replica"));
+	assert_false(health_has_body(REST_GET, "/liveness"));
+	assert_false(health_has_body(REST_GET, "/readiness"));
+	assert_true(health_has_body(REST_GET, "/health"));
 }
 
 static void test_parse_lag(void **state)
@@ -411,10 +411,10 @@ static void test_parse_lag(void **state)
 static void test_null_inputs(void **state)
 {
 	(void)state;
-	rest_node_state s = node(PRIMARY);
-	assert_int_equal(rest_health_status(NULL, NULL, 0, &s), 404);
-	assert_int_equal(rest_health_status("/primary", NULL, 3, &s), 200);
-	assert_int_equal(rest_health_status("/primary", NULL, 0, NULL), 503);
+	health_state s = node(PRIMARY);
+	assert_int_equal(health_status(NULL, NULL, 0, &s), 404);
+	assert_int_equal(health_status("/primary", NULL, 3, &s), 200);
+	assert_int_equal(health_status("/primary", NULL, 0, NULL), 503);
 }
 
 int main(void)

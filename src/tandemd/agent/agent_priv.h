@@ -88,7 +88,7 @@ struct agent {
 	int boot_puts;
 	uint64_t last_housekeeping_ms;
 	size_t housekeeping_members;
-	rest_kv *tags_kv;
+	health_kv *tags_kv;
 	size_t ntags_kv;
 
 	patch_op *patches;             /* PATCH/PUT /config writes waiting for the DCS */

@@ -56,7 +56,7 @@ int rest_query_parse(const char *query, size_t len, rest_query *out)
 	for (size_t i = 0; i < len; i++)
 		if (query[i] == '&')
 			npairs++;
-	rest_kv *kv = xcalloc(npairs, sizeof *kv);
+	health_kv *kv = xcalloc(npairs, sizeof *kv);
 	/* each pair's key and value, decoded, are no longer than the pair; two NULs per pair */
 	char *buf = xmalloc(len + 2 * npairs + 1);
 	size_t n = 0, used = 0, pos = 0;

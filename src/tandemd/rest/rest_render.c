@@ -95,7 +95,7 @@ char *rest_render_patroni(const agent_status *st)
 		}
 		json_object_set_new(o, "xlog", x);
 	}
-	if (replica && st->health.pg == REST_PG_RUNNING)
+	if (replica && st->health.pg == HEALTH_PG_RUNNING)
 		json_object_set_new(
 		    o, "replication_state",
 		    json_string(st->health.streaming ? "streaming" : "in archive recovery"));
@@ -396,7 +396,7 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	bool replica = st->role && strcmp(st->role, "replica") == 0;
 
 	gauge(out, l, "tandem_up", "Whether PostgreSQL is running (1) or not (0).",
-	      st->health.pg == REST_PG_RUNNING ? 1 : 0);
+	      st->health.pg == HEALTH_PG_RUNNING ? 1 : 0);
 	gauge(out, l, "tandem_leader", "Whether this member holds the leader key.",
 	      st->holds_leader_key ? 1 : 0);
 	gauge(out, l, "tandem_primary", "Whether PostgreSQL runs as a primary.", primary ? 1 : 0);

@@ -7,7 +7,7 @@
  * 400 (a `lag` query value that is not a size).
  *
  * When each endpoint answers 200 (otherwise 503). "Running" means PostgreSQL accepts connections
- * (REST_PG_RUNNING); "replica-ok" means: role REST_ROLE_REPLICA, PostgreSQL running, no
+ * (HEALTH_PG_RUNNING); "replica-ok" means: role HEALTH_ROLE_REPLICA, PostgreSQL running, no
  * noloadbalance tag, within `?lag=` when given, and matching `?replication_state=` when given.
  *
  *  GET /, /primary, /master, /read-write
@@ -37,7 +37,7 @@
  *node. GET /readiness the node holds the leader key and PostgreSQL is running (Patroni: the lock
  *alone; tandem adds "running"), or: PostgreSQL is running, replication is streaming, the lag is
  *known (Patroni: the DCS or the WAL receiver must tell the leader's position) and at most `?lag=`
- *(default: rest_node_state.max_lag_on_failover). `?mode=apply|write` is accepted and ignored: the
+ *(default: health_state.max_lag_on_failover). `?mode=apply|write` is accepted and ignored: the
  *	snapshot carries one lag figure.
  *
  * `?lag=<size>`: bytes, or a number with a unit B, kB, MB, GB or TB (powers of 1024, case as in
@@ -51,28 +51,28 @@
  * "true" when set and absent when not; arbitrary tags are compared as strings.
  *
  * Methods: GET, HEAD and OPTIONS answer the same status code; only GET carries a body, and
- * /liveness and /readiness never do (rest_health_has_body). Patroni's /quorum endpoints are not
+ * /liveness and /readiness never do (health_has_body). Patroni's /quorum endpoints are not
  * served (404): tandem has no quorum commit. */
-#ifndef TANDEMD_REST_HEALTH_H
-#define TANDEMD_REST_HEALTH_H
+#ifndef TANDEMD_HEALTH_H
+#define TANDEMD_HEALTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum rest_role {
-	REST_ROLE_UNINITIALIZED,
-	REST_ROLE_PRIMARY,
-	REST_ROLE_REPLICA,
-	REST_ROLE_STANDBY_LEADER,
-} rest_role;
+typedef enum health_role {
+	HEALTH_ROLE_UNINITIALIZED,
+	HEALTH_ROLE_PRIMARY,
+	HEALTH_ROLE_REPLICA,
+	HEALTH_ROLE_STANDBY_LEADER,
+} health_role;
 
-typedef enum rest_pg_state {
-	REST_PG_STOPPED,
-	REST_PG_STARTING,
-	REST_PG_RUNNING,
-	REST_PG_CRASHED,
-} rest_pg_state;
+typedef enum health_pg_state {
+	HEALTH_PG_STOPPED,
+	HEALTH_PG_STARTING,
+	HEALTH_PG_RUNNING,
+	HEALTH_PG_CRASHED,
+} health_pg_state;
 
 typedef enum rest_method {
 	REST_GET,
@@ -81,14 +81,14 @@ typedef enum rest_method {
 } rest_method;
 
 /* A key/value pair: a query parameter (already percent-decoded) or a user-defined tag. */
-typedef struct rest_kv {
+typedef struct health_kv {
 	const char *key;
 	const char *value;
-} rest_kv;
+} health_kv;
 
-typedef struct rest_node_state {
-	rest_role role;
-	rest_pg_state pg;
+typedef struct health_state {
+	health_role role;
+	health_pg_state pg;
 	bool holds_leader_key;
 	bool
 	    is_standby_leader; /* the node leads a standby cluster (holds its leader key as such) */
@@ -97,21 +97,21 @@ typedef struct rest_node_state {
 	bool streaming;     /* replica: streaming from its upstream (else: archive recovery) */
 	bool sync_standby;
 	bool nofailover, noloadbalance, nosync, clonefrom;
-	const rest_kv *tags; /* arbitrary user-defined tags */
+	const health_kv *tags; /* arbitrary user-defined tags */
 	size_t ntags;
 	bool paused;
 	uint64_t heartbeat_age_ms; /* since the HA loop last completed a pass */
 	uint64_t ttl_ms;
 	bool dcs_ok;
 	uint64_t max_lag_on_failover; /* bytes; the default bound of /readiness */
-} rest_node_state;
+} health_state;
 
 /* The status code for `path` (without the query string) with the `nquery` parameters `query`. */
-int rest_health_status(const char *path, const rest_kv *query, size_t nquery,
-                       const rest_node_state *s);
+int health_status(const char *path, const health_kv *query, size_t nquery,
+                       const health_state *s);
 
 /* Whether the answer to `method` on `path` carries a body (only GET, and not for the probes). */
-bool rest_health_has_body(rest_method method, const char *path);
+bool health_has_body(rest_method method, const char *path);
 
 /* Parses a `lag` value into bytes; 0 on success, -1 when malformed or out of range. */
 int rest_parse_lag(const char *text, uint64_t *bytes);

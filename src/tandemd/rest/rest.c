@@ -13,7 +13,7 @@
 #include "httpd.h"
 #include "listener.h"
 #include "log.h"
-#include "rest_health.h"
+#include "health.h"
 #include "rest_render.h"
 #include "rest_request.h"
 #include "strbuf.h"
@@ -65,14 +65,14 @@ static const struct {
     {"/switchover", R_SWITCHOVER}, {"/failsafe", R_FAILSAFE},
 };
 
-static route_kind route_of(const char *path, const rest_node_state *health)
+static route_kind route_of(const char *path, const health_state *health)
 {
 	if (!path)
 		return R_NONE;
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(path, routes[i].path) == 0)
 			return routes[i].kind;
-	if (rest_health_status(path, NULL, 0, health) != 404)
+	if (health_status(path, NULL, 0, health) != 404)
 		return R_HEALTH;
 	return R_NONE;
 }
@@ -168,7 +168,7 @@ static void serve_health(rest_server *r, http_req *req, const char *path, rest_m
 		http_respond_error(req, 400, "malformed query string", NULL);
 		return;
 	}
-	unsigned status = (unsigned)rest_health_status(path, q.kv, q.n, &st->health);
+	unsigned status = (unsigned)health_status(path, q.kv, q.n, &st->health);
 	rest_query_free(&q);
 	if (status == 404) {
 		http_respond_error(req, 404, "not found", NULL);
@@ -179,7 +179,7 @@ static void serve_health(rest_server *r, http_req *req, const char *path, rest_m
 		                   NULL);
 		return;
 	}
-	if (rest_health_has_body(m, path)) {
+	if (health_has_body(m, path)) {
 		char *body = rest_render_patroni(st);
 		respond_json(req, status, true, body);
 		free(body);
