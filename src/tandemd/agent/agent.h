@@ -14,9 +14,9 @@
 
 #include "dcs_codec.h"
 #include "err.h"
+#include "health.h"
 #include "metrics.h"
 #include "options.h"
-#include "health.h"
 
 typedef struct agent agent;
 
@@ -60,8 +60,8 @@ typedef struct agent_status {
 	const char *last_action; /* ha_action_name of the last decision */
 	const char *last_reason;
 
-	health_state health; /* for health_status() */
-	const dcs_view *view;   /* the whole cluster as this member sees it */
+	health_state health;  /* for health_status() */
+	const dcs_view *view; /* the whole cluster as this member sees it */
 	const tandemd_settings *settings;
 } agent_status;
 

@@ -149,8 +149,7 @@ static int readiness(const health_state *s, bool has_lag, uint64_t max_lag)
 	return code(s->lag_bytes <= (has_lag ? max_lag : s->max_lag_on_failover));
 }
 
-int health_status(const char *path, const health_kv *query, size_t nquery,
-                       const health_state *s)
+int health_status(const char *path, const health_kv *query, size_t nquery, const health_state *s)
 {
 	rest_endpoint ep = endpoint_of(path);
 	uint64_t max_lag = 0;
@@ -194,9 +193,9 @@ int health_status(const char *path, const health_kv *query, size_t nquery,
 		if (s->is_standby_leader) {
 			primary_ok = false;
 			replica_ok = false;
-			standby_ok =
-			    (s->role == HEALTH_ROLE_REPLICA || s->role == HEALTH_ROLE_STANDBY_LEADER) &&
-			    running;
+			standby_ok = (s->role == HEALTH_ROLE_REPLICA ||
+			              s->role == HEALTH_ROLE_STANDBY_LEADER) &&
+			             running;
 		} else {
 			primary_ok = s->role == HEALTH_ROLE_PRIMARY && running;
 			standby_ok = false;

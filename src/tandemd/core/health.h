@@ -107,8 +107,7 @@ typedef struct health_state {
 } health_state;
 
 /* The status code for `path` (without the query string) with the `nquery` parameters `query`. */
-int health_status(const char *path, const health_kv *query, size_t nquery,
-                       const health_state *s);
+int health_status(const char *path, const health_kv *query, size_t nquery, const health_state *s);
 
 /* Whether the answer to `method` on `path` carries a body (only GET, and not for the probes). */
 bool health_has_body(rest_method method, const char *path);

@@ -10,10 +10,10 @@
 
 #include "base64.h"
 #include "clock.h"
+#include "health.h"
 #include "httpd.h"
 #include "listener.h"
 #include "log.h"
-#include "health.h"
 #include "rest_render.h"
 #include "rest_request.h"
 #include "strbuf.h"
