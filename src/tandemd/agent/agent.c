@@ -128,28 +128,6 @@ static int write_passfile(agent *a, char **err)
 	return pgctl_write_passfile(a->passfile, e, n, err);
 }
 
-/* tandemd-fence, next to this executable. */
-static char *fence_program(char **err)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0) {
-		err_set(err, "cannot find tandemd's own executable (/proc/self/exe)");
-		return NULL;
-	}
-	exe[n] = '\0';
-	char *path = xasprintf("%s/tandemd-fence", dirname(exe));
-	if (access(path, X_OK) != 0) {
-		err_set(err,
-		        "%s: %s (it is installed with tandemd and fences PostgreSQL when the "
-		        "agent dies or freezes)",
-		        path, strerror(errno));
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
 /* "postgres://host:port/postgres" or "http://host:port/patroni" for a listen or connect
  * address checked at load (IPv6 in brackets). */
 static char *url_of(const char *scheme, const char *address, const char *default_port,
@@ -259,30 +237,14 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	if (!a->local_conninfo || write_passfile(a, err) != 0)
 		goto fail;
 
-	a->fence_path = fence_program(err);
-	if (!a->fence_path)
+	a->fence = agent_fence_new(a, err);
+	if (!a->fence)
 		goto fail;
-	if (!tandemd_watchdog_off(s)) {
-		/* Only checked here: the fence opens it while this member leads. */
-		if (access(s->watchdog_device, W_OK) == 0) {
-			a->watchdog_device = xstrdup(s->watchdog_device);
-			log_info("hardware watchdog %s, timeout %d s while leading",
-			         s->watchdog_device, tandemd_watchdog_timeout_s(s));
-		} else if (!strcasecmp(s->watchdog_mode, "required")) {
-			err_set(err, "watchdog.mode is required, but %s cannot be opened: %s",
-			        s->watchdog_device, strerror(errno));
-			goto fail;
-		} else {
-			log_info("no hardware watchdog (%s: %s): the fence process alone stops "
-			         "PostgreSQL",
-			         s->watchdog_device, strerror(errno));
-		}
-	}
 	char *log_path = xasprintf("%s.log", s->data_dir);
 	pgctl_opts po = {.bin_dir = s->bin_dir,
 	                 .data_dir = s->data_dir,
 	                 .log_path = log_path,
-	                 .fence_path = a->fence_path};
+	                 .fence_path = agent_fence_path(a)};
 	a->pc = pgctl_new(loop, &po, err);
 	free(log_path);
 	if (!a->pc)
@@ -651,11 +613,9 @@ void agent_free(agent *a)
 {
 	if (!a)
 		return;
-	agent_fence_stop(a);
+	agent_fence_free(a);
 	agent_failsafe_free(a);
 	agent_abort_patches(a);
-	free(a->fence_path);
-	free(a->watchdog_device);
 	if (a->dcs)
 		dcs_free(a->dcs);
 	if (a->etcd)

@@ -13,6 +13,7 @@
 typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
 typedef struct agent_failsafe agent_failsafe;
+typedef struct agent_fence agent_fence;
 
 struct agent {
 	uv_loop_t *loop;
@@ -101,12 +102,7 @@ struct agent {
 
 	agent_failsafe *failsafe; /* failsafe mode: owned by agent_failsafe.c */
 
-	/* the fence (agent_fence.c) */
-	char *fence_path;
-	char *watchdog_device; /* the hardware watchdog the fence uses; NULL: none */
-	uv_process_t *fence_proc;
-	uv_pipe_t *fence_pipe;
-	uint64_t fence_sent_ms; /* the last deadline sent; UINT64_MAX: none yet */
+	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
 
 	agent_status status;
 	agent_counters counters;
@@ -163,7 +159,12 @@ char *agent_slot_name(const char *member);
 /* agent_fence.c: tell the watchdog the deadline (the lease's safe end while we lead, else none);
  * starts it when it does not run. */
 void agent_fence_update(agent *a);
+/* Finds tandemd-fence and the hardware watchdog (watchdog.mode); NULL with *err. */
+agent_fence *agent_fence_new(agent *a, char **err);
+/* Stops the watchdog on purpose (it exits; PostgreSQL untouched). */
 void agent_fence_stop(agent *a);
+void agent_fence_free(agent *a); /* agent_fence_stop, then frees the part */
+const char *agent_fence_path(const agent *a);
 
 /* agent_failsafe.c: failsafe mode (see its header comment). */
 agent_failsafe *agent_failsafe_new(void);
