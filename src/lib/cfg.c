@@ -384,6 +384,36 @@ bool cfg_differs(const cfg_option *o, const void *a, const void *b)
 	return d;
 }
 
+static size_t value_size(cfg_type t)
+{
+	switch (t) {
+	case CFG_STRING:
+	case CFG_SECRET:
+		return sizeof(char *);
+	case CFG_LIST:
+		return sizeof(cfg_list);
+	case CFG_MAP:
+		return sizeof(cfg_map);
+	case CFG_INT:
+	case CFG_DURATION:
+	case CFG_SIZE:
+		return sizeof(long long);
+	case CFG_BOOL:
+		return sizeof(bool);
+	}
+	return 0;
+}
+
+void cfg_swap_value(const cfg_option *o, void *a, void *b)
+{
+	unsigned char tmp[sizeof(cfg_map) > sizeof(cfg_list) ? sizeof(cfg_map) : sizeof(cfg_list)];
+	size_t n = value_size(o->type);
+	unsigned char *x = (unsigned char *)a + o->offset, *y = (unsigned char *)b + o->offset;
+	memcpy(tmp, x, n);
+	memcpy(x, y, n);
+	memcpy(y, tmp, n);
+}
+
 void cfg_print_help(const cfg_table *t, FILE *out)
 {
 	for (size_t i = 0; i < t->n; i++) {

@@ -93,6 +93,10 @@ char *cfg_format(const cfg_option *o, const void *settings);
 
 /* Whether option `o` differs between two settings structs. */
 bool cfg_differs(const cfg_option *o, const void *a, const void *b);
+/* Exchanges option `o`'s value between two settings structs (ownership moves with it). A reload
+ * builds a whole new snapshot, then takes the running values of the options that are not
+ * reloadable back into it, so that what others point to stays valid. */
+void cfg_swap_value(const cfg_option *o, void *a, void *b);
 
 void cfg_print_help(const cfg_table *t, FILE *out);
 

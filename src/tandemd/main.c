@@ -63,16 +63,11 @@ static void on_shutdown_done(void *ud)
 	uv_stop(d->loop);
 }
 
-#define SWAP(field)                                                                                \
-	do {                                                                                       \
-		__typeof__(cur->field) tmp_ = cur->field;                                          \
-		cur->field = next.field;                                                           \
-		next.field = tmp_;                                                                 \
-	} while (0)
-
-/* SIGHUP: re-reads the file; the reloadable settings (PostgreSQL parameters and pg_hba, tags,
- * log level, REST credentials) take effect, the others are reported as needing a restart. A bad
- * file changes nothing. */
+/* SIGHUP: re-reads the file into a whole new snapshot and checks it; a bad file changes nothing.
+ * The options the table marks reloadable (PostgreSQL parameters and pg_hba, tags, log level,
+ * REST credentials) take effect; the others keep their running values (taken back into the new
+ * snapshot, so that whatever points to them stays valid) and are reported as needing a restart.
+ * The snapshot then replaces the running one in place, at this loop boundary. */
 static void reload(daemon_ *d)
 {
 	tandemd_settings next;
@@ -87,17 +82,23 @@ static void reload(daemon_ *d)
 	tandemd_settings *cur = d->s;
 	for (size_t i = 0; i < tandemd_options.n; i++) {
 		const cfg_option *o = &tandemd_options.options[i];
-		if (!o->reloadable && cfg_differs(o, cur, &next))
+		if (o->reloadable)
+			continue;
+		if (cfg_differs(o, cur, &next))
 			log_warning("SIGHUP: %s changed, which takes a restart of tandemd to apply",
 			            o->name);
+		cfg_swap_value(o, cur, &next);
 	}
-	SWAP(parameters);
-	SWAP(pg_hba);
-	SWAP(tags);
-	SWAP(log_level);
-	SWAP(restapi_username);
-	SWAP(restapi_password);
-	tandemd_settings_free(&next);
+	/* Derived from etcd3.host(s), which are not reloadable. */
+	char **endpoints = next.etcd3_endpoints;
+	size_t nendpoints = next.etcd3_nendpoints;
+	next.etcd3_endpoints = cur->etcd3_endpoints;
+	next.etcd3_nendpoints = cur->etcd3_nendpoints;
+	cur->etcd3_endpoints = endpoints;
+	cur->etcd3_nendpoints = nendpoints;
+	tandemd_settings old = *cur;
+	*cur = next;
+	tandemd_settings_free(&old);
 	log_level level;
 	if (log_level_parse(cur->log_level, &level) == 0)
 		log_set_level(level);

@@ -331,3 +331,58 @@ def test_config_write_in_flight_at_shutdown(attach_logs):
             c.etcd.proc.send_signal(signal.SIGCONT)
         problems = c.cleanup()
     assert not problems, "\n\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# SIGHUP
+
+
+def test_sighup_swaps_in_a_new_snapshot(healthy):
+    """SIGHUP builds a whole new settings snapshot: the reloadable options (a PostgreSQL
+    parameter, a tag) take effect; a changed option that is not reloadable (etcd3.hosts, here
+    pointing nowhere) is reported and keeps its running value, so the agent keeps talking to the
+    same etcd; a broken file changes nothing."""
+    c, _ = healthy
+    m = c.members[1]
+    original = m.config_path.read_text()
+
+    def reload_with(text):
+        m.config_path.write_text(text)
+        off = m.log_size()
+        m.proc.send_signal(signal.SIGHUP)
+        return off
+
+    def tags():
+        return (m.patroni() or {}).get("tags") or {}
+
+    try:
+        changed = (original
+                   .replace("tags:\n", "tags:\n  nofailover: true\n")
+                   .replace("  pg_hba:\n", "  parameters:\n    work_mem: 9MB\n  pg_hba:\n")
+                   .replace(f"  hosts: {c.etcd.host}\n", "  hosts: 127.0.0.1:9\n"))
+        assert changed.count("127.0.0.1:9\n") == 1 and "work_mem: 9MB" in changed
+        off = reload_with(changed)
+        wait_until(lambda: show(m, "work_mem") == "9MB", T_CHANGE, "work_mem from the YAML")
+        wait_until(lambda: tags().get("nofailover") is True, T_CHANGE, "the nofailover tag")
+        log = m.log_since(off)
+        assert "etcd3.hosts changed, which takes a restart of tandemd to apply" in log, log
+        assert "SIGHUP: configuration reloaded" in log, log
+        # Still on the running etcd: the member key, written after the reload, has the tag.
+        def key_tags():
+            v = c.etcd.get(c.key(f"members/{m.name}"))
+            return (json.loads(v) if v else {}).get("tags") or {}
+
+        wait_until(lambda: key_tags().get("nofailover") is True, T_CHANGE,
+                   "the tag in the member key, through the running etcd")
+        c.wait_healthy(T_CHANGE)
+        assert m.alive(), m.log()
+
+        off = reload_with("scope: [unterminated\n")
+        wait_until(lambda: "keeping the current one" in m.log_since(off), T_CHANGE,
+                   "the broken file refused")
+        assert show(m, "work_mem") == "9MB" and tags().get("nofailover") is True
+    finally:
+        reload_with(original)
+    wait_until(lambda: show(m, "work_mem") == "4MB", T_CHANGE, "work_mem back")
+    wait_until(lambda: "nofailover" not in tags(), T_CHANGE, "the tag gone")
+    assert m.alive(), m.log()

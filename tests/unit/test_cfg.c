@@ -367,6 +367,34 @@ static void test_format_round_trip(void **state)
 	tu_remove_file(f.path);
 }
 
+/* Every type's value moves whole between two structs, and back. */
+static void test_swap_value(void **state)
+{
+	(void)state;
+	tfile f = yaml_file(full_yaml());
+	tset a;
+	load_ok(&a, ARGV(f.flag, "--offset=-17", "--interval=1500ms", "--tags=p,q,r"), NOENV);
+	tset b;
+	load_ok(&b, NOARGS, NOENV);
+	for (size_t i = 0; i < table.n; i++) {
+		const cfg_option *o = &options[i];
+		char *before_a = cfg_format(o, &a), *before_b = cfg_format(o, &b);
+		cfg_swap_value(o, &a, &b);
+		char *after_a = cfg_format(o, &a), *after_b = cfg_format(o, &b);
+		assert_string_equal(after_a, before_b);
+		assert_string_equal(after_b, before_a);
+		free(before_a);
+		free(before_b);
+		free(after_a);
+		free(after_b);
+	}
+	assert_int_equal(b.interval, 1500);
+	ASSERT_LIST(&b.tags, "p", "q", "r");
+	cfg_free(&table, &a);
+	cfg_free(&table, &b);
+	tu_remove_file(f.path);
+}
+
 static void test_differs(void **state)
 {
 	(void)state;
@@ -415,7 +443,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_size),     cmocka_unit_test(test_parse_bool),
 	    cmocka_unit_test(test_set_text),       cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_format_values),  cmocka_unit_test(test_format_round_trip),
-	    cmocka_unit_test(test_differs),        cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_differs),        cmocka_unit_test(test_swap_value),
+	    cmocka_unit_test(test_help),
 	};
 	return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);
 }
