@@ -39,11 +39,9 @@ static void answerf(api_plan *plan, unsigned status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *m = NULL;
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	answer(plan, status, m ? m : "error");
+	answer(plan, status, m);
 	free(m);
 }
 

@@ -54,8 +54,7 @@ char *xstrndup(const char *s, size_t n)
 	return d;
 }
 
-static char *vformat(const char *fmt, va_list ap) TND_PRINTF(1, 0);
-static char *vformat(const char *fmt, va_list ap)
+char *xvasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
@@ -67,7 +66,7 @@ char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = vformat(fmt, ap);
+	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -78,7 +77,7 @@ void err_set(char **errp, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = vformat(fmt, ap);
+	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(*errp);
 	*errp = s;
@@ -90,7 +89,7 @@ void err_prefix(char **errp, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *prefix = vformat(fmt, ap);
+	char *prefix = xvasprintf(fmt, ap);
 	va_end(ap);
 	char *s = xasprintf("%s: %s", prefix, *errp ? *errp : "unknown error");
 	free(prefix);

@@ -4,6 +4,7 @@
 #ifndef TANDEM_ERR_H
 #define TANDEM_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define TND_MUST_CHECK   __attribute__((warn_unused_result))
@@ -22,5 +23,6 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) TND_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) TND_PRINTF(1, 0);
 
 #endif

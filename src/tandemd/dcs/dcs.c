@@ -375,9 +375,10 @@ void dcs_lease_grant(dcs *d, dcs_cb cb, void *ud)
 	op_started(o, etcd_lease_grant(d->e, d->ttl_s, d->timeout_ms, on_done, o));
 }
 
-void dcs_lease_keepalive(dcs *d, dcs_keepalive_cb cb, void *ud)
+/* A keep-alive of our lease, timed from its send (a plain one, or the leader's renewal). */
+static void keepalive(dcs *d, op_kind kind, dcs_keepalive_cb cb, void *ud)
 {
-	op *o = op_new(d, OP_KEEPALIVE, NULL, cb, ud);
+	op *o = op_new(d, kind, NULL, cb, ud);
 	if (!d->lease) {
 		op_fail_now(o, DCS_LOST, "no lease");
 		return;
@@ -385,6 +386,11 @@ void dcs_lease_keepalive(dcs *d, dcs_keepalive_cb cb, void *ud)
 	o->lease = d->lease;
 	o->sent_ms = clock_mono_ms();
 	op_started(o, etcd_lease_keepalive(d->e, d->lease, d->timeout_ms, on_done, o));
+}
+
+void dcs_lease_keepalive(dcs *d, dcs_keepalive_cb cb, void *ud)
+{
+	keepalive(d, OP_KEEPALIVE, cb, ud);
 }
 
 void dcs_lease_revoke(dcs *d, dcs_cb cb, void *ud)
@@ -413,14 +419,7 @@ void dcs_acquire_leader(dcs *d, dcs_cb cb, void *ud)
 
 void dcs_renew_leader(dcs *d, dcs_keepalive_cb cb, void *ud)
 {
-	op *o = op_new(d, OP_RENEW, NULL, cb, ud);
-	if (!d->lease) {
-		op_fail_now(o, DCS_LOST, "no lease");
-		return;
-	}
-	o->lease = d->lease;
-	o->sent_ms = clock_mono_ms();
-	op_started(o, etcd_lease_keepalive(d->e, d->lease, d->timeout_ms, on_done, o));
+	keepalive(d, OP_RENEW, cb, ud);
 }
 
 void dcs_release_leader(dcs *d, dcs_cb cb, void *ud)

@@ -121,12 +121,10 @@ static void verdict(rest_verdict *v, unsigned status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *m = NULL;
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(v->message);
-	v->message = m ? m : xstrdup("error");
+	v->message = m;
 	v->status = status;
 }
 
