@@ -19,11 +19,6 @@
 #include "proc.h"
 #include "strbuf.h"
 
-uint64_t agent_now(void)
-{
-	return clock_mono_ms();
-}
-
 static uint64_t wall_ms(void)
 {
 	struct timeval tv;
@@ -392,7 +387,7 @@ static void heartbeat(agent *a)
 static void on_tick(uv_timer_t *t)
 {
 	agent *a = t->data;
-	uint64_t mono = agent_now(), wall = wall_ms();
+	uint64_t mono = clock_mono_ms(), wall = wall_ms();
 	ha_tilt tilt = ha_tilt_detect(&a->hc, a->last_tick_mono, a->last_tick_wall, mono, wall);
 	if (tilt != HA_TILT_NONE) {
 		if (!a->mem.tilt)
@@ -459,17 +454,6 @@ void agent_action_done(agent *a)
 		return;
 	}
 	agent_kick(a); /* the pass that follows publishes what the step changed */
-}
-
-bool agent_member_running(const dcs_member *m)
-{
-	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
-}
-
-bool agent_holds_key(const agent *a)
-{
-	const dcs_view *v = dcs_get_view(a->dcs);
-	return v->leader && !strcmp(v->leader, a->s->name);
 }
 
 /* The end-of-pass hook: what the pass changed, made visible (the member key, the fence's
@@ -557,7 +541,7 @@ static void on_leftover_wait(uv_timer_t *t)
 {
 	agent *a = t->data;
 	pid_t pid = leftover_postmaster(a);
-	uint64_t now = agent_now();
+	uint64_t now = clock_mono_ms();
 	if (pid && now <= a->leftover_deadline_ms)
 		return;
 	if (pid && a->leftover_signal == SIGINT) {
@@ -591,7 +575,7 @@ void agent_start(agent *a)
 	            (int)pid, a->s->data_dir);
 	kill(pid, SIGINT);
 	a->leftover_signal = SIGINT;
-	a->leftover_deadline_ms = agent_now() + 60000;
+	a->leftover_deadline_ms = clock_mono_ms() + 60000;
 	uv_timer_start(&a->wait, on_leftover_wait, 100, 100);
 }
 

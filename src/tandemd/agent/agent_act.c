@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "diverge.h"
 #include "log.h"
 #include "strbuf.h"
@@ -22,7 +23,7 @@ enum {
 void agent_fail_action(agent *a, const char *what, const char *err)
 {
 	log_error("%s: %s", what, err ? err : "failed");
-	ha_memory_failed(&a->mem, &a->hc, agent_now());
+	ha_memory_failed(&a->mem, &a->hc, clock_mono_ms());
 	agent_action_done(a);
 }
 
@@ -30,7 +31,7 @@ void agent_fail_action(agent *a, const char *what, const char *err)
  * max_restarts of either, the leader leaves leadership to a replica (a full disk fails both). */
 static void promote_failed(agent *a, const char *what, const char *err)
 {
-	ha_memory_restarted(&a->mem, agent_now());
+	ha_memory_restarted(&a->mem, clock_mono_ms());
 	agent_fail_action(a, what, err);
 }
 
@@ -154,7 +155,7 @@ static void on_promoted(bool ok, const char *err, void *ud)
 	}
 	log_info("promoting PostgreSQL");
 	metrics_inc(&a->counters.promotions, 1);
-	ha_memory_promoting(&a->mem, &a->hc, agent_now());
+	ha_memory_promoting(&a->mem, &a->hc, clock_mono_ms());
 	a->became_leader_pending = true;
 	agent_action_done(a);
 }
@@ -184,7 +185,7 @@ static void act_promote(agent *a)
 static void act_restart_crashed(agent *a)
 {
 	char *e = NULL;
-	ha_memory_restarted(&a->mem, agent_now());
+	ha_memory_restarted(&a->mem, clock_mono_ms());
 	metrics_inc(&a->counters.pg_restarts, 1);
 	a->sync_settle_until_ms = a->mem.last_restart_ms + a->hc.ttl_ms;
 	/* Only data that was a primary restarts as one. A replica's data (we took the key and

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -44,7 +45,7 @@ static void boot_moved(agent *a, bool ok)
 static void boot_fail(agent *a, const char *what, const char *err)
 {
 	log_error("bootstrap failed: %s: %s", what, err ? err : "failed");
-	ha_memory_failed(&a->mem, &a->hc, agent_now());
+	ha_memory_failed(&a->mem, &a->hc, clock_mono_ms());
 	agent_stop_pg(a, PGCTL_IMMEDIATE, AGENT_STOP_STEP_MS, boot_moved);
 }
 

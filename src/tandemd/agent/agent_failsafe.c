@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "http_fanout.h"
 #include "log.h"
 
@@ -191,7 +192,7 @@ static bool round_needed(agent *a)
 	if (!mode_on(v) || a->stopping || agent_pg_state(a) != HA_PG_PRIMARY)
 		return false;
 	bool we_lead = agent_holds_key(a);
-	return !a->dcs_ok || !we_lead || !ha_outlives(&a->hc, a->lease_expiry_ms, agent_now());
+	return !a->dcs_ok || !we_lead || !ha_outlives(&a->hc, a->lease_expiry_ms, clock_mono_ms());
 }
 
 void agent_failsafe_round(agent *a)
@@ -234,7 +235,7 @@ void agent_failsafe_round(agent *a)
 	uint64_t timeout = a->hc.retry_timeout_ms / 2;
 	if (timeout > a->hc.loop_wait_ms)
 		timeout = a->hc.loop_wait_ms;
-	r->sent_ms = agent_now();
+	r->sent_ms = clock_mono_ms();
 	a->failsafe->round = r;
 	r->call = http_fanout_post(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
 	                           userpwd, timeout, on_round, r);
@@ -274,7 +275,7 @@ int agent_failsafe_confirm(agent *a, const char *name, char **why)
 		free(a->failsafe->leader);
 		a->failsafe->leader = xstrdup(name);
 	}
-	a->failsafe->leader_until_ms = agent_now() + a->hc.ttl_ms;
+	a->failsafe->leader_until_ms = clock_mono_ms() + a->hc.ttl_ms;
 	return 0;
 }
 
@@ -293,5 +294,5 @@ const char *agent_failsafe_leader(agent *a, uint64_t now)
 
 bool agent_failsafe_active(agent *a)
 {
-	return a->failsafe->expiry_ms > agent_now() && round_needed(a);
+	return a->failsafe->expiry_ms > clock_mono_ms() && round_needed(a);
 }

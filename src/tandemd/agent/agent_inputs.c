@@ -69,7 +69,7 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 	memset(in, 0, sizeof *in);
 	effective_config(a, v);
 	in->cfg = a->hc;
-	in->now_ms = agent_now();
+	in->now_ms = clock_mono_ms();
 	in->wall_ms = wall_ms();
 
 	ha_member *members = xcalloc(v->nmembers + 1, sizeof *members);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -133,7 +134,7 @@ static void checkpoint_after_promote(agent *a)
 void agent_leader_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
-	uint64_t now = agent_now();
+	uint64_t now = clock_mono_ms();
 	if (a->became_leader_pending) {
 		a->became_leader_pending = false;
 		a->mem.promote_until_ms = 0;

@@ -108,11 +108,13 @@ struct agent {
 	agent_counters counters;
 };
 
-/* agent.c */
+/* agent.c: the only calls the parts make up into the loop: a step ended (agent_action_done),
+ * a pass is wanted (agent_kick), the member key should say something new. */
 void agent_kick(agent *a);
 void agent_action_done(agent *a);
 void agent_publish_member(agent *a);
-uint64_t agent_now(void);
+
+/* agent_view.c */
 /* A member key saying "running" with a WAL position. */
 bool agent_member_running(const dcs_member *m);
 /* The DCS view names this member as the holder of the leader key. */

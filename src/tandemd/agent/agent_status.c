@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "diverge.h"
 
 /* ---- status ---- */
@@ -95,7 +96,7 @@ const agent_status *agent_status_get(agent *a)
 	h->tags = a->tags_kv;
 	h->ntags = a->ntags_kv;
 	h->paused = st->paused;
-	uint64_t now = agent_now();
+	uint64_t now = clock_mono_ms();
 	h->heartbeat_age_ms = a->last_pass_done_ms ? now - a->last_pass_done_ms : 0;
 	h->ttl_ms = a->hc.ttl_ms;
 	h->dcs_ok = a->dcs_ok;
