@@ -155,6 +155,10 @@ static const cfg_option options[] = {
     {"restapi.allowlist", CFG_LIST, NULL, 0, 0, false, OPT(restapi_allowlist), "CIDR,...",
      "only these peers (addresses or CIDR blocks) may use the changing endpoints; empty: any",
      check_allowlist},
+    {"restapi.allowlist_include_members", CFG_BOOL, "false", 0, 0, false,
+     OPT(restapi_allowlist_include_members), "BOOL",
+     "the members' api_url hosts (numeric addresses only) may use the changing endpoints too",
+     NULL},
     {"restapi.allowlist_all", CFG_BOOL, "false", 0, 0, false, OPT(restapi_allowlist_all), "BOOL",
      "restapi.allowlist guards every endpoint, health checks and /metrics too", NULL},
 
@@ -260,8 +264,8 @@ static const char *const unsupported[] = {
     "log.traceback_level", "log.max_queue_size", "log.type",
     /* restapi */
     "restapi.certfile", "restapi.keyfile", "restapi.keyfile_password", "restapi.cafile",
-    "restapi.ciphers", "restapi.verify_client", "restapi.allowlist_include_members",
-    "restapi.http_extra_headers", "restapi.https_extra_headers", "restapi.request_queue_size",
+    "restapi.ciphers", "restapi.verify_client", "restapi.http_extra_headers",
+    "restapi.https_extra_headers", "restapi.request_queue_size",
     /* etcd3 */
     "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
     "etcd3.cert_reqs", "etcd3.retry_timeout",
@@ -483,8 +487,10 @@ static int check_settings(const tandemd_settings *s, char **err)
 		err_set(err, "restapi.authentication.password is empty");
 		return -1;
 	}
-	if (s->restapi_allowlist_all && s->restapi_allowlist.n == 0) {
-		err_set(err, "restapi.allowlist_all is true but restapi.allowlist is empty");
+	if (s->restapi_allowlist_all && s->restapi_allowlist.n == 0 &&
+	    !s->restapi_allowlist_include_members) {
+		err_set(err, "restapi.allowlist_all is true but restapi.allowlist is empty (and "
+		             "restapi.allowlist_include_members is false)");
 		return -1;
 	}
 	if (s->synchronous_mode_strict && !s->synchronous_mode) {

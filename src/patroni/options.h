@@ -26,7 +26,8 @@ typedef struct tandemd_settings {
 	/* tandem's opt-in: the changing endpoints may be open (no authentication) on a REST API
 	 * that listens beyond loopback. */
 	bool restapi_allow_unauthenticated_changes;
-	cfg_list restapi_allowlist; /* CIDR blocks or addresses; empty: every peer */
+	cfg_list restapi_allowlist;             /* CIDR blocks or addresses; empty: every peer */
+	bool restapi_allowlist_include_members; /* the members' api_url hosts are listed too */
 	bool restapi_allowlist_all; /* the allowlist guards every endpoint, health checks too */
 
 	char *etcd3_host;

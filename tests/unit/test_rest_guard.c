@@ -98,20 +98,57 @@ static void test_allowlist(void **state)
 	                        mapped = peer("::ffff:10.0.0.9"), v6 = peer("2001:db8::1");
 
 	/* An empty allowlist admits everyone, everywhere. */
-	assert_true(rest_allowlist_admits(&allow, false, true, SA(out)));
-	assert_true(rest_allowlist_admits(&allow, true, false, SA(out)));
+	assert_true(rest_allowlist_admits(&allow, NULL, false, true, SA(out)));
+	assert_true(rest_allowlist_admits(&allow, NULL, true, false, SA(out)));
 
 	assert_int_equal(cidr_list_parse("10.0.0.0/24, 2001:db8::/32", &allow, &err), 0);
 	/* Changing endpoints: only the listed peers. */
-	assert_true(rest_allowlist_admits(&allow, false, true, SA(in)));
-	assert_true(rest_allowlist_admits(&allow, false, true, SA(mapped)));
-	assert_true(rest_allowlist_admits(&allow, false, true, SA(v6)));
-	assert_false(rest_allowlist_admits(&allow, false, true, SA(out)));
-	assert_false(rest_allowlist_admits(&allow, false, true, NULL));
+	assert_true(rest_allowlist_admits(&allow, NULL, false, true, SA(in)));
+	assert_true(rest_allowlist_admits(&allow, NULL, false, true, SA(mapped)));
+	assert_true(rest_allowlist_admits(&allow, NULL, false, true, SA(v6)));
+	assert_false(rest_allowlist_admits(&allow, NULL, false, true, SA(out)));
+	assert_false(rest_allowlist_admits(&allow, NULL, false, true, NULL));
 	/* Health checks: everyone, unless allowlist_all. */
-	assert_true(rest_allowlist_admits(&allow, false, false, SA(out)));
-	assert_false(rest_allowlist_admits(&allow, true, false, SA(out)));
-	assert_true(rest_allowlist_admits(&allow, true, false, SA(in)));
+	assert_true(rest_allowlist_admits(&allow, NULL, false, false, SA(out)));
+	assert_false(rest_allowlist_admits(&allow, NULL, true, false, SA(out)));
+	assert_true(rest_allowlist_admits(&allow, NULL, true, false, SA(in)));
+	cidr_list_free(&allow);
+}
+
+/* restapi.allowlist_include_members: the hosts of the members' api_url, numeric ones only. */
+static void test_allowlist_include_members(void **state)
+{
+	(void)state;
+	dcs_member members[] = {
+	    {.name = "m1", .api_url = "http://10.0.2.1:8008/patroni"},
+	    {.name = "m2", .api_url = "http://[2001:db8::2]:8008/patroni"},
+	    {.name = "m3", .api_url = "http://db3.example.com:8008/patroni"},
+	    {.name = "m4", .api_url = NULL},
+	    {.name = "m5", .api_url = "not a url"},
+	};
+	dcs_view view = {.members = members, .nmembers = sizeof members / sizeof members[0]};
+	struct sockaddr_storage m1 = peer("10.0.2.1"), m1_mapped = peer("::ffff:10.0.2.1"),
+	                        m2 = peer("2001:db8::2"), other = peer("10.0.2.9"),
+	                        listed = peer("192.0.2.7");
+	assert_true(rest_peer_is_member(&view, SA(m1)));
+	assert_true(rest_peer_is_member(&view, SA(m1_mapped)));
+	assert_true(rest_peer_is_member(&view, SA(m2)));
+	assert_false(rest_peer_is_member(&view, SA(other)));
+	assert_false(rest_peer_is_member(NULL, SA(m1)));
+
+	/* Members alone restrict the changing endpoints... */
+	cidr_list none = {0, NULL};
+	assert_true(rest_allowlist_admits(&none, &view, false, true, SA(m1)));
+	assert_false(rest_allowlist_admits(&none, &view, false, true, SA(other)));
+	assert_true(rest_allowlist_admits(&none, &view, false, false, SA(other)));
+	/* ...and add to an allowlist. */
+	cidr_list allow = {0, NULL};
+	char *err = NULL;
+	assert_int_equal(cidr_list_parse("192.0.2.0/24", &allow, &err), 0);
+	assert_true(rest_allowlist_admits(&allow, &view, false, true, SA(listed)));
+	assert_true(rest_allowlist_admits(&allow, &view, true, false, SA(m2)));
+	assert_false(rest_allowlist_admits(&allow, &view, true, false, SA(other)));
+	assert_false(rest_allowlist_admits(&allow, NULL, false, true, SA(m1)));
 	cidr_list_free(&allow);
 }
 
@@ -217,6 +254,7 @@ int main(void)
 	    cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_exposure_rule),
 	    cmocka_unit_test(test_allowlist),
+	    cmocka_unit_test(test_allowlist_include_members),
 	    cmocka_unit_test(test_throttle_blocks_after_five_failures),
 	    cmocka_unit_test(test_throttle_window_and_success),
 	    cmocka_unit_test(test_throttle_table_is_bounded),

@@ -332,6 +332,9 @@ static void test_restapi_access(void **state)
 	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--restapi.allowlist_all", "true"),
 	           ENV(DATA_DIR_ENV), "restapi.allowlist_all", "restapi.allowlist is empty");
 	tu_remove_file(path);
+	extra_ok(&s, "restapi:\n  allowlist_include_members: true\n  allowlist_all: true\n");
+	assert_true(s.restapi_allowlist_include_members);
+	tandemd_settings_free(&s);
 	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--restapi.authentication.username", "",
 	                "--restapi.authentication.password", "pw"),
 	           ENV(DATA_DIR_ENV), "restapi.authentication.username", "is empty");

@@ -499,7 +499,8 @@ static void on_request(http_req *req, void *ud)
 	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
 	bool failsafe_post = k == R_FAILSAFE && strcmp(method, "POST") == 0;
 	bool changing = is_post_route(k) || cfg_write || failsafe_post;
-	if (!rest_allowlist_admits(&r->allow, r->s->restapi_allowlist_all, changing,
+	const dcs_view *members = r->s->restapi_allowlist_include_members ? st->view : NULL;
+	if (!rest_allowlist_admits(&r->allow, members, r->s->restapi_allowlist_all, changing,
 	                           http_req_peer(req))) {
 		if (changing)
 			audit(req, NULL, 403, "the peer is not in restapi.allowlist");

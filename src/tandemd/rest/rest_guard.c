@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "listener.h"
 #include "strbuf.h"
 
@@ -45,24 +46,51 @@ rest_exposure rest_exposure_check(const tandemd_settings *s, char **err)
 	return REST_EXPOSURE_REFUSED;
 }
 
-bool rest_allowlist_admits(const cidr_list *allow, bool all, bool changing,
+bool rest_peer_is_member(const dcs_view *view, const struct sockaddr *peer)
+{
+	if (!view || !peer)
+		return false;
+	bool found = false;
+	for (size_t i = 0; i < view->nmembers && !found; i++) {
+		const char *url = view->members[i].api_url;
+		addr a;
+		char *err = NULL;
+		if (!url || addr_parse_url(url, 80, &a, &err) < 0) {
+			free(err);
+			continue;
+		}
+		cidr c;
+		if (cidr_parse(a.host, &c, &err) == 0) {
+			cidr_list one = {1, &c};
+			found = cidr_list_match(&one, peer);
+		}
+		free(err);
+		addr_clear(&a);
+	}
+	return found;
+}
+
+bool rest_allowlist_admits(const cidr_list *allow, const dcs_view *members, bool all, bool changing,
                            const struct sockaddr *peer)
 {
-	if (!allow || allow->n == 0 || (!changing && !all))
+	bool listed = allow && allow->n > 0;
+	if ((!listed && !members) || (!changing && !all))
 		return true;
-	return peer && cidr_list_match(allow, peer);
+	if (!peer)
+		return false;
+	return (listed && cidr_list_match(allow, peer)) || rest_peer_is_member(members, peer);
 }
 
 /* ---- throttle ---- */
 
 /* The peer's address as the table keys it; false for an address family it does not know. */
-static bool peer_key(const struct sockaddr *peer, int *family, uint8_t addr[16])
+static bool peer_key(const struct sockaddr *peer, int *family, uint8_t key[16])
 {
-	memset(addr, 0, 16);
+	memset(key, 0, 16);
 	if (!peer)
 		return false;
 	if (peer->sa_family == AF_INET) {
-		memcpy(addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+		memcpy(key, &((const struct sockaddr_in *)peer)->sin_addr, 4);
 		*family = AF_INET;
 		return true;
 	}
@@ -70,10 +98,10 @@ static bool peer_key(const struct sockaddr *peer, int *family, uint8_t addr[16])
 		return false;
 	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
-		memcpy(addr, a6->s6_addr + 12, 4);
+		memcpy(key, a6->s6_addr + 12, 4);
 		*family = AF_INET;
 	} else {
-		memcpy(addr, a6->s6_addr, 16);
+		memcpy(key, a6->s6_addr, 16);
 		*family = AF_INET6;
 	}
 	return true;
@@ -83,12 +111,12 @@ static bool peer_key(const struct sockaddr *peer, int *family, uint8_t addr[16])
 static int find(const rest_throttle *t, const struct sockaddr *peer)
 {
 	int family;
-	uint8_t addr[16];
-	if (!peer_key(peer, &family, addr))
+	uint8_t key[16];
+	if (!peer_key(peer, &family, key))
 		return -1;
 	for (int i = 0; i < REST_THROTTLE_SLOTS; i++) {
 		const rest_throttle_slot *s = &t->slot[i];
-		if (s->used && s->family == family && memcmp(s->addr, addr, 16) == 0)
+		if (s->used && s->family == family && memcmp(s->addr, key, 16) == 0)
 			return i;
 	}
 	return -1;

@@ -5,7 +5,8 @@
  *    (POST /switchover, /failover, /restart, /reinitialize, /reload, /failsafe, PATCH and PUT
  *    /config) may be left without authentication only on a REST API that listens on loopback,
  *    or with the operator's explicit restapi.allow_unauthenticated_changes: true.
- *  - The allowlist (restapi.allowlist): the peers that may use the changing endpoints, or every
+ *  - The allowlist (restapi.allowlist, and with restapi.allowlist_include_members the hosts
+ *    of the members' api_url): the peers that may use the changing endpoints, or every
  *    endpoint with restapi.allowlist_all.
  *  - The throttle: a peer that failed authentication REST_THROTTLE_FAILURES times within
  *    REST_THROTTLE_WINDOW_MS is answered 429 for REST_THROTTLE_BLOCK_MS. A fixed table of
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "cidr.h"
+#include "dcs_codec.h"
 #include "err.h"
 #include "options.h"
 
@@ -36,9 +38,15 @@ bool rest_listen_is_loopback(const char *listen);
 /* The exposure rule. REST_EXPOSURE_REFUSED sets *err to why, naming the keys that fix it. */
 rest_exposure rest_exposure_check(const tandemd_settings *s, char **err);
 
-/* Whether `peer` may use an endpoint: with an empty allowlist everyone may; otherwise the
- * changing endpoints (and, with `all`, every endpoint) only the peers it holds. */
-bool rest_allowlist_admits(const cidr_list *allow, bool all, bool changing,
+/* Whether `peer` is the host of a member's api_url in `view`. Only numeric hosts count:
+ * tandemd resolves no names. */
+bool rest_peer_is_member(const dcs_view *view, const struct sockaddr *peer);
+
+/* Whether `peer` may use an endpoint. `members` is the cluster's view when
+ * restapi.allowlist_include_members is on, else NULL. With neither an allowlist nor `members`
+ * everyone may; otherwise the changing endpoints (and, with `all`, every endpoint) only the
+ * peers in the allowlist or, with `members`, the members' hosts. */
+bool rest_allowlist_admits(const cidr_list *allow, const dcs_view *members, bool all, bool changing,
                            const struct sockaddr *peer);
 
 enum {
