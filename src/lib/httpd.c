@@ -348,11 +348,12 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		    flags, 0, accept_policy, d, on_access, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i], MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    cfg->max_header, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
-		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
-		    on_completed, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK,
-		    on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
-		    cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_peer,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
+		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
 			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)"

@@ -27,6 +27,9 @@ typedef struct httpd_config {
 	size_t max_header;        /* bytes of request line and headers */
 	unsigned idle_timeout_s;  /* an idle or stalled connection is closed after this */
 	unsigned max_connections; /* per httpd */
+	/* Connections one peer address may hold open at once (per httpd); 0: no limit. A peer over
+	 * it has its new connections closed at once, so that it cannot crowd others out. */
+	unsigned max_connections_per_peer;
 	const char *tls_cert_pem; /* both NULL for plain HTTP */
 	const char *tls_key_pem;
 	/* Called with every complete request. */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "cidr.h"
 #include "listener.h"
 #include "log.h"
 #include "strbuf.h"
@@ -41,6 +42,17 @@ static int check_pg_listen(const void *v, char **err)
 	if (addr_parse(v, 0, ADDR_WILDCARD | ADDR_HOST_LIST, &a, err) < 0)
 		return -1;
 	addr_clear(&a);
+	return 0;
+}
+
+static int check_allowlist(const void *v, char **err)
+{
+	const cfg_list *l = v;
+	for (size_t i = 0; i < l->n; i++) {
+		cidr c;
+		if (cidr_parse(l->v[i], &c, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -135,6 +147,20 @@ static const cfg_option options[] = {
      "basic-auth user required by the REST API's unsafe (changing) endpoints", NULL},
     {"restapi.authentication.password", CFG_SECRET, NULL, 0, 0, true, OPT(restapi_password),
      "PASSWORD", "basic-auth password for the REST API's unsafe endpoints", NULL},
+    {"restapi.allow_unauthenticated_changes", CFG_BOOL, "false", 0, 0, true,
+     OPT(restapi_allow_unauthenticated_changes), "BOOL",
+     "let the changing endpoints go without authentication on a REST API that listens beyond "
+     "loopback (tandemd otherwise refuses to start so; a warning at every start)",
+     NULL},
+    {"restapi.allowlist", CFG_LIST, NULL, 0, 0, false, OPT(restapi_allowlist), "CIDR,...",
+     "only these peers (addresses or CIDR blocks) may use the changing endpoints; empty: any",
+     check_allowlist},
+    {"restapi.allowlist_include_members", CFG_BOOL, "false", 0, 0, false,
+     OPT(restapi_allowlist_include_members), "BOOL",
+     "the members' api_url hosts (numeric addresses only) may use the changing endpoints too",
+     NULL},
+    {"restapi.allowlist_all", CFG_BOOL, "false", 0, 0, false, OPT(restapi_allowlist_all), "BOOL",
+     "restapi.allowlist guards every endpoint, health checks and /metrics too", NULL},
 
     {"etcd3.host", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_host), "HOST:PORT",
      "one etcd endpoint (port 2379 when left out)", check_etcd_host},
@@ -238,8 +264,7 @@ static const char *const unsupported[] = {
     "log.traceback_level", "log.max_queue_size", "log.type",
     /* restapi */
     "restapi.certfile", "restapi.keyfile", "restapi.keyfile_password", "restapi.cafile",
-    "restapi.ciphers", "restapi.verify_client", "restapi.allowlist",
-    "restapi.allowlist_include_members", "restapi.http_extra_headers",
+    "restapi.ciphers", "restapi.verify_client", "restapi.http_extra_headers",
     "restapi.https_extra_headers", "restapi.request_queue_size",
     /* etcd3 */
     "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
@@ -452,6 +477,20 @@ static int check_settings(const tandemd_settings *s, char **err)
 	}
 	if ((s->restapi_username == NULL) != (s->restapi_password == NULL)) {
 		err_set(err, "restapi.authentication needs both username and password");
+		return -1;
+	}
+	if (s->restapi_username && !*s->restapi_username) {
+		err_set(err, "restapi.authentication.username is empty");
+		return -1;
+	}
+	if (s->restapi_password && !*s->restapi_password) {
+		err_set(err, "restapi.authentication.password is empty");
+		return -1;
+	}
+	if (s->restapi_allowlist_all && s->restapi_allowlist.n == 0 &&
+	    !s->restapi_allowlist_include_members) {
+		err_set(err, "restapi.allowlist_all is true but restapi.allowlist is empty (and "
+		             "restapi.allowlist_include_members is false)");
 		return -1;
 	}
 	if (s->synchronous_mode_strict && !s->synchronous_mode) {

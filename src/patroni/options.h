@@ -23,6 +23,12 @@ typedef struct tandemd_settings {
 	char *restapi_connect_address;
 	char *restapi_username;
 	char *restapi_password;
+	/* tandem's opt-in: the changing endpoints may be open (no authentication) on a REST API
+	 * that listens beyond loopback. */
+	bool restapi_allow_unauthenticated_changes;
+	cfg_list restapi_allowlist;             /* CIDR blocks or addresses; empty: every peer */
+	bool restapi_allowlist_include_members; /* the members' api_url hosts are listed too */
+	bool restapi_allowlist_all; /* the allowlist guards every endpoint, health checks too */
 
 	char *etcd3_host;
 	cfg_list etcd3_hosts;

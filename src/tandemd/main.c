@@ -15,6 +15,7 @@
 #include "log.h"
 #include "options.h"
 #include "rest.h"
+#include "rest_guard.h"
 
 typedef struct daemon_ {
 	uv_loop_t *loop;
@@ -63,6 +64,19 @@ static void on_shutdown_done(void *ud)
 	uv_stop(d->loop);
 }
 
+/* The REST API's exposure rule (rest_guard.h): -1 with *err when the changing endpoints would be
+ * open beyond loopback; a warning each time the operator's opt-in is what lets them be. */
+static int check_exposure(const tandemd_settings *s, char **err)
+{
+	rest_exposure e = rest_exposure_check(s, err);
+	if (e == REST_EXPOSURE_OPTED_IN)
+		log_warning(
+		    "restapi.allow_unauthenticated_changes is true: anyone who reaches %s can "
+		    "switch over, fail over, restart or reconfigure the cluster",
+		    s->restapi_listen);
+	return e == REST_EXPOSURE_REFUSED ? -1 : 0;
+}
+
 /* SIGHUP: re-reads the file into a whole new snapshot and checks it; a bad file changes nothing.
  * The options the table marks reloadable (PostgreSQL parameters and pg_hba, tags, log level,
  * REST credentials) take effect; the others keep their running values (taken back into the new
@@ -80,6 +94,15 @@ static void reload(daemon_ *d)
 		return;
 	}
 	tandemd_settings *cur = d->s;
+	/* The REST API keeps listening where it does: the rule is checked for that address. */
+	tandemd_settings probe = next;
+	probe.restapi_listen = cur->restapi_listen;
+	if (check_exposure(&probe, &err) < 0) {
+		log_error("SIGHUP: keeping the current configuration: %s", err);
+		free(err);
+		tandemd_settings_free(&next);
+		return;
+	}
 	for (size_t i = 0; i < tandemd_options.n; i++) {
 		const cfg_option *o = &tandemd_options.options[i];
 		if (o->reloadable)
@@ -160,6 +183,12 @@ int main(int argc, char **argv)
 	log_level level;
 	if (log_level_parse(s.log_level, &level) == 0)
 		log_set_level(level);
+	if (check_exposure(&s, &err) < 0) {
+		fprintf(stderr, "tandemd: %s\n", err);
+		free(err);
+		tandemd_settings_free(&s);
+		return 2;
+	}
 
 	daemon_ d = {.loop = uv_default_loop(), .argc = argc, .argv = argv, .s = &s};
 	d.agent = agent_new(d.loop, &s, &err);

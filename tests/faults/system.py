@@ -48,6 +48,7 @@ ETCD_HOSTS = [("e1", 11, "A"), ("e2", 12, "A"), ("e3", 13, "B")]
 DB_HOSTS = [("d1", 21, "A"), ("d2", 22, "A"), ("d3", 23, "B")]
 CLIENT = ("c1", 31, None)
 REST_PORT, PG_PORT, RW_PORT, RO_PORT, HELLOD_PORT = 8008, 5432, 5000, 5001, 8080
+REST_USER = "tandem"
 PRIMARY_ROLES = ("master", "primary")
 DISK_MB = 1024  # each member's data disk (tmpfs: only what is written takes memory)
 
@@ -83,6 +84,10 @@ scope: {s.scope}
 name: {self.name}
 restapi:
   listen: {self.host.addr}:{REST_PORT}
+  # Beyond loopback, tandemd starts only with the changing endpoints authenticated.
+  authentication:
+    username: {REST_USER}
+    password: {s.password}api
 etcd3:
   hosts: [{etcd}]
 bootstrap:

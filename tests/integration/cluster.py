@@ -434,6 +434,22 @@ class Haproxy:
 # the cluster
 
 
+def serve(c, timeout=T_BOOT):
+    """For a module's fixture, `yield from serve(Cluster(...))`: starts the cluster and waits
+    until it is healthy (printing the logs if it never is), yields it, then stops it and fails
+    on an unclean stop (sanitizer reports, processes left)."""
+    try:
+        c.start()
+        c.wait_healthy(timeout)
+    except BaseException:
+        print(c.logs())
+        c.cleanup()
+        raise
+    yield c
+    problems = c.cleanup()
+    assert not problems, "\n\n".join(problems)
+
+
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None):

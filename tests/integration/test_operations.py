@@ -30,6 +30,7 @@ from cluster import (
     TANDEMD,
     TTL,
     Cluster,
+    serve,
     wait_until,
 )
 from conftest import pid_alive
@@ -45,17 +46,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def cl():
-    c = Cluster(3)
-    try:
-        c.start()
-        c.wait_healthy(T_BOOT)
-    except BaseException:
-        print(c.logs())
-        c.cleanup()
-        raise
-    yield c
-    problems = c.cleanup()
-    assert not problems, "\n\n".join(problems)
+    yield from serve(Cluster(3))
 
 
 @pytest.fixture

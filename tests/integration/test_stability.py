@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from cluster import ETCD, HAPROXY, T_BOOT, T_CHANGE, TANDEMD, Cluster
+from cluster import ETCD, HAPROXY, T_CHANGE, TANDEMD, Cluster, serve
 
 pytestmark = [
     pytest.mark.cluster,
@@ -30,17 +30,7 @@ DEFAULTS = dict(ttl=4, loop_wait=1, retry_timeout=1)
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster(3, **DEFAULTS, prefix="tandem-it-st-")
-    try:
-        c.start()
-        c.wait_healthy(T_BOOT)
-    except BaseException:
-        print(c.logs())
-        c.cleanup()
-        raise
-    yield c
-    problems = c.cleanup()
-    assert not problems, "\n\n".join(problems)
+    yield from serve(Cluster(3, **DEFAULTS, prefix="tandem-it-st-"))
 
 
 @pytest.fixture

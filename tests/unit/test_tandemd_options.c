@@ -143,6 +143,16 @@ static void extra_fails(const char *text, int line, const char *what)
 	tu_remove_file(path);
 }
 
+/* Loads the minimal configuration followed by `text`; fails the test on an error. */
+static void extra_ok(tandemd_settings *s, const char *text)
+{
+	char *yml = xasprintf("%s%s", minimal_yml, text);
+	char *path = tu_temp_file(yml);
+	load_ok(s, ARGV(path), ENV(DATA_DIR_ENV));
+	tu_remove_file(path);
+	free(yml);
+}
+
 static void test_patroni_yml_loads(void **state)
 {
 	(void)state;
@@ -293,6 +303,46 @@ static void test_unsupported_keys(void **state)
 	            "'restapi.certfile' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.1\n", 3,
 	            "'bootstrap.dcs.standby_cluster' is not supported by tandem (yet)");
+}
+
+/* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
+ * allowlist_all are tandem's; empty credentials and an allowlist_all without a list are errors. */
+static void test_restapi_access(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "restapi:\n  listen: 10.0.0.5:8008\n  allowlist:\n    - 10.0.0.0/24\n"
+	             "    - '::1'\n  allowlist_all: true\n  allow_unauthenticated_changes: true\n");
+	assert_int_equal(s.restapi_allowlist.n, 2);
+	assert_string_equal(s.restapi_allowlist.v[0], "10.0.0.0/24");
+	assert_true(s.restapi_allowlist_all);
+	assert_true(s.restapi_allow_unauthenticated_changes);
+	tandemd_settings_free(&s);
+
+	extra_ok(&s, "");
+	assert_int_equal(s.restapi_allowlist.n, 0);
+	assert_false(s.restapi_allowlist_all);
+	assert_false(s.restapi_allow_unauthenticated_changes);
+	tandemd_settings_free(&s);
+
+	char *path;
+
+	extra_fails("restapi:\n  allowlist: [10.0.0.0/33]\n", 2, "prefix");
+	extra_fails("restapi:\n  allowlist: [db1.example.com]\n", 2, "restapi.allowlist");
+	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--restapi.allowlist_all", "true"),
+	           ENV(DATA_DIR_ENV), "restapi.allowlist_all", "restapi.allowlist is empty");
+	tu_remove_file(path);
+	extra_ok(&s, "restapi:\n  allowlist_include_members: true\n  allowlist_all: true\n");
+	assert_true(s.restapi_allowlist_include_members);
+	tandemd_settings_free(&s);
+	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--restapi.authentication.username", "",
+	                "--restapi.authentication.password", "pw"),
+	           ENV(DATA_DIR_ENV), "restapi.authentication.username", "is empty");
+	tu_remove_file(path);
+	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--restapi.authentication.username", "u",
+	                "--restapi.authentication.password", ""),
+	           ENV(DATA_DIR_ENV), "restapi.authentication.password", "is empty");
+	tu_remove_file(path);
 }
 
 static void test_unknown_keys(void **state)
@@ -549,6 +599,7 @@ int main(void)
 	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
 	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
+	    cmocka_unit_test(test_restapi_access),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "httpd.h"
 #include "listener.h"
 #include "log.h"
+#include "rest_guard.h"
 #include "rest_render.h"
 #include "rest_request.h"
 #include "strbuf.h"
@@ -21,8 +22,11 @@
 enum {
 	REST_MAX_BODY = 64 * 1024,
 	REST_MAX_HEADER = 16 * 1024,
-	REST_IDLE_TIMEOUT_S = 30,
+	/* An idle or stalled client holds a connection for at most this long, and one peer at
+	 * most REST_MAX_PER_PEER of them: a single client cannot starve the health checks. */
+	REST_IDLE_TIMEOUT_S = 10,
 	REST_MAX_CONNECTIONS = 256,
+	REST_MAX_PER_PEER = 32,
 	REST_BACKLOG = 128,
 };
 
@@ -34,6 +38,8 @@ struct rest_server {
 	int fd;
 	httpd *http;
 	config_write *writes; /* PATCH/PUT /config waiting for the agent's answer */
+	cidr_list allow;      /* restapi.allowlist */
+	rest_throttle throttle;
 };
 
 static const char json_ctype[] = "application/json";
@@ -225,6 +231,30 @@ static void serve_get(rest_server *r, http_req *req, route_kind k, bool with_bod
 	free(body);
 }
 
+/* ---- audit ---- */
+
+/* The one audit line of a change, accepted (2xx) or refused; `user` NULL is "-". */
+static void audit(http_req *req, const char *user, unsigned status, const char *detail)
+{
+	char peer[64];
+	listener_addr_text(http_req_peer(req), peer, sizeof peer);
+	char *line =
+	    rest_audit_line(user, peer, http_req_method(req), http_req_path(req), status, detail);
+	if (status >= 200 && status < 300)
+		log_info("%s", line);
+	else
+		log_warning("%s", line);
+	free(line);
+}
+
+/* Answers a change that got past the allowlist and authentication, and audits it. */
+static void answer_change(const rest_server *r, http_req *req, unsigned status, const char *text,
+                          const char *detail)
+{
+	audit(req, r->s->restapi_username, status, detail ? detail : text);
+	respond_text(req, status, text);
+}
+
 /* ---- POST routes ---- */
 
 static void queue_request(rest_server *r, http_req *req, agent_request_kind kind,
@@ -232,23 +262,16 @@ static void queue_request(rest_server *r, http_req *req, agent_request_kind kind
 {
 	char *err = NULL;
 	if (agent_request(r->a, kind, candidate, &err) < 0) {
-		const char *why = err ? err : "refused";
-		log_warning("REST: %s %s refused: %s", http_req_method(req), http_req_path(req),
-		            why);
-		respond_text(req, 409, why);
+		answer_change(r, req, 409, err ? err : "refused", NULL);
 		free(err);
 		return;
 	}
-	log_info("REST: %s %s accepted%s%s", http_req_method(req), http_req_path(req),
-	         candidate ? ", candidate " : "", candidate ? candidate : "");
-	respond_text(req, ok_status, ok_text);
+	answer_change(r, req, ok_status, ok_text, NULL);
 }
 
-static void answer_verdict(http_req *req, rest_verdict *v)
+static void answer_verdict(const rest_server *r, http_req *req, rest_verdict *v)
 {
-	log_warning("REST: %s %s refused (%u): %s", http_req_method(req), http_req_path(req),
-	            v->status, v->message ? v->message : "");
-	respond_text(req, v->status, v->message ? v->message : "refused");
+	answer_change(r, req, v->status, v->message ? v->message : "refused", NULL);
 	rest_verdict_free(v);
 }
 
@@ -258,29 +281,28 @@ static void serve_failover(rest_server *r, http_req *req, bool switchover, const
 	rest_failover_req fr;
 	rest_verdict v = {0, NULL};
 	if (rest_parse_failover(body, len, &fr, &v) < 0) {
-		answer_verdict(req, &v);
+		answer_verdict(r, req, &v);
 		return;
 	}
 	const agent_status *st = agent_status_get(r->a);
 	rest_check_failover(st, switchover, &fr, clock_unix_ms(), &v);
 	if (v.status) {
-		answer_verdict(req, &v);
+		answer_verdict(r, req, &v);
 	} else if (switchover) {
 		char *err = NULL;
 		if (agent_switchover(r->a, fr.candidate, fr.scheduled_at, &err) < 0) {
-			const char *why = err ? err : "refused";
-			log_warning("REST: POST /switchover refused: %s", why);
-			respond_text(req, 409, why);
+			answer_change(r, req, 409, err ? err : "refused", NULL);
 			free(err);
 		} else {
 			char *text = fr.scheduled_at ? xasprintf("switchover scheduled")
 			             : fr.candidate
 			                 ? xasprintf("switchover to %s started", fr.candidate)
 			                 : xasprintf("switchover started");
-			log_info("REST: POST /switchover accepted: candidate %s, at %s",
-			         fr.candidate ? fr.candidate : "(the best replica)",
-			         fr.scheduled_at ? fr.scheduled_at : "once");
-			respond_text(req, 202, text);
+			char *detail = xasprintf("switchover, candidate %s, at %s",
+			                         fr.candidate ? fr.candidate : "(the best replica)",
+			                         fr.scheduled_at ? fr.scheduled_at : "once");
+			answer_change(r, req, 202, text, detail);
+			free(detail);
 			free(text);
 		}
 	} else {
@@ -298,6 +320,7 @@ struct config_write {
 	config_write *prev, *next;
 	http_req *req;
 	char *new_config; /* what is answered on success */
+	char *change;     /* what the client sent, for the audit line */
 	bool replace;
 };
 
@@ -319,17 +342,23 @@ static void config_written(const char *error, void *ud)
 	config_write *w = ud;
 	/* Without a server it was answered when the server stopped. */
 	if (w->r && error) {
-		log_warning("REST: %s /config refused: %s", w->replace ? "PUT" : "PATCH", error);
+		char *detail = xasprintf("%s; the change was %s", error, w->change);
+		audit(w->req, w->r->s->restapi_username, 409, detail);
+		free(detail);
 		char *body = http_error_body(error);
 		respond_json(w->req, 409, true, body);
 		free(body);
 	} else if (w->r) {
-		log_info("REST: %s /config: the configuration is now %s",
-		         w->replace ? "PUT" : "PATCH", w->new_config);
+		char *detail =
+		    xasprintf("%s %s; the configuration is now %s",
+		              w->replace ? "replaced by" : "changed by", w->change, w->new_config);
+		audit(w->req, w->r->s->restapi_username, 200, detail);
+		free(detail);
 		respond_json(w->req, 200, true, w->new_config);
 	}
 	write_unlink(w);
 	free(w->new_config);
+	free(w->change);
 	free(w);
 }
 
@@ -340,8 +369,7 @@ static void serve_config_write(rest_server *r, http_req *req, bool replace)
 	rest_verdict v = {0, NULL};
 	char *new_config = NULL;
 	if (rest_config_request(agent_status_get(r->a), body, len, replace, &new_config, &v) < 0) {
-		log_warning("REST: %s /config refused (%u): %s", http_req_method(req), v.status,
-		            v.message ? v.message : "");
+		audit(req, r->s->restapi_username, v.status, v.message ? v.message : "refused");
 		http_respond_error(req, v.status, v.message ? v.message : "refused", NULL);
 		rest_verdict_free(&v);
 		return;
@@ -350,6 +378,7 @@ static void serve_config_write(rest_server *r, http_req *req, bool replace)
 	w->r = r;
 	w->req = req;
 	w->new_config = new_config;
+	w->change = xstrndup(body, len);
 	w->replace = replace;
 	w->next = r->writes;
 	if (r->writes)
@@ -357,7 +386,8 @@ static void serve_config_write(rest_server *r, http_req *req, bool replace)
 	r->writes = w;
 	/* PUT sends the whole new configuration; PATCH only the change (the agent merges it into
 	 * the latest revision under a compare-and-swap). */
-	char *text = replace ? xstrdup(new_config) : xstrndup(body, len);
+	/* `done` may run at once and free w: the agent gets a copy. */
+	char *text = xstrdup(replace ? new_config : w->change);
 	agent_patch_config(r->a, text, replace, config_written, w);
 	free(text);
 }
@@ -368,20 +398,18 @@ static void serve_failsafe(rest_server *r, http_req *req, const char *body, size
 	rest_verdict v;
 	char *leader = rest_parse_failsafe(body, len, &v);
 	if (!leader) {
-		answer_verdict(req, &v);
+		answer_verdict(r, req, &v);
 		return;
 	}
 	char *why = NULL;
 	int rc = agent_failsafe_confirm(r->a, leader, &why);
 	free(leader);
 	if (rc == 0) {
-		respond_text(req, 200, "Accepted");
+		answer_change(r, req, 200, "Accepted", "failsafe: the leader is confirmed");
 		return;
 	}
-	const char *text = why ? why : "refused";
 	unsigned status = agent_status_get(r->a)->failsafe_mode ? 500 : 502;
-	log_warning("REST: POST /failsafe refused: %s", text);
-	respond_text(req, status, text);
+	answer_change(r, req, status, why ? why : "refused", NULL);
 	free(why);
 }
 
@@ -394,7 +422,7 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 	case R_RESTART:
 		rest_check_restart(agent_status_get(r->a), body, len, &v);
 		if (v.status)
-			answer_verdict(req, &v);
+			answer_verdict(r, req, &v);
 		else
 			queue_request(r, req, AGENT_REQ_RESTART, NULL, 202, "restart scheduled");
 		break;
@@ -404,7 +432,7 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 	case R_REINITIALIZE:
 		rest_check_reinitialize(body, len, &v);
 		if (v.status)
-			answer_verdict(req, &v);
+			answer_verdict(r, req, &v);
 		else
 			queue_request(r, req, AGENT_REQ_REINITIALIZE, NULL, 200,
 			              "reinitialize started");
@@ -424,14 +452,35 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 
 /* ---- dispatch ---- */
 
-static void deny(http_req *req, const char *method, const char *path)
+/* The throttle, then authentication: true when the change may go on; otherwise the request is
+ * answered (429 or 401) and audited. */
+static bool admit_change(rest_server *r, http_req *req)
 {
 	static const char *const challenge[] = {"WWW-Authenticate",
 	                                        "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
-	char peer[64];
-	listener_addr_text(http_req_peer(req), peer, sizeof peer);
-	log_warning("REST: %s %s from %s: authentication failed", method, path, peer);
-	http_respond_error(req, 401, "authentication required", challenge);
+	const struct sockaddr *peer = http_req_peer(req);
+	if (!r->s->restapi_username || !*r->s->restapi_username)
+		return true;
+	uint64_t now = clock_mono_ms();
+	unsigned retry_s = 0;
+	if (rest_throttle_blocked(&r->throttle, peer, now, &retry_s)) {
+		char retry[16];
+		snprintf(retry, sizeof retry, "%u", retry_s);
+		const char *const headers[] = {"Retry-After", retry, NULL};
+		audit(req, NULL, 429, "too many failed authentications from this peer");
+		http_respond_error(req, 429, "too many failed authentications", headers);
+		return false;
+	}
+	if (!authorized(r, req)) {
+		bool blocked = rest_throttle_failed(&r->throttle, peer, now);
+		audit(req, NULL, 401,
+		      blocked ? "authentication failed; the peer is answered 429 for a while"
+		              : "authentication failed");
+		http_respond_error(req, 401, "authentication required", challenge);
+		return false;
+	}
+	rest_throttle_succeeded(&r->throttle, peer);
+	return true;
 }
 
 static void on_request(http_req *req, void *ud)
@@ -446,23 +495,33 @@ static void on_request(http_req *req, void *ud)
 	}
 	const agent_status *st = agent_status_get(r->a);
 	route_kind k = route_of(path, &st->health);
+	bool cfg_write =
+	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
+	bool failsafe_post = k == R_FAILSAFE && strcmp(method, "POST") == 0;
+	bool changing = is_post_route(k) || cfg_write || failsafe_post;
+	const dcs_view *members = r->s->restapi_allowlist_include_members ? st->view : NULL;
+	if (!rest_allowlist_admits(&r->allow, members, r->s->restapi_allowlist_all, changing,
+	                           http_req_peer(req))) {
+		if (changing)
+			audit(req, NULL, 403, "the peer is not in restapi.allowlist");
+		else
+			log_debug("REST: %s %s: the peer is not in restapi.allowlist", method,
+			          path);
+		http_respond_error(req, 403, "forbidden", NULL);
+		return;
+	}
 	if (k == R_NONE) {
 		http_respond_error(req, 404, "not found", NULL);
 		return;
 	}
-	bool cfg_write =
-	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
-	bool failsafe_post = k == R_FAILSAFE && strcmp(method, "POST") == 0;
-	if (is_post_route(k) || cfg_write || failsafe_post) {
+	if (changing) {
 		if (!cfg_write && strcmp(method, "POST") != 0) {
 			static const char *const allow[] = {"Allow", "POST", NULL};
 			http_respond_error(req, 405, "method not allowed", allow);
 			return;
 		}
-		if (!authorized(r, req)) {
-			deny(req, method, path);
+		if (!admit_change(r, req))
 			return;
-		}
 		if (cfg_write)
 			serve_config_write(r, req, strcmp(method, "PUT") == 0);
 		else
@@ -509,6 +568,14 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	r->a = a;
 	r->s = s;
 	r->fd = fd;
+	for (size_t i = 0; i < s->restapi_allowlist.n; i++)
+		if (cidr_list_add(&r->allow, s->restapi_allowlist.v[i], err) < 0) {
+			err_prefix(err, "restapi.allowlist");
+			cidr_list_free(&r->allow);
+			close(fd);
+			free(r);
+			return NULL;
+		}
 	httpd_config hc = {
 	    .fds = &r->fd,
 	    .nfds = 1,
@@ -516,12 +583,14 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	    .max_header = REST_MAX_HEADER,
 	    .idle_timeout_s = REST_IDLE_TIMEOUT_S,
 	    .max_connections = REST_MAX_CONNECTIONS,
+	    .max_connections_per_peer = REST_MAX_PER_PEER,
 	    .on_request = on_request,
 	    .ud = r,
 	};
 	r->http = httpd_new(loop, &hc, err);
 	if (!r->http) {
 		err_prefix(err, "REST API on %s", s->restapi_listen);
+		cidr_list_free(&r->allow);
 		close(fd);
 		free(r);
 		return NULL;
@@ -542,5 +611,6 @@ void rest_free(rest_server *r)
 	}
 	httpd_free(r->http);
 	close(r->fd);
+	cidr_list_free(&r->allow);
 	free(r);
 }

@@ -15,8 +15,13 @@
  * Other methods on these paths: 405 with Allow. Unknown paths: 404. Bodies over 64 KiB: 413.
  * Errors of the JSON endpoints are {"error": "..."}.
  *
- * With restapi.username set, every POST needs HTTP basic authentication with restapi.username
- * and restapi.password (401 with WWW-Authenticate otherwise; compared in constant time).
+ * Access (docs/security.md; the rules are the pure functions of rest_guard.h): a peer outside
+ * restapi.allowlist is answered 403 on the changing endpoints (every POST, PATCH and PUT /config),
+ * or on every endpoint with restapi.allowlist_all. With restapi.authentication set, the changing
+ * endpoints need HTTP basic authentication (401 with WWW-Authenticate otherwise; compared in
+ * constant time); a peer that fails it 5 times within 10 s is answered 429 for 10 s. Every
+ * accepted or refused change is logged once as an "audit:" line. One peer holds at most 32
+ * connections, and a connection idle for 10 s is closed.
  *
  * Query strings: decoded with rest_query_parse(). NOTE: httpd.h gives no access to the query
  * string yet (libmicrohttpd strips it from the path), so health checks currently see no query
