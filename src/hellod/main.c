@@ -298,6 +298,15 @@ int main(int argc, char **argv)
 		hellod_settings_free(&s);
 		return 2;
 	}
+	/* A hole in a request parser must not hand over the machine: like tandemd, never root. */
+	if (geteuid() == 0) {
+		fprintf(stderr,
+		        "hellod: refusing to run as root: run it as a dedicated unprivileged "
+		        "user (e.g. User=hellod in its systemd unit, or runuser -u hellod -- "
+		        "hellod ...)\n");
+		hellod_settings_free(&s);
+		return 2;
+	}
 	log_level level = LOG_INFO;
 	if (log_level_parse(s.log_level, &level) == 0)
 		log_set_level(level);
