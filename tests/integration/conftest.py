@@ -442,6 +442,7 @@ class Hellod:
         self.proc = None
         self.expected_rc = 0  # what cleanup() expects the process to exit with
         self.extra_pids = []  # processes it detached (SIGUSR2), stopped with it
+        self.shared_dirs = set()  # directories shared with HELLOD_USER (share_with_hellod)
 
     @property
     def pid(self):
@@ -451,7 +452,8 @@ class Hellod:
         with open(self.log_path, "ab") as log:
             log.write(f"### starting: {' '.join(map(str, self.argv))}\n".encode())
             log.flush()
-            share_with_hellod(self.log_path.parent)
+            for d in {self.log_path.parent, *self.shared_dirs}:
+                share_with_hellod(d)
             self.proc = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
@@ -626,6 +628,9 @@ class HellodFactory:
         n = len(self.servers)
         log_path = self.tmpdir / f"hellod-{n}-{port}.log"
         srv = Hellod(argv, e, host, port, scheme, ctx, log_path)
+        # The directories of the files it is given (a TLS pair from a module fixture).
+        srv.shared_dirs = {pathlib.Path(a).parent for a in [*args, *(tls or ())]
+                           if isinstance(a, pathlib.Path)}
         self.servers.append(srv)
         _register(self.node, srv)
         srv.start()
