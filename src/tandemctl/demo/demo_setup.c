@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "strbuf.h"
 
 const char *const demo_member_name[DEMO_MEMBERS] = {"n1", "n2", "n3"};
@@ -334,17 +335,12 @@ static int make_dir(demo_setup *s, char **err)
 
 int demo_setup_write(const demo_setup *s, const char *name, const char *text, char **err)
 {
+	/* The directory belongs to the servers' user when we are root: it could plant a link
+	 * where we write, which atomic_file never follows. */
 	char *path = xasprintf("%s/%s", s->dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	int rc = -1;
-	if (fd >= 0 && write(fd, text, len) == (ssize_t)len &&
-	    (!s->as_user || fchown(fd, s->uid, s->gid) == 0))
-		rc = 0;
-	if (rc != 0)
-		err_set(err, "%s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	int rc =
+	    atomic_file_write_as(path, text, strlen(text), 0644, s->as_user ? s->uid : (uid_t)-1,
+	                         s->as_user ? s->gid : (gid_t)-1, err);
 	free(path);
 	return rc;
 }

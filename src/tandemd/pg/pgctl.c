@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -560,50 +561,9 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 
 int pgctl_write_file_(const char *path, const char *data, size_t len, char **err)
 {
-	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, "pgctl: create %s: %s", tmp, strerror(errno));
-		free(tmp);
+	if (atomic_file_write(path, data, len, 0600, err) < 0) {
+		err_prefix(err, "pgctl");
 		return -1;
 	}
-	const char *what = "write";
-	bool ok = true;
-	size_t off = 0;
-	while (ok && off < len) {
-		ssize_t k = write(fd, data + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			ok = false;
-		else
-			off += (size_t)k;
-	}
-	if (ok && fchmod(fd, 0600) != 0)
-		ok = false, what = "chmod";
-	if (ok && fsync(fd) != 0)
-		ok = false, what = "fsync";
-	if (close(fd) != 0 && ok)
-		ok = false, what = "close";
-	if (ok && rename(tmp, path) != 0)
-		ok = false, what = "rename";
-	if (!ok) {
-		err_set(err, "pgctl: %s %s: %s", what, tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	/* The rename itself is durable once the directory is synced. */
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(dir);
 	return 0;
 }
