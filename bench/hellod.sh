@@ -39,7 +39,7 @@ threads=2
 users=10000
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-for tool in wrk curl ss runuser; do
+for tool in wrk curl ss runuser setpriv; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 2; }
 done
 for tool in initdb pg_ctl psql pgbench; do
@@ -114,8 +114,11 @@ while [ "$hport" = "$pgport" ]; do hport=$(free_port); done
 [ -n "$hport" ] || die "no free port found"
 conninfo="host=127.0.0.1 port=$pgport user=postgres dbname=hello"
 cp "$hellod_bin" "$tmp/hellod" # a rebuild during the run cannot touch this copy
-# shellcheck disable=SC2086 # HELLOD_ARGS is a list of extra flags, split on blanks
-"$tmp/hellod" --listen "127.0.0.1:$hport" --database "$conninfo" ${HELLOD_ARGS:-} >"$tmp/hellod.log" 2>&1 &
+# hellod refuses root: as root, run it as postgres (setpriv execs it, so $! is hellod's pid).
+as_user=
+[ "$(id -u)" -ne 0 ] || as_user="setpriv --reuid=postgres --regid=postgres --init-groups --"
+# shellcheck disable=SC2086 # as_user is a command with its flags, HELLOD_ARGS a list of flags
+$as_user "$tmp/hellod" --listen "127.0.0.1:$hport" --database "$conninfo" ${HELLOD_ARGS:-} >"$tmp/hellod.log" 2>&1 &
 hellod_pid=$!
 url=http://127.0.0.1:$hport
 ready=

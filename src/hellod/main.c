@@ -15,6 +15,7 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "secret_file.h"
 #include "shared.h"
 #include "strbuf.h"
 #include "upgrade.h"
@@ -55,10 +56,13 @@ static void usage(FILE *out)
 	             "(restart or binary upgrade without losing a request).\n");
 }
 
-static char *read_file(const char *path, char **err)
+/* The TLS certificate, or the key (`secret`: refused if another user could read it). */
+static char *read_tls_file(const char *path, bool secret, char **err)
 {
 	strbuf sb = STRBUF_INIT;
-	if (sb_read_file(&sb, path, 1u << 20, err) < 0) {
+	if ((secret ? secret_file_read(&sb, path, 1u << 20, err)
+	            : sb_read_file(&sb, path, 1u << 20, err)) < 0) {
+		err_prefix(err, "%s", secret ? "tls-key" : "tls-cert");
 		sb_free(&sb);
 		return NULL;
 	}
@@ -238,8 +242,9 @@ static int start(supervisor *sv, hellod_settings *s, int *ready_fd, char **err)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (s->tls_cert) {
-		sv->sh.tls_cert_pem = read_file(s->tls_cert, err);
-		sv->sh.tls_key_pem = sv->sh.tls_cert_pem ? read_file(s->tls_key, err) : NULL;
+		sv->sh.tls_cert_pem = read_tls_file(s->tls_cert, false, err);
+		sv->sh.tls_key_pem =
+		    sv->sh.tls_cert_pem ? read_tls_file(s->tls_key, true, err) : NULL;
 		if (!sv->sh.tls_key_pem)
 			return -1;
 	}
@@ -295,6 +300,15 @@ int main(int argc, char **argv)
 	if (hellod_settings_load(&s, argc, argv, NULL, &err) < 0) {
 		fprintf(stderr, "hellod: %s\n", err);
 		free(err);
+		hellod_settings_free(&s);
+		return 2;
+	}
+	/* A hole in a request parser must not hand over the machine: like tandemd, never root. */
+	if (geteuid() == 0) {
+		fprintf(stderr,
+		        "hellod: refusing to run as root: run it as a dedicated unprivileged "
+		        "user (e.g. User=hellod in its systemd unit, or runuser -u hellod -- "
+		        "hellod ...)\n");
 		hellod_settings_free(&s);
 		return 2;
 	}

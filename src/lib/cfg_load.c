@@ -6,6 +6,8 @@
 #include "cfg.h"
 #include "cfg_priv.h"
 #include "cfg_yaml.h"
+#include "log.h"
+#include "secret_file.h"
 
 extern char **environ;
 
@@ -121,11 +123,46 @@ static int check_section(const cfg_table *t, const cfg_section *sec, const char 
 	return 0;
 }
 
+/* Whether `v` carries a password: a conninfo's password=, a URI's user:password@. */
+static bool value_has_password(const char *v)
+{
+	if (strcasestr(v, "password="))
+		return true;
+	const char *auth = strstr(v, "://");
+	if (!auth)
+		return false;
+	auth += 3;
+	size_t len = strcspn(auth, "/?#");
+	const char *at = memchr(auth, '@', len);
+	return at && memchr(auth, ':', (size_t)(at - auth));
+}
+
+/* Whether the file sets a password (a CFG_SECRET option, or one inside a value). */
+static bool holds_password(const cfg_table *t, const cfg_doc *doc)
+{
+	for (size_t i = 0; i < doc->n; i++) {
+		const cfg_entry *e = &doc->entries[i];
+		const cfg_option *o = cfg_find(t, e->key);
+		for (size_t k = 0; k < e->nvalues; k++) {
+			if (e->values[k] && ((o && o->type == CFG_SECRET && e->values[k][0]) ||
+			                     value_has_password(e->values[k])))
+				return true;
+		}
+	}
+	return false;
+}
+
 static int load_file(const cfg_table *t, void *settings, const char *path, char **err)
 {
 	cfg_doc doc;
 	if (cfg_yaml_read_file_ex(path, t->list_item_pairs, &doc, err) < 0)
 		return -1;
+	/* Said at every start (and reload) until it is fixed; not refused, as the file is also
+	 * the place for everything else and some sites keep it readable on purpose. */
+	if (secret_file_world_readable(path) && holds_password(t, &doc))
+		log_warning("%s holds passwords and every user can read it: chmod o-rwx %s (or "
+		            "move the passwords to the environment)",
+		            path, path);
 	int rc = 0;
 	for (size_t i = 0; i < doc.nsections && rc == 0; i++)
 		rc = check_section(t, &doc.sections[i], path, err);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "etcd_priv.h"
 #include "log.h"
+#include "secret_file.h"
 
 static void call_send(etcd_call *c);
 
@@ -289,6 +290,11 @@ etcd *etcd_new(uv_loop_t *loop, const etcd_config *cfg, char **err)
 			return NULL;
 		}
 		free(probe);
+	}
+	/* libcurl reads the client key later; a key other users can read is refused now. */
+	if (cfg->key && secret_file_check(cfg->key, err) < 0) {
+		err_prefix(err, "etcd client key");
+		return NULL;
 	}
 	etcd *e = xcalloc(1, sizeof *e);
 	e->loop = loop;

@@ -1,10 +1,12 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void sb_reserve(strbuf *sb, size_t extra)
 {
@@ -69,30 +71,37 @@ void sb_free(strbuf *sb)
 	sb->len = sb->cap = 0;
 }
 
+int sb_read_fd(strbuf *sb, int fd, const char *name, size_t max, char **err)
+{
+	size_t start = sb->len;
+	char chunk[8192];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set(err, "%s: read error: %s", name, strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (sb->len - start + (size_t)n > max) {
+			err_set(err, "%s: larger than %zu bytes", name, max);
+			return -1;
+		}
+		sb_append(sb, chunk, (size_t)n);
+	}
+}
+
 int sb_read_file(strbuf *sb, const char *path, size_t max, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
 		err_set(err, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	size_t start = sb->len;
-	char chunk[8192];
-	size_t n;
-	int rc = 0;
-	while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (sb->len - start + n > max) {
-			err_set(err, "%s: larger than %zu bytes", path, max);
-			rc = -1;
-		} else {
-			sb_append(sb, chunk, n);
-		}
-	}
-	if (rc == 0 && ferror(f)) {
-		err_set(err, "%s: read error", path);
-		rc = -1;
-	}
-	fclose(f);
+	int rc = sb_read_fd(sb, fd, path, max, err);
+	close(fd);
 	return rc;
 }
 

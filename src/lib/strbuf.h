@@ -29,6 +29,8 @@ void sb_reset(strbuf *sb);
 /* Appends a whole file. A file larger than `max` bytes is an error ("PATH: larger than N bytes"),
  * never cut short. */
 int sb_read_file(strbuf *sb, const char *path, size_t max, char **err) TND_MUST_CHECK;
+/* The same from an open file, read to its end; `name` is for messages. */
+int sb_read_fd(strbuf *sb, int fd, const char *name, size_t max, char **err) TND_MUST_CHECK;
 /* Hands the contents to the caller (never NULL) and leaves the buffer empty. */
 char *sb_steal(strbuf *sb);
 void sb_free(strbuf *sb);

@@ -18,10 +18,11 @@ int ctl_need_terminal(const ctl_opts *o, const char *command)
 {
 	if (o->force || isatty(STDIN_FILENO))
 		return CTL_EXIT_OK;
-	fprintf(stderr,
-	        "tandemctl: %s asks for confirmation, but stdin is not a terminal; use --force to "
-	        "go ahead without asking\n",
-	        command);
+	ctl_printf(
+	    stderr,
+	    "tandemctl: %s asks for confirmation, but stdin is not a terminal; use --force to "
+	    "go ahead without asking\n",
+	    command);
 	return CTL_EXIT_USAGE;
 }
 
@@ -29,7 +30,7 @@ bool ctl_confirm(const ctl_opts *o, const char *question)
 {
 	if (o->force)
 		return true;
-	fprintf(stderr, "%s [y/N] ", question);
+	ctl_printf(stderr, "%s [y/N] ", question);
 	fflush(stderr);
 	char line[64];
 	if (!fgets(line, sizeof line, stdin))
@@ -58,7 +59,7 @@ int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m
 {
 	char *url = m->api_url ? ctl_url_with_path(m->api_url, path) : NULL;
 	if (!url) {
-		fprintf(stderr, "tandemctl: %s: no usable api_url in its member key\n", m->name);
+		ctl_printf(stderr, "tandemctl: %s: no usable api_url in its member key\n", m->name);
 		if (results) {
 			json_t *r = json_object();
 			json_object_set_new(r, "member", json_string(m->name));
@@ -76,7 +77,7 @@ int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m
 	json_object_set_new(r, "member", json_string(m->name));
 	json_object_set_new(r, "url", json_string(url));
 	if (ctl_http_request(method, url, body, &auth, o->timeout_ms, &a, &err) < 0) {
-		fprintf(stderr, "tandemctl: %s: %s\n", m->name, err ? err : "no answer");
+		ctl_printf(stderr, "tandemctl: %s: %s\n", m->name, err ? err : "no answer");
 		json_object_set_new(r, "ok", json_false());
 		json_object_set_new(r, "error", json_string(err ? err : "no answer"));
 		rc = CTL_EXIT_UNREACHABLE;
@@ -86,9 +87,9 @@ int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m
 		while (n && isspace((unsigned char)a.body[n - 1]))
 			a.body[--n] = '\0';
 		if (!o->json)
-			fprintf(ok ? stdout : stderr, "%s%s: %s (HTTP %ld): %s\n",
-			        ok ? "" : "tandemctl: ", m->name, ok ? "done" : "failed", a.status,
-			        *a.body ? a.body : "(no answer text)");
+			ctl_printf(ok ? stdout : stderr, "%s%s: %s (HTTP %ld): %s\n",
+			           ok ? "" : "tandemctl: ", m->name, ok ? "done" : "failed",
+			           a.status, *a.body ? a.body : "(no answer text)");
 		json_object_set_new(r, "ok", json_boolean(ok));
 		json_object_set_new(r, "status", json_integer(a.status));
 		json_t *parsed = json_loads(a.body, JSON_DECODE_ANY, NULL);
@@ -115,8 +116,9 @@ static int worse(int a, int b)
 int ctl_cmd_failover(const ctl_opts *o)
 {
 	if (o->nargs > 0) {
-		fprintf(stderr, "tandemctl: failover takes no member argument; name the new leader "
-		                "with --candidate NAME\n");
+		ctl_printf(stderr,
+		           "tandemctl: failover takes no member argument; name the new leader "
+		           "with --candidate NAME\n");
 		return CTL_EXIT_USAGE;
 	}
 	int rc = ctl_need_terminal(o, "failover");
@@ -140,7 +142,7 @@ int ctl_cmd_failover(const ctl_opts *o)
 	if (!refusal && (!target || !target->api_url))
 		refusal = "neither the leader nor the candidate has an api_url to ask";
 	if (refusal) {
-		fprintf(stderr, "tandemctl: failover refused: %s\n", refusal);
+		ctl_printf(stderr, "tandemctl: failover refused: %s\n", refusal);
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
@@ -151,7 +153,7 @@ int ctl_cmd_failover(const ctl_opts *o)
 	bool yes = ctl_confirm(o, question);
 	free(question);
 	if (!yes) {
-		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
+		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
@@ -189,13 +191,13 @@ typedef struct action {
 static int run_action(const ctl_opts *o, const action *act)
 {
 	if (o->nargs == 0 && !o->all && !act->all_by_default && !o->pending) {
-		fprintf(stderr, "tandemctl: %s: name the member(s)%s\n", act->command,
-		        act->refuse_leader ? "" : ", or give --all");
+		ctl_printf(stderr, "tandemctl: %s: name the member(s)%s\n", act->command,
+		           act->refuse_leader ? "" : ", or give --all");
 		return CTL_EXIT_USAGE;
 	}
 	if (o->nargs > 0 && o->all) {
-		fprintf(stderr, "tandemctl: %s: give member names or --all, not both\n",
-		        act->command);
+		ctl_printf(stderr, "tandemctl: %s: give member names or --all, not both\n",
+		           act->command);
 		return CTL_EXIT_USAGE;
 	}
 	int rc = act->destructive ? ctl_need_terminal(o, act->command) : CTL_EXIT_OK;
@@ -212,20 +214,20 @@ static int run_action(const ctl_opts *o, const action *act)
 		for (size_t i = 0; i < v.nmembers; i++)
 			targets[n++] = &v.members[i];
 		if (n == 0) {
-			fprintf(stderr, "tandemctl: %s: cluster '%s' has no members\n",
-			        act->command, c.scope);
+			ctl_printf(stderr, "tandemctl: %s: cluster '%s' has no members\n",
+			           act->command, c.scope);
 			rc = CTL_EXIT_FAILED;
 		}
 	}
 	for (int i = 0; i < o->nargs && rc == CTL_EXIT_OK; i++) {
 		const dcs_member *m = dcs_view_member(&v, o->args[i]);
 		if (!m) {
-			fprintf(stderr,
-			        "tandemctl: %s refused: cluster '%s' has no member named '%s'\n",
-			        act->command, c.scope, o->args[i]);
+			ctl_printf(stderr,
+			           "tandemctl: %s refused: cluster '%s' has no member named '%s'\n",
+			           act->command, c.scope, o->args[i]);
 			rc = CTL_EXIT_FAILED;
 		} else if (act->refuse_leader && is_leader(&v, m->name)) {
-			fprintf(
+			ctl_printf(
 			    stderr,
 			    "tandemctl: %s refused: %s is the leader; fail over first (tandemctl "
 			    "failover --candidate OTHER)\n",
@@ -246,15 +248,16 @@ static int run_action(const ctl_opts *o, const action *act)
 			if (targets[i]->pending_restart)
 				targets[kept++] = targets[i];
 			else if (!o->json)
-				fprintf(stderr, "%s: no restart pending; left alone\n",
-				        targets[i]->name);
+				ctl_printf(stderr, "%s: no restart pending; left alone\n",
+				           targets[i]->name);
 		n = kept;
 		if (n == 0) {
 			if (o->json)
 				ctl_print_json(json_array());
 			else
-				printf("No member of cluster '%s' has a restart pending\n",
-				       c.scope);
+				ctl_printf(stdout,
+				           "No member of cluster '%s' has a restart pending\n",
+				           c.scope);
 			goto done;
 		}
 	}
@@ -266,7 +269,7 @@ static int run_action(const ctl_opts *o, const action *act)
 		                           c.scope, act->consequence);
 		sb_free(&names);
 		if (!ctl_confirm(o, question)) {
-			fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
+			ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
 			rc = CTL_EXIT_FAILED;
 		}
 		free(question);
@@ -303,7 +306,8 @@ int ctl_cmd_reload(const ctl_opts *o)
 int ctl_cmd_reinit(const ctl_opts *o)
 {
 	if (o->all) {
-		fprintf(stderr, "tandemctl: reinit: name the member(s); --all is not accepted\n");
+		ctl_printf(stderr,
+		           "tandemctl: reinit: name the member(s); --all is not accepted\n");
 		return CTL_EXIT_USAGE;
 	}
 	static const action a = {"reinit",

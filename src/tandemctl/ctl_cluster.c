@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "ctl_table.h"
 #include "etcd.h"
 #include "options.h"
 
@@ -181,8 +182,9 @@ static void on_range(const etcd_result *r, void *ud)
 			char *why = NULL;
 			if (dcs_view_apply(st->view, kv->key, kv->key_len, kv->value, kv->value_len,
 			                   kv->mod_revision, kv->lease, &why) < 0)
-				fprintf(stderr, "tandemctl: warning: %.*s: %s\n", (int)kv->key_len,
-				        kv->key, why ? why : "unreadable value");
+				ctl_printf(stderr, "tandemctl: warning: %.*s: %s\n",
+				           (int)kv->key_len, kv->key,
+				           why ? why : "unreadable value");
 			free(why);
 		}
 	}
@@ -240,7 +242,7 @@ int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char *
 	}
 	uv_run(&loop, UV_RUN_DEFAULT); /* lets the client's handles close */
 	if (uv_loop_close(&loop) != 0)
-		fprintf(stderr, "tandemctl: warning: handles left open on the loop\n");
+		ctl_printf(stderr, "tandemctl: warning: handles left open on the loop\n");
 	return rc;
 }
 

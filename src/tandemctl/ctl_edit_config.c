@@ -129,20 +129,21 @@ static int edit_check_usage(const ctl_opts *o)
 		return CTL_EXIT_USAGE;
 	bool assign = o->nsets > 0 || o->npgs > 0;
 	if (o->apply && assign) {
-		fprintf(stderr, "tandemctl: edit-config: --apply replaces the whole configuration; "
-		                "give it without --set or --pg\n");
+		ctl_printf(stderr,
+		           "tandemctl: edit-config: --apply replaces the whole configuration; "
+		           "give it without --set or --pg\n");
 		return CTL_EXIT_USAGE;
 	}
 	if (o->apply && strcmp(o->apply, "-") == 0 && !o->force) {
-		fprintf(stderr,
-		        "tandemctl: edit-config --apply - reads stdin, so it cannot ask for "
-		        "confirmation there; add --force\n");
+		ctl_printf(stderr,
+		           "tandemctl: edit-config --apply - reads stdin, so it cannot ask for "
+		           "confirmation there; add --force\n");
 		return CTL_EXIT_USAGE;
 	}
 	bool editor = !o->apply && !assign;
 	if (editor && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-		fprintf(stderr, "tandemctl: edit-config without --set, --pg or --apply opens an "
-		                "editor, which needs a terminal\n");
+		ctl_printf(stderr, "tandemctl: edit-config without --set, --pg or --apply opens an "
+		                   "editor, which needs a terminal\n");
 		return CTL_EXIT_USAGE;
 	}
 	return ctl_need_terminal(o, "edit-config");
@@ -171,7 +172,7 @@ static int edit_read_input(const ctl_opts *o, config_edit *e)
 	}
 	return CTL_EXIT_OK;
 fail:
-	fprintf(stderr, "tandemctl: edit-config: %s\n", err);
+	ctl_printf(stderr, "tandemctl: edit-config: %s\n", err);
 	free(err);
 	return CTL_EXIT_USAGE;
 }
@@ -184,7 +185,7 @@ static char *config_yaml(const json_t *j)
 	char *yaml = ctl_json_to_yaml(text, &err);
 	free(text);
 	if (!yaml)
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
+		ctl_printf(stderr, "tandemctl: %s\n", err ? err : "cannot show the configuration");
 	free(err);
 	return yaml;
 }
@@ -197,9 +198,9 @@ static int edit_prepare(const ctl_opts *o, const dcs_view *v, config_edit *e)
 	    v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : json_object();
 	if (!json_is_object(e->cur)) {
 		if (!o->apply) {
-			fprintf(stderr,
-			        "tandemctl: the configuration in etcd is not a JSON object; "
-			        "replace it with --apply FILE\n");
+			ctl_printf(stderr,
+			           "tandemctl: the configuration in etcd is not a JSON object; "
+			           "replace it with --apply FILE\n");
 			return CTL_EXIT_FAILED;
 		}
 		json_decref(e->cur);
@@ -216,7 +217,7 @@ static int edit_prepare(const ctl_opts *o, const dcs_view *v, config_edit *e)
 		char *err = NULL;
 		e->next = edit_in_editor(e->old_yaml, &err);
 		if (!e->next) {
-			fprintf(stderr, "tandemctl: edit-config: %s\n", err);
+			ctl_printf(stderr, "tandemctl: edit-config: %s\n", err);
 			free(err);
 			return CTL_EXIT_FAILED;
 		}
@@ -235,7 +236,7 @@ static int edit_send(const ctl_opts *o, const ctl_conn *c, const dcs_member *tar
 	bool yes = ctl_confirm(o, question);
 	free(question);
 	if (!yes) {
-		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
+		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
 		return CTL_EXIT_FAILED;
 	}
 	char *body = json_dumps(e->replacement ? e->replacement : e->patch, JSON_COMPACT);
@@ -247,13 +248,15 @@ static int edit_send(const ctl_opts *o, const ctl_conn *c, const dcs_member *tar
 	free(answer);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	printf("Configuration of cluster '%s' changed (through %s)\n", c->scope, target->name);
+	ctl_printf(stdout, "Configuration of cluster '%s' changed (through %s)\n", c->scope,
+	           target->name);
 	json_t *pg_old = json_object_get(json_object_get(e->cur, "postgresql"), "parameters");
 	json_t *pg_new = json_object_get(json_object_get(e->next, "postgresql"), "parameters");
 	if (!json_equal(pg_old, pg_new) && (pg_old || pg_new))
-		printf("Every member applies the new PostgreSQL parameters now; those that "
-		       "need a restart show\nin 'tandemctl list' (Pending restart): restart "
-		       "them with 'tandemctl restart --pending'\n");
+		ctl_printf(stdout,
+		           "Every member applies the new PostgreSQL parameters now; those that "
+		           "need a restart show\nin 'tandemctl list' (Pending restart): restart "
+		           "them with 'tandemctl restart --pending'\n");
 	return CTL_EXIT_OK;
 }
 
@@ -278,11 +281,11 @@ int ctl_cmd_edit_config(const ctl_opts *o)
 	const dcs_member *target = ctl_target_member(&v, true);
 	char *diff = NULL;
 	if (v.nmembers == 0 && !v.has_config) {
-		fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c.scope,
-		        v.prefix);
+		ctl_printf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n",
+		           c.scope, v.prefix);
 		rc = CTL_EXIT_FAILED;
 	} else if (!target) {
-		fprintf(stderr, "tandemctl: edit-config: no member has an api_url to ask\n");
+		ctl_printf(stderr, "tandemctl: edit-config: no member has an api_url to ask\n");
 		rc = CTL_EXIT_FAILED;
 	} else {
 		rc = edit_prepare(o, &v, &e);
@@ -291,10 +294,10 @@ int ctl_cmd_edit_config(const ctl_opts *o)
 		goto out;
 	diff = ctl_unified_diff(e.old_yaml, e.new_yaml, "config (in etcd)", "config (new)");
 	if (!*diff && json_equal(e.cur, e.next)) {
-		printf("No changes to the configuration of cluster '%s'\n", c.scope);
+		ctl_printf(stdout, "No changes to the configuration of cluster '%s'\n", c.scope);
 		goto out;
 	}
-	fputs(diff, stdout);
+	ctl_printf(stdout, "%s", diff);
 	fflush(stdout);
 	rc = edit_send(o, &c, target, &e);
 out:

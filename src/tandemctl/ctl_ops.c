@@ -29,7 +29,7 @@ bool ctl_no_args(const ctl_opts *o, const char *command)
 {
 	if (o->nargs == 0)
 		return true;
-	fprintf(stderr, "tandemctl: %s takes no arguments ('%s' given)\n", command, o->args[0]);
+	ctl_printf(stderr, "tandemctl: %s takes no arguments ('%s' given)\n", command, o->args[0]);
 	return false;
 }
 
@@ -68,7 +68,7 @@ int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, c
 	*answer = NULL;
 	char *url = ctl_url_with_path(m->api_url, path);
 	if (!url) {
-		fprintf(stderr, "tandemctl: %s: no usable api_url in its member key\n", m->name);
+		ctl_printf(stderr, "tandemctl: %s: no usable api_url in its member key\n", m->name);
 		return CTL_EXIT_FAILED;
 	}
 	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
@@ -76,7 +76,7 @@ int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, c
 	char *err = NULL;
 	int rc;
 	if (ctl_http_request(method, url, body, &auth, o->timeout_ms, &a, &err) < 0) {
-		fprintf(stderr, "tandemctl: %s: %s\n", m->name, err ? err : "no answer");
+		ctl_printf(stderr, "tandemctl: %s: %s\n", m->name, err ? err : "no answer");
 		rc = CTL_EXIT_UNREACHABLE;
 	} else {
 		*status = a.status;
@@ -86,8 +86,8 @@ int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, c
 			rc = CTL_EXIT_OK;
 		} else {
 			char *why = answer_reason(a.body);
-			fprintf(stderr, "tandemctl: %s refused by %s (HTTP %ld): %s\n", what,
-			        m->name, a.status, why);
+			ctl_printf(stderr, "tandemctl: %s refused by %s (HTTP %ld): %s\n", what,
+			           m->name, a.status, why);
 			free(why);
 			rc = CTL_EXIT_FAILED;
 		}
@@ -156,14 +156,14 @@ static int switchover_wait(const ctl_opts *o, const ctl_conn *c, const char *old
 	int rc = wait_new_leader(o, c, old_leader, cand ? cand->name : NULL, &now_leader);
 	if (rc == CTL_EXIT_OK) {
 		if (!o->json)
-			printf("Switched over: %s is the leader of cluster '%s'\n", now_leader,
-			       c->scope);
+			ctl_printf(stdout, "Switched over: %s is the leader of cluster '%s'\n",
+			           now_leader, c->scope);
 		json_object_set_new(result, "new_leader", json_string(now_leader));
 	} else {
-		fprintf(stderr,
-		        "tandemctl: the switchover was accepted, but %s did not take over "
-		        "within %.1f s; see tandemctl list\n",
-		        cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
+		ctl_printf(stderr,
+		           "tandemctl: the switchover was accepted, but %s did not take over "
+		           "within %.1f s; see tandemctl list\n",
+		           cand ? cand->name : "another member", (double)o->timeout_ms / 1000);
 	}
 	free(now_leader);
 	return rc;
@@ -176,10 +176,10 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	const char *at = o->scheduled && strcmp(o->scheduled, "now") != 0 ? o->scheduled : NULL;
 	int64_t at_ms = 0;
 	if (at && clock_parse_iso8601(at, &at_ms) < 0) {
-		fprintf(stderr,
-		        "tandemctl: --scheduled '%s': give an ISO 8601 time with a zone, e.g. "
-		        "2030-01-01T10:00:00+00:00, or 'now'\n",
-		        at);
+		ctl_printf(stderr,
+		           "tandemctl: --scheduled '%s': give an ISO 8601 time with a zone, e.g. "
+		           "2030-01-01T10:00:00+00:00, or 'now'\n",
+		           at);
 		return CTL_EXIT_USAGE;
 	}
 	int rc = ctl_need_terminal(o, "switchover");
@@ -194,7 +194,7 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	const dcs_member *leader = ctl_target_member(&v, false);
 	char *why = switchover_problem(o, &v, c.scope, leader, &cand);
 	if (why) {
-		fprintf(stderr, "tandemctl: switchover refused: %s\n", why);
+		ctl_printf(stderr, "tandemctl: switchover refused: %s\n", why);
 		free(why);
 		rc = CTL_EXIT_FAILED;
 		goto out;
@@ -205,7 +205,7 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	bool yes = ctl_confirm(o, question);
 	free(question);
 	if (!yes) {
-		fprintf(stderr, "tandemctl: not confirmed; nothing done\n");
+		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
@@ -230,14 +230,16 @@ int ctl_cmd_switchover(const ctl_opts *o)
 	json_object_set_new(result, "leader", json_string(v.leader));
 	json_object_set_new(result, "answer", json_string(said));
 	if (!o->json)
-		printf("%s: %s\n", leader->name, said);
+		ctl_printf(stdout, "%s: %s\n", leader->name, said);
 	free(said);
 	if (at) {
 		json_object_set_new(result, "scheduled_at", json_string(at));
 		if (!o->json)
-			printf("The switchover will happen at %s (tandemctl list shows it until "
-			       "then)\n",
-			       at);
+			ctl_printf(
+			    stdout,
+			    "The switchover will happen at %s (tandemctl list shows it until "
+			    "then)\n",
+			    at);
 	} else {
 		rc = switchover_wait(o, &c, v.leader, cand, result);
 	}
@@ -289,19 +291,19 @@ static int set_pause(const ctl_opts *o, bool pause)
 	const dcs_member *target = ctl_target_member(&v, true);
 	bool paused = v.has_config && v.config.pause;
 	if (v.nmembers == 0 && !v.has_config) {
-		fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c.scope,
-		        v.prefix);
+		ctl_printf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n",
+		           c.scope, v.prefix);
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
 	if (paused == pause) {
-		fprintf(stderr, "tandemctl: cluster '%s' is %s in maintenance mode\n", c.scope,
-		        pause ? "already" : "not");
+		ctl_printf(stderr, "tandemctl: cluster '%s' is %s in maintenance mode\n", c.scope,
+		           pause ? "already" : "not");
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
 	if (!target) {
-		fprintf(stderr, "tandemctl: %s: no member has an api_url to ask\n", command);
+		ctl_printf(stderr, "tandemctl: %s: no member has an api_url to ask\n", command);
 		rc = CTL_EXIT_FAILED;
 		goto out;
 	}
@@ -314,8 +316,8 @@ static int set_pause(const ctl_opts *o, bool pause)
 	if (rc != CTL_EXIT_OK)
 		goto out;
 	if (!o->json)
-		printf("%s: maintenance mode %s for cluster '%s'\n", target->name,
-		       pause ? "requested" : "end requested", c.scope);
+		ctl_printf(stdout, "%s: maintenance mode %s for cluster '%s'\n", target->name,
+		           pause ? "requested" : "end requested", c.scope);
 	json_t *members = json_object();
 	if (o->wait) {
 		uint64_t deadline = clock_mono_ms() + (uint64_t)o->timeout_ms;
@@ -331,8 +333,8 @@ static int set_pause(const ctl_opts *o, bool pause)
 					json_object_set_new(members, v.members[i].name,
 					                    json_true());
 					if (!o->json)
-						printf("%s: %s\n", v.members[i].name,
-						       pause ? "paused" : "resumed");
+						ctl_printf(stdout, "%s: %s\n", v.members[i].name,
+						           pause ? "paused" : "resumed");
 				}
 			}
 			if (left > 0)
@@ -342,9 +344,9 @@ static int set_pause(const ctl_opts *o, bool pause)
 			if (seen[i])
 				continue;
 			json_object_set_new(members, v.members[i].name, json_false());
-			fprintf(stderr, "tandemctl: %s did not report %s within %.1f s\n",
-			        v.members[i].name, pause ? "pause" : "the end of pause",
-			        (double)o->timeout_ms / 1000);
+			ctl_printf(stderr, "tandemctl: %s did not report %s within %.1f s\n",
+			           v.members[i].name, pause ? "pause" : "the end of pause",
+			           (double)o->timeout_ms / 1000);
 			rc = CTL_EXIT_FAILED;
 		}
 		free(seen);
@@ -362,7 +364,7 @@ static int set_pause(const ctl_opts *o, bool pause)
 	} else {
 		json_decref(members);
 		if (rc == CTL_EXIT_OK)
-			printf("Maintenance mode: %s\n", pause ? "on" : "off");
+			ctl_printf(stdout, "Maintenance mode: %s\n", pause ? "on" : "off");
 	}
 out:
 	dcs_view_free(&v);

@@ -12,14 +12,14 @@ int ctl_open(const ctl_opts *o, ctl_conn *conn, dcs_view *v)
 {
 	char *err = NULL;
 	if (ctl_conn_load(conn, &o->conn, &err) < 0) {
-		fprintf(stderr, "tandemctl: %s\n", err ? err : "bad configuration");
+		ctl_printf(stderr, "tandemctl: %s\n", err ? err : "bad configuration");
 		free(err);
 		ctl_conn_free(conn);
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_cluster_read(conn, (uint64_t)o->timeout_ms, v, &err) < 0) {
-		fprintf(stderr, "tandemctl: cannot read cluster '%s' from etcd: %s\n", conn->scope,
-		        err ? err : "no answer");
+		ctl_printf(stderr, "tandemctl: cannot read cluster '%s' from etcd: %s\n",
+		           conn->scope, err ? err : "no answer");
 		free(err);
 		dcs_view_free(v);
 		ctl_conn_free(conn);
@@ -30,7 +30,9 @@ int ctl_open(const ctl_opts *o, ctl_conn *conn, dcs_view *v)
 
 void ctl_print_json(json_t *j)
 {
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	/* ASCII: every control character, C1 ones too, is a \u escape, so the output is exact
+	 * and safe on a terminal. */
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 	if (text)
 		printf("%s\n", text);
 	free(text);
@@ -44,8 +46,8 @@ static bool view_empty(const dcs_view *v)
 
 static int not_found(const ctl_conn *c, const dcs_view *v)
 {
-	fprintf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c->scope,
-	        v->prefix);
+	ctl_printf(stderr, "tandemctl: no cluster '%s' in etcd (nothing under %s)\n", c->scope,
+	           v->prefix);
 	return CTL_EXIT_FAILED;
 }
 
@@ -243,7 +245,7 @@ static int list_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 		ctl_print_json(list_json(v, c, ms));
 	} else {
 		char *text = list_text(v, c, ms);
-		fputs(text, stdout);
+		ctl_printf(stdout, "%s", text);
 		free(text);
 	}
 	free(ms);
@@ -292,9 +294,10 @@ static int history_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 		char *title = xasprintf("Cluster: %s (%s)", c->scope,
 		                        v->sysid ? v->sysid : "not initialized");
 		char *text = ctl_table_render(t, title);
-		fputs(text, stdout);
+		ctl_printf(stdout, "%s", text);
 		if (v->nhistory == 0)
-			puts(
+			ctl_printf(
+			    stdout, "%s\n",
 			    " No failover or switchover yet: the cluster is on its first timeline");
 		free(text);
 		free(title);
@@ -314,26 +317,26 @@ static int show_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_view
 {
 	int rc = CTL_EXIT_OK;
 	if (!v->has_config || !v->config.raw) {
-		fprintf(stderr, "tandemctl: cluster '%s' has no configuration key (%sconfig)\n",
-		        c->scope, v->prefix);
+		ctl_printf(stderr, "tandemctl: cluster '%s' has no configuration key (%sconfig)\n",
+		           c->scope, v->prefix);
 		rc = CTL_EXIT_FAILED;
 	} else {
 		json_t *j = json_loads(v->config.raw, JSON_DECODE_ANY, NULL);
 		char *err = NULL;
 		char *yaml = j && !o->json ? ctl_json_to_yaml(v->config.raw, &err) : NULL;
 		if (!j) {
-			fprintf(stderr,
-			        "tandemctl: the configuration key is not JSON; as stored:\n");
-			printf("%s\n", v->config.raw);
+			ctl_printf(stderr,
+			           "tandemctl: the configuration key is not JSON; as stored:\n");
+			ctl_printf(stdout, "%s\n", v->config.raw);
 			rc = CTL_EXIT_FAILED;
 		} else if (o->json) {
 			ctl_print_json(j);
 			j = NULL;
 		} else if (yaml) {
-			fputs(yaml, stdout);
+			ctl_printf(stdout, "%s", yaml);
 		} else {
-			fprintf(stderr, "tandemctl: %s\n",
-			        err ? err : "cannot show the configuration");
+			ctl_printf(stderr, "tandemctl: %s\n",
+			           err ? err : "cannot show the configuration");
 			rc = CTL_EXIT_FAILED;
 		}
 		json_decref(j);
@@ -361,9 +364,10 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 		char *pg = ms[i]->conn_url ? ctl_url_host_port(ms[i]->conn_url) : NULL;
 		char *rest = ms[i]->api_url ? ctl_url_host_port(ms[i]->api_url) : NULL;
 		if (!pg || !rest) {
-			fprintf(stderr,
-			        "tandemctl: warning: member %s left out: it has no readable %s\n",
-			        ms[i]->name, !pg ? "conn_url" : "api_url");
+			ctl_printf(
+			    stderr,
+			    "tandemctl: warning: member %s left out: it has no readable %s\n",
+			    ms[i]->name, !pg ? "conn_url" : "api_url");
 			free(pg);
 			free(rest);
 			continue;
@@ -390,11 +394,11 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 	char *err = NULL;
 	char *text = n ? haproxy_config_render(&in, &err) : NULL;
 	if (text) {
-		fputs(text, stdout);
+		ctl_printf(stdout, "%s", text);
 	} else {
-		fprintf(stderr, "tandemctl: cannot write an HAProxy configuration: %s\n",
-		        n ? (err ? err : "invalid input")
-		          : "no member has both conn_url and api_url");
+		ctl_printf(stderr, "tandemctl: cannot write an HAProxy configuration: %s\n",
+		           n ? (err ? err : "invalid input")
+		             : "no member has both conn_url and api_url");
 		rc = CTL_EXIT_FAILED;
 	}
 	free(text);
@@ -422,12 +426,12 @@ int ctl_cmd_version(const ctl_opts *o)
 			json_object_set_new(j, "tandemctl", json_string(TANDEM_VERSION));
 			ctl_print_json(j);
 		} else {
-			printf("tandemctl version %s\n", TANDEM_VERSION);
+			ctl_printf(stdout, "tandemctl version %s\n", TANDEM_VERSION);
 		}
 		return CTL_EXIT_OK;
 	}
 	if (!o->json)
-		printf("tandemctl version %s\n", TANDEM_VERSION);
+		ctl_printf(stdout, "tandemctl version %s\n", TANDEM_VERSION);
 	ctl_conn c;
 	dcs_view v;
 	int rc = ctl_open(o, &c, &v);
@@ -439,8 +443,8 @@ int ctl_cmd_version(const ctl_opts *o)
 		if (o->json)
 			json_object_set_new(members, ms[i]->name, json_str_or_null(ms[i]->version));
 		else
-			printf("%s: %s: version %s\n", c.scope, ms[i]->name,
-			       ms[i]->version ? ms[i]->version : "unknown");
+			ctl_printf(stdout, "%s: %s: version %s\n", c.scope, ms[i]->name,
+			           ms[i]->version ? ms[i]->version : "unknown");
 	}
 	if (o->json) {
 		json_t *j = json_object();

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,13 +18,53 @@ struct ctl_table {
 	size_t nrows;
 };
 
+/* The length of the UTF-8 character at `p` (1-4), or 0 when the bytes there are not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80                    ? 1
+	           : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+	           : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+	           : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+	                                          : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+char *ctl_safe_text(const char *s, bool multiline)
+{
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb, "");
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+		size_t n = utf8_len(p);
+		bool c0 = n == 1 && (*p < 0x20 || *p == 0x7f) &&
+		          !(multiline && (*p == '\n' || *p == '\t'));
+		bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+		if (n == 0 || c0 || c1)
+			sb_puts(&sb, "?");
+		else
+			sb_append(&sb, p, n);
+		p += n ? n : 1;
+	}
+	return sb_steal(&sb);
+}
+
+void ctl_printf(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *safe = ctl_safe_text(text, true);
+	fputs(safe, out);
+	free(safe);
+	free(text);
+}
+
 static char *clean_cell(const char *s)
 {
-	char *c = xstrdup(s ? s : "");
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return c;
+	return ctl_safe_text(s, false);
 }
 
 ctl_table *ctl_table_new(size_t ncols, const char *const *headers)

@@ -1,16 +1,30 @@
 /* Text for people: the bordered tables tandemctl prints (in the manner of `patronictl list`), and
  * the small text conversions its commands share (the host of a connection URL, lag in MB, LSNs,
- * JSON shown as YAML). Pure: no I/O; every result is a heap string for the caller to free. */
+ * JSON shown as YAML). Pure: no I/O (but ctl_printf); every result is a heap string for the
+ * caller to free.
+ *
+ * Text from the DCS or from a member (names, states, tags, errors, the configuration) may hold
+ * terminal escape sequences; everything tandemctl prints goes through ctl_safe_text, in the
+ * tables and through ctl_printf. */
 #ifndef TANDEMCTL_CTL_TABLE_H
 #define TANDEMCTL_CTL_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
 typedef struct ctl_table ctl_table;
+
+/* `s` (NULL: "") with every byte that could steer a terminal shown as '?': C0 controls (ESC,
+ * CR, BS; newline and tab are kept when `multiline`), DEL, C1 controls (U+0080-U+009F: U+009B is
+ * a CSI), and bytes that are not UTF-8 (an 8-bit terminal takes a lone 0x9b as a CSI). */
+char *ctl_safe_text(const char *s, bool multiline);
+/* printf to `out` through ctl_safe_text (multiline): for every message that carries text from
+ * the DCS or a member. */
+void ctl_printf(FILE *out, const char *fmt, ...) TND_PRINTF(2, 3);
 
 typedef enum ctl_align { CTL_ALIGN_LEFT, CTL_ALIGN_RIGHT } ctl_align;
 
@@ -18,9 +32,9 @@ typedef enum ctl_align { CTL_ALIGN_LEFT, CTL_ALIGN_RIGHT } ctl_align;
 ctl_table *ctl_table_new(size_t ncols, const char *const *headers);
 void ctl_table_free(ctl_table *t);
 void ctl_table_align(ctl_table *t, size_t col, ctl_align align);
-/* Appends a row of `ncols` cells (copied; NULL is an empty cell). Cells are single lines: a
- * control character (newline, tab, escape) is shown as '?', so that a hostile value cannot break
- * the table or the terminal. */
+/* Appends a row of `ncols` cells (copied; NULL is an empty cell). Cells are single lines: what
+ * ctl_safe_text replaces, newline and tab too, is shown as '?', so that a hostile value cannot
+ * break the table or the terminal. The title of ctl_table_render is cleaned the same way. */
 void ctl_table_add_row(ctl_table *t, const char *const *cells);
 size_t ctl_table_rows(const ctl_table *t);
 

@@ -329,7 +329,7 @@ class System:
         self.hellod = self.topo.popen(c.name, [
             HELLOD, "--listen", f"{c.addr}:{HELLOD_PORT}", "--allow", "10.213.0.0/24",
             "--workers", "1", "--db-pool-size", "2", "--request-deadline", "8s"],
-            self.base / "hellod.log", env=env)
+            self.base / "hellod.log", user="postgres", env=env)  # hellod refuses root
 
         def ready():
             try:

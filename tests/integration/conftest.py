@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import pathlib
+import pwd
 import re
 import shutil
 import signal
@@ -397,6 +398,35 @@ def module_database(pg):
 # ---------------------------------------------------------------------------------------------
 # hellod
 
+# hellod refuses to run as root; when the tests run as root it runs as this user (the one the
+# PostgreSQL fixture already needs), and the files a test gives it are shared with that user.
+HELLOD_USER = "postgres"
+
+
+def hellod_user_kwargs():
+    """Popen arguments that start hellod as HELLOD_USER when we are root (the Popen pid is
+    hellod itself, so signals reach it, not a runuser wrapper)."""
+    if os.geteuid() != 0:
+        return {}
+    return dict(user=HELLOD_USER, group=HELLOD_USER, extra_groups=[])
+
+
+def share_with_hellod(path):
+    """Lets HELLOD_USER use the directory `path`: its ancestors become traversable (not
+    listable), and it and what it holds become that user's (a TLS key stays 0600, and its own)."""
+    if os.geteuid() != 0:
+        return
+    path = pathlib.Path(path).resolve()
+    for d in reversed(path.parents):
+        st = d.stat()
+        if st.st_uid == 0 and not st.st_mode & 0o001:
+            os.chmod(d, (st.st_mode & 0o7777) | 0o011)
+    u = pwd.getpwnam(HELLOD_USER)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            os.lchown(name, u.pw_uid, u.pw_gid)
+
+
 
 class Hellod:
     """One hellod process started by the tests."""
@@ -412,6 +442,7 @@ class Hellod:
         self.proc = None
         self.expected_rc = 0  # what cleanup() expects the process to exit with
         self.extra_pids = []  # processes it detached (SIGUSR2), stopped with it
+        self.shared_dirs = set()  # directories shared with HELLOD_USER (share_with_hellod)
 
     @property
     def pid(self):
@@ -421,6 +452,8 @@ class Hellod:
         with open(self.log_path, "ab") as log:
             log.write(f"### starting: {' '.join(map(str, self.argv))}\n".encode())
             log.flush()
+            for d in {self.log_path.parent, *self.shared_dirs}:
+                share_with_hellod(d)
             self.proc = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
@@ -428,6 +461,7 @@ class Hellod:
                 stderr=log,
                 env=self.env,
                 cwd=self.log_path.parent,
+                **hellod_user_kwargs(),
             )
         return self
 
@@ -594,6 +628,9 @@ class HellodFactory:
         n = len(self.servers)
         log_path = self.tmpdir / f"hellod-{n}-{port}.log"
         srv = Hellod(argv, e, host, port, scheme, ctx, log_path)
+        # The directories of the files it is given (a TLS pair from a module fixture).
+        srv.shared_dirs = {pathlib.Path(a).parent for a in [*args, *(tls or ())]
+                           if isinstance(a, pathlib.Path)}
         self.servers.append(srv)
         _register(self.node, srv)
         srv.start()

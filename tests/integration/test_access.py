@@ -95,6 +95,7 @@ def cert(tmp_path_factory):
          "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
         check=True, capture_output=True, timeout=60,
     )
+    key.chmod(0o600)
     return cert, key
 
 
@@ -128,8 +129,37 @@ def test_plain_http_to_tls_port_fails(hellod, cert):
 def test_tls_with_a_bad_key_fails_to_start(hellod, cert, tmp_path):
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    bad.chmod(0o600)
     srv = hellod(tls=(cert[0], bad), wait=None)
     srv.expected_rc = 2
     rc = srv.proc.wait(20)
     assert rc == 2, srv.log()
     assert "TLS" in srv.log()
+
+
+def test_tls_key_that_others_can_read_is_refused(hellod, cert, tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_bytes(cert[1].read_bytes())
+    key.chmod(0o644)
+    srv = hellod(tls=(cert[0], key), wait=None)
+    srv.expected_rc = 2
+    rc = srv.proc.wait(20)
+    assert rc == 2, srv.log()
+    assert f"tls-key: {key}: holds a secret but group or others can access it" in srv.log()
+    assert "chmod 600" in srv.log()
+    key.chmod(0o600)
+    srv = hellod(tls=(cert[0], key))
+    assert srv.get("/healthz").status == 200
+
+
+def test_config_with_a_password_that_others_can_read_is_warned_about(hellod, tmp_path, database):
+    cfg = tmp_path / "hellod.yaml"
+    cfg.write_text(f"database: {database.conninfo} password=not-needed\n")
+    cfg.chmod(0o644)
+    srv = hellod("--config", cfg, database=False)
+    srv.wait_log(rf"{cfg} holds passwords and every user can read it: chmod o-rwx")
+    assert "not-needed" not in srv.log()
+    assert srv.stop() == 0
+    cfg.chmod(0o640)
+    srv = hellod("--config", cfg, database=False)
+    assert "holds passwords" not in srv.log()

@@ -10,14 +10,17 @@ on a free range of 13 consecutive ports.
 from __future__ import annotations
 
 import os
+import pathlib
 import random
 import re
 import select
 import signal
 import socket
+import stat
 import subprocess
 import time
 
+import psycopg
 import pytest
 
 from conftest import BUILD, _all_cmdlines, pid_alive
@@ -115,6 +118,32 @@ def test_demo_smoke():
     assert wait_gone(directory, demo_pids(r.stdout), timeout=2) == []
 
 
+def check_credentials(directory, base, printed):
+    """This run's random passwords: in DIR/credentials (0600), printed once, and the ones the
+    servers take; the files that hold them are 0600 too."""
+    creds = directory / "credentials"
+    for f in (creds, directory / "pgpass", directory / "hello-role.sql",
+              directory / "n1" / "tandemd.yml"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    values = dict(line.split(": ", 1) for line in creds.read_text().splitlines()
+                  if not line.startswith("#"))
+    for key in ("superuser_password", "replication_password", "hellod_password"):
+        assert re.fullmatch(r"[0-9a-f]{32}", values[key]), values
+        assert printed.count(values[key]) == 1, (key, printed)
+    assert len({values["superuser_password"], values["replication_password"],
+                values["hellod_password"]}) == 3
+    rw = base + 8
+    with psycopg.connect(host="127.0.0.1", port=rw, user="postgres", dbname="postgres",
+                         password=values["superuser_password"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()[0]
+    with psycopg.connect(host="127.0.0.1", port=rw, user="hello", dbname="hello",
+                         password=values["hellod_password"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "hello"
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host="127.0.0.1", port=rw, user="postgres", dbname="postgres",
+                        password="tandem-demo", connect_timeout=5).close()
+
+
 def test_demo_sigint_stops_everything():
     base = free_port_range()
     p = subprocess.Popen([TANDEMCTL, "demo", "--base-port", str(base)],
@@ -133,6 +162,7 @@ def test_demo_sigint_stops_everything():
         pids = demo_pids(text)
         assert len(pids) == 7, text
         assert all(pid_alive(pid) for pid in pids), text
+        check_credentials(pathlib.Path(directory), base, text)
         p.send_signal(signal.SIGINT)
         rest, _ = p.communicate(timeout=60)
         text += rest.decode(errors="replace")

@@ -4,6 +4,7 @@ reloads, SIGTERM draining, and SIGUSR2 restarts that lose no request."""
 import datetime
 import http.client
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -20,11 +21,13 @@ from conftest import (
     SLOW,
     STOP_TIMEOUT,
     free_port,
+    hellod_user_kwargs,
     http_request,
     pid_alive,
     pids_with_cmdline,
     raw_connect,
     set_child_subreaper,
+    share_with_hellod,
     stop_foreign_pid,
     wait_until,
 )
@@ -69,10 +72,13 @@ def clean_env(**extra):
 
 def run_hellod(args, env=None, timeout=15):
     """Runs hellod to completion (for errors and --help); it must not start serving."""
+    for a in args:
+        if isinstance(a, pathlib.Path) and a.parent.exists():
+            share_with_hellod(a.parent)
     try:
         return subprocess.run([str(HELLOD), *map(str, args)], env=clean_env(**(env or {})),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout * SLOW)
+                              timeout=timeout * SLOW, **hellod_user_kwargs())
     except subprocess.TimeoutExpired:
         pytest.fail(f"hellod {args} kept running: it should have refused its configuration")
 
@@ -209,6 +215,21 @@ def test_bad_configuration_exits_2(tmp_path, args, env, text, expect):
         assert e.format(**subst) in r.stderr, (e.format(**subst), r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # one clear line
     assert served(port) is False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start hellod as root")
+def test_refuses_to_run_as_root():
+    port = free_port()
+    try:
+        r = subprocess.run([str(HELLOD), "--listen", f"127.0.0.1:{port}", "--workers", "1"],
+                           env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=15 * SLOW)
+    except subprocess.TimeoutExpired:
+        pytest.fail("hellod kept running as root")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "root" in r.stderr and "dedicated unprivileged user" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert connection_refused(port)
 
 
 def _options_from_source():

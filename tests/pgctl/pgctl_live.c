@@ -295,9 +295,16 @@ int main(int argc, char **argv)
 	snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=postgres", base, port);
 	c->conninfo = ci;
 	char *err = NULL;
+	/* A password file for initdb that an older tandemd left by a crash goes at start (the
+	 * test's listing of BASE_DIR sees what is left). */
+	char leftover[600];
+	snprintf(leftover, sizeof leftover, "%s.pwfile-AbC123", data);
+	FILE *lf = fopen(leftover, "wx");
+	CHECK(lf && fputs("old\n", lf) >= 0 && fclose(lf) == 0, "%s", leftover);
 	pgctl_opts o = {.bin_dir = bin, .data_dir = data, .log_path = logp};
 	c->pc = pgctl_new(c->loop, &o, &err);
 	CHECK(c->pc, "%s", err);
+	CHECK(access(leftover, F_OK) != 0, "the leftover %s is still there", leftover);
 
 	/* initdb: the argv never carries the password */
 	const char *pw = "s3cret'pw";
@@ -341,6 +348,11 @@ int main(int argc, char **argv)
 	CHECK(pgctl_write_hba(c->pc, hba, 2, &err) == 0, "%s", err);
 	start(c, "ready");
 	printf("ok start\n");
+	/* The password reached initdb (through its stdin: no file held it). */
+	CHECK(strcmp(show(c, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE "
+	                     "rolname = 'postgres'"),
+	             "t") == 0,
+	      "the superuser has no password");
 
 	state(c);
 	CHECK(!c->st.in_recovery && c->st.lsn > 0 && c->st.timeline == 1, "state rec=%d lsn=%llu",

@@ -60,6 +60,50 @@ static void test_table_long_title_and_empty(void **state)
 	ctl_table_free(t);
 }
 
+static void test_safe_text(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		bool multiline;
+		const char *want;
+	} cases[] = {
+	    {"plain text", false, "plain text"},
+	    {NULL, false, ""},
+	    {"Zürich é ✓ 😀", false, "Zürich é ✓ 😀"},
+	    {"\x1b]0;owned\x07title", false, "?]0;owned?title"},     /* OSC: set the title */
+	    {"a\x1b[2Jb\rc\bd\x7f", false, "a?[2Jb?c?d?"},           /* CSI, CR, BS, DEL */
+	    {"line1\nline2\tx", false, "line1?line2?x"},             /* a cell is one line */
+	    {"line1\nline2\tx\x1b[1m", true, "line1\nline2\tx?[1m"}, /* a message keeps lines */
+	    {"x\xc2\x9b"
+	     "31mred",
+	     true, "x?31mred"}, /* C1 CSI, as UTF-8 */
+	    {"x\x9b"
+	     "31mred",
+	     true, "x?31mred"},                             /* a lone 0x9b byte */
+	    {"\xc3(\xe2\x82\xf0\x9f\x98", true, "?(?????"}, /* one ? a byte */
+	    {"\xc2\xa0nbsp", true, "\xc2\xa0nbsp"},         /* U+00A0 is text */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = ctl_safe_text(cases[i].in, cases[i].multiline);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
+}
+
+static void test_printf_is_safe(void **state)
+{
+	(void)state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ctl_printf(f, "tandemctl: %s: %s\n", "pg\x1b[31m1", "refused\x1b]52;c;AAAA\x07");
+	fclose(f);
+	assert_string_equal(buf, "tandemctl: pg?[31m1: refused?]52;c;AAAA?\n");
+	free(buf);
+}
+
 static void test_table_hostile_and_utf8(void **state)
 {
 	(void)state;
@@ -74,6 +118,11 @@ static void test_table_hostile_and_utf8(void **state)
 	assert_contains(got, "| a?b?[2J |   |\n");
 	/* Six characters, eight bytes: padded by characters. */
 	assert_contains(got, "| Zürich  | é |\n");
+	free(got);
+	got = ctl_table_render(t, "Cluster: \x1b[2Jx\xc2\x9b");
+	assert_not_contains(got, "\x1b");
+	assert_not_contains(got, "\xc2\x9b");
+	assert_contains(got, "+ Cluster: ?[2Jx? ");
 	free(got);
 	ctl_table_free(t);
 }
@@ -215,6 +264,8 @@ int main(void)
 	    cmocka_unit_test(test_table_hostile_and_utf8),
 	    cmocka_unit_test(test_url_host_port),
 	    cmocka_unit_test(test_url_with_path),
+	    cmocka_unit_test(test_safe_text),
+	    cmocka_unit_test(test_printf_is_safe),
 	    cmocka_unit_test(test_lag_and_lsn),
 	    cmocka_unit_test(test_json_to_yaml),
 	    cmocka_unit_test(test_tags_line),

@@ -118,7 +118,7 @@ static void start_haproxy(demo *d)
 	in.stats_listen = stats;
 	char *err = NULL;
 	char *text = haproxy_config_render(&in, &err);
-	if (text && demo_setup_write(&d->s, "haproxy.cfg", text, &err) == 0) {
+	if (text && demo_setup_write(&d->s, "haproxy.cfg", text, 0644, &err) == 0) {
 		char *cfg = xasprintf("%s/haproxy.cfg", d->s.dir);
 		char *argv[] = {d->s.haproxy, "-db", "-f", cfg, NULL};
 		d->haproxy = spawn(d, "haproxy", argv, d->s.dir, d->haproxy_log, NULL, NULL);
@@ -140,10 +140,9 @@ static void start_haproxy(demo *d)
 
 static void start_hellods(demo *d)
 {
-	char *db =
-	    xasprintf("HELLOD_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
-	              " password=" DEMO_APP_PASSWORD " dbname=" DEMO_APP_USER " connect_timeout=3",
-	              d->s.ports.rw);
+	char *db = xasprintf("HELLOD_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
+	                     " password=%s dbname=" DEMO_APP_USER " connect_timeout=3",
+	                     d->s.ports.rw, d->s.app_password);
 	char *env[] = {db, NULL};
 	for (int i = 0; i < DEMO_HELLODS && d->st != ST_STOPPING; i++) {
 		char *listen = xasprintf("127.0.0.1:%d", d->s.ports.hellod[i]);
@@ -180,11 +179,13 @@ void demo_run_psql(demo *d, const char *const sql[], size_t nsql)
 		argv[n++] = (char *)sql[i];
 	}
 	argv[n] = NULL;
-	char *env[] = {"PGPASSWORD=" DEMO_SUPERUSER_PASSWORD, "PGCONNECT_TIMEOUT=3", NULL};
+	char *pw = xasprintf("PGPASSWORD=%s", d->s.superuser_password);
+	char *env[] = {pw, "PGCONNECT_TIMEOUT=3", NULL};
 	d->busy = true;
 	d->psql = spawn(d, "psql", argv, d->s.dir, d->psql_log, d->psql_out, env);
 	if (!d->psql)
 		d->busy = false;
+	free(pw);
 	free(port);
 }
 

@@ -150,10 +150,12 @@ void demo_check(demo *d)
 		break;
 	}
 	case ST_DB: {
-		static const char *const sql[] = {
-		    "CREATE ROLE " DEMO_APP_USER " LOGIN PASSWORD '" DEMO_APP_PASSWORD "'",
-		    "CREATE DATABASE " DEMO_APP_USER " OWNER " DEMO_APP_USER};
+		/* The password is in the file, not in psql's command line (ps shows that). */
+		char *role = xasprintf("\\i %s/hello-role.sql", d->s.dir);
+		const char *const sql[] = {role, "CREATE DATABASE " DEMO_APP_USER
+		                                 " OWNER " DEMO_APP_USER};
 		demo_run_psql(d, sql, 2);
+		free(role);
 		break;
 	}
 	case ST_HELLOD:
@@ -242,9 +244,11 @@ void demo_print_up(demo *d)
 	ctl_table_free(t);
 
 	int L = d->leader, C = L == 1 ? 0 : 1;
-	printf("\nPostgreSQL: user postgres, password " DEMO_SUPERUSER_PASSWORD
-	       "; hellod's database: user " DEMO_APP_USER ", password " DEMO_APP_PASSWORD
-	       ", database " DEMO_APP_USER ".\n");
+	printf("\nThis run's passwords (random, kept in %s/credentials, mode 0600):\n"
+	       "  PostgreSQL superuser postgres: %s\n"
+	       "  replication user replicator:   %s\n"
+	       "  hellod's role " DEMO_APP_USER " (database " DEMO_APP_USER "): %s\n",
+	       s->dir, s->superuser_password, s->replication_password, s->app_password);
 	printf("\nTry:\n"
 	       "  %s -c %s/tandemctl.yml list\n"
 	       "  %s -c %s/tandemctl.yml failover --candidate %s --force\n",
@@ -255,12 +259,13 @@ void demo_print_up(demo *d)
 	printf("  curl -i -X PUT -H 'Content-Type: application/json' -d "
 	       "'{\"dateOfBirth\":\"1990-05-17\"}' http://127.0.0.1:%d/hello/alice\n"
 	       "  curl -i http://127.0.0.1:%d/hello/alice\n"
-	       "  PGPASSWORD=" DEMO_SUPERUSER_PASSWORD " psql -h 127.0.0.1 -p %d -U postgres -c "
+	       "  PGPASSFILE=%s/pgpass psql -h 127.0.0.1 -p %d -U postgres -c "
 	       "'SELECT inet_server_port(), pg_is_in_recovery()'   # the leader\n"
-	       "  PGPASSWORD=" DEMO_SUPERUSER_PASSWORD " psql -h 127.0.0.1 -p %d -U postgres -c "
+	       "  PGPASSFILE=%s/pgpass psql -h 127.0.0.1 -p %d -U postgres -c "
 	       "'SELECT inet_server_port(), pg_is_in_recovery()'   # a replica\n"
 	       "  curl http://127.0.0.1:%d/   # HAProxy's stats\n",
-	       s->ports.hellod[0], s->ports.hellod[1], s->ports.rw, s->ports.ro, s->ports.stats);
+	       s->ports.hellod[0], s->ports.hellod[1], s->dir, s->ports.rw, s->dir, s->ports.ro,
+	       s->ports.stats);
 	printf("  kill -HUP %d   # the demo starts again every member whose tandemd is gone\n",
 	       (int)getpid());
 	if (!s->smoke)

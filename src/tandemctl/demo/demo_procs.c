@@ -94,14 +94,17 @@ demo_proc *demo_proc_start(demo_procs *ps, const char *name, char *const argv[],
                            const char *log_path, const char *out_path, char *const env[],
                            demo_proc_exit_cb cb, void *arg, char **err)
 {
-	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* O_NOFOLLOW: the directory may belong to the servers' user, who must not be able to
+	 * point a log at another file for us (root) to write. */
+	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (log_fd < 0) {
 		err_set(err, "%s: %s", log_path, strerror(errno));
 		return NULL;
 	}
 	int out_fd = log_fd;
 	if (out_path) {
-		out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		out_fd =
+		    open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (out_fd < 0) {
 			err_set(err, "%s: %s", out_path, strerror(errno));
 			close(log_fd);

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "strbuf.h"
 
 const char *const demo_member_name[DEMO_MEMBERS] = {"n1", "n2", "n3"};
@@ -332,19 +334,15 @@ static int make_dir(demo_setup *s, char **err)
 	return 0;
 }
 
-int demo_setup_write(const demo_setup *s, const char *name, const char *text, char **err)
+int demo_setup_write(const demo_setup *s, const char *name, const char *text, mode_t mode,
+                     char **err)
 {
+	/* The directory belongs to the servers' user when we are root: it could plant a link
+	 * where we write, which atomic_file never follows. */
 	char *path = xasprintf("%s/%s", s->dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	int rc = -1;
-	if (fd >= 0 && write(fd, text, len) == (ssize_t)len &&
-	    (!s->as_user || fchown(fd, s->uid, s->gid) == 0))
-		rc = 0;
-	if (rc != 0)
-		err_set(err, "%s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	int rc =
+	    atomic_file_write_as(path, text, strlen(text), mode, s->as_user ? s->uid : (uid_t)-1,
+	                         s->as_user ? s->gid : (gid_t)-1, err);
 	free(path);
 	return rc;
 }
@@ -374,10 +372,10 @@ static char *member_yaml(const demo_setup *s, int i)
 	          "  authentication:\n"
 	          "    superuser:\n"
 	          "      username: postgres\n"
-	          "      password: " DEMO_SUPERUSER_PASSWORD "\n"
+	          "      password: %s\n"
 	          "    replication:\n"
 	          "      username: replicator\n"
-	          "      password: " DEMO_REPL_PASSWORD "\n"
+	          "      password: %s\n"
 	          "  pg_hba:\n"
 	          "    - local all all trust\n"
 	          "    - host all all 127.0.0.1/32 scram-sha-256\n"
@@ -385,8 +383,58 @@ static char *member_yaml(const demo_setup *s, int i)
 	          "tags:\n"
 	          "  site: %s\n",
 	          demo_member_name[i], demo_member_name[i], s->ports.rest[i], s->ports.etcd,
-	          s->ports.pg[i], s->member_data[i], demo_member_site[i]);
+	          s->ports.pg[i], s->member_data[i], s->superuser_password, s->replication_password,
+	          demo_member_site[i]);
 	return sb_steal(&sb);
+}
+
+/* 128 random bits as hex, from the kernel's generator. */
+static int random_password(char out[DEMO_PASSWORD_LEN + 1], char **err)
+{
+	unsigned char raw[DEMO_PASSWORD_LEN / 2];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t k = getrandom(raw + got, sizeof raw - got, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			err_set(err, "getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof raw);
+	return 0;
+}
+
+/* DIR/credentials for people, DIR/pgpass for psql, DIR/hello-role.sql for the role's creation
+ * (psql reads it with \i, so the password never shows in a command line): all 0600. */
+static int write_credentials(const demo_setup *s, char **err)
+{
+	char *text[3];
+	static const char *const names[] = {"credentials", "pgpass", "hello-role.sql"};
+	text[0] = xasprintf("# tandemctl demo: this run's credentials (new for every run).\n"
+	                    "superuser: postgres\n"
+	                    "superuser_password: %s\n"
+	                    "replication_user: replicator\n"
+	                    "replication_password: %s\n"
+	                    "hellod_user: " DEMO_APP_USER "\n"
+	                    "hellod_password: %s\n",
+	                    s->superuser_password, s->replication_password, s->app_password);
+	text[1] = xasprintf("127.0.0.1:*:*:postgres:%s\n127.0.0.1:*:*:" DEMO_APP_USER ":%s\n",
+	                    s->superuser_password, s->app_password);
+	text[2] =
+	    xasprintf("CREATE ROLE " DEMO_APP_USER " LOGIN PASSWORD '%s';\n", s->app_password);
+	int rc = 0;
+	for (int i = 0; i < 3; i++) {
+		if (rc == 0)
+			rc = demo_setup_write(s, names[i], text[i], 0600, err);
+		explicit_bzero(text[i], strlen(text[i]));
+		free(text[i]);
+	}
+	return rc;
 }
 
 static int write_files(demo_setup *s, char **err)
@@ -403,7 +451,8 @@ static int write_files(demo_setup *s, char **err)
 		}
 		char *yaml = member_yaml(s, i);
 		char *name = xasprintf("%s/tandemd.yml", demo_member_name[i]);
-		int rc = demo_setup_write(s, name, yaml, err);
+		int rc = demo_setup_write(s, name, yaml, 0600, err); /* it holds passwords */
+		explicit_bzero(yaml, strlen(yaml));
 		free(name);
 		free(yaml);
 		if (rc != 0)
@@ -414,9 +463,9 @@ static int write_files(demo_setup *s, char **err)
 	                      "etcd3:\n"
 	                      "  hosts: 127.0.0.1:%d\n",
 	                      s->ports.etcd);
-	int rc = demo_setup_write(s, "tandemctl.yml", ctl, err);
+	int rc = demo_setup_write(s, "tandemctl.yml", ctl, 0644, err);
 	free(ctl);
-	return rc;
+	return rc == 0 ? write_credentials(s, err) : -1;
 }
 
 int demo_setup_prepare(demo_setup *s, char **err)
@@ -435,6 +484,10 @@ int demo_setup_prepare(demo_setup *s, char **err)
 		s->gid = pw->pw_gid;
 	}
 	if (find_programs(s, err) != 0 || check_ports(s, err) != 0)
+		return -1;
+	if (random_password(s->superuser_password, err) != 0 ||
+	    random_password(s->replication_password, err) != 0 ||
+	    random_password(s->app_password, err) != 0)
 		return -1;
 	if (make_dir(s, err) != 0)
 		return -1;

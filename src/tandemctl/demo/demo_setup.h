@@ -8,13 +8,12 @@
 
 #include "err.h"
 
-#define DEMO_MEMBERS            3
-#define DEMO_HELLODS            2
-#define DEMO_SCOPE              "demo"
-#define DEMO_SUPERUSER_PASSWORD "tandem-demo"
-#define DEMO_REPL_PASSWORD      "tandem-repl"
-#define DEMO_APP_USER           "hello"
-#define DEMO_APP_PASSWORD       "hello"
+#define DEMO_MEMBERS  3
+#define DEMO_HELLODS  2
+#define DEMO_SCOPE    "demo"
+#define DEMO_APP_USER "hello"
+/* The passwords are random, new for every run: 32 hex digits (128 bits). */
+#define DEMO_PASSWORD_LEN 32
 
 typedef struct demo_ports {
 	int etcd, etcd_peer;
@@ -42,6 +41,11 @@ typedef struct demo_setup {
 	char *member_config[DEMO_MEMBERS];
 	char *member_log[DEMO_MEMBERS];
 	char *member_data[DEMO_MEMBERS];
+	/* This run's passwords (superuser postgres, replicator, hellod's role), printed once and
+	 * kept in DIR/credentials (0600); DIR/pgpass (0600) serves psql and the examples. */
+	char superuser_password[DEMO_PASSWORD_LEN + 1];
+	char replication_password[DEMO_PASSWORD_LEN + 1];
+	char app_password[DEMO_PASSWORD_LEN + 1];
 } demo_setup;
 
 extern const char *const demo_member_name[DEMO_MEMBERS];
@@ -56,8 +60,8 @@ int demo_setup_args(demo_setup *s, int argc, char **argv);
  * given). */
 int demo_setup_prepare(demo_setup *s, char **err) TND_MUST_CHECK;
 
-/* Writes `text` to DIR/name (owned by the children's user). */
-int demo_setup_write(const demo_setup *s, const char *name, const char *text,
+/* Writes `text` to DIR/name with `mode` (owned by the children's user). */
+int demo_setup_write(const demo_setup *s, const char *name, const char *text, mode_t mode,
                      char **err) TND_MUST_CHECK;
 
 /* Removes the directory and everything in it. */

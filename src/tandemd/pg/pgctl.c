@@ -3,6 +3,7 @@
 #include "pgsession.h"
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -40,7 +42,6 @@ struct pgctl {
 
 	/* initdb */
 	uv_process_t *initdb;
-	char *pwfile;
 	long initdb_log_off;
 	pgctl_initdb_cb initdb_cb;
 	void *initdb_ud;
@@ -60,6 +61,8 @@ const char *pgctl_data_dir_(const pgctl *pc)
 {
 	return pc->data_dir;
 }
+
+static void remove_leftover_pwfiles(const char *data_dir);
 
 char **pgctl_fenced_argv_(const pgctl *pc, char *const *argv)
 {
@@ -92,6 +95,7 @@ pgctl *pgctl_new(uv_loop_t *loop, const pgctl_opts *o, char **err)
 	while (l > 1 && pc->data_dir[l - 1] == '/')
 		pc->data_dir[--l] = '\0';
 	pc->log_path = xstrdup(o->log_path);
+	remove_leftover_pwfiles(pc->data_dir);
 	pc->timer = xcalloc(1, sizeof *pc->timer);
 	uv_timer_init(loop, pc->timer);
 	pc->timer->data = pc;
@@ -109,10 +113,6 @@ void pgctl_free(pgctl *pc)
 	if (pc->initdb) {
 		pc->initdb->data = NULL;
 		uv_close((uv_handle_t *)pc->initdb, close_free);
-	}
-	if (pc->pwfile) {
-		unlink(pc->pwfile);
-		free(pc->pwfile);
 	}
 	if (pc->timer)
 		uv_close((uv_handle_t *)pc->timer, close_free);
@@ -172,7 +172,8 @@ static int open_log(const pgctl *pc, char **err)
 }
 
 /* A heap-allocated `p` is freed by a failed start (proc_spawn closes it). */
-static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool detached, char **err)
+static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool detached, int in_fd,
+                 char **err)
 {
 	int fd = open_log(pc, err);
 	if (fd < 0) {
@@ -181,7 +182,7 @@ static int spawn(pgctl *pc, uv_process_t *p, char **argv, uv_exit_cb cb, bool de
 	}
 	proc_spec ps = {.argv = argv,
 	                .cwd = "/",
-	                .in_fd = -1,
+	                .in_fd = in_fd,
 	                .out_fd = fd,
 	                .err_fd = fd,
 	                .detached = detached,
@@ -275,7 +276,7 @@ int pgctl_start(pgctl *pc, uint64_t timeout_ms, pgctl_start_cb start_cb, pgctl_e
 	p->data = pc;
 	/* Detached: its own session and process group, and it outlives the agent (as with Patroni).
 	 */
-	int r = spawn(pc, p, argv, on_pm_exit, true, err);
+	int r = spawn(pc, p, argv, on_pm_exit, true, -1, err);
 	free(argv);
 	free(bin);
 	if (r != 0)
@@ -454,11 +455,6 @@ static void on_initdb_exit(uv_process_t *p, int64_t status, int sig)
 	if (!pc)
 		return;
 	pc->initdb = NULL;
-	if (pc->pwfile) {
-		unlink(pc->pwfile);
-		free(pc->pwfile);
-		pc->pwfile = NULL;
-	}
 	char *tail = log_tail_from(pc, pc->initdb_log_off);
 	bool ok = status == 0 && sig == 0;
 	if (!ok)
@@ -468,27 +464,61 @@ static void on_initdb_exit(uv_process_t *p, int64_t status, int sig)
 	free(tail);
 }
 
-static char *write_pwfile(const pgctl *pc, const char *password, char **err)
+/* The superuser's password reaches initdb through its stdin (--pwfile=/dev/stdin): a pipe holding
+ * the password, written whole before initdb starts, so that no file with it ever exists on disk
+ * for a crash to leave behind. The read end, or -1. */
+static int password_pipe(const char *password, char **err)
 {
-	char *path = xasprintf("%s.pwfile-XXXXXX", pc->data_dir);
-	int fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
-		free(path);
-		return NULL;
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		err_set(err, "pgctl: password pipe: %s", strerror(errno));
+		return -1;
 	}
-	size_t len = strlen(password);
-	bool ok = fchmod(fd, 0600) == 0 && write(fd, password, len) == (ssize_t)len &&
-	          write(fd, "\n", 1) == 1;
-	if (!ok)
-		err_set(err, "pgctl: password file %s: %s", path, strerror(errno));
-	close(fd);
+	char *line = xasprintf("%s\n", password);
+	size_t len = strlen(line);
+	/* Non-blocking: a password larger than the pipe is an error, never a stalled loop. */
+	bool ok =
+	    fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0 && write(fds[1], line, len) == (ssize_t)len;
+	int e = errno;
+	explicit_bzero(line, len);
+	free(line);
+	close(fds[1]);
 	if (!ok) {
-		unlink(path);
-		free(path);
-		return NULL;
+		err_set(err, "pgctl: password pipe: %s",
+		        e == EAGAIN ? "the password is too long" : strerror(e));
+		close(fds[0]);
+		return -1;
 	}
-	return path;
+	return fds[0];
+}
+
+/* Removes password files that tandemd before this version wrote for initdb beside the data
+ * directory (DATA.pwfile-XXXXXX) and a crash left behind: regular files of ours only. */
+static void remove_leftover_pwfiles(const char *data_dir)
+{
+	char *dir = xstrdup(data_dir);
+	char *slash = strrchr(dir, '/');
+	*slash = '\0';
+	char *prefix = xasprintf("%s.pwfile-", slash + 1);
+	int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d && dfd >= 0)
+		close(dfd);
+	for (struct dirent *de; d && (de = readdir(d));) {
+		struct stat st;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    strlen(de->d_name) != strlen(prefix) + 6 ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			log_warning("removed %s/%s, a password file for initdb left by a crash",
+			            dir, de->d_name);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(dir);
 }
 
 int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void *ud, char **err)
@@ -501,14 +531,12 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 		err_set(err, "pgctl: the password cannot contain a newline");
 		return -1;
 	}
-	char *pwfile = NULL;
-	if (o->password && !(pwfile = write_pwfile(pc, o->password, err)))
+	char **argv = pgctl_initdb_argv(pc, o, o->password ? "/dev/stdin" : NULL, err);
+	if (!argv)
 		return -1;
-	char **argv = pgctl_initdb_argv(pc, o, pwfile, err);
-	if (!argv) {
-		if (pwfile)
-			unlink(pwfile);
-		free(pwfile);
+	int pw_fd = o->password ? password_pipe(o->password, err) : -1;
+	if (o->password && pw_fd < 0) {
+		pgctl_argv_free(argv);
 		return -1;
 	}
 	struct stat st;
@@ -516,17 +544,14 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 	uv_process_t *p = xcalloc(1, sizeof *p);
 	p->data = pc;
 	char **fenced = pgctl_fenced_argv_(pc, argv); /* initdb dies with the agent too */
-	int r = spawn(pc, p, fenced, on_initdb_exit, false, err);
+	int r = spawn(pc, p, fenced, on_initdb_exit, false, pw_fd, err);
+	if (pw_fd >= 0)
+		close(pw_fd);
 	free(fenced);
 	pgctl_argv_free(argv);
-	if (r != 0) {
-		if (pwfile)
-			unlink(pwfile);
-		free(pwfile);
+	if (r != 0)
 		return -1;
-	}
 	pc->initdb = p;
-	pc->pwfile = pwfile;
 	pc->initdb_cb = cb;
 	pc->initdb_ud = ud;
 	return 0;
@@ -536,50 +561,9 @@ int pgctl_initdb(pgctl *pc, const pgctl_initdb_opts *o, pgctl_initdb_cb cb, void
 
 int pgctl_write_file_(const char *path, const char *data, size_t len, char **err)
 {
-	char *tmp = xasprintf("%s.tandem-XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, "pgctl: create %s: %s", tmp, strerror(errno));
-		free(tmp);
+	if (atomic_file_write(path, data, len, 0600, err) < 0) {
+		err_prefix(err, "pgctl");
 		return -1;
 	}
-	const char *what = "write";
-	bool ok = true;
-	size_t off = 0;
-	while (ok && off < len) {
-		ssize_t k = write(fd, data + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			ok = false;
-		else
-			off += (size_t)k;
-	}
-	if (ok && fchmod(fd, 0600) != 0)
-		ok = false, what = "chmod";
-	if (ok && fsync(fd) != 0)
-		ok = false, what = "fsync";
-	if (close(fd) != 0 && ok)
-		ok = false, what = "close";
-	if (ok && rename(tmp, path) != 0)
-		ok = false, what = "rename";
-	if (!ok) {
-		err_set(err, "pgctl: %s %s: %s", what, tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	/* The rename itself is durable once the directory is synced. */
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(dir);
 	return 0;
 }

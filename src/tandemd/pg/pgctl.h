@@ -63,7 +63,7 @@ int pgctl_pid(const pgctl *pc); /* 0 when not running */
 
 typedef struct pgctl_initdb_opts {
 	const char *superuser;
-	const char *password; /* NULL: no password file */
+	const char *password; /* NULL: none; else given to initdb through a pipe, never a file */
 	const char *auth_local, *auth_host;
 	const char *const
 	    *extra; /* "encoding=UTF8" -> --encoding=UTF8, "data-checksums" -> --... */
