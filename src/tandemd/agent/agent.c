@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "agent_priv.h"
 #include "clock.h"
+#include "dcs_view_ha.h"
 #include "diverge.h"
 #include "log.h"
 #include "proc.h"
@@ -337,7 +338,11 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 	if (r == DCS_OK) {
 		a->dcs_ok = true;
 		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
-		a->lease_expiry_ms = sent_ms + (uint64_t)(ttl_s > 0 ? ttl_s : a->ttl_s) * 1000;
+		/* Never longer than the TTL asked for: an answer (a hostile etcd, or one in the
+		 * middle of plain HTTP) claiming more would keep a primary writable for that long
+		 * without the key. A shorter one only makes us stop sooner. */
+		a->lease_expiry_ms =
+		    sent_ms + (uint64_t)(ttl_s > 0 && ttl_s < a->ttl_s ? ttl_s : a->ttl_s) * 1000;
 		agent_publish_member(a); /* a new lease carries the member key again */
 	} else {
 		metrics_inc(&a->counters.dcs_errors, 1);
@@ -463,7 +468,7 @@ void agent_action_done(agent *a)
 
 bool agent_member_running(const dcs_member *m)
 {
-	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
+	return dcs_member_running(m);
 }
 
 bool agent_holds_key(const agent *a)

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "agent_priv.h"
+#include "dcs_view_ha.h"
 #include "diverge.h"
 #include "log.h"
 #include "strbuf.h"
@@ -395,15 +396,7 @@ void agent_gather(agent *a, void (*done)(agent *a))
 
 int64_t agent_leader_timeline(const agent *a)
 {
-	const dcs_view *v = dcs_get_view(a->dcs);
-	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
-	int64_t tl = lm && lm->timeline ? lm->timeline : 0;
-	/* The member key may lag a promotion by a pass; the history entry written after it
-	 * names the timeline that ended. */
-	for (size_t i = 0; i < v->nhistory; i++)
-		if (v->history[i].timeline + 1 > tl)
-			tl = v->history[i].timeline + 1;
-	return tl;
+	return dcs_view_leader_timeline(dcs_get_view(a->dcs));
 }
 
 bool agent_diverged(const agent *a)
