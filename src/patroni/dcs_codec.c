@@ -268,8 +268,10 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 	c.valid = true;
 	c.mod_revision = mod_revision;
 	int rc = 0;
-	if (!dcs_get_seconds(j, "ttl", &c.ttl) | !dcs_get_seconds(j, "loop_wait", &c.loop_wait) |
-	    !dcs_get_seconds(j, "retry_timeout", &c.retry_timeout)) {
+	bool ttl_ok = dcs_get_seconds(j, "ttl", &c.ttl);
+	bool lw_ok = dcs_get_seconds(j, "loop_wait", &c.loop_wait);
+	bool rt_ok = dcs_get_seconds(j, "retry_timeout", &c.retry_timeout);
+	if (!ttl_ok || !lw_ok || !rt_ok) {
 		err_set(err,
 		        "config: ttl, loop_wait or retry_timeout outside 1..%d seconds: "
 		        "taken as absent",

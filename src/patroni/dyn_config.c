@@ -1,7 +1,9 @@
 /* See dyn_config.h. */
 #include "dyn_config.h"
 
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 
@@ -38,11 +40,50 @@ static int seconds(const json_t *config, const char *key, int64_t def, int64_t *
 	return 0;
 }
 
-static char *check_parameters(const json_t *params)
+/* PostgreSQL compares parameter names ignoring case. */
+static bool ends_with(const char *s, const char *suffix)
 {
-	/* What tandemd writes for each member itself cannot be set cluster-wide. */
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, list[i]))
+			return true;
+	return false;
+}
+
+#define LIST(a) (a), (sizeof(a) / sizeof((a)[0]))
+
+const char *dyn_config_param_refused(const char *name)
+{
+	/* What tandemd writes for each member itself. */
 	static const char *const owned[] = {"listen_addresses",  "port",        "primary_conninfo",
 	                                    "primary_slot_name", "hot_standby", "wal_level"};
+	static const char *const code[] = {"archive_library", "dynamic_library_path",
+	                                   "jit_provider"};
+	/* Files PostgreSQL reads its rules or keys from, or writes where it is told. */
+	static const char *const files[] = {
+	    "data_directory", "config_file",        "hba_file",
+	    "ident_file",     "external_pid_file",  "log_directory",
+	    "log_filename",   "krb_server_keyfile", "ssl_cert_file",
+	    "ssl_key_file",   "ssl_ca_file",        "ssl_crl_file",
+	    "ssl_crl_dir",    "ssl_dh_params_file", "stats_temp_directory"};
+	if (in_list(name, LIST(owned)))
+		return "is managed by tandemd";
+	if (ends_with(name, "_command"))
+		return "runs a program";
+	if (ends_with(name, "_preload_libraries") || in_list(name, LIST(code)))
+		return "loads code into PostgreSQL";
+	if (!strncasecmp(name, "include", 7) || in_list(name, LIST(files)))
+		return "points PostgreSQL at other files";
+	return NULL;
+}
+
+static char *check_parameters(const json_t *params)
+{
 	const char *key;
 	json_t *pv;
 	json_object_foreach((json_t *)params, key, pv)
@@ -51,10 +92,11 @@ static char *check_parameters(const json_t *params)
 			return xasprintf("\"postgresql.parameters.%.100s\" must be a string, a "
 			                 "number or a boolean",
 			                 key);
-		for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-			if (!strcmp(key, owned[i]))
-				return xasprintf(
-				    "\"postgresql.parameters.%s\" is managed by tandemd", key);
+		const char *why = dyn_config_param_refused(key);
+		if (why)
+			return xasprintf("\"postgresql.parameters.%.100s\" %s: the cluster "
+			                 "configuration may not set it (a member's own YAML may)",
+			                 key, why);
 	}
 	return NULL;
 }

@@ -179,10 +179,31 @@ static char *local_conninfo(agent *a, char **err)
 	return pgctl_conninfo(&local, err);
 }
 
+/* Whoever can write to etcd steers every member (docs/tandemd.md, "Trust"): say so at start when
+ * the way there is open. One line for the transport, one for authentication. */
+static void warn_open_etcd(const tandemd_settings *s)
+{
+	bool plain = false;
+	for (size_t i = 0; i < s->etcd3_nendpoints; i++)
+		if (strncmp(s->etcd3_endpoints[i], "https://", 8) != 0)
+			plain = true;
+	if (plain)
+		log_warning("etcd is reached over plain HTTP (etcd3.protocol: http): anyone on the "
+		            "network path can read and rewrite the cluster's keys; use https with "
+		            "etcd3.cacert");
+	else if (!s->etcd3_cacert)
+		log_warning("etcd is reached over HTTPS without etcd3.cacert: its certificate is "
+		            "checked only against the system's certificate authorities");
+	if (!s->etcd3_username)
+		log_warning("etcd is used without authentication (no etcd3.username): anyone who "
+		            "can reach it can rewrite the cluster's keys");
+}
+
 /* The etcd client on the endpoint list built at load, and the DCS session over it. */
 static int open_dcs(agent *a, char **err)
 {
 	const tandemd_settings *s = a->s;
+	warn_open_etcd(s);
 	etcd_config ec = {.endpoints = (const char *const *)s->etcd3_endpoints,
 	                  .nendpoints = s->etcd3_nendpoints,
 	                  .username = s->etcd3_username,

@@ -13,6 +13,7 @@
 #include "agent_priv.h"
 #include "dcs_view_ha.h"
 #include "diverge.h"
+#include "dyn_config.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -97,8 +98,10 @@ static void params_free(params *p)
 	free(p->v);
 }
 
-/* The cluster's parameters from the DCS config (postgresql.parameters), as text. */
-static void add_dcs_params(params *p, const dcs_view *v)
+/* The cluster's parameters from the DCS config (postgresql.parameters), as text. Those the DCS
+ * may not set (dyn_config_param_refused: whoever can write to etcd must not run programs or load
+ * code on this host) are never written: one warning per name and config revision. */
+static void add_dcs_params(agent *a, params *p, const dcs_view *v)
 {
 	if (!v->has_config || !v->config.parameters_json)
 		return;
@@ -109,8 +112,19 @@ static void add_dcs_params(params *p, const dcs_view *v)
 	}
 	const char *k;
 	json_t *val;
+	bool warn = a->refused_params_rev != v->config.mod_revision;
+	a->refused_params_rev = v->config.mod_revision;
 	json_object_foreach(j, k, val)
 	{
+		const char *why = dyn_config_param_refused(k);
+		if (why) {
+			if (warn)
+				log_warning("DCS config (revision %" PRId64
+				            "): postgresql.parameters.%.100s %s: not written (only "
+				            "this member's YAML may set it)",
+				            v->config.mod_revision, k, why);
+			continue;
+		}
 		const char *name = own(p, xstrdup(k));
 		if (json_is_string(val))
 			param_add(p, name, own(p, xstrdup(json_string_value(val))));
@@ -152,7 +166,7 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	param_add(&p, "wal_retrieve_retry_interval", "200ms");
 	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
 		param_add(&p, s->bootstrap_parameters.keys[i], s->bootstrap_parameters.values[i]);
-	add_dcs_params(&p, dcs_get_view(a->dcs));
+	add_dcs_params(a, &p, dcs_get_view(a->dcs));
 	for (size_t i = 0; i < s->parameters.n; i++)
 		param_add(&p, s->parameters.keys[i], s->parameters.values[i]);
 	param_add(&p, "listen_addresses", own(&p, listen_addresses(s->pg_listen)));
