@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "pgconf.h"
 
 const dyn_config_defaults dyn_config_patroni_defaults = {30, 10, 10};
 
@@ -59,6 +60,8 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 
 const char *dyn_config_param_refused(const char *name)
 {
+	if (!pgconf_name_ok(name))
+		return "is not a parameter name (letters, digits, '_' and '.')";
 	/* What tandemd writes for each member itself. */
 	static const char *const owned[] = {"listen_addresses",  "port",        "primary_conninfo",
 	                                    "primary_slot_name", "hot_standby", "wal_level"};
@@ -82,7 +85,18 @@ const char *dyn_config_param_refused(const char *name)
 	return NULL;
 }
 
-static char *check_parameters(const json_t *params)
+const char *dyn_config_param_check(const char *name, const json_t *value)
+{
+	if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value))
+		return "must be a string, a number or a boolean";
+	if (json_is_string(value) && !pgconf_value_ok(json_string_value(value)))
+		return "contains a control character";
+	return dyn_config_param_refused(name);
+}
+
+/* `before`: the parameters of the configuration being changed (NULL: none); a refused one it
+ * already holds with the same value may stay (it is never applied). */
+static char *check_parameters(const json_t *params, const json_t *before)
 {
 	const char *key;
 	json_t *pv;
@@ -92,16 +106,29 @@ static char *check_parameters(const json_t *params)
 			return xasprintf("\"postgresql.parameters.%.100s\" must be a string, a "
 			                 "number or a boolean",
 			                 key);
-		const char *why = dyn_config_param_refused(key);
-		if (why)
+		const char *why = dyn_config_param_check(key, pv);
+		if (why && !json_equal(pv, json_object_get(before, key)))
 			return xasprintf("\"postgresql.parameters.%.100s\" %s: the cluster "
-			                 "configuration may not set it (a member's own YAML may)",
+			                 "configuration may not set it",
 			                 key, why);
 	}
 	return NULL;
 }
 
+/* postgresql.parameters of `config`, when both are objects; NULL otherwise. */
+static const json_t *parameters_of(const json_t *config)
+{
+	const json_t *params = json_object_get(json_object_get(config, "postgresql"), "parameters");
+	return json_is_object(params) ? params : NULL;
+}
+
 char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults)
+{
+	return dyn_config_check_change(NULL, config, defaults);
+}
+
+char *dyn_config_check_change(const json_t *before, const json_t *config,
+                              const dyn_config_defaults *defaults)
 {
 	if (!json_is_object(config))
 		return xstrdup("the configuration must be a JSON object");
@@ -137,5 +164,5 @@ char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults
 	const json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
 	if (params && !json_is_object(params))
 		return xstrdup("\"postgresql.parameters\" must be an object");
-	return params ? check_parameters(params) : NULL;
+	return params ? check_parameters(params, parameters_of(before)) : NULL;
 }

@@ -688,11 +688,14 @@ class Cluster:
             raise AssertionError(f"{e}; last answers {seen}") from None
 
 
-def healthy_cluster(*args, **kwargs):
+def healthy_cluster(*args, prepare=None, **kwargs):
     """For a module-scoped fixture: a started cluster (Cluster's arguments), healthy; yields it,
-    then cleans up and fails on what cleanup found. Prints every log when it does not start."""
+    then cleans up and fails on what cleanup found. Prints every log when it does not start.
+    prepare(cluster), when given, runs before the start (to change the members' files)."""
     c = Cluster(*args, **kwargs)
     try:
+        if prepare:
+            prepare(c)
         c.start()
         c.wait_healthy(T_BOOT)
     except BaseException:

@@ -26,9 +26,18 @@ pytestmark = [
 ]
 
 
+def archive_in_bootstrap(c):
+    """The member's YAML sets archive_command in bootstrap.dcs, as Patroni's users often do."""
+    m = c.members[0]
+    text = m.config_path.read_text()
+    assert "        fsync: 'off'\n" in text
+    m.config_path.write_text(text.replace("        fsync: 'off'\n",
+                                          "        fsync: 'off'\n        archive_command: 'exit 0'\n"))
+
+
 @pytest.fixture(scope="module")
 def cl():
-    yield from healthy_cluster(1)
+    yield from healthy_cluster(1, prepare=archive_in_bootstrap)
 
 
 def show(member, name):
@@ -39,6 +48,22 @@ def test_open_etcd_warned_at_start(cl):
     log = cl.members[0].log()
     assert log.count("etcd is reached over plain HTTP") == 1, log
     assert log.count("etcd is used without authentication") == 1, log
+
+
+def test_refused_bootstrap_parameter_stays_local(cl):
+    """A refused parameter in the YAML's bootstrap.dcs is this member's own: applied here, but
+    never written into the cluster configuration, which would make every member refuse it (and
+    the REST API every later change)."""
+    m = cl.members[0]
+    config = json.loads(cl.etcd.get(cl.key("config")))
+    assert "archive_command" not in config["postgresql"]["parameters"], config
+    assert config["postgresql"]["parameters"].get("fsync") == "off"
+    log = m.log()
+    assert log.count("bootstrap.dcs.postgresql.parameters.archive_command runs a program") == 1, log
+    read = m.query("SELECT setting FROM pg_file_settings WHERE name = 'archive_command'")
+    assert read == [("exit 0",)], read
+    status, body = rest_patch(m, {"loop_wait": 1})
+    assert status == 200, body
 
 
 def test_refused_parameters_written_into_etcd(cl, attach_logs):
@@ -53,6 +78,9 @@ def test_refused_parameters_written_into_etcd(cl, attach_logs):
         "archive_command": f"touch {pwned}",
         "shared_preload_libraries": "tandem_pwned",
         "Restore_Command": f"touch {pwned}",
+        # one line of postgresql.conf would become two; before, no member could write it at all
+        "log_line_prefix": f"%m \narchive_command = 'touch {pwned}'",
+        "bad name": "1",
         "work_mem": "7MB",  # the witness that this configuration was applied
     })
     offset = m.log_size()
@@ -72,7 +100,9 @@ def test_refused_parameters_written_into_etcd(cl, attach_logs):
     conf = (m.data / "tandem.conf").read_text()
     assert "pwned" not in conf and "work_mem = '7MB'" in conf
     log = m.log_since(offset)
-    for name in ("archive_command", "shared_preload_libraries", "Restore_Command"):
+    assert "pwned" not in show(m, "log_line_prefix")
+    for name in ("archive_command", "shared_preload_libraries", "Restore_Command",
+                 "log_line_prefix", "bad name"):
         lines = [l for l in log.splitlines() if f"postgresql.parameters.{name} " in l]
         assert len(lines) == 1, (name, log)
         assert "not written" in lines[0]
@@ -93,3 +123,4 @@ def rest_patch(member, patch):
         return r.status, r.read().decode()
     finally:
         conn.close()
+

@@ -99,8 +99,9 @@ static void params_free(params *p)
 }
 
 /* The cluster's parameters from the DCS config (postgresql.parameters), as text. Those the DCS
- * may not set (dyn_config_param_refused: whoever can write to etcd must not run programs or load
- * code on this host) are never written: one warning per name and config revision. */
+ * may not set (dyn_config_param_check: whoever can write to etcd must not run programs or load
+ * code on this host, nor write a name or value that would make postgresql.conf unwritable) are
+ * never written: one warning per name and config revision. */
 static void add_dcs_params(agent *a, params *p, const dcs_view *v)
 {
 	if (!v->has_config || !v->config.parameters_json)
@@ -116,13 +117,20 @@ static void add_dcs_params(agent *a, params *p, const dcs_view *v)
 	a->refused_params_rev = v->config.mod_revision;
 	json_object_foreach(j, k, val)
 	{
-		const char *why = dyn_config_param_refused(k);
+		const char *why = dyn_config_param_check(k, val);
 		if (why) {
-			if (warn)
+			if (warn) {
+				char *shown =
+				    xstrndup(k, 100); /* one log line, whatever the name */
+				for (char *c = shown; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f)
+						*c = '?';
 				log_warning("DCS config (revision %" PRId64
-				            "): postgresql.parameters.%.100s %s: not written (only "
-				            "this member's YAML may set it)",
-				            v->config.mod_revision, k, why);
+				            "): postgresql.parameters.%s %s: not written (only a "
+				            "member's own YAML may set what the DCS may not)",
+				            v->config.mod_revision, shown, why);
+				free(shown);
+			}
 			continue;
 		}
 		const char *name = own(p, xstrdup(k));
