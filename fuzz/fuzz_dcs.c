@@ -14,6 +14,7 @@
 
 #include "dcs_codec.h"
 #include "fuzz_util.h"
+#include "fuzz_view.h"
 
 static void check_view(const dcs_view *v)
 {
@@ -89,39 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dcs_view_init(&v, NULL, "batman");
 	size_t pos = 0;
 	int64_t rev = 0;
-	while (pos < size) {
-		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
-		size_t end = nl ? (size_t)(nl - data) : size;
-		const uint8_t *tab = memchr(data + pos, '\t', end - pos);
-		size_t klen = tab ? (size_t)(tab - (data + pos)) : end - pos;
-		bool del = klen > 0 && data[pos] == '-';
-		/* exactly-sized copies */
-		char *key = malloc(klen + 20);
-		FUZZ_CHECK(key != NULL, "malloc");
-		memcpy(key, "/service/batman/", 16);
-		size_t koff = del ? 1 : 0;
-		memcpy(key + 16, data + pos + koff, klen - koff);
-		size_t full = 16 + klen - koff;
-		size_t vlen = tab ? end - (size_t)(tab - data) - 1 : 0;
-		char *val = malloc(vlen ? vlen : 1);
-		FUZZ_CHECK(val != NULL, "malloc");
-		if (vlen)
-			memcpy(val, tab + 1, vlen);
-		if (del) {
-			dcs_view_delete(&v, key, full);
-		} else {
-			char *err = NULL;
-			rev++;
-			int rc = dcs_view_apply(&v, key, full, val, vlen, rev, rev % 3, &err);
-			FUZZ_CHECK(rc == 0 || rc == -1, "rc %d", rc);
-			FUZZ_CHECK((rc == -1) == (err != NULL), "rc %d with error %s", rc,
-			           err ? err : "(none)");
-			free(err);
-		}
-		free(key);
-		free(val);
+	fuzz_record r;
+	while (fuzz_record_next(data, size, &pos, &r)) {
+		fuzz_view_record(&v, &r, ++rev);
 		check_view(&v);
-		pos = end + 1;
 	}
 	round_trip(&v);
 	dcs_view_free(&v);

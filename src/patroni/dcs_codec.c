@@ -10,77 +10,6 @@
 
 #include "dcs_codec_priv.h"
 
-/* ---- small helpers ---- */
-
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* A string member of `obj`, copied; NULL when absent or not a string. */
-static char *get_str(const json_t *obj, const char *name)
-{
-	const json_t *j = json_object_get(obj, name);
-	return json_is_string(j) ? xstrdup(json_string_value(j)) : NULL;
-}
-
-/* A decimal integer from a JSON integer or a string holding one (Patroni accepts both). */
-static bool get_int(const json_t *obj, const char *name, int64_t *out)
-{
-	const json_t *j = json_object_get(obj, name);
-	if (json_is_integer(j)) {
-		*out = (int64_t)json_integer_value(j);
-		return true;
-	}
-	if (json_is_string(j)) {
-		const char *s = json_string_value(j);
-		char *end = NULL;
-		errno = 0;
-		long long n = strtoll(s, &end, 10);
-		if (errno || end == s || *end)
-			return false;
-		*out = n;
-		return true;
-	}
-	return false;
-}
-
-static bool get_lsn(const json_t *obj, const char *name, uint64_t *out)
-{
-	int64_t n = 0;
-	if (!get_int(obj, name, &n) || n < 0)
-		return false;
-	*out = (uint64_t)n;
-	return true;
-}
-
-/* Patroni's parse_bool: true, or a string such as "true", "on", "yes", "1". */
-static bool get_bool(const json_t *obj, const char *name)
-{
-	const json_t *j = json_object_get(obj, name);
-	if (json_is_boolean(j))
-		return json_is_true(j);
-	if (json_is_integer(j))
-		return json_integer_value(j) != 0;
-	if (json_is_string(j)) {
-		const char *s = json_string_value(j);
-		return !strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "yes") ||
-		       !strcmp(s, "1");
-	}
-	return false;
-}
-
-static json_t *parse(const char *value, size_t len, char **err, const char *what)
-{
-	json_error_t je;
-	json_t *j = json_loadb(value, len, JSON_DECODE_ANY, &je);
-	if (!j)
-		err_set(err, "%s: not JSON: %s", what, je.text);
-	return j;
-}
-
 /* ---- view ---- */
 
 char *dcs_prefix(const char *namespace_, const char *scope)
@@ -126,7 +55,7 @@ static void status_clear(dcs_view *v)
 	for (size_t i = 0; i < v->nslots; i++)
 		free(v->slots[i].name);
 	free(v->slots);
-	free_strv(v->retain_slots, v->nretain_slots);
+	dcs_free_strv(v->retain_slots, v->nretain_slots);
 	v->slots = NULL;
 	v->nslots = 0;
 	v->retain_slots = NULL;
@@ -138,7 +67,7 @@ static void status_clear(dcs_view *v)
 static void sync_clear(dcs_view *v)
 {
 	free(v->sync_leader);
-	free_strv(v->sync_standby, v->nsync_standby);
+	dcs_free_strv(v->sync_standby, v->nsync_standby);
 	v->sync_leader = NULL;
 	v->sync_standby = NULL;
 	v->nsync_standby = 0;
@@ -198,7 +127,7 @@ static void failsafe_clear(dcs_view *v)
 static int apply_failsafe(dcs_view *v, const char *value, size_t len, char **err)
 {
 	failsafe_clear(v);
-	json_t *j = parse(value, len, err, "failsafe");
+	json_t *j = dcs_parse(value, len, err, "failsafe");
 	if (!j)
 		return -1;
 	if (!json_is_object(j)) {
@@ -207,6 +136,12 @@ static int apply_failsafe(dcs_view *v, const char *value, size_t len, char **err
 		return -1;
 	}
 	size_t n = json_object_size(j);
+	if (n > DCS_MAX_NAMES) {
+		json_decref(j);
+		err_set(err, "failsafe: %zu members, more than the cap of %d: ignored", n,
+		        DCS_MAX_NAMES);
+		return -1;
+	}
 	v->failsafe = dcs_json_text(j);
 	v->failsafe_names = xcalloc(n ? n : 1, sizeof *v->failsafe_names);
 	v->failsafe_urls = xcalloc(n ? n : 1, sizeof *v->failsafe_urls);
@@ -258,43 +193,49 @@ const dcs_member *dcs_view_member(const dcs_view *v, const char *name)
 
 /* ---- decoders ---- */
 
-static bool has_nul(const char *s, size_t len)
-{
-	return memchr(s, '\0', len) != NULL;
-}
-
 static int apply_member(dcs_view *v, const char *name, const char *value, size_t len,
                         int64_t mod_revision, int64_t lease, char **err)
 {
+	if (!dcs_name_ok(name, strlen(name))) {
+		err_set(err, "members/: a name over %d bytes or with a control character: ignored",
+		        DCS_MAX_NAME);
+		return -1;
+	}
+	if (v->nmembers >= DCS_MAX_MEMBERS && !dcs_view_member(v, name)) {
+		err_set(err, "members/%s: more than the cap of %d members: ignored", name,
+		        DCS_MAX_MEMBERS);
+		return -1;
+	}
 	dcs_member m;
 	memset(&m, 0, sizeof(m));
 	m.name = xstrdup(name);
 	m.mod_revision = mod_revision;
 	m.lease = lease;
 	int rc = 0;
-	json_t *j = parse(value, len, err, "member");
+	json_t *j = dcs_parse(value, len, err, "member");
 	if (j && !json_is_object(j)) {
 		err_set(err, "member %s: not a JSON object", name);
 	} else if (j) {
 		m.valid = true;
-		m.conn_url = get_str(j, "conn_url");
-		m.api_url = get_str(j, "api_url");
-		m.state = get_str(j, "state");
-		m.role = get_str(j, "role");
-		m.version = get_str(j, "version");
-		m.replication_state = get_str(j, "replication_state");
-		m.has_lsn = get_lsn(j, "xlog_location", &m.xlog_location);
-		if (!get_int(j, "timeline", &m.timeline))
+		m.conn_url = dcs_get_str(j, "conn_url");
+		m.api_url = dcs_get_str(j, "api_url");
+		m.state = dcs_get_str(j, "state");
+		m.role = dcs_get_str(j, "role");
+		m.version = dcs_get_str(j, "version");
+		m.replication_state = dcs_get_str(j, "replication_state");
+		m.has_lsn = dcs_get_lsn(j, "xlog_location", &m.xlog_location);
+		if (!dcs_get_int(j, "timeline", &m.timeline) || m.timeline < 1 ||
+		    m.timeline > DCS_MAX_TIMELINE)
 			m.timeline = 0;
 		const json_t *tags = json_object_get(j, "tags");
 		if (json_is_object(tags)) {
-			m.tags.nofailover = get_bool(tags, "nofailover");
-			m.tags.noloadbalance = get_bool(tags, "noloadbalance");
-			m.tags.clonefrom = get_bool(tags, "clonefrom");
-			m.tags.nosync = get_bool(tags, "nosync");
+			m.tags.nofailover = dcs_get_bool(tags, "nofailover");
+			m.tags.noloadbalance = dcs_get_bool(tags, "noloadbalance");
+			m.tags.clonefrom = dcs_get_bool(tags, "clonefrom");
+			m.tags.nosync = dcs_get_bool(tags, "nosync");
 			m.tags_json = dcs_json_text(tags);
 		}
-		m.pending_restart = get_bool(j, "pending_restart");
+		m.pending_restart = dcs_get_bool(j, "pending_restart");
 	}
 	if (!m.valid)
 		rc = -1;
@@ -314,7 +255,7 @@ static int apply_member(dcs_view *v, const char *name, const char *value, size_t
 static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_revision,
                         char **err)
 {
-	json_t *j = parse(value, len, err, "config");
+	json_t *j = dcs_parse(value, len, err, "config");
 	if (!j)
 		return -1;
 	if (!json_is_object(j)) {
@@ -326,18 +267,26 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 	memset(&c, 0, sizeof(c));
 	c.valid = true;
 	c.mod_revision = mod_revision;
-	(void)get_int(j, "ttl", &c.ttl);
-	(void)get_int(j, "loop_wait", &c.loop_wait);
-	(void)get_int(j, "retry_timeout", &c.retry_timeout);
+	int rc = 0;
+	bool ttl_ok = dcs_get_seconds(j, "ttl", &c.ttl);
+	bool lw_ok = dcs_get_seconds(j, "loop_wait", &c.loop_wait);
+	bool rt_ok = dcs_get_seconds(j, "retry_timeout", &c.retry_timeout);
+	if (!ttl_ok || !lw_ok || !rt_ok) {
+		err_set(err,
+		        "config: ttl, loop_wait or retry_timeout outside 1..%d seconds: "
+		        "taken as absent",
+		        DCS_MAX_SECONDS);
+		rc = -1;
+	}
 	c.has_maximum_lag_on_failover =
-	    get_lsn(j, "maximum_lag_on_failover", &c.maximum_lag_on_failover);
-	c.synchronous_mode = get_bool(j, "synchronous_mode");
-	c.synchronous_mode_strict = get_bool(j, "synchronous_mode_strict");
-	c.pause = get_bool(j, "pause");
-	c.failsafe_mode = get_bool(j, "failsafe_mode");
+	    dcs_get_lsn(j, "maximum_lag_on_failover", &c.maximum_lag_on_failover);
+	c.synchronous_mode = dcs_get_bool(j, "synchronous_mode");
+	c.synchronous_mode_strict = dcs_get_bool(j, "synchronous_mode_strict");
+	c.pause = dcs_get_bool(j, "pause");
+	c.failsafe_mode = dcs_get_bool(j, "failsafe_mode");
 	const json_t *pg = json_object_get(j, "postgresql");
 	if (json_is_object(pg)) {
-		c.use_pg_rewind = get_bool(pg, "use_pg_rewind");
+		c.use_pg_rewind = dcs_get_bool(pg, "use_pg_rewind");
 		const json_t *params = json_object_get(pg, "parameters");
 		if (json_is_object(params))
 			c.parameters_json = dcs_json_text(params);
@@ -347,12 +296,12 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 	config_free(&v->config);
 	v->config = c;
 	v->has_config = true;
-	return 0;
+	return rc;
 }
 
 static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
 {
-	json_t *j = parse(value, len, err, "status");
+	json_t *j = dcs_parse(value, len, err, "status");
 	if (!j)
 		return -1;
 	if (json_is_integer(j)) { /* legacy: the optime alone */
@@ -369,9 +318,17 @@ static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
 	}
 	status_clear(v);
 	v->has_status = true;
-	if (!get_lsn(j, "optime", &v->optime))
+	if (!dcs_get_lsn(j, "optime", &v->optime))
 		v->optime = 0;
+	int rc = 0;
 	const json_t *slots = json_object_get(j, "slots");
+	const json_t *retain = json_object_get(j, "retain_slots");
+	if (json_object_size(slots) > DCS_MAX_NAMES || json_array_size(retain) > DCS_MAX_NAMES) {
+		err_set(err, "status: slots or retain_slots over the cap of %d: left out",
+		        DCS_MAX_NAMES);
+		rc = -1;
+		slots = retain = NULL;
+	}
 	if (json_is_object(slots) && json_object_size(slots) > 0) {
 		v->slots = xcalloc(json_object_size(slots), sizeof(*v->slots));
 		const char *k;
@@ -386,49 +343,28 @@ static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
 			v->nslots++;
 		}
 	}
-	const json_t *retain = json_object_get(j, "retain_slots");
 	if (json_is_array(retain) && json_array_size(retain) > 0) {
 		v->retain_slots = xcalloc(json_array_size(retain), sizeof(char *));
 		size_t i;
 		const json_t *val;
 		json_array_foreach(retain, i, val)
 		{
-			if (json_is_string(val))
+			if (json_is_string(val) &&
+			    !dcs_listed(v->retain_slots, v->nretain_slots, json_string_value(val),
+			                json_string_length(val)))
 				v->retain_slots[v->nretain_slots++] =
 				    xstrdup(json_string_value(val));
 		}
 	}
 	json_decref(j);
-	return 0;
-}
-
-/* Splits "a,b , c" into trimmed, non-empty names. */
-static void split_names(const char *s, char ***out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	const char *p = s;
-	while (*p) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		const char *start = p;
-		while (*p && *p != ',')
-			p++;
-		const char *end = p;
-		while (end > start && end[-1] == ' ')
-			end--;
-		if (end > start) {
-			*out = xrealloc(*out, (*n + 1) * sizeof(char *));
-			(*out)[(*n)++] = xstrndup(start, (size_t)(end - start));
-		}
-	}
+	return rc;
 }
 
 static int apply_sync(dcs_view *v, const char *value, size_t len, char **err)
 {
 	sync_clear(v);
 	v->has_sync = true;
-	json_t *j = parse(value, len, err, "sync");
+	json_t *j = dcs_parse(value, len, err, "sync");
 	if (!j)
 		return -1;
 	if (!json_is_object(j)) {
@@ -436,12 +372,17 @@ static int apply_sync(dcs_view *v, const char *value, size_t len, char **err)
 		err_set(err, "sync: not a JSON object");
 		return -1;
 	}
-	v->sync_leader = get_str(j, "leader");
+	v->sync_leader = dcs_get_str(j, "leader");
 	const json_t *ss = json_object_get(j, "sync_standby");
-	if (json_is_string(ss))
-		split_names(json_string_value(ss), &v->sync_standby, &v->nsync_standby);
+	int rc = 0;
+	if (json_is_string(ss) &&
+	    !dcs_split_names(json_string_value(ss), &v->sync_standby, &v->nsync_standby)) {
+		err_set(err, "sync: more than %d names, or a bad one: read %zu", DCS_MAX_NAMES,
+		        v->nsync_standby);
+		rc = -1;
+	}
 	json_decref(j);
-	return 0;
+	return rc;
 }
 
 static int apply_failover(dcs_view *v, const char *value, size_t len, char **err)
@@ -450,7 +391,7 @@ static int apply_failover(dcs_view *v, const char *value, size_t len, char **err
 	v->has_failover = true;
 	if (len == 0)
 		return 0;
-	if (has_nul(value, len)) {
+	if (dcs_has_nul(value, len)) {
 		err_set(err, "failover: NUL byte in the value");
 		return -1;
 	}
@@ -463,23 +404,23 @@ static int apply_failover(dcs_view *v, const char *value, size_t len, char **err
 			*colon = '\0';
 		char **names;
 		size_t n;
-		split_names(s, &names, &n);
+		(void)dcs_split_names(s, &names, &n);
 		if (n)
 			v->failover_leader = xstrdup(names[0]);
-		free_strv(names, n);
+		dcs_free_strv(names, n);
 		if (colon) {
-			split_names(colon + 1, &names, &n);
+			(void)dcs_split_names(colon + 1, &names, &n);
 			if (n)
 				v->failover_candidate = xstrdup(names[0]);
-			free_strv(names, n);
+			dcs_free_strv(names, n);
 		}
 		free(s);
 		return 0;
 	}
 	if (json_is_object(j)) {
-		v->failover_leader = get_str(j, "leader");
-		v->failover_candidate = get_str(j, "member");
-		v->failover_scheduled_at = get_str(j, "scheduled_at");
+		v->failover_leader = dcs_get_str(j, "leader");
+		v->failover_candidate = dcs_get_str(j, "member");
+		v->failover_scheduled_at = dcs_get_str(j, "scheduled_at");
 	}
 	json_decref(j);
 	return 0;
@@ -487,7 +428,7 @@ static int apply_failover(dcs_view *v, const char *value, size_t len, char **err
 
 static int apply_history(dcs_view *v, const char *value, size_t len, char **err)
 {
-	json_t *j = parse(value, len, err, "history");
+	json_t *j = dcs_parse(value, len, err, "history");
 	if (!j)
 		return -1;
 	if (!json_is_array(j)) {
@@ -496,16 +437,20 @@ static int apply_history(dcs_view *v, const char *value, size_t len, char **err)
 		return -1;
 	}
 	size_t n = json_array_size(j);
-	dcs_history_entry *h = n ? xcalloc(n, sizeof(*h)) : NULL;
+	/* The last entries are the ones that matter: the newest timelines. */
+	size_t first = n > DCS_MAX_HISTORY ? n - DCS_MAX_HISTORY : 0;
+	if (first)
+		err_set(err, "history: %zu entries, over the cap of %d: the last %d kept", n,
+		        DCS_MAX_HISTORY, DCS_MAX_HISTORY);
+	dcs_history_entry *h = n ? xcalloc(n - first, sizeof(*h)) : NULL;
 	size_t nh = 0;
-	size_t i;
-	const json_t *line;
-	json_array_foreach(j, i, line)
-	{
+	for (size_t i = first; i < n; i++) {
+		const json_t *line = json_array_get(j, i);
 		if (!json_is_array(line) || json_array_size(line) < 2)
 			continue;
 		const json_t *tl = json_array_get(line, 0), *lsn = json_array_get(line, 1);
-		if (!json_is_integer(tl) || !json_is_integer(lsn) || json_integer_value(lsn) < 0)
+		if (!json_is_integer(tl) || !json_is_integer(lsn) || json_integer_value(lsn) < 0 ||
+		    json_integer_value(tl) < 1 || json_integer_value(tl) > DCS_MAX_TIMELINE)
 			continue;
 		dcs_history_entry *e = &h[nh++];
 		e->timeline = (int64_t)json_integer_value(tl);
@@ -523,14 +468,14 @@ static int apply_history(dcs_view *v, const char *value, size_t len, char **err)
 	v->history = h;
 	v->nhistory = nh;
 	v->has_history = true;
-	return 0;
+	return first ? -1 : 0;
 }
 
 /* The part of `key` after the prefix, or NULL when the key is outside it (or holds a NUL). */
 static char *relative_key(const dcs_view *v, const char *key, size_t key_len)
 {
 	size_t plen = strlen(v->prefix);
-	if (key_len <= plen || memcmp(key, v->prefix, plen) != 0 || has_nul(key, key_len))
+	if (key_len <= plen || memcmp(key, v->prefix, plen) != 0 || dcs_has_nul(key, key_len))
 		return NULL;
 	return xstrndup(key + plen, key_len - plen);
 }
@@ -543,12 +488,18 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		return 0;
 	if (mod_revision > v->revision)
 		v->revision = mod_revision;
+	if (value_len > DCS_MAX_VALUE) {
+		err_set(err, "%.100s: a value of %zu bytes, over the cap of %d: ignored", rel,
+		        value_len, DCS_MAX_VALUE);
+		free(rel);
+		return -1;
+	}
 	int rc = 0;
 	if (!strcmp(rel, "initialize")) {
 		free(v->sysid);
 		v->initialized = true;
 		v->sysid = NULL;
-		if (has_nul(value, value_len)) {
+		if (dcs_has_nul(value, value_len)) {
 			err_set(err, "initialize: NUL byte in the value");
 			rc = -1;
 		} else {
@@ -556,7 +507,7 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		}
 	} else if (!strcmp(rel, "leader")) {
 		leader_clear(v);
-		if (value_len == 0 || has_nul(value, value_len)) {
+		if (value_len == 0 || dcs_has_nul(value, value_len)) {
 			err_set(err, "leader: empty value or NUL byte");
 			rc = -1;
 		} else {

@@ -23,7 +23,19 @@
  * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
  * status or history keep the previous value; unreadable sync or failover become empty), and
- * dcs_view_apply reports it through `err`. */
+ * dcs_view_apply reports it through `err`.
+ *
+ * Whoever can write to etcd (or sits between tandemd and a plain-HTTP etcd) chooses these values,
+ * so every list is bounded and every number kept to its range; what goes beyond is refused, the
+ * rest applied, and `err` names the key and the bound (one log line):
+ *   a value longer than DCS_MAX_VALUE bytes is not read at all;
+ *   at most DCS_MAX_MEMBERS member keys; a member name is 1 to DCS_MAX_NAME bytes without
+ *     control characters (other member keys are ignored);
+ *   `sync` reads at most DCS_MAX_NAMES names, each once, none empty or with a control character;
+ *   `failsafe`, status `slots` and `retain_slots` (each once) at most DCS_MAX_NAMES entries;
+ *   `history` keeps its last DCS_MAX_HISTORY entries; a timeline (history or member) is
+ *     1..DCS_MAX_TIMELINE (PostgreSQL's TimeLineID), others are left out (member: 0, unknown);
+ *   config ttl, loop_wait and retry_timeout are 1..DCS_MAX_SECONDS, others count as absent. */
 #ifndef PATRONI_DCS_CODEC_H
 #define PATRONI_DCS_CODEC_H
 
@@ -32,6 +44,16 @@
 #include <stdint.h>
 
 #include "err.h"
+
+enum {
+	DCS_MAX_VALUE = 1 << 20, /* bytes; etcd's own limit on a request is 1.5 MiB */
+	DCS_MAX_MEMBERS = 512,
+	DCS_MAX_NAME = 255,
+	DCS_MAX_NAMES = 512,
+	DCS_MAX_HISTORY = 4096,
+	DCS_MAX_SECONDS = 24 * 3600,
+};
+#define DCS_MAX_TIMELINE INT64_C(0xFFFFFFFF)
 
 typedef struct dcs_tags {
 	bool nofailover;
@@ -127,8 +149,8 @@ void dcs_view_clear(dcs_view *v);
 void dcs_view_free(dcs_view *v);
 
 /* One key-value (from a range or a PUT event). `key` is the full key; keys outside the prefix or
- * unknown to Patroni are ignored. Returns -1 (with *err) when the value could not be read; the
- * view stays consistent either way. */
+ * unknown to Patroni are ignored. Returns -1 (with *err) when the value could not be read, or
+ * when part of it was refused (a bound above); the view stays consistent either way. */
 int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *value,
                    size_t value_len, int64_t mod_revision, int64_t lease, char **err);
 /* A DELETE event. */

@@ -1,9 +1,12 @@
 /* See dyn_config.h. */
 #include "dyn_config.h"
 
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
+#include "pgconf.h"
 
 const dyn_config_defaults dyn_config_patroni_defaults = {30, 10, 10};
 
@@ -38,11 +41,63 @@ static int seconds(const json_t *config, const char *key, int64_t def, int64_t *
 	return 0;
 }
 
-static char *check_parameters(const json_t *params)
+/* PostgreSQL compares parameter names ignoring case. */
+static bool ends_with(const char *s, const char *suffix)
 {
-	/* What tandemd writes for each member itself cannot be set cluster-wide. */
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, list[i]))
+			return true;
+	return false;
+}
+
+#define LIST(a) (a), (sizeof(a) / sizeof((a)[0]))
+
+const char *dyn_config_param_refused(const char *name)
+{
+	if (!pgconf_name_ok(name))
+		return "is not a parameter name (letters, digits, '_' and '.')";
+	/* What tandemd writes for each member itself. */
 	static const char *const owned[] = {"listen_addresses",  "port",        "primary_conninfo",
 	                                    "primary_slot_name", "hot_standby", "wal_level"};
+	static const char *const code[] = {"archive_library", "dynamic_library_path",
+	                                   "jit_provider"};
+	/* Files PostgreSQL reads its rules or keys from, or writes where it is told. */
+	static const char *const files[] = {
+	    "data_directory", "config_file",        "hba_file",
+	    "ident_file",     "external_pid_file",  "log_directory",
+	    "log_filename",   "krb_server_keyfile", "ssl_cert_file",
+	    "ssl_key_file",   "ssl_ca_file",        "ssl_crl_file",
+	    "ssl_crl_dir",    "ssl_dh_params_file", "stats_temp_directory"};
+	if (in_list(name, LIST(owned)))
+		return "is managed by tandemd";
+	if (ends_with(name, "_command"))
+		return "runs a program";
+	if (ends_with(name, "_preload_libraries") || in_list(name, LIST(code)))
+		return "loads code into PostgreSQL";
+	if (!strncasecmp(name, "include", 7) || in_list(name, LIST(files)))
+		return "points PostgreSQL at other files";
+	return NULL;
+}
+
+const char *dyn_config_param_check(const char *name, const json_t *value)
+{
+	if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value))
+		return "must be a string, a number or a boolean";
+	if (json_is_string(value) && !pgconf_value_ok(json_string_value(value)))
+		return "contains a control character";
+	return dyn_config_param_refused(name);
+}
+
+/* `before`: the parameters of the configuration being changed (NULL: none); a refused one it
+ * already holds with the same value may stay (it is never applied). */
+static char *check_parameters(const json_t *params, const json_t *before)
+{
 	const char *key;
 	json_t *pv;
 	json_object_foreach((json_t *)params, key, pv)
@@ -51,15 +106,29 @@ static char *check_parameters(const json_t *params)
 			return xasprintf("\"postgresql.parameters.%.100s\" must be a string, a "
 			                 "number or a boolean",
 			                 key);
-		for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-			if (!strcmp(key, owned[i]))
-				return xasprintf(
-				    "\"postgresql.parameters.%s\" is managed by tandemd", key);
+		const char *why = dyn_config_param_check(key, pv);
+		if (why && !json_equal(pv, json_object_get(before, key)))
+			return xasprintf("\"postgresql.parameters.%.100s\" %s: the cluster "
+			                 "configuration may not set it",
+			                 key, why);
 	}
 	return NULL;
 }
 
+/* postgresql.parameters of `config`, when both are objects; NULL otherwise. */
+static const json_t *parameters_of(const json_t *config)
+{
+	const json_t *params = json_object_get(json_object_get(config, "postgresql"), "parameters");
+	return json_is_object(params) ? params : NULL;
+}
+
 char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults)
+{
+	return dyn_config_check_change(NULL, config, defaults);
+}
+
+char *dyn_config_check_change(const json_t *before, const json_t *config,
+                              const dyn_config_defaults *defaults)
 {
 	if (!json_is_object(config))
 		return xstrdup("the configuration must be a JSON object");
@@ -95,5 +164,5 @@ char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults
 	const json_t *params = pg ? json_object_get(pg, "parameters") : NULL;
 	if (params && !json_is_object(params))
 		return xstrdup("\"postgresql.parameters\" must be an object");
-	return params ? check_parameters(params) : NULL;
+	return params ? check_parameters(params, parameters_of(before)) : NULL;
 }

@@ -23,9 +23,36 @@ extern const dyn_config_defaults dyn_config_patroni_defaults;
  * a day (ttl at least 2) with loop_wait + 2 * retry_timeout <= ttl (absent ones from
  * `defaults`); maximum_lag_on_failover bytes (an integer >= 0); pause, synchronous_mode,
  * synchronous_mode_strict, failsafe_mode booleans; postgresql an object, postgresql.parameters
- * an object of strings, numbers and booleans, none of those tandemd owns (listen_addresses,
- * port, primary_conninfo, primary_slot_name, hot_standby, wal_level). NULL when good, else the
- * reason (heap). */
+ * an object of strings, numbers and booleans, none of them refused (dyn_config_param_refused).
+ * NULL when good, else the reason (heap). */
 char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults);
+
+/* dyn_config_check of `config`, the change of `before` (the configuration in the DCS; NULL or not
+ * an object: none), except that a refused parameter `before` already holds with the same value
+ * may stay: a configuration written by Patroni (say with archive_command) still takes other
+ * changes (pause, a timing), while the refused parameter is never applied
+ * (dyn_config_param_refused) and cannot be set anew or changed. */
+char *dyn_config_check_change(const json_t *before, const json_t *config,
+                              const dyn_config_defaults *defaults);
+
+/* Whether the cluster configuration (the DCS `config` key) may set the PostgreSQL parameter
+ * `name`: NULL when it may, otherwise why not, a static phrase ("runs a program"). A name is
+ * letters, digits, '_' and '.'. Whoever can
+ * write to etcd must not gain a shell on every member: refused are the parameters tandemd owns
+ * (listen_addresses, port, primary_conninfo, primary_slot_name, hot_standby, wal_level), every
+ * *_command, what loads code (*_preload_libraries, archive_library, dynamic_library_path,
+ * jit_provider), and what points PostgreSQL at other files (include*, data_directory,
+ * config_file, hba_file, ident_file, external_pid_file, log_directory, log_filename,
+ * krb_server_keyfile, ssl_*_file, ssl_crl_dir, stats_temp_directory). Names compare ignoring
+ * case, as PostgreSQL's do. The one rule for every path: the REST API's PATCH and PUT /config,
+ * and the agent writing PostgreSQL's configuration from the DCS. A member's own YAML
+ * (postgresql.parameters) is the operator's and may set any of them. */
+const char *dyn_config_param_refused(const char *name);
+
+/* dyn_config_param_refused, and the value: a string without control characters (postgresql.conf
+ * holds one line per parameter: one such value would stop every member from writing its
+ * configuration), a number or a boolean. NULL when the DCS may set `name` to `value`; otherwise
+ * why not, a static phrase. */
+const char *dyn_config_param_check(const char *name, const json_t *value);
 
 #endif

@@ -149,6 +149,15 @@ class Etcd:
     def get(self, key):
         return self.range(key.encode()).get(key)
 
+    def put(self, key, value):
+        """Writes a key directly, as anyone who can reach etcd could."""
+        body = {"key": base64.b64encode(key.encode()).decode(),
+                "value": base64.b64encode(value.encode()).decode()}
+        req = urllib.request.Request(self.endpoint + "/v3/kv/put", method="POST",
+                                     data=json.dumps(body).encode())
+        with urllib.request.urlopen(req, timeout=2) as r:
+            r.read()
+
     def stop(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -693,3 +702,22 @@ class Cluster:
             wait_until(ro_ok, timeout, f"ro port {hp.ro_port} -> a replica", interval=0.2)
         except AssertionError as e:
             raise AssertionError(f"{e}; last answers {seen}") from None
+
+
+def healthy_cluster(*args, prepare=None, **kwargs):
+    """For a module-scoped fixture: a started cluster (Cluster's arguments), healthy; yields it,
+    then cleans up and fails on what cleanup found. Prints every log when it does not start.
+    prepare(cluster), when given, runs before the start (to change the members' files)."""
+    c = Cluster(*args, **kwargs)
+    try:
+        if prepare:
+            prepare(c)
+        c.start()
+        c.wait_healthy(T_BOOT)
+    except BaseException:
+        print(c.logs())
+        c.cleanup()
+        raise
+    yield c
+    problems = c.cleanup()
+    assert not problems, "\n\n".join(problems)

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "agent_priv.h"
 #include "clock.h"
+#include "dcs_view_ha.h"
 #include "diverge.h"
 #include "log.h"
 #include "proc.h"
@@ -173,10 +174,31 @@ static char *local_conninfo(agent *a, char **err)
 	return pgctl_conninfo(&local, err);
 }
 
+/* Whoever can write to etcd steers every member (docs/tandemd.md, "Trust"): say so at start when
+ * the way there is open. One line for the transport, one for authentication. */
+static void warn_open_etcd(const tandemd_settings *s)
+{
+	bool plain = false;
+	for (size_t i = 0; i < s->etcd3_nendpoints; i++)
+		if (strncmp(s->etcd3_endpoints[i], "https://", 8) != 0)
+			plain = true;
+	if (plain)
+		log_warning("etcd is reached over plain HTTP (etcd3.protocol: http): anyone on the "
+		            "network path can read and rewrite the cluster's keys; use https with "
+		            "etcd3.cacert");
+	else if (!s->etcd3_cacert)
+		log_warning("etcd is reached over HTTPS without etcd3.cacert: its certificate is "
+		            "checked only against the system's certificate authorities");
+	if (!s->etcd3_username)
+		log_warning("etcd is used without authentication (no etcd3.username): anyone who "
+		            "can reach it can rewrite the cluster's keys");
+}
+
 /* The etcd client on the endpoint list built at load, and the DCS session over it. */
 static int open_dcs(agent *a, char **err)
 {
 	const tandemd_settings *s = a->s;
+	warn_open_etcd(s);
 	etcd_config ec = {.endpoints = (const char *const *)s->etcd3_endpoints,
 	                  .nendpoints = s->etcd3_nendpoints,
 	                  .username = s->etcd3_username,
@@ -332,7 +354,11 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 	if (r == DCS_OK) {
 		a->dcs_ok = true;
 		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
-		a->lease_expiry_ms = sent_ms + (uint64_t)(ttl_s > 0 ? ttl_s : a->ttl_s) * 1000;
+		/* Never longer than the TTL asked for: an answer (a hostile etcd, or one in the
+		 * middle of plain HTTP) claiming more would keep a primary writable for that long
+		 * without the key. A shorter one only makes us stop sooner. */
+		a->lease_expiry_ms =
+		    sent_ms + (uint64_t)(ttl_s > 0 && ttl_s < a->ttl_s ? ttl_s : a->ttl_s) * 1000;
 		agent_publish_member(a); /* a new lease carries the member key again */
 	} else {
 		metrics_inc(&a->counters.dcs_errors, 1);

@@ -10,6 +10,7 @@
 
 #include "agent_priv.h"
 #include "clock.h"
+#include "dyn_config.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -75,9 +76,21 @@ static char *bootstrap_config(const tandemd_settings *s)
 	json_object_set_new(pg, "use_pg_rewind", json_boolean(s->use_pg_rewind));
 	json_object_set_new(pg, "use_slots", json_boolean(s->use_slots));
 	json_t *params = json_object();
-	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
-		json_object_set_new(params, s->bootstrap_parameters.keys[i],
-		                    json_string(s->bootstrap_parameters.values[i]));
+	for (size_t i = 0; i < s->bootstrap_parameters.n; i++) {
+		const char *name = s->bootstrap_parameters.keys[i];
+		/* The DCS may not carry it: every member reading it would refuse it. It is this
+		 * member's own (applied from its YAML), as on each member whose YAML has it. */
+		const char *why = dyn_config_param_refused(name);
+		if (why) {
+			log_warning(
+			    "bootstrap: bootstrap.dcs.postgresql.parameters.%s %s: kept out "
+			    "of the cluster configuration (set it in every member's "
+			    "postgresql.parameters)",
+			    name, why);
+			continue;
+		}
+		json_object_set_new(params, name, json_string(s->bootstrap_parameters.values[i]));
+	}
 	json_object_set_new(pg, "parameters", params);
 	json_object_set_new(c, "postgresql", pg);
 	char *out = json_dumps(c, JSON_COMPACT);

@@ -11,7 +11,9 @@
 
 #include "addr.h"
 #include "agent_priv.h"
+#include "dcs_view_ha.h"
 #include "diverge.h"
+#include "dyn_config.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -96,8 +98,11 @@ static void params_free(params *p)
 	free(p->v);
 }
 
-/* The cluster's parameters from the DCS config (postgresql.parameters), as text. */
-static void add_dcs_params(params *p, const dcs_view *v)
+/* The cluster's parameters from the DCS config (postgresql.parameters), as text. Those the DCS
+ * may not set (dyn_config_param_check: whoever can write to etcd must not run programs or load
+ * code on this host, nor write a name or value that would make postgresql.conf unwritable) are
+ * never written: one warning per name and config revision. */
+static void add_dcs_params(agent *a, params *p, const dcs_view *v)
 {
 	if (!v->has_config || !v->config.parameters_json)
 		return;
@@ -108,8 +113,26 @@ static void add_dcs_params(params *p, const dcs_view *v)
 	}
 	const char *k;
 	json_t *val;
+	bool warn = a->refused_params_rev != v->config.mod_revision;
+	a->refused_params_rev = v->config.mod_revision;
 	json_object_foreach(j, k, val)
 	{
+		const char *why = dyn_config_param_check(k, val);
+		if (why) {
+			if (warn) {
+				char *shown =
+				    xstrndup(k, 100); /* one log line, whatever the name */
+				for (char *c = shown; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f)
+						*c = '?';
+				log_warning("DCS config (revision %" PRId64
+				            "): postgresql.parameters.%s %s: not written (only a "
+				            "member's own YAML may set what the DCS may not)",
+				            v->config.mod_revision, shown, why);
+				free(shown);
+			}
+			continue;
+		}
 		const char *name = own(p, xstrdup(k));
 		if (json_is_string(val))
 			param_add(p, name, own(p, xstrdup(json_string_value(val))));
@@ -151,7 +174,7 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	param_add(&p, "wal_retrieve_retry_interval", "200ms");
 	for (size_t i = 0; i < s->bootstrap_parameters.n; i++)
 		param_add(&p, s->bootstrap_parameters.keys[i], s->bootstrap_parameters.values[i]);
-	add_dcs_params(&p, dcs_get_view(a->dcs));
+	add_dcs_params(a, &p, dcs_get_view(a->dcs));
 	for (size_t i = 0; i < s->parameters.n; i++)
 		param_add(&p, s->parameters.keys[i], s->parameters.values[i]);
 	param_add(&p, "listen_addresses", own(&p, listen_addresses(s->pg_listen)));
@@ -395,15 +418,7 @@ void agent_gather(agent *a, void (*done)(agent *a))
 
 int64_t agent_leader_timeline(const agent *a)
 {
-	const dcs_view *v = dcs_get_view(a->dcs);
-	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
-	int64_t tl = lm && lm->timeline ? lm->timeline : 0;
-	/* The member key may lag a promotion by a pass; the history entry written after it
-	 * names the timeline that ended. */
-	for (size_t i = 0; i < v->nhistory; i++)
-		if (v->history[i].timeline + 1 > tl)
-			tl = v->history[i].timeline + 1;
-	return tl;
+	return dcs_view_leader_timeline(dcs_get_view(a->dcs));
 }
 
 bool agent_diverged(const agent *a)

@@ -160,25 +160,15 @@ void agent_patch_config(agent *a, const char *patch, bool replace,
 		done("the configuration must be a JSON object", ud);
 		return;
 	}
-	json_t *cur = NULL;
-	if (replace) {
-		cur = pj;
-		pj = NULL;
-	} else {
-		cur = v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : NULL;
-		if (!json_is_object(cur)) {
-			json_decref(cur);
-			cur = json_object();
-		}
-		json_t *merged = dyn_config_merge(cur, pj);
-		json_decref(cur);
-		json_decref(pj);
-		cur = merged;
-	}
+	json_t *before = v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : NULL;
+	json_t *cur = replace ? json_incref(pj) : dyn_config_merge(before, pj);
+	json_decref(pj);
 	dyn_config_defaults d = {(int64_t)(a->s->ttl + 999) / 1000,
 	                         (int64_t)(a->s->loop_wait + 999) / 1000,
 	                         (int64_t)(a->s->retry_timeout + 999) / 1000};
-	char *e = dyn_config_check(cur, &d);
+	/* A refused parameter a Patroni-written configuration holds may stay, never applied. */
+	char *e = dyn_config_check_change(before, cur, &d);
+	json_decref(before);
 	if (e) {
 		json_decref(cur);
 		done(e, ud);

@@ -97,6 +97,10 @@ struct agent {
 	uint64_t sync_settle_until_ms; /* after a promotion: settle synchronous mode quickly */
 	bool promoting;                /* writing a replica's files that already carry ssn */
 
+	/* The DCS config revision whose refused parameters were last warned about (each name once
+	 * per revision, not at every rewrite of PostgreSQL's files). */
+	int64_t refused_params_rev;
+
 	/* operator requests (HA_REQ_*), carried out by a pass */
 	unsigned requests;
 

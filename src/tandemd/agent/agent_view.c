@@ -6,7 +6,7 @@
 
 bool agent_member_running(const dcs_member *m)
 {
-	return m->valid && m->state && !strcmp(m->state, "running") && m->has_lsn;
+	return dcs_member_running(m);
 }
 
 bool agent_holds_key(const agent *a)

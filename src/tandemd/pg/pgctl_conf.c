@@ -8,29 +8,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pgconf.h"
 #include "pgctl.h"
 #include "strbuf.h"
 
 #define INCLUDE_LINE "include_if_exists = 'tandem.conf'\t# added by tandem\n"
-
-static bool valid_name(const char *s)
-{
-	if (!s || !*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.'))
-			return false;
-	return true;
-}
-
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 && *s != '\t')
-			return true;
-	return false;
-}
 
 /* postgresql.conf: a quoted value takes '' (or \') for a quote and \\ for a backslash. */
 char *pgctl_conf_quote(const char *value)
@@ -70,7 +52,7 @@ char *pgctl_conninfo(const pgctl_upstream *u, char **err)
 	const char *vals[] = {
 	    u->host, u->port, u->user, u->dbname, u->passfile, u->application_name, u->sslmode};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
-		if (vals[i] && has_control(vals[i])) {
+		if (vals[i] && !pgconf_value_ok(vals[i])) {
 			err_set(err, "pgctl: a connection parameter contains a control character");
 			return NULL;
 		}
@@ -134,8 +116,8 @@ int pgctl_write_conf(pgctl *pc, const pgctl_param *params, size_t n, const pgctl
 	strbuf sb = STRBUF_INIT;
 	sb_puts(&sb, "# Written by tandem: do not edit, changes are overwritten.\n");
 	for (size_t i = 0; i < n; i++) {
-		if (!valid_name(params[i].name) || !params[i].value ||
-		    has_control(params[i].value)) {
+		if (!pgconf_name_ok(params[i].name) || !params[i].value ||
+		    !pgconf_value_ok(params[i].value)) {
 			err_set(err, "pgctl: bad parameter '%s'",
 			        params[i].name ? params[i].name : "");
 			sb_free(&sb);
@@ -156,7 +138,7 @@ int pgctl_write_conf(pgctl *pc, const pgctl_param *params, size_t n, const pgctl
 		free(q);
 		free(ci);
 		if (upstream->slot_name) {
-			if (!valid_name(upstream->slot_name)) {
+			if (!pgconf_name_ok(upstream->slot_name)) {
 				err_set(err, "pgctl: bad slot name");
 				sb_free(&sb);
 				return -1;
@@ -178,7 +160,7 @@ int pgctl_write_hba(pgctl *pc, const char *const *lines, size_t n, char **err)
 	strbuf sb = STRBUF_INIT;
 	sb_puts(&sb, "# Written by tandem: do not edit, changes are overwritten.\n");
 	for (size_t i = 0; i < n; i++) {
-		if (!lines[i] || has_control(lines[i])) {
+		if (!lines[i] || !pgconf_value_ok(lines[i])) {
 			err_set(err, "pgctl: pg_hba.conf line %zu contains a control character", i);
 			sb_free(&sb);
 			return -1;
