@@ -112,6 +112,13 @@ def test_refused_parameters_written_into_etcd(cl, attach_logs):
     # the same configuration through the REST API is refused outright
     status, body = rest_patch(m, {"postgresql": {"parameters": {"archive_command": "true"}}})
     assert status == 400 and "archive_command" in body and "runs a program" in body
+    # ... but what is already there does not block other changes (pause, timings), and may be
+    # removed
+    status, body = rest_patch(m, {"loop_wait": 1})
+    assert status == 200, body
+    status, body = rest_patch(m, {"postgresql": {"parameters": {"archive_command": None}}})
+    assert status == 200, body
+    assert "archive_command" not in json.loads(cl.etcd.get(key))["postgresql"]["parameters"]
 
 
 def rest_patch(member, patch):

@@ -463,7 +463,14 @@ int rest_config_request(const agent_status *st, const char *body, size_t len, bo
 		d = (dyn_config_defaults){(int64_t)(st->settings->ttl + 999) / 1000,
 		                          (int64_t)(st->settings->loop_wait + 999) / 1000,
 		                          (int64_t)(st->settings->retry_timeout + 999) / 1000};
-	char *why = dyn_config_check(result, &d);
+	/* A refused parameter already in the DCS (written by Patroni, or straight into etcd) may
+	 * stay as it is: the agent never applies it, and the change is checked, not the past. */
+	const dcs_view *view = st->view;
+	json_t *before = view && view->has_config && view->config.raw
+	                     ? json_loads(view->config.raw, 0, NULL)
+	                     : NULL;
+	char *why = dyn_config_check_change(before, result, &d);
+	json_decref(before);
 	if (why) {
 		verdict(v, 400, "invalid configuration: %s", why);
 		free(why);
