@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "log.h"
@@ -154,11 +155,32 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return r;
 }
 
+/* Bodies over max_body up to this size are read and dropped before the 413. */
+#define HTTPD_MAX_DRAIN (1u << 20)
+
+/* What MHD's strict mode rejected by closing the connection without an answer: a request
+ * target with a space or a control character in it, an HTTP/1.1 request without Host. */
+static bool bad_target_bytes(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
+
+static bool bad_request_line(struct MHD_Connection *conn, const char *url, const char *query,
+                             const char *version)
+{
+	if (bad_target_bytes(url) || bad_target_bytes(query))
+		return true;
+	return version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+	       !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls)
 {
-	(void)version;
 	httpd *d = cls;
 	http_req *r = *con_cls;
 	if (!r) {
@@ -172,9 +194,25 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*con_cls = r;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > d->cfg.max_body)
-			r->too_large = true; /* answered now, before the body is read */
-		else
+		if (bad_request_line(conn, url, r->query, version)) {
+			/* MHD (strict mode off) passed it on; answer 400 rather than close. */
+			r->state = REQ_RUNNING;
+			d->pending++;
+			http_respond_error(r, 400, "malformed request line or missing Host header",
+			                   NULL);
+			return queue_answer(r);
+		}
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (len <= d->cfg.max_body)
+			return MHD_YES;
+		r->too_large = true;
+		/* A body up to HTTPD_MAX_DRAIN is read and dropped (below), then answered 413 on a
+		 * connection that stays usable: answered before its body is read, MHD closes the
+		 * socket with data unread, and the reset can reach a client still sending before
+		 * it reads the 413. A larger one is answered now, and the connection closed. */
+		const char *expect =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+		if (len <= HTTPD_MAX_DRAIN && !(expect && strcasecmp(expect, "100-continue") == 0))
 			return MHD_YES;
 	} else if (*upload_size) {
 		/* A body that grows past the limit (chunked) is read to its end and dropped: MHD
@@ -352,7 +390,7 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_peer,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
 		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 0,
 		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
