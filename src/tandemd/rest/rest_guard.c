@@ -89,14 +89,19 @@ static bool peer_key(const struct sockaddr *peer, int *family, uint8_t key[16])
 	memset(key, 0, 16);
 	if (!peer)
 		return false;
+	/* Copied out rather than cast: a sockaddr carries no alignment promise. */
 	if (peer->sa_family == AF_INET) {
-		memcpy(key, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+		struct sockaddr_in in4;
+		memcpy(&in4, peer, sizeof in4);
+		memcpy(key, &in4.sin_addr, 4);
 		*family = AF_INET;
 		return true;
 	}
 	if (peer->sa_family != AF_INET6)
 		return false;
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+	struct sockaddr_in6 in6;
+	memcpy(&in6, peer, sizeof in6);
+	const struct in6_addr *a6 = &in6.sin6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
 		memcpy(key, a6->s6_addr + 12, 4);
 		*family = AF_INET;
