@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -19,13 +18,6 @@
 #include "log.h"
 #include "proc.h"
 #include "strbuf.h"
-
-static uint64_t wall_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 static uint64_t mix(uint64_t h, const char *s)
 {
@@ -83,7 +75,7 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 {
 	agent *a = ud;
 	a->dcs_ok = true;
-	a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+	a->dcs_last_seen_unix_s = clock_unix_ms() / 1000;
 	/* Without a leader every position counts (who is furthest ahead): always a pass. */
 	uint64_t sig = view_signature(v);
 	if (!v->leader || sig != a->view_signature)
@@ -353,7 +345,7 @@ static void on_lease(dcs_result r, const char *error, uint64_t sent_ms, int64_t 
 	agent *a = ud;
 	if (r == DCS_OK) {
 		a->dcs_ok = true;
-		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+		a->dcs_last_seen_unix_s = clock_unix_ms() / 1000;
 		/* Never longer than the TTL asked for: an answer (a hostile etcd, or one in the
 		 * middle of plain HTTP) claiming more would keep a primary writable for that long
 		 * without the key. A shorter one only makes us stop sooner. */
@@ -379,7 +371,7 @@ static void on_grant(dcs_result r, const char *error, void *ud)
 	agent *a = ud;
 	if (r == DCS_OK) {
 		a->dcs_ok = true;
-		a->dcs_last_seen_unix_s = (int64_t)(wall_ms() / 1000);
+		a->dcs_last_seen_unix_s = clock_unix_ms() / 1000;
 		/* Granted at least now - retry_timeout ago; keep-alive right away for an exact
 		 * send time. A leader key of ours (a restarted agent's; the key still lives on the
 		 * dead one's lease) is moved onto the new lease at once: its expiry is then ours.
@@ -413,7 +405,7 @@ static void heartbeat(agent *a)
 static void on_tick(uv_timer_t *t)
 {
 	agent *a = t->data;
-	uint64_t mono = clock_mono_ms(), wall = wall_ms();
+	uint64_t mono = clock_mono_ms(), wall = (uint64_t)clock_unix_ms();
 	ha_tilt tilt = ha_tilt_detect(&a->hc, a->last_tick_mono, a->last_tick_wall, mono, wall);
 	if (tilt != HA_TILT_NONE) {
 		if (!a->mem.tilt)

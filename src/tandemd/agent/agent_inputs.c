@@ -4,19 +4,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "agent_priv.h"
 #include "clock.h"
 #include "dcs_view_ha.h"
 #include "log.h"
-
-static int64_t wall_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 ha_member *agent_inputs(agent *a, ha_inputs *in)
 {
@@ -24,7 +16,7 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 	memset(in, 0, sizeof *in);
 	in->cfg = a->hc;
 	in->now_ms = clock_mono_ms();
-	in->wall_ms = wall_ms();
+	in->wall_ms = clock_unix_ms();
 	in->cl.dcs_ok = a->dcs_ok;
 	in->cl.failsafe_leader = agent_failsafe_leader(a, in->now_ms);
 
