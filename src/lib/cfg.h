@@ -19,7 +19,7 @@ typedef enum cfg_type {
 	CFG_INT,      /* long long */
 	CFG_DURATION, /* long long milliseconds: "250ms", "10s", "2m", "1h"; a bare number is
 	                 seconds */
-	CFG_SIZE,     /* long long bytes: "512", "4k", "4KiB", "1M" */
+	CFG_SIZE,     /* long long bytes: "512", "4k", "4KiB", "1M", "1GiB" */
 	CFG_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
 	CFG_SECRET,   /* char *, like CFG_STRING, but cfg_format() shows "********" when set */
 	CFG_MAP,      /* cfg_map: free-form subkeys under the option's name ("tags" holds

@@ -125,3 +125,20 @@ void sb_sql_ident(strbuf *sb, const char *s)
 {
 	sql_quoted(sb, s, '"');
 }
+
+void tail_keep(char *buf, size_t cap, size_t *len, const char *p, size_t n)
+{
+	if (n >= cap) {
+		memcpy(buf, p + n - cap, cap);
+		*len = cap;
+	} else {
+		if (*len + n > cap) {
+			size_t drop = *len + n - cap;
+			memmove(buf, buf + drop, *len - drop);
+			*len -= drop;
+		}
+		memcpy(buf + *len, p, n);
+		*len += n;
+	}
+	buf[*len] = '\0';
+}

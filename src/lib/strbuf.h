@@ -33,6 +33,9 @@ int sb_read_file(strbuf *sb, const char *path, size_t max, char **err) TND_MUST_
 int sb_read_fd(strbuf *sb, int fd, const char *name, size_t max, char **err) TND_MUST_CHECK;
 /* Hands the contents to the caller (never NULL) and leaves the buffer empty. */
 char *sb_steal(strbuf *sb);
+/* Keeps the last `cap` bytes of a stream in `buf` (cap + 1 bytes, NUL-terminated), `*len` of
+ * them used: appends `p`, dropping the oldest bytes. For the tail of a tool's output. */
+void tail_keep(char *buf, size_t cap, size_t *len, const char *p, size_t n);
 void sb_free(strbuf *sb);
 
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "backup_options.h"
 #include "cidr.h"
 #include "listener.h"
 #include "log.h"
@@ -252,6 +253,7 @@ static const cfg_option options[] = {
      "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
     {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
      "DEBUG, INFO, WARNING, ERROR or CRITICAL", check_log_level},
+    TANDEMD_BACKUP_OPTIONS
 };
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
@@ -279,13 +281,13 @@ static const char *const unsupported[] = {
     "bootstrap.dcs.postgresql.recovery_conf", "bootstrap.dcs.postgresql.pg_hba",
     "bootstrap.dcs.postgresql.pg_ident",
     /* postgresql */
-    "postgresql.callbacks", "postgresql.create_replica_methods", "postgresql.recovery_conf",
+    "postgresql.callbacks", "postgresql.recovery_conf",
     "postgresql.custom_conf", "postgresql.config_dir", "postgresql.pg_ident",
     "postgresql.pg_ctl_timeout", "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl",
     "postgresql.remove_data_directory_on_rewind_failure",
     "postgresql.remove_data_directory_on_diverged_timelines", "postgresql.basebackup",
     "postgresql.pre_promote", "postgresql.before_stop", "postgresql.proxy_address",
-    "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.pgbackrest", "postgresql.wal_e",
+    "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.wal_e",
     "postgresql.barman", "postgresql.authentication.superuser.sslmode",
     "postgresql.authentication.replication.sslmode", "postgresql.authentication.rewind.sslmode",
     NULL};
@@ -497,6 +499,8 @@ static int check_settings(const tandemd_settings *s, char **err)
 		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
 		return -1;
 	}
+	if (backup_check_settings(s, err) != 0)
+		return -1;
 	if (tandemd_watchdog_timeout_s(s) < 1) {
 		err_set(err,
 		        "watchdog.safety_margin %lld leaves no watchdog timeout: it must be less "

@@ -77,6 +77,21 @@ typedef struct tandemd_settings {
 
 	cfg_map tags;
 	char *log_level;
+
+	/* backup: pgBackRest (backup_options.h, docs/backup.md) */
+	cfg_map backup_pgbackrest; /* pgBackRest's options, passed through */
+	char *backup_stanza;
+	char *backup_command;
+	char *backup_config;
+	long long backup_archive_timeout; /* ms */
+	bool backup_archive_async;
+	char *backup_spool_path;
+	long long backup_archive_push_queue_max; /* bytes */
+	long long backup_process_max;
+	long long backup_retention_full;
+	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
+	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
+	char *pgbackrest_method_command; /* accepted, not run */
 } tandemd_settings;
 
 extern const cfg_table tandemd_options;

@@ -3,6 +3,7 @@
  * file and line; Patroni's environment variables; passwords never shown. */
 #include "testutil.h"
 
+#include "backup_options.h"
 #include "options.h"
 #include "strbuf.h"
 
@@ -293,8 +294,6 @@ static void test_unsupported_keys(void **state)
 	            "'etcd' is not supported by tandem (yet)");
 	extra_fails("\npostgresql:\n  data_dir: /d\n  callbacks:\n    on_start: /bin/true\n", 4,
 	            "'postgresql.callbacks' is not supported by tandem (yet)");
-	extra_fails("postgresql:\n  create_replica_methods:\n    - basebackup\n", 2,
-	            "'postgresql.create_replica_methods' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  users:\n    admin:\n      password: admin\n", 2,
 	            "'bootstrap.users' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  post_bootstrap: /usr/local/bin/setup.sh\n", 2,
@@ -303,6 +302,59 @@ static void test_unsupported_keys(void **state)
 	            "'restapi.certfile' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.1\n", 3,
 	            "'bootstrap.dcs.standby_cluster' is not supported by tandem (yet)");
+}
+
+/* A cross-key error (no file line): loading the minimal configuration and `text` names `what`. */
+static void extra_fails_settings(const char *text, const char *what)
+{
+	char *yml = xasprintf("%s%s", minimal_yml, text);
+	char *path = tu_temp_file(yml);
+	load_fails(ARGV(path), ENV(DATA_DIR_ENV), what, "");
+	free(yml);
+	tu_remove_file(path);
+}
+
+/* backup: off by default; pgBackRest's options pass through under their names, except those
+ * tandemd sets itself; a repository must be named; the replica methods are Patroni's two. */
+static void test_backup(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "");
+	assert_false(tandemd_backup_on(&s));
+	assert_string_equal(tandemd_backup_stanza(&s), "batman");
+	assert_true(tandemd_replica_method(&s, "basebackup"));
+	assert_false(tandemd_replica_method(&s, "pgbackrest"));
+	assert_int_equal(s.backup_archive_timeout, 60000);
+	assert_int_equal(s.backup_archive_push_queue_max, 1073741824LL);
+	assert_true(s.backup_archive_async);
+	tandemd_settings_free(&s);
+
+	extra_ok(&s,
+	         "backup:\n  stanza: main\n  archive_timeout: 30\n  pgbackrest:\n"
+	         "    repo1-path: /srv/backup\n    compress-type: zst\n"
+	         "postgresql:\n  create_replica_methods: [pgbackrest, basebackup]\n"
+	         "  pgbackrest:\n    command: /usr/bin/pgbackrest --stanza=main --delta restore\n"
+	         "    keep_data: true\n    no_params: true\n");
+	assert_true(tandemd_backup_on(&s));
+	assert_string_equal(tandemd_backup_stanza(&s), "main");
+	assert_string_equal(cfg_map_get(&s.backup_pgbackrest, "compress-type"), "zst");
+	assert_true(tandemd_replica_method(&s, "pgbackrest"));
+	assert_int_equal(s.backup_archive_timeout, 30000);
+	tandemd_settings_free(&s);
+
+	extra_fails("backup:\n  pgbackrest:\n    stanza: other\n", 3, "use backup.stanza");
+	extra_fails("backup:\n  pgbackrest:\n    pg1-path: /x\n", 3, "set by tandemd");
+	extra_fails("backup:\n  pgbackrest:\n    spool-path: /x\n", 3, "backup.spool_path");
+	extra_fails("backup:\n  pgbackrest:\n    Repo1_Path: /x\n", 3, "not a pgBackRest option");
+	extra_fails("postgresql:\n  create_replica_methods: [wal_e]\n", 2, "not a replica method");
+	extra_fails("backup:\n  archive_push_queue_max: 1M\n", 2, "out of range");
+	extra_fails_settings("backup:\n  pgbackrest:\n    compress-type: zst\n",
+	                     "names no repository");
+	extra_fails_settings("postgresql:\n  create_replica_methods: [pgbackrest]\n",
+	                     "names no repository");
+	extra_fails_settings("backup:\n  stanza: 'a b'\n  pgbackrest:\n    repo1-path: /r\n",
+	                     "not a pgBackRest stanza name");
 }
 
 /* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
@@ -599,7 +651,7 @@ int main(void)
 	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
 	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
-	    cmocka_unit_test(test_restapi_access),
+	    cmocka_unit_test(test_restapi_access),    cmocka_unit_test(test_backup),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }

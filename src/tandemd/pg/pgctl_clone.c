@@ -101,23 +101,6 @@ typedef struct tool {
 	int closing;
 } tool;
 
-static void tail_add(tool *t, const char *p, size_t n)
-{
-	if (n >= CLONE_TAIL) {
-		memcpy(t->tail, p + n - CLONE_TAIL, CLONE_TAIL);
-		t->tail_len = CLONE_TAIL;
-	} else {
-		if (t->tail_len + n > CLONE_TAIL) {
-			size_t drop = t->tail_len + n - CLONE_TAIL;
-			memmove(t->tail, t->tail + drop, t->tail_len - drop);
-			t->tail_len -= drop;
-		}
-		memcpy(t->tail + t->tail_len, p, n);
-		t->tail_len += n;
-	}
-	t->tail[t->tail_len] = '\0';
-}
-
 /* "12345/67890 kB (18%), 0/1 tablespace ..." */
 static void on_line(tool *t, const char *l)
 {
@@ -159,7 +142,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		finish(t);
 		return;
 	}
-	tail_add(t, buf->base, (size_t)n);
+	tail_keep(t->tail, CLONE_TAIL, &t->tail_len, buf->base, (size_t)n);
 	for (ssize_t i = 0; i < n; i++) {
 		char ch = buf->base[i];
 		if (ch == '\n' || ch == '\r') {
