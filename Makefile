@@ -9,7 +9,7 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover bench-steady clean faults soak
+        demo install bench bench-failover bench-steady bench-backup clean faults soak
 
 all: build
 
@@ -79,6 +79,10 @@ bench: build
 # Failover benchmark against Patroni (about 16 minutes): make bench-failover BENCH_ARGS=--quick
 bench-failover: build
 	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh $(BENCH_ARGS)
+
+# Backup and restore with pgBackRest against pg_basebackup, on a 2 GB database (about 10 minutes).
+bench-backup: build
+	/usr/bin/python3 bench/backup.py $(BENCH_ARGS)
 
 # No fault for STEADY_SECONDS (default 10 minutes) with writes: no failover should happen.
 STEADY_SECONDS ?= 600

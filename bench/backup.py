@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Backup benchmark: pgBackRest as tandem drives it, against pg_basebackup (make bench-backup).
+
+    bench/backup.py [--scale N] [--keep]
+
+One PostgreSQL 15 server on loopback, run as the postgres OS user in a temporary directory, with
+WAL archived through pgBackRest (archive-async, process-max 2, compress-type zst, as tandem
+configures it), filled by `pgbench -i -s N` (default 134: about 2 GB). It measures, once each:
+
+  full backup        `pgbackrest backup --type=full` of the database;
+  restore (empty)    `pgbackrest restore --delta` into an empty directory;
+  restore (stale)    `pgbackrest restore --delta` over that restored copy after `pgbench` has
+                     changed the database for a while and a differential backup was taken: only
+                     the files that changed are copied;
+  pg_basebackup      `pg_basebackup -X stream` of the same database into an empty directory,
+                     the fallback replica method;
+
+and prints a table: seconds, MB/s (database size / seconds) and the size of the data copied.
+Progress goes to stderr, the table to stdout; --keep keeps the directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_BIN = pathlib.Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+START = time.monotonic()
+
+
+def progress(msg):
+    print(f"[{time.monotonic() - START:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def as_postgres(*args, check=True, capture=False, env=None):
+    cmd = ["runuser", "-u", "postgres", "--"] + [str(a) for a in args]
+    r = subprocess.run(cmd, check=False, text=True, env=env,
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))}: exit {r.returncode}: {r.stderr[-2000:]}")
+    return r.stdout if capture else r.returncode
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def du(path):
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def timed(what, fn):
+    progress(f"{what} ...")
+    t0 = time.monotonic()
+    fn()
+    dt = time.monotonic() - t0
+    progress(f"{what}: {dt:.1f} s")
+    return dt
+
+
+class Bench:
+    def __init__(self, base, scale):
+        self.base = pathlib.Path(base)
+        self.scale = scale
+        self.data = self.base / "data"
+        self.repo = self.base / "repo"
+        self.spool = self.base / "spool"
+        self.conf = self.base / "pgbackrest.conf"
+        self.port = free_port()
+        self.stanza = "bench"
+
+    def pgbr(self, *args, pg_path=None):
+        extra = [f"--pg1-path={pg_path}"] if pg_path else []
+        return as_postgres("pgbackrest", f"--config={self.conf}", f"--stanza={self.stanza}",
+                           *extra, *args)
+
+    def setup(self):
+        for d in (self.repo, self.spool):
+            d.mkdir()
+        shutil.chown(self.base, "postgres", "postgres")
+        for d in (self.repo, self.spool):
+            shutil.chown(d, "postgres", "postgres")
+        self.conf.write_text(
+            "[global]\n"
+            f"repo1-path={self.repo}\nrepo1-retention-full=2\ncompress-type=zst\n"
+            f"archive-async=y\nspool-path={self.spool}\nlock-path={self.spool}/lock\n"
+            f"log-path={self.spool}/log\nprocess-max=2\nstart-fast=y\n"
+            f"[{self.stanza}]\npg1-path={self.data}\npg1-port={self.port}\n"
+            f"pg1-socket-path={self.base}\n")
+        shutil.chown(self.conf, "postgres", "postgres")
+        os.chmod(self.conf, 0o600)
+        as_postgres(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as f:
+            f.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                    f"unix_socket_directories = '{self.base}'\nfsync = off\n"
+                    "archive_mode = on\nmax_wal_size = 4GB\n"
+                    f"archive_command = 'pgbackrest --config={self.conf} "
+                    f"--stanza={self.stanza} archive-push %p'\n")
+        as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.base / "pg.log", "-w", "start")
+        self.pgbr("stanza-create")
+
+    def psql(self, sql):
+        return as_postgres("psql", "-h", self.base, "-p", self.port, "-U", "postgres", "-Atqc",
+                           sql, capture=True).strip()
+
+    def fill(self):
+        timed(f"pgbench -i -s {self.scale}", lambda: as_postgres(
+            "pgbench", "-h", self.base, "-p", self.port, "-U", "postgres", "-i", "-q",
+            "-s", self.scale, "postgres"))
+        return int(self.psql("SELECT pg_database_size('postgres')"))
+
+    def churn(self, seconds):
+        as_postgres("pgbench", "-h", self.base, "-p", self.port, "-U", "postgres", "-n",
+                    "-T", seconds, "-c", 2, "postgres")
+
+    def run(self):
+        rows = []
+        self.setup()
+        size = self.fill()
+        total = du(self.data)
+        progress(f"database {size / 1e6:.0f} MB, data directory {total / 1e6:.0f} MB")
+        t = timed("full backup", lambda: self.pgbr("backup", "--type=full"))
+        rows.append(("full backup (pgbackrest)", t, size, du(self.repo / "backup")))
+
+        restored = self.base / "restored"
+        restored.mkdir(mode=0o700)
+        shutil.chown(restored, "postgres", "postgres")
+        t = timed("delta restore into an empty directory",
+                  lambda: self.pgbr("restore", "--delta", pg_path=restored))
+        rows.append(("restore, empty directory (pgbackrest --delta)", t, size, du(restored)))
+
+        timed("pgbench for 60 s", lambda: self.churn(60))
+        self.pgbr("backup", "--type=diff")
+        before = {p: p.stat().st_mtime_ns for p in restored.rglob("*") if p.is_file()}
+        t = timed("delta restore over the stale copy",
+                  lambda: self.pgbr("restore", "--delta", pg_path=restored))
+        changed = sum(p.stat().st_size for p in restored.rglob("*")
+                      if p.is_file() and before.get(p) != p.stat().st_mtime_ns)
+        rows.append(("restore, stale copy (pgbackrest --delta)", t, size, changed))
+
+        bb = self.base / "basebackup"
+        t = timed("pg_basebackup", lambda: as_postgres(
+            PG_BIN / "pg_basebackup", "-h", self.base, "-p", self.port, "-U", "postgres",
+            "-D", bb, "-X", "stream", "-c", "fast"))
+        rows.append(("pg_basebackup -X stream", t, size, du(bb)))
+        return size, rows
+
+    def stop(self):
+        as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop", check=False)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", type=int, default=134)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    base = tempfile.mkdtemp(prefix="tandem-bench-backup.")
+    b = Bench(base, a.scale)
+    try:
+        size, rows = b.run()
+    finally:
+        b.stop()
+        if not a.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            progress(f"kept {base}")
+    print(f"\nBackup and restore of a {size / 1e9:.2f} GB database (pgbench scale {a.scale}),"
+          " one run\n")
+    print(f"| {'what':<46} | {'seconds':>8} | {'MB/s':>7} | {'MB copied':>9} |")
+    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 9}|{'-' * 11}|")
+    for what, t, sz, copied in rows:
+        print(f"| {what:<46} | {t:8.1f} | {sz / 1e6 / t:7.0f} | {copied / 1e6:9.0f} |")
+
+
+if __name__ == "__main__":
+    main()
