@@ -597,6 +597,20 @@ void agent_start(agent *a)
 	uv_timer_start(&a->wait, on_leftover_wait, 100, 100);
 }
 
+void agent_on_fatal(agent *a, void (*fn)(void *ud), void *ud)
+{
+	a->on_fatal = fn;
+	a->fatal_ud = ud;
+}
+
+void agent_fatal(agent *a)
+{
+	void (*fn)(void *) = a->on_fatal;
+	a->on_fatal = NULL;
+	if (fn)
+		fn(a->fatal_ud);
+}
+
 void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 {
 	a->on_shutdown = done;
@@ -649,5 +663,6 @@ void agent_free(agent *a)
 	free(a->ssn);
 	free(a->sysid);
 	free(a->target);
+	free(a->restore_conf);
 	free(a);
 }
