@@ -252,11 +252,13 @@ static int write_conf(agent *a, char **err)
 {
 	const tandemd_settings *s = a->s;
 	char *spool = backup_spool_path(s);
-	if (mkdir(spool, 0700) != 0 && errno != EEXIST) {
-		err_set(err, "mkdir %s: %s", spool, strerror(errno));
-		free(spool);
-		return -1;
-	}
+	const char *dirs[] = {spool, s->data_dir}; /* pgBackRest restores into an existing one */
+	for (size_t i = 0; i < 2; i++)
+		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST) {
+			err_set(err, "mkdir %s: %s", dirs[i], strerror(errno));
+			free(spool);
+			return -1;
+		}
 	pgbr_pg pg = {
 	    .path = s->data_dir, .port = a->port, .socket_path = a->sockdir, .user = a->su_user};
 	pgbr_conf_in in;
