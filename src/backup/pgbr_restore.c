@@ -148,12 +148,31 @@ char *pgbr_target_too_early(const pgbr_info *i, const bootstrap_target *t)
 	return NULL;
 }
 
+/* An ISO 8601 time as pgBackRest parses it to choose the backup ("2026-01-02 03:04:05.678+00",
+ * UTC): with a 'T' it would fall back to the latest backup. */
+static char *pgbr_time(const char *iso)
+{
+	int64_t ms;
+	if (clock_parse_iso8601(iso, &ms) != 0)
+		return xstrdup(iso);
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[40];
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+	return ms % 1000 ? xasprintf("%s.%03d+00", buf, (int)(ms % 1000)) : xasprintf("%s+00", buf);
+}
+
 char **pgbr_restore_args(const bootstrap_target *t, size_t *n)
 {
 	char **v = xcalloc(7, sizeof *v);
 	size_t k = 0;
 	v[k++] = xasprintf("--type=%s", t->type);
-	if (t->target)
+	if (t->target && strcmp(t->type, "time") == 0) {
+		char *when = pgbr_time(t->target);
+		v[k++] = xasprintf("--target=%s", when);
+		free(when);
+	} else if (t->target)
 		v[k++] = xasprintf("--target=%s", t->target);
 	if (strcmp(t->type, "default") != 0)
 		v[k++] = xstrdup("--target-action=promote");
