@@ -336,7 +336,7 @@ static void print_reasons(const char *log_path)
 	char line[2048];
 	char *last[6] = {0};
 	while (fgets(line, sizeof line, f)) {
-		if (!strstr(line, "[error]") && !strstr(line, "[warning]"))
+		if (!strstr(line, "Z error [") && !strstr(line, "Z warning ["))
 			continue;
 		free(last[0]);
 		memmove(last, last + 1, 5 * sizeof *last);
