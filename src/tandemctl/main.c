@@ -143,7 +143,10 @@ static void print_help(FILE *out)
 	    "  tandemctl -c tandemd.yml switchover --candidate pg2 --scheduled "
 	    "2030-01-01T03:00:00+00:00\n"
 	    "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
-	    "  tandemctl -c tandemd.yml pause --wait\n");
+	    "  tandemctl -c tandemd.yml pause --wait\n"
+	    "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
+	    "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
+	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);

@@ -334,7 +334,7 @@ def test_target_after_the_end_of_the_wal(source):
     future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
     r, name, data, _ = restore(s, "--to", future.isoformat(timespec="seconds"))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "stopped" in r.stderr and "before it led" in r.stderr
+    assert "tandemd stopped (exit 1) before it led" in r.stderr, r.stderr
     assert "recovery ended before configured recovery target was reached" in r.stderr, r.stderr
     # nothing deleted: the restore is moved aside, the name is free again
     assert list(data.parent.glob("data.moved-aside-*"))
