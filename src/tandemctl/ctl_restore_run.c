@@ -71,46 +71,54 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-/* Runs argv, its standard output into *out (caller frees), its standard error's tail into
- * *err_tail; returns the exit status (-1: could not run or killed). */
-static int run_capture(char **argv, char **out, char **err_tail)
+/* Runs argv, its standard output into *out (caller frees), its standard error into the file
+ * `err_path` (no pipe to fill while the other is read); returns the exit status (-1: could not
+ * run, or killed). */
+static int run_capture(char **argv, const char *err_path, char **out)
 {
-	int op[2], ep[2];
-	*out = *err_tail = NULL;
+	int op[2];
+	*out = NULL;
 	if (pipe(op) != 0)
 		return -1;
-	if (pipe(ep) != 0) {
-		close(op[0]);
-		close(op[1]);
-		return -1;
-	}
 	pid_t pid = fork();
 	if (pid == 0) {
+		int ef = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(op[1], 1);
-		dup2(ep[1], 2);
+		if (ef >= 0)
+			dup2(ef, 2);
 		close(op[0]);
-		close(ep[0]);
 		execvp(argv[0], argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(op[1]);
-	close(ep[1]);
-	strbuf o = STRBUF_INIT, e = STRBUF_INIT;
+	strbuf o = STRBUF_INIT;
 	char buf[4096];
 	ssize_t n;
 	while ((n = read(op[0], buf, sizeof buf)) > 0)
 		sb_append(&o, buf, (size_t)n);
-	while ((n = read(ep[0], buf, sizeof buf)) > 0)
-		sb_append(&e, buf, (size_t)n);
 	close(op[0]);
-	close(ep[0]);
 	int st = 0;
 	if (pid < 0 || waitpid(pid, &st, 0) < 0)
 		st = -1;
 	*out = sb_steal(&o);
-	*err_tail = sb_steal(&e);
 	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The last line of a file (caller frees); "no message" when it is empty. */
+static char *last_line(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024], *last = NULL;
+	while (f && fgets(line, sizeof line, f))
+		if (strspn(line, " \t\r\n") != strlen(line)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			free(last);
+			last = xstrdup(line);
+		}
+	if (f)
+		fclose(f);
+	return last ? last : xstrdup("no message");
 }
 
 /* Every posix repository's path exists. */
@@ -145,30 +153,32 @@ static char *repo_info(const tandemd_settings *src, const char *from)
 		return NULL;
 	}
 	char *conf = xasprintf("%s/pgbackrest.conf", tmp);
+	char *err_path = xasprintf("%s/stderr", tmp);
 	pgbr_pg pg = {.path = src->data_dir};
 	pgbr_conf_in in;
 	backup_conf_in(src, tmp, &pg, 1, &in);
 	in.stanza = from;
 	in.archive_async = false;
-	char *e = NULL, *out = NULL, *tail = NULL;
+	char *e = NULL, *out = NULL;
 	const char *args[] = {"--output=json"};
 	if (pgbr_conf_write(conf, &in, &e) != 0) {
 		ctl_printf(stderr, PFX "%s\n", e);
 		free(e);
 	} else {
 		char **argv = pgbr_argv(src->backup_command, conf, NULL, "info", args, 1);
-		int st = run_capture(argv, &out, &tail);
+		int st = run_capture(argv, err_path, &out);
 		pgbr_argv_free(argv);
 		if (st != 0) {
-			ctl_printf(stderr, PFX "pgbackrest info failed (exit %d): %s\n", st,
-			           tail && *tail ? tail : "no message");
+			char *why = last_line(err_path);
+			ctl_printf(stderr, PFX "pgbackrest info failed (exit %d): %s\n", st, why);
+			free(why);
 			free(out);
 			out = NULL;
 		}
-		free(tail);
 	}
 	nftw(tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	free(conf);
+	free(err_path);
 	return out;
 }
 
@@ -242,9 +252,10 @@ int ctl_restore_check_dir(const char *dir, bool force)
 	char *to = xasprintf("%s.moved-aside-%s", dir, ts);
 	int rc = CTL_EXIT_OK;
 	struct stat st;
-	if (lstat(to, &st) == 0 || rename(dir, to) != 0) {
+	bool exists = lstat(to, &st) == 0;
+	if (exists || rename(dir, to) != 0) {
 		ctl_printf(stderr, PFX "moving %s aside to %s: %s\n", dir, to,
-		           errno ? strerror(errno) : "it exists");
+		           exists ? "it exists" : strerror(errno));
 		rc = CTL_EXIT_FAILED;
 	} else
 		ctl_printf(stderr, PFX "moved %s aside to %s\n", dir, to);

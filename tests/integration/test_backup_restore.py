@@ -327,6 +327,11 @@ def test_refusals_before_anything_is_written(source):
                     "--data-dir", s.cl.base / "x1", "--listen", "127.0.0.1:1")
     assert r.returncode == 1 and "the repository is missing: repo1-path /nonexistent/repo" \
         in r.stderr, r.stderr
+    # pgbackrest itself failing
+    bad.write_text(s.m.config_path.read_text() + "  command: /bin/false\n")
+    r = as_postgres(TANDEMCTL, "-c", bad, "restore", "--to", "latest", "--new-cluster", "x2",
+                    "--data-dir", s.cl.base / "x2", "--listen", "127.0.0.1:1")
+    assert r.returncode == 1 and "pgbackrest info failed (exit 1)" in r.stderr, r.stderr
 
 
 def test_target_after_the_end_of_the_wal(source):
