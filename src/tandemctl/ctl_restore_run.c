@@ -347,7 +347,10 @@ static void print_reasons(const char *log_path)
 	char line[2048];
 	char *last[6] = {0};
 	while (fgets(line, sizeof line, f)) {
-		if (!strstr(line, "Z error [") && !strstr(line, "Z warning ["))
+		/* the agent's errors and warnings, and what tandemd says before it logs (a bad
+		 * configuration) */
+		if (!strstr(line, "Z error [") && !strstr(line, "Z warning [") &&
+		    strncmp(line, "tandemd: ", 9) != 0)
 			continue;
 		free(last[0]);
 		memmove(last, last + 1, 5 * sizeof *last);

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from cluster import ETCD, SLOW, T_BOOT, T_CHANGE, TANDEMCTL, TANDEMD, Cluster, serve, wait_until
+from cluster import ETCD, pids_under, SLOW, T_BOOT, T_CHANGE, TANDEMCTL, TANDEMD, Cluster, serve, wait_until
 from conftest import free_port, pid_alive
 
 PGBACKREST = shutil.which("pgbackrest")
@@ -344,3 +344,45 @@ def test_target_after_the_end_of_the_wal(source):
     # nothing deleted: the restore is moved aside, the name is free again
     assert list(data.parent.glob("data.moved-aside-*"))
     assert not s.cl.etcd.range(f"/service/{name}/".encode(), prefix=True)
+
+
+def test_sigterm_cancels_a_restore(source):
+    """A bootstrap from a backup does not hold a stopping tandemd for as long as the restore
+    takes: the pgbackrest command is cancelled, nothing is kept as the cluster's, exit 1."""
+    s = source
+    name = "new" + uuid.uuid4().hex[:6]
+    data = s.cl.base / name / "data"
+    port = free_port()
+    r = subprocess.run([TANDEMCTL, "-c", s.m.config_path, "restore", "--to", "latest",
+                        "--new-cluster", name, "--data-dir", data, "--listen",
+                        f"127.0.0.1:{port}", "--print-config"],
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    assert r.returncode == 0, r.stderr
+    data.parent.mkdir()
+    chown(data.parent)
+    slow = data.parent / "slow-pgbackrest"
+    slow.write_text(f'#!/bin/sh\ncase " $* " in *" restore "*) sleep 600;; esac\nexec {PGBACKREST} "$@"\n')
+    os.chmod(slow, 0o755)
+    yml = pathlib.Path(str(data) + ".tandemd.yml")
+    yml.write_text(r.stdout.replace(f'command: "{PGBACKREST}"', f'command: "{slow}"')
+                   .replace('command: "pgbackrest"', f'command: "{slow}"'))
+    assert str(slow) in yml.read_text()
+    chown(yml)
+    os.chmod(yml, 0o600)
+    log_path = pathlib.Path(str(data) + ".tandemd.log")
+    with open(log_path, "ab") as log:
+        p = subprocess.Popen([TANDEMD, yml], user="postgres", group="postgres", extra_groups=[],
+                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env={"PATH": "/usr/bin:/bin"}, start_new_session=True, cwd="/")
+    try:
+        wait_until(lambda: "bootstrap: restoring stanza" in log_path.read_text(errors="replace"),
+                   T_CHANGE, "the restore started", interval=0.2)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30 * SLOW) == 1
+    finally:
+        if p.poll() is None:
+            p.kill()
+    text = log_path.read_text(errors="replace")
+    assert "pgbackrest restore: cancelled" in text, text[-3000:]
+    assert not s.cl.etcd.range(f"/service/{name}/".encode(), prefix=True)
+    assert not pids_under(slow)  # its whole process group was killed

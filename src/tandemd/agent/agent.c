@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "dcs_view_ha.h"
 #include "diverge.h"
+#include "job.h"
 #include "log.h"
 #include "proc.h"
 #include "strbuf.h"
@@ -620,6 +621,8 @@ void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 	a->stopping = true;
 	uv_timer_stop(&a->tick);
 	uv_timer_stop(&a->kick);
+	if (a->boot_job) /* a restore of a bootstrap from a backup: it ends the action */
+		job_cancel(a->boot_job);
 	if (!a->busy)
 		agent_act_shutdown(a);
 	/* else: the running action ends, then agent_action_done carries on */

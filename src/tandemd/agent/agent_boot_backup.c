@@ -166,6 +166,7 @@ static void on_recovery_started(agent *a, bool ok)
 static void on_restored(const job_result *r, void *ud)
 {
 	agent *a = ud;
+	a->boot_job = NULL;
 	if (r->status != 0) {
 		char *why = job_describe(r);
 		fail(a, "pgbackrest restore", why);
@@ -187,9 +188,9 @@ static int run_pgbackrest(agent *a, const char *stanza, const char *verb, char *
 	char **argv = pgbr_argv(a->s->backup_command, a->restore_conf, stanza, verb,
 	                        (const char *const *)args, nargs);
 	job_spec js = {.argv = argv, .timeout_ms = timeout_ms, .done = done, .ud = a};
-	job *j = job_start(a->loop, &js, err);
+	a->boot_job = job_start(a->loop, &js, err);
 	pgbr_argv_free(argv);
-	return j ? 0 : -1;
+	return a->boot_job ? 0 : -1;
 }
 
 /* The repository allows it: our stanza is empty, theirs has a backup before the target. */
@@ -221,6 +222,11 @@ static void on_info(const job_result *r, void *ud)
 	agent *a = ud;
 	bootstrap_target t;
 	char *e = NULL;
+	a->boot_job = NULL;
+	if (a->stopping) {
+		fail(a, "bootstrap from a backup", "tandemd is stopping");
+		return;
+	}
 	if (r->status != 0) {
 		char *why = job_describe(r);
 		fail(a, "pgbackrest info", why);

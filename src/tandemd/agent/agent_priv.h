@@ -87,9 +87,10 @@ struct agent {
 	agent_step_fn on_exit_step;  /* when the postmaster exited after pgctl_stop */
 	bool boot_ran_initdb;
 	int boot_puts;
-	bool boot_fatal;    /* a failed bootstrap stops tandemd (bootstrap.method pgbackrest) */
-	char *restore_conf; /* the pgbackrest.conf of a bootstrap from a backup */
-	int restore_step;   /* its recovery settings removed so far, after the promotion */
+	bool boot_fatal;      /* a failed bootstrap stops tandemd (bootstrap.method pgbackrest) */
+	char *restore_conf;   /* the pgbackrest.conf of a bootstrap from a backup */
+	struct job *boot_job; /* its pgbackrest command while it runs (cancelled at shutdown) */
+	int restore_step;     /* its recovery settings removed so far, after the promotion */
 	void (*on_fatal)(void *ud);
 	void *fatal_ud;
 	uint64_t last_housekeeping_ms;
