@@ -199,6 +199,8 @@ def test_pitr_to_a_time_between_two_writes(source):
     time.sleep(1.2)
     write(s, "after")
     switch_and_archive(s)
+    # A newer backup that ends after the target: the restore must pick the older one.
+    s.pgbackrest(s.cl.scope, "backup", "--type=full")
     r, name, data, port = restore(s, "--to", target)
     check_new_leader(s, r, name, data, port)
     got = rows(s, port)
