@@ -66,24 +66,9 @@ static int usage_error(const char *what, const char *arg)
 	return CTL_EXIT_USAGE;
 }
 
-enum {
-	L_ETCD = 256,
-	L_SCOPE,
-	L_NS,
-	L_TIMEOUT,
-	L_TO,
-	L_NEW,
-	L_DIR,
-	L_LISTEN,
-	L_FROM,
-	L_FORCE,
-	L_PRINT
-};
+enum { L_TIMEOUT = 256, L_TO, L_NEW, L_DIR, L_LISTEN, L_FROM, L_FORCE, L_PRINT };
 
 static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"etcd", required_argument, NULL, L_ETCD},
-                                         {"scope", required_argument, NULL, L_SCOPE},
-                                         {"namespace", required_argument, NULL, L_NS},
                                          {"timeout", required_argument, NULL, L_TIMEOUT},
                                          {"to", required_argument, NULL, L_TO},
                                          {"new-cluster", required_argument, NULL, L_NEW},
@@ -95,20 +80,11 @@ static const struct option longopts[] = {{"config", required_argument, NULL, 'c'
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
 
-static int take(int c, restore_args *r)
+static int take(int c, char **argv, restore_args *r)
 {
 	switch (c) {
 	case 'c':
 		r->conn.config = optarg;
-		break;
-	case L_ETCD:
-		r->conn.etcd = optarg;
-		break;
-	case L_SCOPE:
-		r->conn.scope = optarg;
-		break;
-	case L_NS:
-		r->conn.namespace_ = optarg;
 		break;
 	case L_TIMEOUT: {
 		char *end;
@@ -143,8 +119,10 @@ static int take(int c, restore_args *r)
 	case 'h':
 		usage(stdout);
 		return -1;
+	case ':':
+		return usage_error("this option needs a value", argv[optind - 1]);
 	default:
-		return usage_error("unknown option or missing value", NULL);
+		return usage_error("unknown option", argv[optind - 1]);
 	}
 	return CTL_EXIT_OK;
 }
@@ -155,7 +133,7 @@ static int parse(int argc, char **argv, restore_args *r)
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-		int rc = take(c, r);
+		int rc = take(c, argv, r);
 		if (rc != CTL_EXIT_OK)
 			return rc < 0 ? -1 : rc;
 	}
