@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "backup_options.h"
+#include "bootstrap_options.h"
 #include "cidr.h"
 #include "listener.h"
 #include "log.h"
@@ -253,8 +254,7 @@ static const cfg_option options[] = {
      "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
     {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
      "DEBUG, INFO, WARNING, ERROR or CRITICAL", check_log_level},
-    TANDEMD_BACKUP_OPTIONS
-};
+    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS};
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
@@ -272,25 +272,23 @@ static const char *const unsupported[] = {
     "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
     "etcd3.cert_reqs", "etcd3.retry_timeout",
     /* bootstrap */
-    "bootstrap.users", "bootstrap.post_bootstrap", "bootstrap.post_init", "bootstrap.method",
-    "bootstrap.pg_hba", "bootstrap.dcs.standby_cluster", "bootstrap.dcs.slots",
-    "bootstrap.dcs.ignore_slots", "bootstrap.dcs.master_start_timeout",
-    "bootstrap.dcs.primary_start_timeout", "bootstrap.dcs.primary_stop_timeout",
-    "bootstrap.dcs.maximum_lag_on_syncnode", "bootstrap.dcs.max_timelines_history",
-    "bootstrap.dcs.check_timeline", "bootstrap.dcs.member_slots_ttl",
-    "bootstrap.dcs.postgresql.recovery_conf", "bootstrap.dcs.postgresql.pg_hba",
-    "bootstrap.dcs.postgresql.pg_ident",
+    "bootstrap.users", "bootstrap.post_bootstrap", "bootstrap.post_init", "bootstrap.pg_hba",
+    "bootstrap.dcs.standby_cluster", "bootstrap.dcs.slots", "bootstrap.dcs.ignore_slots",
+    "bootstrap.dcs.master_start_timeout", "bootstrap.dcs.primary_start_timeout",
+    "bootstrap.dcs.primary_stop_timeout", "bootstrap.dcs.maximum_lag_on_syncnode",
+    "bootstrap.dcs.max_timelines_history", "bootstrap.dcs.check_timeline",
+    "bootstrap.dcs.member_slots_ttl", "bootstrap.dcs.postgresql.recovery_conf",
+    "bootstrap.dcs.postgresql.pg_hba", "bootstrap.dcs.postgresql.pg_ident",
     /* postgresql */
-    "postgresql.callbacks", "postgresql.recovery_conf",
-    "postgresql.custom_conf", "postgresql.config_dir", "postgresql.pg_ident",
-    "postgresql.pg_ctl_timeout", "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl",
+    "postgresql.callbacks", "postgresql.recovery_conf", "postgresql.custom_conf",
+    "postgresql.config_dir", "postgresql.pg_ident", "postgresql.pg_ctl_timeout",
+    "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl",
     "postgresql.remove_data_directory_on_rewind_failure",
     "postgresql.remove_data_directory_on_diverged_timelines", "postgresql.basebackup",
     "postgresql.pre_promote", "postgresql.before_stop", "postgresql.proxy_address",
-    "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.wal_e",
-    "postgresql.barman", "postgresql.authentication.superuser.sslmode",
-    "postgresql.authentication.replication.sslmode", "postgresql.authentication.rewind.sslmode",
-    NULL};
+    "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.wal_e", "postgresql.barman",
+    "postgresql.authentication.superuser.sslmode", "postgresql.authentication.replication.sslmode",
+    "postgresql.authentication.rewind.sslmode", NULL};
 
 const cfg_table tandemd_options = {
     .options = options,
@@ -499,7 +497,7 @@ static int check_settings(const tandemd_settings *s, char **err)
 		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
 		return -1;
 	}
-	if (backup_check_settings(s, err) != 0)
+	if (backup_check_settings(s, err) != 0 || bootstrap_check_settings(s, err) != 0)
 		return -1;
 	if (tandemd_watchdog_timeout_s(s) < 1) {
 		err_set(err,

@@ -56,6 +56,12 @@ typedef struct tandemd_settings {
 	bool use_slots;
 	cfg_map bootstrap_parameters;
 	cfg_list initdb; /* "data-checksums", "encoding=UTF8" */
+	/* bootstrap.method (bootstrap_options.h) */
+	char *bootstrap_method; /* "initdb" or "pgbackrest" */
+	char *bootstrap_pgbackrest_stanza;
+	cfg_map bootstrap_pgbackrest_recovery_conf;
+	bool bootstrap_pgbackrest_keep_existing_recovery_conf;
+	char *bootstrap_pgbackrest_command; /* accepted, not run */
 
 	char *pg_listen;
 	char *pg_connect_address;

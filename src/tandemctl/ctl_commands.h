@@ -82,6 +82,11 @@ int ctl_cmd_resume(const ctl_opts *o);
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);
 
+/* ctl_restore_point.c: a named restore point on the leader, its WAL archived */
+int ctl_cmd_restore_point(const ctl_opts *o);
+/* ctl_restore.c: `tandemctl restore` parses its own command line (all of argv) */
+int ctl_restore_main(int argc, char **argv);
+
 /* ctl_ops.c, for the planned operations: */
 /* true when the command got no arguments; otherwise false, printed. */
 bool ctl_no_args(const ctl_opts *o, const char *command);

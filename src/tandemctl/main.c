@@ -70,6 +70,12 @@ static const command commands[] = {
      "print an HAProxy configuration for the cluster's members"},
     {"version", ctl_cmd_version, OPT_CONN | OPT_JSON, "version",
      "tandemctl's version, and each member's when a cluster is given"},
+    {"restore-point", ctl_cmd_restore_point, OPT_CONN | OPT_JSON, "restore-point NAME",
+     "create a named restore point on the leader and archive its WAL (see restore --to)"},
+    {"restore", NULL, 0,
+     "restore --to TIME|LSN|NAME|latest --new-cluster NAME --data-dir DIR --listen HOST:PORT "
+     "[--from-stanza S] [--force] [--print-config]",
+     "point-in-time recovery into a new cluster (see tandemctl restore --help)"},
     {"demo", NULL, 0, "demo [ARGS...]",
      "run the embedded demonstration (see tandemctl demo --help)"},
 };
@@ -137,7 +143,10 @@ static void print_help(FILE *out)
 	    "  tandemctl -c tandemd.yml switchover --candidate pg2 --scheduled "
 	    "2030-01-01T03:00:00+00:00\n"
 	    "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
-	    "  tandemctl -c tandemd.yml pause --wait\n");
+	    "  tandemctl -c tandemd.yml pause --wait\n"
+	    "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
+	    "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
+	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -408,8 +417,8 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		        what, cmd->usage);
 		return CTL_EXIT_USAGE;
 	}
-	bool takes_members =
-	    cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload || cmd->run == ctl_cmd_reinit;
+	bool takes_members = cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload ||
+	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point;
 	if (o->nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
 		fprintf(stderr,
 		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
@@ -465,7 +474,8 @@ static int run(int argc, char **argv, ctl_opts *o)
 	if (!cmd)
 		return usage_error("unknown command '%s'", name);
 	if (!cmd->run)
-		return demo(argc - optind, argv + optind);
+		return strcmp(cmd->name, "restore") == 0 ? ctl_restore_main(argc, argv)
+		                                         : demo(argc - optind, argv + optind);
 	if (help) {
 		printf("usage: tandemctl [CONNECTION] %s\n  %s\n(see tandemctl --help for the "
 		       "options and exit status)\n",
@@ -483,6 +493,8 @@ int main(int argc, char **argv)
 	int ci = command_index(argc, argv);
 	if (ci < argc && strcmp(argv[ci], "demo") == 0)
 		return demo(argc - ci, argv + ci);
+	if (ci < argc && strcmp(argv[ci], "restore") == 0)
+		return ctl_restore_main(argc, argv);
 
 	ctl_opts o;
 	memset(&o, 0, sizeof o);

@@ -27,6 +27,7 @@ typedef struct daemon_ {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog; /* systemd's WatchdogSec: pinged while the loop runs */
 	bool stopping;
+	int exit_status; /* 1 after a fatal failure of the agent */
 } daemon_;
 
 static void usage(FILE *out)
@@ -62,6 +63,18 @@ static void on_shutdown_done(void *ud)
 {
 	daemon_ *d = ud;
 	uv_stop(d->loop);
+}
+
+/* The agent cannot go on (a bootstrap from a backup failed): stop as on SIGTERM, exit 1. */
+static void on_fatal(void *ud)
+{
+	daemon_ *d = ud;
+	d->exit_status = 1;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_error("stopping: tandemd cannot go on (see the error above)");
+	agent_shutdown(d->agent, on_shutdown_done, d);
 }
 
 /* The REST API's exposure rule (rest_guard.h): -1 with *err when the changing endpoints would be
@@ -214,6 +227,7 @@ int main(int argc, char **argv)
 		uv_signal_start(sigs[i], on_signal, signums[i]);
 	}
 	log_info("tandemd %s: member %s of cluster %s", TANDEM_VERSION, s.name, s.scope);
+	agent_on_fatal(d.agent, on_fatal, &d);
 	agent_start(d.agent);
 	sd_notify(0, "READY=1");
 	uint64_t wd_us = 0;
@@ -234,5 +248,5 @@ int main(int argc, char **argv)
 	uv_loop_close(d.loop);
 	tandemd_settings_free(&s);
 	log_info("stopped");
-	return 0;
+	return d.exit_status;
 }

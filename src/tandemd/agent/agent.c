@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "dcs_view_ha.h"
 #include "diverge.h"
+#include "job.h"
 #include "log.h"
 #include "proc.h"
 #include "strbuf.h"
@@ -597,6 +598,20 @@ void agent_start(agent *a)
 	uv_timer_start(&a->wait, on_leftover_wait, 100, 100);
 }
 
+void agent_on_fatal(agent *a, void (*fn)(void *ud), void *ud)
+{
+	a->on_fatal = fn;
+	a->fatal_ud = ud;
+}
+
+void agent_fatal(agent *a)
+{
+	void (*fn)(void *) = a->on_fatal;
+	a->on_fatal = NULL;
+	if (fn)
+		fn(a->fatal_ud);
+}
+
 void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 {
 	a->on_shutdown = done;
@@ -606,6 +621,8 @@ void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 	a->stopping = true;
 	uv_timer_stop(&a->tick);
 	uv_timer_stop(&a->kick);
+	if (a->boot_job) /* a restore of a bootstrap from a backup: it ends the action */
+		job_cancel(a->boot_job);
 	if (!a->busy)
 		agent_act_shutdown(a);
 	/* else: the running action ends, then agent_action_done carries on */
@@ -649,5 +666,6 @@ void agent_free(agent *a)
 	free(a->ssn);
 	free(a->sysid);
 	free(a->target);
+	free(a->restore_conf);
 	free(a);
 }

@@ -125,4 +125,8 @@ int agent_failsafe_confirm(agent *a, const char *leader, char **why) TND_MUST_CH
 int agent_request(agent *a, agent_request_kind kind, const char *candidate,
                   char **err) TND_MUST_CHECK;
 
+/* `fn(ud)` is called once after a failure the agent cannot recover from (a bootstrap from a
+ * backup that failed): the caller stops the agent and exits with a failure. */
+void agent_on_fatal(agent *a, void (*fn)(void *ud), void *ud);
+
 #endif

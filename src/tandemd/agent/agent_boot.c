@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "bootstrap_options.h"
 #include "clock.h"
 #include "dyn_config.h"
 #include "log.h"
@@ -16,14 +17,15 @@
 
 /* ---- bootstrap ---- */
 
-static void boot_fail(agent *a, const char *what, const char *err);
-
 static void boot_cleanup_done(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
 	(void)r;
 	(void)error;
+	bool fatal = a->boot_fatal;
 	agent_action_done(a);
+	if (fatal)
+		agent_fatal(a);
 }
 
 static void boot_moved(agent *a, bool ok)
@@ -43,7 +45,7 @@ static void boot_moved(agent *a, bool ok)
 	dcs_delete_key(a->dcs, "initialize", boot_cleanup_done, a);
 }
 
-static void boot_fail(agent *a, const char *what, const char *err)
+void agent_boot_fail(agent *a, const char *what, const char *err)
 {
 	log_error("bootstrap failed: %s: %s", what, err ? err : "failed");
 	ha_memory_failed(&a->mem, &a->hc, clock_mono_ms());
@@ -102,7 +104,7 @@ static void boot_leader(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
 	if (r != DCS_OK) {
-		boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
+		agent_boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
 		return;
 	}
 	log_info("took the leader key");
@@ -118,13 +120,13 @@ static void boot_roles_done(const char *const *row, int ncols, const char *err, 
 {
 	agent *a = ud;
 	if (err || ncols < 1 || !row[0]) {
-		boot_fail(a, "creating the replication and rewind users", err);
+		agent_boot_fail(a, "creating the replication and rewind users", err);
 		return;
 	}
 	free(a->sysid);
 	a->sysid = xstrdup(row[0]);
 	if (!dcs_lease_id(a->dcs)) {
-		boot_fail(a, "taking the leader key", "no lease");
+		agent_boot_fail(a, "taking the leader key", "no lease");
 		return;
 	}
 	dcs_acquire_leader(a->dcs, boot_leader, a);
@@ -147,10 +149,10 @@ static void role_sql(strbuf *sb, const char *user, const char *password, const c
 	sb_puts(sb, ";");
 }
 
-static void boot_ready(agent *a, bool ok)
+void agent_boot_ready(agent *a, bool ok)
 {
 	if (!ok) {
-		boot_fail(a, "starting the new primary", NULL);
+		agent_boot_fail(a, "starting the new primary", NULL);
 		return;
 	}
 	const tandemd_settings *s = a->s;
@@ -179,8 +181,8 @@ static void boot_ready(agent *a, bool ok)
 static void boot_start(agent *a)
 {
 	char *e = NULL;
-	if (agent_start_pg(a, false, NULL, boot_ready, &e) != 0) {
-		boot_fail(a, "starting the new primary", e);
+	if (agent_start_pg(a, false, NULL, agent_boot_ready, &e) != 0) {
+		agent_boot_fail(a, "starting the new primary", e);
 		free(e);
 	}
 }
@@ -190,7 +192,7 @@ static void on_initdb(pgctl *pc, bool ok, const char *tail, void *ud)
 	agent *a = ud;
 	(void)pc;
 	if (!ok) {
-		boot_fail(a, "initdb", tail);
+		agent_boot_fail(a, "initdb", tail);
 		return;
 	}
 	log_info("initdb done");
@@ -204,6 +206,10 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 		log_info("another member initializes the cluster (%s)",
 		         error ? error : dcs_result_name(r));
 		agent_action_done(a);
+		return;
+	}
+	if (tandemd_bootstrap_from_backup(a->s)) {
+		agent_boot_restore(a);
 		return;
 	}
 	if (agent_has_data(a)) {
@@ -224,7 +230,7 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 	                       .nextra = s->initdb.n};
 	char *e = NULL;
 	if (pgctl_initdb(a->pc, &o, on_initdb, a, &e) != 0) {
-		boot_fail(a, "initdb", e);
+		agent_boot_fail(a, "initdb", e);
 		free(e);
 	}
 }

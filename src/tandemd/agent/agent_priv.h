@@ -87,6 +87,12 @@ struct agent {
 	agent_step_fn on_exit_step;  /* when the postmaster exited after pgctl_stop */
 	bool boot_ran_initdb;
 	int boot_puts;
+	bool boot_fatal;      /* a failed bootstrap stops tandemd (bootstrap.method pgbackrest) */
+	char *restore_conf;   /* the pgbackrest.conf of a bootstrap from a backup */
+	struct job *boot_job; /* its pgbackrest command while it runs (cancelled at shutdown) */
+	int restore_step;     /* its recovery settings removed so far, after the promotion */
+	void (*on_fatal)(void *ud);
+	void *fatal_ud;
 	uint64_t last_housekeeping_ms;
 	size_t housekeeping_members;
 	health_kv *tags_kv;
@@ -209,6 +215,18 @@ void agent_stop_pg(agent *a, pgctl_stop_mode mode, uint64_t step_ms, agent_step_
 
 /* agent_boot.c: the bootstrap step. */
 void agent_act_bootstrap(agent *a);
+/* Stops PostgreSQL, moves data it created aside, gives `initialize` back, ends the action (and
+ * with boot_fatal set, stops tandemd). */
+void agent_boot_fail(agent *a, const char *what, const char *err);
+/* The new primary runs: roles, the leader key, `initialize` and `config`. */
+void agent_boot_ready(agent *a, bool ok);
+
+/* agent_boot_backup.c: bootstrap.method pgbackrest (restore, recover, promote, then
+ * agent_boot_ready). */
+void agent_boot_restore(agent *a);
+
+/* agent.c: a failure tandemd cannot recover from: the on_fatal hook (main stops, exits 1). */
+void agent_fatal(agent *a);
 
 /* agent_leader.c */
 /* Slots, `status`, and after a promotion `history`, the failover key, a checkpoint. */
