@@ -16,8 +16,6 @@
 
 /* ---- bootstrap ---- */
 
-static void boot_fail(agent *a, const char *what, const char *err);
-
 static void boot_cleanup_done(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
@@ -43,7 +41,7 @@ static void boot_moved(agent *a, bool ok)
 	dcs_delete_key(a->dcs, "initialize", boot_cleanup_done, a);
 }
 
-static void boot_fail(agent *a, const char *what, const char *err)
+void agent_boot_fail(agent *a, const char *what, const char *err)
 {
 	log_error("bootstrap failed: %s: %s", what, err ? err : "failed");
 	ha_memory_failed(&a->mem, &a->hc, clock_mono_ms());
@@ -61,7 +59,7 @@ static void boot_put_done(dcs_result r, const char *error, void *ud)
 	}
 }
 
-static char *bootstrap_config(const tandemd_settings *s)
+char *agent_bootstrap_config(const tandemd_settings *s)
 {
 	json_t *c = json_object();
 	json_object_set_new(c, "ttl", json_integer((s->ttl + 999) / 1000));
@@ -93,6 +91,9 @@ static char *bootstrap_config(const tandemd_settings *s)
 	}
 	json_object_set_new(pg, "parameters", params);
 	json_object_set_new(c, "postgresql", pg);
+	json_t *standby = tandemd_standby_json(s);
+	if (standby)
+		json_object_set_new(c, "standby_cluster", standby);
 	char *out = json_dumps(c, JSON_COMPACT);
 	json_decref(c);
 	return out;
@@ -102,12 +103,12 @@ static void boot_leader(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
 	if (r != DCS_OK) {
-		boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
+		agent_boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
 		return;
 	}
 	log_info("took the leader key");
 	agent_fence_update(a);
-	char *cfg = bootstrap_config(a->s);
+	char *cfg = agent_bootstrap_config(a->s);
 	a->boot_puts = 2;
 	dcs_put_key(a->dcs, "initialize", a->sysid ? a->sysid : "", boot_put_done, a);
 	dcs_put_key(a->dcs, "config", cfg, boot_put_done, a);
@@ -118,13 +119,13 @@ static void boot_roles_done(const char *const *row, int ncols, const char *err, 
 {
 	agent *a = ud;
 	if (err || ncols < 1 || !row[0]) {
-		boot_fail(a, "creating the replication and rewind users", err);
+		agent_boot_fail(a, "creating the replication and rewind users", err);
 		return;
 	}
 	free(a->sysid);
 	a->sysid = xstrdup(row[0]);
 	if (!dcs_lease_id(a->dcs)) {
-		boot_fail(a, "taking the leader key", "no lease");
+		agent_boot_fail(a, "taking the leader key", "no lease");
 		return;
 	}
 	dcs_acquire_leader(a->dcs, boot_leader, a);
@@ -150,7 +151,7 @@ static void role_sql(strbuf *sb, const char *user, const char *password, const c
 static void boot_ready(agent *a, bool ok)
 {
 	if (!ok) {
-		boot_fail(a, "starting the new primary", NULL);
+		agent_boot_fail(a, "starting the new primary", NULL);
 		return;
 	}
 	const tandemd_settings *s = a->s;
@@ -180,7 +181,7 @@ static void boot_start(agent *a)
 {
 	char *e = NULL;
 	if (agent_start_pg(a, false, NULL, boot_ready, &e) != 0) {
-		boot_fail(a, "starting the new primary", e);
+		agent_boot_fail(a, "starting the new primary", e);
 		free(e);
 	}
 }
@@ -190,7 +191,7 @@ static void on_initdb(pgctl *pc, bool ok, const char *tail, void *ud)
 	agent *a = ud;
 	(void)pc;
 	if (!ok) {
-		boot_fail(a, "initdb", tail);
+		agent_boot_fail(a, "initdb", tail);
 		return;
 	}
 	log_info("initdb done");
@@ -204,6 +205,10 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 		log_info("another member initializes the cluster (%s)",
 		         error ? error : dcs_result_name(r));
 		agent_action_done(a);
+		return;
+	}
+	if (agent_is_standby_cluster(a)) {
+		agent_site_bootstrap(a);
 		return;
 	}
 	if (agent_has_data(a)) {
@@ -224,7 +229,7 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 	                       .nextra = s->initdb.n};
 	char *e = NULL;
 	if (pgctl_initdb(a->pc, &o, on_initdb, a, &e) != 0) {
-		boot_fail(a, "initdb", e);
+		agent_boot_fail(a, "initdb", e);
 		free(e);
 	}
 }
