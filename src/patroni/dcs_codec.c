@@ -45,6 +45,7 @@ static void member_free(dcs_member *m)
 
 static void config_free(dcs_dyn_config *c)
 {
+	dcs_standby_clear(&c->standby);
 	free(c->parameters_json);
 	free(c->raw);
 	memset(c, 0, sizeof(*c));
@@ -291,6 +292,13 @@ static int apply_config(dcs_view *v, const char *value, size_t len, int64_t mod_
 		if (json_is_object(params))
 			c.parameters_json = dcs_json_text(params);
 	}
+	char *serr = NULL;
+	if (dcs_standby_decode(json_object_get(j, "standby_cluster"), &c.standby, &serr) != 0) {
+		if (rc == 0)
+			err_set(err, "%s", serr);
+		rc = -1;
+	}
+	free(serr);
 	c.raw = xstrndup(value, len);
 	json_decref(j);
 	config_free(&v->config);

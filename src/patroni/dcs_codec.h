@@ -75,6 +75,17 @@ typedef struct dcs_member {
 	int64_t mod_revision, lease;
 } dcs_member;
 
+/* The config's standby_cluster (dcs_standby.c). */
+typedef struct dcs_standby {
+	bool present; /* not absent or null: a standby cluster */
+	bool valid;   /* every value usable, and a source named (host or restore_command) */
+	char *host;   /* "h1,h2" */
+	char *port;   /* "5432" or one per host; NULL: 5432 */
+	char *primary_slot_name;
+	char *restore_command; /* used only when the member's own YAML gives the same text */
+	char *recovery_min_apply_delay; /* "300000ms", "5min" */
+} dcs_standby;
+
 typedef struct dcs_dyn_config {
 	bool valid;
 	int64_t ttl, loop_wait, retry_timeout; /* seconds; 0 when absent */
@@ -82,7 +93,8 @@ typedef struct dcs_dyn_config {
 	uint64_t maximum_lag_on_failover;
 	bool synchronous_mode, synchronous_mode_strict, pause, use_pg_rewind, failsafe_mode;
 	char *parameters_json; /* postgresql.parameters as JSON text, NULL when absent */
-	char *raw;             /* the whole value: every key, known or not */
+	dcs_standby standby;
+	char *raw; /* the whole value: every key, known or not */
 	int64_t mod_revision;
 } dcs_dyn_config;
 

@@ -7,11 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dcs_codec.h"
 #include "err.h"
 
 /* `j` as compact JSON text in its own key order; "null" when it cannot be written. A heap
  * string. */
 char *dcs_json_text(const json_t *j);
+/* The config's standby_cluster value (NULL: absent) into `out`; -1 with *err when present but
+ * unusable (out->present stays true, out->valid false). */
+int dcs_standby_decode(const json_t *j, dcs_standby *out, char **err);
+void dcs_standby_clear(dcs_standby *sb);
 
 /* ---- dcs_decode.c ---- */
 

@@ -1,6 +1,8 @@
 /* See dyn_config.h. */
 #include "dyn_config.h"
 
+#include "dcs_codec_priv.h"
+
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -158,6 +160,12 @@ char *dyn_config_check_change(const json_t *before, const json_t *config,
 		if (b && !json_is_null(b) && !json_is_boolean(b))
 			return xasprintf("\"%s\" must be true or false", flags[i]);
 	}
+	dcs_standby sb;
+	char *serr = NULL;
+	int src = dcs_standby_decode(json_object_get(config, "standby_cluster"), &sb, &serr);
+	dcs_standby_clear(&sb);
+	if (src != 0)
+		return serr;
 	const json_t *pg = json_object_get(config, "postgresql");
 	if (pg && !json_is_object(pg))
 		return xstrdup("\"postgresql\" must be an object");

@@ -6,10 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "addr.h"
 #include "backup_options.h"
 #include "bootstrap_options.h"
 #include "cidr.h"
+#include "dcs_codec_priv.h"
 #include "listener.h"
 #include "log.h"
 #include "strbuf.h"
@@ -210,6 +213,23 @@ static const cfg_option options[] = {
     {"bootstrap.dcs.postgresql.parameters", CFG_MAP, NULL, 0, 0, false, OPT(bootstrap_parameters),
      "NAME=VALUE,...",
      "PostgreSQL settings for the whole cluster (written to the DCS at bootstrap)", NULL},
+    {"bootstrap.dcs.standby_cluster.host", CFG_STRING, NULL, 0, 0, false, OPT(standby_host),
+     "HOST,...",
+     "a standby cluster: the primary site's members (a list is followed with "
+     "target_session_attrs=read-write)",
+     NULL},
+    {"bootstrap.dcs.standby_cluster.port", CFG_STRING, NULL, 0, 0, false, OPT(standby_port),
+     "PORT,...", "their PostgreSQL port, or one per host", NULL},
+    {"bootstrap.dcs.standby_cluster.primary_slot_name", CFG_STRING, NULL, 0, 0, false,
+     OPT(standby_primary_slot_name), "NAME",
+     "the replication slot on the primary site the standby leader uses", NULL},
+    {"bootstrap.dcs.standby_cluster.restore_command", CFG_STRING, NULL, 0, 0, true,
+     OPT(standby_restore_command), "COMMAND",
+     "how a standby cluster reads the primary site's archive; the DCS may only repeat this "
+     "text (a command from the DCS is never run)",
+     NULL},
+    {"bootstrap.dcs.standby_cluster.recovery_min_apply_delay", CFG_STRING, NULL, 0, 0, false,
+     OPT(standby_recovery_min_apply_delay), "TIME", "a delayed standby cluster", NULL},
     {"bootstrap.initdb", CFG_LIST, NULL, 0, 0, false, OPT(initdb), "OPTION,...",
      "initdb options for a new cluster: 'data-checksums' or 'encoding: UTF8' items", NULL},
 
@@ -273,12 +293,14 @@ static const char *const unsupported[] = {
     "etcd3.cert_reqs", "etcd3.retry_timeout",
     /* bootstrap */
     "bootstrap.users", "bootstrap.post_bootstrap", "bootstrap.post_init", "bootstrap.pg_hba",
-    "bootstrap.dcs.standby_cluster", "bootstrap.dcs.slots", "bootstrap.dcs.ignore_slots",
-    "bootstrap.dcs.master_start_timeout", "bootstrap.dcs.primary_start_timeout",
-    "bootstrap.dcs.primary_stop_timeout", "bootstrap.dcs.maximum_lag_on_syncnode",
-    "bootstrap.dcs.max_timelines_history", "bootstrap.dcs.check_timeline",
-    "bootstrap.dcs.member_slots_ttl", "bootstrap.dcs.postgresql.recovery_conf",
-    "bootstrap.dcs.postgresql.pg_hba", "bootstrap.dcs.postgresql.pg_ident",
+    "bootstrap.dcs.standby_cluster.create_replica_methods",
+    "bootstrap.dcs.standby_cluster.archive_cleanup_command", "bootstrap.dcs.slots",
+    "bootstrap.dcs.ignore_slots", "bootstrap.dcs.master_start_timeout",
+    "bootstrap.dcs.primary_start_timeout", "bootstrap.dcs.primary_stop_timeout",
+    "bootstrap.dcs.maximum_lag_on_syncnode", "bootstrap.dcs.max_timelines_history",
+    "bootstrap.dcs.check_timeline", "bootstrap.dcs.member_slots_ttl",
+    "bootstrap.dcs.postgresql.recovery_conf", "bootstrap.dcs.postgresql.pg_hba",
+    "bootstrap.dcs.postgresql.pg_ident",
     /* postgresql */
     "postgresql.callbacks", "postgresql.recovery_conf", "postgresql.custom_conf",
     "postgresql.config_dir", "postgresql.pg_ident", "postgresql.pg_ctl_timeout",
@@ -436,6 +458,40 @@ static const char *seconds_text(long long ms, char *buf)
 	return buf;
 }
 
+struct json_t *tandemd_standby_json(const tandemd_settings *s)
+{
+	const char *keys[] = {"host", "port", "primary_slot_name", "restore_command",
+	                      "recovery_min_apply_delay"};
+	const char *vals[] = {s->standby_host, s->standby_port, s->standby_primary_slot_name,
+	                      s->standby_restore_command, s->standby_recovery_min_apply_delay};
+	json_t *o = NULL;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (!vals[i])
+			continue;
+		if (!o)
+			o = json_object();
+		json_object_set_new(o, keys[i], json_string(vals[i]));
+	}
+	return o;
+}
+
+static int check_standby(const tandemd_settings *s, char **err)
+{
+	json_t *j = tandemd_standby_json(s);
+	if (!j)
+		return 0;
+	dcs_standby sb;
+	char *why = NULL;
+	int rc = dcs_standby_decode(j, &sb, &why);
+	dcs_standby_clear(&sb);
+	json_decref(j);
+	if (rc != 0) {
+		err_set(err, "bootstrap.dcs.%s", why + strlen("config: "));
+		free(why);
+	}
+	return rc;
+}
+
 static int check_settings(const tandemd_settings *s, char **err)
 {
 	if (require(s->scope, "scope", "PATRONI_SCOPE", err) < 0 ||
@@ -497,7 +553,8 @@ static int check_settings(const tandemd_settings *s, char **err)
 		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
 		return -1;
 	}
-	if (backup_check_settings(s, err) != 0 || bootstrap_check_settings(s, err) != 0)
+	if (backup_check_settings(s, err) != 0 || bootstrap_check_settings(s, err) != 0 ||
+	    check_standby(s, err) != 0)
 		return -1;
 	if (tandemd_watchdog_timeout_s(s) < 1) {
 		err_set(err,

@@ -55,6 +55,9 @@ typedef struct tandemd_settings {
 	bool use_pg_rewind;
 	bool use_slots;
 	cfg_map bootstrap_parameters;
+	/* bootstrap.dcs.standby_cluster: this cluster is born a standby cluster of another site */
+	char *standby_host, *standby_port, *standby_primary_slot_name, *standby_restore_command,
+	    *standby_recovery_min_apply_delay;
 	cfg_list initdb; /* "data-checksums", "encoding=UTF8" */
 	/* bootstrap.method (bootstrap_options.h) */
 	char *bootstrap_method; /* "initdb" or "pgbackrest" */
@@ -113,6 +116,11 @@ void tandemd_settings_free(tandemd_settings *s);
 int tandemd_watchdog_timeout_s(const tandemd_settings *s);
 /* watchdog.mode is off. */
 bool tandemd_watchdog_off(const tandemd_settings *s);
+
+/* bootstrap.dcs.standby_cluster as the DCS config's `standby_cluster` object (a new reference),
+ * or NULL when this cluster is not born a standby cluster. */
+struct json_t;
+struct json_t *tandemd_standby_json(const tandemd_settings *s);
 
 /* Whether tag `name` (nofailover, noloadbalance, clonefrom, nosync) is set to true. */
 bool tandemd_tag(const tandemd_settings *s, const char *name);

@@ -107,7 +107,10 @@ typedef struct member_row {
 static void describe(const dcs_view *v, const dcs_member *m, member_row *r)
 {
 	bool leader = v->leader && strcmp(v->leader, m->name) == 0;
-	if (leader) {
+	if (leader && v->has_config && v->config.standby.present) {
+		r->role_text = "Standby Leader";
+		r->role_id = "standby_leader";
+	} else if (leader) {
 		r->role_text = "Leader";
 		r->role_id = "leader";
 	} else if (is_sync_standby(v, m->name)) {

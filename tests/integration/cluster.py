@@ -175,7 +175,7 @@ class Member:
     def __init__(self, cluster, index):
         self.cluster = cluster
         self.index = index
-        self.name = f"m{index}"
+        self.name = f"{cluster.name_prefix}{index}"
         self.dir = cluster.base / self.name
         self.data = self.dir / "data"
         self.config_path = self.dir / "tandemd.yml"
@@ -207,7 +207,7 @@ bootstrap:
     loop_wait: {c.loop_wait}
     retry_timeout: {c.retry_timeout}
     maximum_lag_on_failover: 1048576
-{c.dcs_extra_text()}    postgresql:
+{c.dcs_extra_text()}{c.standby_text()}    postgresql:
       use_pg_rewind: true
       parameters:
         fsync: 'off'
@@ -461,7 +461,8 @@ def serve(c, timeout=T_BOOT):
 
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
-                 prefix="tandem-it-cl-", dcs_extra=None):
+                 prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
+                 passwords=None):
         self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -472,6 +473,12 @@ class Cluster:
         self.dcs_extra = dict(dcs_extra or {})
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
+        # A standby cluster copies another cluster's roles: it takes that cluster's passwords.
+        if passwords:
+            self.superuser_password, self.replication_password = passwords
+        self.name_prefix = name_prefix
+        # bootstrap.dcs.standby_cluster ({"host": ..., "port": ...}): born a standby cluster.
+        self.standby = dict(standby or {})
         self.etcd = Etcd(self.base / "etcd")
         self.members = [Member(self, i + 1) for i in range(n)]
         self.haproxy = None
@@ -483,6 +490,12 @@ class Cluster:
         def scalar(v):
             return ("true" if v else "false") if isinstance(v, bool) else str(v)
         return "".join(f"    {k}: {scalar(v)}\n" for k, v in self.dcs_extra.items())
+
+    def standby_text(self):
+        if not self.standby:
+            return ""
+        return "    standby_cluster:\n" + "".join(
+            f"      {k}: '{v}'\n" for k, v in self.standby.items())
 
     # -- life
 

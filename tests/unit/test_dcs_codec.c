@@ -479,6 +479,53 @@ static void test_encode_keys(void **state)
 	dcs_view_free(&v);
 }
 
+/* standby_cluster: Patroni's section read and checked; present and unusable still means a
+ * standby cluster (no source), never a primary one; null means none (promote-cluster). */
+static void test_standby_cluster(void **state)
+{
+	(void)state;
+	dcs_view v;
+	dcs_view_init(&v, NULL, "batman");
+	ok(&v, P "config",
+	   "{\"ttl\":30,\"standby_cluster\":{\"host\":\"10.0.0.1,10.0.0.2\",\"port\":5432,"
+	   "\"primary_slot_name\":\"site_b\",\"recovery_min_apply_delay\":\"5min\","
+	   "\"restore_command\":\"pgbackrest --stanza=a archive-get %f %p\"}}",
+	   1, 0);
+	assert_true(v.config.standby.present && v.config.standby.valid);
+	assert_string_equal(v.config.standby.host, "10.0.0.1,10.0.0.2");
+	assert_string_equal(v.config.standby.port, "5432");
+	assert_string_equal(v.config.standby.primary_slot_name, "site_b");
+	assert_string_equal(v.config.standby.recovery_min_apply_delay, "5min");
+	ha_member members[4];
+	ha_cluster cl;
+	dcs_view_to_ha(&v, "me", members, 4, &cl);
+	assert_true(cl.standby_cluster);
+
+	ok(&v, P "config", "{\"ttl\":30,\"standby_cluster\":null}", 2, 0);
+	assert_false(v.config.standby.present);
+	dcs_view_to_ha(&v, "me", members, 4, &cl);
+	assert_false(cl.standby_cluster);
+
+	const char *unusable[] = {
+	    "{\"standby_cluster\":{\"host\":\"a;b\"}}",
+	    "{\"standby_cluster\":{\"host\":\"a\",\"port\":\"99999\"}}",
+	    "{\"standby_cluster\":{\"host\":\"a,b\",\"port\":\"1,2,3\"}}",
+	    "{\"standby_cluster\":{\"port\":5432}}",
+	    "{\"standby_cluster\":{\"host\":\"a\",\"primary_slot_name\":\"A-B\"}}",
+	    "{\"standby_cluster\":{\"restore_command\":\"x\\ny\"}}",
+	    "{\"standby_cluster\":[1]}",
+	};
+	for (size_t i = 0; i < sizeof unusable / sizeof unusable[0]; i++) {
+		bad(&v, P "config", unusable[i]);
+		assert_true(v.config.standby.present);
+		assert_false(v.config.standby.valid);
+		assert_null(v.config.standby.host);
+		dcs_view_to_ha(&v, "me", members, 4, &cl);
+		assert_true(cl.standby_cluster);
+	}
+	dcs_view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_patroni_cluster_deletes),
 	    cmocka_unit_test(test_legacy_shapes),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_standby_cluster),
 	    cmocka_unit_test(test_encode_member),
 	    cmocka_unit_test(test_encode_keys),
 	};

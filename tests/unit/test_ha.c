@@ -38,6 +38,7 @@ typedef struct ha_case {
 	const char *sync_leader;
 	const char *failover_to;
 	bool failsafe_mode;
+	bool standby;          /* a standby cluster */
 	const char *failsafe0; /* the failsafe key's one member; "" for an empty key */
 	const char *failsafe_leader;
 	/* one other member, when other_name is set */
@@ -564,6 +565,80 @@ static const ha_case cases[] = {
      .failsafe_mode = true,
      .lease_expiry = LEASE(0),
      .want = HA_TAKE_LEADER},
+
+    /* A standby cluster (standby_cluster in the DCS config): the leader is the standby leader,
+     * a replica of the primary site; nobody is writable; nobody promotes. */
+    {.name = "standby: the leader's replica follows the primary site, not promoted",
+     .standby = true,
+     .pg = HA_PG_REPLICA,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_FOLLOW,
+     .want_target = HA_PRIMARY_SITE},
+    {.name = "standby: the standby leader replicating from the primary site: keep",
+     .standby = true,
+     .pg = HA_PG_REPLICA,
+     .upstream = HA_PRIMARY_SITE,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_KEEP_LEADER},
+    {.name = "standby off (promote-cluster): the standby leader promotes",
+     .pg = HA_PG_REPLICA,
+     .upstream = HA_PRIMARY_SITE,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_PROMOTE},
+    {.name = "standby: the standby leader stopped: start it following the primary site",
+     .standby = true,
+     .pg = HA_PG_STOPPED,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_START_REPLICA,
+     .want_target = HA_PRIMARY_SITE},
+    {.name = "standby: stopped standby leader with a short lease: release",
+     .standby = true,
+     .pg = HA_PG_STOPPED,
+     .leader = "me",
+     .lease_expiry = LEASE(TTL),
+     .want = HA_RELEASE_LEADER},
+    {.name = "standby (demote-cluster): the leader's primary stops cleanly for the other site",
+     .standby = true,
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE_SITE,
+     .want_target = HA_PRIMARY_SITE},
+    {.name = "standby: even in TILT, the leader's primary stops",
+     .standby = true,
+     .tilt = true,
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE_SITE},
+    {.name = "standby: a primary without the key demotes as anywhere",
+     .standby = true,
+     .pg = HA_PG_PRIMARY,
+     .leader = "m1",
+     .lease_expiry = LEASE(0),
+     .want = HA_DEMOTE,
+     .want_target = "m1"},
+    {.name = "standby: other members follow the standby leader",
+     .standby = true,
+     .pg = HA_PG_REPLICA,
+     .upstream = HA_PRIMARY_SITE,
+     .leader = "m1",
+     .want = HA_FOLLOW,
+     .want_target = "m1"},
+    {.name = "standby: no leader, fit replica: take the key (to follow the primary site)",
+     .standby = true,
+     .pg = HA_PG_REPLICA,
+     .lease_expiry = LEASE(0),
+     .want = HA_TAKE_LEADER},
+    {.name = "standby: not initialized: bootstrap (from the primary site)",
+     .standby = true,
+     .uninitialized = true,
+     .pg = HA_PG_NO_DATA,
+     .want = HA_BOOTSTRAP},
 };
 
 static void run_case(const ha_case *c)
@@ -598,6 +673,7 @@ static void run_case(const ha_case *c)
 	    .failsafe_leader = c->failsafe_leader,
 	    .members = &other,
 	    .nmembers = c->other_name ? 1 : 0,
+	    .standby_cluster = c->standby,
 	};
 	ha_local lo = {
 	    .pg = c->pg,
@@ -705,6 +781,56 @@ static void test_only_replicas_take_the_key(void **state)
 		}
 }
 
+/* A standby cluster, exhaustively: over every combination of inputs, no decision promotes or
+ * keeps a writable primary. */
+static void test_standby_cluster_never_writable(void **state)
+{
+	(void)state;
+	const char *leaders[] = {NULL, "me", "m1"};
+	const uint64_t leases[] = {0, LEASE(0), LEASE(TTL - RETRY), LEASE(TTL + 5)};
+	const char *upstreams[] = {NULL, HA_PRIMARY_SITE, "m1"};
+	for (int pg = HA_PG_NO_DATA; pg <= HA_PG_CRASHED; pg++)
+		for (int l = 0; l < 3; l++)
+			for (int e = 0; e < 4; e++)
+				for (int u = 0; u < 3; u++)
+					for (int bits = 0; bits < 64; bits++) {
+						ha_config cfg = {.name = "me",
+						                 .ttl_ms = TTL,
+						                 .loop_wait_ms = LOOP,
+						                 .retry_timeout_ms = RETRY,
+						                 .maximum_lag_on_failover = 1,
+						                 .max_restarts = 3};
+						ha_cluster cl = {.dcs_ok = true,
+						                 .initialized = bits & 2,
+						                 .leader = leaders[l],
+						                 .paused = bits & 4,
+						                 .failover_to =
+						                     (bits & 16) ? "me" : NULL,
+						                 .failsafe_mode = bits & 32,
+						                 .standby_cluster = true};
+						ha_local lo = {.pg = (ha_pg_state)pg,
+						               .upstream = upstreams[u],
+						               .diverged = bits & 1};
+						ha_clock clk = {.now_ms = NOW,
+						                .lease_expiry_ms = leases[e],
+						                .failsafe_expiry_ms = leases[e],
+						                .tilt = bits & 8};
+						ha_decision d = ha_decide(&cfg, &cl, &lo, &clk);
+						bool writable = d.action == HA_PROMOTE ||
+						                (pg == HA_PG_PRIMARY &&
+						                 (d.action == HA_KEEP_LEADER ||
+						                  d.action == HA_WAIT ||
+						                  d.action == HA_TAKE_LEADER));
+						if (writable) {
+							print_error(
+							    "pg=%d leader=%s bits=%d: %s (%s)\n",
+							    pg, leaders[l] ? leaders[l] : "-", bits,
+							    ha_action_name(d.action), d.reason);
+							fail();
+						}
+					}
+}
+
 static void test_timing_rule(void **state)
 {
 	(void)state;
@@ -792,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_decision_table),
 	    cmocka_unit_test(test_no_writable_primary_without_key),
 	    cmocka_unit_test(test_only_replicas_take_the_key),
+	    cmocka_unit_test(test_standby_cluster_never_writable),
 	    cmocka_unit_test(test_timing_rule),
 	    cmocka_unit_test(test_outlives),
 	    cmocka_unit_test(test_sync_sole_candidate),

@@ -34,6 +34,7 @@ typedef struct plan_case {
 	bool sync_mode;
 	const char *sync0, *sync_leader;
 	bool others_running;
+	bool standby; /* a standby cluster */
 	int64_t config_rev;
 	bool settling;
 	/* the failover key */
@@ -78,6 +79,16 @@ static const plan_case cases[] = {
      .unfinished = "no global/pg_control",
      .lease = LEASE_SHORT,
      .want = HA_RELEASE_LEADER,
+     UNCHECKED},
+    {.name = "1: demote-cluster: the leader's primary stops cleanly before applying config",
+     .pg = HA_PG_PRIMARY,
+     .leader = "me",
+     .standby = true,
+     .config_rev = 7,
+     .mem = {.applied_config_rev = 6},
+     .want = HA_DEMOTE_SITE,
+     .want_target = HA_PRIMARY_SITE,
+     .want_applied = 6,
      UNCHECKED},
     {.name = "1: a primary with the key and a safe lease keeps it",
      .pg = HA_PG_PRIMARY,
@@ -440,7 +451,8 @@ static void inputs_of(const plan_case *c, ha_inputs *in, const char **sync)
 	                      .maximum_lag_on_failover = 1048576,
 	                      .max_restarts = 3};
 	sync[0] = c->sync0;
-	in->cl = (ha_cluster){.dcs_ok = !c->dcs_down,
+	in->cl = (ha_cluster){.standby_cluster = c->standby,
+	                      .dcs_ok = !c->dcs_down,
 	                      .initialized = true,
 	                      .leader = c->leader,
 	                      .paused = c->paused,
@@ -582,9 +594,9 @@ static void test_plan_only_fit_replicas_race(void **state)
 static void test_step_names(void **state)
 {
 	(void)state;
-	for (int a = HA_WAIT; a <= HA_OPERATOR_RESTART; a++)
+	for (int a = HA_WAIT; a <= HA_DEMOTE_SITE; a++)
 		assert_string_not_equal(ha_action_name((ha_action)a), "?");
-	assert_string_equal(ha_action_name((ha_action)(HA_OPERATOR_RESTART + 1)), "?");
+	assert_string_equal(ha_action_name((ha_action)(HA_DEMOTE_SITE + 1)), "?");
 }
 
 /* Outcomes recorded into the memory. */

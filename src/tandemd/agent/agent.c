@@ -243,6 +243,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	derive_addresses(a);
 	a->local_conninfo = local_conninfo(a, err);
 	a->slot_name = agent_slot_name(s->name);
+	agent_site_init(a);
 	agent_settings_changed(a);
 	if (!a->local_conninfo || write_passfile(a, err) != 0)
 		goto fail;
@@ -504,7 +505,7 @@ static void pass_plan(agent *a)
 		log_warning("%s", s.note);
 	if (s.reason != a->last_logged_reason) {
 		log_info("%s: %s%s%s", ha_action_name(s.action), s.reason, s.target ? " -> " : "",
-		         s.target ? s.target : "");
+		         s.target ? agent_target_text(s.target) : "");
 		a->last_logged_reason = s.reason;
 	}
 	a->last_action = s.action;
@@ -649,6 +650,7 @@ void agent_free(agent *a)
 		uv_run(a->loop, UV_RUN_NOWAIT);
 	}
 	agent_set_replicas(a, NULL);
+	agent_site_free(a);
 	free(a->port);
 	free(a->sockdir);
 	free(a->passfile);

@@ -90,7 +90,8 @@ int agent_start_pg(agent *a, bool standby, const char *upstream, agent_step_fn o
 		return -1;
 	}
 	log_info("starting PostgreSQL as %s%s%s", standby ? "a replica" : "the primary",
-	         standby && upstream ? " of " : "", standby && upstream ? upstream : "");
+	         standby && upstream ? " of " : "",
+	         standby && upstream ? agent_target_text(upstream) : "");
 	return 0;
 }
 
@@ -131,7 +132,7 @@ static void act_follow(agent *a, const char *target)
 		free(e);
 		return;
 	}
-	log_info("now following %s (reloaded, no restart)", target);
+	log_info("now following %s (reloaded, no restart)", agent_target_text(target));
 	agent_action_done(a);
 }
 
@@ -551,6 +552,8 @@ void agent_act(agent *a, ha_step s)
 	if (s.action == HA_KEEP_LEADER) {
 		if (agent_pg_state(a) == HA_PG_PRIMARY)
 			agent_leader_housekeeping(a);
+		else if (agent_pg_state(a) == HA_PG_REPLICA && agent_is_standby_cluster(a))
+			agent_standby_leader_housekeeping(a);
 		return;
 	}
 	a->busy = true;
@@ -618,6 +621,9 @@ void agent_act(agent *a, ha_step s)
 		return;
 	case HA_OPERATOR_RESTART:
 		act_restart(a);
+		return;
+	case HA_DEMOTE_SITE:
+		agent_act_demote_site(a);
 		return;
 	case HA_WAIT:
 	case HA_KEEP_LEADER:

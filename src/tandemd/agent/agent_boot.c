@@ -63,7 +63,7 @@ static void boot_put_done(dcs_result r, const char *error, void *ud)
 	}
 }
 
-static char *bootstrap_config(const tandemd_settings *s)
+char *agent_bootstrap_config(const tandemd_settings *s)
 {
 	json_t *c = json_object();
 	json_object_set_new(c, "ttl", json_integer((s->ttl + 999) / 1000));
@@ -95,6 +95,9 @@ static char *bootstrap_config(const tandemd_settings *s)
 	}
 	json_object_set_new(pg, "parameters", params);
 	json_object_set_new(c, "postgresql", pg);
+	json_t *standby = tandemd_standby_json(s);
+	if (standby)
+		json_object_set_new(c, "standby_cluster", standby);
 	char *out = json_dumps(c, JSON_COMPACT);
 	json_decref(c);
 	return out;
@@ -109,7 +112,7 @@ static void boot_leader(dcs_result r, const char *error, void *ud)
 	}
 	log_info("took the leader key");
 	agent_fence_update(a);
-	char *cfg = bootstrap_config(a->s);
+	char *cfg = agent_bootstrap_config(a->s);
 	a->boot_puts = 2;
 	dcs_put_key(a->dcs, "initialize", a->sysid ? a->sysid : "", boot_put_done, a);
 	dcs_put_key(a->dcs, "config", cfg, boot_put_done, a);
@@ -206,6 +209,10 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 		log_info("another member initializes the cluster (%s)",
 		         error ? error : dcs_result_name(r));
 		agent_action_done(a);
+		return;
+	}
+	if (agent_is_standby_cluster(a)) {
+		agent_site_bootstrap(a);
 		return;
 	}
 	if (tandemd_bootstrap_from_backup(a->s)) {

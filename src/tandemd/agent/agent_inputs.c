@@ -40,6 +40,8 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 
 	ha_member *members = xcalloc(v->nmembers + 1, sizeof *members);
 	ha_inputs_from_view(v, members, in);
+	/* Before the cluster has a config, a member born a standby cluster already is one. */
+	in->cl.standby_cluster = agent_is_standby_cluster(a);
 	/* The DCS config's timings stay the effective configuration (a->hc). */
 	if (in->cfg.loop_wait_ms != a->hc.loop_wait_ms ||
 	    in->cfg.retry_timeout_ms != a->hc.retry_timeout_ms)

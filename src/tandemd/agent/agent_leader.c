@@ -131,6 +131,22 @@ static void checkpoint_after_promote(agent *a)
 	            a);
 }
 
+/* The standby leader keeps slots for the members that cascade from it, and the optime. */
+void agent_standby_leader_housekeeping(agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	uint64_t now = clock_mono_ms();
+	if (a->last_housekeeping_ms && now - a->last_housekeeping_ms < a->hc.loop_wait_ms / 2 &&
+	    v->nmembers == a->housekeeping_members)
+		return;
+	a->last_housekeeping_ms = now;
+	a->housekeeping_members = v->nmembers;
+	ensure_slots(a, v);
+	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
+	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
+	free(status);
+}
+
 void agent_leader_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);

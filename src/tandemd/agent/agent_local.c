@@ -188,6 +188,12 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	}
 	if (a->ssn)
 		param_add(&p, "synchronous_standby_names", a->ssn);
+	/* A standby cluster reads the primary site's archive when streaming cannot serve it; its
+	 * standby leader may lag on purpose. */
+	if (standby && agent_site_restore_command(a))
+		param_add(&p, "restore_command", agent_site_restore_command(a));
+	if (standby && upstream && !strcmp(upstream, HA_PRIMARY_SITE) && agent_site_apply_delay(a))
+		param_add(&p, "recovery_min_apply_delay", agent_site_apply_delay(a));
 
 	pgctl_upstream *up = standby && upstream ? agent_upstream_of(a, upstream, false) : NULL;
 	int rc = pgctl_write_conf(a->pc, p.v, p.n, up, err);
@@ -231,6 +237,8 @@ static bool parse_conn_url(const char *url, char **host, char **port)
 
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
 {
+	if (!strcmp(name, HA_PRIMARY_SITE))
+		return agent_site_upstream(a);
 	const dcs_member *m = dcs_view_member(dcs_get_view(a->dcs), name);
 	char *host, *port;
 	if (!m || !parse_conn_url(m->conn_url, &host, &port))
@@ -257,6 +265,7 @@ void agent_upstream_free(pgctl_upstream *u)
 	free((char *)u->passfile);
 	free((char *)u->application_name);
 	free((char *)u->slot_name);
+	free((char *)u->target_session_attrs);
 	free(u);
 }
 

@@ -93,6 +93,7 @@ struct agent {
 	int restore_step;     /* its recovery settings removed so far, after the promotion */
 	void (*on_fatal)(void *ud);
 	void *fatal_ud;
+	dcs_standby boot_standby; /* bootstrap.dcs.standby_cluster, decoded (agent_site.c) */
 	uint64_t last_housekeeping_ms;
 	size_t housekeeping_members;
 	health_kv *tags_kv;
@@ -141,6 +142,33 @@ ha_member *agent_inputs(agent *a, ha_inputs *in);
 const dcs_member *agent_best_candidate(agent *a, const char *only);
 /* Answers every configuration write still waiting for the DCS with an error (at exit). */
 void agent_abort_patches(agent *a);
+
+/* agent_boot.c */
+/* A failed bootstrap: PostgreSQL stopped, new data moved aside, `initialize` given back. */
+void agent_boot_fail(agent *a, const char *what, const char *err);
+/* The cluster's first `config` (JSON text, caller frees). */
+char *agent_bootstrap_config(const tandemd_settings *s);
+
+/* agent_leader.c (see also agent.h) */
+void agent_standby_leader_housekeeping(agent *a);
+
+/* agent_site.c: this cluster as a standby cluster of another site */
+void agent_site_init(agent *a);
+void agent_site_free(agent *a);
+/* The standby_cluster in force (the DCS config's; before there is one, this member's
+ * bootstrap.dcs.standby_cluster); NULL: not a standby cluster. */
+const dcs_standby *agent_standby(const agent *a);
+bool agent_is_standby_cluster(const agent *a);
+/* The primary site's replication connection; NULL when standby_cluster names no usable host. */
+pgctl_upstream *agent_site_upstream(agent *a);
+/* restore_command from the primary site's archive, when the DCS names the one this member's
+ * YAML gives; NULL otherwise. */
+const char *agent_site_restore_command(const agent *a);
+const char *agent_site_apply_delay(const agent *a);
+/* A target for people: a member name, or "the primary site". */
+const char *agent_target_text(const char *target);
+void agent_act_demote_site(agent *a);
+void agent_site_bootstrap(agent *a);
 
 /* agent_local.c */
 bool agent_has_data(const agent *a);

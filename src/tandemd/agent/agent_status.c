@@ -41,7 +41,10 @@ const agent_status *agent_status_get(agent *a)
 	st->view = v;
 	st->state = pg_state_text(a, pg);
 	bool running = pg == HA_PG_PRIMARY || pg == HA_PG_REPLICA;
-	st->role = pg == HA_PG_PRIMARY   ? "primary"
+	bool standby_leader =
+	    agent_holds_key(a) && agent_is_standby_cluster(a) && pg != HA_PG_PRIMARY;
+	st->role = standby_leader        ? "standby_leader"
+	           : pg == HA_PG_PRIMARY ? "primary"
 	           : pg == HA_PG_REPLICA ? "replica"
 	           : agent_has_data(a)   ? (a->ctl_ok && a->ctl.was_primary ? "primary" : "replica")
 	                                 : "uninitialized";
@@ -75,6 +78,10 @@ const agent_status *agent_status_get(agent *a)
 	        : pg == HA_PG_STARTING ? HEALTH_PG_STARTING
 	        : pg == HA_PG_CRASHED  ? HEALTH_PG_CRASHED
 	                               : HEALTH_PG_STOPPED;
+	if (standby_leader) {
+		h->role = HEALTH_ROLE_STANDBY_LEADER;
+		h->is_standby_leader = true;
+	}
 	/* A primary on the members' confirmation is the one writable member, key or not. */
 	h->holds_leader_key = st->holds_leader_key || st->failsafe_active;
 	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;

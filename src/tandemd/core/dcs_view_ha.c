@@ -21,6 +21,7 @@ void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, siz
 	out->sync_leader = v->has_sync ? v->sync_leader : NULL;
 	out->failover_to = v->has_failover ? v->failover_candidate : NULL;
 	out->failsafe_mode = v->has_config && v->config.failsafe_mode;
+	out->standby_cluster = v->has_config && v->config.standby.present;
 	out->has_failsafe = v->failsafe != NULL;
 	out->failsafe = (const char *const *)v->failsafe_names;
 	out->nfailsafe = v->nfailsafe;

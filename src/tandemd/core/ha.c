@@ -7,6 +7,7 @@ static const char *const action_names[] = {
     "take_leader",    "promote",          "keep_leader", "restart",       "demote",
     "release_leader", "rewind",           "reinit",      "move_aside",    "apply_config",
     "clear_failover", "publish_position", "recheck",     "reload",        "operator_restart",
+    "demote_site",
 };
 
 const char *ha_action_name(ha_action a)
@@ -135,12 +136,49 @@ static bool operator_named(const ha_cluster *cl, const char *name)
 	return same(cl->failover_to, name);
 }
 
+/* The leader of a standby cluster: a replica of the primary site, never promoted here (an
+ * operator promotes the site by removing standby_cluster). A writable primary was demoted by
+ * ha_decide before this. */
+static ha_decision as_standby_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                                     const ha_clock *clk)
+{
+	switch (lo->pg) {
+	case HA_PG_REPLICA:
+	case HA_PG_STARTING:
+		if (!same(lo->upstream, HA_PRIMARY_SITE))
+			return decide(HA_FOLLOW, HA_PRIMARY_SITE,
+			              "the standby leader: replicating from the primary site");
+		return decide(HA_KEEP_LEADER, HA_PRIMARY_SITE,
+		              "the standby leader, replicating from the primary site");
+	case HA_PG_STOPPED:
+	case HA_PG_CRASHED:
+		if (cl->paused && !lo->handed_over)
+			return decide(HA_KEEP_LEADER, NULL,
+			              "maintenance mode: not starting PostgreSQL");
+		if (!lease_safe(cfg, clk))
+			return decide(
+			    HA_RELEASE_LEADER, NULL,
+			    "PostgreSQL is down and the lease is too short to restart it");
+		if (lo->restarts >= cfg->max_restarts)
+			return decide(HA_RELEASE_LEADER, NULL,
+			              "PostgreSQL keeps crashing: leaving leadership to a replica");
+		return decide(HA_START_REPLICA, HA_PRIMARY_SITE,
+		              "the standby leader: starting as a replica of the primary site");
+	case HA_PG_PRIMARY:
+	case HA_PG_NO_DATA:
+		break;
+	}
+	return decide(HA_RELEASE_LEADER, NULL, "holding the leader key without a data directory");
+}
+
 static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                              const ha_clock *clk)
 {
 	if (cl->failover_to && !same(cl->failover_to, cfg->name))
 		return decide(HA_RELEASE_LEADER, cl->failover_to,
 		              "handing leadership over: a manual failover names another member");
+	if (cl->standby_cluster)
+		return as_standby_leader(cfg, cl, lo, clk);
 	switch (lo->pg) {
 	case HA_PG_PRIMARY:
 		return decide(HA_KEEP_LEADER, NULL, "the leader, with the lease");
@@ -251,6 +289,16 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 	/* Rules 1 and 2 come before everything, TILT and maintenance mode included: a writable
 	 * primary needs the key, and a lease that cannot lapse before we stop. */
 	if (lo->pg == HA_PG_PRIMARY) {
+		/* Two writable sites must never be: a standby cluster has no writable member. Its
+		 * leader stops cleanly (the other site can then replay up to exactly its shutdown
+		 * checkpoint); anyone else stops as any primary without the key. */
+		if (cl->standby_cluster && we_lead)
+			return decide(HA_DEMOTE_SITE, HA_PRIMARY_SITE,
+			              "the cluster is now a standby cluster: stopping cleanly to "
+			              "follow the primary site");
+		if (cl->standby_cluster)
+			return decide(HA_DEMOTE, cl->leader,
+			              "a standby cluster has no writable member");
 		bool fs = failsafe_safe(cfg, cl, clk);
 		if (!cl->dcs_ok && !lease_safe(cfg, clk) && !fs)
 			return decide(

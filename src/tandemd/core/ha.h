@@ -78,7 +78,15 @@ typedef struct ha_cluster {
 	const char *failsafe_leader;
 	const ha_member *members; /* the other members */
 	size_t nmembers;
+	/* A standby cluster (the DCS config holds Patroni's `standby_cluster`): no member is
+	 * writable; the leader is the standby leader, replicating from the primary site
+	 * (HA_PRIMARY_SITE), and the other members follow it. */
+	bool standby_cluster;
 } ha_cluster;
+
+/* The target that stands for the primary site's PostgreSQL (standby_cluster's host and port): a
+ * text no member name can be (the DCS codec and the options refuse control characters). */
+#define HA_PRIMARY_SITE "\001primary-site"
 
 typedef struct ha_config {
 	const char *name;
@@ -124,6 +132,10 @@ typedef enum ha_action {
 	HA_RECHECK,          /* stop a replica that does not stream, to check its history */
 	HA_RELOAD,           /* operator: rewrite PostgreSQL's configuration, reload */
 	HA_OPERATOR_RESTART, /* operator: restart PostgreSQL in its current role */
+	/* The cluster became a standby cluster and we lead: stop writing with a clean shutdown (a
+	 * shutdown checkpoint the other site can replay exactly), keep the key, start as the
+	 * standby leader following the primary site. */
+	HA_DEMOTE_SITE,
 } ha_action;
 
 typedef struct ha_decision {

@@ -138,7 +138,7 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 	ha_step s = step(d.action, d.target, d.reason);
 
 	/* 1. Safety first. */
-	if (d.action == HA_DEMOTE || d.action == HA_RELEASE_LEADER)
+	if (d.action == HA_DEMOTE || d.action == HA_RELEASE_LEADER || d.action == HA_DEMOTE_SITE)
 		return step(d.action, d.target, d.reason);
 	/* 2. Data an interrupted tool left. */
 	bool running = lo.pg == HA_PG_PRIMARY || lo.pg == HA_PG_REPLICA || lo.pg == HA_PG_STARTING;

@@ -85,7 +85,8 @@ typedef struct pgctl_param {
 
 typedef struct pgctl_upstream {
 	const char *host, *port, *user, *dbname, *passfile, *application_name, *sslmode;
-	const char *slot_name; /* primary_slot_name, or NULL */
+	const char *target_session_attrs; /* "read-write" with several hosts; NULL: none */
+	const char *slot_name;            /* primary_slot_name, or NULL */
 } pgctl_upstream;
 
 /* 'value' quoted for postgresql.conf. */

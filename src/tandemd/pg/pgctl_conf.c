@@ -49,8 +49,10 @@ static void conninfo_add(strbuf *sb, const char *key, const char *value)
 
 char *pgctl_conninfo(const pgctl_upstream *u, char **err)
 {
-	const char *vals[] = {
-	    u->host, u->port, u->user, u->dbname, u->passfile, u->application_name, u->sslmode};
+	const char *vals[] = {u->host,     u->port,
+	                      u->user,     u->dbname,
+	                      u->passfile, u->application_name,
+	                      u->sslmode,  u->target_session_attrs};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
 		if (vals[i] && !pgconf_value_ok(vals[i])) {
 			err_set(err, "pgctl: a connection parameter contains a control character");
@@ -64,6 +66,7 @@ char *pgctl_conninfo(const pgctl_upstream *u, char **err)
 	conninfo_add(&sb, "passfile", u->passfile);
 	conninfo_add(&sb, "application_name", u->application_name);
 	conninfo_add(&sb, "sslmode", u->sslmode);
+	conninfo_add(&sb, "target_session_attrs", u->target_session_attrs);
 	return sb_steal(&sb);
 }
 

@@ -73,7 +73,10 @@ char *rest_render_patroni(const agent_status *st)
 {
 	json_t *o = json_object();
 	bool primary = st->role && strcmp(st->role, "primary") == 0;
-	bool replica = st->role && strcmp(st->role, "replica") == 0;
+	/* A standby leader is a replica of the other site: its positions and streaming state are
+	 * a replica's. */
+	bool replica = st->role && (strcmp(st->role, "replica") == 0 ||
+	                            strcmp(st->role, "standby_leader") == 0);
 
 	json_object_set_new(o, "state", jstr_or_null(st->state));
 	if (st->postmaster_start_unix_ms > 0)
@@ -218,7 +221,9 @@ static json_t *member_json(const agent_status *st, const dcs_member *m, bool has
 	bool is_leader = v->leader && m->name && strcmp(v->leader, m->name) == 0;
 	const char *role = "replica";
 	if (is_leader)
-		role = st->name && strcmp(st->name, m->name) == 0 && st->health.is_standby_leader
+		role = (v->has_config && v->config.standby.present) ||
+		               (st->name && strcmp(st->name, m->name) == 0 &&
+		                st->health.is_standby_leader)
 		           ? "standby_leader"
 		           : "leader";
 	else if (m->name && in_sync(v, m->name))

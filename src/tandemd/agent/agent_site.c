@@ -1,0 +1,250 @@
+/* Two sites: this cluster as a standby cluster of another site (Patroni's `standby_cluster`).
+ * Its leader, the standby leader, replicates from the primary site (HA_PRIMARY_SITE: the hosts
+ * and port of standby_cluster); the other members follow it as they follow any leader. A standby
+ * cluster is born by copying the primary site (not initdb); a leader whose cluster became a
+ * standby cluster (demote-cluster) stops cleanly, keeps the key and follows the other site. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_priv.h"
+#include "clock.h"
+#include "dcs_codec_priv.h"
+#include "log.h"
+
+void agent_site_init(agent *a)
+{
+	json_t *j = tandemd_standby_json(a->s);
+	char *e = NULL;
+	if (j && dcs_standby_decode(j, &a->boot_standby, &e) != 0) {
+		/* options.c checked it when loading: not reached */
+		log_error("bootstrap.dcs.%s", e);
+		free(e);
+	}
+	json_decref(j);
+}
+
+void agent_site_free(agent *a)
+{
+	dcs_standby_clear(&a->boot_standby);
+}
+
+const dcs_standby *agent_standby(const agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	if (v->has_config)
+		return v->config.standby.present ? &v->config.standby : NULL;
+	/* No cluster configuration yet: the one this member would bootstrap with. */
+	return a->boot_standby.present ? &a->boot_standby : NULL;
+}
+
+bool agent_is_standby_cluster(const agent *a)
+{
+	return agent_standby(a) != NULL;
+}
+
+const char *agent_target_text(const char *target)
+{
+	if (!target)
+		return "no one";
+	return strcmp(target, HA_PRIMARY_SITE) == 0 ? "the primary site" : target;
+}
+
+pgctl_upstream *agent_site_upstream(agent *a)
+{
+	const dcs_standby *sb = agent_standby(a);
+	if (!sb || !sb->valid || !sb->host)
+		return NULL;
+	pgctl_upstream *u = xcalloc(1, sizeof *u);
+	u->host = xstrdup(sb->host);
+	u->port = xstrdup(sb->port ? sb->port : "5432");
+	u->user = xstrdup(a->repl_user);
+	u->dbname = xstrdup("postgres");
+	u->passfile = xstrdup(a->passfile);
+	u->application_name = xstrdup(a->s->name);
+	u->slot_name = sb->primary_slot_name ? xstrdup(sb->primary_slot_name) : NULL;
+	/* Several hosts: libpq tries them in turn and keeps the writable one, so the standby leader
+	 * follows a failover inside the primary site. */
+	u->target_session_attrs = strchr(sb->host, ',') ? xstrdup("read-write") : NULL;
+	return u;
+}
+
+const char *agent_site_restore_command(const agent *a)
+{
+	const dcs_standby *sb = agent_standby(a);
+	if (!sb || !sb->valid || !sb->restore_command)
+		return NULL;
+	/* A command from the DCS runs as the PostgreSQL user on every member: only the text this
+	 * member's own configuration gives is run. */
+	if (!a->s->standby_restore_command ||
+	    strcmp(a->s->standby_restore_command, sb->restore_command))
+		return NULL;
+	return sb->restore_command;
+}
+
+const char *agent_site_apply_delay(const agent *a)
+{
+	const dcs_standby *sb = agent_standby(a);
+	return sb && sb->valid ? sb->recovery_min_apply_delay : NULL;
+}
+
+/* ---- demote-cluster: the leader of a cluster that became a standby cluster ---- */
+
+static void site_demoted(agent *a, bool ok)
+{
+	if (!ok) {
+		agent_fail_action(a, "stopping PostgreSQL for the other site", NULL);
+		return;
+	}
+	char *e = NULL;
+	/* The shutdown checkpoint is the last record: the other site, having replayed up to it,
+	 * promotes on a timeline we can follow without a rewind. */
+	log_info("PostgreSQL stopped cleanly: following the primary site as the standby leader");
+	if (agent_start_pg(a, true, HA_PRIMARY_SITE, NULL, &e) != 0) {
+		agent_fail_action(a, "starting as the standby leader", e);
+		free(e);
+		return;
+	}
+	agent_action_done(a);
+}
+
+void agent_act_demote_site(agent *a)
+{
+	metrics_inc(&a->counters.demotions, 1);
+	a->doing = "demoting to a standby cluster";
+	log_warning("the cluster is now a standby cluster: stopping PostgreSQL cleanly (a shutdown "
+	            "checkpoint), keeping the leader key, then following the primary site");
+	/* fast, not immediate: a shutdown checkpoint is the point of this stop; an immediate stop
+	 * would leave WAL the other site never sees (then only a rewind helps). */
+	agent_stop_pg(a, PGCTL_FAST, 10 * AGENT_STOP_STEP_MS, site_demoted);
+}
+
+/* ---- bootstrap of a standby cluster: a copy of the primary site ---- */
+
+static void site_boot_fail(agent *a, const char *what, const char *err)
+{
+	agent_boot_fail(a, what, err);
+}
+
+static void site_boot_put(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK)
+		log_warning("standby cluster bootstrap: writing a key: %s",
+		            error ? error : dcs_result_name(r));
+	if (--a->boot_puts == 0) {
+		log_info(
+		    "bootstrap complete: a standby cluster, this member is its standby leader");
+		agent_action_done(a);
+	}
+}
+
+static void site_boot_leader(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		site_boot_fail(a, "taking the leader key", error ? error : dcs_result_name(r));
+		return;
+	}
+	log_info("took the leader key (standby leader)");
+	agent_fence_update(a);
+	a->boot_puts = 1;
+	dcs_put_key(a->dcs, "initialize", a->sysid ? a->sysid : "", site_boot_put, a);
+}
+
+/* The config first: it says "standby cluster" before anyone holds the key, so no pass can see a
+ * leader with a replica and no standby_cluster (which would promote it). */
+static void site_boot_config(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK) {
+		site_boot_fail(a, "writing the cluster configuration",
+		               error ? error : dcs_result_name(r));
+		return;
+	}
+	if (!dcs_lease_id(a->dcs)) {
+		site_boot_fail(a, "taking the leader key", "no lease");
+		return;
+	}
+	dcs_acquire_leader(a->dcs, site_boot_leader, a);
+}
+
+static void site_boot_sysid(const char *const *row, int ncols, const char *err, void *ud)
+{
+	agent *a = ud;
+	if (err || ncols < 1 || !row[0]) {
+		site_boot_fail(a, "reading the system identifier", err);
+		return;
+	}
+	free(a->sysid);
+	a->sysid = xstrdup(row[0]);
+	char *cfg = agent_bootstrap_config(a->s);
+	dcs_put_key(a->dcs, "config", cfg, site_boot_config, a);
+	free(cfg);
+}
+
+static void site_boot_ready(agent *a, bool ok)
+{
+	if (!ok) {
+		site_boot_fail(a, "starting the standby leader", NULL);
+		return;
+	}
+	pgctl_query(a->loop, a->local_conninfo,
+	            "SELECT system_identifier::text FROM pg_control_system()",
+	            a->hc.retry_timeout_ms, site_boot_sysid, a);
+}
+
+static void site_boot_start(agent *a)
+{
+	char *e = NULL;
+	if (agent_start_pg(a, true, HA_PRIMARY_SITE, site_boot_ready, &e) != 0) {
+		site_boot_fail(a, "starting the standby leader", e);
+		free(e);
+	}
+}
+
+static void site_boot_cloned(bool ok, const char *tail, const char *moved, void *ud)
+{
+	agent *a = ud;
+	if (!ok) {
+		if (moved)
+			log_error("the partial copy was moved aside to %s", moved);
+		site_boot_fail(a, "pg_basebackup from the primary site", tail);
+		return;
+	}
+	log_info("copied the primary site");
+	site_boot_start(a);
+}
+
+void agent_site_bootstrap(agent *a)
+{
+	a->doing = "creating standby cluster";
+	if (agent_has_data(a)) {
+		log_info("won the initialize race: a standby cluster, adopting the existing data");
+		a->boot_ran_initdb = false;
+		site_boot_start(a);
+		return;
+	}
+	pgctl_upstream *up = agent_site_upstream(a);
+	if (!up) {
+		site_boot_fail(a, "copying the primary site",
+		               "standby_cluster names no host to copy from (restore_command alone "
+		               "cannot create the first member)");
+		return;
+	}
+	log_info("won the initialize race: a standby cluster, copying the primary site (%s)",
+	         up->host);
+	a->boot_ran_initdb = true; /* a failed copy is moved aside, as a failed initdb */
+	pgctl_clone_opts o = {.bin_dir = a->s->bin_dir,
+	                      .from = up,
+	                      .timeout_ms = 24 * 3600 * 1000,
+	                      .done = site_boot_cloned,
+	                      .ud = a};
+	char *e = NULL;
+	int r = pgctl_basebackup(a->loop, a->pc, &o, &e);
+	agent_upstream_free(up);
+	if (r != 0) {
+		site_boot_fail(a, "pg_basebackup from the primary site", e);
+		free(e);
+	}
+}

@@ -1,0 +1,140 @@
+"""Two sites: site B born a standby cluster of site A (bootstrap.dcs.standby_cluster, its own
+etcd); its leader is the standby leader replicating from A, its other member cascades; it follows
+a failover inside A (several hosts, target_session_attrs=read-write); nobody in B is ever
+writable until standby_cluster is removed. Then the planned switch by hand, through the two
+clusters' configurations: A becomes a standby cluster of B (its leader stops cleanly, keeps the
+key, follows B), B is promoted once it replayed A's shutdown checkpoint, and A follows B's new
+timeline without pg_rewind."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+import cluster as C
+from conftest import wait_until
+
+pytestmark = pytest.mark.timeout(900) if hasattr(pytest.mark, "timeout") else []
+
+
+def patch_config(member, patch):
+    req = urllib.request.Request(f"http://127.0.0.1:{member.rest_port}/config",
+                                 data=json.dumps(patch).encode(), method="PATCH",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200, r.status
+
+
+def standby_source(site):
+    hosts = ",".join("127.0.0.1" for _ in site.members)
+    ports = ",".join(str(m.pg_port) for m in site.members)
+    return {"host": hosts, "port": ports}
+
+
+def roles(site):
+    return {m.name: (m.patroni() or {}).get("role") for m in site.members if m.alive()}
+
+
+def wait_standby_site(site, timeout=C.T_BOOT):
+    """B's leader says standby_leader and answers /standby-leader; every member is in recovery
+    and streams."""
+    def ok():
+        leader = site.dcs_leader()
+        if not leader:
+            return False
+        lm = site.member(leader)
+        st = lm.patroni() or {}
+        if st.get("role") != "standby_leader" or lm.health("/standby-leader") != 200:
+            return False
+        if lm.health("/primary") == 200 or lm.health("/leader") != 200:
+            return False
+        for m in site.members:
+            s = m.patroni() or {}
+            if m.in_recovery() is not True or s.get("replication_state") != "streaming":
+                return False
+        return True
+    wait_until(ok, timeout, f"standby site {site.scope}: {roles(site)}", interval=0.3)
+    return site.member(site.dcs_leader())
+
+
+def wait_row_everywhere(site, value, timeout=C.T_CHANGE):
+    def ok():
+        return all(site.has_row(m, value) for m in site.members)
+    wait_until(ok, timeout, f"row {value} on every member of {site.scope}", interval=0.2)
+
+
+def never_writable(site):
+    assert not [m.name for m in site.members if m.writable()], f"writable in {site.scope}"
+
+
+def test_standby_site_follows_switches_and_switches_back():
+    a = C.Cluster(n=2, name_prefix="a", prefix="tandem-it-siteA-")
+    b = None
+    try:
+        a.start()
+        a_leader = a.wait_healthy(C.T_BOOT)
+        a.ensure_table(a_leader)
+        a.write_row(a_leader, "1")
+        b = C.Cluster(n=2, name_prefix="b", prefix="tandem-it-siteB-", standby=standby_source(a),
+                      passwords=(a.superuser_password, a.replication_password))
+        b.start()
+        b_leader = wait_standby_site(b)
+        wait_row_everywhere(b, "1")
+        never_writable(b)
+        assert "initdb" not in b_leader.log().replace("initdb_", "")
+        # The same database: A's system identifier.
+        assert (b_leader.patroni()["database_system_identifier"] ==
+                a_leader.patroni()["database_system_identifier"])
+
+        # A failover inside A: B's standby leader follows A's new leader (libpq's
+        # target_session_attrs over A's hosts) on A's new timeline.
+        other = next(m for m in a.members if m.name != a_leader.name)
+        r = a.tandemctl("failover", "--candidate", other.name, "--force")
+        assert r.returncode == 0, r.stderr
+        a_leader = a.wait_leader(not_name=a_leader.name)
+        a.wait_healthy()
+        a.write_row(a_leader, "2")
+        wait_row_everywhere(b, "2")
+        never_writable(b)
+        timeline_a = a_leader.patroni()["timeline"]
+        wait_until(lambda: (b.member(b.dcs_leader()).patroni() or {}).get("timeline") ==
+                   timeline_a, C.T_CHANGE, "B on A's new timeline")
+
+        # The planned switch, by hand: A becomes a standby cluster of B (its leader stops
+        # cleanly and follows B, which still replicates from... nobody new: B's standby leader
+        # streams from A's hosts, which now run standbys at A's shutdown checkpoint).
+        a.write_row(a_leader, "3")
+        wait_row_everywhere(b, "3")
+        patch_config(a_leader, {"standby_cluster": standby_source(b)})
+        wait_until(lambda: (a_leader.patroni() or {}).get("role") == "standby_leader" and
+                   a_leader.in_recovery() is True, C.T_CHANGE, "A's leader is a standby leader")
+        never_writable(a)
+        assert "stopping PostgreSQL cleanly" in a_leader.log()
+        # B replays exactly up to A's last record (the shutdown checkpoint) before promotion.
+        a_lsn = a_leader.query("SELECT pg_last_wal_replay_lsn()")[0][0]
+        bl = b.member(b.dcs_leader())
+        wait_until(lambda: bl.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                    (a_lsn,))[0][0], C.T_CHANGE, "B replayed A's shutdown")
+        patch_config(bl, {"standby_cluster": None})
+        b.wait_healthy()
+        bl = b.member(b.dcs_leader())
+        assert bl.writable()
+        b.ensure_table(bl)
+        b.write_row(bl, "4")
+        # A's members follow B's new timeline, without a rewind.
+        wait_row_everywhere(a, "4")
+        never_writable(a)
+        for m in a.members:
+            assert "bin/pg_rewind started" not in m.log(), f"{m.name} rewound"
+        for v in ("1", "2", "3"):
+            assert b.has_row(bl, v)
+    except BaseException:
+        print(a.logs())
+        if b:
+            print(b.logs())
+        raise
+    finally:
+        problems = a.cleanup() + (b.cleanup() if b else [])
+    assert not problems, "\n\n".join(problems)
