@@ -66,7 +66,8 @@ static int open_log(const char *path, long long *size, char **err)
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(err, "log file %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+		err_set(err, "log file %s: %s", path,
+		        fd < 0 ? strerror(errno) : "not a regular file");
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -336,7 +336,7 @@ static const cfg_option options[] = {
      "write the log to DIR/tandemd.log instead of standard error, rotated by size", NULL},
     {"log.file_num", CFG_INT, "4", 0, 1000, false, OPT(log_file_num), "N",
      "log.dir: how many rotated files (tandemd.log.1 ... .N) are kept", NULL},
-    {"log.file_size", CFG_SIZE, "25000000", 4096, 0, false, OPT(log_file_size), "BYTES",
+    {"log.file_size", CFG_SIZE, "25000000", 4096, 1LL << 40, false, OPT(log_file_size), "BYTES",
      "log.dir: the file is rotated before it grows past this", NULL},
     {"log.type", CFG_STRING, NULL, 0, 0, true, OPT(log_type), "plain",
      "Patroni's; only plain is accepted", check_log_type},
