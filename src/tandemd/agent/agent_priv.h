@@ -14,6 +14,7 @@ typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
 typedef struct agent_failsafe agent_failsafe;
 typedef struct agent_fence agent_fence;
+typedef struct agent_cred agent_cred;
 
 struct agent {
 	uv_loop_t *loop;
@@ -108,6 +109,8 @@ struct agent {
 
 	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
 
+	agent_cred *cred; /* the passfile's hosts, the passwords applied: agent_cred.c */
+
 	agent_status status;
 	agent_counters counters;
 };
@@ -186,6 +189,18 @@ void agent_failsafe_round(agent *a);
 const char *agent_failsafe_leader(agent *a, uint64_t now);
 /* Our primary runs on the members' confirmation rather than on the lease right now. */
 bool agent_failsafe_active(agent *a);
+
+/* agent_cred.c: the passfile and credential rotation (see its header comment). */
+agent_cred *agent_cred_new(const tandemd_settings *s);
+void agent_cred_free(agent *a);
+/* Writes the passfile: the local server's lines, and those of the remotes in use. */
+int agent_write_passfile(agent *a, char **err) TND_MUST_CHECK;
+/* A connection to host:port (another member) is about to be made: its lines go into the
+ * passfile (rewritten when they were not there). */
+int agent_pass_remote(agent *a, const char *host, const char *port, char **err) TND_MUST_CHECK;
+/* After a reload: new etcd credentials to the client, new role passwords into the roles (as
+ * leader) and the passfile. */
+void agent_credentials_changed(agent *a);
 
 /* agent_sync.c: synchronous mode on the leader (see its header comment). */
 void agent_sync_housekeeping(agent *a);
