@@ -47,7 +47,9 @@ static void usage(FILE *out)
 	        "Signals: SIGTERM/SIGINT hand leadership to the best replica (when this member\n"
 	        "leads), stop PostgreSQL (fast), give up the lease and exit;\n"
 	        "SIGHUP re-reads the file: PostgreSQL parameters and pg_hba (PostgreSQL is\n"
-	        "reloaded), tags, log level and REST credentials take effect at once.\n"
+	        "reloaded), tags, log level, REST credentials, PostgreSQL role passwords (the\n"
+	        "leader alters the roles, the password file is rewritten) and etcd credentials\n"
+	        "take effect at once.\n"
 	        "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
 	        "configuration.\n");
 }
@@ -100,9 +102,10 @@ static int start_log(const tandemd_settings *s, char **err)
 
 /* SIGHUP: re-reads the file into a whole new snapshot and checks it; a bad file changes nothing.
  * The options the table marks reloadable (PostgreSQL parameters and pg_hba, tags, log level,
- * REST credentials) take effect; the others keep their running values (taken back into the new
- * snapshot, so that whatever points to them stays valid) and are reported as needing a restart.
- * The snapshot then replaces the running one in place, at this loop boundary. */
+ * REST, PostgreSQL and etcd credentials: agent_settings_changed) take effect; the others keep their
+ * running values (taken back into the new snapshot, so that whatever points to them stays valid)
+ * and are reported as needing a restart. The snapshot then replaces the running one in place, at
+ * this loop boundary. */
 static void reload(daemon_ *d)
 {
 	tandemd_settings next;
