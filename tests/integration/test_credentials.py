@@ -23,7 +23,7 @@ import subprocess
 import psycopg
 import pytest
 
-from cluster import ETCD, T_CHANGE, TANDEMD, Cluster, serve, wait_until
+from cluster import ETCD, T_CHANGE, TANDEMCTL, TANDEMD, Cluster, serve, wait_until
 from conftest import http_request
 
 pytestmark = [
@@ -195,6 +195,44 @@ def test_passwords_rotate_by_sighup_without_failover(setup):
     assert leader.query("SELECT timeline_id FROM pg_control_checkpoint()")[0][0] == tl
     for m in c.members:
         assert m.alive(), m.name
+
+
+def test_a_member_that_leads_later_sets_the_passwords_it_was_given(setup):
+    """A reload while not leading (the leader missed it, say during a failover): once that member
+    leads, it alters the roles itself; the former leader catches up on its own reload."""
+    c = setup.c
+    old = c.wait_healthy()
+    target = next(m for m in c.members if m is not old)
+    old_su = c.superuser_password
+    c.superuser_password = old_su + "-later"
+    off = target.log_size()
+    for m in c.members:
+        if m is not old:
+            setup.write(m)
+            m.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload: new role passwords (the leader changes the roles)"
+               in target.log_since(off), T_CHANGE, "the replicas to take the new password")
+    # The leader has not reloaded: the role still has the old password.
+    with psycopg.connect(host="127.0.0.1", port=old.pg_port, user="postgres", password=old_su,
+                         dbname="postgres", connect_timeout=5, autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
+    r = subprocess.run([str(TANDEMCTL), "-c", str(target.config_path), "switchover", "--leader",
+                        old.name, "--candidate", target.name, "--force"],
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r
+    assert c.wait_leader(not_name=old.name) is target
+    wait_until(lambda: "leading now with role passwords taken by a reload while not leading"
+               in target.log_since(off), T_CHANGE, "the new leader to set the passwords")
+    wait_until(lambda: "reload: the roles' passwords were changed" in target.log_since(off),
+               T_CHANGE, "the new leader's ALTER ROLE to succeed")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host="127.0.0.1", port=target.pg_port, user="postgres", password=old_su,
+                        dbname="postgres", connect_timeout=5).close()
+    assert target.query("SELECT 1")[0][0] == 1
+    setup.write(old)
+    old.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: streaming(target, 2), T_CHANGE, "both replicas to stream from the new leader")
+    c.wait_healthy()
 
 
 def test_an_unverifiable_server_certificate_stops_replication(setup):

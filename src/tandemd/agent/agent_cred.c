@@ -9,12 +9,15 @@
  *  - A reload (SIGHUP) that changes a role's password: the leader runs ALTER ROLE for it, then
  *    rewrites the passfile (its own connections go on with the old password until the role has
  *    the new one); a replica rewrites its passfile at once, so that its walreceiver reconnects
- *    with the new password once the leader has altered the role. New etcd credentials go to the
+ *    with the new password once the leader has altered the role. A member that took a new
+ *    password while not leading alters the role itself if it leads later (a reload during a
+ *    failover; altering to the same password again is harmless). New etcd credentials go to the
  *    etcd client, which authenticates again. See docs/security.md, "Rotating credentials". */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent_priv.h"
+#include "clock.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -27,6 +30,8 @@ struct agent_cred {
 	char *applied[ROLES];                /* the passwords the passfile holds */
 	char *altering[ROLES];               /* the leader's ALTER ROLE in flight: the new ones */
 	bool in_flight;
+	bool unaltered[ROLES]; /* taken while not leading: to alter if we lead */
+	uint64_t retry_ms;     /* after a failed ALTER ROLE as leader, not before then */
 };
 
 agent_cred *agent_cred_new(const tandemd_settings *s)
@@ -158,11 +163,13 @@ static void roles_altered(const char *const *row, int ncols, const char *err, vo
 		    err);
 		for (int i = 0; i < ROLES; i++)
 			secret_free(&c->altering[i]);
+		c->retry_ms = clock_mono_ms() + 10000;
 		return;
 	}
 	for (int i = 0; i < ROLES; i++) {
 		if (!c->altering[i])
 			continue;
+		c->unaltered[i] = false;
 		secret_free(&c->applied[i]);
 		c->applied[i] = c->altering[i];
 		c->altering[i] = NULL;
@@ -230,8 +237,27 @@ void agent_credentials_changed(agent *a)
 		alter_roles(a, pw, changed);
 		return;
 	}
-	for (int i = 0; i < ROLES; i++)
-		if (changed[i])
-			take_new(c, i, pw[i]);
+	for (int i = 0; i < ROLES; i++) {
+		if (!changed[i])
+			continue;
+		take_new(c, i, pw[i]);
+		c->unaltered[i] = pw[i] != NULL;
+	}
 	rewrite(a, "new role passwords (the leader changes the roles)");
+}
+
+void agent_cred_leader_housekeeping(agent *a)
+{
+	agent_cred *c = a->cred;
+	bool any = false;
+	for (int i = 0; i < ROLES; i++)
+		any = any || c->unaltered[i];
+	if (!any || c->in_flight || clock_mono_ms() < c->retry_ms ||
+	    agent_pg_state(a) != HA_PG_PRIMARY)
+		return;
+	const char *pw[ROLES] = {c->applied[ROLE_SU], c->applied[ROLE_REPL],
+	                         c->applied[ROLE_REWIND]};
+	log_info("leading now with role passwords taken by a reload while not leading: setting "
+	         "them");
+	alter_roles(a, pw, c->unaltered);
 }

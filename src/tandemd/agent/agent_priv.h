@@ -201,6 +201,8 @@ int agent_pass_remote(agent *a, const char *host, const char *port, char **err) 
 /* After a reload: new etcd credentials to the client, new role passwords into the roles (as
  * leader) and the passfile. */
 void agent_credentials_changed(agent *a);
+/* As leader: alter the roles whose passwords a reload changed while this member did not lead. */
+void agent_cred_leader_housekeeping(agent *a);
 
 /* agent_sync.c: synchronous mode on the leader (see its header comment). */
 void agent_sync_housekeeping(agent *a);
