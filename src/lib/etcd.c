@@ -331,6 +331,36 @@ const char *etcd_endpoint(const etcd *e)
 	return e->endpoints[e->cur];
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+int etcd_set_credentials(etcd *e, const char *username, const char *password, char **err)
+{
+	const char *pw = username ? (password ? password : "") : NULL;
+	if (same(e->username, username) && same(e->password, pw))
+		return 0;
+	if (username) {
+		char *probe = etcd_req_auth(username, pw);
+		if (!probe) {
+			err_set(err, "the etcd user name and password must be UTF-8");
+			return -1;
+		}
+		free(probe);
+	}
+	free(e->username);
+	if (e->password)
+		memset(e->password, 0, strlen(e->password));
+	free(e->password);
+	e->username = dup_opt(username);
+	e->password = pw ? xstrdup(pw) : NULL;
+	etcd_clear_token(e);
+	log_info("etcd: new credentials%s%s: authenticating again", username ? " for " : "",
+	         username ? username : " (none)");
+	return 0;
+}
+
 void etcd_free(etcd *e)
 {
 	if (!e || e->closing)

@@ -98,6 +98,13 @@ typedef struct etcd_op {
 
 etcd *etcd_new(uv_loop_t *loop, const etcd_config *cfg, char **err) TND_MUST_CHECK;
 void etcd_free(etcd *e);
+
+/* New credentials (a reload): `username` NULL turns authentication off. The token is dropped, so
+ * that the next call authenticates with them; calls in flight finish with what they were sent
+ * with. Unchanged credentials change nothing. -1 with *err (and nothing changed) when they are
+ * not UTF-8. */
+int etcd_set_credentials(etcd *e, const char *username, const char *password,
+                         char **err) TND_MUST_CHECK;
 /* The endpoint currently in use. */
 const char *etcd_endpoint(const etcd *e);
 

@@ -16,6 +16,7 @@ enum { BODY_KEEP = 200 };
 typedef struct target {
 	http_fanout *f;
 	char *url;
+	bool auth;  /* the credentials go to this one */
 	CURL *easy; /* while in flight */
 	long status;
 	char error[CURL_ERROR_SIZE];
@@ -63,7 +64,7 @@ static CURL *easy_for(http_fanout *f, target *t)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-	if (f->userpwd) {
+	if (f->userpwd && t->auth) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERPWD, f->userpwd);
 	}
@@ -154,7 +155,8 @@ static void start(http_fanout *f, target *t)
 }
 
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
-                              const char *userpwd, uint64_t timeout_ms, http_fanout_cb cb, void *ud)
+                              const char *userpwd, const bool *with_auth, uint64_t timeout_ms,
+                              http_fanout_cb cb, void *ud)
 {
 	http_fanout *f = xcalloc(1, sizeof *f);
 	f->targets = xcalloc(n ? n : 1, sizeof *f->targets);
@@ -172,6 +174,7 @@ http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n
 		target *t = &f->targets[i];
 		t->f = f;
 		t->url = urls[i] ? xstrdup(urls[i]) : NULL;
+		t->auth = !with_auth || with_auth[i];
 		start(f, t);
 	}
 	if (!in_flight(f))

@@ -8,6 +8,7 @@
 #ifndef TANDEM_HTTP_FANOUT_H
 #define TANDEM_HTTP_FANOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -22,12 +23,13 @@ typedef struct http_fanout_result {
 /* results[i] answers urls[i]; valid only during the callback. */
 typedef void (*http_fanout_cb)(const http_fanout_result *results, size_t n, void *ud);
 
-/* `userpwd` ("user:password", basic authentication) may be NULL; `body` is sent as JSON. A URL
+/* `userpwd` ("user:password", basic authentication) may be NULL; it goes to urls[i] only when
+ * `with_auth` is NULL or with_auth[i] is true (cred_trust.h decides). `body` is sent as JSON. A URL
  * that cannot be used (NULL included) gets an error result. The callback is called once, from the
  * loop (never before this returns), unless the call is cancelled first. */
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
-                              const char *userpwd, uint64_t timeout_ms, http_fanout_cb cb,
-                              void *ud);
+                              const char *userpwd, const bool *with_auth, uint64_t timeout_ms,
+                              http_fanout_cb cb, void *ud);
 /* The callback will not be called; the requests are abandoned and the call is freed at the end of
  * the loop pass. From inside the callback it does nothing (the call is freed after it). */
 void http_fanout_cancel(http_fanout *f);

@@ -1,6 +1,6 @@
-/* Logging: one line per event on standard error, each with its timestamp, level and the context
- * of the thread that wrote it (for example "hellod worker=1"). A line is written with a single
- * write(2), so lines from several threads never interleave. */
+/* Logging: one line per event on standard error (or a file, log_to_file), each with its
+ * timestamp, level and the context of the thread that wrote it (for example "hellod worker=1").
+ * A line is written with a single write(2), so lines from several threads never interleave. */
 #ifndef TANDEM_LOG_H
 #define TANDEM_LOG_H
 
@@ -20,6 +20,15 @@ bool log_enabled(log_level level);
 
 /* Context for the calling thread, shown in brackets on every line it writes (copied). */
 void log_set_context(const char *context);
+
+/* From now on, lines go to the file `path` instead of standard error, appended. When a line would
+ * take the file past `max_bytes` (0: no limit), the file is rotated first: path.1 becomes
+ * path.2, ... up to path.<keep> (the oldest is dropped), path becomes path.1, and a new path is
+ * started (with keep 0, the full file is simply started afresh). The file is opened without
+ * following a symbolic link, mode 0640. -1 with *err when it cannot be opened. */
+int log_to_file(const char *path, long long max_bytes, int keep, char **err) TND_MUST_CHECK;
+/* Back to standard error (closes the file). */
+void log_to_stderr(void);
 
 void log_msg(log_level level, const char *fmt, ...) TND_PRINTF(2, 3);
 

@@ -131,7 +131,73 @@ static int check_tags(const void *v, char **err)
 	return 0;
 }
 
+static int check_one_of(const char *v, const char *const *allowed, size_t n, char **err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v, allowed[i]))
+			return 0;
+	strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&sb, "%s%s", i ? ", " : "", allowed[i]);
+	err_set(err, "'%s' is not one of %s", v, sb.data);
+	sb_free(&sb);
+	return -1;
+}
+
+static int check_sslmode(const void *v, char **err)
+{
+	static const char *const m[] = {"disable", "allow",     "prefer",
+	                                "require", "verify-ca", "verify-full"};
+	return check_one_of(v, m, sizeof m / sizeof m[0], err);
+}
+
+/* gssencmode and channel_binding take the same three words. */
+static int check_dpr(const void *v, char **err)
+{
+	static const char *const m[] = {"disable", "prefer", "require"};
+	return check_one_of(v, m, sizeof m / sizeof m[0], err);
+}
+
+static int check_bool_text(const void *v, char **err)
+{
+	bool b;
+	if (cfg_parse_bool(v, &b) < 0) {
+		err_set(err, "'%s' is not true or false", (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Patroni's log.type: plain is what tandem writes; json would change the lines' shape. */
+static int check_log_type(const void *v, char **err)
+{
+	if (strcasecmp(v, "plain") != 0) {
+		err_set(err, "'%s': tandem writes plain log lines only (log.type: plain)",
+		        (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
 #define OPT(field) offsetof(tandemd_settings, field)
+
+/* The libpq connection parameters of one role (tandemd_pg_ssl), as Patroni names them. */
+// clang-format off
+#define SSL_OPT(role, key, meta, help, check)                                                      \
+	{"postgresql.authentication." #role "." #key, CFG_STRING, NULL, 0, 0, false,               \
+	 OPT(role##_ssl.key), meta, help, check}
+#define PG_SSL_OPTS(role)                                                                          \
+	SSL_OPT(role, sslmode, "MODE", "libpq sslmode of " #role " connections to other members",  \
+	        check_sslmode),                                                                    \
+	SSL_OPT(role, sslcert, "FILE", "libpq sslcert (client certificate)", NULL),                \
+	SSL_OPT(role, sslkey, "FILE", "libpq sslkey (client key, not encrypted)", NULL),           \
+	SSL_OPT(role, sslrootcert, "FILE", "libpq sslrootcert (CAs to verify the server)", NULL),  \
+	SSL_OPT(role, sslcrl, "FILE", "libpq sslcrl", NULL),                                       \
+	SSL_OPT(role, sslcrldir, "DIR", "libpq sslcrldir", NULL),                                  \
+	SSL_OPT(role, gssencmode, "MODE", "libpq gssencmode", check_dpr),                          \
+	SSL_OPT(role, channel_binding, "MODE",                                                     \
+	        "libpq channel_binding (require: SCRAM bound to the TLS channel)", check_dpr)
+// clang-format on
 
 static const cfg_option options[] = {
     {"config", CFG_STRING, NULL, 0, 0, false, OPT(config), "FILE",
@@ -173,9 +239,9 @@ static const cfg_option options[] = {
      "etcd endpoints, a YAML list or comma-separated (port 2379 when left out)", check_etcd_hosts},
     {"etcd3.protocol", CFG_STRING, "http", 0, 0, false, OPT(etcd3_protocol), "http|https",
      "how to talk to etcd", check_protocol},
-    {"etcd3.username", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_username), "USER",
-     "etcd user, when etcd authentication is on", NULL},
-    {"etcd3.password", CFG_SECRET, NULL, 0, 0, false, OPT(etcd3_password), "PASSWORD",
+    {"etcd3.username", CFG_STRING, NULL, 0, 0, true, OPT(etcd3_username), "USER",
+     "etcd user, when etcd authentication is on (reloadable)", NULL},
+    {"etcd3.password", CFG_SECRET, NULL, 0, 0, true, OPT(etcd3_password), "PASSWORD",
      "etcd user's password", NULL},
     {"etcd3.cacert", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_cacert), "FILE",
      "PEM CA certificate(s) that etcd's certificate must chain to", NULL},
@@ -246,16 +312,29 @@ static const cfg_option options[] = {
      "the .pgpass file written for replication and pg_rewind connections", NULL},
     {"postgresql.authentication.superuser.username", CFG_STRING, NULL, 0, 0, false,
      OPT(superuser_username), "USER", "the superuser tandemd connects as", NULL},
-    {"postgresql.authentication.superuser.password", CFG_SECRET, NULL, 0, 0, false,
+    {"postgresql.authentication.superuser.password", CFG_SECRET, NULL, 0, 0, true,
      OPT(superuser_password), "PASSWORD", "the superuser's password", NULL},
     {"postgresql.authentication.replication.username", CFG_STRING, NULL, 0, 0, false,
      OPT(replication_username), "USER", "the user replicas stream WAL as", NULL},
-    {"postgresql.authentication.replication.password", CFG_SECRET, NULL, 0, 0, false,
+    {"postgresql.authentication.replication.password", CFG_SECRET, NULL, 0, 0, true,
      OPT(replication_password), "PASSWORD", "the replication user's password", NULL},
     {"postgresql.authentication.rewind.username", CFG_STRING, NULL, 0, 0, false,
      OPT(rewind_username), "USER", "the user pg_rewind connects as (default: the superuser)", NULL},
-    {"postgresql.authentication.rewind.password", CFG_SECRET, NULL, 0, 0, false,
+    {"postgresql.authentication.rewind.password", CFG_SECRET, NULL, 0, 0, true,
      OPT(rewind_password), "PASSWORD", "the pg_rewind user's password", NULL},
+    PG_SSL_OPTS(superuser),
+    PG_SSL_OPTS(replication),
+    PG_SSL_OPTS(rewind),
+    {"postgresql.remove_data_directory_on_rewind_failure", CFG_STRING, NULL, 0, 0, true,
+     OPT(remove_data_directory_on_rewind_failure), "BOOL",
+     "Patroni's; tandem always moves the data directory aside (never deletes it) and clones "
+     "afresh when pg_rewind fails (a warning at start)",
+     check_bool_text},
+    {"postgresql.remove_data_directory_on_diverged_timelines", CFG_STRING, NULL, 0, 0, true,
+     OPT(remove_data_directory_on_diverged_timelines), "BOOL",
+     "Patroni's; tandem always moves a diverged data directory aside (never deletes it) when "
+     "it cannot rewind (a warning at start)",
+     check_bool_text},
     {"postgresql.parameters", CFG_MAP, NULL, 0, 0, true, OPT(parameters), "NAME=VALUE,...",
      "PostgreSQL settings of this member, over the cluster's", NULL},
     {"postgresql.pg_hba", CFG_LIST, NULL, 0, 0, true, OPT(pg_hba), "LINE,...",
@@ -273,7 +352,25 @@ static const cfg_option options[] = {
     {"tags", CFG_MAP, NULL, 0, 0, true, OPT(tags), "NAME=VALUE,...",
      "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
     {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
-     "DEBUG, INFO, WARNING, ERROR or CRITICAL", check_log_level},
+     "DEBUG, INFO, WARNING, ERROR or CRITICAL (as ERROR)", check_log_level},
+    {"log.dir", CFG_STRING, NULL, 0, 0, false, OPT(log_dir), "DIR",
+     "write the log to DIR/tandemd.log instead of standard error, rotated by size", NULL},
+    {"log.file_num", CFG_INT, "4", 0, 1000, false, OPT(log_file_num), "N",
+     "log.dir: how many rotated files (tandemd.log.1 ... .N) are kept", NULL},
+    {"log.file_size", CFG_SIZE, "25000000", 4096, 1LL << 40, false, OPT(log_file_size), "BYTES",
+     "log.dir: the file is rotated before it grows past this", NULL},
+    {"log.type", CFG_STRING, NULL, 0, 0, true, OPT(log_type), "plain",
+     "Patroni's; only plain is accepted", check_log_type},
+    {"log.format", CFG_LIST, NULL, 0, 0, true, OPT(log_format), "FORMAT",
+     "Patroni's Python format: accepted and ignored (a warning at start)", NULL},
+    {"log.dateformat", CFG_STRING, NULL, 0, 0, true, OPT(log_dateformat), "FORMAT",
+     "Patroni's: accepted and ignored (a warning at start)", NULL},
+    {"log.loggers", CFG_MAP, NULL, 0, 0, true, OPT(log_loggers), "NAME=LEVEL,...",
+     "Patroni's Python loggers: accepted and ignored (a warning at start)", NULL},
+    {"log.traceback_level", CFG_STRING, NULL, 0, 0, true, OPT(log_traceback_level), "LEVEL",
+     "Patroni's: accepted and ignored (a warning at start)", NULL},
+    {"log.max_queue_size", CFG_STRING, NULL, 0, 0, true, OPT(log_max_queue_size), "N",
+     "Patroni's: accepted and ignored (a warning at start)", NULL},
     TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS};
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
@@ -281,9 +378,6 @@ static const char *const unsupported[] = {
     /* other DCSs and features */
     "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "ctl", "citus",
     "standby_cluster",
-    /* log */
-    "log.format", "log.dateformat", "log.dir", "log.file_num", "log.file_size", "log.loggers",
-    "log.traceback_level", "log.max_queue_size", "log.type",
     /* restapi */
     "restapi.certfile", "restapi.keyfile", "restapi.keyfile_password", "restapi.cafile",
     "restapi.ciphers", "restapi.verify_client", "restapi.http_extra_headers",
@@ -304,13 +398,13 @@ static const char *const unsupported[] = {
     /* postgresql */
     "postgresql.callbacks", "postgresql.recovery_conf", "postgresql.custom_conf",
     "postgresql.config_dir", "postgresql.pg_ident", "postgresql.pg_ctl_timeout",
-    "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl",
-    "postgresql.remove_data_directory_on_rewind_failure",
-    "postgresql.remove_data_directory_on_diverged_timelines", "postgresql.basebackup",
+    "postgresql.use_unix_socket", "postgresql.use_unix_socket_repl", "postgresql.basebackup",
     "postgresql.pre_promote", "postgresql.before_stop", "postgresql.proxy_address",
     "postgresql.use_pg_rewind", "postgresql.bin_name", "postgresql.wal_e", "postgresql.barman",
-    "postgresql.authentication.superuser.sslmode", "postgresql.authentication.replication.sslmode",
-    "postgresql.authentication.rewind.sslmode", NULL};
+    /* an encrypted client key's password would have to be written into primary_conninfo */
+    "postgresql.authentication.superuser.sslpassword",
+    "postgresql.authentication.replication.sslpassword",
+    "postgresql.authentication.rewind.sslpassword", NULL};
 
 const cfg_table tandemd_options = {
     .options = options,

@@ -9,9 +9,17 @@
 #include <stdbool.h>
 
 #include "cfg.h"
+#include "log.h"
 
 /* etcd's port when an etcd host leaves it out. */
 enum { TANDEMD_ETCD_PORT = 2379 };
+
+/* Patroni's postgresql.authentication.<role>.ssl* and friends: libpq parameters of the
+ * connections made as that role to another member (replication, pg_basebackup, pg_rewind). */
+typedef struct tandemd_pg_ssl {
+	char *sslmode, *sslcert, *sslkey, *sslrootcert, *sslcrl, *sslcrldir, *gssencmode,
+	    *channel_binding;
+} tandemd_pg_ssl;
 
 typedef struct tandemd_settings {
 	char *config;
@@ -77,6 +85,11 @@ typedef struct tandemd_settings {
 	char *replication_password;
 	char *rewind_username;
 	char *rewind_password;
+	tandemd_pg_ssl superuser_ssl, replication_ssl, rewind_ssl;
+	/* Patroni's; accepted and mapped to tandem's move-aside (never delete), with a warning:
+	 * "true", "false" or NULL (not set). */
+	char *remove_data_directory_on_rewind_failure;
+	char *remove_data_directory_on_diverged_timelines;
 	cfg_map parameters;
 	cfg_list pg_hba;
 
@@ -86,6 +99,13 @@ typedef struct tandemd_settings {
 
 	cfg_map tags;
 	char *log_level;
+	char *log_dir;           /* NULL: standard error */
+	long long log_file_num;  /* rotated files kept beside the current one */
+	long long log_file_size; /* bytes; the file is rotated before it passes this */
+	/* Patroni's log keys that have no meaning for tandem: accepted, warned about once. */
+	cfg_list log_format;
+	char *log_dateformat, *log_traceback_level, *log_max_queue_size, *log_type;
+	cfg_map log_loggers;
 
 	/* backup: pgBackRest (backup_options.h, docs/backup.md) */
 	cfg_map backup_pgbackrest; /* pgBackRest's options, passed through */
@@ -124,6 +144,16 @@ struct json_t *tandemd_standby_json(const tandemd_settings *s);
 
 /* Whether tag `name` (nofailover, noloadbalance, clonefrom, nosync) is set to true. */
 bool tandemd_tag(const tandemd_settings *s, const char *name);
+
+/* log.level as tandem's level: Patroni's CRITICAL is error. */
+log_level tandemd_log_level(const tandemd_settings *s);
+/* The log file under log.dir ("<log.dir>/tandemd.log", caller frees), or NULL without log.dir. */
+char *tandemd_log_path(const tandemd_settings *s);
+/* One warning line ('\n'-terminated) for each of Patroni's keys that are set and that tandem
+ * accepts without doing what Patroni does (log.format, log.loggers, ...,
+ * remove_data_directory_on_*), for tandemd to log once, at start; NULL when there is none (caller
+ * frees). */
+char *tandemd_settings_unmapped(const tandemd_settings *s);
 
 /* Every setting as "key: value" lines, passwords shown as ********, for logs (caller frees). */
 char *tandemd_settings_dump(const tandemd_settings *s);

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cred_trust.h"
 #include "ctl_commands.h"
 #include "ctl_http.h"
 #include "ctl_table.h"
@@ -54,6 +55,23 @@ static int post(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const
 	return ctl_member_request(o, c, m, "POST", path, body, results);
 }
 
+ctl_http_auth ctl_member_auth(const ctl_conn *c, const dcs_member *m, const char *url)
+{
+	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	const char *why = NULL;
+	/* libcurl verifies an https peer's certificate: ctl_http never turns that off. */
+	if (c->rest_username && !cred_trust_url(url, &c->rest_trusted, true, &why)) {
+		ctl_printf(
+		    stderr,
+		    "tandemctl: warning: not sending the REST credentials to member %s at %s: "
+		    "%s\n",
+		    m->name, url, why);
+		auth.username = NULL;
+		auth.password = NULL;
+	}
+	return auth;
+}
+
 int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
                        const char *method, const char *path, const char *body, json_t *results)
 {
@@ -69,7 +87,7 @@ int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m
 		}
 		return CTL_EXIT_FAILED;
 	}
-	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	ctl_http_auth auth = ctl_member_auth(c, m, url);
 	ctl_http_answer a;
 	char *err = NULL;
 	int rc;

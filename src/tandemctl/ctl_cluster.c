@@ -109,6 +109,8 @@ static int load_file(ctl_conn *c, const ctl_conn_args *a, char **err)
 	c->etcd_key = dup_or_null(s.etcd3_key);
 	c->rest_username = dup_or_null(s.restapi_username);
 	c->rest_password = dup_or_null(s.restapi_password);
+	for (size_t i = 0; rc == 0 && i < s.restapi_allowlist.n; i++)
+		rc = cidr_list_add(&c->rest_trusted, s.restapi_allowlist.v[i], err);
 	tandemd_settings_free(&s);
 	return rc;
 }
@@ -157,6 +159,7 @@ void ctl_conn_free(ctl_conn *c)
 	free(c->etcd_key);
 	free(c->rest_username);
 	free(c->rest_password);
+	cidr_list_free(&c->rest_trusted);
 	memset(c, 0, sizeof *c);
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "dcs_codec.h"
 #include "err.h"
 
@@ -28,6 +29,9 @@ typedef struct ctl_conn {
 	char *etcd_username, *etcd_password;
 	char *etcd_cacert, *etcd_cert, *etcd_key;
 	char *rest_username, *rest_password;
+	/* restapi.allowlist: the members' api_url hosts that may receive the REST credentials
+	 * (cred_trust.h). */
+	cidr_list rest_trusted;
 } ctl_conn;
 
 /* Whether any of the args (or their environment variables) names a cluster. */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "ctl_cluster.h"
+#include "ctl_http.h"
 
 enum {
 	CTL_EXIT_OK = 0,          /* done */
@@ -58,6 +59,11 @@ bool ctl_confirm(const ctl_opts *o, const char *question);
 
 /* One request (POST, PATCH, PUT) to a member's REST API at `path`; prints the outcome (and with
  * `results` appends it there as JSON); returns the exit status it implies. */
+/* The REST credentials to send to member `m` at `url`: none, with a warning naming the member
+ * and the URL, when the URL may not receive them (cred_trust.h: restapi.allowlist, 127.0.0.1,
+ * ::1, or https). */
+ctl_http_auth ctl_member_auth(const ctl_conn *c, const dcs_member *m, const char *url);
+
 int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
                        const char *method, const char *path, const char *body, json_t *results);
 

@@ -48,7 +48,9 @@ static void usage(FILE *out)
 	        "Signals: SIGTERM/SIGINT hand leadership to the best replica (when this member\n"
 	        "leads), stop PostgreSQL (fast), give up the lease and exit;\n"
 	        "SIGHUP re-reads the file: PostgreSQL parameters and pg_hba (PostgreSQL is\n"
-	        "reloaded), tags, log level and REST credentials take effect at once.\n"
+	        "reloaded), tags, log level, REST credentials, PostgreSQL role passwords (the\n"
+	        "leader alters the roles, the password file is rewritten) and etcd credentials\n"
+	        "take effect at once.\n"
 	        "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a bad\n"
 	        "configuration.\n");
 }
@@ -90,11 +92,33 @@ static int check_exposure(const tandemd_settings *s, char **err)
 	return e == REST_EXPOSURE_REFUSED ? -1 : 0;
 }
 
+/* log.dir: from here on the log goes to its file (rotated by size); then one warning for each
+ * of Patroni's keys that tandem accepts but does not carry out. */
+static int start_log(const tandemd_settings *s, char **err)
+{
+	char *path = tandemd_log_path(s);
+	if (path) {
+		int rc = log_to_file(path, s->log_file_size, (int)s->log_file_num, err);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	char *warnings = tandemd_settings_unmapped(s);
+	for (char *line = warnings, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		log_warning("%s", line);
+	}
+	free(warnings);
+	return 0;
+}
+
 /* SIGHUP: re-reads the file into a whole new snapshot and checks it; a bad file changes nothing.
  * The options the table marks reloadable (PostgreSQL parameters and pg_hba, tags, log level,
- * REST credentials) take effect; the others keep their running values (taken back into the new
- * snapshot, so that whatever points to them stays valid) and are reported as needing a restart.
- * The snapshot then replaces the running one in place, at this loop boundary. */
+ * REST, PostgreSQL and etcd credentials: agent_settings_changed) take effect; the others keep their
+ * running values (taken back into the new snapshot, so that whatever points to them stays valid)
+ * and are reported as needing a restart. The snapshot then replaces the running one in place, at
+ * this loop boundary. */
 static void reload(daemon_ *d)
 {
 	tandemd_settings next;
@@ -135,9 +159,7 @@ static void reload(daemon_ *d)
 	tandemd_settings old = *cur;
 	*cur = next;
 	tandemd_settings_free(&old);
-	log_level level;
-	if (log_level_parse(cur->log_level, &level) == 0)
-		log_set_level(level);
+	log_set_level(tandemd_log_level(cur));
 	agent_settings_changed(d->agent);
 	if (agent_request(d->agent, AGENT_REQ_RELOAD, NULL, &err) != 0) {
 		log_warning("SIGHUP: %s", err);
@@ -193,10 +215,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_context(s.name);
-	log_level level;
-	if (log_level_parse(s.log_level, &level) == 0)
-		log_set_level(level);
-	if (check_exposure(&s, &err) < 0) {
+	log_set_level(tandemd_log_level(&s));
+	if (start_log(&s, &err) < 0 || check_exposure(&s, &err) < 0) {
 		fprintf(stderr, "tandemd: %s\n", err);
 		free(err);
 		tandemd_settings_free(&s);

@@ -72,6 +72,31 @@ int suite_auth(const char *ep, const char *user, const char *password)
 	etcd_free(e2);
 	step("auth_refused", f);
 
+	/* New credentials (a reload): the token is dropped and the next call authenticates with
+	 * them, wrong ones refused, none refused, the right ones again accepted. */
+	f = live_failures;
+	CHECK(etcd_set_credentials(e, user, "wrong password", &err) == 0, "%s", err);
+	a = sync_range(e, "/auth/a", false, 5000);
+	CHECK(a->status == ETCD_REJECTED && a->error && strstr(a->error, "authentication failed"),
+	      "after a swap to a wrong password: %s %s", status_name(a->status),
+	      a->error ? a->error : "");
+	answer_free(a);
+	CHECK(etcd_set_credentials(e, NULL, NULL, &err) == 0, "%s", err);
+	a = sync_range(e, "/auth/a", false, 5000);
+	CHECK(a->status == ETCD_REJECTED, "after a swap to no credentials: %s %s",
+	      status_name(a->status), a->error ? a->error : "");
+	answer_free(a);
+	CHECK(etcd_set_credentials(e, user, "\xff", &err) < 0 && err && strstr(err, "UTF-8"),
+	      "a password that is not UTF-8 was taken");
+	free(err);
+	err = NULL;
+	CHECK(etcd_set_credentials(e, user, password, &err) == 0, "%s", err);
+	a = sync_range(e, "/auth/a", false, 5000);
+	CHECK(a->status == ETCD_OK && a->nkvs == 1, "after a swap back: %s %s",
+	      status_name(a->status), a->error ? a->error : "");
+	answer_free(a);
+	step("auth_credentials_swapped", f);
+
 	/* The token expires (etcd runs with --auth-token-ttl 2): calls authenticate again. */
 	f = live_failures;
 	run_for(3500);

@@ -88,6 +88,8 @@ restapi:
   authentication:
     username: {REST_USER}
     password: {s.password}api
+  # The members' network: the REST credentials go only to api_urls in it (docs/security.md).
+  allowlist: [10.213.0.0/24]
 etcd3:
   hosts: [{etcd}]
 bootstrap:

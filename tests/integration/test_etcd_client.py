@@ -48,7 +48,8 @@ BASIC_STEPS = [
     "watch_put_delete", "watch_history_and_stop", "parallel_and_large", "cancel_and_free",
     "failover", "deadline", "bad_config",
 ]
-AUTH_STEPS = ["auth_calls_and_watch", "auth_refused", "auth_token_renewed", "auth_watch_renewed"]
+AUTH_STEPS = ["auth_calls_and_watch", "auth_refused", "auth_credentials_swapped",
+              "auth_token_renewed", "auth_watch_renewed"]
 FAKE_STEPS = ["fake_answers", "fake_watch"]
 OUTAGE_STEPS = ["outage_hang", "outage_resume", "outage_kill", "outage_restart"]
 TLS_STEPS = ["tls", "tls_refused"]

@@ -16,7 +16,6 @@ import pytest
 import cluster as C
 from conftest import wait_until
 
-pytestmark = pytest.mark.timeout(900) if hasattr(pytest.mark, "timeout") else []
 
 
 def patch_config(member, patch):

@@ -500,7 +500,7 @@ int main(int argc, char **argv)
 	                     .user = "replicator",
 	                     .passfile = "/nonexistent/pass'file",
 	                     .application_name = "node 1",
-	                     .sslmode = "prefer",
+	                     .ssl = {.sslmode = "prefer"},
 	                     .slot_name = "node_1"};
 	write_conf(c, port, base, "5MB", &up);
 	CHECK(pgctl_set_standby(c->pc, true, &err) == 0, "%s", err);

@@ -11,7 +11,8 @@
 #include "curl_uv.h"
 #include "http_fanout.h"
 
-/* A tiny HTTP server on the loop: reads a request's head, answers "hello <path>" and closes. */
+/* A tiny HTTP server on the loop: reads a request's head, answers "hello <path>" (with " auth"
+ * when the request carried an Authorization header) and closes. */
 typedef struct server {
 	uv_loop_t loop;
 	uv_tcp_t listen;
@@ -62,7 +63,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	char path[128] = "";
 	sscanf(c->buf, "%*s %127s", path);
 	char body[160];
-	int k = snprintf(body, sizeof body, "hello %s", path);
+	int k = snprintf(body, sizeof body, "hello %s%s", path,
+	                 strstr(c->buf, "\r\nAuthorization:") ? " auth" : "");
 	snprintf(c->out, sizeof c->out,
 	         "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", k, body);
 	uv_buf_t ob = uv_buf_init(c->out, (unsigned)strlen(c->out));
@@ -312,17 +314,36 @@ static void test_fanout(void **state)
 	fan fa;
 	char *a = fan_start(&sv, &fa);
 	const char *urls[] = {a, NULL, "ftp://127.0.0.1/"};
-	http_fanout_post(&sv.loop, urls, 3, "{}", "u:p", 5000, on_fan, &fa);
+	http_fanout_post(&sv.loop, urls, 3, "{}", "u:p", NULL, 5000, on_fan, &fa);
 	fa.posted = true;
 	server_end(&sv);
 	assert_int_equal(fa.calls, 1);
 	assert_int_equal(fa.n, 3);
 	assert_int_equal(fa.status[0], 200);
-	assert_string_equal(fa.error[0], "hello /x");
+	assert_string_equal(fa.error[0], "hello /x auth");
 	assert_int_equal(fa.status[1], 0);
 	assert_string_equal(fa.error[1], "no REST API URL");
 	assert_int_equal(fa.status[2], 0);
 	assert_true(fa.error[2][0] != '\0');
+	free(a);
+}
+
+/* The credentials go only to the URLs with_auth marks (cred_trust.h decides which). */
+static void test_fanout_with_auth(void **state)
+{
+	(void)state;
+	server sv;
+	fan fa;
+	char *a = fan_start(&sv, &fa);
+	const char *urls[] = {a, a, a};
+	const bool with_auth[] = {true, false, true};
+	http_fanout_post(&sv.loop, urls, 3, "{}", "u:p", with_auth, 5000, on_fan, &fa);
+	fa.posted = true;
+	server_end(&sv);
+	assert_int_equal(fa.calls, 1);
+	assert_string_equal(fa.error[0], "hello /x auth");
+	assert_string_equal(fa.error[1], "hello /x");
+	assert_string_equal(fa.error[2], "hello /x auth");
 	free(a);
 }
 
@@ -333,7 +354,7 @@ static void test_fanout_empty(void **state)
 	server sv;
 	server_start(&sv);
 	fan fa = {.sv = &sv};
-	http_fanout_post(&sv.loop, NULL, 0, "{}", NULL, 1000, on_fan, &fa);
+	http_fanout_post(&sv.loop, NULL, 0, "{}", NULL, NULL, 1000, on_fan, &fa);
 	fa.posted = true;
 	server_end(&sv);
 	assert_int_equal(fa.calls, 1);
@@ -347,7 +368,8 @@ static void test_fanout_cancel(void **state)
 	fan fa;
 	char *a = fan_start(&sv, &fa);
 	const char *urls[] = {a};
-	http_fanout *call = http_fanout_post(&sv.loop, urls, 1, "{}", NULL, 5000, on_fan, &fa);
+	http_fanout *call =
+	    http_fanout_post(&sv.loop, urls, 1, "{}", NULL, NULL, 5000, on_fan, &fa);
 	fa.posted = true;
 	http_fanout_cancel(call);
 	server_stop(&sv);
@@ -366,6 +388,7 @@ int main(void)
 	    cmocka_unit_test(test_free_from_callback),
 	    cmocka_unit_test(test_remove),
 	    cmocka_unit_test(test_fanout),
+	    cmocka_unit_test(test_fanout_with_auth),
 	    cmocka_unit_test(test_fanout_empty),
 	    cmocka_unit_test(test_fanout_cancel),
 	};

@@ -102,21 +102,6 @@ char *agent_slot_name(const char *member)
 	return sanitized_name(member);
 }
 
-static int write_passfile(agent *a, char **err)
-{
-	const tandemd_settings *s = a->s;
-	pgctl_pass_entry e[3];
-	size_t n = 0;
-	if (s->superuser_password)
-		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->su_user, s->superuser_password};
-	if (s->replication_password)
-		e[n++] =
-		    (pgctl_pass_entry){NULL, NULL, NULL, a->repl_user, s->replication_password};
-	if (s->rewind_password && s->rewind_username)
-		e[n++] = (pgctl_pass_entry){NULL, NULL, NULL, a->rewind_user, s->rewind_password};
-	return pgctl_write_passfile(a->passfile, e, n, err);
-}
-
 /* "postgres://host:port/postgres" or "http://host:port/patroni" for a listen or connect
  * address checked at load (IPv6 in brackets). */
 static char *url_of(const char *scheme, const char *address, const char *default_port,
@@ -225,6 +210,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	agent *a = xcalloc(1, sizeof *a);
 	a->loop = loop;
 	a->failsafe = agent_failsafe_new();
+	a->cred = agent_cred_new(s);
 	a->s = s;
 	a->hc.name = s->name;
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
@@ -245,7 +231,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->slot_name = agent_slot_name(s->name);
 	agent_site_init(a);
 	agent_settings_changed(a);
-	if (!a->local_conninfo || write_passfile(a, err) != 0)
+	if (!a->local_conninfo || agent_write_passfile(a, err) != 0)
 		goto fail;
 
 	a->fence = agent_fence_new(a, err);
@@ -282,6 +268,8 @@ void agent_settings_changed(agent *a)
 	for (size_t i = 0; i < s->tags.n; i++)
 		a->tags_kv[a->ntags_kv++] = (health_kv){s->tags.keys[i], s->tags.values[i]};
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
+	if (a->cred)
+		agent_credentials_changed(a);
 }
 
 /* ---- the heartbeat: lease, member key ---- */
@@ -635,6 +623,7 @@ void agent_free(agent *a)
 		return;
 	agent_fence_free(a);
 	agent_failsafe_free(a);
+	agent_cred_free(a);
 	agent_abort_patches(a);
 	if (a->dcs)
 		dcs_free(a->dcs);

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "agent_priv.h"
+#include "cidr.h"
 #include "clock.h"
+#include "cred_trust.h"
 #include "http_fanout.h"
 #include "log.h"
 
@@ -186,6 +188,29 @@ static void on_round(const http_fanout_result *res, size_t n, void *ud)
 	agent_kick(a);
 }
 
+/* Whether the REST credentials may go to member `name` at `url` (cred_trust.h); a warning
+ * naming both when not. The trusted blocks are restapi.allowlist, read again each round so
+ * that a reload applies. */
+static bool may_get_credentials(agent *a, const char *name, const char *url)
+{
+	if (!a->s->restapi_username)
+		return true;
+	cidr_list trusted = {0, NULL};
+	for (size_t i = 0; i < a->s->restapi_allowlist.n; i++) {
+		char *err = NULL;
+		if (cidr_list_add(&trusted, a->s->restapi_allowlist.v[i], &err) < 0)
+			free(err); /* checked at load */
+	}
+	const char *why = NULL;
+	/* libcurl verifies an https peer's certificate: http_fanout never turns that off. */
+	bool ok = url && cred_trust_url(url, &trusted, true, &why);
+	cidr_list_free(&trusted);
+	if (!ok)
+		log_warning("failsafe: not sending the REST credentials to member %s at %s: %s",
+		            name, url ? url : "(no URL)", why ? why : "no URL");
+	return ok;
+}
+
 static bool round_needed(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
@@ -219,11 +244,14 @@ void agent_failsafe_round(agent *a)
 	r->a = a;
 	r->names = xcalloc(v->nfailsafe + 1, sizeof *r->names);
 	char **urls = xcalloc(v->nfailsafe + 1, sizeof *urls);
+	bool *with_auth = xcalloc(v->nfailsafe + 1, sizeof *with_auth);
 	for (size_t i = 0; i < v->nfailsafe; i++) {
 		if (!strcmp(v->failsafe_names[i], a->s->name))
 			continue;
 		r->names[r->n] = xstrdup(v->failsafe_names[i]);
-		urls[r->n++] = failsafe_url(v->failsafe_urls[i]);
+		urls[r->n] = failsafe_url(v->failsafe_urls[i]);
+		with_auth[r->n] = may_get_credentials(a, r->names[r->n], urls[r->n]);
+		r->n++;
 	}
 	json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->s->name, "conn_url", a->conn_url,
 	                         "api_url", a->api_url);
@@ -238,10 +266,11 @@ void agent_failsafe_round(agent *a)
 	r->sent_ms = clock_mono_ms();
 	a->failsafe->round = r;
 	r->call = http_fanout_post(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
-	                           userpwd, timeout, on_round, r);
+	                           userpwd, with_auth, timeout, on_round, r);
 	for (size_t i = 0; i < r->n; i++)
 		free(urls[i]);
 	free(urls);
+	free(with_auth);
 	free(text);
 	free(userpwd);
 }

@@ -180,6 +180,7 @@ void agent_leader_housekeeping(agent *a)
 	if (!settling)
 		agent_sync_housekeeping(a);
 	agent_failsafe_housekeeping(a);
+	agent_cred_leader_housekeeping(a);
 	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
 	free(status);

@@ -235,6 +235,19 @@ static bool parse_conn_url(const char *url, char **host, char **port)
 	return url && addr_url_host_port(url, 5432, host, port, NULL) == 0;
 }
 
+static const char *dup_opt(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+pgctl_ssl agent_ssl_copy(const tandemd_pg_ssl *t)
+{
+	return (pgctl_ssl){dup_opt(t->sslmode),    dup_opt(t->sslcert),
+	                   dup_opt(t->sslkey),     dup_opt(t->sslrootcert),
+	                   dup_opt(t->sslcrl),     dup_opt(t->sslcrldir),
+	                   dup_opt(t->gssencmode), dup_opt(t->channel_binding)};
+}
+
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
 {
 	if (!strcmp(name, HA_PRIMARY_SITE))
@@ -243,9 +256,22 @@ pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
 	char *host, *port;
 	if (!m || !parse_conn_url(m->conn_url, &host, &port))
 		return NULL;
+	char *err = NULL;
+	if (agent_pass_remote(a, host, port, &err) != 0) {
+		log_error("connecting to %s: %s", name, err);
+		free(err);
+		free(host);
+		free(port);
+		return NULL;
+	}
 	pgctl_upstream *u = xcalloc(1, sizeof *u);
 	u->host = host;
 	u->port = port;
+	/* pg_rewind connects as the rewind user, or the superuser when there is none. */
+	const tandemd_pg_ssl *t = !rewind                 ? &a->s->replication_ssl
+	                          : a->s->rewind_username ? &a->s->rewind_ssl
+	                                                  : &a->s->superuser_ssl;
+	u->ssl = agent_ssl_copy(t);
 	u->user = xstrdup(rewind ? a->rewind_user : a->repl_user);
 	u->dbname = xstrdup("postgres");
 	u->passfile = xstrdup(a->passfile);
@@ -266,6 +292,11 @@ void agent_upstream_free(pgctl_upstream *u)
 	free((char *)u->application_name);
 	free((char *)u->slot_name);
 	free((char *)u->target_session_attrs);
+	const char *ssl[] = {u->ssl.sslmode,     u->ssl.sslcert,        u->ssl.sslkey,
+	                     u->ssl.sslrootcert, u->ssl.sslcrl,         u->ssl.sslcrldir,
+	                     u->ssl.gssencmode,  u->ssl.channel_binding};
+	for (size_t i = 0; i < sizeof ssl / sizeof ssl[0]; i++)
+		free((char *)ssl[i]);
 	free(u);
 }
 

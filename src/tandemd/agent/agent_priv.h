@@ -14,6 +14,7 @@ typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
 typedef struct agent_failsafe agent_failsafe;
 typedef struct agent_fence agent_fence;
+typedef struct agent_cred agent_cred;
 
 struct agent {
 	uv_loop_t *loop;
@@ -115,6 +116,8 @@ struct agent {
 
 	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
 
+	agent_cred *cred; /* the passfile's hosts, the passwords applied: agent_cred.c */
+
 	agent_status status;
 	agent_counters counters;
 };
@@ -165,6 +168,10 @@ pgctl_upstream *agent_site_upstream(agent *a);
  * YAML gives; NULL otherwise. */
 const char *agent_site_restore_command(const agent *a);
 const char *agent_site_apply_delay(const agent *a);
+/* The primary site's hosts and ports as pairs (host, port, host, port, ...: heap strings the
+ * caller frees), at most `cap` pairs; returns how many. */
+enum { AGENT_SITE_MAX_HOSTS = 16 };
+size_t agent_site_hosts(const agent *a, char **out, size_t cap);
 /* A target for people: a member name, or "the primary site". */
 const char *agent_target_text(const char *target);
 void agent_act_demote_site(agent *a);
@@ -182,6 +189,9 @@ void agent_move_aside_unfinished(agent *a, const char *why);
 /* The replication (or rewind) connection to member `name`; NULL when it is unknown. */
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind);
 void agent_upstream_free(pgctl_upstream *u);
+/* libpq's TLS settings of a role (postgresql.authentication.*), copied (freed with the
+ * upstream). */
+pgctl_ssl agent_ssl_copy(const tandemd_pg_ssl *t);
 /* Gathers the local state (a query when running, pg_controldata when stopped), then calls
  * `done`. */
 void agent_gather(agent *a, void (*done)(agent *a));
@@ -220,6 +230,20 @@ void agent_failsafe_round(agent *a);
 const char *agent_failsafe_leader(agent *a, uint64_t now);
 /* Our primary runs on the members' confirmation rather than on the lease right now. */
 bool agent_failsafe_active(agent *a);
+
+/* agent_cred.c: the passfile and credential rotation (see its header comment). */
+agent_cred *agent_cred_new(const tandemd_settings *s);
+void agent_cred_free(agent *a);
+/* Writes the passfile: the local server's lines, and those of the remotes in use. */
+int agent_write_passfile(agent *a, char **err) TND_MUST_CHECK;
+/* A connection to host:port (another member) is about to be made: its lines go into the
+ * passfile (rewritten when they were not there). */
+int agent_pass_remote(agent *a, const char *host, const char *port, char **err) TND_MUST_CHECK;
+/* After a reload: new etcd credentials to the client, new role passwords into the roles (as
+ * leader) and the passfile. */
+void agent_credentials_changed(agent *a);
+/* As leader: alter the roles whose passwords a reload changed while this member did not lead. */
+void agent_cred_leader_housekeeping(agent *a);
 
 /* agent_sync.c: synchronous mode on the leader (see its header comment). */
 void agent_sync_housekeeping(agent *a);

@@ -31,8 +31,8 @@ void agent_site_free(agent *a)
 
 const dcs_standby *agent_standby(const agent *a)
 {
-	const dcs_view *v = dcs_get_view(a->dcs);
-	if (v->has_config)
+	const dcs_view *v = a->dcs ? dcs_get_view(a->dcs) : NULL;
+	if (v && v->has_config)
 		return v->config.standby.present ? &v->config.standby : NULL;
 	/* No cluster configuration yet: the one this member would bootstrap with. */
 	return a->boot_standby.present ? &a->boot_standby : NULL;
@@ -50,12 +50,38 @@ const char *agent_target_text(const char *target)
 	return strcmp(target, HA_PRIMARY_SITE) == 0 ? "the primary site" : target;
 }
 
+size_t agent_site_hosts(const agent *a, char **out, size_t cap)
+{
+	const dcs_standby *sb = agent_standby(a);
+	if (!sb || !sb->valid || !sb->host)
+		return 0;
+	const char *h = sb->host, *p = sb->port ? sb->port : "5432";
+	size_t n = 0;
+	while (*h && n < cap) {
+		size_t hl = strcspn(h, ","), pl = strcspn(p, ",");
+		out[2 * n] = xstrndup(h, hl);
+		out[2 * n + 1] = xstrndup(p, pl);
+		n++;
+		h += hl + (h[hl] == ',');
+		if (p[pl] == ',') /* one port for every host, or one each */
+			p += pl + 1;
+	}
+	return n;
+}
+
 pgctl_upstream *agent_site_upstream(agent *a)
 {
 	const dcs_standby *sb = agent_standby(a);
 	if (!sb || !sb->valid || !sb->host)
 		return NULL;
+	char *err = NULL;
+	if (agent_write_passfile(a, &err) != 0) { /* the site's hosts may be new */
+		log_error("the primary site's passfile lines: %s", err);
+		free(err);
+		return NULL;
+	}
 	pgctl_upstream *u = xcalloc(1, sizeof *u);
+	u->ssl = agent_ssl_copy(&a->s->replication_ssl);
 	u->host = xstrdup(sb->host);
 	u->port = xstrdup(sb->port ? sb->port : "5432");
 	u->user = xstrdup(a->repl_user);

@@ -83,8 +83,15 @@ typedef struct pgctl_param {
 	const char *name, *value;
 } pgctl_param;
 
+/* libpq's TLS and GSS parameters of a connection (NULL: libpq's default). */
+typedef struct pgctl_ssl {
+	const char *sslmode, *sslcert, *sslkey, *sslrootcert, *sslcrl, *sslcrldir, *gssencmode,
+	    *channel_binding;
+} pgctl_ssl;
+
 typedef struct pgctl_upstream {
-	const char *host, *port, *user, *dbname, *passfile, *application_name, *sslmode;
+	const char *host, *port, *user, *dbname, *passfile, *application_name;
+	pgctl_ssl ssl;
 	const char *target_session_attrs; /* "read-write" with several hosts; NULL: none */
 	const char *slot_name;            /* primary_slot_name, or NULL */
 } pgctl_upstream;

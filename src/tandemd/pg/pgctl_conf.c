@@ -49,10 +49,22 @@ static void conninfo_add(strbuf *sb, const char *key, const char *value)
 
 char *pgctl_conninfo(const pgctl_upstream *u, char **err)
 {
-	const char *vals[] = {u->host,     u->port,
-	                      u->user,     u->dbname,
-	                      u->passfile, u->application_name,
-	                      u->sslmode,  u->target_session_attrs};
+	const pgctl_ssl *t = &u->ssl;
+	const char *vals[] = {u->host,
+	                      u->port,
+	                      u->user,
+	                      u->dbname,
+	                      u->passfile,
+	                      u->application_name,
+	                      t->sslmode,
+	                      t->sslcert,
+	                      t->sslkey,
+	                      t->sslrootcert,
+	                      t->sslcrl,
+	                      t->sslcrldir,
+	                      t->gssencmode,
+	                      t->channel_binding,
+	                      u->target_session_attrs};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
 		if (vals[i] && !pgconf_value_ok(vals[i])) {
 			err_set(err, "pgctl: a connection parameter contains a control character");
@@ -65,7 +77,14 @@ char *pgctl_conninfo(const pgctl_upstream *u, char **err)
 	conninfo_add(&sb, "dbname", u->dbname);
 	conninfo_add(&sb, "passfile", u->passfile);
 	conninfo_add(&sb, "application_name", u->application_name);
-	conninfo_add(&sb, "sslmode", u->sslmode);
+	conninfo_add(&sb, "sslmode", t->sslmode);
+	conninfo_add(&sb, "sslcert", t->sslcert);
+	conninfo_add(&sb, "sslkey", t->sslkey);
+	conninfo_add(&sb, "sslrootcert", t->sslrootcert);
+	conninfo_add(&sb, "sslcrl", t->sslcrl);
+	conninfo_add(&sb, "sslcrldir", t->sslcrldir);
+	conninfo_add(&sb, "gssencmode", t->gssencmode);
+	conninfo_add(&sb, "channel_binding", t->channel_binding);
 	conninfo_add(&sb, "target_session_attrs", u->target_session_attrs);
 	return sb_steal(&sb);
 }
