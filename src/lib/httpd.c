@@ -1,6 +1,8 @@
 #include "httpd.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -194,6 +196,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*con_cls = r;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (d->cfg.tls_require_client && !http_req_client_verified(r)) {
+			/* The handshake refuses these; should one get through, so does this. */
+			r->state = REQ_RUNNING;
+			d->pending++;
+			http_respond_error(r, 403, "a valid client certificate is required", NULL);
+			return queue_answer(r);
+		}
 		if (bad_request_line(conn, url, r->query, version)) {
 			/* MHD (strict mode off) passed it on; answer 400 rather than close. */
 			r->state = REQ_RUNNING;
@@ -266,11 +275,41 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+static gnutls_session_t tls_session_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	return ci ? (gnutls_session_t)ci->tls_session : NULL;
+}
+
+/* The client's certificate must be for TLS clients (or name no purpose). Not const: GnuTLS takes
+ * it as writable, and keeps it for the sessions' lifetime. */
+static gnutls_typed_vdata_st client_purpose[] = {
+    {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0},
+};
+
+/* tls_require_client: MHD has set the session up (and asks for a certificate) before it
+ * announces the connection; from here the handshake itself fails without a certificate, or with
+ * one that does not verify against tls_trust_pem. Returns false when the session is not there
+ * to be set (the connection is then refused: see on_access). */
+static bool require_client_cert(struct MHD_Connection *conn)
+{
+	gnutls_session_t sess = tls_session_of(conn);
+	if (!sess)
+		return false;
+	gnutls_certificate_server_set_request(sess, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert2(sess, client_purpose, 1, 0);
+	return true;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode toe)
 {
 	httpd *d = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if (d->cfg.tls_require_client && !require_client_cert(conn))
+			log_error("http: no TLS session to require a client certificate on; the "
+			          "connection's requests will be refused");
 		conn_link *l = xcalloc(1, sizeof *l);
 		l->conn = conn;
 		l->phase_start_us = clock_mono_us();
@@ -354,6 +393,14 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		err_set(err, "TLS needs both a certificate and a key");
 		return NULL;
 	}
+	if ((cfg->tls_trust_pem || cfg->tls_require_client) && !cfg->tls_cert_pem) {
+		err_set(err, "client certificates need TLS (a certificate and a key)");
+		return NULL;
+	}
+	if (cfg->tls_require_client && !cfg->tls_trust_pem) {
+		err_set(err, "requiring client certificates needs the CA they are checked against");
+		return NULL;
+	}
 	if (cfg->tls_cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		err_set(err, "this libmicrohttpd was built without TLS support");
 		return NULL;
@@ -379,6 +426,8 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		struct MHD_OptionItem tls[] = {
 		    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem},
 		    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem},
+		    {cfg->tls_trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+		     (void *)(uintptr_t)cfg->tls_trust_pem},
 		    {MHD_OPTION_END, 0, NULL},
 		};
 		struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
@@ -485,6 +534,17 @@ const struct sockaddr *http_req_peer(const http_req *r)
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci ? ci->client_addr : NULL;
+}
+
+bool http_req_client_verified(const http_req *r)
+{
+	if (!r->d->cfg.tls_cert_pem || !r->d->cfg.tls_trust_pem)
+		return false;
+	gnutls_session_t sess = tls_session_of(r->conn);
+	unsigned status = 0;
+	if (!sess || gnutls_certificate_verify_peers(sess, client_purpose, 1, &status) < 0)
+		return false;
+	return status == 0;
 }
 
 bool http_req_too_large(const http_req *r)

@@ -69,7 +69,7 @@ int ctl_member_request(const ctl_opts *o, const ctl_conn *c, const dcs_member *m
 		}
 		return CTL_EXIT_FAILED;
 	}
-	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	ctl_http_auth auth = ctl_conn_rest_auth(c);
 	ctl_http_answer a;
 	char *err = NULL;
 	int rc;

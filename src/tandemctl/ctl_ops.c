@@ -71,7 +71,7 @@ int ctl_member_call(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, c
 		ctl_printf(stderr, "tandemctl: %s: no usable api_url in its member key\n", m->name);
 		return CTL_EXIT_FAILED;
 	}
-	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	ctl_http_auth auth = ctl_conn_rest_auth(c);
 	ctl_http_answer a;
 	char *err = NULL;
 	int rc;
@@ -261,7 +261,7 @@ static int member_paused(const ctl_opts *o, const ctl_conn *c, const dcs_member 
 	char *url = m->api_url ? ctl_url_with_path(m->api_url, "/patroni") : NULL;
 	if (!url)
 		return -1;
-	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	ctl_http_auth auth = ctl_conn_rest_auth(c);
 	ctl_http_answer a;
 	char *err = NULL;
 	int r = -1;

@@ -5,9 +5,9 @@
 #include "haproxy_config.h"
 
 static const haproxy_member three[] = {
-    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008"},
-    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009"},
-    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010"},
+    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008", false},
+    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009", false},
+    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010", false},
 };
 
 static void base_input(haproxy_config_input *in)
@@ -156,7 +156,7 @@ static void test_no_fallback_stats_and_knobs(void **state)
 static void test_rest_on_other_host_uses_addr(void **state)
 {
 	(void)state;
-	static const haproxy_member m[] = {{"a", "db1:5432", "10.9.9.9:8008"}};
+	static const haproxy_member m[] = {{"a", "db1:5432", "10.9.9.9:8008", false}};
 	haproxy_config_input in;
 	base_input(&in);
 	in.members = m;
@@ -202,7 +202,7 @@ static void test_bad_names(void **state)
 	in.scope = NULL;
 	check_fails(&in, "scope:");
 	base_input(&in);
-	haproxy_member m[2] = {{"ok", "h:1", "h:2"}, {"b@d", "h:1", "h:2"}};
+	haproxy_member m[2] = {{"ok", "h:1", "h:2", false}, {"b@d", "h:1", "h:2", false}};
 	in.members = m;
 	in.n_members = 2;
 	check_fails(&in, "members[1].name");
@@ -217,7 +217,7 @@ static void test_bad_addresses(void **state)
 	(void)state;
 	haproxy_config_input in;
 	base_input(&in);
-	haproxy_member m[1] = {{"a", "h:1", "h:2"}};
+	haproxy_member m[1] = {{"a", "h:1", "h:2", false}};
 	in.members = m;
 	in.n_members = 1;
 	const char *bad[] = {"",           "host",     "host:",   ":5432",     "host:0",
