@@ -277,6 +277,39 @@ static void test_bad_knobs(void **state)
 	free(err);
 }
 
+/* A member whose REST API is https is checked with check-ssl, verified against the CA file; with
+ * no CA file, only an explicit verify none renders; a bad CA path is refused. */
+static void test_tls_checks(void **state)
+{
+	(void)state;
+	haproxy_member m[2] = {{"a", "10.0.0.1:5432", "10.0.0.1:8008", true},
+	                       {"b", "10.0.0.2:5432", "10.0.0.2:8008", false}};
+	haproxy_config_input in;
+	base_input(&in);
+	in.members = m;
+	in.n_members = 2;
+	check_fails(&in, "members[0]: its REST API is https");
+	in.check_ca_file = "/etc/tandem/ca.crt";
+	char *text = render_ok(&in);
+	assert_contains(text, "\tserver a 10.0.0.1:5432 check port 8008 check-ssl verify required "
+	                      "ca-file /etc/tandem/ca.crt\n");
+	assert_contains(text, "\tserver b 10.0.0.2:5432 check port 8008\n");
+	assert_null(strstr(text, "verify none"));
+	free(text);
+	in.check_ca_file = NULL;
+	in.check_verify_none = true;
+	text = render_ok(&in);
+	assert_contains(text, "\tserver a 10.0.0.1:5432 check port 8008 check-ssl verify none\n");
+	assert_contains(text, "are NOT verified");
+	free(text);
+	in.check_ca_file = "ca.crt";
+	check_fails(&in, "check_ca_file");
+	in.check_ca_file = "/etc/my ca.crt";
+	check_fails(&in, "check_ca_file");
+	in.check_ca_file = "/etc/ca#1";
+	check_fails(&in, "check_ca_file");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +320,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_bad_addresses),
 	    cmocka_unit_test(test_bad_knobs),
+	    cmocka_unit_test(test_tls_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
