@@ -591,11 +591,14 @@ class Cluster:
     def member(self, name):
         return next(m for m in self.members if m.name == name)
 
-    def tandemctl(self, *args, timeout=60):
-        where = (["-c", str(self.ctl_config)] if self.ctl_config
-                 else ["--etcd", self.etcd.host, "--scope", self.scope])
+    def tandemctl(self, *args, timeout=60, config=None):
+        """tandemctl with --etcd and --scope; or, with a configuration (`config`, else
+        ctl_config), run as the postgres user whose keys it names."""
+        config = config or self.ctl_config
+        where = ["-c", str(config)] if config else ["--etcd", self.etcd.host, "--scope", self.scope]
+        user = dict(user="postgres", group="postgres", extra_groups=[]) if config else {}
         return subprocess.run(
-            [str(TANDEMCTL), *where, *map(str, args)],
+            [str(TANDEMCTL), *where, *map(str, args)], **user,
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout * SLOW)
 
     def patronictl(self, *args, timeout=60):

@@ -26,7 +26,7 @@ import time
 import pytest
 import yaml
 
-from cluster import TANDEMCTL, TTL, T_BOOT, T_CHANGE, Cluster
+from cluster import TTL, T_BOOT, T_CHANGE, Cluster
 from conftest import HELLOD, SLOW, Hellod, free_port, http_request, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -233,14 +233,14 @@ def test_tandemctl_over_tls(cluster, pki):
     r = c.tandemctl("list")
     assert r.returncode == 0, r.stderr
     assert all(m.name in r.stdout for m in c.members)
-    r = c.tandemctl("reload", "--force")
+    r = c.tandemctl("reload")
     assert r.returncode == 0, r.stdout + r.stderr
     # Against a CA that did not sign the members: refused, not silently trusted.
-    r = c.tandemctl("--cacert", pki.other_ca, "reload", "--force")
+    r = c.tandemctl("--cacert", pki.other_ca, "reload")
     assert r.returncode == 3, r.stdout + r.stderr
     assert "certificate" in r.stderr.lower(), r.stderr
     # --insecure goes through, and says so.
-    r = c.tandemctl("--cacert", pki.other_ca, "--insecure", "reload", "--force")
+    r = c.tandemctl("--cacert", pki.other_ca, "--insecure", "reload")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "not verified" in r.stderr
 
@@ -359,10 +359,11 @@ def test_required_client_certificate_refuses_the_handshake(required, pki):
                  ["--cert", pki.pair("serveronly")[0], "--key", pki.pair("serveronly")[1]]):
         bad = curl("--cacert", pki.ca, *args, "-o", "/dev/null", "-w", "%{http_code}",
                    rest_url(m, "/health"))
-        # Refused in the handshake: no HTTP status at all.
-        assert bad.returncode in (35, 56) and bad.stdout in ("", "000"), (args, bad)
+        # Refused in the handshake: no HTTP status at all (not even a 403). With TLS 1.3 the
+        # client hears of it on its first read, so curl's exit status varies (35, 52, 55, 56).
+        assert bad.returncode != 0 and bad.stdout in ("", "000"), (args, bad)
     # tandemctl presents the member's certificate (ctl falls back to restapi's files)...
-    r = c.tandemctl("reload", "--force")
+    r = c.tandemctl("reload")
     assert r.returncode == 0, r.stdout + r.stderr
     # ...and without one, it cannot get in.
     bare = pki.dir / "ctl-nocert.yml"
@@ -370,6 +371,9 @@ def test_required_client_certificate_refuses_the_handshake(required, pki):
     for k in ("certfile", "keyfile", "cafile", "verify_client"):
         conf["restapi"].pop(k)
     bare.write_text(yaml.safe_dump(conf))
-    r = subprocess.run([str(TANDEMCTL), "-c", str(bare), "reload", "--force"],
-                       capture_output=True, text=True, timeout=60 * SLOW)
+    shutil.chown(bare, "postgres", "postgres")
+    os.chmod(bare, 0o600)
+    r = c.tandemctl("list", config=bare)
+    assert r.returncode == 0, r.stdout + r.stderr  # etcd is fine
+    r = c.tandemctl("reload", config=bare)
     assert r.returncode == 3, r.stdout + r.stderr
