@@ -81,9 +81,10 @@ static int validate_tls(const haproxy_config_input *in, char **err)
 	for (size_t i = 0; i < in->n_members; i++)
 		if (in->members[i].rest_tls) {
 			err_set(err,
-			        "members[%zu]: its REST API is https, and there is no CA to check "
-			        "its certificate with (check_ca_file), nor verify none",
-			        i);
+			        "members[%zu] (%s): its REST API is https, and there is no CA to "
+			        "check its certificate with (tandemctl: --cacert FILE, ctl.cacert "
+			        "or restapi.cafile; or --insecure for 'verify none')",
+			        i, in->members[i].name ? in->members[i].name : "");
 			return -1;
 		}
 	return 0;

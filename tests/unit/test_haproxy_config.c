@@ -288,7 +288,7 @@ static void test_tls_checks(void **state)
 	base_input(&in);
 	in.members = m;
 	in.n_members = 2;
-	check_fails(&in, "members[0]: its REST API is https");
+	check_fails(&in, "members[0] (a): its REST API is https");
 	in.check_ca_file = "/etc/tandem/ca.crt";
 	char *text = render_ok(&in);
 	assert_contains(text, "\tserver a 10.0.0.1:5432 check port 8008 check-ssl verify required "
