@@ -26,7 +26,7 @@ import time
 import pytest
 import yaml
 
-from cluster import TTL, T_BOOT, T_CHANGE, Cluster
+from cluster import HAPROXY, TTL, T_BOOT, T_CHANGE, Cluster
 from conftest import HELLOD, SLOW, Hellod, free_port, http_request, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -189,6 +189,8 @@ def test_api_urls_are_https_and_verified(cluster, pki):
         member = yaml.safe_load(c.etcd.get(c.key(f"members/{m.name}")))
         assert member["api_url"] == rest_url(m, "/patroni")
     m = c.members[0]
+    assert (f"REST API on 127.0.0.1:{m.rest_port}: https, client certificates required by the "
+            "changing endpoints") in m.log()
     ok = curl("--cacert", pki.ca, "-o", "/dev/null", "-w", "%{http_code}", rest_url(m, "/patroni"))
     assert ok.returncode == 0 and ok.stdout == "200", ok
     # Without the cluster's CA: a verification error, not an answer.
@@ -252,6 +254,16 @@ def test_haproxy_checks_over_tls(cluster, pki):
     text = hp.config_path.read_text()
     assert text.count(f"check-ssl verify required ca-file {pki.ca}") == 2 * len(c.members), text
     c.wait_haproxy_routes(leader)
+    # verify none only when asked for, and said so; HAProxy takes that too.
+    r = c.tandemctl("--insecure", "haproxy-config")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(" check-ssl verify none\n") == 2 * len(c.members), r.stdout
+    assert "are NOT verified" in r.stdout
+    insecure = c.base / "haproxy-insecure.cfg"
+    insecure.write_text(r.stdout)
+    chk = subprocess.run([HAPROXY, "-c", "-f", str(insecure)], capture_output=True, text=True,
+                         timeout=30)
+    assert chk.returncode == 0, chk.stdout + chk.stderr
 
 
 def test_replication_and_clients_use_tls(cluster):

@@ -615,6 +615,11 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 		free(r);
 		return NULL;
 	}
+	if (r->tls.cert_pem)
+		log_info("REST API on %s: https, client certificates %s", s->restapi_listen,
+		         r->tls.require_client    ? "required"
+		         : r->tls.client_verified ? "required by the changing endpoints"
+		                                  : "not asked for");
 	return r;
 }
 
