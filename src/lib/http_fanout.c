@@ -31,7 +31,7 @@ struct http_fanout {
 	struct curl_slist *headers;
 	char *body;
 	char *userpwd;
-	char *cacert, *certfile, *keyfile; /* http_fanout_tls, copied */
+	char *cacert, *certfile, *keyfile, *keypasswd; /* http_fanout_tls, copied */
 	uint64_t timeout_ms;
 	http_fanout_cb cb;
 	void *ud;
@@ -71,6 +71,8 @@ static CURL *easy_for(http_fanout *f, target *t)
 	if (f->certfile) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, f->certfile);
 		curl_easy_setopt(e, CURLOPT_SSLKEY, f->keyfile);
+		if (f->keypasswd)
+			curl_easy_setopt(e, CURLOPT_KEYPASSWD, f->keypasswd);
 	}
 	if (f->userpwd) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -97,6 +99,7 @@ static void on_idle_closed(uv_handle_t *h)
 	free(f->cacert);
 	free(f->certfile);
 	free(f->keyfile);
+	free(f->keypasswd);
 	free(f);
 }
 
@@ -185,6 +188,7 @@ http_fanout *http_fanout_post_tls(uv_loop_t *loop, const char *const *urls, size
 		f->cacert = dup_or_null(tls->cacert);
 		f->certfile = dup_or_null(tls->certfile);
 		f->keyfile = dup_or_null(tls->keyfile);
+		f->keypasswd = dup_or_null(tls->keyfile_password);
 	}
 	f->targets = xcalloc(n ? n : 1, sizeof *f->targets);
 	f->n = n;

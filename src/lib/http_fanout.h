@@ -35,6 +35,7 @@ typedef struct http_fanout_tls {
 	const char *cacert;
 	const char *certfile;
 	const char *keyfile;
+	const char *keyfile_password; /* NULL: the key is not encrypted */
 } http_fanout_tls;
 
 /* http_fanout_post with `tls` (NULL: the defaults above). */

@@ -387,6 +387,28 @@ static void on_handle_closed(uv_handle_t *h)
 	}
 }
 
+static struct MHD_OptionItem option_item(enum MHD_OPTION option, const char *value)
+{
+	struct MHD_OptionItem it = {option, 0, (void *)(uintptr_t)value};
+	return it;
+}
+
+/* MHD's TLS options for `cfg` (none without a certificate), ended by MHD_OPTION_END. */
+static void tls_options(const httpd_config *cfg, struct MHD_OptionItem items[5])
+{
+	size_t n = 0;
+	if (cfg->tls_cert_pem) {
+		if (cfg->tls_key_password)
+			items[n++] =
+			    option_item(MHD_OPTION_HTTPS_KEY_PASSWORD, cfg->tls_key_password);
+		items[n++] = option_item(MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem);
+		items[n++] = option_item(MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem);
+		if (cfg->tls_trust_pem)
+			items[n++] = option_item(MHD_OPTION_HTTPS_MEM_TRUST, cfg->tls_trust_pem);
+	}
+	items[n] = option_item(MHD_OPTION_END, NULL);
+}
+
 httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 {
 	if ((cfg->tls_cert_pem != NULL) != (cfg->tls_key_pem != NULL)) {
@@ -403,6 +425,11 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 	}
 	if (cfg->tls_cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		err_set(err, "this libmicrohttpd was built without TLS support");
+		return NULL;
+	}
+	if (cfg->tls_key_password &&
+	    MHD_is_feature_supported(MHD_FEATURE_HTTPS_KEY_PASSWORD) != MHD_YES) {
+		err_set(err, "this libmicrohttpd cannot read encrypted TLS keys");
 		return NULL;
 	}
 	httpd *d = xcalloc(1, sizeof *d);
@@ -423,14 +450,8 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 	for (size_t i = 0; i < cfg->nfds; i++) {
 		slot *s = &d->slots[i];
 		s->d = d;
-		struct MHD_OptionItem tls[] = {
-		    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem},
-		    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem},
-		    {cfg->tls_trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
-		     (void *)(uintptr_t)cfg->tls_trust_pem},
-		    {MHD_OPTION_END, 0, NULL},
-		};
-		struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+		struct MHD_OptionItem tls[5];
+		tls_options(cfg, tls);
 		s->mhd = MHD_start_daemon(
 		    flags, 0, accept_policy, d, on_access, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i], MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -440,7 +461,7 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
 		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 0,
-		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		    MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
 			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)"

@@ -32,6 +32,7 @@ typedef struct httpd_config {
 	unsigned max_connections_per_peer;
 	const char *tls_cert_pem; /* both NULL for plain HTTP */
 	const char *tls_key_pem;
+	const char *tls_key_password; /* NULL, or what tls_key_pem (PKCS#8) is encrypted with */
 	/* With TLS: PEM CA certificate(s) that clients' certificates are checked against. NULL: no
 	 * client certificate is asked for. Set, one is asked for, and http_req_client_verified()
 	 * says whether the request's connection presented one that verifies. */

@@ -176,6 +176,8 @@ static const cfg_option options[] = {
      NULL},
     {"restapi.keyfile", CFG_STRING, NULL, 0, 0, false, OPT(restapi_keyfile), "FILE",
      "PEM private key of restapi.certfile (a private file: 0600, or 0640 owned by root)", NULL},
+    {"restapi.keyfile_password", CFG_SECRET, NULL, 0, 0, false, OPT(restapi_keyfile_password),
+     "PASSWORD", "the password restapi.keyfile is encrypted with (PKCS#8), if it is", NULL},
     {"restapi.cafile", CFG_STRING, NULL, 0, 0, false, OPT(restapi_cafile), "FILE",
      "PEM CA certificate(s) that client certificates (verify_client), and the other members' "
      "certificates (without ctl.cacert), must chain to",
@@ -193,6 +195,8 @@ static const cfg_option options[] = {
      "client certificate sent to the members' REST APIs (default restapi.certfile)", NULL},
     {"ctl.keyfile", CFG_STRING, NULL, 0, 0, false, OPT(ctl_keyfile), "FILE",
      "private key of ctl.certfile (default restapi.keyfile)", NULL},
+    {"ctl.keyfile_password", CFG_SECRET, NULL, 0, 0, false, OPT(ctl_keyfile_password), "PASSWORD",
+     "the password ctl.keyfile is encrypted with, if it is", NULL},
     {"ctl.insecure", CFG_BOOL, "false", 0, 0, false, OPT(ctl_insecure), "BOOL",
      "tandemctl does not verify the members' REST API certificates (warned about at each use)",
      NULL},
@@ -292,14 +296,13 @@ static const cfg_option options[] = {
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
     /* other DCSs and features */
-    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "citus",
-    "ctl.keyfile_password", "standby_cluster",
+    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "citus", "standby_cluster",
     /* log */
     "log.format", "log.dateformat", "log.dir", "log.file_num", "log.file_size", "log.loggers",
     "log.traceback_level", "log.max_queue_size", "log.type",
     /* restapi */
-    "restapi.keyfile_password", "restapi.ciphers", "restapi.http_extra_headers",
-    "restapi.https_extra_headers", "restapi.request_queue_size",
+    "restapi.ciphers", "restapi.http_extra_headers", "restapi.https_extra_headers",
+    "restapi.request_queue_size",
     /* etcd3 */
     "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
     "etcd3.cert_reqs", "etcd3.retry_timeout",
@@ -507,6 +510,13 @@ static int check_tls(const tandemd_settings *s, char **err)
 		err_set(err, "ctl.certfile and ctl.keyfile go together: give both or neither");
 		return -1;
 	}
+	if ((s->restapi_keyfile_password && !s->restapi_keyfile) ||
+	    (s->ctl_keyfile_password && !s->ctl_keyfile)) {
+		err_set(err, "%s is set without the key file it opens",
+		        s->ctl_keyfile_password && !s->ctl_keyfile ? "ctl.keyfile_password"
+		                                                   : "restapi.keyfile_password");
+		return -1;
+	}
 	return 0;
 }
 
@@ -645,6 +655,8 @@ tandem_rest_client tandemd_rest_client(const tandemd_settings *s)
 	    .cacert = s->ctl_cacert ? s->ctl_cacert : s->restapi_cafile,
 	    .certfile = s->ctl_certfile ? s->ctl_certfile : s->restapi_certfile,
 	    .keyfile = s->ctl_certfile ? s->ctl_keyfile : s->restapi_keyfile,
+	    .keyfile_password =
+	        s->ctl_certfile ? s->ctl_keyfile_password : s->restapi_keyfile_password,
 	    .insecure = s->ctl_insecure,
 	};
 	return c;

@@ -34,6 +34,7 @@ typedef struct tandemd_settings {
 	 * certificates are checked against. */
 	char *restapi_certfile;
 	char *restapi_keyfile;
+	char *restapi_keyfile_password; /* the key file is encrypted (PKCS#8) with it */
 	char *restapi_cafile;
 	char *restapi_verify_client; /* "none", "optional" or "required" */
 
@@ -42,6 +43,7 @@ typedef struct tandemd_settings {
 	char *ctl_cacert;
 	char *ctl_certfile;
 	char *ctl_keyfile;
+	char *ctl_keyfile_password;
 	bool ctl_insecure;
 
 	char *etcd3_host;
@@ -96,12 +98,13 @@ typedef struct tandemd_settings {
 extern const cfg_table tandemd_options;
 
 /* How a client of the members' REST APIs presents itself and checks them: ctl.cacert, else
- * restapi.cafile (NULL: the system's CAs); ctl.certfile and ctl.keyfile, else restapi's own
- * (NULL: no client certificate); ctl.insecure. Pointers into `s`. */
+ * restapi.cafile (NULL: the system's CAs); ctl.certfile, ctl.keyfile and ctl.keyfile_password,
+ * else restapi's own (NULL: no client certificate); ctl.insecure. Pointers into `s`. */
 typedef struct tandem_rest_client {
 	const char *cacert;
 	const char *certfile;
 	const char *keyfile;
+	const char *keyfile_password; /* NULL: the key is not encrypted */
 	bool insecure;
 } tandem_rest_client;
 tandem_rest_client tandemd_rest_client(const tandemd_settings *s);

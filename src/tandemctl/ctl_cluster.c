@@ -113,6 +113,7 @@ static int load_file(ctl_conn *c, const ctl_conn_args *a, char **err)
 	c->rest_cacert = dup_or_null(rest.cacert);
 	c->rest_certfile = dup_or_null(rest.certfile);
 	c->rest_keyfile = dup_or_null(rest.keyfile);
+	c->rest_keyfile_password = dup_or_null(rest.keyfile_password);
 	c->rest_insecure = rest.insecure;
 	tandemd_settings_free(&s);
 	return rc;
@@ -136,7 +137,8 @@ static void apply_tls_args(ctl_conn *c, const ctl_conn_args *a)
 ctl_http_auth ctl_conn_rest_auth(const ctl_conn *c)
 {
 	ctl_http_auth a = {c->rest_username, c->rest_password, c->rest_cacert,
-	                   c->rest_certfile, c->rest_keyfile,  c->rest_insecure};
+	                   c->rest_certfile, c->rest_keyfile,  c->rest_keyfile_password,
+	                   c->rest_insecure};
 	return a;
 }
 
@@ -195,6 +197,7 @@ void ctl_conn_free(ctl_conn *c)
 	free(c->rest_cacert);
 	free(c->rest_certfile);
 	free(c->rest_keyfile);
+	free(c->rest_keyfile_password);
 	memset(c, 0, sizeof *c);
 }
 

@@ -34,7 +34,7 @@ typedef struct ctl_conn {
 	/* https to the members: --cacert, else ctl.cacert, else restapi.cafile (NULL: the
 	 * system's CAs); the client certificate of ctl.certfile/keyfile, else restapi's; and
 	 * --insecure or ctl.insecure. */
-	char *rest_cacert, *rest_certfile, *rest_keyfile;
+	char *rest_cacert, *rest_certfile, *rest_keyfile, *rest_keyfile_password;
 	bool rest_insecure;
 } ctl_conn;
 

@@ -58,6 +58,8 @@ int ctl_http_request(const char *method, const char *url, const char *json_body,
 	if (auth && auth->certfile) {
 		curl_easy_setopt(c, CURLOPT_SSLCERT, auth->certfile);
 		curl_easy_setopt(c, CURLOPT_SSLKEY, auth->keyfile);
+		if (auth->keyfile_password)
+			curl_easy_setopt(c, CURLOPT_KEYPASSWD, auth->keyfile_password);
 	}
 	bool verify = !(auth && auth->insecure);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);

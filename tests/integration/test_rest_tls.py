@@ -60,6 +60,10 @@ class Pki:
         self.issue("client", "ca", "clientAuth")
         self.issue("serveronly", "ca", "serverAuth")
         self.issue("other", "other-ca", "serverAuth,clientAuth")
+        # node.key again, encrypted (PKCS#8), for restapi.keyfile_password
+        self.key_password = "pw-" + os.urandom(6).hex()
+        openssl("pkcs8", "-topk8", "-in", d / "node.key", "-out", d / "node-enc.key", "-v2",
+                "aes-256-cbc", "-passout", f"pass:{self.key_password}")
         for p in d.iterdir():
             shutil.chown(p, "postgres", "postgres")
             os.chmod(p, 0o600 if p.suffix == ".key" else 0o644)
@@ -126,8 +130,11 @@ def example_tls(certdir, verify_client=None):
     }
 
 
-def apply_tls(c, pki, verify_client=None):
+def apply_tls(c, pki, verify_client=None, encrypted_key=False):
     tls = example_tls(pki.dir, verify_client)
+    if encrypted_key:
+        tls["restapi"]["keyfile"] = str(pki.dir / "node-enc.key")
+        tls["restapi"]["keyfile_password"] = pki.key_password
     for m in c.members:
         conf = yaml.safe_load(m.config_text())
         conf["restapi"].update(copy.deepcopy(tls["restapi"]))
@@ -142,11 +149,11 @@ def apply_tls(c, pki, verify_client=None):
     c.ctl_config = c.members[0].config_path
 
 
-def tls_cluster(pki, n, verify_client=None, rest_client=None):
+def tls_cluster(pki, n, verify_client=None, rest_client=None, encrypted_key=False):
     c = Cluster(n=n, prefix="tandem-it-tls-", etcd_tls=(pki.ca, *pki.pair("node")))
     c.rest_context = pki.context(client=rest_client)
     try:
-        apply_tls(c, pki, verify_client)
+        apply_tls(c, pki, verify_client, encrypted_key)
         c.start()
         c.wait_healthy(T_BOOT)
     except BaseException:
@@ -355,7 +362,8 @@ def test_failsafe_confirmations_over_tls(cluster):
 
 @pytest.fixture(scope="module")
 def required(pki):
-    c = tls_cluster(pki, 1, verify_client="required", rest_client="node")
+    # Its REST key is encrypted: restapi.keyfile_password opens it for tandemd and tandemctl.
+    c = tls_cluster(pki, 1, verify_client="required", rest_client="node", encrypted_key=True)
     yield c
     problems = c.cleanup()
     assert not problems, "\n\n".join(problems)
@@ -374,13 +382,14 @@ def test_required_client_certificate_refuses_the_handshake(required, pki):
         # Refused in the handshake: no HTTP status at all (not even a 403). With TLS 1.3 the
         # client hears of it on its first read, so curl's exit status varies (35, 52, 55, 56).
         assert bad.returncode != 0 and bad.stdout in ("", "000"), (args, bad)
-    # tandemctl presents the member's certificate (ctl falls back to restapi's files)...
+    # tandemctl presents the member's certificate (ctl falls back to restapi's files, the
+    # encrypted key and its password)...
     r = c.tandemctl("reload")
     assert r.returncode == 0, r.stdout + r.stderr
     # ...and without one, it cannot get in.
     bare = pki.dir / "ctl-nocert.yml"
     conf = yaml.safe_load(m.config_path.read_text())
-    for k in ("certfile", "keyfile", "cafile", "verify_client"):
+    for k in ("certfile", "keyfile", "keyfile_password", "cafile", "verify_client"):
         conf["restapi"].pop(k)
     bare.write_text(yaml.safe_dump(conf))
     shutil.chown(bare, "postgres", "postgres")

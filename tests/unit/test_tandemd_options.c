@@ -299,12 +299,10 @@ static void test_unsupported_keys(void **state)
 	            "'bootstrap.users' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  post_bootstrap: /usr/local/bin/setup.sh\n", 2,
 	            "'bootstrap.post_bootstrap' is not supported by tandem (yet)");
-	extra_fails("restapi:\n  keyfile_password: s3cret\n", 2,
-	            "'restapi.keyfile_password' is not supported by tandem (yet)");
 	extra_fails("restapi:\n  ciphers: HIGH\n", 2,
 	            "'restapi.ciphers' is not supported by tandem (yet)");
-	extra_fails("ctl:\n  keyfile_password: s3cret\n", 2,
-	            "'ctl.keyfile_password' is not supported by tandem (yet)");
+	extra_fails("restapi:\n  https_extra_headers: {}\n", 2,
+	            "'restapi.https_extra_headers' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.1\n", 3,
 	            "'bootstrap.dcs.standby_cluster' is not supported by tandem (yet)");
 }
@@ -328,15 +326,33 @@ static void test_restapi_tls(void **state)
 	tandemd_settings_free(&s);
 
 	extra_ok(&s, "restapi:\n  certfile: /r.crt\n  keyfile: /r.key\n  cafile: /ca\n"
-	             "  verify_client: required\nctl:\n  cacert: /ctl-ca\n  certfile: /c.crt\n"
-	             "  keyfile: /c.key\n  insecure: true\n");
+	             "  keyfile_password: rest-pw\n  verify_client: required\n"
+	             "ctl:\n  cacert: /ctl-ca\n  certfile: /c.crt\n  keyfile: /c.key\n"
+	             "  keyfile_password: ctl-pw\n  insecure: true\n");
 	assert_int_equal(tandemd_verify_client(&s), TANDEMD_VERIFY_REQUIRED);
 	c = tandemd_rest_client(&s);
 	assert_string_equal(c.cacert, "/ctl-ca");
 	assert_string_equal(c.certfile, "/c.crt");
 	assert_string_equal(c.keyfile, "/c.key");
+	assert_string_equal(c.keyfile_password, "ctl-pw");
 	assert_true(c.insecure);
+	char *dump = tandemd_settings_dump(&s);
+	assert_null(strstr(dump, "rest-pw"));
+	assert_null(strstr(dump, "ctl-pw"));
+	free(dump);
 	tandemd_settings_free(&s);
+	/* without ctl's pair, restapi's key and its password */
+	extra_ok(&s, "restapi:\n  certfile: /r.crt\n  keyfile: /r.key\n  keyfile_password: pw\n");
+	c = tandemd_rest_client(&s);
+	assert_string_equal(c.keyfile, "/r.key");
+	assert_string_equal(c.keyfile_password, "pw");
+	tandemd_settings_free(&s);
+	load_fails(ARGV("--restapi.keyfile_password", "pw"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.keyfile_password is set without the key file", NULL);
+	load_fails(ARGV("--ctl.keyfile_password", "pw"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "ctl.keyfile_password is set without the key file", NULL);
 
 	extra_ok(&s, "");
 	assert_null(s.restapi_certfile);

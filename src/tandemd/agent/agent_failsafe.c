@@ -238,7 +238,7 @@ void agent_failsafe_round(agent *a)
 	r->sent_ms = clock_mono_ms();
 	a->failsafe->round = r;
 	tandem_rest_client rc = tandemd_rest_client(a->s);
-	http_fanout_tls tls = {rc.cacert, rc.certfile, rc.keyfile};
+	http_fanout_tls tls = {rc.cacert, rc.certfile, rc.keyfile, rc.keyfile_password};
 	r->call = http_fanout_post_tls(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
 	                               userpwd, &tls, timeout, on_round, r);
 	for (size_t i = 0; i < r->n; i++)

@@ -601,6 +601,7 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	    .max_connections_per_peer = REST_MAX_PER_PEER,
 	    .tls_cert_pem = r->tls.cert_pem,
 	    .tls_key_pem = r->tls.key_pem,
+	    .tls_key_password = s->restapi_keyfile_password,
 	    .tls_trust_pem = r->tls.trust_pem,
 	    .tls_require_client = r->tls.require_client,
 	    .on_request = on_request,
