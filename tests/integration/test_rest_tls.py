@@ -18,6 +18,7 @@ import copy
 import os
 import pathlib
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ import time
 import pytest
 import yaml
 
-from cluster import HAPROXY, TTL, T_BOOT, T_CHANGE, Cluster
+from cluster import HAPROXY, TANDEMD, TTL, T_BOOT, T_CHANGE, Cluster
 from conftest import HELLOD, SLOW, Hellod, free_port, http_request, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -398,3 +399,85 @@ def test_required_client_certificate_refuses_the_handshake(required, pki):
     assert r.returncode == 0, r.stdout + r.stderr  # etcd is fine
     r = c.tandemctl("reload", config=bare)
     assert r.returncode == 3, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the exposure rule (docs/security.md, "The rule at start") with client certificates
+
+
+def standalone(pki, tmp_path, restapi):
+    """A tandemd alone (its etcd does not answer), REST on every address; returns (Popen, log)."""
+    d = tmp_path / "alone"
+    d.mkdir(parents=True)
+    shutil.chown(d, "postgres", "postgres")
+    for up in (tmp_path, *tmp_path.parents):
+        if up == pathlib.Path(tempfile.gettempdir()):
+            break
+        os.chmod(up, os.stat(up).st_mode | 0o011)  # traversable by postgres
+    cfg = d / "tandemd.yml"
+    log = d / "tandemd.log"
+
+    def write(text):
+        cfg.write_text(f"scope: alone\nname: a1\nrestapi:\n  listen: 0.0.0.0:{port}\n"
+                       f"  certfile: {pki.dir}/node.crt\n  keyfile: {pki.dir}/node.key\n"
+                       f"  cafile: {pki.ca}\n{text}etcd3:\n  hosts: 127.0.0.1:9\n"
+                       f"postgresql:\n  data_dir: {d}/data\n")
+        shutil.chown(cfg, "postgres", "postgres")
+        os.chmod(cfg, 0o600)
+
+    port = free_port()
+    write(restapi)
+    with open(log, "ab") as f:
+        p = subprocess.Popen([str(TANDEMD), str(cfg)], user="postgres", group="postgres",
+                             extra_groups=[], stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin",
+                                                            **{k: v for k, v in os.environ.items()
+                                                               if k.endswith("SAN_OPTIONS")}})
+    return p, log, write, port
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+
+def test_client_certificates_guard_changes_beyond_loopback(pki, tmp_path):
+    # Client certificates asked for, no password: tandemd starts on every address.
+    p, log, _, port = standalone(pki, tmp_path, "  verify_client: optional\n")
+    try:
+        wait_until(lambda: f"REST API on 0.0.0.0:{port}: https, client certificates required "
+                           "by the changing endpoints" in log.read_text(), 30 * SLOW,
+                   "the REST API to start", interval=0.1)
+        assert p.poll() is None
+    finally:
+        stop(p)
+    # Neither: refused, naming verify_client as a way out.
+    p, log, _, _ = standalone(pki, tmp_path / "none", "  verify_client: none\n")
+    try:
+        assert p.wait(30 * SLOW) == 2
+    finally:
+        stop(p)
+    assert "restapi.verify_client" in log.read_text(), log.read_text()
+
+
+def test_reload_counts_the_running_tls(pki, tmp_path):
+    # Running with a password and no client certificates; a new file drops the password and
+    # asks for certificates, which only a restart would bring: refused.
+    p, log, write, port = standalone(
+        pki, tmp_path, "  verify_client: none\n  authentication:\n    username: a\n"
+                       "    password: b\n")
+    try:
+        wait_until(lambda: f"REST API on 0.0.0.0:{port}: https" in log.read_text(), 30 * SLOW,
+                   "the REST API to start", interval=0.1)
+        write("  verify_client: optional\n")
+        p.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: keeping the current configuration" in log.read_text(),
+                   30 * SLOW, "the reload to be refused", interval=0.1)
+        assert p.poll() is None
+    finally:
+        stop(p)
