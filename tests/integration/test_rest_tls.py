@@ -8,7 +8,9 @@ fails verification; restapi.verify_client optional refuses the changing endpoint
 without a certificate of the CA (and reads stay open), required refuses the TLS handshake itself;
 tandemctl works over TLS (and fails against a CA that did not sign the members); HAProxy's checks
 mark the leader up; switchover; failsafe confirmations between the agents over TLS; replication
-and hellod's database connections over TLS.
+and hellod's database connections over TLS; an encrypted REST key with restapi.keyfile_password;
+client certificates count as the protection of the changing endpoints that lets tandemd listen
+beyond loopback without a password, and on SIGHUP only the running TLS counts.
 """
 
 from __future__ import annotations
