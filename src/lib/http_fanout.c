@@ -32,6 +32,7 @@ struct http_fanout {
 	struct curl_slist *headers;
 	char *body;
 	char *userpwd;
+	char *cacert, *certfile, *keyfile, *keypasswd; /* http_fanout_tls, copied */
 	uint64_t timeout_ms;
 	http_fanout_cb cb;
 	void *ud;
@@ -64,6 +65,16 @@ static CURL *easy_for(http_fanout *f, target *t)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (f->cacert)
+		curl_easy_setopt(e, CURLOPT_CAINFO, f->cacert);
+	if (f->certfile) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, f->certfile);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, f->keyfile);
+		if (f->keypasswd)
+			curl_easy_setopt(e, CURLOPT_KEYPASSWD, f->keypasswd);
+	}
 	if (f->userpwd && t->auth) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERPWD, f->userpwd);
@@ -86,6 +97,10 @@ static void on_idle_closed(uv_handle_t *h)
 	free(f->targets);
 	free(f->body);
 	free(f->userpwd);
+	free(f->cacert);
+	free(f->certfile);
+	free(f->keyfile);
+	free(f->keypasswd);
 	free(f);
 }
 
@@ -154,11 +169,31 @@ static void start(http_fanout *f, target *t)
 	t->error[0] = '\0';
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
                               const char *userpwd, const bool *with_auth, uint64_t timeout_ms,
                               http_fanout_cb cb, void *ud)
 {
+	return http_fanout_post_tls(loop, urls, n, body, userpwd, with_auth, NULL, timeout_ms, cb,
+	                            ud);
+}
+
+http_fanout *http_fanout_post_tls(uv_loop_t *loop, const char *const *urls, size_t n,
+                                  const char *body, const char *userpwd, const bool *with_auth,
+                                  const http_fanout_tls *tls, uint64_t timeout_ms,
+                                  http_fanout_cb cb, void *ud)
+{
 	http_fanout *f = xcalloc(1, sizeof *f);
+	if (tls) {
+		f->cacert = dup_or_null(tls->cacert);
+		f->certfile = dup_or_null(tls->certfile);
+		f->keyfile = dup_or_null(tls->keyfile);
+		f->keypasswd = dup_or_null(tls->keyfile_password);
+	}
 	f->targets = xcalloc(n ? n : 1, sizeof *f->targets);
 	f->n = n;
 	f->body = xstrdup(body);

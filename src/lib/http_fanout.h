@@ -30,6 +30,21 @@ typedef void (*http_fanout_cb)(const http_fanout_result *results, size_t n, void
 http_fanout *http_fanout_post(uv_loop_t *loop, const char *const *urls, size_t n, const char *body,
                               const char *userpwd, const bool *with_auth, uint64_t timeout_ms,
                               http_fanout_cb cb, void *ud);
+/* How https URLs are checked, and the client certificate sent: files in PEM; NULL for each is
+ * the system's CAs and no client certificate. The server's certificate is always verified (its
+ * chain and its name against the URL's host). */
+typedef struct http_fanout_tls {
+	const char *cacert;
+	const char *certfile;
+	const char *keyfile;
+	const char *keyfile_password; /* NULL: the key is not encrypted */
+} http_fanout_tls;
+
+/* http_fanout_post with `tls` (NULL: the defaults above). */
+http_fanout *http_fanout_post_tls(uv_loop_t *loop, const char *const *urls, size_t n,
+                                  const char *body, const char *userpwd, const bool *with_auth,
+                                  const http_fanout_tls *tls, uint64_t timeout_ms,
+                                  http_fanout_cb cb, void *ud);
 /* The callback will not be called; the requests are abandoned and the call is freed at the end of
  * the loop pass. From inside the callback it does nothing (the call is freed after it). */
 void http_fanout_cancel(http_fanout *f);

@@ -1,6 +1,8 @@
 #include "httpd.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -194,6 +196,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*con_cls = r;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (d->cfg.tls_require_client && !http_req_client_verified(r)) {
+			/* The handshake refuses these; should one get through, so does this. */
+			r->state = REQ_RUNNING;
+			d->pending++;
+			http_respond_error(r, 403, "a valid client certificate is required", NULL);
+			return queue_answer(r);
+		}
 		if (bad_request_line(conn, url, r->query, version)) {
 			/* MHD (strict mode off) passed it on; answer 400 rather than close. */
 			r->state = REQ_RUNNING;
@@ -266,11 +275,41 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+static gnutls_session_t tls_session_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	return ci ? (gnutls_session_t)ci->tls_session : NULL;
+}
+
+/* The client's certificate must be for TLS clients (or name no purpose). Not const: GnuTLS takes
+ * it as writable, and keeps it for the sessions' lifetime. */
+static gnutls_typed_vdata_st client_purpose[] = {
+    {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0},
+};
+
+/* tls_require_client: MHD has set the session up (and asks for a certificate) before it
+ * announces the connection; from here the handshake itself fails without a certificate, or with
+ * one that does not verify against tls_trust_pem. Returns false when the session is not there
+ * to be set (the connection is then refused: see on_access). */
+static bool require_client_cert(struct MHD_Connection *conn)
+{
+	gnutls_session_t sess = tls_session_of(conn);
+	if (!sess)
+		return false;
+	gnutls_certificate_server_set_request(sess, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert2(sess, client_purpose, 1, 0);
+	return true;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode toe)
 {
 	httpd *d = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if (d->cfg.tls_require_client && !require_client_cert(conn))
+			log_error("http: no TLS session to require a client certificate on; the "
+			          "connection's requests will be refused");
 		conn_link *l = xcalloc(1, sizeof *l);
 		l->conn = conn;
 		l->phase_start_us = clock_mono_us();
@@ -348,14 +387,49 @@ static void on_handle_closed(uv_handle_t *h)
 	}
 }
 
+static struct MHD_OptionItem option_item(enum MHD_OPTION option, const char *value)
+{
+	struct MHD_OptionItem it = {option, 0, (void *)(uintptr_t)value};
+	return it;
+}
+
+/* MHD's TLS options for `cfg` (none without a certificate), ended by MHD_OPTION_END. */
+static void tls_options(const httpd_config *cfg, struct MHD_OptionItem items[5])
+{
+	size_t n = 0;
+	if (cfg->tls_cert_pem) {
+		if (cfg->tls_key_password)
+			items[n++] =
+			    option_item(MHD_OPTION_HTTPS_KEY_PASSWORD, cfg->tls_key_password);
+		items[n++] = option_item(MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem);
+		items[n++] = option_item(MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem);
+		if (cfg->tls_trust_pem)
+			items[n++] = option_item(MHD_OPTION_HTTPS_MEM_TRUST, cfg->tls_trust_pem);
+	}
+	items[n] = option_item(MHD_OPTION_END, NULL);
+}
+
 httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 {
 	if ((cfg->tls_cert_pem != NULL) != (cfg->tls_key_pem != NULL)) {
 		err_set(err, "TLS needs both a certificate and a key");
 		return NULL;
 	}
+	if ((cfg->tls_trust_pem || cfg->tls_require_client) && !cfg->tls_cert_pem) {
+		err_set(err, "client certificates need TLS (a certificate and a key)");
+		return NULL;
+	}
+	if (cfg->tls_require_client && !cfg->tls_trust_pem) {
+		err_set(err, "requiring client certificates needs the CA they are checked against");
+		return NULL;
+	}
 	if (cfg->tls_cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		err_set(err, "this libmicrohttpd was built without TLS support");
+		return NULL;
+	}
+	if (cfg->tls_key_password &&
+	    MHD_is_feature_supported(MHD_FEATURE_HTTPS_KEY_PASSWORD) != MHD_YES) {
+		err_set(err, "this libmicrohttpd cannot read encrypted TLS keys");
 		return NULL;
 	}
 	httpd *d = xcalloc(1, sizeof *d);
@@ -376,12 +450,8 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 	for (size_t i = 0; i < cfg->nfds; i++) {
 		slot *s = &d->slots[i];
 		s->d = d;
-		struct MHD_OptionItem tls[] = {
-		    {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem},
-		    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem},
-		    {MHD_OPTION_END, 0, NULL},
-		};
-		struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+		struct MHD_OptionItem tls[5];
+		tls_options(cfg, tls);
 		s->mhd = MHD_start_daemon(
 		    flags, 0, accept_policy, d, on_access, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		    NULL, MHD_OPTION_LISTEN_SOCKET, cfg->fds[i], MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -391,7 +461,7 @@ httpd *httpd_new(uv_loop_t *loop, const httpd_config *cfg, char **err)
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
 		    on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_STRICT_FOR_CLIENT, 0,
-		    MHD_OPTION_ARRAY, cfg->tls_cert_pem ? tls : none, MHD_OPTION_END);
+		    MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 		if (!s->mhd) {
 			err_set(err, "cannot start the HTTP server on fd %d%s", cfg->fds[i],
 			        cfg->tls_cert_pem ? " (is the TLS certificate and key valid?)"
@@ -485,6 +555,17 @@ const struct sockaddr *http_req_peer(const http_req *r)
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci ? ci->client_addr : NULL;
+}
+
+bool http_req_client_verified(const http_req *r)
+{
+	if (!r->d->cfg.tls_cert_pem || !r->d->cfg.tls_trust_pem)
+		return false;
+	gnutls_session_t sess = tls_session_of(r->conn);
+	unsigned status = 0;
+	if (!sess || gnutls_certificate_verify_peers(sess, client_purpose, 1, &status) < 0)
+		return false;
+	return status == 0;
 }
 
 bool http_req_too_large(const http_req *r)

@@ -32,6 +32,14 @@ typedef struct httpd_config {
 	unsigned max_connections_per_peer;
 	const char *tls_cert_pem; /* both NULL for plain HTTP */
 	const char *tls_key_pem;
+	const char *tls_key_password; /* NULL, or what tls_key_pem (PKCS#8) is encrypted with */
+	/* With TLS: PEM CA certificate(s) that clients' certificates are checked against. NULL: no
+	 * client certificate is asked for. Set, one is asked for, and http_req_client_verified()
+	 * says whether the request's connection presented one that verifies. */
+	const char *tls_trust_pem;
+	/* With tls_trust_pem: the TLS handshake fails unless the client presents a certificate that
+	 * verifies against it (and is not refused by its key purpose for TLS clients). */
+	bool tls_require_client;
 	/* Called with every complete request. */
 	void (*on_request)(http_req *req, void *ud);
 	/* Called with every new peer before anything is read; false closes the connection. */
@@ -61,6 +69,9 @@ const char *http_req_body(const http_req *r, size_t *len);
 /* The body was over max_body (and was dropped). */
 bool http_req_too_large(const http_req *r);
 const struct sockaddr *http_req_peer(const http_req *r);
+/* Whether the request came over TLS with a client certificate that verifies against the
+ * configured tls_trust_pem (false without TLS or without tls_trust_pem). */
+bool http_req_client_verified(const http_req *r);
 /* When the request arrived complete, in monotonic microseconds. */
 uint64_t http_req_start_us(const http_req *r);
 

@@ -115,6 +115,15 @@ static int check_watchdog_mode(const void *v, char **err)
 	return -1;
 }
 
+static int check_verify_client(const void *v, char **err)
+{
+	if (strcmp(v, "none") != 0 && strcmp(v, "optional") != 0 && strcmp(v, "required") != 0) {
+		err_set(err, "'%s' is not one of none, optional, required", (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *const known_tags[] = {"nofailover", "noloadbalance", "clonefrom", "nosync"};
 
 static int check_tags(const void *v, char **err)
@@ -232,6 +241,36 @@ static const cfg_option options[] = {
      NULL},
     {"restapi.allowlist_all", CFG_BOOL, "false", 0, 0, false, OPT(restapi_allowlist_all), "BOOL",
      "restapi.allowlist guards every endpoint, health checks and /metrics too", NULL},
+    {"restapi.certfile", CFG_STRING, NULL, 0, 0, false, OPT(restapi_certfile), "FILE",
+     "PEM certificate (chain) of the REST API: with restapi.keyfile, it speaks https only, and "
+     "api_url is https",
+     NULL},
+    {"restapi.keyfile", CFG_STRING, NULL, 0, 0, false, OPT(restapi_keyfile), "FILE",
+     "PEM private key of restapi.certfile (a private file: 0600, or 0640 owned by root)", NULL},
+    {"restapi.keyfile_password", CFG_SECRET, NULL, 0, 0, false, OPT(restapi_keyfile_password),
+     "PASSWORD", "the password restapi.keyfile is encrypted with (PKCS#8), if it is", NULL},
+    {"restapi.cafile", CFG_STRING, NULL, 0, 0, false, OPT(restapi_cafile), "FILE",
+     "PEM CA certificate(s) that client certificates (verify_client), and the other members' "
+     "certificates (without ctl.cacert), must chain to",
+     NULL},
+    {"restapi.verify_client", CFG_STRING, "none", 0, 0, false, OPT(restapi_verify_client), "MODE",
+     "client certificates: none; optional (the changing endpoints need one that verifies "
+     "against restapi.cafile); required (every connection needs one)",
+     check_verify_client},
+
+    {"ctl.cacert", CFG_STRING, NULL, 0, 0, false, OPT(ctl_cacert), "FILE",
+     "CA certificate(s) that the members' REST API certificates must chain to, for tandemctl "
+     "and for tandemd calling the other members (default restapi.cafile, else the system's)",
+     NULL},
+    {"ctl.certfile", CFG_STRING, NULL, 0, 0, false, OPT(ctl_certfile), "FILE",
+     "client certificate sent to the members' REST APIs (default restapi.certfile)", NULL},
+    {"ctl.keyfile", CFG_STRING, NULL, 0, 0, false, OPT(ctl_keyfile), "FILE",
+     "private key of ctl.certfile (default restapi.keyfile)", NULL},
+    {"ctl.keyfile_password", CFG_SECRET, NULL, 0, 0, false, OPT(ctl_keyfile_password), "PASSWORD",
+     "the password ctl.keyfile is encrypted with, if it is", NULL},
+    {"ctl.insecure", CFG_BOOL, "false", 0, 0, false, OPT(ctl_insecure), "BOOL",
+     "tandemctl does not verify the members' REST API certificates (warned about at each use)",
+     NULL},
 
     {"etcd3.host", CFG_STRING, NULL, 0, 0, false, OPT(etcd3_host), "HOST:PORT",
      "one etcd endpoint (port 2379 when left out)", check_etcd_host},
@@ -376,12 +415,10 @@ static const cfg_option options[] = {
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
     /* other DCSs and features */
-    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "ctl", "citus",
-    "standby_cluster",
+    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "citus", "standby_cluster",
     /* restapi */
-    "restapi.certfile", "restapi.keyfile", "restapi.keyfile_password", "restapi.cafile",
-    "restapi.ciphers", "restapi.verify_client", "restapi.http_extra_headers",
-    "restapi.https_extra_headers", "restapi.request_queue_size",
+    "restapi.ciphers", "restapi.http_extra_headers", "restapi.https_extra_headers",
+    "restapi.request_queue_size",
     /* etcd3 */
     "etcd3.url", "etcd3.proxy", "etcd3.srv", "etcd3.srv_suffix", "etcd3.use_proxies",
     "etcd3.cert_reqs", "etcd3.retry_timeout",
@@ -429,6 +466,16 @@ static const struct {
     {"PATRONI_RESTAPI_CONNECT_ADDRESS", "restapi.connect_address"},
     {"PATRONI_RESTAPI_USERNAME", "restapi.authentication.username"},
     {"PATRONI_RESTAPI_PASSWORD", "restapi.authentication.password"},
+    {"PATRONI_RESTAPI_CERTFILE", "restapi.certfile"},
+    {"PATRONI_RESTAPI_KEYFILE", "restapi.keyfile"},
+    {"PATRONI_RESTAPI_KEYFILE_PASSWORD", "restapi.keyfile_password"},
+    {"PATRONI_RESTAPI_CAFILE", "restapi.cafile"},
+    {"PATRONI_RESTAPI_VERIFY_CLIENT", "restapi.verify_client"},
+    {"PATRONI_CTL_CACERT", "ctl.cacert"},
+    {"PATRONI_CTL_CERTFILE", "ctl.certfile"},
+    {"PATRONI_CTL_KEYFILE", "ctl.keyfile"},
+    {"PATRONI_CTL_KEYFILE_PASSWORD", "ctl.keyfile_password"},
+    {"PATRONI_CTL_INSECURE", "ctl.insecure"},
     {"PATRONI_ETCD3_HOST", "etcd3.host"},
     {"PATRONI_ETCD3_HOSTS", "etcd3.hosts"},
     {"PATRONI_ETCD3_PROTOCOL", "etcd3.protocol"},
@@ -586,6 +633,45 @@ static int check_standby(const tandemd_settings *s, char **err)
 	return rc;
 }
 
+/* The REST API's TLS keys and the ctl section: what goes together. */
+static int check_tls(const tandemd_settings *s, char **err)
+{
+	if ((s->restapi_certfile == NULL) != (s->restapi_keyfile == NULL)) {
+		err_set(err,
+		        "restapi.certfile and restapi.keyfile go together: give both or neither "
+		        "(the key in its own private file, or the same path twice when one "
+		        "private file holds both)");
+		return -1;
+	}
+	bool verify = tandemd_verify_client(s) != TANDEMD_VERIFY_NONE;
+	if (!s->restapi_certfile && verify) {
+		err_set(err,
+		        "restapi.verify_client: %s needs TLS: set restapi.certfile and "
+		        "restapi.keyfile",
+		        s->restapi_verify_client);
+		return -1;
+	}
+	if (verify && !s->restapi_cafile) {
+		err_set(err,
+		        "restapi.verify_client: %s needs restapi.cafile, the CA that client "
+		        "certificates must chain to",
+		        s->restapi_verify_client);
+		return -1;
+	}
+	if ((s->ctl_certfile == NULL) != (s->ctl_keyfile == NULL)) {
+		err_set(err, "ctl.certfile and ctl.keyfile go together: give both or neither");
+		return -1;
+	}
+	if ((s->restapi_keyfile_password && !s->restapi_keyfile) ||
+	    (s->ctl_keyfile_password && !s->ctl_keyfile)) {
+		err_set(err, "%s is set without the key file it opens",
+		        s->ctl_keyfile_password && !s->ctl_keyfile ? "ctl.keyfile_password"
+		                                                   : "restapi.keyfile_password");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_settings(const tandemd_settings *s, char **err)
 {
 	if (require(s->scope, "scope", "PATRONI_SCOPE", err) < 0 ||
@@ -643,6 +729,8 @@ static int check_settings(const tandemd_settings *s, char **err)
 		             "restapi.allowlist_include_members is false)");
 		return -1;
 	}
+	if (check_tls(s, err) < 0)
+		return -1;
 	if (s->synchronous_mode_strict && !s->synchronous_mode) {
 		err_set(err, "bootstrap.dcs.synchronous_mode_strict needs synchronous_mode: true");
 		return -1;
@@ -714,6 +802,27 @@ bool tandemd_watchdog_off(const tandemd_settings *s)
 {
 	return !s->watchdog_mode || !strcasecmp(s->watchdog_mode, "off") ||
 	       !strcasecmp(s->watchdog_mode, "false");
+}
+
+tandem_rest_client tandemd_rest_client(const tandemd_settings *s)
+{
+	tandem_rest_client c = {
+	    .cacert = s->ctl_cacert ? s->ctl_cacert : s->restapi_cafile,
+	    .certfile = s->ctl_certfile ? s->ctl_certfile : s->restapi_certfile,
+	    .keyfile = s->ctl_certfile ? s->ctl_keyfile : s->restapi_keyfile,
+	    .keyfile_password =
+	        s->ctl_certfile ? s->ctl_keyfile_password : s->restapi_keyfile_password,
+	    .insecure = s->ctl_insecure,
+	};
+	return c;
+}
+
+tandemd_verify tandemd_verify_client(const tandemd_settings *s)
+{
+	const char *v = s->restapi_verify_client;
+	return !v || !strcmp(v, "none") ? TANDEMD_VERIFY_NONE
+	       : !strcmp(v, "optional") ? TANDEMD_VERIFY_OPTIONAL
+	                                : TANDEMD_VERIFY_REQUIRED;
 }
 
 bool tandemd_tag(const tandemd_settings *s, const char *name)

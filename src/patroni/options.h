@@ -37,6 +37,22 @@ typedef struct tandemd_settings {
 	cfg_list restapi_allowlist;             /* CIDR blocks or addresses; empty: every peer */
 	bool restapi_allowlist_include_members; /* the members' api_url hosts are listed too */
 	bool restapi_allowlist_all; /* the allowlist guards every endpoint, health checks too */
+	/* TLS (Patroni's keys): certfile and keyfile together turn it on; cafile is the CA that
+	 * client certificates (verify_client) and, without ctl.cacert, the other members'
+	 * certificates are checked against. */
+	char *restapi_certfile;
+	char *restapi_keyfile;
+	char *restapi_keyfile_password; /* the key file is encrypted (PKCS#8) with it */
+	char *restapi_cafile;
+	char *restapi_verify_client; /* "none", "optional" or "required" */
+
+	/* Patroni's ctl section: how tandemctl (and tandemd, calling the other members) reach the
+	 * REST APIs over https. Each falls back to its restapi counterpart (tandem_rest_client). */
+	char *ctl_cacert;
+	char *ctl_certfile;
+	char *ctl_keyfile;
+	char *ctl_keyfile_password;
+	bool ctl_insecure;
 
 	char *etcd3_host;
 	cfg_list etcd3_hosts;
@@ -124,6 +140,26 @@ typedef struct tandemd_settings {
 } tandemd_settings;
 
 extern const cfg_table tandemd_options;
+
+/* How a client of the members' REST APIs presents itself and checks them: ctl.cacert, else
+ * restapi.cafile (NULL: the system's CAs); ctl.certfile, ctl.keyfile and ctl.keyfile_password,
+ * else restapi's own (NULL: no client certificate); ctl.insecure. Pointers into `s`. */
+typedef struct tandem_rest_client {
+	const char *cacert;
+	const char *certfile;
+	const char *keyfile;
+	const char *keyfile_password; /* NULL: the key is not encrypted */
+	bool insecure;
+} tandem_rest_client;
+tandem_rest_client tandemd_rest_client(const tandemd_settings *s);
+
+/* restapi.verify_client, as a mode. */
+typedef enum {
+	TANDEMD_VERIFY_NONE,
+	TANDEMD_VERIFY_OPTIONAL,
+	TANDEMD_VERIFY_REQUIRED
+} tandemd_verify;
+tandemd_verify tandemd_verify_client(const tandemd_settings *s);
 
 /* Loads `tandemd CONFIG.yml` (or --config FILE, flags --KEY VALUE) and checks everything; on
  * error *err names the source of the bad value (file:line, environment variable or flag). */

@@ -57,10 +57,10 @@ static int post(const ctl_opts *o, const ctl_conn *c, const dcs_member *m, const
 
 ctl_http_auth ctl_member_auth(const ctl_conn *c, const dcs_member *m, const char *url)
 {
-	ctl_http_auth auth = {c->rest_username, c->rest_password, NULL};
+	ctl_http_auth auth = ctl_conn_rest_auth(c);
 	const char *why = NULL;
-	/* libcurl verifies an https peer's certificate: ctl_http never turns that off. */
-	if (c->rest_username && !cred_trust_url(url, &c->rest_trusted, true, &why)) {
+	/* An https peer's certificate is verified unless --insecure (ctl.insecure) says not. */
+	if (c->rest_username && !cred_trust_url(url, &c->rest_trusted, !c->rest_insecure, &why)) {
 		ctl_printf(
 		    stderr,
 		    "tandemctl: warning: not sending the REST credentials to member %s at %s: "

@@ -111,13 +111,41 @@ static int load_file(ctl_conn *c, const ctl_conn_args *a, char **err)
 	c->rest_password = dup_or_null(s.restapi_password);
 	for (size_t i = 0; rc == 0 && i < s.restapi_allowlist.n; i++)
 		rc = cidr_list_add(&c->rest_trusted, s.restapi_allowlist.v[i], err);
+	tandem_rest_client rest = tandemd_rest_client(&s);
+	c->rest_cacert = dup_or_null(rest.cacert);
+	c->rest_certfile = dup_or_null(rest.certfile);
+	c->rest_keyfile = dup_or_null(rest.keyfile);
+	c->rest_keyfile_password = dup_or_null(rest.keyfile_password);
+	c->rest_insecure = rest.insecure;
 	tandemd_settings_free(&s);
 	return rc;
 }
 
-int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err)
+/* The command line's --cacert and --insecure, over the file's. */
+static void apply_tls_args(ctl_conn *c, const ctl_conn_args *a)
 {
-	memset(c, 0, sizeof *c);
+	if (a->cacert) {
+		free(c->rest_cacert);
+		c->rest_cacert = xstrdup(a->cacert);
+	}
+	c->rest_insecure = c->rest_insecure || a->insecure;
+	if (c->rest_insecure)
+		ctl_printf(stderr,
+		           "tandemctl: warning: %s: the members' REST API certificates "
+		           "are not verified\n",
+		           a->insecure ? "--insecure" : "ctl.insecure");
+}
+
+ctl_http_auth ctl_conn_rest_auth(const ctl_conn *c)
+{
+	ctl_http_auth a = {c->rest_username, c->rest_password, c->rest_cacert,
+	                   c->rest_certfile, c->rest_keyfile,  c->rest_keyfile_password,
+	                   c->rest_insecure};
+	return a;
+}
+
+static int conn_load(ctl_conn *c, const ctl_conn_args *a, char **err)
+{
 	if (a->config)
 		return load_file(c, a, err);
 	if (!a->scope) {
@@ -146,6 +174,15 @@ int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err)
 	return add_endpoint_list(c, a->etcd, "http", err);
 }
 
+int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err)
+{
+	memset(c, 0, sizeof *c);
+	if (conn_load(c, a, err) < 0)
+		return -1;
+	apply_tls_args(c, a);
+	return 0;
+}
+
 void ctl_conn_free(ctl_conn *c)
 {
 	free(c->config);
@@ -160,6 +197,10 @@ void ctl_conn_free(ctl_conn *c)
 	free(c->rest_username);
 	free(c->rest_password);
 	cidr_list_free(&c->rest_trusted);
+	free(c->rest_cacert);
+	free(c->rest_certfile);
+	free(c->rest_keyfile);
+	free(c->rest_keyfile_password);
 	memset(c, 0, sizeof *c);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cidr.h"
+#include "ctl_http.h"
 #include "dcs_codec.h"
 #include "err.h"
 
@@ -18,6 +19,8 @@ typedef struct ctl_conn_args {
 	const char *etcd;       /* --etcd HOST:PORT[,...], TANDEMCTL_ETCD */
 	const char *scope;      /* --scope, TANDEMCTL_SCOPE */
 	const char *namespace_; /* --namespace, TANDEMCTL_NAMESPACE */
+	const char *cacert;     /* --cacert FILE: over ctl.cacert and restapi.cafile */
+	bool insecure;          /* --insecure: the members' certificates are not verified */
 } ctl_conn_args;
 
 typedef struct ctl_conn {
@@ -32,6 +35,11 @@ typedef struct ctl_conn {
 	/* restapi.allowlist: the members' api_url hosts that may receive the REST credentials
 	 * (cred_trust.h). */
 	cidr_list rest_trusted;
+	/* https to the members: --cacert, else ctl.cacert, else restapi.cafile (NULL: the
+	 * system's CAs); the client certificate of ctl.certfile/keyfile, else restapi's; and
+	 * --insecure or ctl.insecure. */
+	char *rest_cacert, *rest_certfile, *rest_keyfile, *rest_keyfile_password;
+	bool rest_insecure;
 } ctl_conn;
 
 /* Whether any of the args (or their environment variables) names a cluster. */
@@ -41,6 +49,10 @@ bool ctl_conn_given(const ctl_conn_args *a);
  * file, line and key). Returns -1 with *err when the settings are missing or wrong. */
 int ctl_conn_load(ctl_conn *c, const ctl_conn_args *a, char **err) TND_MUST_CHECK;
 void ctl_conn_free(ctl_conn *c);
+
+/* How to call the members' REST APIs: the credentials and TLS settings of `c` (pointers into
+ * it). */
+ctl_http_auth ctl_conn_rest_auth(const ctl_conn *c);
 
 /* Reads the cluster's keys into `v` (initialised here; the caller frees it with
  * dcs_view_free). Returns 0, or -1 with *err when no etcd endpoint answered in time or etcd

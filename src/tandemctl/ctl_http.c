@@ -55,6 +55,15 @@ int ctl_http_request(const char *method, const char *url, const char *json_body,
 	}
 	if (auth && auth->cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, auth->cacert);
+	if (auth && auth->certfile) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, auth->certfile);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, auth->keyfile);
+		if (auth->keyfile_password)
+			curl_easy_setopt(c, CURLOPT_KEYPASSWD, auth->keyfile_password);
+	}
+	bool verify = !(auth && auth->insecure);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	if (strcmp(method, "POST") == 0 || json_body) {
 		headers = curl_slist_append(headers, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

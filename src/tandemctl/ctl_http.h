@@ -4,12 +4,18 @@
 #ifndef TANDEMCTL_CTL_HTTP_H
 #define TANDEMCTL_CTL_HTTP_H
 
+#include <stdbool.h>
+
 #include "err.h"
 
 typedef struct ctl_http_auth {
 	const char *username; /* NULL: no authentication */
 	const char *password;
-	const char *cacert; /* for https REST APIs, NULL: the system's CAs */
+	const char *cacert;           /* for https REST APIs, NULL: the system's CAs */
+	const char *certfile;         /* client certificate (PEM), NULL: none */
+	const char *keyfile;          /* its private key */
+	const char *keyfile_password; /* NULL: the key is not encrypted */
+	bool insecure; /* https without verifying the server (--insecure, ctl.insecure) */
 } ctl_http_auth;
 
 typedef struct ctl_http_answer {

@@ -1,4 +1,6 @@
 /* The commands that only read the cluster: list, history, show-config, haproxy-config, version. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +382,7 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 		hm[n].name = ms[i]->name;
 		hm[n].pg_addr = pg;
 		hm[n].rest_addr = rest;
+		hm[n].rest_tls = strncmp(ms[i]->api_url, "https://", 8) == 0;
 		n++;
 	}
 	haproxy_config_input in;
@@ -394,8 +397,14 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 		in.maxconn = o->maxconn;
 	if (o->no_fallback)
 		in.ro_fallback_primary = false;
+	/* HAProxy reads the CA file from its own working directory: the absolute path. */
+	char *ca = c->rest_cacert ? realpath(c->rest_cacert, NULL) : NULL;
+	in.check_verify_none = c->rest_insecure;
+	in.check_ca_file = c->rest_insecure ? NULL : ca;
 	char *err = NULL;
-	char *text = n ? haproxy_config_render(&in, &err) : NULL;
+	if (c->rest_cacert && !ca)
+		err = xasprintf("the CA file %s: %s", c->rest_cacert, strerror(errno));
+	char *text = n && !err ? haproxy_config_render(&in, &err) : NULL;
 	if (text) {
 		ctl_printf(stdout, "%s", text);
 	} else {
@@ -406,6 +415,7 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 	}
 	free(text);
 	free(err);
+	free(ca);
 	for (size_t i = 0; i < nowned; i++)
 		free(owned[i]);
 	free(owned);

@@ -56,6 +56,40 @@ static bool haproxy_addr_ok(const char *s, bool listen)
 	return true;
 }
 
+/* A path HAProxy reads as one word: absolute, no spaces, quotes, '#' or control bytes. */
+static bool haproxy_path_ok(const char *s)
+{
+	if (!s || s[0] != '/' || strlen(s) > 4096)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '#' || *p == '"' || *p == '\'' || *p == '\\')
+			return false;
+	return true;
+}
+
+/* The checks of https REST APIs: a CA to verify them with, or an explicit verify none. */
+static int validate_tls(const haproxy_config_input *in, char **err)
+{
+	if (in->check_ca_file && !haproxy_path_ok(in->check_ca_file)) {
+		err_set(err,
+		        "check_ca_file: '%s' is not an absolute path without spaces, quotes or '#'",
+		        in->check_ca_file);
+		return -1;
+	}
+	if (in->check_ca_file || in->check_verify_none)
+		return 0;
+	for (size_t i = 0; i < in->n_members; i++)
+		if (in->members[i].rest_tls) {
+			err_set(err,
+			        "members[%zu] (%s): its REST API is https, and there is no CA to "
+			        "check its certificate with (tandemctl: --cacert FILE, ctl.cacert "
+			        "or restapi.cafile; or --insecure for 'verify none')",
+			        i, in->members[i].name ? in->members[i].name : "");
+			return -1;
+		}
+	return 0;
+}
+
 /* The members: valid names, none twice, valid addresses. */
 static int validate_members(const haproxy_config_input *in, char **err)
 {
@@ -178,14 +212,14 @@ int haproxy_config_validate(const haproxy_config_input *in, char **err)
 		return -1;
 	}
 	if (validate_members(in, err) < 0 || validate_listen(in, err) < 0 ||
-	    validate_timing(in, err) < 0)
+	    validate_timing(in, err) < 0 || validate_tls(in, err) < 0)
 		return -1;
 	return 0;
 }
 
 /* One server line: traffic to PostgreSQL, checks to the REST API (its port, and its address when
  * it differs). */
-static void haproxy_server(strbuf *sb, const haproxy_member *m)
+static void haproxy_server(strbuf *sb, const haproxy_config_input *in, const haproxy_member *m)
 {
 	char *pg_host = addr_host_text(m->pg_addr, "");
 	char *rest_host = addr_host_text(m->rest_addr, "");
@@ -193,6 +227,10 @@ static void haproxy_server(strbuf *sb, const haproxy_member *m)
 	sb_printf(sb, "\tserver %s %s check port %s", m->name, m->pg_addr, rest_port);
 	if (strcmp(pg_host, rest_host) != 0)
 		sb_printf(sb, " addr %s", rest_host);
+	if (m->rest_tls && in->check_ca_file)
+		sb_printf(sb, " check-ssl verify required ca-file %s", in->check_ca_file);
+	else if (m->rest_tls)
+		sb_puts(sb, " check-ssl verify none");
 	sb_puts(sb, "\n");
 	free(pg_host);
 	free(rest_host);
@@ -242,6 +280,10 @@ static void render_header(strbuf *sb, const haproxy_config_input *in)
 	    t->inter_ms + (t->fall > 1 ? (t->fall - 1) * t->fastinter_ms : 0), t->rise,
 	    t->downinter_ms + (t->rise > 1 ? (t->rise - 1) * t->fastinter_ms : 0), t->inter_ms,
 	    t->downinter_ms);
+	if (in->check_verify_none)
+		sb_puts(sb,
+		        "#\n# check-ssl verify none: the members' REST API certificates are NOT "
+		        "verified\n# (tandemctl haproxy-config --insecure).\n");
 }
 
 /* The global and defaults sections, and the stats page. */
@@ -294,7 +336,7 @@ static void render_rw(strbuf *sb, const haproxy_config_input *in, const char *de
 	haproxy_check_block(sb, "/primary");
 	sb_puts(sb, default_server);
 	for (size_t i = 0; i < in->n_members; i++)
-		haproxy_server(sb, &in->members[i]);
+		haproxy_server(sb, in, &in->members[i]);
 }
 
 /* The read-only frontend and its backend (with the primary as a backup, if asked). */
@@ -312,7 +354,7 @@ static void render_ro(strbuf *sb, const haproxy_config_input *in, const char *de
 	haproxy_check_block(sb, "/replica");
 	sb_puts(sb, default_server);
 	for (size_t i = 0; i < in->n_members; i++)
-		haproxy_server(sb, &in->members[i]);
+		haproxy_server(sb, in, &in->members[i]);
 	if (in->ro_fallback_primary) {
 		/* Backups that follow the read-write backend's checks ("track"): each member again,
 		 * up only while it is the primary. */

@@ -12,6 +12,7 @@ typedef struct haproxy_member {
 	const char *name;      /* a HAProxy identifier: letters, digits, '-', '_', '.' */
 	const char *pg_addr;   /* PostgreSQL, host:port or [v6]:port */
 	const char *rest_addr; /* tandemd's REST API, host:port or [v6]:port */
+	bool rest_tls;         /* the REST API speaks https: checks with check-ssl */
 } haproxy_member;
 
 /* Health-check timings and proxy timeouts, in milliseconds (fall/rise are counts). */
@@ -38,6 +39,10 @@ typedef struct haproxy_config_input {
 	unsigned maxconn;         /* per server, and the global limit derived from it */
 	bool ro_fallback_primary; /* the read-only port also lists every member as a backup
 	                           * checked on /primary */
+	/* Members with rest_tls: their certificates are verified against this CA file (an
+	 * absolute path), or not at all with check_verify_none; one of the two is needed. */
+	const char *check_ca_file;
+	bool check_verify_none;
 } haproxy_config_input;
 
 /* The tight defaults (see the comment haproxy_config_render writes into the file). */

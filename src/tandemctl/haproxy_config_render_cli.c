@@ -1,7 +1,9 @@
 /* Test helper: prints haproxy_config_render's output for the cluster given on the command line.
  *
  *   haproxy_config_render_cli [--scope S] --rw ADDR --ro ADDR [--stats ADDR] [--maxconn N]
- *                             [--no-fallback] NAME,PG_ADDR,REST_ADDR...
+ *                             [--no-fallback] [--ca-file FILE] [--verify-none]
+ *                             NAME,PG_ADDR,REST_ADDR...
+ * (REST_ADDR written https://host:port: the member's checks go over TLS)
  *
  * Exits 0 with the configuration on stdout, 2 with the error on stderr. */
 #include <stdio.h>
@@ -14,7 +16,8 @@
 static int haproxy_cli_usage(void)
 {
 	fprintf(stderr, "usage: haproxy_config_render_cli [--scope S] --rw ADDR --ro ADDR "
-	                "[--stats ADDR] [--maxconn N] [--no-fallback] NAME,PG_ADDR,REST_ADDR...\n");
+	                "[--stats ADDR] [--maxconn N] [--no-fallback] [--ca-file FILE] "
+	                "[--verify-none] NAME,PG_ADDR,[https://]REST_ADDR...\n");
 	return 2;
 }
 
@@ -42,6 +45,10 @@ int main(int argc, char **argv)
 			in.maxconn = (unsigned)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(a, "--no-fallback") == 0) {
 			in.ro_fallback_primary = false;
+		} else if (strcmp(a, "--ca-file") == 0 && has_value) {
+			in.check_ca_file = argv[++i];
+		} else if (strcmp(a, "--verify-none") == 0) {
+			in.check_verify_none = true;
 		} else if (a[0] == '-') {
 			rc = haproxy_cli_usage();
 			goto out;
@@ -61,6 +68,11 @@ int main(int argc, char **argv)
 			members[n].name = c;
 			members[n].pg_addr = p1 + 1;
 			members[n].rest_addr = p2 + 1;
+			/* REST_ADDR written https://host:port: checks over TLS */
+			if (strncmp(p2 + 1, "https://", 8) == 0) {
+				members[n].rest_addr = p2 + 9;
+				members[n].rest_tls = true;
+			}
 			n++;
 		}
 	}

@@ -99,13 +99,19 @@ static void print_help(FILE *out)
 	    out,
 	    "\nConnection (options may come before or after the command):\n"
 	    "  -c, --config FILE      a tandemd or Patroni YAML file: scope, namespace, etcd3.*,\n"
-	    "                         restapi.authentication.* are used   [TANDEMCTL_CONFIG]\n"
+	    "                         restapi.authentication.*, ctl.* and restapi's TLS files\n"
+	    "                         are used                             [TANDEMCTL_CONFIG]\n"
 	    "      --etcd HOSTS       etcd endpoints, HOST:PORT or URL, comma-separated; over the\n"
 	    "                         file's etcd3 settings                [TANDEMCTL_ETCD]\n"
 	    "      --scope NAME       the cluster's name; over the file's  [TANDEMCTL_SCOPE]\n"
 	    "      --namespace PATH   where the clusters live (default /service/)\n"
 	    "                                                              [TANDEMCTL_NAMESPACE]\n"
 	    "      --timeout SECONDS  deadline of every etcd read and REST call (default 30)\n"
+	    "      --cacert FILE      CA the members' https REST APIs must chain to; over the\n"
+	    "                         file's ctl.cacert and restapi.cafile (default: the\n"
+	    "                         system's CAs). haproxy-config: the checks' ca-file\n"
+	    "      --insecure         do not verify the members' REST API certificates (a\n"
+	    "                         warning each time); haproxy-config: checks 'verify none'\n"
 	    "\nOptions:\n"
 	    "      --json             machine-readable output (JSON on stdout)\n"
 	    "      --force            do not ask for confirmation (failover, switchover, restart,\n"
@@ -183,6 +189,8 @@ enum {
 	LONG_SET,
 	LONG_PG,
 	LONG_APPLY,
+	LONG_CACERT,
+	LONG_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -191,6 +199,8 @@ static const struct option long_options[] = {
     {"scope", required_argument, NULL, LONG_SCOPE},
     {"namespace", required_argument, NULL, LONG_NAMESPACE},
     {"timeout", required_argument, NULL, LONG_TIMEOUT},
+    {"cacert", required_argument, NULL, LONG_CACERT},
+    {"insecure", no_argument, NULL, LONG_INSECURE},
     {"json", no_argument, NULL, LONG_JSON},
     {"force", no_argument, NULL, LONG_FORCE},
     {"candidate", required_argument, NULL, LONG_CANDIDATE},
@@ -320,6 +330,12 @@ static bool take_conn_option(int c, const char *arg, ctl_opts *o, int *rc)
 		return true;
 	case LONG_TIMEOUT:
 		*rc = parse_timeout(arg, &o->timeout_ms);
+		return true;
+	case LONG_CACERT:
+		o->conn.cacert = arg;
+		return true;
+	case LONG_INSECURE:
+		o->conn.insecure = true;
 		return true;
 	default:
 		return false;

@@ -131,9 +131,13 @@ static void reload(daemon_ *d)
 		return;
 	}
 	tandemd_settings *cur = d->s;
-	/* The REST API keeps listening where it does: the rule is checked for that address. */
+	/* The REST API keeps listening where it does, with the TLS it has (neither is reloadable):
+	 * the rule is checked for those. */
 	tandemd_settings probe = next;
 	probe.restapi_listen = cur->restapi_listen;
+	probe.restapi_certfile = cur->restapi_certfile;
+	probe.restapi_cafile = cur->restapi_cafile;
+	probe.restapi_verify_client = cur->restapi_verify_client;
 	if (check_exposure(&probe, &err) < 0) {
 		log_error("SIGHUP: keeping the current configuration: %s", err);
 		free(err);

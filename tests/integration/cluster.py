@@ -28,6 +28,7 @@ import os
 import pathlib
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import urllib.request
@@ -105,15 +106,23 @@ class LogSource:
 
 
 class Etcd:
-    def __init__(self, base):
+    def __init__(self, base, tls=None):
+        """`tls`: (ca, cert, key) files: https, and clients need a certificate of that CA."""
         self.base = pathlib.Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.peer = f"http://127.0.0.1:{free_port()}"
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
         self.log_path = self.base / "etcd.log"
         self.proc = None
+        self.tls_args, self.context = [], None
+        if tls:
+            ca, cert, key = map(str, tls)
+            self.tls_args = ["--cert-file", cert, "--key-file", key, "--client-cert-auth",
+                             "--trusted-ca-file", ca]
+            self.context = ssl.create_default_context(cafile=ca)
+            self.context.load_cert_chain(cert, key)
 
     def start(self):
         with open(self.log_path, "ab") as log:
@@ -121,7 +130,7 @@ class Etcd:
                 [ETCD, "--name", "it", "--data-dir", str(self.base / "data"),
                  "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
                  "--listen-peer-urls", self.peer, "--initial-advertise-peer-urls", self.peer,
-                 "--initial-cluster", f"it={self.peer}"],
+                 "--initial-cluster", f"it={self.peer}", *self.tls_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self.ready, 30, "etcd to answer", interval=0.05)
 
@@ -141,7 +150,7 @@ class Etcd:
             body["range_end"] = base64.b64encode(bytes(end)).decode()
         req = urllib.request.Request(self.endpoint + "/v3/kv/range", method="POST",
                                      data=json.dumps(body).encode())
-        with urllib.request.urlopen(req, timeout=2) as r:
+        with urllib.request.urlopen(req, timeout=2, context=self.context) as r:
             kvs = json.loads(r.read()).get("kvs", [])
         return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode()
                 for kv in kvs}
@@ -155,7 +164,7 @@ class Etcd:
                 "value": base64.b64encode(value.encode()).decode()}
         req = urllib.request.Request(self.endpoint + "/v3/kv/put", method="POST",
                                      data=json.dumps(body).encode())
-        with urllib.request.urlopen(req, timeout=2) as r:
+        with urllib.request.urlopen(req, timeout=2, context=self.context) as r:
             r.read()
 
     def stop(self, sig=signal.SIGKILL):
@@ -327,9 +336,17 @@ tags:
 
     # -- looking at it
 
+    def rest_connection(self, timeout=2.0):
+        """An HTTP connection to the REST API (https with the cluster's rest_context)."""
+        ctx = self.cluster.rest_context
+        if ctx:
+            return http.client.HTTPSConnection("127.0.0.1", self.rest_port, timeout=timeout,
+                                               context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=timeout)
+
     def patroni(self, timeout=2.0):
         """GET /patroni as a dict, or None when the REST API does not answer 200."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=timeout)
+        conn = self.rest_connection(timeout)
         try:
             conn.request("GET", "/patroni")
             r = conn.getresponse()
@@ -341,7 +358,7 @@ tags:
             conn.close()
 
     def health(self, path, timeout=2.0):
-        conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=timeout)
+        conn = self.rest_connection(timeout)
         try:
             conn.request("GET", path)
             r = conn.getresponse()
@@ -462,7 +479,13 @@ def serve(c, timeout=T_BOOT):
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
-                 passwords=None):
+                 passwords=None, etcd_tls=None):
+        """`etcd_tls`: (ca, cert, key) for an etcd over https with client certificates. With
+        TLS on the REST API, set `rest_context` (an ssl.SSLContext the harness reads /patroni
+        with) and `ctl_config` (the file tandemctl is given with -c, instead of --etcd).
+        `standby`: bootstrap.dcs.standby_cluster ({"host": ..., "port": ...}), a cluster born a
+        standby cluster; it copies the other cluster's roles, so give `passwords` (superuser,
+        replication) of that cluster."""
         self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -473,13 +496,13 @@ class Cluster:
         self.dcs_extra = dict(dcs_extra or {})
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
-        # A standby cluster copies another cluster's roles: it takes that cluster's passwords.
         if passwords:
             self.superuser_password, self.replication_password = passwords
         self.name_prefix = name_prefix
-        # bootstrap.dcs.standby_cluster ({"host": ..., "port": ...}): born a standby cluster.
         self.standby = dict(standby or {})
-        self.etcd = Etcd(self.base / "etcd")
+        self.etcd = Etcd(self.base / "etcd", etcd_tls)
+        self.rest_context = None
+        self.ctl_config = None
         self.members = [Member(self, i + 1) for i in range(n)]
         self.haproxy = None
         self.row_seq = 0
@@ -582,9 +605,14 @@ class Cluster:
     def member(self, name):
         return next(m for m in self.members if m.name == name)
 
-    def tandemctl(self, *args, timeout=60):
+    def tandemctl(self, *args, timeout=60, config=None):
+        """tandemctl with --etcd and --scope; or, with a configuration (`config`, else
+        ctl_config), run as the postgres user whose keys it names."""
+        config = config or self.ctl_config
+        where = ["-c", str(config)] if config else ["--etcd", self.etcd.host, "--scope", self.scope]
+        user = dict(user="postgres", group="postgres", extra_groups=[]) if config else {}
         return subprocess.run(
-            [str(TANDEMCTL), "--etcd", self.etcd.host, "--scope", self.scope, *map(str, args)],
+            [str(TANDEMCTL), *where, *map(str, args)], **user,
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout * SLOW)
 
     def patronictl(self, *args, timeout=60):

@@ -5,9 +5,9 @@
 #include "haproxy_config.h"
 
 static const haproxy_member three[] = {
-    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008"},
-    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009"},
-    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010"},
+    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008", false},
+    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009", false},
+    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010", false},
 };
 
 static void base_input(haproxy_config_input *in)
@@ -156,7 +156,7 @@ static void test_no_fallback_stats_and_knobs(void **state)
 static void test_rest_on_other_host_uses_addr(void **state)
 {
 	(void)state;
-	static const haproxy_member m[] = {{"a", "db1:5432", "10.9.9.9:8008"}};
+	static const haproxy_member m[] = {{"a", "db1:5432", "10.9.9.9:8008", false}};
 	haproxy_config_input in;
 	base_input(&in);
 	in.members = m;
@@ -202,7 +202,7 @@ static void test_bad_names(void **state)
 	in.scope = NULL;
 	check_fails(&in, "scope:");
 	base_input(&in);
-	haproxy_member m[2] = {{"ok", "h:1", "h:2"}, {"b@d", "h:1", "h:2"}};
+	haproxy_member m[2] = {{"ok", "h:1", "h:2", false}, {"b@d", "h:1", "h:2", false}};
 	in.members = m;
 	in.n_members = 2;
 	check_fails(&in, "members[1].name");
@@ -217,7 +217,7 @@ static void test_bad_addresses(void **state)
 	(void)state;
 	haproxy_config_input in;
 	base_input(&in);
-	haproxy_member m[1] = {{"a", "h:1", "h:2"}};
+	haproxy_member m[1] = {{"a", "h:1", "h:2", false}};
 	in.members = m;
 	in.n_members = 1;
 	const char *bad[] = {"",           "host",     "host:",   ":5432",     "host:0",
@@ -277,6 +277,39 @@ static void test_bad_knobs(void **state)
 	free(err);
 }
 
+/* A member whose REST API is https is checked with check-ssl, verified against the CA file; with
+ * no CA file, only an explicit verify none renders; a bad CA path is refused. */
+static void test_tls_checks(void **state)
+{
+	(void)state;
+	haproxy_member m[2] = {{"a", "10.0.0.1:5432", "10.0.0.1:8008", true},
+	                       {"b", "10.0.0.2:5432", "10.0.0.2:8008", false}};
+	haproxy_config_input in;
+	base_input(&in);
+	in.members = m;
+	in.n_members = 2;
+	check_fails(&in, "members[0] (a): its REST API is https");
+	in.check_ca_file = "/etc/tandem/ca.crt";
+	char *text = render_ok(&in);
+	assert_contains(text, "\tserver a 10.0.0.1:5432 check port 8008 check-ssl verify required "
+	                      "ca-file /etc/tandem/ca.crt\n");
+	assert_contains(text, "\tserver b 10.0.0.2:5432 check port 8008\n");
+	assert_null(strstr(text, "verify none"));
+	free(text);
+	in.check_ca_file = NULL;
+	in.check_verify_none = true;
+	text = render_ok(&in);
+	assert_contains(text, "\tserver a 10.0.0.1:5432 check port 8008 check-ssl verify none\n");
+	assert_contains(text, "are NOT verified");
+	free(text);
+	in.check_ca_file = "ca.crt";
+	check_fails(&in, "check_ca_file");
+	in.check_ca_file = "/etc/my ca.crt";
+	check_fails(&in, "check_ca_file");
+	in.check_ca_file = "/etc/ca#1";
+	check_fails(&in, "check_ca_file");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +320,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_bad_addresses),
 	    cmocka_unit_test(test_bad_knobs),
+	    cmocka_unit_test(test_tls_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,40 @@ static void test_exposure_rule(void **state)
 	}
 }
 
+/* Client certificates (restapi.verify_client optional or required, over TLS with a CA) guard the
+ * changing endpoints as a password does. */
+static void test_exposure_client_certificates(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *verify;
+		bool tls;
+		rest_exposure want;
+	} rows[] = {
+	    {"optional", true, REST_EXPOSURE_AUTHENTICATED},
+	    {"required", true, REST_EXPOSURE_AUTHENTICATED},
+	    {"none", true, REST_EXPOSURE_REFUSED},
+	    {NULL, true, REST_EXPOSURE_REFUSED},
+	    {"required", false, REST_EXPOSURE_REFUSED},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		tandemd_settings s;
+		memset(&s, 0, sizeof s);
+		s.restapi_listen = "10.0.0.5:8008";
+		s.restapi_verify_client = (char *)(uintptr_t)rows[i].verify;
+		if (rows[i].tls) {
+			s.restapi_certfile = "/r.crt";
+			s.restapi_keyfile = "/r.key";
+			s.restapi_cafile = "/ca.crt";
+		}
+		char *err = NULL;
+		assert_int_equal(rest_exposure_check(&s, &err), rows[i].want);
+		if (rows[i].want == REST_EXPOSURE_REFUSED)
+			assert_contains(err, "restapi.verify_client");
+		free(err);
+	}
+}
+
 static void test_allowlist(void **state)
 {
 	(void)state;
@@ -253,6 +287,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_exposure_rule),
+	    cmocka_unit_test(test_exposure_client_certificates),
 	    cmocka_unit_test(test_allowlist),
 	    cmocka_unit_test(test_allowlist_include_members),
 	    cmocka_unit_test(test_throttle_blocks_after_five_failures),

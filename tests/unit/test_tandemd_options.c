@@ -300,8 +300,10 @@ static void test_unsupported_keys(void **state)
 	            "'bootstrap.users' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  post_bootstrap: /usr/local/bin/setup.sh\n", 2,
 	            "'bootstrap.post_bootstrap' is not supported by tandem (yet)");
-	extra_fails("restapi:\n  certfile: /etc/ssl/rest.pem\n", 2,
-	            "'restapi.certfile' is not supported by tandem (yet)");
+	extra_fails("restapi:\n  ciphers: HIGH\n", 2,
+	            "'restapi.ciphers' is not supported by tandem (yet)");
+	extra_fails("restapi:\n  https_extra_headers: {}\n", 2,
+	            "'restapi.https_extra_headers' is not supported by tandem (yet)");
 	extra_fails("bootstrap:\n  dcs:\n    standby_cluster:\n      archive_cleanup_command: x\n",
 	            4, "not supported by tandem");
 }
@@ -381,6 +383,92 @@ static void test_standby_cluster(void **state)
 	                     "port is not a port");
 	extra_fails_settings("bootstrap:\n  dcs:\n    standby_cluster:\n      host: 'a1;rm'\n",
 	                     "host is not a list");
+}
+
+/* TLS of the REST API (Patroni's keys): what goes together, verify_client's values, the ctl
+ * section and its fallback to restapi's files. */
+static void test_restapi_tls(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "restapi:\n  certfile: /etc/tandem/rest.crt\n  keyfile: /etc/tandem/rest.key\n"
+	             "  cafile: /etc/tandem/ca.crt\n  verify_client: optional\n");
+	assert_string_equal(s.restapi_certfile, "/etc/tandem/rest.crt");
+	assert_string_equal(s.restapi_keyfile, "/etc/tandem/rest.key");
+	assert_int_equal(tandemd_verify_client(&s), TANDEMD_VERIFY_OPTIONAL);
+	tandem_rest_client c = tandemd_rest_client(&s);
+	assert_string_equal(c.cacert, "/etc/tandem/ca.crt");
+	assert_string_equal(c.certfile, "/etc/tandem/rest.crt");
+	assert_string_equal(c.keyfile, "/etc/tandem/rest.key");
+	assert_false(c.insecure);
+	tandemd_settings_free(&s);
+
+	extra_ok(&s, "restapi:\n  certfile: /r.crt\n  keyfile: /r.key\n  cafile: /ca\n"
+	             "  keyfile_password: rest-pw\n  verify_client: required\n"
+	             "ctl:\n  cacert: /ctl-ca\n  certfile: /c.crt\n  keyfile: /c.key\n"
+	             "  keyfile_password: ctl-pw\n  insecure: true\n");
+	assert_int_equal(tandemd_verify_client(&s), TANDEMD_VERIFY_REQUIRED);
+	c = tandemd_rest_client(&s);
+	assert_string_equal(c.cacert, "/ctl-ca");
+	assert_string_equal(c.certfile, "/c.crt");
+	assert_string_equal(c.keyfile, "/c.key");
+	assert_string_equal(c.keyfile_password, "ctl-pw");
+	assert_true(c.insecure);
+	char *dump = tandemd_settings_dump(&s);
+	assert_null(strstr(dump, "rest-pw"));
+	assert_null(strstr(dump, "ctl-pw"));
+	free(dump);
+	tandemd_settings_free(&s);
+	/* without ctl's pair, restapi's key and its password */
+	extra_ok(&s, "restapi:\n  certfile: /r.crt\n  keyfile: /r.key\n  keyfile_password: pw\n");
+	c = tandemd_rest_client(&s);
+	assert_string_equal(c.keyfile, "/r.key");
+	assert_string_equal(c.keyfile_password, "pw");
+	tandemd_settings_free(&s);
+	load_fails(ARGV("--restapi.keyfile_password", "pw"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.keyfile_password is set without the key file", NULL);
+	load_fails(ARGV("--ctl.keyfile_password", "pw"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "ctl.keyfile_password is set without the key file", NULL);
+
+	extra_ok(&s, "");
+	assert_null(s.restapi_certfile);
+	assert_int_equal(tandemd_verify_client(&s), TANDEMD_VERIFY_NONE);
+	c = tandemd_rest_client(&s);
+	assert_null(c.cacert);
+	assert_null(c.certfile);
+	tandemd_settings_free(&s);
+
+	load_fails(ARGV("--restapi.certfile", "/r.crt"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.certfile and restapi.keyfile go together", NULL);
+	load_fails(ARGV("--restapi.keyfile", "/r.key"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.certfile and restapi.keyfile go together", NULL);
+	extra_fails("restapi:\n  verify_client: sometimes\n", 2,
+	            "'sometimes' is not one of none, optional, required");
+	load_fails(ARGV("--restapi.verify_client", "required", "--restapi.cafile", "/ca"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.verify_client: required needs TLS", NULL);
+	load_fails(ARGV("--restapi.verify_client", "optional", "--restapi.certfile", "/c",
+	                "--restapi.keyfile", "/k"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "restapi.verify_client: optional needs restapi.cafile", NULL);
+	load_fails(ARGV("--ctl.certfile", "/c"),
+	           ENV(DATA_DIR_ENV, "TANDEMD_SCOPE=a", "TANDEMD_NAME=b", "TANDEMD_ETCD3_HOST=h:1"),
+	           "ctl.certfile and ctl.keyfile go together", NULL);
+	extra_fails("ctl:\n  cacert_file: /x\n", 2, "ctl.cacert_file");
+	/* Patroni's variables */
+	load_ok(&s, NOARGS,
+	        ENV(DATA_DIR_ENV, "PATRONI_SCOPE=a", "PATRONI_NAME=b", "PATRONI_ETCD3_HOST=h:1",
+	            "PATRONI_RESTAPI_CERTFILE=/e.crt", "PATRONI_RESTAPI_KEYFILE=/e.key",
+	            "PATRONI_RESTAPI_CAFILE=/e.ca", "PATRONI_RESTAPI_VERIFY_CLIENT=required",
+	            "PATRONI_CTL_CACERT=/ctl.ca"));
+	assert_string_equal(s.restapi_certfile, "/e.crt");
+	assert_int_equal(tandemd_verify_client(&s), TANDEMD_VERIFY_REQUIRED);
+	assert_string_equal(s.ctl_cacert, "/ctl.ca");
+	tandemd_settings_free(&s);
 }
 
 /* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
@@ -671,13 +759,21 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_patroni_yml_loads), cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_unsupported_keys),  cmocka_unit_test(test_unknown_keys),
-	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
-	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
-	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
-	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
-	    cmocka_unit_test(test_restapi_access),    cmocka_unit_test(test_backup),
+	    cmocka_unit_test(test_patroni_yml_loads),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_unsupported_keys),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_timing),
+	    cmocka_unit_test(test_required),
+	    cmocka_unit_test(test_environment),
+	    cmocka_unit_test(test_secrets_masked),
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_etcd_endpoints),
+	    cmocka_unit_test(test_restapi_access),
+	    cmocka_unit_test(test_restapi_tls),
+	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_standby_cluster),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);

@@ -135,9 +135,10 @@ static void derive_addresses(agent *a)
 	a->conn_url =
 	    url_of("postgres", s->pg_connect_address ? s->pg_connect_address : s->pg_listen, "5432",
 	           "postgres");
-	a->api_url = url_of(
-	    "http", s->restapi_connect_address ? s->restapi_connect_address : s->restapi_listen,
-	    "8008", "patroni");
+	a->api_url =
+	    url_of(s->restapi_certfile ? "https" : "http",
+	           s->restapi_connect_address ? s->restapi_connect_address : s->restapi_listen,
+	           "8008", "patroni");
 }
 
 /* The agent's own connection to its PostgreSQL: over the Unix socket, as the superuser. */

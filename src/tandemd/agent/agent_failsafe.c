@@ -265,8 +265,10 @@ void agent_failsafe_round(agent *a)
 		timeout = a->hc.loop_wait_ms;
 	r->sent_ms = clock_mono_ms();
 	a->failsafe->round = r;
-	r->call = http_fanout_post(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
-	                           userpwd, with_auth, timeout, on_round, r);
+	tandem_rest_client rc = tandemd_rest_client(a->s);
+	http_fanout_tls tls = {rc.cacert, rc.certfile, rc.keyfile, rc.keyfile_password};
+	r->call = http_fanout_post_tls(a->loop, (const char *const *)urls, r->n, text ? text : "{}",
+	                               userpwd, with_auth, &tls, timeout, on_round, r);
 	for (size_t i = 0; i < r->n; i++)
 		free(urls[i]);
 	free(urls);

@@ -17,6 +17,7 @@
 #include "rest_guard.h"
 #include "rest_render.h"
 #include "rest_request.h"
+#include "rest_tls.h"
 #include "strbuf.h"
 
 enum {
@@ -40,6 +41,7 @@ struct rest_server {
 	config_write *writes; /* PATCH/PUT /config waiting for the agent's answer */
 	cidr_list allow;      /* restapi.allowlist */
 	rest_throttle throttle;
+	rest_tls tls; /* restapi.certfile, keyfile, cafile, verify_client */
 };
 
 static const char json_ctype[] = "application/json";
@@ -452,13 +454,20 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 
 /* ---- dispatch ---- */
 
-/* The throttle, then authentication: true when the change may go on; otherwise the request is
- * answered (429 or 401) and audited. */
+/* The client certificate (restapi.verify_client), the throttle, then authentication: true when the
+ * change may go on; otherwise the request is answered (429 or 401) and audited. */
 static bool admit_change(rest_server *r, http_req *req)
 {
 	static const char *const challenge[] = {"WWW-Authenticate",
 	                                        "Basic realm=\"tandem\", charset=\"UTF-8\"", NULL};
 	const struct sockaddr *peer = http_req_peer(req);
+	if (r->tls.client_verified && !http_req_client_verified(req)) {
+		audit(req, NULL, 403,
+		      "no client certificate that verifies against restapi.cafile "
+		      "(restapi.verify_client)");
+		http_respond_error(req, 403, "a valid client certificate is required", NULL);
+		return false;
+	}
 	if (!r->s->restapi_username || !*r->s->restapi_username)
 		return true;
 	uint64_t now = clock_mono_ms();
@@ -568,10 +577,16 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	r->a = a;
 	r->s = s;
 	r->fd = fd;
+	if (rest_tls_load(s, &r->tls, err) < 0) {
+		close(fd);
+		free(r);
+		return NULL;
+	}
 	for (size_t i = 0; i < s->restapi_allowlist.n; i++)
 		if (cidr_list_add(&r->allow, s->restapi_allowlist.v[i], err) < 0) {
 			err_prefix(err, "restapi.allowlist");
 			cidr_list_free(&r->allow);
+			rest_tls_free(&r->tls);
 			close(fd);
 			free(r);
 			return NULL;
@@ -584,6 +599,11 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	    .idle_timeout_s = REST_IDLE_TIMEOUT_S,
 	    .max_connections = REST_MAX_CONNECTIONS,
 	    .max_connections_per_peer = REST_MAX_PER_PEER,
+	    .tls_cert_pem = r->tls.cert_pem,
+	    .tls_key_pem = r->tls.key_pem,
+	    .tls_key_password = s->restapi_keyfile_password,
+	    .tls_trust_pem = r->tls.trust_pem,
+	    .tls_require_client = r->tls.require_client,
 	    .on_request = on_request,
 	    .ud = r,
 	};
@@ -591,10 +611,16 @@ rest_server *rest_new(uv_loop_t *loop, agent *a, const tandemd_settings *s, char
 	if (!r->http) {
 		err_prefix(err, "REST API on %s", s->restapi_listen);
 		cidr_list_free(&r->allow);
+		rest_tls_free(&r->tls);
 		close(fd);
 		free(r);
 		return NULL;
 	}
+	if (r->tls.cert_pem)
+		log_info("REST API on %s: https, client certificates %s", s->restapi_listen,
+		         r->tls.require_client    ? "required"
+		         : r->tls.client_verified ? "required by the changing endpoints"
+		                                  : "not asked for");
 	return r;
 }
 
@@ -612,5 +638,6 @@ void rest_free(rest_server *r)
 	httpd_free(r->http);
 	close(r->fd);
 	cidr_list_free(&r->allow);
+	rest_tls_free(&r->tls);
 	free(r);
 }

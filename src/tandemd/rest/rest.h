@@ -23,6 +23,11 @@
  * accepted or refused change is logged once as an "audit:" line. One peer holds at most 32
  * connections, and a connection idle for 10 s is closed.
  *
+ * TLS (rest_tls.h): with restapi.certfile the server speaks https only. restapi.verify_client
+ * optional answers 403 on the changing endpoints (before the throttle and authentication) to a
+ * client without a certificate that verifies against restapi.cafile; required makes the TLS
+ * handshake fail without one (httpd.h, tls_require_client).
+ *
  * Query strings: decoded with rest_query_parse(). NOTE: httpd.h gives no access to the query
  * string yet (libmicrohttpd strips it from the path), so health checks currently see no query
  * parameters (?lag=, ?tag_...=) until httpd grows http_req_query(). */

@@ -32,6 +32,10 @@ rest_exposure rest_exposure_check(const tandemd_settings *s, char **err)
 {
 	if (s->restapi_username && *s->restapi_username)
 		return REST_EXPOSURE_AUTHENTICATED;
+	/* restapi.verify_client optional or required: a change needs a certificate of the CA. */
+	if (s->restapi_certfile && s->restapi_cafile &&
+	    tandemd_verify_client(s) != TANDEMD_VERIFY_NONE)
+		return REST_EXPOSURE_AUTHENTICATED;
 	if (rest_listen_is_loopback(s->restapi_listen))
 		return REST_EXPOSURE_LOOPBACK;
 	if (s->restapi_allow_unauthenticated_changes)
@@ -40,8 +44,9 @@ rest_exposure rest_exposure_check(const tandemd_settings *s, char **err)
 	    err,
 	    "restapi.listen %s is reachable beyond loopback and restapi.authentication is not "
 	    "set: anyone who reaches it could switch over, fail over, restart or reconfigure the "
-	    "cluster. Set restapi.authentication.username and .password, listen on loopback, "
-	    "or accept the risk with restapi.allow_unauthenticated_changes: true",
+	    "cluster. Set restapi.authentication.username and .password (or client "
+	    "certificates: restapi.verify_client), listen on loopback, or accept the risk with "
+	    "restapi.allow_unauthenticated_changes: true",
 	    s->restapi_listen ? s->restapi_listen : "(unset)");
 	return REST_EXPOSURE_REFUSED;
 }

@@ -3,8 +3,9 @@
  *
  *  - The exposure rule, checked when tandemd starts and on every reload: the changing endpoints
  *    (POST /switchover, /failover, /restart, /reinitialize, /reload, /failsafe, PATCH and PUT
- *    /config) may be left without authentication only on a REST API that listens on loopback,
- *    or with the operator's explicit restapi.allow_unauthenticated_changes: true.
+ *    /config) may be left without authentication (a password, or client certificates with
+ *    restapi.verify_client) only on a REST API that listens on loopback, or with the
+ *    operator's explicit restapi.allow_unauthenticated_changes: true.
  *  - The allowlist (restapi.allowlist, and with restapi.allowlist_include_members the hosts
  *    of the members' api_url): the peers that may use the changing endpoints, or every
  *    endpoint with restapi.allowlist_all.
