@@ -92,6 +92,8 @@ int ctl_cmd_edit_config(const ctl_opts *o);
 int ctl_cmd_restore_point(const ctl_opts *o);
 /* ctl_restore.c: `tandemctl restore` parses its own command line (all of argv) */
 int ctl_restore_main(int argc, char **argv);
+/* ctl_site.c: promote-cluster, demote-cluster, site-switchover (their own command line) */
+int ctl_site_main(int argc, char **argv);
 
 /* ctl_ops.c, for the planned operations: */
 /* true when the command got no arguments; otherwise false, printed. */

@@ -76,6 +76,12 @@ static const command commands[] = {
      "restore --to TIME|LSN|NAME|latest --new-cluster NAME --data-dir DIR --listen HOST:PORT "
      "[--from-stanza S] [--force] [--print-config]",
      "point-in-time recovery into a new cluster (see tandemctl restore --help)"},
+    {"promote-cluster", NULL, 0, "promote-cluster [--force]",
+     "two sites: make this standby site writable (see tandemctl promote-cluster --help)"},
+    {"demote-cluster", NULL, 0, "demote-cluster --host HOST[,HOST] [--port PORT[,PORT]]",
+     "two sites: make this site a standby cluster of HOSTs"},
+    {"site-switchover", NULL, 0, "site-switchover --from A.yml --to B.yml [--force]",
+     "two sites: the planned switch of the primary site, nothing lost, no pg_rewind"},
     {"demo", NULL, 0, "demo [ARGS...]",
      "run the embedded demonstration (see tandemctl demo --help)"},
 };
@@ -491,7 +497,8 @@ static int run(int argc, char **argv, ctl_opts *o)
 		return usage_error("unknown command '%s'", name);
 	if (!cmd->run)
 		return strcmp(cmd->name, "restore") == 0 ? ctl_restore_main(argc, argv)
-		                                         : demo(argc - optind, argv + optind);
+		       : strcmp(cmd->name, "demo") == 0  ? demo(argc - optind, argv + optind)
+		                                         : ctl_site_main(argc, argv);
 	if (help) {
 		printf("usage: tandemctl [CONNECTION] %s\n  %s\n(see tandemctl --help for the "
 		       "options and exit status)\n",
@@ -511,6 +518,10 @@ int main(int argc, char **argv)
 		return demo(argc - ci, argv + ci);
 	if (ci < argc && strcmp(argv[ci], "restore") == 0)
 		return ctl_restore_main(argc, argv);
+	if (ci < argc &&
+	    (!strcmp(argv[ci], "promote-cluster") || !strcmp(argv[ci], "demote-cluster") ||
+	     !strcmp(argv[ci], "site-switchover")))
+		return ctl_site_main(argc, argv);
 
 	ctl_opts o;
 	memset(&o, 0, sizeof o);

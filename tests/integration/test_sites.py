@@ -8,6 +8,7 @@ timeline without pg_rewind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 
@@ -68,18 +69,35 @@ def never_writable(site):
     assert not [m.name for m in site.members if m.writable()], f"writable in {site.scope}"
 
 
-def test_standby_site_follows_switches_and_switches_back():
+@contextlib.contextmanager
+def two_sites():
+    """Site A (a1, a2) and site B (b1, b2) born a standby cluster of A, each with its own etcd;
+    yields (a, b, A's leader) once B streams; prints every log if the body fails; cleans up."""
     a = C.Cluster(n=2, name_prefix="a", prefix="tandem-it-siteA-")
     b = None
     try:
         a.start()
         a_leader = a.wait_healthy(C.T_BOOT)
         a.ensure_table(a_leader)
-        a.write_row(a_leader, "1")
         b = C.Cluster(n=2, name_prefix="b", prefix="tandem-it-siteB-", standby=standby_source(a),
                       passwords=(a.superuser_password, a.replication_password))
         b.start()
-        b_leader = wait_standby_site(b)
+        wait_standby_site(b)
+        yield a, b, a_leader
+    except BaseException:
+        print(a.logs())
+        if b:
+            print(b.logs())
+        raise
+    finally:
+        problems = a.cleanup() + (b.cleanup() if b else [])
+    assert not problems, "\n\n".join(problems)
+
+
+def test_standby_site_follows_switches_and_switches_back():
+    with two_sites() as (a, b, a_leader):
+        a.write_row(a_leader, "1")
+        b_leader = b.member(b.dcs_leader())
         wait_row_everywhere(b, "1")
         never_writable(b)
         assert "initdb" not in b_leader.log().replace("initdb_", "")
@@ -129,11 +147,109 @@ def test_standby_site_follows_switches_and_switches_back():
             assert "bin/pg_rewind started" not in m.log(), f"{m.name} rewound"
         for v in ("1", "2", "3"):
             assert b.has_row(bl, v)
-    except BaseException:
-        print(a.logs())
-        if b:
-            print(b.logs())
-        raise
-    finally:
-        problems = a.cleanup() + (b.cleanup() if b else [])
-    assert not problems, "\n\n".join(problems)
+
+
+class Writer:
+    """Writes a numbered row every 20 ms to whichever member of either site is writable;
+    records what was acknowledged and when."""
+
+    def __init__(self, sites):
+        import threading
+        self.sites = sites
+        self.acked = []  # (value, monotonic time)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.writable_seen = set()
+
+    def run(self):
+        import time as _t
+        import psycopg
+        n = 0
+        conns = {}
+        while not self.stop.is_set():
+            n += 1
+            value = f"w{n}"
+            for site in self.sites:
+                for m in site.members:
+                    try:
+                        c = conns.get(m.name)
+                        if c is None or c.closed:
+                            c = conns[m.name] = m.connect()
+                        c.execute("INSERT INTO it_rows (v) VALUES (%s)", (value,))
+                        self.acked.append((value, _t.monotonic()))
+                        self.writable_seen.add((site.scope, m.name))
+                        break
+                    except psycopg.Error:
+                        if c is not None:
+                            c.close()
+                        conns.pop(m.name, None)
+                else:
+                    continue
+                break
+            _t.sleep(0.02)
+        for c in conns.values():
+            c.close()
+
+    def gap(self):
+        times = [t for _, t in self.acked]
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+
+def ctl(*args, timeout=120):
+    import subprocess
+    return subprocess.run([str(C.TANDEMCTL), *map(str, args)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout * C.SLOW)
+
+
+def test_site_switchover_and_disaster_promotion():
+    with two_sites() as (a, b, _):
+        a_yml, b_yml = a.members[0].config_path, b.members[0].config_path
+
+        # Not a standby cluster, or a primary site asked to be promoted: refused.
+        r = ctl("-c", a_yml, "promote-cluster", "--force")
+        assert r.returncode == 1 and "not a standby cluster" in r.stderr, r.stderr
+
+        # The planned switch A -> B under writes: nothing acknowledged lost, no rewind.
+        w = Writer([a, b])
+        w.thread.start()
+        wait_until(lambda: len(w.acked) > 20, 30, "writes flowing")
+        r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "is the primary site" in r.stderr
+        wait_until(lambda: any(s == b.scope for s, _ in w.writable_seen), 30, "writes to B")
+        wait_until(lambda: len(w.acked) > 0 and w.acked[-1][1] > 0, 5, "")
+        w.stop.set()
+        w.thread.join(10)
+        bl = b.member(b.dcs_leader())
+        present = {v for (v,) in bl.query("SELECT v FROM it_rows")}
+        lost = [v for v, _ in w.acked if v not in present]
+        assert not lost, f"acknowledged and lost: {lost[:10]}"
+        print(f"site switchover: write gap {w.gap():.2f} s, {len(w.acked)} rows")
+        wait_row_everywhere(a, w.acked[-1][0])
+        never_writable(a)
+        for m in a.members + b.members:
+            assert "bin/pg_rewind started" not in m.log(), f"{m.name} rewound"
+        # Run again: already done.
+        r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
+        assert r.returncode == 0 and "nothing to do" in r.stderr, r.stderr
+
+        # And back, B -> A.
+        r = ctl("site-switchover", "--from", b_yml, "--to", a_yml, "--force")
+        assert r.returncode == 0, r.stdout + r.stderr
+        a.wait_healthy()
+        wait_standby_site(b)
+
+        # Disaster: site A lost entirely; B promoted by one command.
+        al = a.member(a.dcs_leader())
+        last = a.write_row(al)
+        wait_row_everywhere(b, last)
+        for m in a.members:
+            m.kill_node()
+        a.etcd.stop()
+        r = ctl("-c", b_yml, "promote-cluster", "--force")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "replayed up to" in r.stderr and "promoted" in r.stderr
+        b.wait_healthy()
+        bl = b.member(b.dcs_leader())
+        assert b.has_row(bl, last)
+        b.write_row(bl)
