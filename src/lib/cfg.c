@@ -64,9 +64,9 @@ int cfg_parse_duration_ms(const char *s, long long *out)
 
 int cfg_parse_size(const char *s, long long *out)
 {
-	static const unit units[] = {{"k", 1024},     {"K", 1024},      {"KB", 1024},
-	                             {"KiB", 1024},   {"kB", 1024},     {"M", 1048576},
-	                             {"MB", 1048576}, {"MiB", 1048576}, {"G", 1073741824},
+	static const unit units[] = {{"k", 1024},        {"K", 1024},         {"KB", 1024},
+	                             {"KiB", 1024},      {"kB", 1024},        {"M", 1048576},
+	                             {"MB", 1048576},    {"MiB", 1048576},    {"G", 1073741824},
 	                             {"GB", 1073741824}, {"GiB", 1073741824}, {NULL, 0}};
 	return parse_with_units(s, units, 1, out);
 }
@@ -269,7 +269,8 @@ int cfg_set_text(const cfg_option *o, void *settings, const char *value, const c
 		break;
 	case CFG_SIZE:
 		if (!value || cfg_parse_size(value, &num) < 0) {
-			err_set(err, "%s: %s: '%s' is not a size (bytes, or a number with k, M or G)",
+			err_set(err,
+			        "%s: %s: '%s' is not a size (bytes, or a number with k, M or G)",
 			        origin, o->name, value ? value : "");
 			return -1;
 		}
