@@ -302,3 +302,63 @@ char *ctl_candidate_problem(const dcs_view *v, const char *scope, const char *na
 		return xasprintf("%s is tagged nofailover: it may not become the leader", name);
 	return NULL;
 }
+
+typedef struct put_state {
+	bool done;
+	etcd_status status;
+	char *error;
+} put_state;
+
+static void on_put(const etcd_result *r, void *ud)
+{
+	put_state *st = ud;
+	st->done = true;
+	st->status = r->status;
+	if (r->status != ETCD_OK)
+		st->error = xstrdup(r->error ? r->error : "no answer");
+}
+
+int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
+                    char **err)
+{
+	uv_loop_t loop;
+	if (uv_loop_init(&loop) != 0) {
+		err_set(err, "cannot start an event loop");
+		return -1;
+	}
+	etcd_config cfg = {
+	    .endpoints = (const char *const *)c->endpoints,
+	    .nendpoints = c->nendpoints,
+	    .username = c->etcd_username,
+	    .password = c->etcd_password,
+	    .cacert = c->etcd_cacert,
+	    .cert = c->etcd_cert,
+	    .key = c->etcd_key,
+	    .connect_timeout_ms = timeout_ms < 3000 ? timeout_ms : 3000,
+	};
+	etcd *e = etcd_new(&loop, &cfg, err);
+	int rc = -1;
+	if (e) {
+		char *prefix = dcs_prefix(c->namespace_, c->scope);
+		char *full = xasprintf("%s%s", prefix, key);
+		put_state st = {0};
+		if (etcd_put(e, full, value, 0, timeout_ms, on_put, &st)) {
+			while (!st.done)
+				uv_run(&loop, UV_RUN_ONCE);
+			if (st.status == ETCD_OK)
+				rc = 0;
+			else
+				err_set(err, "%s", st.error);
+			free(st.error);
+		} else {
+			err_set(err, "cannot start the etcd request");
+		}
+		free(full);
+		free(prefix);
+		etcd_free(e);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		ctl_printf(stderr, "tandemctl: warning: handles left open on the loop\n");
+	return rc;
+}

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "ctl_commands.h"
 #include "ctl_table.h"
+#include "dyn_config.h"
 #include "strbuf.h"
 
 typedef struct site {
@@ -166,16 +167,46 @@ static char *lsn_text(uint64_t lsn)
 	return xasprintf("%" PRIX64 "/%" PRIX64, lsn >> 32, lsn & 0xffffffffu);
 }
 
-/* PATCH the site's config through its leader (any member when it has none). */
+/* No member runs (a site coming back after a disaster, before its agents start): the change is
+ * merged into the config key and written to etcd directly, checked as the REST API checks it. */
+static int patch_offline(const site_opts *so, const site *s, json_t *body, const char *what)
+{
+	json_t *before = s->view.has_config ? json_loads(s->view.config.raw, 0, NULL) : NULL;
+	json_t *after = dyn_config_merge(before, body);
+	char *why = dyn_config_check_change(before, after, NULL);
+	int rc = CTL_EXIT_FAILED;
+	if (why) {
+		ctl_printf(stderr, "tandemctl: %s refused: %s\n", what, why);
+		free(why);
+	} else {
+		char *text = json_dumps(after, JSON_COMPACT);
+		char *err = NULL;
+		if (ctl_cluster_put(&s->conn, "config", text, (uint64_t)so->o.timeout_ms, &err) ==
+		    0) {
+			ctl_printf(stderr,
+			           "%s: no member runs: the configuration was written to etcd\n",
+			           s->conn.scope);
+			rc = CTL_EXIT_OK;
+		} else {
+			ctl_printf(stderr, "tandemctl: %s: %s\n", what, err);
+			free(err);
+			rc = CTL_EXIT_UNREACHABLE;
+		}
+		free(text);
+	}
+	json_decref(before);
+	json_decref(after);
+	json_decref(body);
+	return rc;
+}
+
+/* PATCH the site's config through its leader (any member when it has none; etcd directly when
+ * no member runs). */
 static int patch(const site_opts *so, const site *s, json_t *body, const char *what)
 {
 	const dcs_member *m = ctl_target_member(&s->view, true);
-	if (!m) {
-		ctl_printf(stderr, "tandemctl: %s: no member to send the change to\n",
-		           s->conn.scope);
-		json_decref(body);
-		return CTL_EXIT_FAILED;
-	}
+	if (!m)
+		return patch_offline(so, s, body, what);
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	char *answer = NULL;
@@ -299,9 +330,10 @@ static int demote(const site_opts *so, site *s)
 	}
 	json_t *body = json_object();
 	json_object_set_new(body, "standby_cluster", sb);
+	bool offline = !ctl_target_member(&s->view, true);
 	int rc = patch(so, s, body, "demote-cluster");
-	if (rc != CTL_EXIT_OK)
-		return rc;
+	if (rc != CTL_EXIT_OK || offline)
+		return rc; /* offline: its members start as a standby cluster */
 	if (!wait_for(so, s, pred_standby_leader, NULL, so->wait_ms)) {
 		ctl_printf(stderr,
 		           "tandemctl: %s: the leader is not a standby leader after %ld s\n",

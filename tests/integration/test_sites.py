@@ -253,3 +253,49 @@ def test_site_switchover_and_disaster_promotion():
         bl = b.member(b.dcs_leader())
         assert b.has_row(bl, last)
         b.write_row(bl)
+
+
+def test_failback_after_a_disaster_without_a_full_copy():
+    import glob
+    with two_sites() as (a, b, a_leader):
+        a_yml, b_yml = a.members[0].config_path, b.members[0].config_path
+        bl = b.member(b.dcs_leader())
+        # B cut off from A (its source pointed at nothing), then A acknowledges writes B never
+        # receives, then site A is lost.
+        patch_config(bl, {"standby_cluster": {"host": "127.0.0.1", "port": "1"}})
+        wait_until(lambda: (bl.patroni() or {}).get("replication_state") != "streaming",
+                   C.T_CHANGE, "B no longer streaming")
+        lost = [a.write_row(a_leader) for _ in range(20)]
+        for m in a.members:
+            m.kill_node()
+        r = ctl("-c", b_yml, "promote-cluster", "--force")
+        assert r.returncode == 0, r.stdout + r.stderr
+        b.wait_healthy()
+        bl = b.member(b.dcs_leader())
+        after = b.write_row(bl)
+        assert not any(b.has_row(bl, v) for v in lost)
+
+        # A comes back as a standby cluster of B: its config written while none of its
+        # members runs, then its members started.
+        wait_until(lambda: not a.etcd.range(a.key("members/").encode(), prefix=True),
+                   C.T_CHANGE, "A's member keys expired")
+        src = standby_source(b)
+        r = ctl("-c", a_yml, "demote-cluster", "--host", src["host"], "--port", src["port"],
+                "--force")
+        assert r.returncode == 0 and "written to etcd" in r.stderr, r.stdout + r.stderr
+        offsets = {m.name: m.log_size() for m in a.members}
+        for m in a.members:
+            m.start()
+        wait_standby_site(a)
+        wait_row_everywhere(a, after)
+        never_writable(a)
+        # No full copy: rewound, not cloned; what A wrote that B never got is kept aside and
+        # reported.
+        for m in a.members:
+            assert "pg_basebackup started" not in m.log_since(offsets[m.name]), \
+                f"{m.name} was copied again"
+        reports = glob.glob(f"{a_leader.data}.diverged-*/REPORT")
+        assert reports, "no report of the diverged WAL"
+        text = open(reports[0]).read()
+        assert "commits" in text and "diverged from the other at" in text, text
+        assert not any(b.has_row(bl, v) for v in lost)

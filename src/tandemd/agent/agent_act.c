@@ -302,11 +302,33 @@ static void act_clone(agent *a, const char *target)
 	}
 }
 
+static void start_after_rewind(agent *a)
+{
+	char *e = NULL;
+	if (agent_start_pg(a, true, a->target, NULL, &e) != 0) {
+		agent_fail_action(a, "starting after pg_rewind", e);
+		free(e);
+		return;
+	}
+	agent_action_done(a);
+}
+
 static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 {
 	agent *a = ud;
 	(void)moved;
+	bool site = a->target && !strcmp(a->target, HA_PRIMARY_SITE);
 	if (!ok) {
+		/* The other site not answering (the link is down): start as its standby anyway, to
+		 * serve reads; the check runs again at the next start. */
+		if (site && pgctl_rewind_never_connected(tail)) {
+			pgctl_rewind_forget(a->pc);
+			log_warning("pg_rewind: the primary site does not answer; starting as its "
+			            "standby without the check");
+			a->mem.rewind_pending = false;
+			start_after_rewind(a);
+			return;
+		}
 		/* The source not answering says nothing about our data: try again later. */
 		if (pgctl_rewind_never_connected(tail)) {
 			pgctl_rewind_forget(a->pc); /* it connects before it touches anything */
@@ -318,11 +340,15 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 		agent_fail_action(a, "pg_rewind (a fresh clone comes next)", tail);
 		return;
 	}
+	if (site) {
+		a->mem.site_checked = true;
+		agent_site_report_diverged(a, tail);
+	}
 	/* pg_rewind reads the leader's timeline from its control file, which still names the old
 	 * timeline until the leader's first checkpoint after its promotion: it then changes nothing
 	 * and this member, started as a replica, could never follow. Try again (the leader runs
 	 * a CHECKPOINT right after promoting). */
-	if (tail && strstr(tail, "source and target cluster are on the same timeline")) {
+	if (!site && tail && strstr(tail, "source and target cluster are on the same timeline")) {
 		if (agent_leader_timeline(a) > a->rewind_from_timeline) {
 			agent_fail_action(
 			    a, "pg_rewind",
@@ -333,24 +359,36 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 		/* Already on the leader's timeline: there was nothing to rewind. */
 		log_info("pg_rewind: already on the leader's timeline, nothing to rewind");
 	}
-	char *e = NULL;
-	if (agent_start_pg(a, true, a->target, NULL, &e) != 0) {
-		agent_fail_action(a, "starting after pg_rewind", e);
-		free(e);
-		return;
-	}
-	agent_action_done(a);
+	start_after_rewind(a);
 }
+
+static void start_rewind(agent *a, bool ok);
 
 static void act_rewind(agent *a, const char *target)
 {
 	if (!a->s->use_pg_rewind) {
 		log_warning("diverged from %s and use_pg_rewind is off: a fresh clone is needed",
-		            target);
+		            agent_target_text(target));
 		a->mem.rewind_failed = true;
 		agent_action_done(a);
 		return;
 	}
+	/* Failback: what this site wrote that the other never got is kept before the rewind. */
+	if (!strcmp(target, HA_PRIMARY_SITE)) {
+		a->doing = "keeping the diverged WAL";
+		agent_site_keep_wal(a, start_rewind);
+		return;
+	}
+	start_rewind(a, true);
+}
+
+static void start_rewind(agent *a, bool ok)
+{
+	if (!ok) {
+		agent_fail_action(a, "pg_rewind", "the WAL could not be kept aside first");
+		return;
+	}
+	const char *target = a->target;
 	pgctl_upstream *up = agent_upstream_of(a, target, true);
 	if (!up) {
 		agent_fail_action(a, "pg_rewind", "the leader's member key has no conn_url");

@@ -79,7 +79,7 @@ int agent_write_passfile(agent *a, char **err)
 {
 	agent_cred *c = a->cred;
 	char *const *pw = c->applied;
-	pgctl_pass_entry e[2 + 2 * REMOTES + AGENT_SITE_MAX_HOSTS];
+	pgctl_pass_entry e[2 + 2 * REMOTES + 2 * AGENT_SITE_MAX_HOSTS];
 	size_t n = 0;
 	if (pw[ROLE_SU]) {
 		/* libpq matches a socket directory by its path, and its default one as localhost.
@@ -101,9 +101,13 @@ int agent_write_passfile(agent *a, char **err)
 	size_t nsite = 0;
 	if (pw[ROLE_REPL])
 		nsite = agent_site_hosts(a, site, AGENT_SITE_MAX_HOSTS);
-	for (size_t i = 0; i < nsite; i++)
+	for (size_t i = 0; i < nsite; i++) {
 		e[n++] = (pgctl_pass_entry){site[2 * i], site[2 * i + 1], NULL, a->repl_user,
 		                            pw[ROLE_REPL]};
+		if (rw && strcmp(a->rewind_user, a->repl_user) != 0) /* failback: pg_rewind */
+			e[n++] = (pgctl_pass_entry){site[2 * i], site[2 * i + 1], NULL,
+			                            a->rewind_user, rw};
+	}
 	int rc = pgctl_write_passfile(a->passfile, e, n, err);
 	for (size_t i = 0; i < 2 * nsite; i++)
 		free(site[i]);

@@ -32,6 +32,8 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 	in->failsafe_expiry_ms = agent_failsafe_expiry(a);
 	in->forked = agent_diverged(a);
 	in->was_primary = a->ctl_ok && a->ctl.was_primary;
+	if (in->was_primary)
+		a->primary_data = true; /* kept until a failback has copied its WAL aside */
 	in->unfinished_data = a->unfinished_data;
 	in->streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
 	in->timeline = a->st.timeline;

@@ -251,7 +251,7 @@ pgctl_ssl agent_ssl_copy(const tandemd_pg_ssl *t)
 pgctl_upstream *agent_upstream_of(agent *a, const char *name, bool rewind)
 {
 	if (!strcmp(name, HA_PRIMARY_SITE))
-		return agent_site_upstream(a);
+		return agent_site_upstream(a, rewind);
 	const dcs_member *m = dcs_view_member(dcs_get_view(a->dcs), name);
 	char *host, *port;
 	if (!m || !parse_conn_url(m->conn_url, &host, &port))

@@ -95,6 +95,8 @@ struct agent {
 	void (*on_fatal)(void *ud);
 	void *fatal_ud;
 	dcs_standby boot_standby; /* bootstrap.dcs.standby_cluster, decoded (agent_site.c) */
+	char *diverged_dir;       /* failback: where the diverged WAL was kept (agent_site.c) */
+	bool primary_data; /* the data was seen to have last run as a primary (agent_inputs.c) */
 	uint64_t last_housekeeping_ms;
 	size_t housekeeping_members;
 	health_kv *tags_kv;
@@ -163,7 +165,13 @@ void agent_site_free(agent *a);
 const dcs_standby *agent_standby(const agent *a);
 bool agent_is_standby_cluster(const agent *a);
 /* The primary site's replication connection; NULL when standby_cluster names no usable host. */
-pgctl_upstream *agent_site_upstream(agent *a);
+pgctl_upstream *agent_site_upstream(agent *a, bool rewind);
+/* A former primary rejoining as the standby leader of a site that was promoted without it:
+ * its pg_wal is copied aside first (DATA_DIR.diverged-TIME), then `then` runs. */
+void agent_site_keep_wal(agent *a, agent_step_fn then);
+/* After that pg_rewind: what the kept WAL holds beyond the point where the sites diverged
+ * (pg_rewind's `output` names it), logged and written to the copy's REPORT file. */
+void agent_site_report_diverged(agent *a, const char *output);
 /* restore_command from the primary site's archive, when the DCS names the one this member's
  * YAML gives; NULL otherwise. */
 const char *agent_site_restore_command(const agent *a);

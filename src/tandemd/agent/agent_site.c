@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "agent_priv.h"
+#include "atomic_file.h"
 #include "clock.h"
 #include "dcs_codec_priv.h"
+#include "job.h"
 #include "log.h"
 
 void agent_site_init(agent *a)
@@ -27,6 +29,7 @@ void agent_site_init(agent *a)
 void agent_site_free(agent *a)
 {
 	dcs_standby_clear(&a->boot_standby);
+	free(a->diverged_dir);
 }
 
 const dcs_standby *agent_standby(const agent *a)
@@ -69,7 +72,7 @@ size_t agent_site_hosts(const agent *a, char **out, size_t cap)
 	return n;
 }
 
-pgctl_upstream *agent_site_upstream(agent *a)
+pgctl_upstream *agent_site_upstream(agent *a, bool rewind)
 {
 	const dcs_standby *sb = agent_standby(a);
 	if (!sb || !sb->valid || !sb->host)
@@ -81,14 +84,17 @@ pgctl_upstream *agent_site_upstream(agent *a)
 		return NULL;
 	}
 	pgctl_upstream *u = xcalloc(1, sizeof *u);
-	u->ssl = agent_ssl_copy(&a->s->replication_ssl);
+	/* pg_rewind connects as the rewind user, or the superuser when there is none. */
+	u->ssl = agent_ssl_copy(!rewind                 ? &a->s->replication_ssl
+	                        : a->s->rewind_username ? &a->s->rewind_ssl
+	                                                : &a->s->superuser_ssl);
 	u->host = xstrdup(sb->host);
 	u->port = xstrdup(sb->port ? sb->port : "5432");
-	u->user = xstrdup(a->repl_user);
+	u->user = xstrdup(rewind ? a->rewind_user : a->repl_user);
 	u->dbname = xstrdup("postgres");
 	u->passfile = xstrdup(a->passfile);
 	u->application_name = xstrdup(a->s->name);
-	u->slot_name = sb->primary_slot_name ? xstrdup(sb->primary_slot_name) : NULL;
+	u->slot_name = !rewind && sb->primary_slot_name ? xstrdup(sb->primary_slot_name) : NULL;
 	/* Several hosts: libpq tries them in turn and keeps the writable one, so the standby leader
 	 * follows a failover inside the primary site. */
 	u->target_session_attrs = strchr(sb->host, ',') ? xstrdup("read-write") : NULL;
@@ -251,7 +257,7 @@ void agent_site_bootstrap(agent *a)
 		site_boot_start(a);
 		return;
 	}
-	pgctl_upstream *up = agent_site_upstream(a);
+	pgctl_upstream *up = agent_site_upstream(a, false);
 	if (!up) {
 		site_boot_fail(a, "copying the primary site",
 		               "standby_cluster names no host to copy from (restore_command alone "
@@ -273,4 +279,170 @@ void agent_site_bootstrap(agent *a)
 		site_boot_fail(a, "pg_basebackup from the primary site", e);
 		free(e);
 	}
+}
+
+/* ---- failback: the WAL a returning site wrote that the other site never received ---- */
+
+typedef struct keep_wal {
+	agent *a;
+	agent_step_fn then;
+} keep_wal;
+
+static void wal_copied(const job_result *r, void *ud)
+{
+	keep_wal *k = ud;
+	agent *a = k->a;
+	agent_step_fn then = k->then;
+	free(k);
+	if (r->status != 0) {
+		char *why = job_describe(r);
+		log_error("copying pg_wal aside to %s: %s", a->diverged_dir, why);
+		free(why);
+		then(a, false);
+		return;
+	}
+	log_info("pg_wal copied aside to %s before the rewind", a->diverged_dir);
+	then(a, true);
+}
+
+void agent_site_keep_wal(agent *a, agent_step_fn then)
+{
+	free(a->diverged_dir);
+	a->diverged_dir = NULL;
+	/* Only a former primary can hold acknowledged writes the other site lacks (a replica's
+	 * extra WAL was acknowledged by its primary, whose copy is kept). */
+	if (!a->primary_data) {
+		then(a, true);
+		return;
+	}
+	a->primary_data = false;
+	a->diverged_dir =
+	    xasprintf("%s.diverged-%lld", a->s->data_dir, (long long)(clock_unix_ms() / 1000));
+	char *src = xasprintf("%s/pg_wal", a->s->data_dir);
+	char *argv[] = {"cp", "-a", src, a->diverged_dir, NULL};
+	keep_wal *k = xcalloc(1, sizeof *k);
+	k->a = a;
+	k->then = then;
+	job_spec js = {.argv = argv, .timeout_ms = 600000, .done = wal_copied, .ud = k};
+	char *err = NULL;
+	job *j = job_start(a->loop, &js, &err);
+	free(src);
+	if (!j) {
+		free(k);
+		log_error("copying pg_wal aside: %s", err);
+		free(err);
+		then(a, false);
+	}
+}
+
+/* "servers diverged at WAL location 0/3000148 on timeline 1" */
+static bool diverged_at(const char *out, char *lsn, size_t cap, unsigned *tli)
+{
+	const char *p = out ? strstr(out, "diverged at WAL location ") : NULL;
+	if (!p)
+		return false;
+	p += strlen("diverged at WAL location ");
+	size_t n = strspn(p, "0123456789ABCDEFabcdef/");
+	if (!n || n >= cap)
+		return false;
+	memcpy(lsn, p, n);
+	lsn[n] = '\0';
+	const char *t = strstr(p, "on timeline ");
+	*tli = t ? (unsigned)strtoul(t + strlen("on timeline "), NULL, 10) : 0;
+	return *tli > 0;
+}
+
+static uint64_t lsn_value(const char *s)
+{
+	unsigned hi = 0, lo = 0;
+	return sscanf(s, "%X/%X", &hi, &lo) == 2 ? ((uint64_t)hi << 32) | lo : 0;
+}
+
+typedef struct waldump {
+	agent *a;
+	char lsn[32];
+	unsigned tli;
+} waldump;
+
+/* What pg_waldump listed from the divergence point: the last record's end, and the commits. */
+static void waldumped(const job_result *r, void *ud)
+{
+	waldump *w = ud;
+	agent *a = w->a;
+	uint64_t from = lsn_value(w->lsn), last = from;
+	unsigned commits = 0;
+	char first_t[64] = "", last_t[64] = "";
+	for (const char *l = r->out; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		const char *at = memmem(l, len, "lsn: ", 5);
+		if (at) {
+			uint64_t v = lsn_value(at + 5);
+			last = v > last ? v : last;
+		}
+		const char *c = memmem(l, len, "desc: COMMIT ", 13);
+		if (c) {
+			commits++;
+			size_t tl = strcspn(c + 13, ";\n");
+			tl = tl < sizeof last_t - 1 ? tl : sizeof last_t - 1;
+			snprintf(last_t, sizeof last_t, "%.*s", (int)tl, c + 13);
+			if (!first_t[0])
+				snprintf(first_t, sizeof first_t, "%s", last_t);
+		}
+		l = nl ? nl + 1 : l + len;
+	}
+	char *report = xasprintf(
+	    "This site diverged from the other at %s on timeline %u: the WAL after that point, "
+	    "which "
+	    "the other site never received, is kept in %s (pg_wal as it was before pg_rewind).\n"
+	    "WAL beyond the divergence: about %llu bytes (to the record at %X/%X), %u "
+	    "commits%s%s%s%s.\n",
+	    w->lsn, w->tli, a->diverged_dir, (unsigned long long)(last - from),
+	    (unsigned)(last >> 32), (unsigned)last, commits, commits ? ", from " : "", first_t,
+	    commits ? " to " : "", last_t);
+	log_warning("failback: %s", report);
+	char *path = xasprintf("%s/REPORT", a->diverged_dir);
+	char *err = NULL;
+	if (atomic_file_write(path, report, strlen(report), 0600, &err) != 0) {
+		log_error("%s", err);
+		free(err);
+	}
+	free(path);
+	free(report);
+	free(w);
+}
+
+void agent_site_report_diverged(agent *a, const char *output)
+{
+	char lsn[32];
+	unsigned tli;
+	if (!a->diverged_dir)
+		return;
+	if (!diverged_at(output, lsn, sizeof lsn, &tli)) {
+		log_info("failback: pg_rewind found nothing to rewind; %s holds a copy of pg_wal",
+		         a->diverged_dir);
+		return;
+	}
+	waldump *w = xcalloc(1, sizeof *w);
+	w->a = a;
+	snprintf(w->lsn, sizeof w->lsn, "%s", lsn);
+	w->tli = tli;
+	char *bin = xasprintf("%s/pg_waldump",
+	                      a->s->bin_dir ? a->s->bin_dir : "/usr/lib/postgresql/15/bin");
+	char *path = xasprintf("--path=%s", a->diverged_dir);
+	char *start = xasprintf("--start=%s", lsn);
+	char *tl = xasprintf("--timeline=%u", tli);
+	char *argv[] = {bin, path, start, tl, NULL};
+	job_spec js = {
+	    .argv = argv, .timeout_ms = 120000, .out_cap = 64u << 20, .done = waldumped, .ud = w};
+	char *err = NULL;
+	if (!job_start(a->loop, &js, &err)) {
+		log_error("failback: pg_waldump: %s", err);
+		free(err);
+		free(w);
+	}
+	free(bin);
+	free(path);
+	free(start);
+	free(tl);
 }

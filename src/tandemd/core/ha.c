@@ -162,6 +162,17 @@ static ha_decision as_standby_leader(const ha_config *cfg, const ha_cluster *cl,
 		if (lo->restarts >= cfg->max_restarts)
 			return decide(HA_RELEASE_LEADER, NULL,
 			              "PostgreSQL keeps crashing: leaving leadership to a replica");
+		/* Failback: data that was a primary may hold WAL the other site never got. */
+		if (lo->diverged && lo->rewind_failed)
+			return decide(
+			    HA_REINIT, HA_PRIMARY_SITE,
+			    "pg_rewind from the primary site failed: moving the data aside "
+			    "and copying the primary site");
+		if (lo->diverged)
+			return decide(
+			    HA_REWIND, HA_PRIMARY_SITE,
+			    "the standby leader's data, not yet checked against the primary "
+			    "site: pg_rewind from it (nothing changes when nothing forked)");
 		return decide(HA_START_REPLICA, HA_PRIMARY_SITE,
 		              "the standby leader: starting as a replica of the primary site");
 	case HA_PG_PRIMARY:
@@ -219,6 +230,11 @@ static ha_decision rejoin(const ha_cluster *cl, const ha_local *lo)
 	if (lo->rewind_failed)
 		return decide(HA_REINIT, cl->leader,
 		              "pg_rewind failed: moving the data aside and cloning the leader");
+	/* In a standby cluster the leader is itself a standby, whose control file names its new
+	 * timeline only after a restartpoint: pg_rewind from the primary site instead. */
+	if (cl->standby_cluster)
+		return decide(HA_REWIND, HA_PRIMARY_SITE,
+		              "history forked from the primary site's: pg_rewind from it");
 	return decide(HA_REWIND, cl->leader, "a former primary whose history forked: pg_rewind");
 }
 
@@ -260,6 +276,13 @@ static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const 
 			return decide(HA_WAIT, NULL, "maintenance mode: not starting PostgreSQL");
 		if (lo->diverged)
 			return decide(HA_WAIT, NULL, "no leader to rewind from");
+		/* A standby cluster's leader is never writable, and its data is checked against
+		 * the primary site (pg_rewind) before PostgreSQL starts: take the key first. */
+		if (cl->standby_cluster && !cfg->nofailover && lease_safe(cfg, clk))
+			return decide(
+			    HA_TAKE_LEADER, NULL,
+			    "a standby cluster without a leader: taking the key, to check "
+			    "our data against the primary site before starting");
 		return decide(HA_START_REPLICA, NULL, "no leader: starting as a replica first");
 	case HA_PG_STARTING:
 		return decide(HA_WAIT, NULL, "PostgreSQL is starting");

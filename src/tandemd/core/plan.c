@@ -128,8 +128,14 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 	lo.restarts = next->restarts;
 	lo.rewind_failed = mem->rewind_failed;
 	lo.handed_over = mem->handed_over;
-	lo.diverged = (lo.pg == HA_PG_STOPPED || lo.pg == HA_PG_CRASHED) && cl.leader && !we_lead &&
-	              (mem->rewind_pending || in->forked);
+	bool stopped = lo.pg == HA_PG_STOPPED || lo.pg == HA_PG_CRASHED;
+	/* A follower whose history forked from the leader's; or a standby leader whose data was
+	 * not checked against the primary site yet (failback: that site may have been promoted
+	 * without this site's last WAL; pg_rewind changes nothing when it was not). */
+	lo.diverged =
+	    stopped &&
+	    ((cl.leader && !we_lead && (mem->rewind_pending || in->forked)) ||
+	     (cl.standby_cluster && we_lead && (mem->rewind_pending || !mem->site_checked)));
 	ha_clock clk = {.now_ms = now,
 	                .lease_expiry_ms = in->lease_expiry_ms,
 	                .failsafe_expiry_ms = in->failsafe_expiry_ms,

@@ -96,6 +96,9 @@ typedef struct ha_memory {
 	bool handed_over;    /* stopped for an operator's handover; not started since */
 	uint64_t not_streaming_since_ms;
 	int64_t rechecked_for_timeline;
+	/* The standby leader's data was checked against the primary site (pg_rewind, a no-op
+	 * when nothing diverged) since this agent started. */
+	bool site_checked;
 } ha_memory;
 
 typedef struct ha_step {
