@@ -243,7 +243,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->local_conninfo = local_conninfo(a, err);
 	a->slot_name = agent_slot_name(s->name);
 	agent_settings_changed(a);
-	if (!a->local_conninfo || write_passfile(a, err) != 0)
+	if (!a->local_conninfo || write_passfile(a, err) != 0 || agent_backup_new(a, err) != 0)
 		goto fail;
 
 	a->fence = agent_fence_new(a, err);
@@ -280,6 +280,11 @@ void agent_settings_changed(agent *a)
 	for (size_t i = 0; i < s->tags.n; i++)
 		a->tags_kv[a->ntags_kv++] = (health_kv){s->tags.keys[i], s->tags.values[i]};
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
+	char *e = NULL;
+	if (agent_backup_write_conf(a, &e) != 0) {
+		log_error("%s", e);
+		free(e);
+	}
 }
 
 /* ---- the heartbeat: lease, member key ---- */
@@ -482,6 +487,7 @@ static void publish(agent *a)
 		uv_timer_set_repeat(&a->tick, a->hc.loop_wait_ms);
 	agent_fence_update(a);
 	agent_publish_member(a); /* written only when it says something new */
+	agent_backup_tick(a);
 }
 
 /* One pass: gather (agent_gather, then agent_inputs) -> plan -> carry out one step -> publish. */
@@ -616,6 +622,7 @@ void agent_free(agent *a)
 	if (!a)
 		return;
 	agent_fence_free(a);
+	agent_backup_free(a);
 	agent_failsafe_free(a);
 	agent_abort_patches(a);
 	if (a->dcs)

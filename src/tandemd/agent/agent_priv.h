@@ -4,6 +4,7 @@
 #define TANDEMD_AGENT_PRIV_H
 
 #include "agent.h"
+#include "agent_backup.h"
 #include "dcs.h"
 #include "etcd.h"
 #include "ha.h"
@@ -107,6 +108,8 @@ struct agent {
 	agent_failsafe *failsafe; /* failsafe mode: owned by agent_failsafe.c */
 
 	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
+
+	agent_backup *backup; /* pgBackRest (agent_backup.c); NULL: backups are off */
 
 	agent_status status;
 	agent_counters counters;
