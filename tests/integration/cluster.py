@@ -228,9 +228,9 @@ postgresql:
     - local all all trust
     - host all all 127.0.0.1/32 scram-sha-256
     - host replication all 127.0.0.1/32 scram-sha-256
-tags:
+{c.pg_extra}tags:
   site: {"B" if self.index == 3 else "A"}
-"""
+{c.yaml_extra}"""
 
     def write_config(self):
         self.dir.mkdir(exist_ok=True)
@@ -461,7 +461,7 @@ def serve(c, timeout=T_BOOT):
 
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
-                 prefix="tandem-it-cl-", dcs_extra=None):
+                 prefix="tandem-it-cl-", dcs_extra=None, pg_extra="", yaml_extra=""):
         self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -470,6 +470,8 @@ class Cluster:
         self.ttl, self.loop_wait, self.retry_timeout = ttl, loop_wait, retry_timeout
         # More bootstrap.dcs keys ({"synchronous_mode": True, ...}): scalars, written as YAML.
         self.dcs_extra = dict(dcs_extra or {})
+        # More YAML for every member: under postgresql: (indented two spaces), and at the top.
+        self.pg_extra, self.yaml_extra = pg_extra, yaml_extra
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         self.etcd = Etcd(self.base / "etcd")
