@@ -41,7 +41,7 @@ def prepare(c):
     # pgBackRest's own archive-timeout (how long a push waits) short, so that an unreachable
     # repository fails pushes quickly.
     c.yaml_extra = (f"backup:\n  pgbackrest:\n    repo1-path: {c.repo}\n    archive-timeout: '10'\n"
-                    f"  archive_timeout: 10\n  archive_push_queue_max: 16MiB\n")
+                    f"  archive_timeout: 10\n  archive_push_queue_max: 48MiB\n")
     c.pg_extra = "  create_replica_methods: [pgbackrest, basebackup]\n"
     for m in c.members:
         m.write_config()
@@ -133,10 +133,17 @@ def test_stanza_created_and_wal_archived(cluster):
     assert metrics(leader)["tandem_archive_continuity_ok"] == 1
 
 
+def backup_lines(m):
+    return "\n".join(l for l in m.log().splitlines() if "backups" in l or "pgbackrest" in l)
+
+
 def check_continuity(c, new, old_tl):
-    wait_until(lambda: f"archive continuity into timeline {old_tl + 1} checked" in new.log(),
-               70 * SLOW, f"{new.name} to prove continuity into timeline {old_tl + 1}",
-               interval=0.5)
+    try:
+        wait_until(lambda: f"archive continuity into timeline {old_tl + 1} checked" in new.log(),
+                   70 * SLOW, f"{new.name} to prove continuity into timeline {old_tl + 1}",
+                   interval=0.5)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{backup_lines(new)}") from None
     assert metrics(new)["tandem_archive_continuity_ok"] == 1
     # The archive goes on from the new leader.
     wait_archived(c, switch_wal(new))
@@ -192,7 +199,7 @@ def test_repository_unreachable_then_back(cluster):
     failed = metrics(leader).get("tandem_archive_failures_total", 0)
     os.chmod(c.repo, 0)
     try:
-        segs = [switch_wal(leader) for _ in range(3)]
+        segs = [switch_wal(leader) for _ in range(5)]
         wait_metric(leader, "tandem_archive_failures_total", lambda v: v > failed,
                     f"> {failed}", timeout=90 * SLOW)
         m = metrics(leader)
