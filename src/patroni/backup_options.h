@@ -65,7 +65,8 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "--delta, copying only what differs; false: it is moved aside first", NULL}, \
     {"postgresql.pgbackrest.no_leader", CFG_BOOL, "true", 0, 0, false, \
      BOPT(pgbackrest_no_leader), "BOOL", \
-     "the pgbackrest method may run while no leader is running", NULL}, \
+     "the pgbackrest method may run while no leader is known: a member without data restores " \
+     "from the repository and starts as a replica of the archive alone", NULL}, \
     {"postgresql.pgbackrest.no_params", CFG_BOOL, "true", 0, 0, false, \
      BOPT(pgbackrest_no_params), "BOOL", \
      "Patroni's key, accepted: tandem builds pgBackRest's arguments itself", NULL}, \

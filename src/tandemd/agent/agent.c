@@ -245,6 +245,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	agent_settings_changed(a);
 	if (!a->local_conninfo || write_passfile(a, err) != 0 || agent_backup_new(a, err) != 0)
 		goto fail;
+	a->hc.restore_without_leader = agent_backup_restore_first(a) && s->pgbackrest_no_leader;
 
 	a->fence = agent_fence_new(a, err);
 	if (!a->fence)

@@ -310,10 +310,12 @@ static void restored(agent *a, bool ok)
 		cloned(true, NULL, NULL, a);
 		return;
 	}
-	if (!tandemd_replica_method(a->s, "basebackup")) {
+	if (!tandemd_replica_method(a->s, "basebackup") || !a->target) {
 		agent_fail_action(a, "creating a replica from the repository",
-		                  "pgbackrest restore failed, and basebackup is not in "
-		                  "postgresql.create_replica_methods");
+		                  a->target ? "pgbackrest restore failed, and basebackup is not in "
+		                              "postgresql.create_replica_methods"
+		                            : "pgbackrest restore failed, and there is no leader "
+		                              "to clone");
 		return;
 	}
 	char *e = NULL;
@@ -332,6 +334,10 @@ static void restored(agent *a, bool ok)
  * then basebackup. */
 static void act_clone(agent *a, const char *target)
 {
+	if (!target && !agent_backup_restore_first(a)) {
+		agent_fail_action(a, "cloning", "no leader to clone");
+		return;
+	}
 	if (!agent_backup_restore_first(a)) {
 		clone_basebackup(a, target);
 		return;
