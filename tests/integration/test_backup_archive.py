@@ -243,3 +243,31 @@ def test_archive_push_exit_45_raises_the_conflict_alert(cluster):
         conflict.unlink(missing_ok=True)
     wait_metric(leader, "tandem_archive_conflict", lambda v: v == 0, "== 0")
     wait_archived(c, seg, timeout=150 * SLOW)
+
+
+def test_no_leader_restores_from_the_repository(cluster):
+    """Every member stopped and one member's data lost: alone, with no leader to clone, it
+    restores from the repository (postgresql.pgbackrest.no_leader) and runs as a standby of
+    the archive. Last: it leaves the cluster without a leader."""
+    c = cluster
+    leader = c.wait_healthy()
+    r = pgbackrest(c, leader, "backup", timeout=600)  # incremental, or the first full one
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_archived(c, switch_wal(leader))
+    lone = next(m for m in c.members if m is not leader)
+    for m in c.members:
+        assert m.stop() == 0
+    shutil.rmtree(lone.data)
+    off = lone.log_size()
+    lone.start()
+    try:
+        wait_until(lambda: lone.in_recovery() is True, T_CHANGE,
+                   f"{lone.name} to run as a standby", interval=0.5)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{lone.log_since(off)[-4000:]}") from None
+    log = lone.log_since(off)
+    assert "no data and no leader: restoring from the backup repository" in log, log[-3000:]
+    assert "pgbackrest restore succeeded" in log
+    assert "pg_basebackup" not in log
+    assert c.has_row(lone, "never-written") is False  # it answers queries: its data is there
+    assert lone.query("SELECT count(*) FROM arch")[0][0] >= 100
