@@ -245,6 +245,26 @@ def test_archive_push_exit_45_raises_the_conflict_alert(cluster):
     wait_archived(c, seg, timeout=150 * SLOW)
 
 
+def test_another_clusters_stanza_is_refused(cluster):
+    """A second cluster pointed at the first one's stanza: its leader creates nothing, says whose
+    stanza it is, and its stanza gauge stays 0; the first cluster's archive goes on."""
+    c = cluster
+
+    def prep(o):
+        o.yaml_extra = f"backup:\n  stanza: {c.scope}\n  pgbackrest:\n    repo1-path: {c.repo}\n"
+        for m in o.members:
+            m.write_config()
+
+    for o in healthy_cluster(1, prefix="tandem-it-archive-other-", prepare=prep):
+        m = o.members[0]
+        wait_until(lambda: "belongs to another database" in m.log(), T_CHANGE,
+                   "the second cluster to refuse the first one's stanza", interval=0.5)
+        assert metrics(m)["tandem_backup_stanza_ok"] == 0
+        assert "creating it" not in m.log()
+    leader = c.wait_healthy()
+    wait_archived(c, switch_wal(leader))
+
+
 def test_no_leader_restores_from_the_repository(cluster):
     """Every member stopped and one member's data lost: alone, with no leader to clone, it
     restores from the repository (postgresql.pgbackrest.no_leader) and runs as a standby of
