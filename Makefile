@@ -90,6 +90,8 @@ SEED     ?= 1
 DURATION ?= 600
 faults: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
+	  --only repo_unreachable $(FAULTS_BACKUP_ARGS)
 
 soak: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py soak --seed $(SEED) \
