@@ -76,6 +76,7 @@ int agent_backup_run(agent *a, const char *verb, const char *const *args, size_t
 	pgbr_argv_free(argv);
 	if (!b->running) {
 		free(bj);
+		b->running_job = NULL;
 		b->then = NULL;
 		return -1;
 	}
