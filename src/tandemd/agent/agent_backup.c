@@ -64,15 +64,22 @@ int agent_backup_run(agent *a, const char *verb, const char *const *args, size_t
 		err_set(err, "a pgbackrest command runs already");
 		return -1;
 	}
-	char **argv = pgbr_argv(a->s->backup_command, b->conf, with_stanza ? b->stanza : NULL, verb,
-	                        args, nargs);
+	char **argv =
+	    pgbr_argv(b->program, b->conf, with_stanza ? b->stanza : NULL, verb, args, nargs);
+	/* A restore writes the data directory: through the fence (`tandemd-fence exec`), it gets
+	 * SIGQUIT from the kernel when the agent dies, and never works on under the next agent. */
+	char **run = strcmp(verb, "restore") == 0 ? pgctl_fenced_argv_(a->pc, argv) : NULL;
 	bjob *bj = xcalloc(1, sizeof *bj);
 	bj->b = b;
-	job_spec js = {
-	    .argv = argv, .env = b->env, .timeout_ms = timeout_ms, .done = job_done, .ud = bj};
+	job_spec js = {.argv = run ? run : argv,
+	               .env = b->env,
+	               .timeout_ms = timeout_ms,
+	               .done = job_done,
+	               .ud = bj};
 	b->then = then;
 	b->running = job_start(a->loop, &js, err);
 	b->running_job = bj;
+	free(run); /* its strings are argv's */
 	pgbr_argv_free(argv);
 	if (!b->running) {
 		free(bj);
@@ -84,6 +91,27 @@ int agent_backup_run(agent *a, const char *verb, const char *const *args, size_t
 }
 
 /* ---- setup ---- */
+
+/* backup.command as an absolute path (the fence runs programs with execv): looked up in PATH
+ * when it names no directory; as given when it is not found (the job's spawn reports it). */
+static char *program_path(const char *command)
+{
+	if (strchr(command, '/'))
+		return xstrdup(command);
+	const char *path = getenv("PATH");
+	char *dirs = xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *found = NULL;
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *p = xasprintf("%s/%s", d, command);
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(dirs);
+	return found ? found : xstrdup(command);
+}
 
 static char **job_env(const char *passfile)
 {
@@ -144,10 +172,11 @@ int agent_backup_new(agent *a, char **err)
 	b->a = a;
 	b->stanza = xstrdup(tandemd_backup_stanza(s));
 	b->conf = backup_conf_path(s);
+	b->program = program_path(s->backup_command);
 	b->spool = backup_spool_path(s);
 	b->conflict = xasprintf("%s/%s", b->spool, PGBR_CONFLICT_FILE);
-	b->archive_cmd = pgbr_archive_command(s->backup_command, b->conf, b->stanza, b->conflict);
-	b->restore_cmd = pgbr_restore_command(s->backup_command, b->conf, b->stanza);
+	b->archive_cmd = pgbr_archive_command(b->program, b->conf, b->stanza, b->conflict);
+	b->restore_cmd = pgbr_restore_command(b->program, b->conf, b->stanza);
 	b->timeout = xasprintf("%llds", (s->backup_archive_timeout + 999) / 1000);
 	b->env = job_env(a->passfile);
 	b->st.continuity_ok = true;
@@ -177,6 +206,7 @@ void agent_backup_free(agent *a)
 		job_cancel(b->running);
 	}
 	free(b->stanza);
+	free(b->program);
 	free(b->conf);
 	free(b->spool);
 	free(b->conflict);

@@ -18,10 +18,10 @@ typedef struct bjob bjob;
 
 typedef struct agent_backup {
 	agent *a;
-	char *stanza, *conf, *spool, *conflict;
-	char *archive_cmd, *restore_cmd, *timeout; /* PostgreSQL's parameters */
-	char **env;                                /* the jobs' environment (PGPASSFILE) */
-	job *running;                              /* one pgbackrest call at a time */
+	char *stanza, *program, *conf, *spool, *conflict; /* program: backup.command's path */
+	char *archive_cmd, *restore_cmd, *timeout;        /* PostgreSQL's parameters */
+	char **env;                                       /* the jobs' environment (PGPASSFILE) */
+	job *running;                                     /* one pgbackrest call at a time */
 	bjob *running_job;
 	void (*then)(agent *a, const job_result *r);
 
