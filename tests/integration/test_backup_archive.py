@@ -192,6 +192,38 @@ def test_replica_rebuilt_from_the_repository(cluster):
     assert "restore_command" not in auto
 
 
+def test_diverged_former_primary_resynced_by_a_delta_restore(cluster):
+    """A former primary with a row only it has, which pg_rewind cannot repair (here: it may not
+    run it), is resynchronised in place from the repository, not cloned afresh."""
+    c = cluster
+    old = c.wait_healthy()
+    r = pgbackrest(c, old, "backup", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    base_row = c.write_row(old)
+    c.wait_row([m for m in c.members if m is not old], base_row)
+    assert len(old.freeze_walsenders()) == 2
+    lost = c.write_row(old, "diverged-" + old.name)
+    old.kill_node()
+    new = c.wait_leader(not_name=old.name)
+    row = c.write_row(new)
+    normal = old.config_text()
+    old.config_path.write_text(normal.replace("use_pg_rewind: true", "use_pg_rewind: false"))
+    off = old.log_size()
+    try:
+        old.start()
+        c.wait_healthy()
+    finally:
+        old.config_path.write_text(normal)
+    log = old.log_since(off)
+    assert "use_pg_rewind is off" in log, log[-3000:]
+    assert "keeping the data directory for a delta restore" in log
+    assert "pgbackrest restore succeeded" in log, log[-4000:]
+    assert "pg_basebackup" not in log and "moved aside" not in log
+    c.wait_row([old], row)
+    assert c.has_row(old, base_row)
+    assert not c.has_row(old, lost), "the diverged row survived the delta restore"
+
+
 def test_repository_unreachable_then_back(cluster):
     c = cluster
     leader = c.wait_healthy()
@@ -287,7 +319,7 @@ def test_no_leader_restores_from_the_repository(cluster):
         raise AssertionError(f"{e}\n{lone.log_since(off)[-4000:]}") from None
     log = lone.log_since(off)
     assert "no data and no leader: restoring from the backup repository" in log, log[-3000:]
-    assert "pgbackrest restore succeeded" in log
+    assert "pgbackrest restore succeeded" in log, log[-4000:]
     assert "pg_basebackup" not in log
     assert c.has_row(lone, "never-written") is False  # it answers queries: its data is there
     assert lone.query("SELECT count(*) FROM arch")[0][0] >= 100

@@ -18,6 +18,7 @@
 #include "agent_priv.h"
 #include "backup_options.h"
 #include "log.h"
+#include "proc.h"
 #include "strbuf.h"
 
 enum { RESTORE_TIMEOUT_MS = 24 * 3600 * 1000 };
@@ -120,6 +121,36 @@ static void on_restore(agent *a, const job_result *r)
 	done(a, ok);
 }
 
+/* pgBackRest refuses a data directory with postmaster.pid. PostgreSQL is stopped before every
+ * restore, but one that crashed (or whose host died) leaves the file: removed when no live
+ * postgres has its pid; -1 when one does. */
+static int clear_stale_pid(agent *a, char **err)
+{
+	char *path = xasprintf("%s/postmaster.pid", a->s->data_dir);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		free(path);
+		return 0;
+	}
+	char line[64], comm[32];
+	long pid = fgets(line, sizeof line, f) ? strtol(line, NULL, 10) : 0;
+	fclose(f);
+	char st = pid > 1 ? proc_state(pid, comm, sizeof comm) : 0;
+	if (st && st != 'Z' && st != 'X' &&
+	    (!strcmp(comm, "postgres") || !strcmp(comm, "postmaster"))) {
+		err_set(err, "a postmaster (pid %ld) runs on %s", pid, a->s->data_dir);
+		free(path);
+		return -1;
+	}
+	int r = unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+	if (r == 0)
+		log_info("removed the stale %s (pid %ld is not a running postgres)", path, pid);
+	else
+		err_set(err, "removing %s: %s", path, strerror(errno));
+	free(path);
+	return r;
+}
+
 void agent_backup_restore(agent *a, void (*done)(agent *a, bool ok))
 {
 	agent_backup *b = a->backup;
@@ -130,7 +161,9 @@ void agent_backup_restore(agent *a, void (*done)(agent *a, bool ok))
 		done(a, false);
 		return;
 	}
-	if (write_marker(a, &e) != 0) {
+	if (pgctl_running(a->pc))
+		err_set(&e, "PostgreSQL runs on %s", dir);
+	if (e || clear_stale_pid(a, &e) != 0 || write_marker(a, &e) != 0) {
 		log_error("pgbackrest restore: %s", e);
 		free(e);
 		done(a, false);
