@@ -55,7 +55,7 @@ fuzz-run: fuzz
 
 lint:
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 --error-exitcode=1 \
-	  --inline-suppr -D_GNU_SOURCE -I src/lib -I src/hellod -I src/patroni -I src/tandemd/core \
+	  --inline-suppr -D_GNU_SOURCE -I src/lib -I src/hellod -I src/patroni -I src/backup -I src/tandemd/core \
 	  -I src/tandemd/agent -I src/tandemd/dcs -I src/tandemd/pg -I src/tandemd/rest \
 	  --suppress=missingIncludeSystem src
 
@@ -94,6 +94,8 @@ SEED     ?= 1
 DURATION ?= 600
 faults: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
+	  --only repo_unreachable $(FAULTS_BACKUP_ARGS)
 
 soak: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py soak --seed $(SEED) \

@@ -9,97 +9,6 @@
 
 #include "clock.h"
 
-static char *dup_or_null(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
-static void read_backups(json_t *backups, pgbr_info *out)
-{
-	out->nbackup = json_is_array(backups) ? json_array_size(backups) : 0;
-	for (size_t i = 0; i < out->nbackup; i++) {
-		json_t *b = json_array_get(backups, i);
-		json_t *stop = json_object_get(json_object_get(b, "timestamp"), "stop");
-		int64_t t = json_is_integer(stop) ? (int64_t)json_integer_value(stop) : 0;
-		if (!t || (out->first_stop && t >= out->first_stop))
-			continue;
-		out->first_stop = t;
-		free(out->first_label);
-		free(out->first_lsn_stop);
-		out->first_label = dup_or_null(json_string_value(json_object_get(b, "label")));
-		out->first_lsn_stop = dup_or_null(
-		    json_string_value(json_object_get(json_object_get(b, "lsn"), "stop")));
-	}
-}
-
-static void read_archive(json_t *archive, pgbr_info *out)
-{
-	for (size_t i = 0; json_is_array(archive) && i < json_array_size(archive); i++) {
-		json_t *a = json_array_get(archive, i);
-		const char *max = json_string_value(json_object_get(a, "max"));
-		if (!max && !json_string_value(json_object_get(a, "min")))
-			continue;
-		out->has_archive = true;
-		if (max && (!out->archive_max || strcmp(max, out->archive_max) > 0)) {
-			free(out->archive_max);
-			out->archive_max = xstrdup(max);
-		}
-	}
-}
-
-int pgbr_info_parse(const char *json, const char *stanza, pgbr_info *out, char **err)
-{
-	memset(out, 0, sizeof *out);
-	json_error_t je;
-	json_t *root = json_loads(json ? json : "", 0, &je);
-	if (!json_is_array(root)) {
-		err_set(err, "pgbackrest info: not the JSON expected (%s)",
-		        root ? "not a list" : je.text);
-		json_decref(root);
-		return -1;
-	}
-	for (size_t i = 0; i < json_array_size(root); i++) {
-		json_t *st = json_array_get(root, i);
-		const char *name = json_string_value(json_object_get(st, "name"));
-		if (!name || strcmp(name, stanza) != 0)
-			continue;
-		out->found = true;
-		json_t *status = json_object_get(st, "status");
-		out->status = (int)json_integer_value(json_object_get(status, "code"));
-		out->message = dup_or_null(json_string_value(json_object_get(status, "message")));
-		read_backups(json_object_get(st, "backup"), out);
-		read_archive(json_object_get(st, "archive"), out);
-		break;
-	}
-	json_decref(root);
-	return 0;
-}
-
-void pgbr_info_free(pgbr_info *i)
-{
-	free(i->message);
-	free(i->first_label);
-	free(i->first_lsn_stop);
-	free(i->archive_max);
-	memset(i, 0, sizeof *i);
-}
-
-bool pgbr_info_empty(const pgbr_info *i)
-{
-	return !i->found || (i->nbackup == 0 && !i->has_archive);
-}
-
-char *pgbr_info_unusable(const pgbr_info *i, const char *stanza)
-{
-	if (!i->found || i->status == 1)
-		return xasprintf("no stanza '%s' in the repository (pgBackRest: %s)", stanza,
-		                 i->message ? i->message : "missing stanza path");
-	if (i->nbackup == 0)
-		return xasprintf("stanza '%s' has no backup to restore (pgBackRest: %s)", stanza,
-		                 i->message ? i->message : "no valid backups");
-	return NULL;
-}
-
 static void iso_utc(int64_t unix_s, char *buf, size_t cap)
 {
 	time_t t = (time_t)unix_s;
@@ -108,20 +17,10 @@ static void iso_utc(int64_t unix_s, char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 }
 
-static int parse_lsn(const char *s, uint64_t *out)
-{
-	unsigned hi, lo;
-	char tail;
-	if (!s || sscanf(s, "%x/%x%c", &hi, &lo, &tail) != 2)
-		return -1;
-	*out = ((uint64_t)hi << 32) | lo;
-	return 0;
-}
-
 int pgbr_lsn_cmp(const char *a, const char *b)
 {
 	uint64_t x = 0, y = 0;
-	int ea = parse_lsn(a, &x), eb = parse_lsn(b, &y);
+	int ea = pgbr_lsn_parse(a, &x), eb = pgbr_lsn_parse(b, &y);
 	if (ea || eb)
 		return ea - eb == 0 ? 0 : (ea ? -1 : 1);
 	return x < y ? -1 : x > y;

@@ -60,11 +60,13 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "repository), basebackup (pg_basebackup from a running member)", backup_check_methods}, \
     {"postgresql.pgbackrest.keep_data", CFG_BOOL, "true", 0, 0, false, \
      BOPT(pgbackrest_keep_data), "BOOL", \
-     "Patroni's key: the pgbackrest method restores over what is in the data directory " \
-     "(--delta); tandem always moves a data directory it cannot use aside first", NULL}, \
+     "Patroni's key: a member rebuilt with the pgbackrest method (reinitialized, or a former " \
+     "primary pg_rewind could not repair) keeps its data directory and restores over it with " \
+     "--delta, copying only what differs; false: it is moved aside first", NULL}, \
     {"postgresql.pgbackrest.no_leader", CFG_BOOL, "true", 0, 0, false, \
      BOPT(pgbackrest_no_leader), "BOOL", \
-     "the pgbackrest method may run while no leader is running", NULL}, \
+     "the pgbackrest method may run while no leader is known: a member without data restores " \
+     "from the repository and starts as a replica of the archive alone", NULL}, \
     {"postgresql.pgbackrest.no_params", CFG_BOOL, "true", 0, 0, false, \
      BOPT(pgbackrest_no_params), "BOOL", \
      "Patroni's key, accepted: tandem builds pgBackRest's arguments itself", NULL}, \

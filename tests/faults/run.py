@@ -5,6 +5,8 @@
   run.py soak --seed N --duration SEC   random fault schedules from a seed
   options: --async (asynchronous replication instead; quick mode adds QUICK_ASYNC),
            --only NAME[,NAME] (quick mode),
+           --backup (members archive into a pgBackRest repository; quick mode adds QUICK_BACKUP,
+             and every scenario then checks the archive: tests/faults/archive.py),
            --keep (keep the run directory),
            --junit FILE (a JUnit XML report, a test case per scenario, for CI)
 
@@ -25,6 +27,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import archive  # noqa: E402
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
 from system import System  # noqa: E402
@@ -52,6 +55,11 @@ QUICK = [
 QUICK_ASYNC = [
     ("lagging_kill_primary_node", [("slow_replication", 0, 14), ("kill_node", 6, 14)]),
     ("lagging_part_primary_etcd", [("slow_replication", 0, 14), ("part_primary_etcd", 6, 14)]),
+]
+
+# With --backup only (members archive into a pgBackRest repository: tests/faults/archive.py).
+QUICK_BACKUP = [
+    ("repo_unreachable", [("repo_unreachable", 0, 20)]),
 ]
 
 WARMUP, SETTLE, TAIL = 3.0, 90.0, 2.0
@@ -105,6 +113,8 @@ def run_step(system, index, name, plan, rng, sync):
     if heal_time is not None:
         rep.rows = [(c, f"{heal_time:.1f}s" if c == "healed" else r, d, v)
                     for c, r, d, v in rep.rows]
+    if system.backup:
+        archive.check(system, rep)
     rep.notes = notes
     return rep
 
@@ -149,6 +159,7 @@ def main():
     ap.add_argument("--duration", type=float, default=600)
     ap.add_argument("--async", dest="async_", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--backup", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--junit", default=None)
     a = ap.parse_args()
@@ -157,10 +168,12 @@ def main():
         return 2
     seed = a.seed if a.seed is not None else (1 if a.mode == "quick" else int(time.time()) % 100000)
     sync = not a.async_
+    if a.backup:  # only then: soak draws from FAULTS, and its seeds stay as they were
+        FAULTS["repo_unreachable"] = archive.repo_unreachable
     t_begin = time.monotonic()
     log(f"faults {a.mode}: seed {seed}, {'synchronous strict' if sync else 'asynchronous'} mode")
     try:
-        system = System(sync=sync)
+        system = System(sync=sync, backup=a.backup)
         system.start()
     except Exception:
         traceback.print_exc()
@@ -176,7 +189,8 @@ def main():
     if a.mode == "quick":
         only = set(filter(None, a.only.split(",")))
         steps = [(n, p, random.Random(seed * 1000 + i))
-                 for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []))
+                 for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []) +
+                                            (QUICK_BACKUP if a.backup else []))
                  if not only or n in only]
     else:
         steps = soak_plans(seed, a.duration)
@@ -206,7 +220,7 @@ def main():
                 kept.append(system.base)
                 system.stop()
                 try:
-                    system = System(sync=sync)
+                    system = System(sync=sync, backup=a.backup)
                     system.start()
                 except Exception:
                     traceback.print_exc()

@@ -28,6 +28,7 @@ import uuid
 
 import psycopg
 
+import archive
 import clock
 from disk import Disk
 from topology import Topology, children, signal_pids
@@ -124,7 +125,7 @@ postgresql:
     - host replication replicator 10.213.0.0/24 scram-sha-256
 tags:
   site: {self.host.site}
-"""
+""" + (archive.config_text(s, self) if s.backup else "")
 
     def prepare(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -207,13 +208,16 @@ tags:
 
 class System:
     def __init__(self, sync=True, ttl=4, loop_wait=1, retry_timeout=1, max_lag=1048576,
-                 base=None):
+                 base=None, backup=False):
         self.base = pathlib.Path(base or tempfile.mkdtemp(prefix="tandem-faults-"))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
         self.sync, self.ttl = sync, ttl
         self.loop_wait, self.retry_timeout = loop_wait, retry_timeout
         self.max_lag = max_lag
+        # Backups on (run.py --backup): a pgBackRest repository in the run's directory.
+        self.backup = backup
+        self.repo = archive.prepare_repo(self.base) if backup else None
         self.scope = "faults" + uuid.uuid4().hex[:6]
         self.password = "pw" + uuid.uuid4().hex
         if not clock.available():

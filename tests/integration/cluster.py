@@ -237,9 +237,9 @@ postgresql:
     - local all all trust
     - host all all 127.0.0.1/32 scram-sha-256
     - host replication all 127.0.0.1/32 scram-sha-256
-tags:
+{c.pg_extra}tags:
   site: {"B" if self.index == 3 else "A"}
-"""
+{c.yaml_extra}"""
 
     def write_config(self):
         self.dir.mkdir(exist_ok=True)
@@ -479,7 +479,7 @@ def serve(c, timeout=T_BOOT):
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
-                 passwords=None, etcd_tls=None):
+                 passwords=None, etcd_tls=None, pg_extra="", yaml_extra=""):
         """`etcd_tls`: (ca, cert, key) for an etcd over https with client certificates. With
         TLS on the REST API, set `rest_context` (an ssl.SSLContext the harness reads /patroni
         with) and `ctl_config` (the file tandemctl is given with -c, instead of --etcd).
@@ -494,6 +494,8 @@ class Cluster:
         self.ttl, self.loop_wait, self.retry_timeout = ttl, loop_wait, retry_timeout
         # More bootstrap.dcs keys ({"synchronous_mode": True, ...}): scalars, written as YAML.
         self.dcs_extra = dict(dcs_extra or {})
+        # More YAML for every member: under postgresql: (indented two spaces), and at the top.
+        self.pg_extra, self.yaml_extra = pg_extra, yaml_extra
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         if passwords:

@@ -21,6 +21,7 @@ typedef struct ha_case {
 	/* self */
 	bool nofailover;
 	unsigned restarts;
+	bool restore_no_leader;
 	/* local PostgreSQL */
 	ha_pg_state pg;
 	uint64_t lsn;
@@ -70,6 +71,16 @@ static const ha_case cases[] = {
      .want = HA_CLONE,
      .want_target = "m1"},
     {.name = "initialized, no data, no leader: wait", .pg = HA_PG_NO_DATA, .want = HA_WAIT},
+    {.name = "initialized, no data, no leader, pgbackrest no_leader: restore",
+     .pg = HA_PG_NO_DATA,
+     .restore_no_leader = true,
+     .want = HA_CLONE},
+    {.name = "initialized, no data, a leader, pgbackrest no_leader: clone the leader",
+     .pg = HA_PG_NO_DATA,
+     .leader = "m1",
+     .restore_no_leader = true,
+     .want = HA_CLONE,
+     .want_target = "m1"},
     {.name = "stopped replica with a leader: start following it",
      .pg = HA_PG_STOPPED,
      .leader = "m1",
@@ -686,6 +697,7 @@ static void run_case(const ha_case *c)
 	    .retry_timeout_ms = RETRY,
 	    .maximum_lag_on_failover = 1048576,
 	    .max_restarts = 3,
+	    .restore_without_leader = c->restore_no_leader,
 	};
 	ha_member other = {c->other_name, c->other_nofailover, c->other_reachable, c->other_lsn};
 	const char *sync[1] = {c->sync0};

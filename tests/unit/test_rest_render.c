@@ -270,6 +270,57 @@ static void test_metrics(void **state)
 	};
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		assert_contains(out.data, lines[i]);
+	/* Backups off: no archiving family. */
+	assert_null(strstr(out.data, "tandem_archive"));
+	sb_free(&out);
+	fixture_free(&f);
+}
+
+static void test_metrics_archive(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_init(&f);
+	agent_archive_status a = {.stanza_ok = true,
+	                          .continuity_ok = false,
+	                          .conflict = true,
+	                          .conflicts = 3,
+	                          .dropped = 7,
+	                          .archiver_known = true,
+	                          .archived = 12,
+	                          .failed = 4,
+	                          .last_archived_unix_s = 1700000000,
+	                          .last_failed_unix_s = 1700000100,
+	                          .ready = 5,
+	                          .restores = 1};
+	f.st.archive = &a;
+	strbuf out = STRBUF_INIT;
+	rest_render_metrics(&out, &f.st, NULL);
+	static const char *const lines[] = {
+	    "tandem_backup_stanza_ok{scope=\"batman\",name=\"pg1\"} 1\n",
+	    "tandem_archive_continuity_ok{scope=\"batman\",name=\"pg1\"} 0\n",
+	    "tandem_archive_conflict{scope=\"batman\",name=\"pg1\"} 1\n",
+	    "# TYPE tandem_archive_conflicts_total counter\n",
+	    "tandem_archive_conflicts_total{scope=\"batman\",name=\"pg1\"} 3\n",
+	    "tandem_archive_wal_dropped_total{scope=\"batman\",name=\"pg1\"} 7\n",
+	    "tandem_archive_ready_segments{scope=\"batman\",name=\"pg1\"} 5\n",
+	    "tandem_archive_archived_total{scope=\"batman\",name=\"pg1\"} 12\n",
+	    "tandem_archive_failures_total{scope=\"batman\",name=\"pg1\"} 4\n",
+	    "tandem_archive_last_success_timestamp_seconds{scope=\"batman\",name=\"pg1\"} "
+	    "1700000000\n",
+	    "tandem_archive_last_failure_timestamp_seconds{scope=\"batman\",name=\"pg1\"} "
+	    "1700000100\n",
+	    "tandem_replica_restores_total{scope=\"batman\",name=\"pg1\"} 1\n",
+	    "tandem_replica_restore_failures_total{scope=\"batman\",name=\"pg1\"} 0\n",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		assert_contains(out.data, lines[i]);
+	/* pg_stat_archiver not answering: its families are left out, not shown as 0. */
+	a.archiver_known = false;
+	sb_reset(&out);
+	rest_render_metrics(&out, &f.st, NULL);
+	assert_null(strstr(out.data, "tandem_archive_failures_total"));
+	assert_contains(out.data, "tandem_archive_ready_segments");
 	sb_free(&out);
 	fixture_free(&f);
 }
@@ -281,7 +332,7 @@ int main(void)
 	    cmocka_unit_test(test_patroni_unknown), cmocka_unit_test(test_cluster),
 	    cmocka_unit_test(test_cluster_empty),   cmocka_unit_test(test_conn_url),
 	    cmocka_unit_test(test_history),         cmocka_unit_test(test_config),
-	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_metrics_archive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

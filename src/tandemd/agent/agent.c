@@ -232,8 +232,10 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->slot_name = agent_slot_name(s->name);
 	agent_site_init(a);
 	agent_settings_changed(a);
-	if (!a->local_conninfo || agent_write_passfile(a, err) != 0)
+	if (!a->local_conninfo || agent_write_passfile(a, err) != 0 ||
+	    agent_backup_new(a, err) != 0)
 		goto fail;
+	a->hc.restore_without_leader = agent_backup_restore_first(a) && s->pgbackrest_no_leader;
 
 	a->fence = agent_fence_new(a, err);
 	if (!a->fence)
@@ -271,6 +273,11 @@ void agent_settings_changed(agent *a)
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
 	if (a->cred)
 		agent_credentials_changed(a);
+	char *e = NULL;
+	if (agent_backup_write_conf(a, &e) != 0) {
+		log_error("%s", e);
+		free(e);
+	}
 }
 
 /* ---- the heartbeat: lease, member key ---- */
@@ -473,6 +480,7 @@ static void publish(agent *a)
 		uv_timer_set_repeat(&a->tick, a->hc.loop_wait_ms);
 	agent_fence_update(a);
 	agent_publish_member(a); /* written only when it says something new */
+	agent_backup_tick(a);
 }
 
 /* One pass: gather (agent_gather, then agent_inputs) -> plan -> carry out one step -> publish. */
@@ -623,6 +631,7 @@ void agent_free(agent *a)
 	if (!a)
 		return;
 	agent_fence_free(a);
+	agent_backup_free(a);
 	agent_failsafe_free(a);
 	agent_cred_free(a);
 	agent_abort_patches(a);

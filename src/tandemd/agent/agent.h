@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "archive_status.h"
 #include "dcs_codec.h"
 #include "err.h"
 #include "health.h"
@@ -59,6 +60,9 @@ typedef struct agent_status {
 
 	const char *last_action; /* ha_action_name of the last decision */
 	const char *last_reason;
+
+	/* Archiving through pgBackRest (NULL: backups are off). */
+	const agent_archive_status *archive;
 
 	health_state health;  /* for health_status() */
 	const dcs_view *view; /* the whole cluster as this member sees it */

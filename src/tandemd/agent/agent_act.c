@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent_priv.h"
+#include "backup_options.h"
 #include "clock.h"
 #include "diverge.h"
 #include "log.h"
@@ -278,7 +279,7 @@ static void cloned(bool ok, const char *tail, const char *moved, void *ud)
 	agent_action_done(a);
 }
 
-static void act_clone(agent *a, const char *target)
+static void clone_basebackup(agent *a, const char *target)
 {
 	pgctl_upstream *up = agent_upstream_of(a, target, false);
 	if (!up) {
@@ -311,6 +312,50 @@ static void start_after_rewind(agent *a)
 		return;
 	}
 	agent_action_done(a);
+}
+
+/* The pgbackrest method ended: start the replica, or fall back to pg_basebackup (listed after
+ * it), which wants an empty directory: what the restore left is moved aside. */
+static void restored(agent *a, bool ok)
+{
+	if (ok) {
+		cloned(true, NULL, NULL, a);
+		return;
+	}
+	if (!tandemd_replica_method(a->s, "basebackup") || !a->target) {
+		agent_fail_action(a, "creating a replica from the repository",
+		                  a->target ? "pgbackrest restore failed, and basebackup is not in "
+		                              "postgresql.create_replica_methods"
+		                            : "pgbackrest restore failed, and there is no leader "
+		                              "to clone");
+		return;
+	}
+	char *e = NULL;
+	if (agent_backup_clear_for_fallback(a, &e) != 0) {
+		agent_fail_action(a, "moving the data directory aside for pg_basebackup", e);
+		free(e);
+		return;
+	}
+	log_warning("pgbackrest restore failed: falling back to pg_basebackup");
+	char *target = xstrdup(a->target);
+	clone_basebackup(a, target);
+	free(target);
+}
+
+/* postgresql.create_replica_methods in order: pgbackrest (a delta restore from the repository),
+ * then basebackup. */
+static void act_clone(agent *a, const char *target)
+{
+	if (!target && !agent_backup_restore_first(a)) {
+		agent_fail_action(a, "cloning", "no leader to clone");
+		return;
+	}
+	if (!agent_backup_restore_first(a)) {
+		clone_basebackup(a, target);
+		return;
+	}
+	a->doing = "creating replica";
+	agent_backup_restore(a, restored);
 }
 
 static void rewound(bool ok, const char *tail, const char *moved, void *ud)
@@ -431,7 +476,9 @@ static void reinit_stopped(agent *a, bool ok)
 		agent_fail_action(a, "stopping PostgreSQL for reinitialize", NULL);
 		return;
 	}
-	if (agent_has_data(a)) {
+	if (agent_has_data(a) && agent_backup_keeps_data(a)) {
+		log_info("keeping the data directory for a delta restore from the repository");
+	} else if (agent_has_data(a)) {
 		if (pgctl_move_aside(a->pc, &moved, &e) != 0) {
 			agent_fail_action(a, "moving the data directory aside", e);
 			free(e);

@@ -160,6 +160,7 @@ void agent_leader_housekeeping(agent *a)
 			free(e);
 		}
 		publish_history(a, v);
+		agent_backup_promoted(a, a->st.timeline);
 		checkpoint_after_promote(a);
 		if (v->has_failover)
 			dcs_delete_key(a->dcs, "failover", on_put_quiet, a);

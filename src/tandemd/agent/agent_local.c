@@ -42,6 +42,7 @@ void agent_move_aside_unfinished(agent *a, const char *why)
 		log_warning("%s: %s: moved aside to %s; cloning afresh", a->s->data_dir, why,
 		            moved);
 		free(moved);
+		agent_backup_restore_forget(a); /* it was about the directory moved aside */
 	} else {
 		log_error("%s", e);
 		free(e);
@@ -179,6 +180,10 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 		param_add(&p, s->parameters.keys[i], s->parameters.values[i]);
 	param_add(&p, "listen_addresses", own(&p, listen_addresses(s->pg_listen)));
 	param_add(&p, "port", a->port);
+	/* Archiving through pgBackRest (agent_backup.c): tandem's, whatever else says. */
+	pgctl_param bp[AGENT_BACKUP_NPARAMS];
+	for (size_t i = 0, n = agent_backup_params(a, bp); i < n; i++)
+		param_add(&p, bp[i].name, bp[i].value);
 	if (!cfg_map_get(&s->parameters, "unix_socket_directories"))
 		param_add(&p, "unix_socket_directories", a->sockdir);
 	param_add(&p, "cluster_name", s->scope);
@@ -439,6 +444,8 @@ void agent_gather(agent *a, void (*done)(agent *a))
 		a->unfinished_data = NULL;
 		if (agent_has_data(a) && pgctl_rewind_interrupted(a->pc))
 			a->unfinished_data = "a pg_rewind did not finish";
+		else if (agent_has_data(a) && agent_backup_restore_interrupted(a))
+			a->unfinished_data = "a pgbackrest restore did not finish";
 		else if (agent_has_data(a) && !has_control_file(a))
 			a->unfinished_data = "no global/pg_control (an interrupted copy)";
 		if (!agent_has_data(a) || a->unfinished_data) {

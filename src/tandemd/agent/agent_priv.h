@@ -4,6 +4,7 @@
 #define TANDEMD_AGENT_PRIV_H
 
 #include "agent.h"
+#include "agent_backup.h"
 #include "dcs.h"
 #include "etcd.h"
 #include "ha.h"
@@ -118,7 +119,8 @@ struct agent {
 
 	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
 
-	agent_cred *cred; /* the passfile's hosts, the passwords applied: agent_cred.c */
+	agent_cred *cred;     /* the passfile's hosts, the passwords applied: agent_cred.c */
+	agent_backup *backup; /* pgBackRest (agent_backup.c); NULL: backups are off */
 
 	agent_status status;
 	agent_counters counters;

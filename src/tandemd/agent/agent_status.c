@@ -67,6 +67,7 @@ const agent_status *agent_status_get(agent *a)
 	st->nreplicas = a->nreplicas;
 	st->last_action = ha_action_name(a->last_action);
 	st->last_reason = a->last_reason;
+	st->archive = agent_backup_status(a);
 
 	health_state *h = &st->health;
 	h->role = pg == HA_PG_PRIMARY   ? HEALTH_ROLE_PRIMARY

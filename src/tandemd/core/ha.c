@@ -372,6 +372,10 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 			return decide(HA_CLONE, cl->leader, "no data: cloning the leader");
 		if (we_lead)
 			return as_leader(cfg, cl, lo, clk);
+		if (cfg->restore_without_leader)
+			return decide(
+			    HA_CLONE, NULL,
+			    "no data and no leader: restoring from the backup repository");
 		return decide(HA_WAIT, NULL, "no data and no leader to clone from");
 	}
 	if (we_lead)

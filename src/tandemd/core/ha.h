@@ -96,6 +96,9 @@ typedef struct ha_config {
 	uint64_t retry_timeout_ms;
 	uint64_t maximum_lag_on_failover; /* bytes */
 	unsigned max_restarts; /* crash restarts in place before leadership is given up */
+	/* No data and no leader: create the replica from the backup repository anyway
+	 * (postgresql.pgbackrest.no_leader, with pgbackrest the first replica method). */
+	bool restore_without_leader;
 } ha_config;
 
 typedef struct ha_clock {

@@ -436,5 +436,6 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	counter(out, l, "tandem_tilts_total",
 	        "HA passes skipped because the loop stalled or the clock jumped.",
 	        c ? &c->tilts : NULL);
+	rest_render_archive_metrics(out, l, st->archive);
 	sb_free(&lb);
 }

@@ -40,6 +40,8 @@ unsigned rest_render_config(const agent_status *st, char **body);
 unsigned rest_render_failsafe(const agent_status *st, char **body);
 /* GET /metrics: appends the tandem_* families to `out`. */
 void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c);
+/* The archiving families (rest_render_archive.c); nothing when `a` is NULL (backups off). */
+void rest_render_archive_metrics(strbuf *out, const char *labels, const agent_archive_status *a);
 
 /* "postgres://host:port/db" (or postgresql://, user@ and [v6] allowed): the host (heap string,
  * NULL when none) and the port (0 when none or not a number in 1..65535). */

@@ -1,0 +1,142 @@
+/* pgbr_archive: archive_command and restore_command (quoting, the exit-45 record), `pgbackrest
+ * info` answers, the files that prove continuity after a promotion, dropped-WAL log lines, and
+ * postgresql.auto.conf without pgBackRest's recovery block. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgbr_archive.h"
+
+static void test_commands(void **state)
+{
+	(void)state;
+	char *q = pgbr_shell_quote("/d/it's 100%");
+	assert_string_equal(q, "'/d/it'\\''s 100%%'");
+	free(q);
+	char *a = pgbr_archive_command("pgbackrest", "/d/n1.pgbackrest.conf", "batman",
+	                               "/d/n1.pgbackrest/archive-push-045");
+	assert_string_equal(a, "'pgbackrest' '--config=/d/n1.pgbackrest.conf' '--stanza=batman' "
+	                       "archive-push \"%p\"; r=$?; [ $r -ne 45 ] || echo \"%f\" "
+	                       ">>'/d/n1.pgbackrest/archive-push-045'; exit $r");
+	free(a);
+	char *r = pgbr_restore_command("/usr/bin/pgbackrest", "/c", "s");
+	assert_string_equal(r, "'/usr/bin/pgbackrest' '--config=/c' '--stanza=s' archive-get %f "
+	                       "\"%p\"");
+	free(r);
+}
+
+static void test_info(void **state)
+{
+	(void)state;
+	pgbr_info in;
+	char *err = NULL;
+	assert_int_equal(pgbr_info_parse("[]", "batman", &in, &err), 0);
+	assert_false(pgbr_info_exists(&in));
+	assert_false(in.found);
+	const char *missing = "[{\"name\":\"batman\",\"status\":{\"code\":1,\"message\":\"missing "
+	                      "stanza path\"},\"db\":[],\"backup\":[]}]";
+	assert_int_equal(pgbr_info_parse(missing, "batman", &in, &err), 0);
+	assert_false(pgbr_info_exists(&in));
+	assert_null(in.system_id);
+	const char *ok =
+	    "[{\"name\":\"other\",\"status\":{\"code\":0,\"message\":\"ok\"}},"
+	    "{\"name\":\"batman\",\"status\":{\"code\":2,\"message\":\"no valid backups\"},"
+	    "\"db\":[{\"id\":1,\"system-id\":7301000000000000001,\"version\":\"14\"},"
+	    "{\"id\":2,\"system-id\":7301000000000000002,\"version\":\"15\"}],"
+	    "\"backup\":[{\"label\":\"x\"}]}]";
+	assert_int_equal(pgbr_info_parse(ok, "batman", &in, &err), 0);
+	assert_true(pgbr_info_exists(&in));
+	assert_int_equal(in.status, 2);
+	assert_string_equal(in.message, "no valid backups");
+	assert_string_equal(in.system_id, "7301000000000000002");
+	assert_int_equal(in.nbackup, 1);
+	pgbr_info_free(&in);
+	assert_int_equal(pgbr_info_parse("ERROR: [055]", "batman", &in, &err), -1);
+	assert_non_null(err);
+	free(err);
+	err = NULL;
+	assert_int_equal(pgbr_info_parse("[{\"name\":\"batman\"}]", "batman", &in, &err), -1);
+	free(err);
+}
+
+static void test_continuity(void **state)
+{
+	(void)state;
+	char name[25];
+	const uint64_t seg = 16 * 1024 * 1024;
+	pgbr_wal_name(3, 0x1FF, seg, name);
+	assert_string_equal(name, "0000000300000001000000FF");
+
+	pgbr_continuity c;
+	char *err = NULL;
+	/* Timeline 3 from 2, which began inside segment 5 and ended inside segment 7. */
+	const char *h = "1\t0/5000060\tno recovery target specified\n\n"
+	                "2\t0/7000A28\tno recovery target specified\n";
+	assert_int_equal(pgbr_continuity_files(h, 3, seg, &c, &err), 0);
+	assert_string_equal(c.history, "00000003.history");
+	assert_string_equal(c.last, "000000020000000000000007");
+	assert_true(c.last_partial);
+	assert_string_equal(c.before, "000000020000000000000006");
+	assert_int_equal(c.parent, 2);
+
+	const char *listing = "15-1/00000002.history\n15-1/00000003.history\n"
+	                      "15-1/0000000200000000/000000020000000000000006-ab12.zst\n"
+	                      "15-1/0000000200000000/000000020000000000000007.partial-cd34.zst\n";
+	char *missing = NULL;
+	assert_true(pgbr_continuity_check(&c, listing, &missing));
+	assert_null(missing);
+	/* Without the partial segment, without the history file. */
+	const char *gap = "15-1/00000003.history.bak\n"
+	                  "15-1/0000000200000000/000000020000000000000006-ab12.zst\n";
+	assert_false(pgbr_continuity_check(&c, gap, &missing));
+	assert_string_equal(missing, "00000003.history, 000000020000000000000007 (or .partial)");
+	free(missing);
+	char *f = pgbr_continuity_filter(&c);
+	assert_string_equal(f, "(00000003\\.history|000000020000000000000007|"
+	                       "000000020000000000000006)");
+	free(f);
+
+	/* The parent began in the switch's segment: no complete segment of its own before. */
+	assert_int_equal(
+	    pgbr_continuity_files("1\t0/7000060\tx\n2\t0/7000A28\tx\n", 3, seg, &c, &err), 0);
+	assert_string_equal(c.before, "");
+	/* A switch on a segment boundary: the last segment is complete. */
+	assert_int_equal(pgbr_continuity_files("1\t0/9000000\tx\n", 2, seg, &c, &err), 0);
+	assert_string_equal(c.last, "000000010000000000000008");
+	assert_false(c.last_partial);
+	assert_false(pgbr_continuity_check(
+	    &c, "00000002.history\n000000010000000000000008.partial-x\n", NULL));
+	assert_true(
+	    pgbr_continuity_check(&c, "00000002.history\n000000010000000000000008-x\n", NULL));
+	assert_int_equal(pgbr_continuity_files("# nothing\n", 2, seg, &c, &err), -1);
+	free(err);
+}
+
+static void test_logs(void **state)
+{
+	(void)state;
+	const char *log = "P00   WARN: dropped WAL file '000000010000000000000003' because archive "
+	                  "queue exceeded 16MB\nP00   INFO: pushed WAL file\n"
+	                  "P00   WARN: dropped WAL file '000000010000000000000004' because archive "
+	                  "queue exceeded 16MB\n";
+	assert_int_equal(pgbr_count_dropped(log, strlen(log)), 2);
+	assert_int_equal(pgbr_count_dropped(log, 20), 0);
+
+	const char *conf = "# Do not edit this file manually!\nwork_mem = '8MB'\n\n"
+	                   "# Recovery settings generated by pgBackRest restore on 2026-12-05\n"
+	                   "restore_command = 'pgbackrest --stanza=x archive-get %f \"%p\"'\n"
+	                   "\nmax_connections = '50'\n";
+	char *s = pgbr_strip_recovery(conf);
+	assert_string_equal(s, "# Do not edit this file manually!\nwork_mem = '8MB'\n\n\n"
+	                       "max_connections = '50'\n");
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_commands), cmocka_unit_test(test_info),
+	    cmocka_unit_test(test_continuity), cmocka_unit_test(test_logs)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
