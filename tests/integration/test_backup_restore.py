@@ -184,8 +184,10 @@ def check_new_leader(s, r, name, data, port):
         assert c.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
         c.execute("INSERT INTO t (v) VALUES ('written in the new cluster')")
         # pgBackRest's recovery settings are gone once promoted
-        auto = c.execute("SELECT count(*) FROM pg_file_settings WHERE name LIKE 'recovery_target%%' "
-                         "OR name = 'restore_command'").fetchone()[0]
+        # (tandem's own restore_command, from the new stanza, is in tandem.conf)
+        auto = c.execute("SELECT count(*) FROM pg_file_settings WHERE (name LIKE "
+                         "'recovery_target%%' OR name = 'restore_command') AND sourcefile LIKE "
+                         "'%%postgresql.auto.conf'").fetchone()[0]
         assert auto == 0
     # the source is untouched and still leads its own scope
     assert s.cl.dcs_leader() == s.m.name
