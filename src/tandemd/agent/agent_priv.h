@@ -14,6 +14,7 @@ typedef void (*agent_step_fn)(agent *a, bool ok);
 typedef struct patch_op patch_op;
 typedef struct agent_failsafe agent_failsafe;
 typedef struct agent_fence agent_fence;
+typedef struct agent_backup agent_backup;
 
 struct agent {
 	uv_loop_t *loop;
@@ -107,6 +108,8 @@ struct agent {
 	agent_failsafe *failsafe; /* failsafe mode: owned by agent_failsafe.c */
 
 	agent_fence *fence; /* the fence watchdog: owned by agent_fence.c */
+
+	agent_backup *backup; /* the backup runner: owned by agent_backup.c */
 
 	agent_status status;
 	agent_counters counters;

@@ -1,0 +1,54 @@
+/* The backup runner inside the agent (docs/backup.md, "The backup runner and the schedule"): on
+ * its own timer, beside the HA pass and never inside it, every member reads tandem's `backup` and
+ * `backup/runner` keys; the member the choice names (src/backup/backup_choice.h) takes the runner
+ * key on its lease, and it alone starts pgBackRest (a job with a deadline: backup, info, verify)
+ * for a rerun, a request or a schedule that fired, and records the outcome in the `backup` key
+ * with a compare-and-swap. A runner whose lease may lapse kills its pgBackRest before another
+ * member can take the key. Only agent.c and agent_backup*.c include this header. */
+#ifndef TANDEMD_AGENT_BACKUP_H
+#define TANDEMD_AGENT_BACKUP_H
+
+#include "agent_priv.h"
+#include "backup_state.h"
+#include "job.h"
+
+typedef struct agent_backup {
+	agent *a; /* NULL once the agent is gone while a job still ends */
+	uv_timer_t timer;
+	bool timer_on;
+	bool closed;   /* the timer's close callback ran */
+	bool dcs_busy; /* one write at a time */
+	char *state_err_logged;
+
+	/* the run in flight (agent_backup_job.c) */
+	bool busy;
+	bool lost; /* cancelled because the runner key or the lease went: not recorded */
+	job *job;
+	int phase; /* 0 backup, 1 info, 2 verify */
+	backup_run run;
+	bool standby; /* backing up from our standby (backup-standby) */
+	backup_run starting;
+	bool has_starting;
+
+	/* a run that ended, to record */
+	bool has_finished;
+	backup_run finished;
+
+	/* requests from the REST API, to record */
+	backup_request req[BACKUP_MAX_REQUESTS];
+	size_t nreq;
+	unsigned seq;
+} agent_backup;
+
+agent_backup *agent_backup_new(agent *a);
+void agent_backup_start(agent *a);
+/* Stops the timer and kills a backup in flight (not recorded: the next runner reruns it). */
+void agent_backup_stop(agent *a);
+void agent_backup_free(agent *a);
+
+/* agent_backup_job.c: runs `b->run` (backup, then info, then verify); ends in
+ * agent_backup_ended. */
+void agent_backup_job_start(agent_backup *b, const backup_state *st);
+void agent_backup_ended(agent_backup *b);
+
+#endif
