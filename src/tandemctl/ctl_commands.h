@@ -29,6 +29,8 @@ typedef struct ctl_opts {
 	bool wait;
 	/* restart */
 	bool pending;
+	/* backup: --type */
+	const char *backup_type;
 	/* edit-config: --set KEY=VALUE and --pg NAME=VALUE (in order), --apply FILE|- */
 	const char **sets;
 	int nsets;
@@ -78,6 +80,11 @@ int ctl_cmd_reinit(const ctl_opts *o);
 int ctl_cmd_switchover(const ctl_opts *o);
 int ctl_cmd_pause(const ctl_opts *o);
 int ctl_cmd_resume(const ctl_opts *o);
+
+/* ctl_backup.c: a backup now (POST /backup), and list's lines about backups (heap; NULL when
+ * the cluster has no backup key) */
+int ctl_cmd_backup(const ctl_opts *o);
+char *ctl_backup_line(const dcs_view *v);
 
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);
