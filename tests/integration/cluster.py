@@ -213,11 +213,11 @@ bootstrap:
         fsync: 'off'
         max_connections: 50
         shared_buffers: 16MB
-postgresql:
+{c.pg_parameters_text()}postgresql:
   listen: 127.0.0.1:{self.pg_port}
   connect_address: 127.0.0.1:{self.pg_port}
   data_dir: {self.data}
-  authentication:
+{c.local_parameters_text()}  authentication:
     superuser:
       username: postgres
       password: {c.superuser_password}
@@ -230,7 +230,7 @@ postgresql:
     - host replication all 127.0.0.1/32 scram-sha-256
 tags:
   site: {"B" if self.index == 3 else "A"}
-"""
+{c.member_extra}"""
 
     def write_config(self):
         self.dir.mkdir(exist_ok=True)
@@ -461,7 +461,8 @@ def serve(c, timeout=T_BOOT):
 
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
-                 prefix="tandem-it-cl-", dcs_extra=None):
+                 prefix="tandem-it-cl-", dcs_extra=None, pg_parameters=None, member_extra="",
+                 local_parameters=None):
         self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -470,6 +471,14 @@ class Cluster:
         self.ttl, self.loop_wait, self.retry_timeout = ttl, loop_wait, retry_timeout
         # More bootstrap.dcs keys ({"synchronous_mode": True, ...}): scalars, written as YAML.
         self.dcs_extra = dict(dcs_extra or {})
+        # More PostgreSQL parameters in bootstrap.dcs ({"archive_mode": "on"}) and in each
+        # member's own postgresql.parameters (what the DCS may not set: archive_command), and
+        # YAML text appended to every member's file (a `backup:` section). local_parameters and
+        # member_extra may be functions of the cluster (they see self.base and self.scope).
+        self.pg_parameters = dict(pg_parameters or {})
+        lp = local_parameters(self) if callable(local_parameters) else local_parameters
+        self.local_parameters = dict(lp or {})
+        self.member_extra = member_extra(self) if callable(member_extra) else member_extra
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         self.etcd = Etcd(self.base / "etcd")
@@ -478,6 +487,16 @@ class Cluster:
         self.row_seq = 0
         for m in self.members:
             m.write_config()
+
+    def local_parameters_text(self):
+        if not self.local_parameters:
+            return ""
+        return "  parameters:\n" + "".join(f"    {k}: {json.dumps(str(v))}\n"
+                                           for k, v in self.local_parameters.items())
+
+    def pg_parameters_text(self):
+        return "".join(f"        {k}: {json.dumps(str(v))}\n"
+                       for k, v in self.pg_parameters.items())
 
     def dcs_extra_text(self):
         def scalar(v):

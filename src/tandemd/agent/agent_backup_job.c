@@ -3,7 +3,9 @@
  * label and the type pgBackRest made, and `verify`; each a job with a deadline, never blocking
  * the loop. pgBackRest is started under `setpriv --pdeathsig KILL` when there is one, so that it
  * dies with a tandemd killed outright: the runner key then expires while no backup of ours runs. */
+#include <errno.h>
 #include <jansson.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -192,6 +194,12 @@ static int write_conf(agent_backup *b, const backup_state *st, char **err)
 	agent *a = b->a;
 	char *spool = backup_spool_path(a->s);
 	char *conf = xasprintf("%s/backup.conf", spool);
+	if (mkdir(spool, 0700) != 0 && errno != EEXIST) {
+		err_set(err, "cannot create %s: %s", spool, strerror(errno));
+		free(conf);
+		free(spool);
+		return -1;
+	}
 	pgbr_pg pg[2] = {{.path = a->s->data_dir,
 	                  .port = a->port,
 	                  .socket_path = a->sockdir,
