@@ -82,11 +82,13 @@ def postgres_ids():
     return p.pw_uid, p.pw_gid
 
 
-def pgbackrest(c, *args, member=None, check=True):
-    m = member or c.member(c.dcs_leader())
-    cmd = [PGBACKREST, f"--config={archive_conf(c)}", f"--stanza={c.scope}",
-           f"--pg1-path={m.data}", f"--pg1-port={m.pg_port}", f"--pg1-socket-path={m.dir}",
-           *args]
+def pgbackrest(c, *args, pg=True, check=True):
+    """pgbackrest as postgres, with the leader as pg1 when `pg`."""
+    cmd = [PGBACKREST, f"--config={archive_conf(c)}", f"--stanza={c.scope}"]
+    if pg:
+        m = c.member(c.dcs_leader())
+        cmd += [f"--pg1-path={m.data}", f"--pg1-port={m.pg_port}", f"--pg1-socket-path={m.dir}"]
+    cmd += args
     r = subprocess.run(["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True,
                        timeout=T_CHANGE, cwd="/")
     if check:
@@ -136,7 +138,7 @@ def runner_key(c):
 
 
 def info(c):
-    r = pgbackrest(c, "info", "--output=json")
+    r = pgbackrest(c, "info", "--output=json", pg=False)
     return json.loads(r.stdout)[0].get("backup", [])
 
 
