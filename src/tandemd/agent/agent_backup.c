@@ -300,6 +300,8 @@ static void latest_fires(agent *a, const backup_state *st, int64_t now_s,
 static void start_run(agent_backup *b, backup_state *st, const backup_due *d, int64_t now_ms)
 {
 	agent *a = b->a;
+	/* d->request may point into st->running, which the interrupted run's record frees. */
+	char *request = d->request ? xstrdup(d->request) : NULL;
 	if (st->has_running) { /* left by a runner that died or lost its lease */
 		backup_run old;
 		backup_run_copy(&old, &st->running);
@@ -318,12 +320,12 @@ static void start_run(agent_backup *b, backup_state *st, const backup_due *d, in
 	                .type = d->type,
 	                .runner = xstrdup(a->s->name),
 	                .reason = xstrdup(d->reason),
-	                .request = d->request ? xstrdup(d->request) : NULL,
+	                .request = request,
 	                .start_ms = now_ms,
 	                .status = xstrdup("running"),
 	                .verify = -1};
-	if (d->request)
-		backup_state_drop_request(st, d->request);
+	if (request)
+		backup_state_drop_request(st, request);
 	backup_run_copy(&st->running, &r);
 	st->has_running = true;
 	backup_run_free(&b->starting);
