@@ -277,6 +277,30 @@ static bool describe_primary(agent *a, backup_state *st)
 	return !same;
 }
 
+/* The leader takes the key while replicas run: say why (once per taking). */
+static void say_why_leader(agent *a, const backup_candidate *c, size_t n,
+                           const backup_choice_config *cfg)
+{
+	for (size_t i = 0; i < n; i++) {
+		backup_candidate r = c[i];
+		if (strcmp(r.name, a->s->name) == 0 || !r.replica || !r.running)
+			continue;
+		if (!cfg->from_standby) {
+			log_info("backup: backups run on the leader (backup.from_standby is off)");
+			return;
+		}
+		r.reaches_primary = true;
+		if (backup_healthy_replica(&r, cfg)) {
+			log_warning(
+			    "backup: replica %s cannot reach the primary's data directory (another "
+			    "host: pgBackRest's TLS server or SSH would be needed): backups run on "
+			    "the leader",
+			    r.name);
+			return;
+		}
+	}
+}
+
 /* ---- what to run ---- */
 
 static const backup_schedule_kind kinds[BACKUP_NTYPES] = {
@@ -387,6 +411,8 @@ static void act(agent_backup *b, backup_state *st, int64_t rev)
 	                            .max_lag_bytes = a->hc.maximum_lag_on_failover};
 	const dcs_view *v = dcs_get_view(a->dcs);
 	backup_key_step k = backup_key_decide(c, n, a->s->name, v->backup_runner, false, &cfg);
+	if (k == BACKUP_KEY_ACQUIRE && same_text(st->primary.member, v->leader))
+		say_why_leader(a, c, n, &cfg);
 	free(c);
 	if (k == BACKUP_KEY_ACQUIRE || k == BACKUP_KEY_RELEASE) {
 		log_info("backup: %s the runner key",
