@@ -5,9 +5,9 @@
  * dies with a tandemd killed outright: the runner key then expires while no backup of ours runs. */
 #include <errno.h>
 #include <jansson.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent_backup.h"
