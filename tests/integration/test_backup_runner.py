@@ -6,8 +6,9 @@ through a backup, whose backup the next runner runs again, never two at once.
 One 3-member cluster (tests/integration/cluster.py) with a pgBackRest repository in a temporary
 directory owned by postgres. Until tandemd sets archiving up itself, the test does: archive_mode
 on, each member's archive_command pushing to the repository (unless the `hold` file exists, which
-makes archiving fail so that a backup waits at its end for its last WAL segment: a window to kill
-its runner in), and `stanza-create` once the leader runs. The incremental schedule is `* * * * *`.
+makes archiving fail so that a backup waits at its end for its last WAL segment, up to pgBackRest's
+archive-timeout of 20 s: a window to kill its runner or switch over in), and `stanza-create` once
+the leader runs. The incremental schedule is `* * * * *`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def member_extra(c):
     return f"""backup:
   pgbackrest:
     repo1-path: {repo(c)}
+    archive-timeout: '20'
   schedule:
     full: none
     diff: none
@@ -284,3 +286,37 @@ def test_killed_runner_rerun_by_next(healthy):
     no_overlap(runs(state(c)))
     assert done[-1]["label"] in [b["label"] for b in info(c)]
     victim.start()
+
+
+def test_failover_during_backup(healthy):
+    """A switchover while a replica backs up from its standby (the primary it started and must
+    stop the backup on goes away): the backup ends well, run again if it failed; never two."""
+    c = healthy
+    hold = c.base / "hold"
+    hold.touch()
+    with BackupProcesses(c) as procs:
+        r = c.tandemctl("backup", "--type", "full", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        rid = json.loads(r.stdout)["id"]
+        run = wait_until(lambda: (state(c).get("running") or {}).get("request") == rid
+                         and state(c)["running"], T_BACKUP, "the requested backup running")
+        runner = c.member(run["runner"])
+        wait_until(lambda: str(runner.data) in procs.seen, T_CHANGE, "pgbackrest on the runner")
+        old = c.dcs_leader()
+        target = next(m for m in c.members if m.name not in (old, runner.name))
+        sw = c.tandemctl("switchover", "--candidate", target.name, "--force")
+        assert sw.returncode == 0, sw.stdout + sw.stderr
+        hold.unlink()
+        wait_until(lambda: c.dcs_leader() == target.name, T_CHANGE, "the new leader")
+
+        def finished():
+            done = [h for h in runs(state(c)) if h.get("request") == rid]
+            return done if done and done[-1]["status"] in ("ok", "failed") else None
+
+        done = wait_until(finished, T_BACKUP, "the backup to end")
+    assert done[-1]["status"] == "ok", done
+    if len(done) > 1:  # pgBackRest failed with its primary gone: run again
+        assert done[0]["status"] == "interrupted" and done[-1]["reason"] == "rerun", done
+    assert procs.max_at_once == 1, procs.seen
+    no_overlap(runs(state(c)))
+    assert done[-1]["label"] in [b["label"] for b in info(c)]

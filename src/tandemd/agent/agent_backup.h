@@ -26,7 +26,8 @@ typedef struct agent_backup {
 	job *job;
 	int phase; /* 0 backup, 1 info, 2 verify */
 	backup_run run;
-	bool standby; /* backing up from our standby (backup-standby) */
+	bool standby;          /* backing up from our standby (backup-standby) */
+	char *leader_at_start; /* the leader when it started (NULL: none) */
 	backup_run starting;
 	bool has_starting;
 

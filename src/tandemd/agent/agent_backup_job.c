@@ -88,9 +88,27 @@ static int run(agent_backup *b, const char *verb, const char *const *args, size_
 }
 
 /* The end of the run: recorded by agent_backup_ended (unless it was cancelled for the key). */
+/* A failure while the leader changed (a failover or switchover under a backup from a standby,
+ * whose primary went away) is an interruption: left `running` for a rerun, not recorded. */
+static bool interrupted_by_failover(agent_backup *b)
+{
+	const dcs_view *v = dcs_get_view(b->a->dcs);
+	const char *now = v->leader;
+	bool same = now && b->leader_at_start && strcmp(now, b->leader_at_start) == 0;
+	if (!same)
+		log_warning("backup %s failed while the leader changed (%s, now %s): it runs again",
+		            b->run.id, b->leader_at_start ? b->leader_at_start : "none",
+		            now ? now : "none");
+	return !same;
+}
+
 static void end_run(agent_backup *b, const char *status, const char *error)
 {
 	backup_run *r = &b->run;
+	if (b->a && !b->lost && strcmp(status, "failed") == 0 && interrupted_by_failover(b))
+		b->lost = true;
+	free(b->leader_at_start);
+	b->leader_at_start = NULL;
 	free(r->status);
 	r->status = xstrdup(status);
 	free(r->error);
@@ -228,6 +246,8 @@ void agent_backup_job_start(agent_backup *b, const backup_state *st)
 	             strcmp(st->primary.member, v->leader) == 0 && st->primary.data_dir;
 	b->busy = true;
 	b->lost = false;
+	free(b->leader_at_start);
+	b->leader_at_start = v->leader ? xstrdup(v->leader) : NULL;
 	b->phase = 0;
 	char *err = NULL;
 	if (write_conf(b, st, &err) != 0) {
