@@ -84,8 +84,11 @@ void agent_backup_free(agent *a)
 	backup_run_free(&b->starting);
 	free_requests(b);
 	free(b->state_err_logged);
-	if (!b->job)
+	if (!b->job) {
 		backup_run_free(&b->run);
+		free(b->leader_at_start);
+		b->leader_at_start = NULL;
+	}
 	uv_close((uv_handle_t *)&b->timer, on_closed);
 }
 
@@ -281,9 +284,13 @@ static bool describe_primary(agent *a, backup_state *st)
 static void say_why_leader(agent *a, const backup_candidate *c, size_t n,
                            const backup_choice_config *cfg)
 {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].name, a->s->name) == 0 && !c[i].leader)
+			return; /* a replica takes it: nothing to explain */
 	for (size_t i = 0; i < n; i++) {
 		backup_candidate r = c[i];
-		if (strcmp(r.name, a->s->name) == 0 || !r.replica || !r.running)
+		if (strcmp(r.name, a->s->name) == 0 || !r.replica || !r.running ||
+		    r.reaches_primary)
 			continue;
 		if (!cfg->from_standby) {
 			log_info("backup: backups run on the leader (backup.from_standby is off)");
@@ -451,6 +458,9 @@ static void step(agent_backup *b)
 			            b->run.id);
 			b->lost = true;
 			job_cancel(b->job);
+		} else if (!b->job && b->fail_until_ms) {
+			b->lost = b->lost || gone;
+			agent_backup_failure_check(b);
 		}
 		return;
 	}

@@ -26,8 +26,9 @@ typedef struct agent_backup {
 	job *job;
 	int phase; /* 0 backup, 1 info, 2 verify */
 	backup_run run;
-	bool standby;          /* backing up from our standby (backup-standby) */
-	char *leader_at_start; /* the leader when it started (NULL: none) */
+	bool standby;           /* backing up from our standby (backup-standby) */
+	char *leader_at_start;  /* the leader when it started (NULL: none) */
+	uint64_t fail_until_ms; /* a failure waits until then for a change of leader (0: none) */
 	backup_run starting;
 	bool has_starting;
 
@@ -51,5 +52,7 @@ void agent_backup_free(agent *a);
  * agent_backup_ended. */
 void agent_backup_job_start(agent_backup *b, const backup_state *st);
 void agent_backup_ended(agent_backup *b);
+/* A failed run waiting to see whether the leader changes: recorded, or run again. */
+void agent_backup_failure_check(agent_backup *b);
 
 #endif

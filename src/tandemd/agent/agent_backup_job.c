@@ -87,48 +87,65 @@ static int run(agent_backup *b, const char *verb, const char *const *args, size_
 	return b->job ? 0 : -1;
 }
 
-/* The end of the run: recorded by agent_backup_ended (unless it was cancelled for the key). */
-/* A failure while the leader changed (a failover or switchover under a backup from a standby,
- * whose primary went away) is an interruption: left `running` for a rerun, not recorded. */
-static bool interrupted_by_failover(agent_backup *b)
-{
-	const dcs_view *v = dcs_get_view(b->a->dcs);
-	const char *now = v->leader;
-	bool same = now && b->leader_at_start && strcmp(now, b->leader_at_start) == 0;
-	if (!same)
-		log_warning("backup %s failed while the leader changed (%s, now %s): it runs again",
-		            b->run.id, b->leader_at_start ? b->leader_at_start : "none",
-		            now ? now : "none");
-	return !same;
-}
-
-static void end_run(agent_backup *b, const char *status, const char *error)
+/* The run is over: logged, then recorded by agent_backup_ended (unless it was cancelled for the
+ * key, or interrupted by a change of leader). */
+static void finish(agent_backup *b)
 {
 	backup_run *r = &b->run;
-	if (b->a && !b->lost && strcmp(status, "failed") == 0 && interrupted_by_failover(b))
-		b->lost = true;
 	free(b->leader_at_start);
 	b->leader_at_start = NULL;
-	free(r->status);
-	r->status = xstrdup(status);
-	free(r->error);
-	r->error = error ? xstrdup(error) : NULL;
-	r->end_ms = clock_unix_ms();
+	b->fail_until_ms = 0;
 	if (b->a && !b->lost) {
-		if (error)
+		if (r->error)
 			log_warning("backup %s (%s) %s after %lld s: %s", r->id,
-			            backup_type_name(r->type), status,
-			            (long long)(r->end_ms - r->start_ms) / 1000, error);
+			            backup_type_name(r->type), r->status,
+			            (long long)(r->end_ms - r->start_ms) / 1000, r->error);
 		else
 			log_info("backup %s (%s, made %s, label %s) %s after %lld s, verify %s",
 			         r->id, backup_type_name(r->type),
 			         r->done_type ? r->done_type : "?", r->label ? r->label : "?",
-			         status, (long long)(r->end_ms - r->start_ms) / 1000,
+			         r->status, (long long)(r->end_ms - r->start_ms) / 1000,
 			         r->verify == 1   ? "ok"
 			         : r->verify == 0 ? "FAILED"
 			                          : "not run");
 	}
 	agent_backup_ended(b);
+}
+
+/* A failure is recorded only once the leader stayed the same for a TTL after it: a failover or
+ * switchover under a backup from a standby (whose primary went away) interrupts it, and the
+ * runner then runs it again (agent_backup_failure_check). */
+static void end_run(agent_backup *b, const char *status, const char *error)
+{
+	backup_run *r = &b->run;
+	free(r->status);
+	r->status = xstrdup(status);
+	free(r->error);
+	r->error = error ? xstrdup(error) : NULL;
+	r->end_ms = clock_unix_ms();
+	if (b->a && !b->lost && strcmp(status, "failed") == 0) {
+		b->fail_until_ms = clock_mono_ms() + b->a->hc.ttl_ms + b->a->hc.loop_wait_ms;
+		agent_backup_failure_check(b);
+		return;
+	}
+	finish(b);
+}
+
+void agent_backup_failure_check(agent_backup *b)
+{
+	const dcs_view *v = dcs_get_view(b->a->dcs);
+	const char *now = v->leader;
+	bool same = now && b->leader_at_start && strcmp(now, b->leader_at_start) == 0;
+	if (!same) {
+		log_warning("backup %s failed while the leader changed (%s, now %s): it runs again "
+		            "(%s)",
+		            b->run.id, b->leader_at_start ? b->leader_at_start : "none",
+		            now ? now : "none", b->run.error ? b->run.error : "");
+		b->lost = true;
+	} else if (clock_mono_ms() < b->fail_until_ms) {
+		return;
+	}
+	finish(b);
 }
 
 /* The newest backup of `info --output=json`: its label and type. */
@@ -212,12 +229,17 @@ static int write_conf(agent_backup *b, const backup_state *st, char **err)
 	agent *a = b->a;
 	char *spool = backup_spool_path(a->s);
 	char *conf = xasprintf("%s/backup.conf", spool);
-	if (mkdir(spool, 0700) != 0 && errno != EEXIST) {
-		err_set(err, "cannot create %s: %s", spool, strerror(errno));
-		free(conf);
-		free(spool);
-		return -1;
-	}
+	char *logdir = xasprintf("%s/log", spool);
+	const char *dirs[2] = {spool, logdir};
+	for (int i = 0; i < 2; i++)
+		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST) {
+			err_set(err, "cannot create %s: %s", dirs[i], strerror(errno));
+			free(logdir);
+			free(conf);
+			free(spool);
+			return -1;
+		}
+	free(logdir);
 	pgbr_pg pg[2] = {{.path = a->s->data_dir,
 	                  .port = a->port,
 	                  .socket_path = a->sockdir,
