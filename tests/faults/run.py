@@ -45,6 +45,7 @@ QUICK = [
     ("clock_jumps_primary", [("clock_forward", 0, 4), ("clock_back", 4, 8)]),
     ("lossy_primary", [("lossy_primary", 0, 8)]),
     ("restart_storm_primary", [("restart_storm_primary", 0, 8)]),
+    ("backup_kill_runner", [("backup_kill_runner", 0, 8)]),
 ]
 
 # Asynchronous mode only: the primary lost while its replicas lag, so that acknowledged writes

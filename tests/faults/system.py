@@ -43,6 +43,7 @@ TANDEMCTL = BUILD / "src" / "tandemctl" / "tandemctl"
 HELLOD = BUILD / "src" / "hellod" / "hellod"
 ETCD = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+PGBACKREST = "/usr/bin/pgbackrest"
 
 ETCD_HOSTS = [("e1", 11, "A"), ("e2", 12, "A"), ("e3", 13, "B")]
 DB_HOSTS = [("d1", 21, "A"), ("d2", 22, "A"), ("d3", 23, "B")]
@@ -103,13 +104,13 @@ bootstrap:
       parameters:
         max_connections: 60
         shared_buffers: 16MB
-postgresql:
+{s.backup_dcs_text()}postgresql:
   listen: {self.host.addr}:{PG_PORT}
   connect_address: {self.host.addr}:{PG_PORT}
   data_dir: {self.data}
   parameters:
     unix_socket_directories: '{self.dir}'
-  authentication:
+{s.backup_local_text()}  authentication:
     superuser:
       username: postgres
       password: {s.password}
@@ -122,7 +123,7 @@ postgresql:
     - host replication replicator 10.213.0.0/24 scram-sha-256
 tags:
   site: {self.host.site}
-"""
+{s.backup_text()}"""
 
     def prepare(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +214,11 @@ class System:
         self.loop_wait, self.retry_timeout = loop_wait, retry_timeout
         self.max_lag = max_lag
         self.scope = "faults" + uuid.uuid4().hex[:6]
+        # Backups with pgBackRest into a repository beside the run directory (off the data
+        # disks); archive_command pushes there, the runner backs up when asked (no schedule).
+        self.backup = os.path.exists(PGBACKREST)
+        self.repo = self.base / "repo"
+        self.backup_requests = []  # ids of `tandemctl backup` requests a fault made
         self.password = "pw" + uuid.uuid4().hex
         if not clock.available():
             raise RuntimeError(f"{clock.LIBFAKETIME} missing (Debian faketime; scripts/deps.sh)")
@@ -227,6 +233,55 @@ class System:
         self.topo.on_cleanup += [n.disk.unmount for n in self.nodes.values()]
         self.haproxy = self.hellod = None
         self.topo.enter(self.client.name)
+
+    # -- backups
+
+    def backup_dcs_text(self):
+        return "        archive_mode: 'on'\n" if self.backup else ""
+
+    def backup_local_text(self):
+        if not self.backup:
+            return ""
+        return (f"    archive_command: '{PGBACKREST} --config={self.base}/archive.conf "
+                f"--stanza={self.scope} --pg1-path=\"$PWD\" archive-push %p'\n")
+
+    def backup_text(self):
+        if not self.backup:
+            return ""
+        return (f"backup:\n  pgbackrest:\n    repo1-path: {self.repo}\n  schedule:\n"
+                f"    full: none\n    diff: none\n    incr: none\n")
+
+    def prepare_backup(self):
+        for d in (self.repo, self.base / "pgbr"):
+            d.mkdir(exist_ok=True)
+            shutil.chown(d, "postgres", "postgres")
+        conf = self.base / "archive.conf"
+        conf.write_text(f"[global]\nrepo1-path={self.repo}\nlog-path={self.base}/pgbr\n"
+                        f"lock-path={self.base}/pgbr\n")
+        shutil.chown(conf, "postgres", "postgres")
+
+    def stanza_create(self, leader):
+        r = subprocess.run(
+            ["runuser", "-u", "postgres", "--", PGBACKREST, f"--config={self.base}/archive.conf",
+             f"--stanza={self.scope}", f"--pg1-path={leader.data}", f"--pg1-port={PG_PORT}",
+             f"--pg1-socket-path={leader.dir}", "stanza-create"],
+            capture_output=True, text=True, timeout=120, cwd="/")
+        if r.returncode != 0:
+            raise RuntimeError(f"pgbackrest stanza-create: {r.stdout}{r.stderr}")
+
+    def backup_state(self):
+        try:
+            text = self.etcd_range(self.key("backup")).get(self.key("backup"))
+        except OSError:
+            return None
+        return json.loads(text) if text else {}
+
+    def tandemctl_auth(self, *args, timeout=30):
+        """tandemctl with a member's file: etcd, scope and the REST credentials."""
+        node = next(iter(self.nodes.values()))
+        return subprocess.run([str(TANDEMCTL), "-c", str(node.config_path), *args],
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
 
     # -- etcd
 
@@ -285,10 +340,14 @@ class System:
         for h in self.etcd_hosts:
             self.start_etcd(h.name)
         wait_until(lambda: self._etcd_ok(), 60, "etcd to answer", interval=0.2)
+        if self.backup:
+            self.prepare_backup()
         for n in self.nodes.values():
             n.prepare()
             n.start()
-        self.wait_healthy(timeout)
+        leader = self.wait_healthy(timeout)
+        if self.backup:
+            self.stanza_create(leader)
         self.start_client_services()
         return self
 
