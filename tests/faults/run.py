@@ -57,6 +57,10 @@ QUICK_ASYNC = [
 
 WARMUP, SETTLE, TAIL = 3.0, 90.0, 2.0
 
+# Faults of the quick scenarios only, never drawn by a soak (which keeps the documented seeds'
+# schedules, and does not combine them with faults that stop them from starting).
+QUICK_ONLY = {"backup_kill_runner"}
+
 
 def log(msg):
     print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
@@ -113,7 +117,7 @@ def run_step(system, index, name, plan, rng, sync):
 def soak_plans(seed, duration):
     """Random steps from the seed: one or two faults, injected 0-4 s apart, each held 2-15 s."""
     rng = random.Random(seed)
-    names = sorted(FAULTS)
+    names = sorted(set(FAULTS) - QUICK_ONLY)
     used, k = 0.0, 0
     while used < duration:
         k += 1
