@@ -87,6 +87,36 @@ int tzone_cron_next(const cron_spec *spec, int64_t after_s, const char *name, in
 	return rc;
 }
 
+static int last_fire(const cron_spec *spec, int64_t after_s, int64_t until_s, int64_t *last)
+{
+	enum { NEAR = 8 * 86400 };
+	int64_t t = after_s, n, near;
+	int rc = cron_next(spec, t, local_offset, NULL, &n);
+	if (rc != 0 || n > until_s)
+		return rc < 0 ? -1 : 1;
+	if (until_s - n > NEAR && cron_next(spec, until_s - NEAR, local_offset, NULL, &near) == 0 &&
+	    near <= until_s)
+		t = near - 1; /* far behind: only the latest fires matter */
+	bool any = false;
+	while ((rc = cron_next(spec, t, local_offset, NULL, &n)) == 0 && n <= until_s) {
+		*last = t = n;
+		any = true;
+	}
+	if (rc < 0)
+		return -1;
+	return any ? 0 : 1;
+}
+
+int tzone_cron_last(const cron_spec *spec, int64_t after_s, int64_t until_s, const char *name,
+                    int64_t *last)
+{
+	zone_swap z = {0};
+	zone_enter(name, &z);
+	int rc = last_fire(spec, after_s, until_s, last);
+	zone_leave(&z);
+	return rc;
+}
+
 int tzone_offset(const char *name, int64_t utc_s, int32_t *offset_s)
 {
 	zone_swap z = {0};

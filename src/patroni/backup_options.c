@@ -152,6 +152,14 @@ int tandemd_backup_next(const tandemd_settings *s, backup_schedule_kind kind, in
 	return tzone_cron_next(&c, after_s, s->backup_time_zone, next);
 }
 
+int tandemd_backup_last(const tandemd_settings *s, backup_schedule_kind kind, int64_t after_s,
+                        int64_t until_s, int64_t *last)
+{
+	cron_spec c;
+	tandemd_backup_schedule(s, kind, &c);
+	return tzone_cron_last(&c, after_s, until_s, s->backup_time_zone, last);
+}
+
 static bool names_repo(const cfg_map *m)
 {
 	for (size_t i = 0; i < m->n; i++) {

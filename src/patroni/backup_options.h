@@ -39,6 +39,10 @@ void tandemd_backup_schedule(const struct tandemd_settings *s, backup_schedule_k
 int tandemd_backup_next(const struct tandemd_settings *s, backup_schedule_kind kind,
                         int64_t after_s, int64_t *next) TND_MUST_CHECK;
 
+/* The last time the schedule fired in (after_s, until_s]: 0 with *last, 1 when it did not. */
+int tandemd_backup_last(const struct tandemd_settings *s, backup_schedule_kind kind,
+                        int64_t after_s, int64_t until_s, int64_t *last) TND_MUST_CHECK;
+
 /* The checks across backup keys (called by tandemd_settings_load). */
 int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST_CHECK;
 

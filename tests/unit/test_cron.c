@@ -165,6 +165,32 @@ static void test_next_fake_zone(void **state)
 	assert_int_equal(n, 2 * 86400 + 3600 + 15 * 60); /* not 02:15 at +1 on day 1 */
 }
 
+/* The last fire in a span: walked in one zone swap, from the span's last days when it is long. */
+static void test_last(void **state)
+{
+	(void)state;
+	cron_spec s;
+	char *err = NULL;
+	int64_t last = 0;
+	assert_int_equal(cron_parse("* * * * *", &s, &err), 0);
+	/* Sat 2026-12-05 09:40Z, a year later: the minute before the end. */
+	assert_int_equal(
+	    tzone_cron_last(&s, 1796463600, 1796463600 + 365 * 86400 + 30, "UTC", &last), 0);
+	assert_int_equal(last, 1796463600 + 365 * 86400);
+	assert_int_equal(tzone_cron_last(&s, 1796463600, 1796463659, "UTC", &last), 1);
+	assert_int_equal(cron_parse("0 1 * * 0", &s, &err), 0);
+	/* Weekly in Berlin over 40 days: the last Sunday 01:00 CET before the end. */
+	assert_int_equal(
+	    tzone_cron_last(&s, 1796463600, 1796463600 + 40 * 86400, "Europe/Berlin", &last), 0);
+	assert_int_equal(last, 1796515200 + 5 * 7 * 86400);
+	assert_int_equal(cron_parse("0 0 1 1 *", &s, &err), 0); /* yearly: far apart */
+	assert_int_equal(tzone_cron_last(&s, 1796463600, 1796463600 + 400 * 86400, "UTC", &last),
+	                 0);
+	assert_int_equal(last, 1830297600); /* 2028-01-01 (2027-01-01 too) */
+	assert_int_equal(cron_parse("none", &s, &err), 0);
+	assert_int_equal(tzone_cron_last(&s, 0, 1796463600, NULL, &last), 1);
+}
+
 static void test_zone_names(void **state)
 {
 	(void)state;
@@ -192,6 +218,7 @@ int main(void)
 	    cmocka_unit_test(test_parse),          cmocka_unit_test(test_matches),
 	    cmocka_unit_test(test_next_utc),       cmocka_unit_test(test_next_dst),
 	    cmocka_unit_test(test_next_fake_zone), cmocka_unit_test(test_zone_names),
+	    cmocka_unit_test(test_last),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

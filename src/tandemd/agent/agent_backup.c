@@ -13,7 +13,7 @@
 #include "log.h"
 #include "strbuf.h"
 
-enum { STEP_MS = 1000, MAX_FIRES = 100000 };
+enum { STEP_MS = 1000 };
 
 static void step(agent_backup *b);
 
@@ -313,18 +313,15 @@ static void say_why_leader(agent *a, const backup_candidate *c, size_t n,
 static const backup_schedule_kind kinds[BACKUP_NTYPES] = {
     BACKUP_SCHEDULE_FULL, BACKUP_SCHEDULE_DIFF, BACKUP_SCHEDULE_INCR};
 
-/* The latest instant <= now at which each schedule fired after the record's mark. */
+/* The latest instant <= now at which each schedule fired after the record's mark (0: none). */
 static void latest_fires(agent *a, const backup_state *st, int64_t now_s,
                          int64_t out[BACKUP_NTYPES])
 {
 	for (int t = 0; t < BACKUP_NTYPES; t++) {
 		out[t] = 0;
-		int64_t at = st->fired_s[t], next;
-		for (int i = 0; at && i < MAX_FIRES; i++) {
-			if (tandemd_backup_next(a->s, kinds[t], at, &next) != 0 || next > now_s)
-				break;
-			out[t] = at = next;
-		}
+		if (st->fired_s[t] &&
+		    tandemd_backup_last(a->s, kinds[t], st->fired_s[t], now_s, &out[t]) != 0)
+			out[t] = 0;
 	}
 }
 
