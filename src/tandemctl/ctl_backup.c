@@ -88,6 +88,38 @@ char *ctl_backup_line(const dcs_view *v)
 	return sb_steal(&sb);
 }
 
+static json_t *run_json(const backup_run *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "type",
+	                    json_string(r->done_type ? r->done_type : backup_type_name(r->type)));
+	json_object_set_new(o, "label", r->label ? json_string(r->label) : json_null());
+	json_object_set_new(o, "runner", r->runner ? json_string(r->runner) : json_null());
+	json_object_set_new(o, "start_ms", json_integer(r->start_ms));
+	json_object_set_new(o, "end_ms", r->end_ms ? json_integer(r->end_ms) : json_null());
+	json_object_set_new(o, "verify", r->verify < 0 ? json_null() : json_boolean(r->verify));
+	return o;
+}
+
+json_t *ctl_backup_json(const dcs_view *v)
+{
+	backup_state st;
+	if (!v->backup || backup_state_parse(v->backup, strlen(v->backup), &st, NULL) != 0)
+		return NULL;
+	json_t *o = json_object(), *last = json_object();
+	for (int t = 0; t < BACKUP_NTYPES; t++)
+		if (st.has_last[t])
+			json_object_set_new(last, backup_type_name((backup_type)t),
+			                    run_json(&st.last[t]));
+	json_object_set_new(o, "last", last);
+	json_object_set_new(o, "running", st.has_running ? run_json(&st.running) : json_null());
+	json_object_set_new(o, "runner",
+	                    v->backup_runner ? json_string(v->backup_runner) : json_null());
+	json_object_set_new(o, "failures", json_integer(st.failures));
+	backup_state_free(&st);
+	return o;
+}
+
 /* ---- tandemctl backup ---- */
 
 static volatile sig_atomic_t interrupted;

@@ -85,6 +85,9 @@ int ctl_cmd_resume(const ctl_opts *o);
  * the cluster has no backup key) */
 int ctl_cmd_backup(const ctl_opts *o);
 char *ctl_backup_line(const dcs_view *v);
+/* list --json's "backup": {"last": {TYPE: run}, "running": run or null, "runner", "failures"};
+ * NULL without a backup key. */
+json_t *ctl_backup_json(const dcs_view *v);
 
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);

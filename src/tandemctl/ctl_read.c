@@ -171,6 +171,9 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 		free(host);
 	}
 	json_object_set_new(root, "members", arr);
+	json_t *backup = ctl_backup_json(v);
+	if (backup)
+		json_object_set_new(root, "backup", backup);
 	return root;
 }
 

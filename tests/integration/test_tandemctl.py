@@ -800,6 +800,9 @@ def test_backup_wait_follows_the_key(etcd, live, tmp_path):
     out = ctl("-c", cfg, "list").stdout
     assert "Last backup: full 20261205-010000F" in out and "verify ok" in out, out
     assert "Backup runner: pg2" in out
+    j = json.loads(ctl("-c", cfg, "list", "--json").stdout)["backup"]
+    assert j["last"]["full"]["label"] == "20261205-010000F" and j["last"]["full"]["verify"]
+    assert j["runner"] == "pg2" and j["running"] is None and j["failures"] == 0
     c.put("backup", {"history": [{"id": "b2", "type": "diff", "request": "r1", "start": 1,
                                   "end": 2, "status": "failed", "error": "exit 55: no stanza"}],
                      "failures": 1})
