@@ -164,6 +164,10 @@ static void on_written(dcs_result r, const char *error, void *ud)
 		b->run = b->starting;
 		b->has_starting = false;
 		memset(&b->starting, 0, sizeof b->starting);
+		if (b->a->stopping) { /* recorded as running: the next runner runs it */
+			backup_run_free(&b->run);
+			break;
+		}
 		backup_state st;
 		const dcs_view *v = dcs_get_view(b->a->dcs);
 		if (backup_state_parse(v->backup, v->backup ? strlen(v->backup) : 0, &st, NULL) !=
