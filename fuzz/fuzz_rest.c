@@ -10,7 +10,8 @@
  * 503, 400 or 404, 404 exactly when the path is unknown whatever the query; the body checks answer
  * 0 (passed on) or a 4xx/5xx status with a message; the failover parser gives -1 exactly with a
  * 400, the failsafe parser a non-empty name or a 400, PATCH/PUT /config a configuration or a
- * 400/503; conn_url parsing gives a port in 0..65535.
+ * 400/503, POST /backup a known type and a printable `by` or a 400; conn_url parsing gives a
+ * port in 0..65535.
  * Nothing crashes or leaks. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -150,6 +151,17 @@ static void fuzz_body(const uint8_t *data, size_t len, const health_state *node)
 	           leader ? leader : "(none)", v.status);
 	FUZZ_CHECK(!leader || *leader, "failsafe: an empty name");
 	free(leader);
+	rest_verdict_free(&v);
+	char *type, *by;
+	int brc = rest_parse_backup(body, len, &type, &by, &v);
+	FUZZ_CHECK(brc == 0 ? v.status == 0 : v.status == 400 && !type && !by, "backup rc %d, %u",
+	           brc, v.status);
+	FUZZ_CHECK(!type || !strcmp(type, "full") || !strcmp(type, "diff") || !strcmp(type, "incr"),
+	           "backup type %s", type);
+	for (const char *p = by; p && *p; p++)
+		FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f, "a control character in by");
+	free(type);
+	free(by);
 	rest_verdict_free(&v);
 	free(body);
 }

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "options.h"
+#include "tzone.h"
 
 /* pgBackRest options tandem sets itself, from its own keys or from what it knows of the member:
  * the pass-through may not set them (the error names tandem's key). */
@@ -87,6 +89,75 @@ int backup_check_methods(const void *v, char **err)
 			}
 	}
 	return 0;
+}
+
+static int utc_offset(int64_t t, void *ud, int32_t *o)
+{
+	(void)t;
+	(void)ud;
+	*o = 0;
+	return 0;
+}
+
+int backup_check_cron(const void *v, char **err)
+{
+	cron_spec c;
+	if (cron_parse(v, &c, err) != 0)
+		return -1;
+	int64_t next;
+	if (!c.never && cron_next(&c, 1704067200 /* 2024-01-01 */, utc_offset, NULL, &next) != 0) {
+		err_set(err,
+		        "'%s' never fires (a date that does not exist?); write none to turn it off",
+		        (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
+int backup_check_zone(const void *v, char **err)
+{
+	return tzone_check(v, err);
+}
+
+static const char *schedule_text(const tandemd_settings *s, backup_schedule_kind kind)
+{
+	switch (kind) {
+	case BACKUP_SCHEDULE_FULL:
+		return s->backup_schedule_full;
+	case BACKUP_SCHEDULE_DIFF:
+		return s->backup_schedule_diff;
+	case BACKUP_SCHEDULE_INCR:
+		return s->backup_schedule_incr;
+	case BACKUP_SCHEDULE_DRILL:
+		return s->backup_schedule_drill;
+	}
+	return NULL;
+}
+
+void tandemd_backup_schedule(const tandemd_settings *s, backup_schedule_kind kind, cron_spec *out)
+{
+	char *err = NULL;
+	if (cron_parse(schedule_text(s, kind), out, &err) != 0) {
+		free(err); /* checked at load: only settings built by hand get here */
+		memset(out, 0, sizeof *out);
+		out->never = true;
+	}
+}
+
+int tandemd_backup_next(const tandemd_settings *s, backup_schedule_kind kind, int64_t after_s,
+                        int64_t *next)
+{
+	cron_spec c;
+	tandemd_backup_schedule(s, kind, &c);
+	return tzone_cron_next(&c, after_s, s->backup_time_zone, next);
+}
+
+int tandemd_backup_last(const tandemd_settings *s, backup_schedule_kind kind, int64_t after_s,
+                        int64_t until_s, int64_t *last)
+{
+	cron_spec c;
+	tandemd_backup_schedule(s, kind, &c);
+	return tzone_cron_last(&c, after_s, until_s, s->backup_time_zone, last);
 }
 
 static bool names_repo(const cfg_map *m)

@@ -5,6 +5,7 @@
 #define PATRONI_BACKUP_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cfg.h"
 
@@ -12,6 +13,8 @@ struct tandemd_settings;
 
 int backup_check_passthrough(const void *v, char **err);
 int backup_check_methods(const void *v, char **err);
+int backup_check_cron(const void *v, char **err);
+int backup_check_zone(const void *v, char **err);
 
 /* Backups are on: backup.pgbackrest names a repository. */
 bool tandemd_backup_on(const struct tandemd_settings *s);
@@ -19,6 +22,26 @@ bool tandemd_backup_on(const struct tandemd_settings *s);
 const char *tandemd_backup_stanza(const struct tandemd_settings *s);
 /* Whether postgresql.create_replica_methods lists `method` (an empty list: basebackup only). */
 bool tandemd_replica_method(const struct tandemd_settings *s, const char *method);
+
+/* The schedules (backup.schedule.*): which, parsed (checked at load, so this cannot fail on
+ * loaded settings: a `none` schedule never fires). */
+typedef enum backup_schedule_kind {
+	BACKUP_SCHEDULE_FULL,
+	BACKUP_SCHEDULE_DIFF,
+	BACKUP_SCHEDULE_INCR,
+	BACKUP_SCHEDULE_DRILL,
+} backup_schedule_kind;
+struct cron_spec;
+void tandemd_backup_schedule(const struct tandemd_settings *s, backup_schedule_kind kind,
+                             struct cron_spec *out);
+/* The next time the schedule fires strictly after `after_s` (UTC seconds) in backup.time_zone;
+ * 0 with *next, 1 when it never fires (`none`), -1 when the zone cannot say. For the drill too. */
+int tandemd_backup_next(const struct tandemd_settings *s, backup_schedule_kind kind,
+                        int64_t after_s, int64_t *next) TND_MUST_CHECK;
+
+/* The last time the schedule fired in (after_s, until_s]: 0 with *last, 1 when it did not. */
+int tandemd_backup_last(const struct tandemd_settings *s, backup_schedule_kind kind,
+                        int64_t after_s, int64_t until_s, int64_t *last) TND_MUST_CHECK;
 
 /* The checks across backup keys (called by tandemd_settings_load). */
 int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST_CHECK;
@@ -54,6 +77,27 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "pgBackRest's parallel processes for backup, restore and async archiving", NULL}, \
     {"backup.retention_full", CFG_INT, "2", 1, 9999999, false, BOPT(backup_retention_full), "N", \
      "full backups kept in each repository (repoN-retention-full, unless given)", NULL}, \
+    {"backup.schedule.full", CFG_STRING, "0 1 * * 0", 0, 0, false, BOPT(backup_schedule_full), \
+     "CRON", "when a full backup runs: a cron schedule (minute hour day-of-month month " \
+     "day-of-week) in backup.time_zone, or none", backup_check_cron}, \
+    {"backup.schedule.diff", CFG_STRING, "0 1 * * 1-6", 0, 0, false, \
+     BOPT(backup_schedule_diff), "CRON", \
+     "when a differential backup runs (cron, or none); a full firing at the same minute wins", \
+     backup_check_cron}, \
+    {"backup.schedule.incr", CFG_STRING, "none", 0, 0, false, BOPT(backup_schedule_incr), \
+     "CRON", "when an incremental backup runs (cron, or none)", backup_check_cron}, \
+    {"backup.schedule.drill", CFG_STRING, "0 3 * * *", 0, 0, false, \
+     BOPT(backup_schedule_drill), "CRON", "when a restore drill runs (cron, or none)", \
+     backup_check_cron}, \
+    {"backup.time_zone", CFG_STRING, NULL, 0, 0, false, BOPT(backup_time_zone), "ZONE", \
+     "the time zone of the schedules, an IANA name such as Europe/Berlin (default: the " \
+     "system's local time zone)", backup_check_zone}, \
+    {"backup.from_standby", CFG_BOOL, "true", 0, 0, false, BOPT(backup_from_standby), "BOOL", \
+     "run backups on a healthy replica (pgBackRest's backup-standby) when one can reach the " \
+     "primary's data directory; otherwise on the leader", NULL}, \
+    {"backup.timeout", CFG_DURATION, "86400", 60000, 604800000, false, BOPT(backup_timeout), \
+     "SECONDS", "a backup still running after this long is killed (and rerun by the next " \
+     "runner)", NULL}, \
     {"postgresql.create_replica_methods", CFG_LIST, "basebackup", 0, 0, false, \
      BOPT(create_replica_methods), "METHOD,...", \
      "how a new member gets its data, tried in order: pgbackrest (a delta restore from the " \

@@ -173,6 +173,8 @@ void dcs_view_clear(dcs_view *v)
 	failover_clear(v);
 	history_clear(v);
 	failsafe_clear(v);
+	free(v->backup);
+	free(v->backup_runner);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -488,6 +490,31 @@ static char *relative_key(const dcs_view *v, const char *key, size_t key_len)
 	return xstrndup(key + plen, key_len - plen);
 }
 
+/* tandem's backup keys, as text (their owner reads them); a NUL byte, or a runner name that is
+ * not a member name, leaves the key absent. */
+static int apply_backup(dcs_view *v, const char *rel, const char *value, size_t len,
+                        int64_t mod_revision, int64_t lease, char **err)
+{
+	bool runner = strcmp(rel, "backup") != 0;
+	char **slot = runner ? &v->backup_runner : &v->backup;
+	free(*slot);
+	*slot = NULL;
+	if (runner)
+		v->backup_runner_lease = 0;
+	else
+		v->backup_mod_revision = 0;
+	if (dcs_has_nul(value, len) || (runner && (len == 0 || len > DCS_MAX_NAME))) {
+		err_set(err, "%s: an empty or too long value, or a NUL byte: ignored", rel);
+		return -1;
+	}
+	*slot = xstrndup(value, len);
+	if (runner)
+		v->backup_runner_lease = lease;
+	else
+		v->backup_mod_revision = mod_revision;
+	return 0;
+}
+
 int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *value,
                    size_t value_len, int64_t mod_revision, int64_t lease, char **err)
 {
@@ -537,6 +564,8 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		rc = apply_history(v, value, value_len, err);
 	} else if (!strcmp(rel, "failsafe")) {
 		rc = apply_failsafe(v, value, value_len, err);
+	} else if (!strcmp(rel, "backup") || !strcmp(rel, "backup/runner")) {
+		rc = apply_backup(v, rel, value, value_len, mod_revision, lease, err);
 	}
 	free(rel);
 	return rc;
@@ -576,6 +605,14 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 		history_clear(v);
 	} else if (!strcmp(rel, "failsafe")) {
 		failsafe_clear(v);
+	} else if (!strcmp(rel, "backup")) {
+		free(v->backup);
+		v->backup = NULL;
+		v->backup_mod_revision = 0;
+	} else if (!strcmp(rel, "backup/runner")) {
+		free(v->backup_runner);
+		v->backup_runner = NULL;
+		v->backup_runner_lease = 0;
 	}
 	free(rel);
 }

@@ -19,6 +19,9 @@
  *                     "leader:candidate" text)
  *   failsafe          JSON {"name": "api_url", ...}: the members the leader last saw, which
  *                     must all confirm it while the DCS cannot be reached (failsafe mode)
+ * and tandem's own (Patroni ignores them), kept as text for their owners:
+ *   backup            JSON: the backups asked for, running and done (src/backup/backup_state.h)
+ *   backup/runner     the member that runs backups, plain text, on that member's lease
  *
  * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
@@ -150,6 +153,12 @@ typedef struct dcs_view {
 	char **failsafe_names;
 	char **failsafe_urls;
 	size_t nfailsafe;
+
+	/* tandem's backup keys: NULL when absent */
+	char *backup; /* the value as text */
+	int64_t backup_mod_revision;
+	char *backup_runner; /* a member name */
+	int64_t backup_runner_lease;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */

@@ -134,6 +134,11 @@ typedef struct tandemd_settings {
 	long long backup_archive_push_queue_max; /* bytes */
 	long long backup_process_max;
 	long long backup_retention_full;
+	char *backup_schedule_full, *backup_schedule_diff, *backup_schedule_incr; /* cron */
+	char *backup_schedule_drill;                                              /* cron */
+	char *backup_time_zone; /* IANA name; NULL: the system's local zone */
+	bool backup_from_standby;
+	long long backup_timeout;        /* ms */
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */

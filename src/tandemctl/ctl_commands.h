@@ -30,6 +30,8 @@ typedef struct ctl_opts {
 	bool wait;
 	/* restart */
 	bool pending;
+	/* backup: --type */
+	const char *backup_type;
 	/* edit-config: --set KEY=VALUE and --pg NAME=VALUE (in order), --apply FILE|- */
 	const char **sets;
 	int nsets;
@@ -84,6 +86,14 @@ int ctl_cmd_reinit(const ctl_opts *o);
 int ctl_cmd_switchover(const ctl_opts *o);
 int ctl_cmd_pause(const ctl_opts *o);
 int ctl_cmd_resume(const ctl_opts *o);
+
+/* ctl_backup.c: a backup now (POST /backup), and list's lines about backups (heap; NULL when
+ * the cluster has no backup key) */
+int ctl_cmd_backup(const ctl_opts *o);
+char *ctl_backup_line(const dcs_view *v);
+/* list --json's "backup": {"last": {TYPE: run}, "running": run or null, "runner", "failures"};
+ * NULL without a backup key. */
+json_t *ctl_backup_json(const dcs_view *v);
 
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);

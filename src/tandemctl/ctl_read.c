@@ -176,6 +176,9 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 		free(host);
 	}
 	json_object_set_new(root, "members", arr);
+	json_t *backup = ctl_backup_json(v);
+	if (backup)
+		json_object_set_new(root, "backup", backup);
 	return root;
 }
 
@@ -240,6 +243,10 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		          v->failover_candidate ? v->failover_candidate : "the best replica",
 		          v->failover_scheduled_at ? " at " : "",
 		          v->failover_scheduled_at ? v->failover_scheduled_at : "");
+	char *backups = ctl_backup_line(v);
+	if (backups)
+		sb_puts(&sb, backups);
+	free(backups);
 	return sb_steal(&sb);
 }
 

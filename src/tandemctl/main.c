@@ -26,7 +26,8 @@ enum {
 	OPT_SWITCHOVER = 1 << 6, /* --leader, --scheduled */
 	OPT_WAIT = 1 << 7,
 	OPT_PENDING = 1 << 8,
-	OPT_EDIT = 1 << 9, /* --set, --pg, --apply */
+	OPT_EDIT = 1 << 9,  /* --set, --pg, --apply */
+	OPT_TYPE = 1 << 10, /* --type (backup) */
 };
 
 typedef struct command {
@@ -58,6 +59,9 @@ static const command commands[] = {
      "maintenance mode: the members keep reporting but take no automatic action"},
     {"resume", ctl_cmd_resume, OPT_CONN | OPT_JSON | OPT_WAIT, "resume [--wait]",
      "end maintenance mode"},
+    {"backup", ctl_cmd_backup, OPT_CONN | OPT_JSON | OPT_WAIT | OPT_TYPE,
+     "backup [--type full|diff|incr] [--wait]",
+     "a pgBackRest backup now, by the cluster's backup runner (--wait: until it ends)"},
     {"show-config", ctl_cmd_show_config, OPT_CONN | OPT_JSON, "show-config",
      "the cluster-wide configuration stored in etcd (YAML, or JSON with --json)"},
     {"edit-config", ctl_cmd_edit_config, OPT_CONN | OPT_FORCE | OPT_EDIT,
@@ -128,7 +132,10 @@ static void print_help(FILE *out)
 	    "                         (2030-01-01T10:00:00+00:00), or now (the default)\n"
 	    "      --all              restart, reload: every member\n"
 	    "      --pending          restart: only the members with a restart pending\n"
-	    "      --wait             pause, resume: until every member reports the change\n"
+	    "      --wait             pause, resume: until every member reports the change;\n"
+	    "                         backup: until the backup ends (exit 0 when it succeeded)\n"
+	    "      --type TYPE        backup: full, diff or incr (default incr: pgBackRest makes\n"
+	    "                         a full when the repository has none)\n"
 	    "      --set KEY=VALUE    edit-config: set a key, dotted for nesting\n"
 	    "                         (postgresql.parameters.work_mem=8MB, ttl=30); the value is\n"
 	    "                         JSON when it reads as JSON, else a string; null removes\n"
@@ -158,7 +165,8 @@ static void print_help(FILE *out)
 	    "  tandemctl -c tandemd.yml pause --wait\n"
 	    "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
 	    "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
-	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n");
+	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n"
+	    "  tandemctl -c tandemd.yml backup --type full --wait\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -197,6 +205,7 @@ enum {
 	LONG_APPLY,
 	LONG_CACERT,
 	LONG_INSECURE,
+	LONG_TYPE,
 };
 
 static const struct option long_options[] = {
@@ -223,6 +232,7 @@ static const struct option long_options[] = {
     {"set", required_argument, NULL, LONG_SET},
     {"pg", required_argument, NULL, LONG_PG},
     {"apply", required_argument, NULL, LONG_APPLY},
+    {"type", required_argument, NULL, LONG_TYPE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -408,6 +418,10 @@ static int take_option(int c, char **argv, ctl_opts *o, unsigned *given, bool *h
 		o->apply = optarg;
 		*given |= OPT_EDIT;
 		break;
+	case LONG_TYPE:
+		o->backup_type = optarg;
+		*given |= OPT_TYPE;
+		break;
 	case 'h':
 		*help = true;
 		break;
@@ -434,6 +448,7 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		                   : extra & OPT_WAIT       ? "--wait"
 		                   : extra & OPT_PENDING    ? "--pending"
 		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
+		                   : extra & OPT_TYPE       ? "--type"
 		                                            : "that option";
 		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", cmd->name,
 		        what, cmd->usage);

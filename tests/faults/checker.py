@@ -139,6 +139,10 @@ def check(system, workload, ops, settle=90.0, sync=True):
     # -- two primaries
     rep.add(*_primaries(direct_ok))
 
+    # -- backups asked for by a fault
+    if system.backup_requests:
+        rep.add(*_backups(system, settle))
+
     # -- availability
     ends = sorted(o["end"] for o in ok)
     t0, t1 = workload.t0, workload.t1
@@ -149,6 +153,35 @@ def check(system, workload, ops, settle=90.0, sync=True):
     rep.add("availability", f"{100.0 * len(hit) / buckets:.0f}%",
             f"longest write gap {gap:.1f}s over {t1 - t0:.0f}s")
     return rep
+
+
+def _backups(system, settle):
+    """Every backup a fault asked for ended well (run again by the next runner when its runner
+    died), and no two runs of the cluster overlapped (the runner key is the exclusion)."""
+    ids = list(system.backup_requests)
+    system.backup_requests.clear()
+
+    def ended():
+        st = system.backup_state() or {}
+        runs = {rid: [h for h in st.get("history", []) if h.get("request") == rid] for rid in ids}
+        if all(r and r[-1].get("status") in ("ok", "failed") for r in runs.values()):
+            return st, runs
+        return None
+    try:
+        st, runs = wait_until(ended, settle, "the requested backups to end", interval=0.5)
+    except TimeoutError:
+        st = system.backup_state() or {}
+        return ("backup", "unfinished", f"running: {st.get('running')}", True)
+    bad = [f"{rid}: {r[-1].get('status')} {r[-1].get('error', '')}" for rid, r in runs.items()
+           if r[-1].get("status") != "ok"]
+    spans = sorted((h["start"], h.get("end", h["start"]), h.get("runner"))
+                   for h in st.get("history", []))
+    bad += [f"{a[2]} and {b[2]} at once" for a, b in zip(spans, spans[1:]) if a[1] > b[0]]
+    reruns = sum(1 for r in runs.values() for h in r if h.get("status") == "interrupted")
+    detail = "; ".join(bad) if bad else (
+        f"{len(ids)} ok ({reruns} interrupted and run again), labels "
+        + ", ".join(r[-1].get("label", "?") for r in runs.values()))
+    return ("backup", "ok" if not bad else "failed", detail, bool(bad))
 
 
 def _n(ops, kind, status):

@@ -9,6 +9,7 @@ member and agent that is not running): the safety net run after every scenario.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -73,6 +74,33 @@ def kill_node(s, rng, target=_primary):
     signal_pids(pids, signal.SIGKILL)
     return Injected("kill_node", f"SIGKILL every process on {n.name} ({len(pids)})",
                     _restart_agent(n))
+
+
+def backup_kill_runner(s, rng):
+    """A full backup asked for (`tandemctl backup`), then every process on the node running it
+    killed while it runs (the leader here: the replicas are on other hosts, so they cannot reach
+    the primary's data directory for a backup from a standby). The checker wants the backup
+    finished by the next runner, and never two at once."""
+    r = s.tandemctl_auth("backup", "--type", "full", "--json")
+    if r.returncode != 0:
+        raise RuntimeError(f"tandemctl backup: {r.stdout}{r.stderr}")
+    rid = json.loads(r.stdout)["id"]
+    s.backup_requests.append(rid)
+    runner = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and runner is None:
+        run = (s.backup_state() or {}).get("running") or {}
+        if run.get("request") == rid:
+            runner = s.nodes.get(run.get("runner"))
+        else:
+            time.sleep(0.05)
+    if runner is None:
+        raise RuntimeError(f"backup {rid} did not start within 30 s")
+    pids = runner.host.pids()
+    signal_pids(pids, signal.SIGKILL)
+    return Injected("backup_kill_runner",
+                    f"SIGKILL every process on {runner.name}, running backup {rid}",
+                    _restart_agent(runner))
 
 
 def stop_agent(s, rng, target=_primary):
@@ -350,6 +378,7 @@ FAULTS = {
     "kill_agent": kill_agent,
     "kill_node": kill_node,
     "kill_replica_node": lambda s, r: kill_node(s, r, _replica),
+    "backup_kill_runner": backup_kill_runner,
     "stop_agent": stop_agent,
     "stop_pg": stop_pg,
     "stop_host": stop_host,

@@ -44,6 +44,7 @@ TANDEMCTL = BUILD / "src" / "tandemctl" / "tandemctl"
 HELLOD = BUILD / "src" / "hellod" / "hellod"
 ETCD = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+PGBACKREST = "/usr/bin/pgbackrest"
 
 ETCD_HOSTS = [("e1", 11, "A"), ("e2", 12, "A"), ("e3", 13, "B")]
 DB_HOSTS = [("d1", 21, "A"), ("d2", 22, "A"), ("d3", 23, "B")]
@@ -125,7 +126,7 @@ postgresql:
     - host replication replicator 10.213.0.0/24 scram-sha-256
 tags:
   site: {self.host.site}
-""" + (archive.config_text(s, self) if s.backup else "")
+""" + (archive.config_text(s, self) + s.backup_schedule_text() if s.backup else "")
 
     def prepare(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -219,6 +220,8 @@ class System:
         self.backup = backup
         self.repo = archive.prepare_repo(self.base) if backup else None
         self.scope = "faults" + uuid.uuid4().hex[:6]
+        # The backup runner backs up when a fault asks (no schedule); tandemd archives itself.
+        self.backup_requests = []  # ids of `tandemctl backup` requests a fault made
         self.password = "pw" + uuid.uuid4().hex
         if not clock.available():
             raise RuntimeError(f"{clock.LIBFAKETIME} missing (Debian faketime; scripts/deps.sh)")
@@ -233,6 +236,25 @@ class System:
         self.topo.on_cleanup += [n.disk.unmount for n in self.nodes.values()]
         self.haproxy = self.hellod = None
         self.topo.enter(self.client.name)
+
+    # -- backups
+
+    def backup_schedule_text(self):
+        return "  schedule:\n    full: none\n    diff: none\n    incr: none\n"
+
+    def backup_state(self):
+        try:
+            text = self.etcd_range(self.key("backup")).get(self.key("backup"))
+        except OSError:
+            return None
+        return json.loads(text) if text else {}
+
+    def tandemctl_auth(self, *args, timeout=30):
+        """tandemctl with a member's file: etcd, scope and the REST credentials."""
+        node = next(iter(self.nodes.values()))
+        return subprocess.run([str(TANDEMCTL), "-c", str(node.config_path), *args],
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
 
     # -- etcd
 

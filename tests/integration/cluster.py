@@ -222,11 +222,11 @@ bootstrap:
         fsync: 'off'
         max_connections: 50
         shared_buffers: 16MB
-postgresql:
+{c.pg_parameters_text()}postgresql:
   listen: 127.0.0.1:{self.pg_port}
   connect_address: 127.0.0.1:{self.pg_port}
   data_dir: {self.data}
-  authentication:
+{c.local_parameters_text()}  authentication:
     superuser:
       username: postgres
       password: {c.superuser_password}
@@ -239,7 +239,7 @@ postgresql:
     - host replication all 127.0.0.1/32 scram-sha-256
 {c.pg_extra}tags:
   site: {"B" if self.index == 3 else "A"}
-{c.yaml_extra}"""
+{c.yaml_extra}{c.member_extra}"""
 
     def write_config(self):
         self.dir.mkdir(exist_ok=True)
@@ -479,7 +479,8 @@ def serve(c, timeout=T_BOOT):
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
-                 passwords=None, etcd_tls=None, pg_extra="", yaml_extra=""):
+                 passwords=None, etcd_tls=None, pg_extra="", yaml_extra="",
+                 pg_parameters=None, member_extra="", local_parameters=None):
         """`etcd_tls`: (ca, cert, key) for an etcd over https with client certificates. With
         TLS on the REST API, set `rest_context` (an ssl.SSLContext the harness reads /patroni
         with) and `ctl_config` (the file tandemctl is given with -c, instead of --etcd).
@@ -496,6 +497,14 @@ class Cluster:
         self.dcs_extra = dict(dcs_extra or {})
         # More YAML for every member: under postgresql: (indented two spaces), and at the top.
         self.pg_extra, self.yaml_extra = pg_extra, yaml_extra
+        # More PostgreSQL parameters in bootstrap.dcs ({"archive_mode": "on"}) and in each
+        # member's own postgresql.parameters (what the DCS may not set: archive_command), and
+        # YAML text appended to every member's file (a `backup:` section). local_parameters and
+        # member_extra may be functions of the cluster (they see self.base and self.scope).
+        self.pg_parameters = dict(pg_parameters or {})
+        lp = local_parameters(self) if callable(local_parameters) else local_parameters
+        self.local_parameters = dict(lp or {})
+        self.member_extra = member_extra(self) if callable(member_extra) else member_extra
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         if passwords:
@@ -510,6 +519,16 @@ class Cluster:
         self.row_seq = 0
         for m in self.members:
             m.write_config()
+
+    def local_parameters_text(self):
+        if not self.local_parameters:
+            return ""
+        return "  parameters:\n" + "".join(f"    {k}: {json.dumps(str(v))}\n"
+                                           for k, v in self.local_parameters.items())
+
+    def pg_parameters_text(self):
+        return "".join(f"        {k}: {json.dumps(str(v))}\n"
+                       for k, v in self.pg_parameters.items())
 
     def dcs_extra_text(self):
         def scalar(v):

@@ -750,3 +750,62 @@ def test_valgrind_clean(etcd, live):
     r = ctl("--etcd", f"127.0.0.1:{free_port()}", "--scope", "x", "list", valgrind=True,
             timeout=120)
     assert r.returncode == 3, r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# backup
+
+
+def test_backup_request(etcd, live, tmp_path):
+    """tandemctl backup: POST /backup to the leader with the type and who asks; --type checked
+    first; the member's refusal is exit 1 with its reason."""
+    c, servers = live
+    cfg = write_config(tmp_path, etcd, c.scope)
+    servers[1].status, servers[1].answer = 202, '{"id":"17-pg1-1","type":"full"}'
+    r = ctl("-c", cfg, "backup", "--type", "full")
+    assert r.returncode == 0, r.stderr
+    assert "backup 17-pg1-1 requested from pg1" in r.stdout
+    [req] = servers[1].requests
+    assert req["path"] == "/backup"
+    body = json.loads(req["body"])
+    assert body["type"] == "full" and body["by"].startswith("tandemctl ")
+    assert req["auth"] == "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    r = ctl("-c", cfg, "backup", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["id"] == "17-pg1-1"
+    assert "type" not in json.loads(servers[1].requests[-1]["body"])  # the member's default
+    assert ctl("-c", cfg, "backup", "--type", "weekly").returncode == 2
+    assert ctl("-c", cfg, "list", "--type", "full").returncode == 2
+    servers[1].status, servers[1].answer = 409, "backups are off on pg1"
+    r = ctl("-c", cfg, "backup")
+    assert r.returncode == 1 and "backups are off on pg1" in r.stderr
+
+
+def test_backup_wait_follows_the_key(etcd, live, tmp_path):
+    """--wait reads the request's run in the `backup` key: exit 0 when it ended ok, 1 with the
+    reason when it failed."""
+    c, servers = live
+    cfg = write_config(tmp_path, etcd, c.scope)
+    servers[1].status, servers[1].answer = 202, '{"id":"r1","type":"full"}'
+    c.put("backup", {"history": [{"id": "b1", "type": "full", "request": "r1", "runner": "pg2",
+                                  "start": 1000, "end": 61000, "status": "ok",
+                                  "label": "20261205-010000F", "done_type": "full",
+                                  "verify": True}],
+                     "last": {"full": {"id": "b1", "type": "full", "runner": "pg2",
+                                       "start": 1000, "end": 61000, "status": "ok",
+                                       "label": "20261205-010000F", "verify": True}}})
+    c.put("backup/runner", "pg2")
+    r = ctl("-c", cfg, "backup", "--type", "full", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert "backup r1: ok: full 20261205-010000F" in r.stdout and "in 60 s on pg2" in r.stdout
+    out = ctl("-c", cfg, "list").stdout
+    assert "Last backup: full 20261205-010000F" in out and "verify ok" in out, out
+    assert "Backup runner: pg2" in out
+    j = json.loads(ctl("-c", cfg, "list", "--json").stdout)["backup"]
+    assert j["last"]["full"]["label"] == "20261205-010000F" and j["last"]["full"]["verify"]
+    assert j["runner"] == "pg2" and j["running"] is None and j["failures"] == 0
+    c.put("backup", {"history": [{"id": "b2", "type": "diff", "request": "r1", "start": 1,
+                                  "end": 2, "status": "failed", "error": "exit 55: no stanza"}],
+                     "failures": 1})
+    r = ctl("-c", cfg, "backup", "--wait")
+    assert r.returncode == 1 and "failed" in r.stderr and "exit 55: no stanza" in r.stderr
+    assert "Last backup FAILED" in ctl("-c", cfg, "list").stdout

@@ -228,6 +228,41 @@ static void test_patroni_cluster_deletes(void **state)
 	dcs_view_free(&v);
 }
 
+/* tandem's backup keys: kept as text with their revision and lease; a runner name must be a
+ * name; deletes clear them; other keys under backup/ are ignored. */
+static void test_backup_keys(void **state)
+{
+	(void)state;
+	dcs_view v;
+	dcs_view_init(&v, NULL, "batman");
+	ok(&v, P "backup", "{\"failures\":1}", 40, 0);
+	ok(&v, P "backup/runner", "pg2", 41, 7);
+	ok(&v, P "backup/other", "x", 42, 0);
+	assert_string_equal(v.backup, "{\"failures\":1}");
+	assert_int_equal(v.backup_mod_revision, 40);
+	assert_string_equal(v.backup_runner, "pg2");
+	assert_int_equal(v.backup_runner_lease, 7);
+	bad(&v, P "backup/runner", "");
+	assert_null(v.backup_runner);
+	assert_int_equal(v.backup_runner_lease, 0);
+	char nul[] = "a\0b";
+	char *err = NULL;
+	assert_int_equal(dcs_view_apply(&v, P "backup", strlen(P "backup"), nul, 3, 50, 0, &err),
+	                 -1);
+	free(err);
+	assert_null(v.backup);
+	ok(&v, P "backup", "{}", 51, 0);
+	ok(&v, P "backup/runner", "pg3", 52, 9);
+	dcs_view_delete(&v, P "backup/runner", strlen(P "backup/runner"));
+	assert_null(v.backup_runner);
+	assert_string_equal(v.backup, "{}");
+	dcs_view_delete(&v, P "backup", strlen(P "backup"));
+	assert_null(v.backup);
+	assert_int_equal(v.backup_mod_revision, 0);
+	ok(&v, P "backup", "{}", 53, 0);
+	dcs_view_free(&v); /* frees them */
+}
+
 /* Shapes older Patroni versions and patronictl also write. */
 static void test_legacy_shapes(void **state)
 {
@@ -534,6 +569,7 @@ int main(void)
 	    cmocka_unit_test(test_patroni_cluster_to_ha),
 	    cmocka_unit_test(test_patroni_cluster_deletes),
 	    cmocka_unit_test(test_legacy_shapes),
+	    cmocka_unit_test(test_backup_keys),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_standby_cluster),
 	    cmocka_unit_test(test_encode_member),

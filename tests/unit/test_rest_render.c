@@ -235,6 +235,43 @@ static void test_config(void **state)
 	fixture_free(&f);
 }
 
+/* The backup families come from the `backup` key, only when backups are on. */
+static void test_backup_metrics(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_init(&f);
+	strbuf out = STRBUF_INIT;
+	rest_render_metrics(&out, &f.st, NULL);
+	assert_null(strstr(out.data, "tandem_backup"));
+	sb_free(&out);
+	static char *keys[] = {"repo1-path"}, *values[] = {"/srv/backup"};
+	f.settings.backup_pgbackrest = (cfg_map){.n = 1, .keys = keys, .values = values};
+	put(&f.view, "backup",
+	    "{\"last\":{\"full\":{\"id\":\"a\",\"type\":\"full\",\"start\":1000000,"
+	    "\"end\":1060500,\"status\":\"ok\"}},\"failures\":3,"
+	    "\"running\":{\"id\":\"b\",\"type\":\"diff\",\"start\":2000000},"
+	    "\"history\":[{\"id\":\"a\",\"type\":\"full\",\"verify\":false}]}");
+	rest_render_metrics(&out, &f.st, NULL);
+	static const char *const lines[] = {
+	    "tandem_backup_last_success_timestamp_seconds{scope=\"batman\",name=\"pg1\","
+	    "type=\"full\"} 1060.5\n",
+	    "tandem_backup_last_duration_seconds{scope=\"batman\",name=\"pg1\",type=\"full\"} "
+	    "60.5\n",
+	    "# TYPE tandem_backup_failures_total counter\n",
+	    "tandem_backup_failures_total{scope=\"batman\",name=\"pg1\"} 3\n",
+	    "tandem_backup_running{scope=\"batman\",name=\"pg1\"} 1\n",
+	    "tandem_backup_verify_ok{scope=\"batman\",name=\"pg1\"} 0\n",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		if (!strstr(out.data, lines[i]))
+			fail_msg("missing %s in:\n%s", lines[i], out.data);
+	assert_null(strstr(out.data, "type=\"diff\""));
+	sb_free(&out);
+	f.settings.backup_pgbackrest = (cfg_map){0};
+	fixture_free(&f);
+}
+
 static void test_metrics(void **state)
 {
 	(void)state;
@@ -333,6 +370,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_empty),   cmocka_unit_test(test_conn_url),
 	    cmocka_unit_test(test_history),         cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_metrics_archive),
+	    cmocka_unit_test(test_backup_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -372,6 +372,52 @@ static void test_failsafe(void **state)
 	}
 }
 
+/* POST /backup's body: optional; type and by only. */
+static void test_backup(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *body;
+		int rc;
+		const char *type, *by;
+	} cases[] = {
+	    {"", 0, NULL, NULL},
+	    {"{}", 0, NULL, NULL},
+	    {"{\"type\":\"full\"}", 0, "full", NULL},
+	    {"{\"type\":\"incr\",\"by\":\"tandemctl root@h\"}", 0, "incr", "tandemctl root@h"},
+	    {"{\"by\":\"a\\nb\"}", 0, NULL, "a?b"},
+	    {"{\"type\":\"weekly\"}", -1, NULL, NULL},
+	    {"{\"type\":1}", -1, NULL, NULL},
+	    {"{\"when\":\"now\"}", -1, NULL, NULL},
+	    {"[\"full\"]", -1, NULL, NULL},
+	    {"{", -1, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rest_verdict v = {0, NULL};
+		char *type, *by;
+		int rc = rest_parse_backup(cases[i].body, strlen(cases[i].body), &type, &by, &v);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_int_equal(v.status, 0);
+			if (cases[i].type)
+				assert_string_equal(type, cases[i].type);
+			else
+				assert_null(type);
+			if (cases[i].by)
+				assert_string_equal(by, cases[i].by);
+			else
+				assert_null(by);
+		} else {
+			assert_int_equal(v.status, 400);
+			assert_null(type);
+			assert_null(by);
+		}
+		free(type);
+		free(by);
+		rest_verdict_free(&v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +428,7 @@ int main(void)
 	    cmocka_unit_test(test_restart),
 	    cmocka_unit_test(test_reinitialize),
 	    cmocka_unit_test(test_failsafe),
+	    cmocka_unit_test(test_backup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -471,6 +471,35 @@ static void test_restapi_tls(void **state)
 	tandemd_settings_free(&s);
 }
 
+/* backup.schedule.*: cron in backup.time_zone; defaults weekly full on Sunday 01:00, a diff on
+ * the other days, no incremental, a daily drill; a bad schedule or zone is refused at load. */
+static void test_backup_schedule(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "backup:\n  time_zone: Europe/Berlin\n");
+	int64_t n;
+	/* Sat 2026-12-05 09:40Z: the full at Sun 01:00 CET, the diff Mon 01:00 CET. */
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_FULL, 1796463600, &n), 0);
+	assert_int_equal(n, 1796515200);
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_DIFF, 1796463600, &n), 0);
+	assert_int_equal(n, 1796515200 + 86400);
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_INCR, 1796463600, &n), 1);
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_DRILL, 1796463600, &n), 0);
+	assert_int_equal(n, 1796515200 + 2 * 3600);
+	tandemd_settings_free(&s);
+
+	extra_ok(&s, "backup:\n  schedule:\n    incr: '*/15 * * * *'\n    full: none\n");
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_FULL, 1796463600, &n), 1);
+	assert_int_equal(tandemd_backup_next(&s, BACKUP_SCHEDULE_INCR, 1796463600, &n), 0);
+	assert_int_equal(n % 900, 0);
+	tandemd_settings_free(&s);
+
+	extra_fails("backup:\n  schedule:\n    full: '0 1 * *'\n", 3, "5 fields");
+	extra_fails("backup:\n  schedule:\n    diff: '0 0 31 2 *'\n", 3, "never fires");
+	extra_fails("backup:\n  time_zone: Europe/Berlim\n", 2, "not a time zone");
+}
+
 /* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
  * allowlist_all are tandem's; empty credentials and an allowlist_all without a list are errors. */
 static void test_restapi_access(void **state)
@@ -775,6 +804,7 @@ int main(void)
 	    cmocka_unit_test(test_restapi_tls),
 	    cmocka_unit_test(test_backup),
 	    cmocka_unit_test(test_standby_cluster),
+	    cmocka_unit_test(test_backup_schedule),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }

@@ -124,6 +124,12 @@ void agent_patch_config(agent *a, const char *patch, bool replace,
  * primary itself). */
 int agent_failsafe_confirm(agent *a, const char *leader, char **why) TND_MUST_CHECK;
 
+/* POST /backup: queues a request for a backup of `type` ("full", "diff", "incr"; NULL: incr),
+ * recorded in the DCS `backup` key on the next step, run by the backup runner. 0 with its id (a
+ * heap string: the caller frees it), or -1 with the reason (backups off, a bad type). */
+int agent_runner_request(agent *a, const char *type, const char *by, char **id,
+                         char **err) TND_MUST_CHECK;
+
 /* Accepts or refuses (with a reason in *err: 409-class) an operator request. `candidate` is only
  * for AGENT_REQ_FAILOVER (NULL: the best member). */
 int agent_request(agent *a, agent_request_kind kind, const char *candidate,

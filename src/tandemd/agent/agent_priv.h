@@ -16,6 +16,8 @@ typedef struct patch_op patch_op;
 typedef struct agent_failsafe agent_failsafe;
 typedef struct agent_fence agent_fence;
 typedef struct agent_cred agent_cred;
+typedef struct agent_backup agent_backup;
+typedef struct agent_runner agent_runner;
 
 struct agent {
 	uv_loop_t *loop;
@@ -121,6 +123,7 @@ struct agent {
 
 	agent_cred *cred;     /* the passfile's hosts, the passwords applied: agent_cred.c */
 	agent_backup *backup; /* pgBackRest (agent_backup.c); NULL: backups are off */
+	agent_runner *runner; /* the backup runner: owned by agent_runner.c */
 
 	agent_status status;
 	agent_counters counters;

@@ -476,3 +476,27 @@ void dcs_delete_key(dcs *d, const char *relkey, dcs_cb cb, void *ud)
 	op_started(o, etcd_delete(d->e, k, false, d->timeout_ms, on_done, o));
 	free(k);
 }
+
+void dcs_acquire_key(dcs *d, const char *relkey, dcs_cb cb, void *ud)
+{
+	op *o = op_new(d, OP_TXN, cb, NULL, ud);
+	if (!d->lease) {
+		op_fail_now(o, DCS_LOST, "no lease");
+		return;
+	}
+	char *k = key(d, relkey);
+	etcd_compare cmp = {.key = k, .target = ETCD_CMP_VERSION, .number = 0};
+	etcd_op put = {.kind = ETCD_OP_PUT, .key = k, .value = d->name, .lease = d->lease};
+	op_started(o, etcd_txn(d->e, &cmp, 1, &put, 1, NULL, 0, d->timeout_ms, on_done, o));
+	free(k);
+}
+
+void dcs_release_key(dcs *d, const char *relkey, dcs_cb cb, void *ud)
+{
+	op *o = op_new(d, OP_TXN, cb, NULL, ud);
+	char *k = key(d, relkey);
+	etcd_compare cmp = {.key = k, .target = ETCD_CMP_VALUE, .value = d->name};
+	etcd_op del = {.kind = ETCD_OP_DELETE, .key = k};
+	op_started(o, etcd_txn(d->e, &cmp, 1, &del, 1, NULL, 0, d->timeout_ms, on_done, o));
+	free(k);
+}

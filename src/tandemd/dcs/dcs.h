@@ -87,6 +87,12 @@ void dcs_delete_key(dcs *d, const char *relkey, dcs_cb cb, void *ud);
 void dcs_put_key_if(dcs *d, const char *relkey, const char *value, int64_t mod_revision, dcs_cb cb,
                     void *ud);
 
+/* tandem's own lease-bound keys (the backup runner): `relkey` = our name with our lease, only
+ * if absent (DCS_LOST when held, or without a lease); release deletes it only while it names us.
+ */
+void dcs_acquire_key(dcs *d, const char *relkey, dcs_cb cb, void *ud);
+void dcs_release_key(dcs *d, const char *relkey, dcs_cb cb, void *ud);
+
 const char *dcs_result_name(dcs_result r);
 
 #endif

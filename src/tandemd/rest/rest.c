@@ -61,6 +61,7 @@ typedef enum route_kind {
 	R_REINITIALIZE,
 	R_FAILOVER,
 	R_SWITCHOVER,
+	R_BACKUP,
 } route_kind;
 
 static const struct {
@@ -70,7 +71,7 @@ static const struct {
     {"/patroni", R_PATRONI},       {"/cluster", R_CLUSTER},           {"/history", R_HISTORY},
     {"/config", R_CONFIG},         {"/metrics", R_METRICS},           {"/restart", R_RESTART},
     {"/reload", R_RELOAD},         {"/reinitialize", R_REINITIALIZE}, {"/failover", R_FAILOVER},
-    {"/switchover", R_SWITCHOVER}, {"/failsafe", R_FAILSAFE},
+    {"/switchover", R_SWITCHOVER}, {"/failsafe", R_FAILSAFE},         {"/backup", R_BACKUP},
 };
 
 static route_kind route_of(const char *path, const health_state *health)
@@ -415,6 +416,32 @@ static void serve_failsafe(rest_server *r, http_req *req, const char *body, size
 	free(why);
 }
 
+/* POST /backup: 202 with {"id": ...} (tandemctl backup --wait follows it in the DCS). */
+static void serve_backup(rest_server *r, http_req *req, const char *body, size_t len)
+{
+	rest_verdict v;
+	char *type, *by, *id = NULL, *err = NULL;
+	if (rest_parse_backup(body, len, &type, &by, &v) != 0) {
+		answer_verdict(r, req, &v);
+		return;
+	}
+	if (agent_runner_request(r->a, type, by, &id, &err) != 0) {
+		answer_change(r, req, 409, err ? err : "refused", NULL);
+	} else {
+		char *detail = xasprintf("backup %s requested (%s), by %s", id,
+		                         type ? type : "incr", by ? by : "-");
+		char *json = xasprintf("{\"id\":\"%s\",\"type\":\"%s\"}", id, type ? type : "incr");
+		audit(req, r->s->restapi_username, 202, detail);
+		respond_json(req, 202, true, json);
+		free(json);
+		free(detail);
+	}
+	free(id);
+	free(err);
+	free(type);
+	free(by);
+}
+
 static void serve_post(rest_server *r, http_req *req, route_kind k)
 {
 	size_t len = 0;
@@ -445,6 +472,9 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 		break;
 	case R_FAILSAFE:
 		serve_failsafe(r, req, body, len);
+		break;
+	case R_BACKUP:
+		serve_backup(r, req, body, len);
 		break;
 	default:
 		http_respond_error(req, 404, "not found", NULL);

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "backup_options.h"
+#include "backup_state.h"
 #include "cfg.h"
 #include "metrics.h"
 
@@ -388,6 +390,48 @@ static void counter(strbuf *out, const char *labels, const char *name, const cha
 	metrics_sample(out, name, labels, c ? (double)metrics_get(c) : 0.0);
 }
 
+/* The cluster's backups, from the `backup` key (the same on every member): only when backups
+ * are on. A type never backed up has no sample. */
+static void backup_metrics(strbuf *out, const char *l, const agent_status *st)
+{
+	if (!st->settings || !tandemd_backup_on(st->settings) || !st->view)
+		return;
+	backup_state bs;
+	const char *text = st->view->backup;
+	if (backup_state_parse(text, text ? strlen(text) : 0, &bs, NULL) != 0)
+		memset(&bs, 0, sizeof bs);
+	static const char *const names[2] = {"tandem_backup_last_success_timestamp_seconds",
+	                                     "tandem_backup_last_duration_seconds"};
+	static const char *const helps[2] = {
+	    "When the last successful backup of this type ended (Unix time).",
+	    "How long the last successful backup of this type took."};
+	for (int m = 0; m < 2; m++) {
+		metrics_family(out, names[m], "gauge", helps[m]);
+		for (int t = 0; t < BACKUP_NTYPES; t++) {
+			if (!bs.has_last[t])
+				continue;
+			const backup_run *r = &bs.last[t];
+			char *labels =
+			    xasprintf("%s,type=\"%s\"", l, backup_type_name((backup_type)t));
+			double v = m == 0 ? (double)r->end_ms / 1000.0
+			                  : (double)(r->end_ms - r->start_ms) / 1000.0;
+			metrics_sample(out, names[m], labels, v);
+			free(labels);
+		}
+	}
+	metrics_family(out, "tandem_backup_failures_total", "counter",
+	               "Backups that failed (in the cluster, as the backup key counts them).");
+	metrics_sample(out, "tandem_backup_failures_total", l, (double)bs.failures);
+	gauge(out, l, "tandem_backup_running", "Whether a backup runs now (in the cluster).",
+	      bs.has_running ? 1 : 0);
+	int verify = backup_state_verify(&bs);
+	if (verify >= 0)
+		gauge(out, l, "tandem_backup_verify_ok",
+		      "Whether pgbackrest verify found the repository sound after the last backup.",
+		      verify);
+	backup_state_free(&bs);
+}
+
 void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c)
 {
 	strbuf lb = STRBUF_INIT;
@@ -437,5 +481,6 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	        "HA passes skipped because the loop stalled or the clock jumped.",
 	        c ? &c->tilts : NULL);
 	rest_render_archive_metrics(out, l, st->archive);
+	backup_metrics(out, l, st);
 	sb_free(&lb);
 }

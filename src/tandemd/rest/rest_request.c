@@ -420,6 +420,46 @@ char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v)
 	return out;
 }
 
+int rest_parse_backup(const char *body, size_t len, char **type, char **by, rest_verdict *v)
+{
+	*type = *by = NULL;
+	v->status = 0;
+	v->message = NULL;
+	bool failed;
+	json_t *o = body_object(body, len, false, v, &failed);
+	if (failed)
+		return -1;
+	const char *k;
+	json_t *val;
+	json_object_foreach(o, k, val)
+	{
+		const char *text = json_string_value(val);
+		if (strcmp(k, "type") == 0 && text &&
+		    (!strcmp(text, "full") || !strcmp(text, "diff") || !strcmp(text, "incr"))) {
+			free(*type);
+			*type = xstrdup(text);
+		} else if (strcmp(k, "by") == 0 && text && strlen(text) <= 200) {
+			free(*by);
+			*by = xstrdup(text);
+			for (char *p = *by; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		} else {
+			verdict(v, 400,
+			        "'%.60s': the body is {\"type\": \"full\"|\"diff\"|\"incr\", "
+			        "\"by\": \"who\"}",
+			        k);
+			json_decref(o);
+			free(*type);
+			free(*by);
+			*type = *by = NULL;
+			return -1;
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
 /* ---- PATCH and PUT /config ---- */
 
 int rest_config_request(const agent_status *st, const char *body, size_t len, bool replace,

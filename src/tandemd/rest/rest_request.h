@@ -83,6 +83,12 @@ void rest_check_reinitialize(const char *body, size_t len, rest_verdict *v);
  * (heap), or NULL with a 400 verdict. Other keys are Patroni's and ignored. */
 char *rest_parse_failsafe(const char *body, size_t len, rest_verdict *v);
 
+/* POST /backup's optional body {"type": "full"|"diff"|"incr", "by": WHO}: 0 with *type and *by
+ * (heap strings, NULL when absent; `by` at most 200 printable bytes), or -1 with a 400 verdict
+ * (bad JSON, an unknown key, a wrong type). */
+int rest_parse_backup(const char *body, size_t len, char **type, char **by,
+                      rest_verdict *v) TND_MUST_CHECK;
+
 /* ---- PATCH and PUT /config ---- */
 
 /* The body of PATCH (`replace` false: merged into the current config of the snapshot) or PUT
