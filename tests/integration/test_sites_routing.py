@@ -86,9 +86,16 @@ def start_haproxy(a, b, a_yml, b_yml):
 def test_one_haproxy_routes_writes_to_the_primary_site():
     with two_sites() as (a, b, a_leader):
         a_yml, b_yml = a.members[0].config_path, b.members[0].config_path
-        # A bad --site is refused clearly.
+        # Refused, with nothing printed: a --site file that cannot be read; a site whose
+        # member names are already used (here: site A again); an option of haproxy-config given
+        # to another command.
         r = ctl("-c", a_yml, "haproxy-config", "--site", a.base / "missing.yml")
-        assert r.returncode != 0 and "--site" in r.stderr, r.stderr
+        assert r.returncode == 2 and r.stdout == "" and "--site" in r.stderr, r
+        r = ctl("-c", a_yml, "haproxy-config", "--site", a_yml)
+        assert r.returncode == 1 and r.stdout == "", r
+        assert "unique across sites" in r.stderr, r.stderr
+        r = ctl("-c", a_yml, "list", "--site", b_yml)
+        assert r.returncode == 2 and "does not take the haproxy-config options" in r.stderr
         proc, rw, ro = start_haproxy(a, b, a_yml, b_yml)
         try:
             m0 = a.members[0]

@@ -331,25 +331,6 @@ def test_haproxy_config(etcd, cluster):
     assert r.returncode == 2
 
 
-def test_haproxy_config_sites_refused(etcd, cluster, tmp_path):
-    """--site: another cluster whose member names are the same is refused (names must be unique
-    across sites), as is a --site file that cannot be read or a cluster that does not exist;
-    nothing is printed."""
-    other = Cluster(etcd).write()
-    site = write_config(tmp_path, etcd, other.scope)
-    r = ctl(*conn(etcd, cluster), "haproxy-config", "--site", site)
-    assert r.returncode == 1 and r.stdout == "", r
-    assert "unique across sites" in r.stderr, r.stderr
-    r = ctl(*conn(etcd, cluster), "haproxy-config", "--site", tmp_path / "missing.yml")
-    assert r.returncode == 2 and r.stdout == "" and "--site" in r.stderr, r
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    r = ctl(*conn(etcd, cluster), "haproxy-config", "--site", write_config(empty, etcd, "nosuch"))
-    assert r.returncode == 1 and "no cluster 'nosuch'" in r.stderr, r
-    r = ctl(*conn(etcd, cluster), "list", "--site", site)
-    assert r.returncode == 2 and "does not take the haproxy-config options" in r.stderr
-
-
 def test_version(etcd, cluster):
     r = ctl("version")
     assert r.returncode == 0 and r.stdout.startswith("tandemctl version ")

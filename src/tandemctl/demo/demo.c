@@ -135,7 +135,9 @@ static void start_hellods(demo *d)
 		                     d->s.ports.rw[i], d->s.app_password);
 		char *env[] = {db, NULL};
 		char *listen = xasprintf("127.0.0.1:%d", d->s.ports.hellod[i]);
-		char *argv[] = {d->s.hellod, "--listen", listen, "--drain-timeout", "5s", NULL};
+		/* The deadline the demo's failover fits in (the Try: lines say so). */
+		char *argv[] = {d->s.hellod, "--listen",           listen, "--drain-timeout",
+		                "5s",        "--request-deadline", "10s",  NULL};
 		char *name = xasprintf("hellod #%d", i + 1);
 		d->hellod[i] = spawn(d, name, argv, d->s.dir, d->hellod_log[i], NULL, env);
 		free(name);
