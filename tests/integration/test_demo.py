@@ -97,6 +97,8 @@ def test_demo_help():
     r = subprocess.run([TANDEMCTL, "demo", "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0
     assert "--smoke" in r.stdout and "--base-port" in r.stdout
+    assert "site B, a standby cluster of site A" in r.stdout
+    assert f"use {NPORTS} consecutive ports" in r.stdout
     r = subprocess.run([TANDEMCTL, "demo", "--bogus"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
 
