@@ -42,6 +42,8 @@ typedef struct ctl_opts {
 	const char *rw_listen, *ro_listen, *stats_listen;
 	unsigned maxconn;
 	bool no_fallback;
+	const char **sites; /* --site FILE, repeated: the other sites' clusters */
+	int nsites;
 	/* the command's own arguments */
 	char **args;
 	int nargs;

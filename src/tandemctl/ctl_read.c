@@ -365,13 +365,39 @@ int ctl_cmd_show_config(const ctl_opts *o)
 
 /* ---- haproxy-config ---- */
 
-static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
+/* The servers of the configuration, site after site, and the strings they point to. */
+typedef struct hp_list {
+	haproxy_member *hm;
+	size_t n, cap;
+	char **owned;
+	size_t nowned, capowned;
+	bool insecure; /* some site's checks are 'verify none' */
+} hp_list;
+
+static const char *hp_own(hp_list *l, char *s)
 {
-	int rc = CTL_EXIT_OK;
+	if (l->nowned == l->capowned) {
+		l->capowned = l->capowned ? 2 * l->capowned : 16;
+		l->owned = xrealloc(l->owned, l->capowned * sizeof *l->owned);
+	}
+	l->owned[l->nowned++] = s;
+	return s;
+}
+
+static void hp_list_free(hp_list *l)
+{
+	for (size_t i = 0; i < l->nowned; i++)
+		free(l->owned[i]);
+	free(l->owned);
+	free(l->hm);
+}
+
+/* Adds the members of one site (a member without a readable conn_url or api_url is left out,
+ * with a warning). `site` NULL: one site only; `ca`: its checks' CA file (absolute), or NULL. */
+static void hp_add_site(hp_list *l, const dcs_view *v, const char *site, bool remote,
+                        const char *ca)
+{
 	const dcs_member **ms = sorted_members(v);
-	haproxy_member *hm = xcalloc(v->nmembers ? v->nmembers : 1, sizeof *hm);
-	char **owned = xcalloc(2 * v->nmembers + 1, sizeof *owned);
-	size_t n = 0, nowned = 0;
 	for (size_t i = 0; i < v->nmembers; i++) {
 		char *pg = ms[i]->conn_url ? ctl_url_host_port(ms[i]->conn_url) : NULL;
 		char *rest = ms[i]->api_url ? ctl_url_host_port(ms[i]->api_url) : NULL;
@@ -384,19 +410,105 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 			free(rest);
 			continue;
 		}
-		owned[nowned++] = pg;
-		owned[nowned++] = rest;
-		hm[n].name = ms[i]->name;
-		hm[n].pg_addr = pg;
-		hm[n].rest_addr = rest;
-		hm[n].rest_tls = strncmp(ms[i]->api_url, "https://", 8) == 0;
-		n++;
+		if (l->n == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 8;
+			l->hm = xrealloc(l->hm, l->cap * sizeof *l->hm);
+		}
+		haproxy_member *m = &l->hm[l->n++];
+		memset(m, 0, sizeof *m);
+		m->name = hp_own(l, xstrdup(ms[i]->name));
+		m->pg_addr = hp_own(l, pg);
+		m->rest_addr = hp_own(l, rest);
+		m->rest_tls = strncmp(ms[i]->api_url, "https://", 8) == 0;
+		m->site = site;
+		m->remote = remote;
+		m->ca_file = ca;
 	}
+	free(ms);
+}
+
+/* The CA file of a site's checks, absolute (HAProxy reads it from its own working directory);
+ * NULL for none or 'verify none'. -1 with *err when it cannot be found. */
+static int hp_site_ca(hp_list *l, const ctl_conn *c, const char **ca, char **err)
+{
+	*ca = NULL;
+	if (c->rest_insecure) {
+		l->insecure = true;
+		return 0;
+	}
+	if (!c->rest_cacert)
+		return 0;
+	char *real = realpath(c->rest_cacert, NULL);
+	if (!real) {
+		err_set(err, "the CA file %s: %s", c->rest_cacert, strerror(errno));
+		return -1;
+	}
+	*ca = hp_own(l, real);
+	return 0;
+}
+
+/* The name of a site in the configuration's comments: its scope, made unique. */
+static const char *hp_site_label(hp_list *l, const char *scope, int index)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->hm[i].site && strcmp(l->hm[i].site, scope) == 0)
+			return hp_own(l, xasprintf("%s.%d", scope, index + 1));
+	return hp_own(l, xstrdup(scope));
+}
+
+/* --site FILE: another site's members (read from its own etcd), remote. */
+static int hp_add_remote(const ctl_opts *o, hp_list *l, const char *file, int index, char **err)
+{
+	ctl_conn_args a = {.config = file, .cacert = o->conn.cacert, .insecure = o->conn.insecure};
+	ctl_conn c;
+	dcs_view v;
+	if (ctl_conn_load(&c, &a, err) != 0) {
+		char *e = *err;
+		*err = xasprintf("--site %s: %s", file, e ? e : "bad configuration");
+		free(e);
+		ctl_conn_free(&c);
+		return CTL_EXIT_USAGE;
+	}
+	int rc = CTL_EXIT_OK;
+	if (ctl_cluster_read(&c, (uint64_t)o->timeout_ms, &v, err) != 0) {
+		char *e = *err;
+		*err = xasprintf("--site %s: cannot read cluster '%s' from etcd: %s", file, c.scope,
+		                 e ? e : "no answer");
+		free(e);
+		ctl_conn_free(&c);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	const char *ca = NULL;
+	if (view_empty(&v)) {
+		*err = xasprintf("--site %s: no cluster '%s' in etcd (nothing under %s)", file,
+		                 c.scope, v.prefix);
+		rc = CTL_EXIT_FAILED;
+	} else if (hp_site_ca(l, &c, &ca, err) != 0) {
+		rc = CTL_EXIT_FAILED;
+	} else {
+		hp_add_site(l, &v, hp_site_label(l, c.scope, index), true, ca);
+	}
+	dcs_view_free(&v);
+	ctl_conn_free(&c);
+	return rc;
+}
+
+static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
+{
+	hp_list l;
+	memset(&l, 0, sizeof l);
+	char *err = NULL;
+	const char *ca = NULL;
+	int rc = hp_site_ca(&l, c, &ca, &err) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+	if (rc == CTL_EXIT_OK)
+		hp_add_site(&l, v, o->nsites ? hp_site_label(&l, c->scope, 0) : NULL, false, ca);
+	for (int i = 0; i < o->nsites && rc == CTL_EXIT_OK; i++)
+		rc = hp_add_remote(o, &l, o->sites[i], i + 1, &err);
 	haproxy_config_input in;
 	haproxy_config_input_defaults(&in);
 	in.scope = c->scope;
-	in.members = hm;
-	in.n_members = n;
+	in.members = l.hm;
+	in.n_members = l.n;
 	in.rw_listen = o->rw_listen ? o->rw_listen : "*:5000";
 	in.ro_listen = o->ro_listen ? o->ro_listen : "*:5001";
 	in.stats_listen = o->stats_listen;
@@ -404,30 +516,21 @@ static int haproxy_config_body(const ctl_opts *o, const ctl_conn *c, const dcs_v
 		in.maxconn = o->maxconn;
 	if (o->no_fallback)
 		in.ro_fallback_primary = false;
-	/* HAProxy reads the CA file from its own working directory: the absolute path. */
-	char *ca = c->rest_cacert ? realpath(c->rest_cacert, NULL) : NULL;
-	in.check_verify_none = c->rest_insecure;
-	in.check_ca_file = c->rest_insecure ? NULL : ca;
-	char *err = NULL;
-	if (c->rest_cacert && !ca)
-		err = xasprintf("the CA file %s: %s", c->rest_cacert, strerror(errno));
-	char *text = n && !err ? haproxy_config_render(&in, &err) : NULL;
+	in.check_verify_none = l.insecure;
+	char *text = rc == CTL_EXIT_OK && l.n ? haproxy_config_render(&in, &err) : NULL;
 	if (text) {
 		ctl_printf(stdout, "%s", text);
 	} else {
 		ctl_printf(stderr, "tandemctl: cannot write an HAProxy configuration: %s\n",
-		           n ? (err ? err : "invalid input")
-		             : "no member has both conn_url and api_url");
-		rc = CTL_EXIT_FAILED;
+		           err   ? err
+		           : l.n ? "invalid input"
+		                 : "no member has both conn_url and api_url");
+		if (rc == CTL_EXIT_OK)
+			rc = CTL_EXIT_FAILED;
 	}
 	free(text);
 	free(err);
-	free(ca);
-	for (size_t i = 0; i < nowned; i++)
-		free(owned[i]);
-	free(owned);
-	free(hm);
-	free(ms);
+	hp_list_free(&l);
 	return rc;
 }
 

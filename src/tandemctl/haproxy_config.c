@@ -76,10 +76,21 @@ static int validate_tls(const haproxy_config_input *in, char **err)
 		        in->check_ca_file);
 		return -1;
 	}
+	for (size_t i = 0; i < in->n_members; i++) {
+		const char *ca = in->members[i].ca_file;
+		if (ca && !haproxy_path_ok(ca)) {
+			err_set(
+			    err,
+			    "members[%zu].ca_file: '%s' is not an absolute path without spaces, "
+			    "quotes or '#'",
+			    i, ca);
+			return -1;
+		}
+	}
 	if (in->check_ca_file || in->check_verify_none)
 		return 0;
 	for (size_t i = 0; i < in->n_members; i++)
-		if (in->members[i].rest_tls) {
+		if (in->members[i].rest_tls && !in->members[i].ca_file) {
 			err_set(err,
 			        "members[%zu] (%s): its REST API is https, and there is no CA to "
 			        "check its certificate with (tandemctl: --cacert FILE, ctl.cacert "
@@ -105,11 +116,16 @@ static int validate_members(const haproxy_config_input *in, char **err)
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(in->members[j].name, m->name) == 0) {
-				err_set(err,
-				        "members[%zu].name: '%s' is a duplicate of members[%zu]", i,
-				        m->name, j);
+				err_set(
+				    err, "members[%zu].name: '%s' is a duplicate of members[%zu]%s",
+				    i, m->name, j,
+				    m->site ? " (member names must be unique across sites)" : "");
 				return -1;
 			}
+		}
+		if (m->site && !haproxy_name_ok(m->site)) {
+			err_set(err, "members[%zu].site: '%s' is not a valid name", i, m->site);
+			return -1;
 		}
 		if (!haproxy_addr_ok(m->pg_addr, false)) {
 			err_set(err, "members[%zu].pg_addr: '%s' is not host:port or [v6]:port", i,
@@ -218,8 +234,9 @@ int haproxy_config_validate(const haproxy_config_input *in, char **err)
 }
 
 /* One server line: traffic to PostgreSQL, checks to the REST API (its port, and its address when
- * it differs). */
-static void haproxy_server(strbuf *sb, const haproxy_config_input *in, const haproxy_member *m)
+ * it differs); a `backup` server takes traffic only while no other server is up. */
+static void haproxy_server(strbuf *sb, const haproxy_config_input *in, const haproxy_member *m,
+                           bool backup)
 {
 	char *pg_host = addr_host_text(m->pg_addr, "");
 	char *rest_host = addr_host_text(m->rest_addr, "");
@@ -227,11 +244,12 @@ static void haproxy_server(strbuf *sb, const haproxy_config_input *in, const hap
 	sb_printf(sb, "\tserver %s %s check port %s", m->name, m->pg_addr, rest_port);
 	if (strcmp(pg_host, rest_host) != 0)
 		sb_printf(sb, " addr %s", rest_host);
-	if (m->rest_tls && in->check_ca_file)
-		sb_printf(sb, " check-ssl verify required ca-file %s", in->check_ca_file);
+	const char *ca = m->ca_file ? m->ca_file : in->check_ca_file;
+	if (m->rest_tls && ca)
+		sb_printf(sb, " check-ssl verify required ca-file %s", ca);
 	else if (m->rest_tls)
 		sb_puts(sb, " check-ssl verify none");
-	sb_puts(sb, "\n");
+	sb_puts(sb, backup ? " backup\n" : "\n");
 	free(pg_host);
 	free(rest_host);
 	free(rest_port);
@@ -286,6 +304,37 @@ static void render_header(strbuf *sb, const haproxy_config_input *in)
 		        "verified\n# (tandemctl haproxy-config --insecure).\n");
 }
 
+/* Several sites: which members are in which, and how writes find the primary site. */
+static void render_sites(strbuf *sb, const haproxy_config_input *in)
+{
+	bool any = false;
+	for (size_t i = 0; i < in->n_members; i++)
+		any = any || in->members[i].site;
+	if (!any)
+		return;
+	sb_puts(sb, "#\n# Sites (docs/sites.md):\n");
+	for (size_t i = 0; i < in->n_members; i++) {
+		const char *site = in->members[i].site ? in->members[i].site : "";
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(in->members[j].site ? in->members[j].site : "", site) == 0;
+		if (seen)
+			continue;
+		sb_printf(sb, "#   %s%s:", site,
+		          in->members[i].remote ? "" : " (this HAProxy's site)");
+		for (size_t j = i; j < in->n_members; j++)
+			if (strcmp(in->members[j].site ? in->members[j].site : "", site) == 0)
+				sb_printf(sb, " %s", in->members[j].name);
+		sb_puts(sb, "\n");
+	}
+	sb_puts(sb,
+	        "# Every member of every site is in the read-write backend: only the leader of\n"
+	        "# the primary site answers 200 on /primary (a standby cluster's leader answers\n"
+	        "# 503), so writes go to whichever site is primary, and follow a site switchover\n"
+	        "# or a promotion without a new configuration. Reads stay in this site while one\n"
+	        "# of its replicas is up (the other sites' replicas are backup servers).\n");
+}
+
 /* The global and defaults sections, and the stats page. */
 static void render_defaults(strbuf *sb, const haproxy_config_input *in)
 {
@@ -336,25 +385,39 @@ static void render_rw(strbuf *sb, const haproxy_config_input *in, const char *de
 	haproxy_check_block(sb, "/primary");
 	sb_puts(sb, default_server);
 	for (size_t i = 0; i < in->n_members; i++)
-		haproxy_server(sb, in, &in->members[i]);
+		haproxy_server(sb, in, &in->members[i], false);
 }
 
 /* The read-only frontend and its backend (with the primary as a backup, if asked). */
 static void render_ro(strbuf *sb, const haproxy_config_input *in, const char *default_server)
 {
+	bool remote = false;
+	for (size_t i = 0; i < in->n_members; i++)
+		remote = remote || in->members[i].remote;
+	sb_printf(sb, "\n# Read-only: %s, balanced%s.\n",
+	          remote ? "this site's replicas" : "the replicas",
+	          in->ro_fallback_primary ? "; the primary when no replica is up" : "");
+	if (remote)
+		sb_puts(sb,
+		        "# The other sites' replicas are backup servers, before the primary: used "
+		        "while\n# no replica of this site is up.\n");
 	sb_printf(sb,
-	          "\n# Read-only: the replicas, balanced%s.\n"
 	          "frontend %s_ro\n"
 	          "\tbind %s\n"
 	          "\tdefault_backend %s_replicas\n",
-	          in->ro_fallback_primary ? "; the primary when no replica is up" : "", in->scope,
-	          in->ro_listen, in->scope);
+	          in->scope, in->ro_listen, in->scope);
 	sb_printf(sb, "\nbackend %s_replicas\n", in->scope);
 	sb_puts(sb, "\tbalance roundrobin\n");
 	haproxy_check_block(sb, "/replica");
 	sb_puts(sb, default_server);
 	for (size_t i = 0; i < in->n_members; i++)
-		haproxy_server(sb, in, &in->members[i]);
+		if (!in->members[i].remote)
+			haproxy_server(sb, in, &in->members[i], false);
+	/* The other sites' replicas: backups, in the order given (HAProxy uses the first one up),
+	 * before the primary. */
+	for (size_t i = 0; i < in->n_members; i++)
+		if (in->members[i].remote)
+			haproxy_server(sb, in, &in->members[i], true);
 	if (in->ro_fallback_primary) {
 		/* Backups that follow the read-write backend's checks ("track"): each member again,
 		 * up only while it is the primary. */
@@ -373,6 +436,7 @@ char *haproxy_config_render(const haproxy_config_input *in, char **err)
 	const haproxy_timing *t = &in->timing;
 	strbuf sb = STRBUF_INIT;
 	render_header(&sb, in);
+	render_sites(&sb, in);
 	render_defaults(&sb, in);
 	char default_server[256];
 	snprintf(default_server, sizeof default_server,

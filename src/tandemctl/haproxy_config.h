@@ -1,7 +1,13 @@
 /* The HAProxy configuration `tandemctl haproxy-config` prints: a read-write port routed to the
  * member whose REST API answers 200 on /primary, a read-only port balanced over the members that
  * answer 200 on /replica (optionally falling back to the primary), health-checked through each
- * member's REST API. A pure function of its input: no I/O, no clock. */
+ * member's REST API. A pure function of its input: no I/O, no clock.
+ *
+ * Two sites (docs/sites.md): the members of several clusters in one configuration. Every member
+ * of every site is in the read-write backend (only the leader of the primary site answers 200 on
+ * /primary; a standby leader answers 503), so writes follow a site switchover or a promotion
+ * without a new configuration. In the read-only backend the members of the other sites
+ * (`remote`) are backup servers: used only while no replica of HAProxy's own site is up. */
 #ifndef TANDEM_HAPROXY_CONFIG_H
 #define TANDEM_HAPROXY_CONFIG_H
 
@@ -13,6 +19,9 @@ typedef struct haproxy_member {
 	const char *pg_addr;   /* PostgreSQL, host:port or [v6]:port */
 	const char *rest_addr; /* tandemd's REST API, host:port or [v6]:port */
 	bool rest_tls;         /* the REST API speaks https: checks with check-ssl */
+	const char *site;      /* the member's site (cluster), for the comments; NULL: one site */
+	bool remote;           /* of another site than HAProxy's: a backup server for reads */
+	const char *ca_file;   /* rest_tls: the CA for this member, over check_ca_file */
 } haproxy_member;
 
 /* Health-check timings and proxy timeouts, in milliseconds (fall/rise are counts). */

@@ -2,8 +2,10 @@
  *
  *   haproxy_config_render_cli [--scope S] --rw ADDR --ro ADDR [--stats ADDR] [--maxconn N]
  *                             [--no-fallback] [--ca-file FILE] [--verify-none]
- *                             NAME,PG_ADDR,REST_ADDR...
- * (REST_ADDR written https://host:port: the member's checks go over TLS)
+ *                             [--site LABEL] NAME,PG_ADDR,REST_ADDR...
+ *                             [--site LABEL NAME,PG_ADDR,REST_ADDR...]...
+ * (REST_ADDR written https://host:port: the member's checks go over TLS; --site LABEL: the
+ * members after it are of that site, the first site given is HAProxy's own, the others remote)
  *
  * Exits 0 with the configuration on stdout, 2 with the error on stderr. */
 #include <stdio.h>
@@ -17,7 +19,7 @@ static int haproxy_cli_usage(void)
 {
 	fprintf(stderr, "usage: haproxy_config_render_cli [--scope S] --rw ADDR --ro ADDR "
 	                "[--stats ADDR] [--maxconn N] [--no-fallback] [--ca-file FILE] "
-	                "[--verify-none] NAME,PG_ADDR,[https://]REST_ADDR...\n");
+	                "[--verify-none] [--site LABEL] NAME,PG_ADDR,[https://]REST_ADDR...\n");
 	return 2;
 }
 
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
 	char **copies = xcalloc((size_t)argc, sizeof *copies);
 	size_t n = 0;
 	int rc = 2;
+	const char *site = NULL, *first_site = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_value = i + 1 < argc;
@@ -47,6 +50,10 @@ int main(int argc, char **argv)
 			in.ro_fallback_primary = false;
 		} else if (strcmp(a, "--ca-file") == 0 && has_value) {
 			in.check_ca_file = argv[++i];
+		} else if (strcmp(a, "--site") == 0 && has_value) {
+			site = argv[++i];
+			if (!first_site)
+				first_site = site;
 		} else if (strcmp(a, "--verify-none") == 0) {
 			in.check_verify_none = true;
 		} else if (a[0] == '-') {
@@ -68,6 +75,8 @@ int main(int argc, char **argv)
 			members[n].name = c;
 			members[n].pg_addr = p1 + 1;
 			members[n].rest_addr = p2 + 1;
+			members[n].site = site;
+			members[n].remote = site && strcmp(site, first_site) != 0;
 			/* REST_ADDR written https://host:port: checks over TLS */
 			if (strncmp(p2 + 1, "https://", 8) == 0) {
 				members[n].rest_addr = p2 + 9;

@@ -70,8 +70,9 @@ static const command commands[] = {
     {"history", ctl_cmd_history, OPT_CONN | OPT_JSON, "history",
      "the timeline history: every failover and switchover"},
     {"haproxy-config", ctl_cmd_haproxy_config, OPT_CONN | OPT_HAPROXY,
-     "haproxy-config [--rw ADDR] [--ro ADDR] [--stats ADDR] [--maxconn N] [--no-fallback]",
-     "print an HAProxy configuration for the cluster's members"},
+     "haproxy-config [--rw ADDR] [--ro ADDR] [--stats ADDR] [--maxconn N] [--no-fallback] "
+     "[--site FILE]...",
+     "print an HAProxy configuration for the cluster's members (and other sites')"},
     {"version", ctl_cmd_version, OPT_CONN | OPT_JSON, "version",
      "tandemctl's version, and each member's when a cluster is given"},
     {"restore-point", ctl_cmd_restore_point, OPT_CONN | OPT_JSON, "restore-point NAME",
@@ -121,7 +122,9 @@ static void print_help(FILE *out)
 	    "                         file's ctl.cacert and restapi.cafile (default: the\n"
 	    "                         system's CAs). haproxy-config: the checks' ca-file\n"
 	    "      --insecure         do not verify the members' REST API certificates (a\n"
-	    "                         warning each time); haproxy-config: checks 'verify none'\n"
+	    "                         warning each time); haproxy-config: checks 'verify none'\n");
+	fprintf(
+	    out,
 	    "\nOptions:\n"
 	    "      --json             machine-readable output (JSON on stdout)\n"
 	    "      --force            do not ask for confirmation (failover, switchover, restart,\n"
@@ -147,26 +150,34 @@ static void print_help(FILE *out)
 	    "      --maxconn N        haproxy-config: connections per server (default 100)\n"
 	    "      --no-fallback      haproxy-config: the read-only port does not fall back to\n"
 	    "                         the primary when no replica is up\n"
-	    "  -h, --help             this text (tandemctl COMMAND --help: the command's usage)\n"
-	    "\nExit status:\n"
-	    "  0  done\n"
-	    "  1  the operation failed or was refused: a member answered with an error, no\n"
-	    "     such member or cluster, the leader named for reinit, not confirmed\n"
-	    "  2  usage or configuration error, including a confirmation needed without a\n"
-	    "     terminal (use --force)\n"
-	    "  3  etcd, or a member's REST API, could not be reached\n"
-	    "\nExamples:\n"
-	    "  tandemctl -c /etc/tandem/tandemd.yml list\n"
-	    "  tandemctl --etcd 10.0.0.1:2379 --scope batman list --json\n"
-	    "  tandemctl -c tandemd.yml failover --candidate pg2 --force\n"
-	    "  tandemctl -c tandemd.yml switchover --candidate pg2 --scheduled "
-	    "2030-01-01T03:00:00+00:00\n"
-	    "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
-	    "  tandemctl -c tandemd.yml pause --wait\n"
-	    "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
-	    "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
-	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n"
-	    "  tandemctl -c tandemd.yml backup --type full --wait\n");
+	    "      --site FILE        haproxy-config, repeatable: another site's cluster (its\n"
+	    "                         tandemd YAML; its own etcd): every site's members in the\n"
+	    "                         read-write backend, so writes go to whichever site is\n"
+	    "                         primary; reads prefer the -c cluster's site, the other\n"
+	    "                         sites' replicas are backup servers (docs/sites.md)\n"
+	    "  -h, --help             this text (tandemctl COMMAND --help: the command's usage)\n");
+	fprintf(out,
+	        "\nExit status:\n"
+	        "  0  done\n"
+	        "  1  the operation failed or was refused: a member answered with an error, no\n"
+	        "     such member or cluster, the leader named for reinit, not confirmed\n"
+	        "  2  usage or configuration error, including a confirmation needed without a\n"
+	        "     terminal (use --force)\n"
+	        "  3  etcd, or a member's REST API, could not be reached\n"
+	        "\nExamples:\n"
+	        "  tandemctl -c /etc/tandem/tandemd.yml list\n"
+	        "  tandemctl --etcd 10.0.0.1:2379 --scope batman list --json\n"
+	        "  tandemctl -c tandemd.yml failover --candidate pg2 --force\n"
+	        "  tandemctl -c tandemd.yml switchover --candidate pg2 --scheduled "
+	        "2030-01-01T03:00:00+00:00\n"
+	        "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
+	        "  tandemctl -c tandemd.yml pause --wait\n"
+	        "  tandemctl -c siteA.yml haproxy-config --site siteB.yml --rw 127.0.0.1:5000\n"
+	        "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
+	        "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
+	        "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n"
+	        "  tandemctl -c tandemd.yml backup --type full --wait\n"
+	        "  tandemctl site-switchover --from siteA.yml --to siteB.yml\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -196,6 +207,7 @@ enum {
 	LONG_STATS,
 	LONG_MAXCONN,
 	LONG_NO_FALLBACK,
+	LONG_SITE,
 	LONG_LEADER,
 	LONG_SCHEDULED,
 	LONG_WAIT,
@@ -225,6 +237,7 @@ static const struct option long_options[] = {
     {"stats", required_argument, NULL, LONG_STATS},
     {"maxconn", required_argument, NULL, LONG_MAXCONN},
     {"no-fallback", no_argument, NULL, LONG_NO_FALLBACK},
+    {"site", required_argument, NULL, LONG_SITE},
     {"leader", required_argument, NULL, LONG_LEADER},
     {"scheduled", required_argument, NULL, LONG_SCHEDULED},
     {"wait", no_argument, NULL, LONG_WAIT},
@@ -322,6 +335,9 @@ static bool take_haproxy_option(int c, const char *arg, ctl_opts *o, int *rc)
 		return true;
 	case LONG_NO_FALLBACK:
 		o->no_fallback = true;
+		return true;
+	case LONG_SITE:
+		o->sites[o->nsites++] = arg;
 		return true;
 	default:
 		return false;
@@ -548,10 +564,13 @@ int main(int argc, char **argv)
 	/* the repeatable edit-config options: at most one per argument */
 	const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
 	const char **pgs = xcalloc((size_t)argc + 1, sizeof *pgs);
+	const char **sites = xcalloc((size_t)argc + 1, sizeof *sites);
 	o.sets = sets;
 	o.pgs = pgs;
+	o.sites = sites;
 	int rc = run(argc, argv, &o);
 	free(sets);
 	free(pgs);
+	free(sites);
 	return rc;
 }

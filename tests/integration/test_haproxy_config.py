@@ -251,3 +251,57 @@ def test_routing_and_failover(cluster):
         time.sleep(0.05)
     assert who(rw) == ""
     assert cluster["proc"].poll() is None
+
+
+def test_two_sites_routing(tmp_path):
+    """Two sites in one configuration (--site): writes reach whichever site's member answers
+    /primary; reads stay with the local site's replica, go to the other site's replica (a backup
+    server) when the local one is down, and to the primary when no replica is up anywhere."""
+    names = ("a1", "a2", "b1", "b2")
+    members = {name: (FakeRest(), FakePg(name)) for name in names}
+    roles = {n: m[0] for n, m in members.items()}
+    roles["a1"].role = "primary"
+    roles["b1"].role = "standby"  # a standby leader: 503 on /primary and /replica
+    rw, ro = free_port(), free_port()
+    args = ["--scope", "sites", "--rw", f"127.0.0.1:{rw}", "--ro", f"127.0.0.1:{ro}"]
+    for site in ("A", "B"):
+        args += ["--site", f"site{site}"]
+        for name in names:
+            if name[0] == site.lower():
+                rest, pg = members[name]
+                args.append(f"{name},127.0.0.1:{pg.port},127.0.0.1:{rest.port}")
+    proc = None
+    log = open(tmp_path / "haproxy.log", "wb")
+    try:
+        res = render(args)
+        assert res.returncode == 0, res.stderr
+        assert "#   siteA (this HAProxy's site): a1 a2\n" in res.stdout
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(res.stdout)
+        check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True,
+                               timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+        proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=log,
+                                stderr=subprocess.STDOUT)
+        wait_stable(rw, "a1", 10)
+        wait_stable(ro, "a2", 10)  # b2 is a replica too, but of the other site
+        roles["a2"].role = "none"
+        wait_stable(ro, "b2", 5)
+        # The site switch: B's leader becomes the primary, A's a standby leader.
+        roles["a1"].role = "standby"
+        roles["b1"].role = "primary"
+        wait_stable(rw, "b1", 5)
+        roles["a2"].role = "replica"
+        wait_stable(ro, "a2", 5)
+        roles["a2"].role = "none"
+        roles["b2"].role = "none"
+        wait_stable(ro, "b1", 5)  # no replica anywhere: the primary
+        assert proc.poll() is None
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        log.close()
+        for rest, pg in members.values():
+            rest.stop()
+            pg.stop()

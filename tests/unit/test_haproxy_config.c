@@ -5,9 +5,9 @@
 #include "haproxy_config.h"
 
 static const haproxy_member three[] = {
-    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008", false},
-    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009", false},
-    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010", false},
+    {"pg1", "10.0.0.1:5432", "10.0.0.1:8008", false, NULL, false, NULL},
+    {"pg2", "10.0.0.2:5432", "10.0.0.2:8009", false, NULL, false, NULL},
+    {"pg_3.b-x", "[fd00::3]:5433", "[fd00::3]:8010", false, NULL, false, NULL},
 };
 
 static void base_input(haproxy_config_input *in)
@@ -156,7 +156,8 @@ static void test_no_fallback_stats_and_knobs(void **state)
 static void test_rest_on_other_host_uses_addr(void **state)
 {
 	(void)state;
-	static const haproxy_member m[] = {{"a", "db1:5432", "10.9.9.9:8008", false}};
+	static const haproxy_member m[] = {
+	    {"a", "db1:5432", "10.9.9.9:8008", false, NULL, false, NULL}};
 	haproxy_config_input in;
 	base_input(&in);
 	in.members = m;
@@ -202,7 +203,8 @@ static void test_bad_names(void **state)
 	in.scope = NULL;
 	check_fails(&in, "scope:");
 	base_input(&in);
-	haproxy_member m[2] = {{"ok", "h:1", "h:2", false}, {"b@d", "h:1", "h:2", false}};
+	haproxy_member m[2] = {{"ok", "h:1", "h:2", false, NULL, false, NULL},
+	                       {"b@d", "h:1", "h:2", false, NULL, false, NULL}};
 	in.members = m;
 	in.n_members = 2;
 	check_fails(&in, "members[1].name");
@@ -217,7 +219,7 @@ static void test_bad_addresses(void **state)
 	(void)state;
 	haproxy_config_input in;
 	base_input(&in);
-	haproxy_member m[1] = {{"a", "h:1", "h:2", false}};
+	haproxy_member m[1] = {{"a", "h:1", "h:2", false, NULL, false, NULL}};
 	in.members = m;
 	in.n_members = 1;
 	const char *bad[] = {"",           "host",     "host:",   ":5432",     "host:0",
@@ -282,8 +284,8 @@ static void test_bad_knobs(void **state)
 static void test_tls_checks(void **state)
 {
 	(void)state;
-	haproxy_member m[2] = {{"a", "10.0.0.1:5432", "10.0.0.1:8008", true},
-	                       {"b", "10.0.0.2:5432", "10.0.0.2:8008", false}};
+	haproxy_member m[2] = {{"a", "10.0.0.1:5432", "10.0.0.1:8008", true, NULL, false, NULL},
+	                       {"b", "10.0.0.2:5432", "10.0.0.2:8008", false, NULL, false, NULL}};
 	haproxy_config_input in;
 	base_input(&in);
 	in.members = m;
@@ -310,6 +312,61 @@ static void test_tls_checks(void **state)
 	check_fails(&in, "check_ca_file");
 }
 
+/* Two sites: every member of both in the read-write backend (no backup: the primary site's leader
+ * is the only one answering /primary); in the read-only one the other site's members are backup
+ * servers, before the primary fallback; a site's own CA for its members; names unique across
+ * sites. */
+static void test_two_sites(void **state)
+{
+	(void)state;
+	haproxy_member m[4] = {
+	    {"a1", "127.0.0.1:5432", "127.0.0.1:8008", false, "siteA", false, NULL},
+	    {"a2", "127.0.0.1:5433", "127.0.0.1:8009", false, "siteA", false, NULL},
+	    {"b1", "127.0.0.1:6432", "127.0.0.1:9008", true, "siteB", true, "/etc/b/ca.crt"},
+	    {"b2", "127.0.0.1:6433", "127.0.0.1:9009", true, "siteB", true, "/etc/b/ca.crt"},
+	};
+	haproxy_config_input in;
+	base_input(&in);
+	in.members = m;
+	in.n_members = 4;
+	char *text = render_ok(&in);
+	assert_contains(text, "#   siteA (this HAProxy's site): a1 a2\n");
+	assert_contains(text, "#   siteB: b1 b2\n");
+	assert_contains(text, "go to whichever site is primary");
+	char *primary = section(text, "\nbackend batman_primary\n");
+	assert_contains(primary, "\toption httpchk GET /primary\n");
+	assert_contains(primary, "\tserver a1 127.0.0.1:5432 check port 8008\n");
+	assert_contains(primary, "\tserver b2 127.0.0.1:6433 check port 9009 check-ssl verify "
+	                         "required ca-file /etc/b/ca.crt\n");
+	assert_int_equal(count(primary, "\tserver "), 4);
+	assert_not_contains(primary, "backup");
+	free(primary);
+	char *replicas = section(text, "\nbackend batman_replicas\n");
+	assert_contains(replicas, "\tserver a2 127.0.0.1:5433 check port 8009\n");
+	const char *b1 = strstr(replicas, "\tserver b1 127.0.0.1:6432 check port 9008 check-ssl "
+	                                  "verify required ca-file /etc/b/ca.crt backup\n");
+	const char *fallback = strstr(replicas, "\tserver a1_primary ");
+	assert_non_null(b1);
+	assert_non_null(fallback);
+	assert_true(b1 < fallback);
+	assert_int_equal(count(replicas, " backup\n"), 6);
+	assert_int_equal(count(replicas, "\tserver "), 8);
+	free(replicas);
+	char *ro = section(text, "\n# Read-only: ");
+	assert_contains(ro, "this site's replicas, balanced; the primary when no replica is up.\n"
+	                    "# The other sites' replicas are backup servers");
+	free(ro);
+	free(text);
+
+	m[3].name = "a1";
+	check_fails(&in, "unique across sites");
+	m[3].name = "b2";
+	m[2].ca_file = "relative.crt";
+	check_fails(&in, "members[2].ca_file");
+	m[2].ca_file = NULL;
+	check_fails(&in, "members[2] (b1): its REST API is https");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_addresses),
 	    cmocka_unit_test(test_bad_knobs),
 	    cmocka_unit_test(test_tls_checks),
+	    cmocka_unit_test(test_two_sites),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

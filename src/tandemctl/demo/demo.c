@@ -1,8 +1,9 @@
-/* `tandemctl demo`: the embedded default. Starts etcd, three members, HAProxy and two hellod on
- * 127.0.0.1, one stage after the other, each stage checked on a timer before the next; prints what
- * runs where; stops everything in reverse order on Ctrl-C or SIGTERM. The files are written by
- * demo_setup.c, the children are supervised by demo_procs.c, the checks are in demo_check.c (over
- * demo_http.c), the stopping in demo_stop.c. */
+/* `tandemctl demo`: the embedded default. Starts two sites on 127.0.0.1 (demo_sites.h): both
+ * etcd, site A's members, site B's members (a standby cluster of A), an HAProxy per site and a
+ * hellod per site, one stage after the other, each stage checked on a timer before the next;
+ * prints what runs where; stops everything in reverse order on Ctrl-C or SIGTERM. The files are
+ * written by demo_setup.c and demo_sites.c, the children are supervised by demo_procs.c, the
+ * checks are in demo_check.c (over demo_http.c), the stopping in demo_stop.c. */
 #include "demo.h"
 
 #include <curl/curl.h>
@@ -14,15 +15,15 @@
 #include <uv.h>
 
 #include "demo_priv.h"
-#include "haproxy_config.h"
 
 static const struct {
 	const char *what;
 	unsigned timeout_s;
 } stage_info[] = {
-    [ST_ETCD] = {"etcd to answer", 30},
-    [ST_CLUSTER] = {"a leader and two streaming replicas", 120},
-    [ST_ROUTE] = {"HAProxy's read-write port to reach the leader", 30},
+    [ST_ETCD] = {"both sites' etcd to answer", 30},
+    [ST_CLUSTER] = {"site A: a leader and a streaming replica", 120},
+    [ST_STANDBY] = {"site B: a standby leader replicating from A, and a streaming replica", 180},
+    [ST_ROUTE] = {"both HAProxy read-write ports to reach site A's leader", 30},
     [ST_DB] = {"the role and database for hellod", 30},
     [ST_HELLOD] = {"hellod to be ready", 30},
     [ST_SMOKE] = {"a PUT and a GET through hellod", 30},
@@ -62,30 +63,36 @@ static demo_proc *spawn(demo *d, const char *name, char *const argv[], const cha
 	return p;
 }
 
-static void start_etcd(demo *d)
+static void start_etcd(demo *d, int k)
 {
-	char *client = xasprintf("http://127.0.0.1:%d", d->s.ports.etcd);
-	char *peer = xasprintf("http://127.0.0.1:%d", d->s.ports.etcd_peer);
-	char *cluster = xasprintf("etcd=%s", peer);
-	char *data = xasprintf("%s/etcd", d->s.dir);
+	char *client = xasprintf("http://127.0.0.1:%d", d->s.ports.etcd[k]);
+	char *peer = xasprintf("http://127.0.0.1:%d", d->s.ports.etcd_peer[k]);
+	char *name = xasprintf("etcd-%s", demo_site_name[k]);
+	char *cluster = xasprintf("%s=%s", name, peer);
+	char *data = xasprintf("%s/%s", d->s.dir, name);
 	char *argv[] = {d->s.etcd, "--name",
-	                "etcd",    "--data-dir",
+	                name,      "--data-dir",
 	                data,      "--listen-client-urls",
 	                client,    "--advertise-client-urls",
 	                client,    "--listen-peer-urls",
 	                peer,      "--initial-advertise-peer-urls",
 	                peer,      "--initial-cluster",
 	                cluster,   NULL};
-	d->etcd = spawn(d, "etcd", argv, d->s.dir, d->etcd_log, NULL, NULL);
+	char *what = xasprintf("etcd site %s", demo_site_name[k]);
+	d->etcd[k] = spawn(d, what, argv, d->s.dir, d->etcd_log[k], NULL, NULL);
+	free(what);
 	free(client);
 	free(peer);
+	free(name);
 	free(cluster);
 	free(data);
 }
 
-static void start_members(demo *d)
+/* The members of site k. */
+static void start_members(demo *d, int k)
 {
-	for (int i = 0; i < DEMO_MEMBERS && d->st != ST_STOPPING; i++) {
+	for (int n = 0; n < DEMO_SITE_MEMBERS && d->st != ST_STOPPING; n++) {
+		int i = k * DEMO_SITE_MEMBERS + n;
 		char *argv[] = {d->s.tandemd, d->s.member_config[i], NULL};
 		char *name = xasprintf("tandemd %s", demo_member_name[i]);
 		d->member[i] =
@@ -94,70 +101,55 @@ static void start_members(demo *d)
 	}
 }
 
+/* An HAProxy per site, each with both sites' members (writes to whichever site is primary). */
 static void start_haproxy(demo *d)
 {
-	haproxy_member hm[DEMO_MEMBERS];
-	char *pg[DEMO_MEMBERS], *rest[DEMO_MEMBERS];
-	for (int i = 0; i < DEMO_MEMBERS; i++) {
-		pg[i] = xasprintf("127.0.0.1:%d", d->s.ports.pg[i]);
-		rest[i] = xasprintf("127.0.0.1:%d", d->s.ports.rest[i]);
-		hm[i].name = demo_member_name[i];
-		hm[i].pg_addr = pg[i];
-		hm[i].rest_addr = rest[i];
-	}
-	char *rw = xasprintf("127.0.0.1:%d", d->s.ports.rw);
-	char *ro = xasprintf("127.0.0.1:%d", d->s.ports.ro);
-	char *stats = xasprintf("127.0.0.1:%d", d->s.ports.stats);
-	haproxy_config_input in;
-	haproxy_config_input_defaults(&in);
-	in.scope = DEMO_SCOPE;
-	in.members = hm;
-	in.n_members = DEMO_MEMBERS;
-	in.rw_listen = rw;
-	in.ro_listen = ro;
-	in.stats_listen = stats;
-	char *err = NULL;
-	char *text = haproxy_config_render(&in, &err);
-	if (text && demo_setup_write(&d->s, "haproxy.cfg", text, 0644, &err) == 0) {
-		char *cfg = xasprintf("%s/haproxy.cfg", d->s.dir);
-		char *argv[] = {d->s.haproxy, "-db", "-f", cfg, NULL};
-		d->haproxy = spawn(d, "haproxy", argv, d->s.dir, d->haproxy_log, NULL, NULL);
-		free(cfg);
-	} else {
-		fprintf(stderr, "demo: HAProxy's configuration: %s\n", err ? err : "?");
-		demo_begin_stop(d, 1);
-	}
-	free(err);
-	free(text);
-	free(rw);
-	free(ro);
-	free(stats);
-	for (int i = 0; i < DEMO_MEMBERS; i++) {
-		free(pg[i]);
-		free(rest[i]);
+	for (int k = 0; k < DEMO_SITES && d->st != ST_STOPPING; k++) {
+		char *err = NULL;
+		char *text = demo_sites_haproxy_config(&d->s, k, &err);
+		char *file = xasprintf("haproxy-%s.cfg", demo_site_name[k]);
+		if (text && demo_setup_write(&d->s, file, text, 0644, &err) == 0) {
+			char *cfg = xasprintf("%s/%s", d->s.dir, file);
+			char *name = xasprintf("haproxy site %s", demo_site_name[k]);
+			char *argv[] = {d->s.haproxy, "-db", "-f", cfg, NULL};
+			d->haproxy[k] =
+			    spawn(d, name, argv, d->s.dir, d->haproxy_log[k], NULL, NULL);
+			free(name);
+			free(cfg);
+		} else {
+			fprintf(stderr, "demo: HAProxy's configuration: %s\n", err ? err : "?");
+			demo_begin_stop(d, 1);
+		}
+		free(file);
+		free(err);
+		free(text);
 	}
 }
 
+/* hellod #k in site k, writing through its own site's HAProxy. */
 static void start_hellods(demo *d)
 {
-	char *db = xasprintf("HELLOD_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
-	                     " password=%s dbname=" DEMO_APP_USER " connect_timeout=3",
-	                     d->s.ports.rw, d->s.app_password);
-	char *env[] = {db, NULL};
 	for (int i = 0; i < DEMO_HELLODS && d->st != ST_STOPPING; i++) {
+		char *db = xasprintf("HELLOD_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
+		                     " password=%s dbname=" DEMO_APP_USER " connect_timeout=3",
+		                     d->s.ports.rw[i], d->s.app_password);
+		char *env[] = {db, NULL};
 		char *listen = xasprintf("127.0.0.1:%d", d->s.ports.hellod[i]);
-		char *argv[] = {d->s.hellod, "--listen", listen, "--drain-timeout", "5s", NULL};
+		/* The deadline the demo's failover fits in (the Try: lines say so). */
+		char *argv[] = {d->s.hellod, "--listen",           listen, "--drain-timeout",
+		                "5s",        "--request-deadline", "10s",  NULL};
 		char *name = xasprintf("hellod #%d", i + 1);
 		d->hellod[i] = spawn(d, name, argv, d->s.dir, d->hellod_log[i], NULL, env);
 		free(name);
 		free(listen);
+		explicit_bzero(db, strlen(db));
+		free(db);
 	}
-	free(db);
 }
 
-void demo_run_psql(demo *d, const char *const sql[], size_t nsql)
+void demo_run_psql(demo *d, int rw_port, const char *const sql[], size_t nsql)
 {
-	char *port = xasprintf("%d", d->s.ports.rw);
+	char *port = xasprintf("%d", rw_port);
 	char *argv[24];
 	size_t n = 0;
 	argv[n++] = d->s.psql;
@@ -219,7 +211,7 @@ static void on_child_exit(demo_proc *p, int64_t status, int sig, void *arg)
 	fprintf(stderr, "\ndemo: %s (pid %d) exited unexpectedly (%s); the last lines of %s:\n%s\n",
 	        demo_proc_name(p), demo_proc_pid(p), how, demo_proc_log(p), tail);
 	free(tail);
-	if (p == d->etcd) {
+	if (p == d->etcd[0] || p == d->etcd[1]) {
 		fprintf(stderr, "demo: nothing works without etcd: stopping\n");
 		demo_begin_stop(d, 1);
 	} else if (d->st != ST_UP) {
@@ -248,13 +240,20 @@ void demo_start_stage(demo *d, stage st)
 	}
 	switch (st) {
 	case ST_ETCD:
-		start_etcd(d);
+		for (int k = 0; k < DEMO_SITES && d->st != ST_STOPPING; k++)
+			start_etcd(d, k);
 		break;
 	case ST_CLUSTER:
-		start_members(d);
+		start_members(d, 0);
+		break;
+	case ST_STANDBY:
+		printf("demo: site A's leader is %s\n", demo_member_name[d->leader]);
+		start_members(d, 1);
 		break;
 	case ST_ROUTE:
-		printf("demo: the leader is %s\n", demo_member_name[d->leader]);
+		printf("demo: site B's standby leader is %s\n",
+		       demo_member_name[d->standby_leader]);
+		d->route_site = 0;
 		start_haproxy(d);
 		break;
 	case ST_HELLOD:
@@ -284,8 +283,9 @@ static void on_tick(uv_timer_t *t)
 		char *what = xasprintf("timed out after %u s waiting for %s",
 		                       stage_info[d->st].timeout_s, stage_info[d->st].what);
 		if (d->st == ST_ROUTE) {
-			char *tail = demo_tail(d->haproxy_log, 10);
-			fprintf(stderr, "demo: the last lines of %s:\n%s\n", d->haproxy_log, tail);
+			const char *log = d->haproxy_log[d->route_site];
+			char *tail = demo_tail(log, 10);
+			fprintf(stderr, "demo: the last lines of %s:\n%s\n", log, tail);
 			free(tail);
 		}
 		demo_fail(d, what, demo_stage_log(d));
@@ -344,6 +344,7 @@ int demo_main(int argc, char **argv)
 {
 	demo *d = xcalloc(1, sizeof *d);
 	d->leader = -1;
+	d->standby_leader = -1;
 	int rc = demo_setup_args(&d->s, argc, argv);
 	if (rc >= 0) {
 		free(d);
@@ -367,8 +368,10 @@ int demo_main(int argc, char **argv)
 		return 1;
 	}
 	const char *dir = d->s.dir;
-	d->etcd_log = xasprintf("%s/etcd.log", dir);
-	d->haproxy_log = xasprintf("%s/haproxy.log", dir);
+	for (int k = 0; k < DEMO_SITES; k++) {
+		d->etcd_log[k] = xasprintf("%s/etcd-%s.log", dir, demo_site_name[k]);
+		d->haproxy_log[k] = xasprintf("%s/haproxy-%s.log", dir, demo_site_name[k]);
+	}
 	d->psql_log = xasprintf("%s/psql.log", dir);
 	d->psql_out = xasprintf("%s/psql.out", dir);
 	for (int i = 0; i < DEMO_HELLODS; i++)
@@ -406,8 +409,10 @@ int demo_main(int argc, char **argv)
 		free(d->role[i]);
 	for (int i = 0; i < DEMO_HELLODS; i++)
 		free(d->hellod_log[i]);
-	free(d->etcd_log);
-	free(d->haproxy_log);
+	for (int k = 0; k < DEMO_SITES; k++) {
+		free(d->etcd_log[k]);
+		free(d->haproxy_log[k]);
+	}
 	free(d->psql_log);
 	free(d->psql_out);
 	demo_setup_free(&d->s);

@@ -11,12 +11,14 @@
 #include "demo_http.h"
 #include "demo_procs.h"
 #include "demo_setup.h"
+#include "demo_sites.h"
 
 /* The stages, in order. */
 typedef enum stage {
-	ST_ETCD,    /* etcd answers /health */
-	ST_CLUSTER, /* one leader, two streaming replicas */
-	ST_ROUTE,   /* HAProxy's read-write port reaches the leader */
+	ST_ETCD,    /* both sites' etcd answer /health */
+	ST_CLUSTER, /* site A: one leader, a streaming replica */
+	ST_STANDBY, /* site B: a standby leader streaming from A, a streaming replica */
+	ST_ROUTE,   /* both HAProxy read-write ports reach site A's leader */
 	ST_DB,      /* hellod's role and database exist */
 	ST_HELLOD,  /* both hellod answer /readyz */
 	ST_SMOKE,   /* --smoke: a PUT and a GET through hellod */
@@ -42,13 +44,15 @@ struct demo {
 	stage st;
 	uint64_t deadline_ms;
 	bool busy; /* a check is in flight */
-	demo_proc *etcd, *haproxy, *psql;
+	demo_proc *etcd[DEMO_SITES], *haproxy[DEMO_SITES], *psql;
 	demo_proc *member[DEMO_MEMBERS];
 	demo_proc *hellod[DEMO_HELLODS];
 	char *hellod_log[DEMO_HELLODS];
-	char *haproxy_log, *etcd_log, *psql_log, *psql_out;
-	int leader; /* index of the leader once seen, else -1 */
-	/* ST_CLUSTER: the answers of one round */
+	char *haproxy_log[DEMO_SITES], *etcd_log[DEMO_SITES], *psql_log, *psql_out;
+	int leader;         /* index of site A's leader once seen, else -1 */
+	int standby_leader; /* index of site B's standby leader once seen, else -1 */
+	int route_site;     /* ST_ROUTE: whose HAProxy is checked */
+	/* ST_CLUSTER, ST_STANDBY: the answers of one round (for one site's members) */
 	int answers;
 	char *role[DEMO_MEMBERS];
 	bool streaming[DEMO_MEMBERS];
@@ -68,8 +72,9 @@ uint64_t demo_now_ms(demo *d);
 /* Reports the failure (with the end of `log`, may be NULL) and stops everything. */
 void demo_fail(demo *d, const char *what, const char *log);
 void demo_start_stage(demo *d, stage st);
-/* Runs psql as the superuser through HAProxy's read-write port; its output lands in psql_out. */
-void demo_run_psql(demo *d, const char *const sql[], size_t nsql);
+/* Runs psql as the superuser through 127.0.0.1:port (an HAProxy port); its output lands in
+ * psql_out. */
+void demo_run_psql(demo *d, int port, const char *const sql[], size_t nsql);
 
 /* ---- demo_check.c ---- */
 

@@ -20,10 +20,8 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "demo_sites.h"
 #include "strbuf.h"
-
-const char *const demo_member_name[DEMO_MEMBERS] = {"n1", "n2", "n3"};
-const char *const demo_member_site[DEMO_MEMBERS] = {"A", "A", "B"};
 
 static void print_usage(FILE *out)
 {
@@ -31,31 +29,41 @@ static void print_usage(FILE *out)
 	    out,
 	    "usage: tandemctl demo [--smoke] [--keep] [--dir DIR] [--base-port PORT]\n"
 	    "\n"
-	    "Brings the whole picture up on this machine, on 127.0.0.1: a single-member etcd,\n"
-	    "three PostgreSQL 15 members n1, n2 (site A) and n3 (site B) each with its tandemd,\n"
-	    "HAProxy (a read-write port to the leader, a read-only port over the replicas)\n"
-	    "and two hellod instances writing through HAProxy. It prints what runs where and\n"
-	    "what to try (a failover, a kill -9 of the leader), then waits; Ctrl-C (or SIGTERM)\n"
-	    "stops everything in order (hellod, HAProxy, the members, etcd) and removes the\n"
-	    "directory. Run as root, the servers run as the postgres OS user.\n"
+	    "Brings two sites up on this machine, on 127.0.0.1, with the product's default\n"
+	    "timings (docs/sites.md):\n"
+	    "  site A, the primary site: its etcd, PostgreSQL 15 members a1 and a2 each with\n"
+	    "    its tandemd, an HAProxy and hellod #1;\n"
+	    "  site B, a standby cluster of site A: its own etcd, members b1 (the standby\n"
+	    "    leader, replicating from A) and b2, an HAProxy and hellod #2.\n"
+	    "Each HAProxy lists both sites' members: its read-write port goes to whichever site\n"
+	    "is primary (so hellod #2 in site B writes to site A's leader), its read-only port\n"
+	    "to its own site's replicas. It prints what runs where and what to try (a\n"
+	    "failover, a kill -9 of the leader, a site switchover, a disaster promotion of site\n"
+	    "B), then waits; Ctrl-C (or SIGTERM) stops everything in order (hellod, HAProxy,\n"
+	    "the members, etcd) and removes the directory. Run as root, the servers run as the\n"
+	    "postgres OS user.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --dir DIR         where everything lives (created, or an empty directory;\n"
 	    "                        default: a new /tmp/tandem-demo.XXXXXX)\n"
 	    "      --keep            keep the directory (data and logs) after stopping\n"
-	    "      --base-port PORT  use 13 consecutive ports from PORT instead of the standard\n"
-	    "                        ones (etcd 2379-2380, tandemd REST 8008-8010, PostgreSQL\n"
-	    "                        5432-5434, HAProxy 5000 rw / 5001 ro / 7000 stats,\n"
-	    "                        hellod 8080-8081); in order: etcd client and peer, REST x3,\n"
-	    "                        PostgreSQL x3, HAProxy rw, ro, stats, hellod x2\n"
-	    "      --smoke           bring everything up, check a PUT and a GET through hellod\n"
-	    "                        and that HAProxy's read-write port reaches the leader,\n"
-	    "                        then stop; exit 0 when all is well\n"
+	    "      --base-port PORT  use %d consecutive ports from PORT instead of the standard\n"
+	    "                        ones (etcd A 2379-2380, etcd B 2381-2382, tandemd REST\n"
+	    "                        8008-8011, PostgreSQL 5432-5435, HAProxy A 5000 rw /\n"
+	    "                        5001 ro / 7000 stats, HAProxy B 5002 / 5003 / 7001,\n"
+	    "                        hellod 8080-8081); in order: etcd A client and peer, etcd B\n"
+	    "                        client and peer, REST x4, PostgreSQL x4 (a1 a2 b1 b2),\n"
+	    "                        HAProxy A rw, ro, stats, HAProxy B rw, ro, stats, hellod x2\n"
+	    "      --smoke           bring everything up, check that both HAProxy read-write\n"
+	    "                        ports reach site A's leader, a PUT through hellod #2 (site\n"
+	    "                        B) and a GET through hellod #1 (site A), then stop; exit 0\n"
+	    "                        when all is well\n"
 	    "  -h, --help            this text\n"
 	    "\n"
 	    "Exit status: 0 stopped cleanly (or the smoke check passed); 1 something failed to\n"
 	    "start or a check failed (the failing component's log is shown, the directory kept);\n"
-	    "2 usage error.\n");
+	    "2 usage error.\n",
+	    DEMO_NPORTS);
 }
 
 int demo_setup_args(demo_setup *s, int argc, char **argv)
@@ -83,12 +91,13 @@ int demo_setup_args(demo_setup *s, int argc, char **argv)
 			char *end;
 			errno = 0;
 			long p = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || p < 1024 || p > 65535 - 12) {
+			if (errno || end == optarg || *end || p < 1024 ||
+			    p > 65535 - (DEMO_NPORTS - 1)) {
 				fprintf(
 				    stderr,
 				    "tandemctl demo: --base-port '%s': give a port from 1024 to "
 				    "%d\n",
-				    optarg, 65535 - 12);
+				    optarg, 65535 - (DEMO_NPORTS - 1));
 				return 2;
 			}
 			s->base_port = (int)p;
@@ -121,30 +130,36 @@ static void assign_ports(demo_setup *s)
 	demo_ports *p = &s->ports;
 	if (s->base_port) {
 		int b = s->base_port;
-		p->etcd = b;
-		p->etcd_peer = b + 1;
-		for (int i = 0; i < DEMO_MEMBERS; i++) {
-			p->rest[i] = b + 2 + i;
-			p->pg[i] = b + 5 + i;
+		for (int k = 0; k < DEMO_SITES; k++) {
+			p->etcd[k] = b++;
+			p->etcd_peer[k] = b++;
 		}
-		p->rw = b + 8;
-		p->ro = b + 9;
-		p->stats = b + 10;
-		p->hellod[0] = b + 11;
-		p->hellod[1] = b + 12;
+		for (int i = 0; i < DEMO_MEMBERS; i++)
+			p->rest[i] = b++;
+		for (int i = 0; i < DEMO_MEMBERS; i++)
+			p->pg[i] = b++;
+		for (int k = 0; k < DEMO_SITES; k++) {
+			p->rw[k] = b++;
+			p->ro[k] = b++;
+			p->stats[k] = b++;
+		}
+		for (int i = 0; i < DEMO_HELLODS; i++)
+			p->hellod[i] = b++;
 		return;
 	}
-	p->etcd = 2379;
-	p->etcd_peer = 2380;
+	for (int k = 0; k < DEMO_SITES; k++) {
+		p->etcd[k] = 2379 + 2 * k;
+		p->etcd_peer[k] = 2380 + 2 * k;
+		p->rw[k] = 5000 + 2 * k;
+		p->ro[k] = 5001 + 2 * k;
+		p->stats[k] = 7000 + k;
+	}
 	for (int i = 0; i < DEMO_MEMBERS; i++) {
 		p->rest[i] = 8008 + i;
 		p->pg[i] = 5432 + i;
 	}
-	p->rw = 5000;
-	p->ro = 5001;
-	p->stats = 7000;
-	p->hellod[0] = 8080;
-	p->hellod[1] = 8081;
+	for (int i = 0; i < DEMO_HELLODS; i++)
+		p->hellod[i] = 8080 + i;
 }
 
 /* 0 when 127.0.0.1:port can be listened on. */
@@ -171,12 +186,23 @@ static int check_ports(const demo_setup *s, char **err)
 	struct {
 		int port;
 		char what[48];
-	} all[16];
+	} all[DEMO_NPORTS];
 	int n = 0;
-	all[n].port = p->etcd;
-	snprintf(all[n++].what, sizeof all[0].what, "etcd's client port");
-	all[n].port = p->etcd_peer;
-	snprintf(all[n++].what, sizeof all[0].what, "etcd's peer port");
+	for (int k = 0; k < DEMO_SITES; k++) {
+		const char *site = demo_site_name[k];
+		all[n].port = p->etcd[k];
+		snprintf(all[n++].what, sizeof all[0].what, "site %s's etcd client port", site);
+		all[n].port = p->etcd_peer[k];
+		snprintf(all[n++].what, sizeof all[0].what, "site %s's etcd peer port", site);
+		all[n].port = p->rw[k];
+		snprintf(all[n++].what, sizeof all[0].what, "site %s's HAProxy read-write port",
+		         site);
+		all[n].port = p->ro[k];
+		snprintf(all[n++].what, sizeof all[0].what, "site %s's HAProxy read-only port",
+		         site);
+		all[n].port = p->stats[k];
+		snprintf(all[n++].what, sizeof all[0].what, "site %s's HAProxy stats page", site);
+	}
 	for (int i = 0; i < DEMO_MEMBERS; i++) {
 		all[n].port = p->rest[i];
 		snprintf(all[n++].what, sizeof all[0].what, "the REST API of %s",
@@ -185,12 +211,6 @@ static int check_ports(const demo_setup *s, char **err)
 		snprintf(all[n++].what, sizeof all[0].what, "the PostgreSQL of %s",
 		         demo_member_name[i]);
 	}
-	all[n].port = p->rw;
-	snprintf(all[n++].what, sizeof all[0].what, "HAProxy's read-write port");
-	all[n].port = p->ro;
-	snprintf(all[n++].what, sizeof all[0].what, "HAProxy's read-only port");
-	all[n].port = p->stats;
-	snprintf(all[n++].what, sizeof all[0].what, "HAProxy's stats page");
 	for (int i = 0; i < DEMO_HELLODS; i++) {
 		all[n].port = p->hellod[i];
 		snprintf(all[n++].what, sizeof all[0].what, "hellod #%d", i + 1);
@@ -347,47 +367,6 @@ int demo_setup_write(const demo_setup *s, const char *name, const char *text, mo
 	return rc;
 }
 
-static char *member_yaml(const demo_setup *s, int i)
-{
-	strbuf sb = STRBUF_INIT;
-	sb_printf(&sb,
-	          "# tandemd's configuration for %s, written by tandemctl demo.\n"
-	          "scope: " DEMO_SCOPE "\n"
-	          "name: %s\n"
-	          "restapi:\n"
-	          "  listen: 127.0.0.1:%d\n"
-	          "etcd3:\n"
-	          "  hosts: 127.0.0.1:%d\n"
-	          "bootstrap:\n"
-	          "  dcs:\n"
-	          "    # short timings, for a failover within seconds\n"
-	          "    ttl: 10\n"
-	          "    loop_wait: 1\n"
-	          "    retry_timeout: 3\n"
-	          "    postgresql:\n"
-	          "      use_pg_rewind: true\n"
-	          "postgresql:\n"
-	          "  listen: 127.0.0.1:%d\n"
-	          "  data_dir: %s\n"
-	          "  authentication:\n"
-	          "    superuser:\n"
-	          "      username: postgres\n"
-	          "      password: %s\n"
-	          "    replication:\n"
-	          "      username: replicator\n"
-	          "      password: %s\n"
-	          "  pg_hba:\n"
-	          "    - local all all trust\n"
-	          "    - host all all 127.0.0.1/32 scram-sha-256\n"
-	          "    - host replication all 127.0.0.1/32 scram-sha-256\n"
-	          "tags:\n"
-	          "  site: %s\n",
-	          demo_member_name[i], demo_member_name[i], s->ports.rest[i], s->ports.etcd,
-	          s->ports.pg[i], s->member_data[i], s->superuser_password, s->replication_password,
-	          demo_member_site[i]);
-	return sb_steal(&sb);
-}
-
 /* 128 random bits as hex, from the kernel's generator. */
 static int random_password(char out[DEMO_PASSWORD_LEN + 1], char **err)
 {
@@ -449,7 +428,7 @@ static int write_files(demo_setup *s, char **err)
 			err_set(err, "%s: %s", s->member_dir[i], strerror(errno));
 			return -1;
 		}
-		char *yaml = member_yaml(s, i);
+		char *yaml = demo_sites_member_yaml(s, i);
 		char *name = xasprintf("%s/tandemd.yml", demo_member_name[i]);
 		int rc = demo_setup_write(s, name, yaml, 0600, err); /* it holds passwords */
 		explicit_bzero(yaml, strlen(yaml));
@@ -458,14 +437,7 @@ static int write_files(demo_setup *s, char **err)
 		if (rc != 0)
 			return -1;
 	}
-	char *ctl = xasprintf("# For tandemctl -c: the demo's cluster.\n"
-	                      "scope: " DEMO_SCOPE "\n"
-	                      "etcd3:\n"
-	                      "  hosts: 127.0.0.1:%d\n",
-	                      s->ports.etcd);
-	int rc = demo_setup_write(s, "tandemctl.yml", ctl, 0644, err);
-	free(ctl);
-	return rc == 0 ? write_credentials(s, err) : -1;
+	return demo_sites_write_ctl(s, err) == 0 ? write_credentials(s, err) : -1;
 }
 
 int demo_setup_prepare(demo_setup *s, char **err)
@@ -555,4 +527,6 @@ void demo_setup_free(demo_setup *s)
 		free(s->member_log[i]);
 		free(s->member_data[i]);
 	}
+	for (int k = 0; k < DEMO_SITES; k++)
+		free(s->site_config[k]);
 }

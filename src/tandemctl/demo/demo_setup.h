@@ -8,19 +8,24 @@
 
 #include "err.h"
 
-#define DEMO_MEMBERS  3
-#define DEMO_HELLODS  2
-#define DEMO_SCOPE    "demo"
-#define DEMO_APP_USER "hello"
+/* Two sites (demo_sites.c): A, the primary site, and B, a standby cluster of A; each has its own
+ * etcd, two members, an HAProxy and a hellod. Members 0-1 are site A's, 2-3 site B's. */
+#define DEMO_SITES        2
+#define DEMO_SITE_MEMBERS 2
+#define DEMO_MEMBERS      (DEMO_SITES * DEMO_SITE_MEMBERS)
+#define DEMO_HELLODS      DEMO_SITES
+#define DEMO_APP_USER     "hello"
+/* The ports --base-port takes, in order (demo_setup.c). */
+#define DEMO_NPORTS (5 * DEMO_SITES + 2 * DEMO_MEMBERS + DEMO_HELLODS)
 /* The passwords are random, new for every run: 32 hex digits (128 bits). */
 #define DEMO_PASSWORD_LEN 32
 
 typedef struct demo_ports {
-	int etcd, etcd_peer;
+	int etcd[DEMO_SITES], etcd_peer[DEMO_SITES];
 	int rest[DEMO_MEMBERS];
 	int pg[DEMO_MEMBERS];
-	int rw, ro, stats;
-	int hellod[DEMO_HELLODS];
+	int rw[DEMO_SITES], ro[DEMO_SITES], stats[DEMO_SITES];
+	int hellod[DEMO_HELLODS]; /* hellod #1 in site A, #2 in site B */
 } demo_ports;
 
 typedef struct demo_setup {
@@ -41,15 +46,13 @@ typedef struct demo_setup {
 	char *member_config[DEMO_MEMBERS];
 	char *member_log[DEMO_MEMBERS];
 	char *member_data[DEMO_MEMBERS];
+	char *site_config[DEMO_SITES]; /* DIR/siteA.yml, DIR/siteB.yml: for tandemctl -c */
 	/* This run's passwords (superuser postgres, replicator, hellod's role), printed once and
 	 * kept in DIR/credentials (0600); DIR/pgpass (0600) serves psql and the examples. */
 	char superuser_password[DEMO_PASSWORD_LEN + 1];
 	char replication_password[DEMO_PASSWORD_LEN + 1];
 	char app_password[DEMO_PASSWORD_LEN + 1];
 } demo_setup;
-
-extern const char *const demo_member_name[DEMO_MEMBERS];
-extern const char *const demo_member_site[DEMO_MEMBERS];
 
 /* Parses demo's arguments (argv[0] is "demo"). Returns -1 to go on, or an exit status (0 after
  * --help, 2 on a usage error, with the message printed). */

@@ -45,7 +45,10 @@ static bool group_done(demo *d, int g)
 				return false;
 		return !d->psql;
 	case G_HAPROXY:
-		return !d->haproxy || !demo_proc_running(d->haproxy);
+		for (int k = 0; k < DEMO_SITES; k++)
+			if (d->haproxy[k] && demo_proc_running(d->haproxy[k]))
+				return false;
+		return true;
 	case G_MEMBERS:
 		for (int i = 0; i < DEMO_MEMBERS; i++)
 			if (d->member[i] && demo_proc_running(d->member[i]))
@@ -60,7 +63,10 @@ static bool group_done(demo *d, int g)
 			}
 		return true;
 	case G_ETCD:
-		return !d->etcd || !demo_proc_running(d->etcd);
+		for (int k = 0; k < DEMO_SITES; k++)
+			if (d->etcd[k] && demo_proc_running(d->etcd[k]))
+				return false;
+		return true;
 	default:
 		return true;
 	}
@@ -77,8 +83,9 @@ static void stop_group(demo *d, int g)
 			demo_proc_stop(d->psql, 1000);
 		break;
 	case G_HAPROXY:
-		if (d->haproxy)
-			demo_proc_stop(d->haproxy, 5000);
+		for (int k = 0; k < DEMO_SITES; k++)
+			if (d->haproxy[k])
+				demo_proc_stop(d->haproxy[k], 5000);
 		break;
 	case G_MEMBERS:
 		for (int i = 0; i < DEMO_MEMBERS; i++)
@@ -89,8 +96,9 @@ static void stop_group(demo *d, int g)
 		stop_orphan_postgres(d);
 		break;
 	case G_ETCD:
-		if (d->etcd)
-			demo_proc_stop(d->etcd, 10000);
+		for (int k = 0; k < DEMO_SITES; k++)
+			if (d->etcd[k])
+				demo_proc_stop(d->etcd[k], 10000);
 		break;
 	default:
 		break;
