@@ -47,6 +47,8 @@ char *demo_sites_member_yaml(const demo_setup *s, int i)
 	          "bootstrap:\n"
 	          "  dcs:\n"
 	          "    # ttl, loop_wait and retry_timeout: the product's defaults\n"
+	          "    # a failover (and a site's promotion) loses no acknowledged write\n"
+	          "    synchronous_mode: true\n"
 	          "    postgresql:\n"
 	          "      use_pg_rewind: true\n",
 	          demo_member_name[i], demo_site_name[site], demo_site_scope[site],
