@@ -434,6 +434,11 @@ static int switchover(const site_opts *so, site *from, site *to)
 		}
 		ctl_printf(stderr, "resuming the switch from %s to %s\n", from->conn.scope,
 		           to->conn.scope);
+		/* The run before may have stopped right after the demotion: its leader may still
+		 * be stopping, its position not yet that of the shutdown checkpoint. */
+		if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
+			return roll_back(so, from,
+			                 "the old primary site did not stop cleanly in time");
 		return finish_switch(so, from, to, t0);
 	}
 	/* Fresh: the target must be a healthy standby of the primary site. */
