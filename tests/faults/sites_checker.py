@@ -72,7 +72,7 @@ def sites_rule(acked):
 
 
 def switch_gaps(turns):
-    """Seconds from the last write a turn acknowledged to the first of the next turn."""
+    """Seconds from the last direct write a turn acknowledged to the first of the next."""
     return [b["first_end"] - a["last_end"] for a, b in zip(turns, turns[1:])]
 
 

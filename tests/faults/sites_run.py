@@ -30,6 +30,7 @@ from system import TANDEMCTL, wait_until
 from topology import signal_pids
 
 WARMUP, TAIL, SETTLE, LAG_HOLD = 3.0, 2.0, 90.0, 4.0
+RERUN_TIMEOUT = 20  # seconds each step of a re-run may take before it rolls back
 
 
 class Failed(Exception):
@@ -106,8 +107,10 @@ def link_cut(two, wl, rep, notes, hold=8.0):
 def switchover_agent_killed(two, wl, rep, notes):
     """The switch runs; the moment the old primary site is a standby (its config holds the
     switch's marker), both tandemctl and the target's standby leader's tandemd are SIGKILLed;
-    the agent is started again at once (as a supervisor would) and the same command run again:
-    it must complete the switch (the target site primary), never two writable sites."""
+    the agent is started again at once (as a supervisor would) and the same command run again
+    (with --timeout 20): it completes the switch or rolls it back (the old site promoted again);
+    after a roll-back it is run once more, and must then complete. Never two writable sites,
+    nothing lost."""
     frm, to = two.primary, two.standby
     args = ["site-switchover", "--from", frm.config_path, "--to", to.config_path, "--force"]
     t0 = time.monotonic()
@@ -132,13 +135,26 @@ def switchover_agent_killed(two, wl, rep, notes):
                  f"leader) {time.monotonic() - t0:.2f}s into the switch, once {frm.name}'s "
                  f"config held it; the agent started again")
     to.heal()  # starts the killed agent again
-    r, took, text = _ctl(two, *args)
-    notes.append(f"second run: exit {r.returncode} in {took:.2f}s: "
-                 f"{text.splitlines()[-1] if text else ''}")
-    rep.add("rerun", f"exit {r.returncode}", f"the same command run again: {took:.2f}s",
-            violation=r.returncode != 0)
-    if r.returncode != 0:
-        raise Failed(f"the second site-switchover exited {r.returncode}: {text[-300:]}")
+    # Run again: it completes the switch, or (when the target cannot reach the old site's
+    # checkpoint) promotes the old site back within --timeout; then once more, a fresh switch.
+    runs = []
+    for _ in range(2):
+        r, took, text = _ctl(two, *args, "--timeout", RERUN_TIMEOUT)
+        runs.append(r.returncode)
+        notes.append(f"run {len(runs) + 1}: exit {r.returncode} in {took:.2f}s: "
+                     + " / ".join(text.splitlines()[-2:]))
+        if r.returncode == 0:
+            break
+        # Rolled back: the target must stream from the old site again before a fresh switch
+        # can work (site-switchover does not check that it does; see docs/faults.md).
+        t = time.monotonic()
+        two.wait_healthy(SETTLE)
+        notes.append(f"rolled back; both sites healthy again after {time.monotonic() - t:.1f}s")
+    rep.add("reruns", ",".join(map(str, runs)),
+            "exit status of each run after the interrupted one (1: rolled back)",
+            violation=runs[-1] != 0)
+    if runs[-1] != 0:
+        raise Failed(f"site-switchover run again twice, still exit {runs[-1]}")
     frm.role, to.role = "standby", "primary"
     first_ack = _first_ack(wl, to, t0, timeout=60)
     rep.add("command", f"{first_ack - t0:.2f}s",
