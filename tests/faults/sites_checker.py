@@ -193,15 +193,16 @@ def check_sites(two, wl, ops, marks, settle=90.0, disaster=None, rewind_ok=False
             if missing:
                 ends = sorted(o["end"] for o in missing)
                 span = (f"acknowledged by site {lost_name} {ends[0] - wl.t0:.2f}-"
-                        f"{ends[-1] - wl.t0:.2f}s into the scenario, "
-                        f"{disaster.get('lost_at', ends[-1]) - ends[0]:.2f}s before the loss; ")
+                        f"{ends[-1] - wl.t0:.2f}s into the scenario, in the last "
+                        f"{disaster.get('lost_at', ends[-1]) - ends[0]:.2f}s before the loss")
             fork_txt = f"{fork >> 32:X}/{fork & 0xffffffff:X}"
             rep.add("lost", len(missing) + len(others),
                     f"{len(missing)} acknowledged by site {lost_name} after {fork_txt} (the "
                     f"surviving site's last replayed position; {proven} shown past it, "
-                    f"{len(missing) - proven} in between); {span}"
-                    + "; ".join(problems[:3] + [f"{o['key']} of site {o.get('site')} lost"
-                                                for o in others[:3]]),
+                    f"{len(missing) - proven} in between)"
+                    + "; ".join([""] + ([span] if span else []) + problems[:3] +
+                                [f"{o['key']} of site {o.get('site')} lost"
+                                 for o in others[:3]]),
                     violation=bool(problems or others))
     else:
         lost = [o for o in ok if o["key"] not in present]
@@ -228,12 +229,13 @@ def check_sites(two, wl, ops, marks, settle=90.0, disaster=None, rewind_ok=False
     rep.add("switch", f"{max(gaps):.2f}s" if gaps else "-",
             "write gap across the change of writable site" if gaps else "no change of site")
     ends = sorted(o["end"] for o in ok)
-    points = [wl.t0] + [e for e in ends if wl.t0 <= e <= wl.t1] + [wl.t1]
+    t1 = wl.t_stop or wl.t1  # not the threads' join: a hellod request may block for 8 s
+    points = [wl.t0] + [e for e in ends if wl.t0 <= e <= t1] + [t1]
     gap = max(b - a for a, b in zip(points, points[1:]))
-    buckets = max(1, int(wl.t1 - wl.t0))
+    buckets = max(1, int(t1 - wl.t0))
     hit = {int(e - wl.t0) for e in ends if wl.t0 <= e < wl.t0 + buckets}
     rep.add("availability", f"{100.0 * len(hit) / buckets:.0f}%",
-            f"longest write gap {gap:.1f}s over {wl.t1 - wl.t0:.0f}s")
+            f"longest write gap {gap:.1f}s over {t1 - wl.t0:.0f}s")
     return rep
 
 

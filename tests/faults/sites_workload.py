@@ -43,7 +43,7 @@ class SitesWorkload:
         for s in two.sites:
             self.threads.append(threading.Thread(target=self._direct, args=(s,), daemon=True))
             self.threads.append(threading.Thread(target=self._hellod, args=(s,), daemon=True))
-        self.t0 = self.t1 = None
+        self.t0 = self.t1 = self.t_stop = None
 
     def now(self):
         return time.monotonic()
@@ -64,6 +64,7 @@ class SitesWorkload:
 
     def stop(self, grace=10.0):
         self.stop_ev.set()
+        self.t_stop = self.now()  # writes acknowledged after this are not counted as flowing
         deadline = self.now() + grace
         for t in self.threads:
             t.join(max(0.0, deadline - self.now()))
