@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -106,12 +107,15 @@ def switchovers(n):
             out.append({"gap": gap, "lost": lost, "command": took, "bad": bad})
     finally:
         two.stop()
+    if not any(r["bad"] for r in out):
+        shutil.rmtree(two.base, ignore_errors=True)
     return out
 
 
 def disaster_once(i):
     two = TwoSites().start()
     log(f"two sites up under {two.base}")
+    bad = ["unfinished"]
     try:
         a, b = two.primary, two.standby
         with a.rw_connect() as c:
@@ -139,12 +143,15 @@ def disaster_once(i):
         rep = rows(check_sites(two, wl, ops, marks, disaster=info))
         lost = int(rep["lost"][0])
         bad = [c for c, (_, _, v) in rep.items() if v]
-        log(f"disaster promotion: first write {direct:.2f}s direct, {via_haproxy:.2f}s through "
+        log(f"disaster promotion: first write {direct or float('nan'):.2f}s direct, "
+            f"{via_haproxy:.2f}s through "
             f"HAProxy, command {took:.2f}s, lost {lost} acknowledged by A, violations {bad}")
         return {"direct": direct, "haproxy": via_haproxy, "command": took, "lost": lost,
                 "bad": bad}
     finally:
         two.stop()
+        if not bad:
+            shutil.rmtree(two.base, ignore_errors=True)
 
 
 def fmt(vals, unit="s", digits=2):
