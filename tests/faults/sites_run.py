@@ -137,10 +137,11 @@ def switchover_agent_killed(two, wl, rep, notes):
     to.heal()  # starts the killed agent again
     # Run again: it completes the switch, or (when the target cannot reach the old site's
     # checkpoint) promotes the old site back within --timeout; then once more, a fresh switch.
-    runs = []
+    runs, texts = [], []
     for _ in range(2):
         r, took, text = _ctl(two, *args, "--timeout", RERUN_TIMEOUT)
         runs.append(r.returncode)
+        texts.append(text)
         notes.append(f"run {len(runs) + 1}: exit {r.returncode} in {took:.2f}s: "
                      + " / ".join(text.splitlines()[-2:]))
         if r.returncode == 0:
@@ -150,6 +151,12 @@ def switchover_agent_killed(two, wl, rep, notes):
         t = time.monotonic()
         two.wait_healthy(SETTLE)
         notes.append(f"rolled back; both sites healthy again after {time.monotonic() - t:.1f}s")
+    # A resumed run must wait for the old site's leader to be back as a standby leader before
+    # it reads the checkpoint's position (it once read it while the leader was still stopping).
+    unknown = [t for t in texts if "position is unknown" in t]
+    rep.add("resume", "waited" if not unknown else "did not wait",
+            "a resumed run read the old site's position only once its standby leader ran",
+            violation=bool(unknown))
     rep.add("reruns", ",".join(map(str, runs)),
             "exit status of each run after the interrupted one (1: rolled back)",
             violation=runs[-1] != 0)
