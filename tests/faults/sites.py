@@ -1,4 +1,4 @@
-"""Two sites on one Topology (docs/faults.md, "Two sites"): site A and site B, each a tandem
+"""Two sites on one Topology (docs/faults-sites.md): site A and site B, each a tandem
 cluster of its own with its own etcd, two database hosts (PostgreSQL 15 + tandemd) and a client
 host (HAProxy from `tandemctl haproxy-config`, hellod writing through it); site B is born a
 standby cluster of site A (Patroni's `standby_cluster` in its bootstrap DCS configuration).

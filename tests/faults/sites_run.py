@@ -1,11 +1,12 @@
-"""The two-site scenarios of the fault suite (docs/faults.md, "Two sites"), run by run.py after
+"""The two-site scenarios of the fault suite (docs/faults-sites.md), run by run.py after
 the single-site ones (`--only` takes their names too):
 
   site_switchover               tandemctl site-switchover from the primary site to the standby
                                 site under writes
   site_link_cut                 every packet between the two sites dropped for 8 s
-  site_switchover_agent_killed  the target's standby leader's tandemd SIGKILLed while the switch
-                                waits for it; the agent restarted, the same command run again
+  site_switchover_agent_killed  tandemctl and the target's standby leader's tandemd SIGKILLed
+                                just after the demotion; the agent restarted, the same command
+                                run again until it completes
   site_disaster_promote         the primary site lost entirely (every process killed, every link
                                 down), then tandemctl promote-cluster in the other; last, as the
                                 lost site does not come back (failback is not built yet)
@@ -147,7 +148,7 @@ def switchover_agent_killed(two, wl, rep, notes):
         if r.returncode == 0:
             break
         # Rolled back: the target must stream from the old site again before a fresh switch
-        # can work (site-switchover does not check that it does; see docs/faults.md).
+        # can work (site-switchover does not check that it does; docs/faults-sites.md).
         t = time.monotonic()
         two.wait_healthy(SETTLE)
         notes.append(f"rolled back; both sites healthy again after {time.monotonic() - t:.1f}s")
