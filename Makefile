@@ -9,7 +9,7 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover bench-steady bench-backup clean faults soak
+        demo install bench bench-failover bench-sites bench-steady bench-backup clean faults soak
 
 all: build
 
@@ -86,6 +86,11 @@ bench-backup: build
 
 # No fault for STEADY_SECONDS (default 10 minutes) with writes: no failover should happen.
 STEADY_SECONDS ?= 600
+# Two sites (root: network namespaces, as the fault suite): planned site switchover and disaster
+# promotion, three runs each (about 5 minutes); bench/README.md.
+bench-sites: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/sites.py $(BENCH_ARGS)
+
 bench-steady: build
 	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh --steady $(STEADY_SECONDS) $(BENCH_ARGS)
 
@@ -93,6 +98,7 @@ bench-steady: build
 SEED     ?= 1
 DURATION ?= 600
 faults: build
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
 	  --only repo_unreachable $(FAULTS_BACKUP_ARGS)

@@ -141,6 +141,7 @@ typedef struct leader_pos {
 	uint64_t lsn;
 	int64_t timeline;
 	bool in_recovery;
+	bool streaming; /* replication_state "streaming" */
 } leader_pos;
 
 static leader_pos leader_position(const site_opts *so, const site *s)
@@ -157,6 +158,8 @@ static leader_pos leader_position(const site_opts *so, const site *s)
 	p.in_recovery = rep != NULL;
 	p.lsn = (uint64_t)json_integer_value(rep ? rep : loc);
 	p.timeline = json_integer_value(json_object_get(j, "timeline"));
+	const char *rs = jstr(j, "replication_state");
+	p.streaming = rs && !strcmp(rs, "streaming");
 	p.known = (rep || loc) && !strcmp(jstr(j, "state") ? jstr(j, "state") : "", "running");
 	json_decref(j);
 	return p;
@@ -466,12 +469,20 @@ static int switchover(const site_opts *so, site *from, site *to)
 		}
 		ctl_printf(stderr, "resuming the switch from %s to %s\n", from->conn.scope,
 		           to->conn.scope);
+		/* The run before may have stopped right after the demotion: its leader may still
+		 * be stopping, its position not yet that of the shutdown checkpoint. */
+		if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
+			return roll_back(so, from,
+			                 "the old primary site did not stop cleanly in time");
 		return finish_switch(so, from, to, t0);
 	}
 	/* Fresh: the target must be a healthy standby of the primary site. */
 	leader_pos tp = leader_position(so, to);
-	if (!tp.known || strcmp(tp.role, "standby_leader")) {
-		ctl_printf(stderr, "tandemctl: %s has no running standby leader\n", to->conn.scope);
+	if (!tp.known || strcmp(tp.role, "standby_leader") || !tp.streaming) {
+		ctl_printf(stderr,
+		           "tandemctl: %s has no standby leader streaming from %s: it could not "
+		           "receive the last record; not switching\n",
+		           to->conn.scope, from->conn.scope);
 		return CTL_EXIT_FAILED;
 	}
 	ctl_printf(stderr,

@@ -4,7 +4,7 @@
   run.py quick                          fixed scenarios, synchronous strict mode
   run.py soak --seed N --duration SEC   random fault schedules from a seed
   options: --async (asynchronous replication instead; quick mode adds QUICK_ASYNC),
-           --only NAME[,NAME] (quick mode),
+           --only NAME[,NAME] (quick mode; the two-site scenarios of sites_run.py too),
            --backup (members archive into a pgBackRest repository; quick mode adds QUICK_BACKUP,
              and every scenario then checks the archive: tests/faults/archive.py),
            --keep (keep the run directory),
@@ -27,9 +27,10 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import archive  # noqa: E402
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
+import archive  # noqa: E402
+from sites_run import SCENARIOS as SITE_SCENARIOS, run_sites  # noqa: E402
 from system import System  # noqa: E402
 from workload import Workload  # noqa: E402
 
@@ -64,6 +65,7 @@ QUICK_BACKUP = [
 ]
 
 WARMUP, SETTLE, TAIL = 3.0, 90.0, 2.0
+
 
 # Faults of the quick scenarios only, never drawn by a soak (which keeps the documented seeds'
 # schedules, and does not combine them with faults that stop them from starting).
@@ -177,28 +179,34 @@ def main():
         FAULTS["repo_unreachable"] = archive.repo_unreachable
     t_begin = time.monotonic()
     log(f"faults {a.mode}: seed {seed}, {'synchronous strict' if sync else 'asynchronous'} mode")
-    try:
-        system = System(sync=sync, backup=a.backup)
-        system.start()
-    except Exception:
-        traceback.print_exc()
-        try:
-            print(system.log_tails(30))
-        except Exception:
-            pass
-        if a.junit:
-            write_junit(a.junit, [], traceback.format_exc())
-        return 2
-    log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
-        f"(namespaces {system.topo.prefix}-*)")
+    only = set(filter(None, a.only.split(",")))
     if a.mode == "quick":
-        only = set(filter(None, a.only.split(",")))
         steps = [(n, p, random.Random(seed * 1000 + i))
                  for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []) +
                                             (QUICK_BACKUP if a.backup else []))
                  if not only or n in only]
+        # The two-site scenarios (sites_run.py): quick, synchronous mode only, not in the
+        # backup pass.
+        site_names = ([] if a.async_ or a.backup else
+                      [n for n in SITE_SCENARIOS if not only or n in only])
     else:
-        steps = soak_plans(seed, a.duration)
+        steps, site_names = soak_plans(seed, a.duration), []
+    system = None
+    if not isinstance(steps, list) or steps:
+        try:
+            system = System(sync=sync, backup=a.backup)
+            system.start()
+        except Exception:
+            traceback.print_exc()
+            try:
+                print(system.log_tails(30))
+            except Exception:
+                pass
+            if a.junit:
+                write_junit(a.junit, [], traceback.format_exc())
+            return 2
+        log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
+            f"(namespaces {system.topo.prefix}-*)")
     reports, failed, kept = [], [], []
     for i, (name, plan, rng) in enumerate(steps):
         log(f"scenario {name}: {plan}")
@@ -230,6 +238,21 @@ def main():
                 except Exception:
                     traceback.print_exc()
                     break
+    if system is not None:
+        system.stop()
+        if not a.keep and not failed:
+            shutil.rmtree(system.base, ignore_errors=True)
+        else:
+            kept.append(system.base)
+    if site_names:
+        site_reports, site_base, site_failed = run_sites(site_names, log)
+        reports += site_reports
+        if site_failed:
+            failed += [r for r in site_reports if r.violations]
+        if site_base and (a.keep or site_failed):
+            kept.append(site_base)
+        elif site_base:
+            shutil.rmtree(site_base, ignore_errors=True)
     elapsed = time.monotonic() - t_begin
     print("\n== summary: " + f"{a.mode}, seed {seed}, {len(reports)} scenarios, "
           f"{elapsed:.0f}s, {'synchronous strict' if sync else 'asynchronous'}")
@@ -245,11 +268,6 @@ def main():
     print(f"violations: {sum(len(r.violations) for r in reports)}", flush=True)
     if a.junit:
         write_junit(a.junit, reports)
-    system.stop()
-    if not a.keep and not failed:
-        shutil.rmtree(system.base, ignore_errors=True)
-    else:
-        kept.append(system.base)
     for k in kept:
         print(f"run directory kept: {k}")
     return 1 if failed else 0
