@@ -100,6 +100,13 @@ json_t *ctl_backup_json(const dcs_view *v);
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);
 
+/* The superuser and password of the configuration file (-c), when there is one (heap strings,
+ * or NULL). */
+void ctl_file_credentials(const ctl_opts *o, char **user, char **password);
+/* ctl_site.c, for list: a standby site's line (its source, and how far behind it is when the
+ * primary site answers), or NULL for a primary site; `json` gets "site" either way. */
+char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json);
+
 /* ctl_restore_point.c: a named restore point on the leader, its WAL archived */
 int ctl_cmd_restore_point(const ctl_opts *o);
 /* ctl_restore.c: `tandemctl restore` parses its own command line (all of argv) */

@@ -253,13 +253,19 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 static int list_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 {
 	const dcs_member **ms = sorted_members(v);
+	json_t *site = json_object();
+	char *site_line = ctl_site_line(o, v, site);
 	if (o->json) {
-		ctl_print_json(list_json(v, c, ms));
+		json_t *j = list_json(v, c, ms);
+		json_object_update(j, site);
+		ctl_print_json(j);
 	} else {
 		char *text = list_text(v, c, ms);
-		ctl_printf(stdout, "%s", text);
+		ctl_printf(stdout, "%s%s", text, site_line ? site_line : "");
 		free(text);
 	}
+	json_decref(site);
+	free(site_line);
 	free(ms);
 	return CTL_EXIT_OK;
 }

@@ -16,8 +16,7 @@
 #include "ctl_table.h"
 #include "options.h"
 
-/* The superuser and password of the configuration file, when there is one. */
-static void file_credentials(const ctl_opts *o, char **user, char **password)
+void ctl_file_credentials(const ctl_opts *o, char **user, char **password)
 {
 	*user = *password = NULL;
 	if (!o->conn.config)
@@ -38,7 +37,7 @@ static void file_credentials(const ctl_opts *o, char **user, char **password)
 static PGconn *connect_leader(const ctl_opts *o, const dcs_member *m)
 {
 	char *user, *password;
-	file_credentials(o, &user, &password);
+	ctl_file_credentials(o, &user, &password);
 	char timeout[32];
 	snprintf(timeout, sizeof timeout, "%ld", (o->timeout_ms + 999) / 1000);
 	const char *keys[] = {"dbname",           "user", "password", "connect_timeout",

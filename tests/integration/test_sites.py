@@ -99,6 +99,13 @@ def test_standby_site_follows_switches_and_switches_back():
         a.write_row(a_leader, "1")
         b_leader = b.member(b.dcs_leader())
         wait_row_everywhere(b, "1")
+        # tandemctl list: B's role, source and distance from A (A answers); A's role
+        r = ctl("-c", b.members[0].config_path, "list")
+        assert r.returncode == 0, r.stderr
+        assert "Standby Leader" in r.stdout and "Site: a standby site" in r.stdout, r.stdout
+        assert "bytes behind the primary site" in r.stdout, r.stdout
+        r = ctl("-c", a.members[0].config_path, "list", "--json")
+        assert json.loads(r.stdout)["site"]["role"] == "primary", r.stdout
         never_writable(b)
         assert "initdb" not in b_leader.log().replace("initdb_", "")
         # The same database: A's system identifier.
