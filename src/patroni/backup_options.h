@@ -54,6 +54,14 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "pgBackRest's parallel processes for backup, restore and async archiving", NULL}, \
     {"backup.retention_full", CFG_INT, "2", 1, 9999999, false, BOPT(backup_retention_full), "N", \
      "full backups kept in each repository (repoN-retention-full, unless given)", NULL}, \
+    {"backup.drill_path", CFG_STRING, NULL, 0, 0, false, BOPT(backup_drill_path), "DIR", \
+     "where a restore drill restores and starts its scratch copy, removed after each drill " \
+     "(default: DATA_DIR.drill, beside the data directory; needs the database's size free)", \
+     NULL}, \
+    {"backup.drill_timeout", CFG_DURATION, "3600", 10000, 604800000, false, \
+     BOPT(backup_drill_timeout), "SECONDS", \
+     "a restore drill that has not finished by then fails (its scratch copy is removed)", \
+     NULL}, \
     {"postgresql.create_replica_methods", CFG_LIST, "basebackup", 0, 0, false, \
      BOPT(create_replica_methods), "METHOD,...", \
      "how a new member gets its data, tried in order: pgbackrest (a delta restore from the " \

@@ -173,6 +173,7 @@ void dcs_view_clear(dcs_view *v)
 	failover_clear(v);
 	history_clear(v);
 	failsafe_clear(v);
+	free(v->drill);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -537,6 +538,9 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		rc = apply_history(v, value, value_len, err);
 	} else if (!strcmp(rel, "failsafe")) {
 		rc = apply_failsafe(v, value, value_len, err);
+	} else if (!strcmp(rel, "drill")) {
+		free(v->drill);
+		v->drill = dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
 	}
 	free(rel);
 	return rc;
@@ -576,6 +580,9 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 		history_clear(v);
 	} else if (!strcmp(rel, "failsafe")) {
 		failsafe_clear(v);
+	} else if (!strcmp(rel, "drill")) {
+		free(v->drill);
+		v->drill = NULL;
 	}
 	free(rel);
 }

@@ -150,6 +150,10 @@ typedef struct dcs_view {
 	char **failsafe_names;
 	char **failsafe_urls;
 	size_t nfailsafe;
+
+	/* drill: the last restore drill's result as JSON text (dcs_drill.h decodes it); NULL when
+	 * absent */
+	char *drill;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */

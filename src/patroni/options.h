@@ -134,6 +134,8 @@ typedef struct tandemd_settings {
 	long long backup_archive_push_queue_max; /* bytes */
 	long long backup_process_max;
 	long long backup_retention_full;
+	char *backup_drill_path;         /* restore drills' scratch directory */
+	long long backup_drill_timeout;  /* ms */
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */

@@ -437,5 +437,6 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	        "HA passes skipped because the loop stalled or the clock jumped.",
 	        c ? &c->tilts : NULL);
 	rest_render_archive_metrics(out, l, st->archive);
+	rest_render_drill_metrics(out, l, st);
 	sb_free(&lb);
 }
