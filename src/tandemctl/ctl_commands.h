@@ -85,6 +85,13 @@ int ctl_cmd_switchover(const ctl_opts *o);
 int ctl_cmd_pause(const ctl_opts *o);
 int ctl_cmd_resume(const ctl_opts *o);
 
+/* ctl_drill.c: a restore drill, and the last one as list shows it */
+int ctl_cmd_drill(const ctl_opts *o);
+/* " Last drill: WHEN on MEMBER: passed, RTO ... | FAILED: reason\n" from the DCS key. */
+char *ctl_drill_line(const char *raw);
+/* The DCS key as JSON (null when unreadable). */
+json_t *ctl_drill_json(const char *raw);
+
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);
 

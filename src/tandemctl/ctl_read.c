@@ -176,6 +176,7 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 		free(host);
 	}
 	json_object_set_new(root, "members", arr);
+	json_object_set_new(root, "drill", v->drill ? ctl_drill_json(v->drill) : json_null());
 	return root;
 }
 
@@ -240,6 +241,11 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		          v->failover_candidate ? v->failover_candidate : "the best replica",
 		          v->failover_scheduled_at ? " at " : "",
 		          v->failover_scheduled_at ? v->failover_scheduled_at : "");
+	if (v->drill) {
+		char *line = ctl_drill_line(v->drill);
+		sb_puts(&sb, line);
+		free(line);
+	}
 	return sb_steal(&sb);
 }
 

@@ -58,6 +58,9 @@ static const command commands[] = {
      "maintenance mode: the members keep reporting but take no automatic action"},
     {"resume", ctl_cmd_resume, OPT_CONN | OPT_JSON | OPT_WAIT, "resume [--wait]",
      "end maintenance mode"},
+    {"drill", ctl_cmd_drill, OPT_CONN | OPT_JSON | OPT_WAIT, "drill [MEMBER] [--wait]",
+     "restore the latest backup into a scratch copy on a replica and check it (a restore "
+     "drill)"},
     {"show-config", ctl_cmd_show_config, OPT_CONN | OPT_JSON, "show-config",
      "the cluster-wide configuration stored in etcd (YAML, or JSON with --json)"},
     {"edit-config", ctl_cmd_edit_config, OPT_CONN | OPT_FORCE | OPT_EDIT,
@@ -128,7 +131,8 @@ static void print_help(FILE *out)
 	    "                         (2030-01-01T10:00:00+00:00), or now (the default)\n"
 	    "      --all              restart, reload: every member\n"
 	    "      --pending          restart: only the members with a restart pending\n"
-	    "      --wait             pause, resume: until every member reports the change\n"
+	    "      --wait             pause, resume: until every member reports the change;\n"
+	    "                         drill: until the drill ends, then its result\n"
 	    "      --set KEY=VALUE    edit-config: set a key, dotted for nesting\n"
 	    "                         (postgresql.parameters.work_mem=8MB, ttl=30); the value is\n"
 	    "                         JSON when it reads as JSON, else a string; null removes\n"
@@ -158,7 +162,8 @@ static void print_help(FILE *out)
 	    "  tandemctl -c tandemd.yml pause --wait\n"
 	    "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
 	    "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
-	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n");
+	    "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n"
+	    "  tandemctl -c tandemd.yml drill --wait\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -440,7 +445,8 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		return CTL_EXIT_USAGE;
 	}
 	bool takes_members = cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload ||
-	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point;
+	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point ||
+	                     cmd->run == ctl_cmd_drill;
 	if (o->nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
 		fprintf(stderr,
 		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
