@@ -50,10 +50,11 @@ BACKUP_YAML = """backup:
 
 
 def pgbackrest(c, member, *args):
+    pg = [f"--pg1-path={member.data}", f"--pg1-port={member.pg_port}",
+          f"--pg1-socket-path={member.dir}"] if member else []
     r = subprocess.run(
         ["runuser", "-u", "postgres", "--", PGBACKREST, f"--config={c.base}/pgbackrest.conf",
-         f"--stanza={c.scope}", f"--pg1-path={member.data}", f"--pg1-port={member.pg_port}",
-         f"--pg1-socket-path={member.dir}", *args],
+         f"--stanza={c.scope}", *pg, *args],
         capture_output=True, text=True, timeout=T_CHANGE * 3, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, f"pgbackrest {args}: {r.stdout}\n{r.stderr}"
     return r.stdout
@@ -73,11 +74,18 @@ def cl():
     yield from serve(c)
 
 
+@pytest.fixture(scope="module")
+def prepared(cl):
+    """The stanza, two databases with rows, a full backup, and rows after it."""
+    setup_data_and_backup(cl, cl.wait_healthy(T_CHANGE))
+    return cl
+
+
 @pytest.fixture
-def healthy(cl, attach_logs):
-    for src in cl.log_sources():
+def healthy(prepared, attach_logs):
+    for src in prepared.log_sources():
         attach_logs(src)
-    return cl, cl.wait_healthy(T_CHANGE)
+    return prepared, prepared.wait_healthy(T_CHANGE)
 
 
 def replica_of(c, leader):
@@ -135,7 +143,6 @@ def setup_data_and_backup(c, leader):
 
 def test_drill_passes_and_is_reported(healthy):
     c, leader = healthy
-    setup_data_and_backup(c, leader)
     r = c.tandemctl("drill", "--wait", "--json", timeout=600)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
     res = json.loads(r.stdout)
@@ -183,20 +190,27 @@ def test_second_drill_refused(healthy):
 def test_drill_fails_on_corrupted_backup(healthy):
     c, leader = healthy
     pgbackrest(c, leader, "--type=full", "backup")
-    info = json.loads(pgbackrest(c, leader, "--output=json", "info"))
+    info = json.loads(pgbackrest(c, None, "--output=json", "info"))
     label = info[0]["backup"][-1]["label"]
     pg_data = c.base / "repo" / "backup" / c.scope / label / "pg_data"
     victim = max((p for p in pg_data.rglob("*") if p.is_file() and "base" in p.parts),
                  key=lambda p: p.stat().st_size)
     victim.write_bytes(b"junk" * 4096)
+    try:
+        before = json.loads(c.etcd.get(c.key("drill")) or "null")
+    except (OSError, ValueError):
+        before = None
     r = c.tandemctl("drill", "--wait", "--json", timeout=600)
     assert r.returncode == 1, f"{r.stdout}\n{r.stderr}"
     res = json.loads(r.stdout)
     assert res["ok"] is False and "pgbackrest restore failed" in res["reason"], res
     replica = replica_of(c, leader)
     assert not scratch(replica).exists(), "the scratch copy was left behind"
+    # The failure counts; the last success stays what it was.
     got = metrics(leader)
-    assert got["tandem_drill_last_ok"] == 0 and got["tandem_drill_failures_total"] == 1, got
-    assert got["tandem_drill_last_success_timestamp_seconds"] > 0, got
+    assert got["tandem_drill_last_ok"] == 0, got
+    assert got["tandem_drill_failures_total"] == (before["failures"] if before else 0) + 1, got
+    assert got["tandem_drill_last_success_timestamp_seconds"] == \
+        (before["last_success_unix_ms"] / 1000 if before else 0), got
     lst = c.tandemctl("list")
     assert "FAILED: pgbackrest restore failed" in lst.stdout, lst.stdout

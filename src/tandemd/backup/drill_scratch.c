@@ -309,10 +309,22 @@ static void on_started(drill_run *d, const job_result *r)
 	ask_recovery(d);
 }
 
+/* pgBackRest's "ERROR: [NNN]: ..." line (its later lines are detail), else job_describe. */
+static char *pgbr_reason(const job_result *r)
+{
+	const char *texts[] = {r->err_tail, r->out};
+	for (size_t i = 0; i < 2; i++) {
+		const char *e = texts[i] ? strstr(texts[i], "ERROR: [") : NULL;
+		if (e && !r->timed_out)
+			return xasprintf("exit %d: %.*s", r->status, (int)strcspn(e, "\n"), e);
+	}
+	return job_describe(r);
+}
+
 static void on_restore(drill_run *d, const job_result *r)
 {
 	if (r->status != 0) {
-		char *why = job_describe(r);
+		char *why = pgbr_reason(r);
 		drill_fail(d, "pgbackrest restore failed: %s", why);
 		free(why);
 		return;
