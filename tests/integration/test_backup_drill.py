@@ -171,6 +171,9 @@ def test_drill_passes_and_is_reported(healthy):
         assert got["tandem_drill_running"] == 0, got
     text = c.tandemctl("drill", "--wait", timeout=600)
     assert text.returncode == 0 and "passed, RTO" in text.stdout, text.stdout + text.stderr
+    assert c.tandemctl("drill", "m1", "m2").returncode == 2
+    r = c.tandemctl("drill", "nosuch")
+    assert r.returncode == 1 and "no member 'nosuch'" in r.stderr, r.stderr
 
 
 def test_second_drill_refused(healthy):

@@ -227,8 +227,9 @@ void drill_prepare(drill_run *d, drill_then then)
 
 /* ---- restore, start, promotion ---- */
 
-/* What the copy must never do (archive into the repository, replicate, listen on TCP) and where
- * it gets its WAL, after everything it was restored with (postgresql.auto.conf is read last). */
+/* What the copy must never do (archive into the repository, run the member's archive cleanup,
+ * replicate, listen on TCP), where it gets its WAL, and a small footprint beside the member's own
+ * server, after everything it was restored with (postgresql.auto.conf is read last). */
 static int write_copy_conf(drill_run *d, char **err)
 {
 	char *auto_conf = xasprintf("%s/postgresql.auto.conf", d->data);
@@ -247,9 +248,16 @@ static int write_copy_conf(drill_run *d, char **err)
 	                        {"primary_slot_name", ""},
 	                        {"synchronous_standby_names", ""},
 	                        {"cluster_name", "tandem-drill"},
+	                        {"archive_cleanup_command", ""},
+	                        {"recovery_end_command", ""},
 	                        {"hot_standby", "on"},
 	                        {"ssl", "off"},
-	                        {"logging_collector", "off"}};
+	                        {"logging_collector", "off"},
+	                        /* Beside the member's own server on the same host: small. */
+	                        {"shared_buffers", "128MB"},
+	                        {"huge_pages", "try"},
+	                        {"autovacuum", "off"},
+	                        {"jit", "off"}};
 	sb_puts(&sb, "\n# tandem restore drill: a scratch copy that never archives, never "
 	             "replicates and listens on no TCP port\n");
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
