@@ -163,6 +163,7 @@ def test_drill_passes_and_is_reported(healthy):
     lst = c.tandemctl("list")
     assert lst.returncode == 0 and "Last drill:" in lst.stdout and "passed, RTO" in lst.stdout, \
         lst.stdout
+    assert json.loads(c.tandemctl("list", "--json").stdout)["drill"]["id"] == res["id"]
     for m in c.members:
         got = metrics(m)
         assert got["tandem_drill_last_ok"] == 1, got
