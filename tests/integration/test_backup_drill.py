@@ -181,12 +181,23 @@ def test_drill_passes_and_is_reported(healthy):
 def test_second_drill_refused(healthy):
     c, leader = healthy
     replica = replica_of(c, leader)
-    # What a crashed drill left behind is removed by the next one.
+    # A directory that is not a drill's is never removed: the drill fails and says why.
     leftover = scratch(replica)
     (leftover / "data").mkdir(parents=True)
-    (leftover / "data" / "junk").write_text("left by a crashed drill")
+    (leftover / "data" / "junk").write_text("someone else's file")
     for p in (leftover, leftover / "data", leftover / "data" / "junk"):
         shutil.chown(p, "postgres", "postgres")
+    status, body = post_drill(replica)
+    assert status == 202, body
+    wait_until(lambda: not drill_status(replica)["running"], T_CHANGE, "the drill to end",
+               interval=0.2)
+    last = drill_status(replica)["last"]
+    assert last["id"] == body["id"] and last["ok"] is False, last
+    assert "was not made by a drill" in last["reason"], last
+    assert (leftover / "data" / "junk").exists()
+    # What a crashed drill left behind (its mark is there) is removed by the next one.
+    (leftover / ".tandem-drill").write_text("")
+    shutil.chown(leftover / ".tandem-drill", "postgres", "postgres")
     status, body = post_drill(replica)
     assert status == 202, body
     status2, body2 = post_drill(replica)

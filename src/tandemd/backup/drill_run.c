@@ -319,6 +319,11 @@ static void write_marker(drill_run *d)
 
 /* ---- life ---- */
 
+static void begin(drill_run *d)
+{
+	drill_prepare(d, write_marker);
+}
+
 const char *drill_run_step(const drill_run *d)
 {
 	return d->step;
@@ -371,7 +376,8 @@ drill_run *drill_run_start(const drill_run_opts *o, char **err)
 	d->timer_open = true;
 	log_info("drill %s: started (scratch directory %s, leader %s:%s)", d->id, d->dir, d->host,
 	         d->port);
-	drill_prepare(d, write_marker);
+	/* From the loop, never from here: `done` must not run before the caller has the run. */
+	drill_after(d, 0, begin);
 	return d;
 }
 

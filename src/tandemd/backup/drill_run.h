@@ -46,7 +46,8 @@ typedef struct drill_run_opts {
 	void *ud;
 } drill_run_opts;
 
-/* Starts it; NULL with *err when it cannot (`done` is then never called). */
+/* Starts it; NULL with *err when it cannot (`done` is then never called). `done` is always called
+ * from the loop, never from within drill_run_start. */
 drill_run *drill_run_start(const drill_run_opts *o, char **err) TND_MUST_CHECK;
 /* What it is doing now ("restoring", ...). */
 const char *drill_run_step(const drill_run *d);

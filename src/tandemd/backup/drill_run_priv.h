@@ -10,7 +10,8 @@
 
 enum { DRILL_BEFORE, DRILL_AFTER, DRILL_COPY, DRILL_PHASES };
 enum { DRILL_POLL_MS = 250, DRILL_STOP_MS = 60000, DRILL_REMOVE_MS = 600000 };
-#define DRILL_PORT "5432" /* of the scratch copy's socket, in its own directory */
+#define DRILL_PORT "5432"          /* of the scratch copy's socket, in its own directory */
+#define DRILL_MARK ".tandem-drill" /* in a scratch directory a drill made */
 
 typedef void (*drill_job_next)(drill_run *d, const job_result *r);
 typedef void (*drill_then)(drill_run *d);
@@ -33,6 +34,7 @@ struct drill_run {
 	drill_then after_timer;
 	drill_then then_count, then_prepared, then_restored; /* continuations */
 	bool timer_open, freed, pg_started, cleaning;
+	bool owns_dir; /* the scratch directory is a drill's (made by one, or marked): removable */
 	char **dbs;
 	size_t ndbs, dbi;
 	int phase;

@@ -1,5 +1,6 @@
 /* A restore drill's scratch copy (drill_run.h): its directory and pgbackrest.conf, the restore,
  * the scratch PostgreSQL's start, promotion and stop, and the removal of it all. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -156,7 +157,10 @@ void drill_cleanup(drill_run *d)
 	pgsession_free(d->sess);
 	d->sess = NULL;
 	if (!d->pg_started) {
-		remove_dir(d);
+		if (d->owns_dir)
+			remove_dir(d);
+		else
+			report(d);
 		return;
 	}
 	drill_job(d, "stopping the restored copy", stop_argv(d), DRILL_STOP_MS, on_stopped);
@@ -174,6 +178,11 @@ static int make_dirs(drill_run *d, char **err)
 			err_set(err, "mkdir %s: %s", dirs[i], strerror(errno));
 			rc = -1;
 		}
+	char *mark = xasprintf("%s/%s", d->dir, DRILL_MARK);
+	static const char text[] = "a restore drill's scratch directory: tandemd removes it\n";
+	if (rc == 0)
+		rc = atomic_file_write(mark, text, strlen(text), 0600, err);
+	free(mark);
 	pgbr_pg pg = {.path = d->data, .port = DRILL_PORT, .socket_path = d->dir, .user = d->user};
 	pgbr_conf_in in;
 	if (rc == 0) {
@@ -211,9 +220,46 @@ static void on_leftover_stopped(drill_run *d, const job_result *r)
 	          DRILL_REMOVE_MS, on_cleaned);
 }
 
+/* 0 when the scratch directory is absent, empty or a drill's (its mark); else -1 with *why:
+ * a path set by mistake to someone else's directory is never removed. */
+static int check_dir(drill_run *d, char **why)
+{
+	struct stat st;
+	if (lstat(d->dir, &st) != 0)
+		return errno == ENOENT ? 0 : (err_set(why, "%s: %s", d->dir, strerror(errno)), -1);
+	if (!S_ISDIR(st.st_mode)) {
+		err_set(why, "%s is not a directory", d->dir);
+		return -1;
+	}
+	char *mark = xasprintf("%s/%s", d->dir, DRILL_MARK);
+	bool marked = access(mark, F_OK) == 0;
+	free(mark);
+	DIR *dh = marked ? NULL : opendir(d->dir);
+	bool empty = true;
+	for (struct dirent *e; dh && empty && (e = readdir(dh));)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	if (dh)
+		closedir(dh);
+	if (!marked && !empty) {
+		err_set(why,
+		        "%s exists and was not made by a drill (no %s in it): remove it, or set "
+		        "backup.drill_path to a directory of its own",
+		        d->dir, DRILL_MARK);
+		return -1;
+	}
+	return 0;
+}
+
 void drill_prepare(drill_run *d, drill_then then)
 {
 	d->then_prepared = then;
+	char *why = NULL;
+	if (check_dir(d, &why) != 0) {
+		drill_fail(d, "the scratch directory: %s", why);
+		free(why);
+		return;
+	}
+	d->owns_dir = true;
 	if (pid_file(d)) {
 		log_warning("drill %s: a scratch PostgreSQL left by an earlier drill is stopped",
 		            d->id);
