@@ -222,7 +222,7 @@ bootstrap:
         fsync: 'off'
         max_connections: 50
         shared_buffers: 16MB
-{c.pg_params_text()}postgresql:
+postgresql:
   listen: 127.0.0.1:{self.pg_port}
   connect_address: 127.0.0.1:{self.pg_port}
   data_dir: {self.data}
@@ -479,14 +479,13 @@ def serve(c, timeout=T_BOOT):
 class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
-                 passwords=None, etcd_tls=None, pg_extra="", yaml_extra="", pg_params=None):
+                 passwords=None, etcd_tls=None, pg_extra="", yaml_extra=""):
         """`etcd_tls`: (ca, cert, key) for an etcd over https with client certificates. With
         TLS on the REST API, set `rest_context` (an ssl.SSLContext the harness reads /patroni
         with) and `ctl_config` (the file tandemctl is given with -c, instead of --etcd).
         `standby`: bootstrap.dcs.standby_cluster ({"host": ..., "port": ...}), a cluster born a
         standby cluster; it copies the other cluster's roles, so give `passwords` (superuser,
-        replication) of that cluster. `pg_params`: more bootstrap.dcs postgresql.parameters,
-        `{base}` and `{scope}` formatted in."""
+        replication) of that cluster."""
         self.base = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -497,9 +496,6 @@ class Cluster:
         self.dcs_extra = dict(dcs_extra or {})
         # More YAML for every member: under postgresql: (indented two spaces), and at the top.
         self.pg_extra, self.yaml_extra = pg_extra, yaml_extra
-        # More bootstrap.dcs postgresql.parameters (archive_command, ...); `base` and `scope`
-        # are formatted in.
-        self.pg_params = dict(pg_params or {})
         self.superuser_password = "su-" + uuid.uuid4().hex
         self.replication_password = "repl-" + uuid.uuid4().hex
         if passwords:
@@ -525,10 +521,6 @@ class Cluster:
             return ""
         return "    standby_cluster:\n" + "".join(
             f"      {k}: '{v}'\n" for k, v in self.standby.items())
-
-    def pg_params_text(self):
-        return "".join(f"        {k}: {json.dumps(str(v).format(base=self.base, scope=self.scope))}\n"
-                       for k, v in self.pg_params.items())
 
     # -- life
 

@@ -1,8 +1,8 @@
 """Restore drills (docs/backup.md, "Restore drills") with real pgBackRest on a two-member cluster.
 
-The cluster archives through pgBackRest into a repository in its temporary directory (the
-archive_command is set through postgresql.parameters, the stanza and the backups are made here
-with the pgbackrest CLI), so these tests need no other part of tandem's backup support.
+The cluster archives through pgBackRest into a repository in its temporary directory (tandemd
+sets archive_command and creates the stanza); the backups are made here with the pgbackrest CLI
+and the members' pgbackrest.conf.
 
 * a drill on the replica restores the latest backup plus WAL to its marker, finds the marker and
   the leader's row counts in every database (rows written after the backup included), reports an
@@ -28,7 +28,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from cluster import ETCD, T_CHANGE, TANDEMCTL, TANDEMD, Cluster, serve, wait_until
+from cluster import ETCD, T_CHANGE, TANDEMCTL, TANDEMD, healthy_cluster, wait_until
 
 PGBACKREST = shutil.which("pgbackrest") or "/usr/bin/pgbackrest"
 
@@ -41,43 +41,34 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(PGBACKREST), reason="needs pgbackrest"),
 ]
 
-# Every member archives with the same command; "$PWD" is the archiver's data directory.
-ARCHIVE = ('pgbackrest --config={base}/pgbackrest.conf --stanza={scope} --pg1-path="$PWD" '
-           'archive-push %p')
-BACKUP_YAML = """backup:
-  pgbackrest:
-    repo1-path: {base}/repo
-"""
-
-
 def pgbackrest(c, member, *args):
-    pg = [f"--pg1-path={member.data}", f"--pg1-port={member.pg_port}",
-          f"--pg1-socket-path={member.dir}"] if member else []
+    """The pgbackrest CLI with `member`'s pgbackrest.conf (the one tandemd writes)."""
     r = subprocess.run(
-        ["runuser", "-u", "postgres", "--", PGBACKREST, f"--config={c.base}/pgbackrest.conf",
-         f"--stanza={c.scope}", *pg, *args],
-        capture_output=True, text=True, timeout=T_CHANGE * 3, stdin=subprocess.DEVNULL)
+        ["runuser", "-u", "postgres", "--", PGBACKREST,
+         f"--config={member.data}.pgbackrest.conf", f"--stanza={c.scope}", *args],
+        capture_output=True, text=True, timeout=T_CHANGE * 3, stdin=subprocess.DEVNULL, cwd="/")
     assert r.returncode == 0, f"pgbackrest {args}: {r.stdout}\n{r.stderr}"
     return r.stdout
 
 
+def prepare(c):
+    """Backups on: tandemd archives and creates the stanza (docs/backup.md)."""
+    c.repo = c.base / "repo"
+    c.repo.mkdir(mode=0o750)
+    shutil.chown(c.repo, "postgres", "postgres")
+    c.yaml_extra = f"backup:\n  pgbackrest:\n    repo1-path: {c.repo}\n"
+    for m in c.members:
+        m.write_config()
+
+
 @pytest.fixture(scope="module")
 def cl():
-    c = Cluster(2, pg_params={"archive_mode": "on", "archive_command": ARCHIVE},
-                extra_yaml=BACKUP_YAML)
-    conf = c.base / "pgbackrest.conf"
-    conf.write_text(f"[global]\nrepo1-path={c.base}/repo\nlog-path={c.base}/pgbr-log\n"
-                    f"lock-path={c.base}/pgbr-lock\n")
-    for p in ("repo", "pgbr-log", "pgbr-lock"):
-        (c.base / p).mkdir()
-        shutil.chown(c.base / p, "postgres", "postgres")
-    shutil.chown(conf, "postgres", "postgres")
-    yield from serve(c)
+    yield from healthy_cluster(2, prefix="tandem-it-drill-", prepare=prepare)
 
 
 @pytest.fixture(scope="module")
 def prepared(cl):
-    """The stanza, two databases with rows, a full backup, and rows after it."""
+    """Two databases with rows, a full backup, and rows after it."""
     setup_data_and_backup(cl, cl.wait_healthy(T_CHANGE))
     return cl
 
@@ -132,12 +123,9 @@ def setup_data_and_backup(c, leader):
                          autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS drill_b (id int)")
         conn.execute("INSERT INTO drill_b SELECT g FROM generate_series(1, 70) g")
-    if not (c.base / "repo" / "backup" / c.scope).exists():
-        pgbackrest(c, leader, "stanza-create")
-        # The archiver backs off after the failures before the stanza existed: new WAL wakes it.
-        leader.query("SELECT pg_switch_wal()")
-        wait_until(lambda: leader.query("SELECT last_archived_wal FROM pg_stat_archiver")[0][0],
-                   T_CHANGE, "the archiver to store a segment", interval=0.5)
+    # The leader creates the stanza (tandem_backup_stanza_ok); then a full backup.
+    wait_until(lambda: (c.repo / "backup" / c.scope / "backup.info").exists(), T_CHANGE,
+               "the stanza", interval=0.5)
     pgbackrest(c, leader, "--type=full", "backup")
     leader.query("INSERT INTO drill_a (v) SELECT 'late' || g FROM generate_series(1, 25) g")
 
@@ -155,7 +143,7 @@ def test_drill_passes_and_is_reported(healthy):
     assert "the marker is there" in res["reason"], res
     assert not scratch(replica).exists(), "the scratch copy was left behind"
     # The copy was promoted to a new timeline but never archived into the repository.
-    history = list((c.base / "repo" / "archive" / c.scope).glob("*/*.history"))
+    history = list((c.repo / "archive" / c.scope).glob("*/*.history"))
     assert history == [], f"the scratch copy archived: {history}"
     # The result is in the DCS, in tandemctl list and in every member's metrics.
     stored = json.loads(c.etcd.get(c.key("drill")))
@@ -238,9 +226,9 @@ def test_drill_passes_under_writes(healthy):
 def test_drill_fails_on_corrupted_backup(healthy):
     c, leader = healthy
     pgbackrest(c, leader, "--type=full", "backup")
-    info = json.loads(pgbackrest(c, None, "--output=json", "info"))
+    info = json.loads(pgbackrest(c, leader, "--output=json", "info"))
     label = info[0]["backup"][-1]["label"]
-    pg_data = c.base / "repo" / "backup" / c.scope / label / "pg_data"
+    pg_data = c.repo / "backup" / c.scope / label / "pg_data"
     victim = max((p for p in pg_data.rglob("*") if p.is_file() and "base" in p.parts),
                  key=lambda p: p.stat().st_size)
     victim.write_bytes(b"junk" * 4096)

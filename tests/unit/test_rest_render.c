@@ -373,7 +373,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_empty),   cmocka_unit_test(test_conn_url),
 	    cmocka_unit_test(test_history),         cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_metrics_archive),
-	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_drill_metrics),
+	    cmocka_unit_test(test_drill_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
