@@ -11,11 +11,13 @@ configures it), filled by `pgbench -i -s N` (default 134: about 2 GB). It measur
   restore (empty)    `pgbackrest restore --delta` into an empty directory;
   restore (stale)    `pgbackrest restore --delta` over that restored copy after `pgbench` has
                      changed the database for a while and a differential backup was taken: only
-                     the files that changed are copied;
+                     the files that changed are copied ("MB copied" counts the files whose
+                     content differs afterwards, by SHA-1, not timed);
   pg_basebackup      `pg_basebackup -X stream` of the same database into an empty directory,
                      the fallback replica method;
 
-and prints a table: seconds, MB/s (database size / seconds) and the size of the data copied.
+and prints a table: seconds, MB/s (database size / seconds) and the size of the data copied
+(for the full backup: the repository's size, compressed).
 Progress goes to stderr, the table to stdout; --keep keeps the directory.
 """
 
@@ -65,6 +67,24 @@ def du(path):
             except OSError:
                 pass
     return total
+
+
+def digests(path):
+    """{relative path: (size, sha1)} of every file under `path`."""
+    import hashlib
+    out = {}
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            full = os.path.join(root, f)
+            h = hashlib.sha1()
+            try:
+                with open(full, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                out[os.path.relpath(full, path)] = (os.lstat(full).st_size, h.hexdigest())
+            except OSError:
+                pass
+    return out
 
 
 def timed(what, fn):
@@ -149,11 +169,12 @@ class Bench:
 
         timed("pgbench for 60 s", lambda: self.churn(60))
         self.pgbr("backup", "--type=diff")
-        before = {p: p.stat().st_mtime_ns for p in restored.rglob("*") if p.is_file()}
+        before = digests(restored)
         t = timed("delta restore over the stale copy",
                   lambda: self.pgbr("restore", "--delta", pg_path=restored))
-        changed = sum(p.stat().st_size for p in restored.rglob("*")
-                      if p.is_file() and before.get(p) != p.stat().st_mtime_ns)
+        after = digests(restored)
+        # what the restore had to write: files new or different from the stale copy's
+        changed = sum(size for p, (size, h) in after.items() if before.get(p, (0, None))[1] != h)
         rows.append(("restore, stale copy (pgbackrest --delta)", t, size, changed))
 
         bb = self.base / "basebackup"

@@ -5,7 +5,8 @@
  * Invariants: dcs_view_apply returns 0 or -1, with an error message exactly when -1; the view
  * stays consistent after every step (counts match arrays, names are set, member names are
  * unique, the leader is non-empty); encoding the members, status, sync and history the view holds
- * gives JSON that decodes to the same values. */
+ * gives JSON that decodes to the same values; the `drill` key decodes or is refused with a
+ * message, and a decoded one encodes to JSON that decodes to the same values. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "dcs_codec.h"
+#include "dcs_drill.h"
 #include "fuzz_util.h"
 #include "fuzz_view.h"
 
@@ -84,6 +86,29 @@ static void round_trip(const dcs_view *v)
 	dcs_view_free(&back);
 }
 
+static void drill_round_trip(const dcs_view *v)
+{
+	dcs_drill d, back;
+	char *err = NULL;
+	if (!v->drill)
+		return;
+	if (dcs_drill_decode(v->drill, &d, &err) != 0) {
+		FUZZ_CHECK(err && *err, "drill refused without a message");
+		free(err);
+		return;
+	}
+	char *text = dcs_drill_encode(&d);
+	FUZZ_CHECK(dcs_drill_decode(text, &back, &err) == 0, "drill: own encoding refused: %s",
+	           err ? err : "");
+	FUZZ_CHECK(back.ok == d.ok && back.rto_ms == d.rto_ms && back.failures == d.failures &&
+	               back.last_success_unix_ms == d.last_success_unix_ms,
+	           "drill: round trip changed a value");
+	FUZZ_CHECK(!strcmp(back.reason, d.reason ? d.reason : ""), "drill: reason changed");
+	dcs_drill_free(&back);
+	dcs_drill_free(&d);
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dcs_view v;
@@ -96,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_view(&v);
 	}
 	round_trip(&v);
+	drill_round_trip(&v);
 	dcs_view_free(&v);
 	return 0;
 }

@@ -17,6 +17,12 @@ char *backup_spool_path(const tandemd_settings *s)
 	                            : xasprintf("%s.pgbackrest", s->data_dir);
 }
 
+char *backup_drill_path(const tandemd_settings *s)
+{
+	return s->backup_drill_path ? xstrdup(s->backup_drill_path)
+	                            : xasprintf("%s.drill", s->data_dir);
+}
+
 void backup_conf_in(const tandemd_settings *s, const char *spool, const pgbr_pg *pg, size_t npg,
                     pgbr_conf_in *out)
 {

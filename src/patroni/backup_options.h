@@ -98,6 +98,14 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
     {"backup.timeout", CFG_DURATION, "86400", 60000, 604800000, false, BOPT(backup_timeout), \
      "SECONDS", "a backup still running after this long is killed (and rerun by the next " \
      "runner)", NULL}, \
+    {"backup.drill_path", CFG_STRING, NULL, 0, 0, false, BOPT(backup_drill_path), "DIR", \
+     "where a restore drill restores and starts its scratch copy, removed after each drill " \
+     "(default: DATA_DIR.drill, beside the data directory; needs the database's size free)", \
+     NULL}, \
+    {"backup.drill_timeout", CFG_DURATION, "3600", 10000, 604800000, false, \
+     BOPT(backup_drill_timeout), "SECONDS", \
+     "a restore drill that has not finished by then fails (its scratch copy is removed)", \
+     NULL}, \
     {"postgresql.create_replica_methods", CFG_LIST, "basebackup", 0, 0, false, \
      BOPT(create_replica_methods), "METHOD,...", \
      "how a new member gets its data, tried in order: pgbackrest (a delta restore from the " \

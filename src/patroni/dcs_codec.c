@@ -175,6 +175,7 @@ void dcs_view_clear(dcs_view *v)
 	failsafe_clear(v);
 	free(v->backup);
 	free(v->backup_runner);
+	free(v->drill);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -566,6 +567,9 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		rc = apply_failsafe(v, value, value_len, err);
 	} else if (!strcmp(rel, "backup") || !strcmp(rel, "backup/runner")) {
 		rc = apply_backup(v, rel, value, value_len, mod_revision, lease, err);
+	} else if (!strcmp(rel, "drill")) {
+		free(v->drill);
+		v->drill = dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
 	}
 	free(rel);
 	return rc;
@@ -613,6 +617,9 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 		free(v->backup_runner);
 		v->backup_runner = NULL;
 		v->backup_runner_lease = 0;
+	} else if (!strcmp(rel, "drill")) {
+		free(v->drill);
+		v->drill = NULL;
 	}
 	free(rel);
 }

@@ -159,6 +159,9 @@ typedef struct dcs_view {
 	int64_t backup_mod_revision;
 	char *backup_runner; /* a member name */
 	int64_t backup_runner_lease;
+	/* drill: the last restore drill's result as JSON text (dcs_drill.h decodes it); NULL when
+	 * absent */
+	char *drill;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */

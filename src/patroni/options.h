@@ -139,6 +139,8 @@ typedef struct tandemd_settings {
 	char *backup_time_zone; /* IANA name; NULL: the system's local zone */
 	bool backup_from_standby;
 	long long backup_timeout;        /* ms */
+	char *backup_drill_path;         /* restore drills' scratch directory */
+	long long backup_drill_timeout;  /* ms */
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */

@@ -96,6 +96,12 @@ char *ctl_backup_line(const dcs_view *v);
 /* list --json's "backup": {"last": {TYPE: run}, "running": run or null, "runner", "failures"};
  * NULL without a backup key. */
 json_t *ctl_backup_json(const dcs_view *v);
+/* ctl_drill.c: a restore drill, and the last one as list shows it */
+int ctl_cmd_drill(const ctl_opts *o);
+/* " Last drill: WHEN on MEMBER: passed, RTO ... | FAILED: reason\n" from the DCS key. */
+char *ctl_drill_line(const char *raw);
+/* The DCS key as JSON (null when unreadable). */
+json_t *ctl_drill_json(const char *raw);
 
 /* ctl_edit_config.c: the cluster configuration */
 int ctl_cmd_edit_config(const ctl_opts *o);

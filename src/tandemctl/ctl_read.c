@@ -179,6 +179,7 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 	json_t *backup = ctl_backup_json(v);
 	if (backup)
 		json_object_set_new(root, "backup", backup);
+	json_object_set_new(root, "drill", v->drill ? ctl_drill_json(v->drill) : json_null());
 	return root;
 }
 
@@ -247,6 +248,11 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 	if (backups)
 		sb_puts(&sb, backups);
 	free(backups);
+	if (v->drill) {
+		char *line = ctl_drill_line(v->drill);
+		sb_puts(&sb, line);
+		free(line);
+	}
 	return sb_steal(&sb);
 }
 

@@ -62,6 +62,9 @@ static const command commands[] = {
     {"backup", ctl_cmd_backup, OPT_CONN | OPT_JSON | OPT_WAIT | OPT_TYPE,
      "backup [--type full|diff|incr] [--wait]",
      "a pgBackRest backup now, by the cluster's backup runner (--wait: until it ends)"},
+    {"drill", ctl_cmd_drill, OPT_CONN | OPT_JSON | OPT_WAIT, "drill [MEMBER] [--wait]",
+     "restore the latest backup into a scratch copy on a replica and check it (a restore "
+     "drill)"},
     {"show-config", ctl_cmd_show_config, OPT_CONN | OPT_JSON, "show-config",
      "the cluster-wide configuration stored in etcd (YAML, or JSON with --json)"},
     {"edit-config", ctl_cmd_edit_config, OPT_CONN | OPT_FORCE | OPT_EDIT,
@@ -136,7 +139,8 @@ static void print_help(FILE *out)
 	    "      --all              restart, reload: every member\n"
 	    "      --pending          restart: only the members with a restart pending\n"
 	    "      --wait             pause, resume: until every member reports the change;\n"
-	    "                         backup: until the backup ends (exit 0 when it succeeded)\n"
+	    "                         backup: until the backup ends (exit 0 when it succeeded);\n"
+	    "                         drill: until the drill ends, then its result\n"
 	    "      --type TYPE        backup: full, diff or incr (default incr: pgBackRest makes\n"
 	    "                         a full when the repository has none)\n"
 	    "      --set KEY=VALUE    edit-config: set a key, dotted for nesting\n"
@@ -177,7 +181,8 @@ static void print_help(FILE *out)
 	        "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
 	        "      --data-dir /var/lib/postgresql/15/orders2 --listen 10.0.0.11:5433\n"
 	        "  tandemctl -c tandemd.yml backup --type full --wait\n"
-	        "  tandemctl site-switchover --from siteA.yml --to siteB.yml\n");
+	        "  tandemctl site-switchover --from siteA.yml --to siteB.yml\n"
+	        "  tandemctl -c tandemd.yml drill --wait\n");
 }
 
 static int usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
@@ -471,7 +476,8 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		return CTL_EXIT_USAGE;
 	}
 	bool takes_members = cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload ||
-	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point;
+	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point ||
+	                     cmd->run == ctl_cmd_drill;
 	if (o->nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
 		fprintf(stderr,
 		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",

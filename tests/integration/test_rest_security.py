@@ -11,6 +11,7 @@ on loopback (127.0.0.1 to .3 are listed, 127.0.0.5 is not)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import pathlib
 import shutil
@@ -159,6 +160,22 @@ def test_refusals_by_the_agent_are_audited(member):
     assert "POST /failover refused (400)" in lines[0], lines
     assert f"user={USER}" in lines[0], lines
     assert f"POST /switchover refused ({r.status})" in lines[1], lines
+
+
+def test_drill_needs_authentication_and_backups(member):
+    """POST /drill is a change like the others (401 without credentials, audited); this member
+    has no repository, so the drill is refused with the reason (docs/backup.md)."""
+    m = member
+    off = m.log_size()
+    assert req(m, "POST", "/drill").status == 401
+    r = req(m, "POST", "/drill", headers=GOOD)
+    assert r.status == 409 and "backups are off" in r.body.decode(), r
+    wait_until(lambda: len(audit_lines(m, off)) >= 2, T_CHANGE, "two audit lines")
+    lines = audit_lines(m, off)
+    assert "POST /drill refused (401)" in lines[0], lines
+    assert "POST /drill refused (409)" in lines[1] and "backups are off" in lines[1], lines
+    r = req(m, "GET", "/drill", headers=GOOD)
+    assert r.status == 200 and json.loads(r.body) == {"running": False, "last": None}, r
 
 
 def test_pause_and_resume_are_audited(member):

@@ -362,6 +362,46 @@ static void test_metrics_archive(void **state)
 	fixture_free(&f);
 }
 
+/* The drill families come from the DCS `drill` key (the cluster's last drill), and whether one
+ * runs here from the status; none but tandem_drill_running without the key. */
+static void test_drill_metrics(void **state)
+{
+	(void)state;
+	fixture f;
+	fixture_init(&f);
+	strbuf out = STRBUF_INIT;
+	rest_render_metrics(&out, &f.st, NULL);
+	assert_contains(out.data, "tandem_drill_running{scope=\"batman\",name=\"pg1\"} 0\n");
+	assert_not_contains(out.data, "tandem_drill_last_ok");
+	sb_free(&out);
+	put(&f.view, "drill",
+	    "{\"id\":\"0123456789abcdef\",\"member\":\"pg2\",\"ok\":false,\"reason\":\"x\","
+	    "\"finished_unix_ms\":1767000020000,\"rto_ms\":14250,\"tables\":12,"
+	    "\"last_success_unix_ms\":1766900000000,\"failures\":3}");
+	f.st.drill_step = "restoring the latest backup";
+	rest_render_metrics(&out, &f.st, NULL);
+	static const char *const lines[] = {
+	    "tandem_drill_running{scope=\"batman\",name=\"pg1\"} 1\n",
+	    "tandem_drill_last_ok{scope=\"batman\",name=\"pg1\"} 0\n",
+	    "tandem_drill_last_timestamp_seconds{scope=\"batman\",name=\"pg1\"} 1767000020\n",
+	    "tandem_drill_last_success_timestamp_seconds{scope=\"batman\",name=\"pg1\"} "
+	    "1766900000\n",
+	    "tandem_drill_duration_seconds{scope=\"batman\",name=\"pg1\"} 14.25\n",
+	    "tandem_drill_tables{scope=\"batman\",name=\"pg1\"} 12\n",
+	    "# TYPE tandem_drill_failures_total counter\n",
+	    "tandem_drill_failures_total{scope=\"batman\",name=\"pg1\"} 3\n",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		assert_contains(out.data, lines[i]);
+	sb_free(&out);
+	/* An unreadable key shows no drill families (and no crash). */
+	put(&f.view, "drill", "{\"ok\":\"yes\"}");
+	rest_render_metrics(&out, &f.st, NULL);
+	assert_not_contains(out.data, "tandem_drill_last_ok");
+	sb_free(&out);
+	fixture_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,7 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_empty),   cmocka_unit_test(test_conn_url),
 	    cmocka_unit_test(test_history),         cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_metrics),         cmocka_unit_test(test_metrics_archive),
-	    cmocka_unit_test(test_backup_metrics),
+	    cmocka_unit_test(test_backup_metrics),  cmocka_unit_test(test_drill_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -637,6 +637,7 @@ void agent_free(agent *a)
 		return;
 	agent_fence_free(a);
 	agent_backup_free(a);
+	agent_drill_free(a);
 	agent_failsafe_free(a);
 	agent_cred_free(a);
 	agent_abort_patches(a);

@@ -58,6 +58,8 @@ typedef struct agent_status {
 	const agent_replica *replicas; /* when primary */
 	size_t nreplicas;
 
+	const char *drill_step; /* what a restore drill on this member is doing; NULL: none runs */
+
 	const char *last_action; /* ha_action_name of the last decision */
 	const char *last_reason;
 
@@ -138,5 +140,13 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate,
 /* `fn(ud)` is called once after a failure the agent cannot recover from (a bootstrap from a
  * backup that failed): the caller stops the agent and exits with a failure. */
 void agent_on_fatal(agent *a, void (*fn)(void *ud), void *ud);
+
+/* A restore drill on this member (agent_drill.c; docs/backup.md, "Restore drills"): 0 with *id
+ * (the caller frees); or -1 with *err and *status (409: one runs already, or backups are off;
+ * 503: no leader). The result goes to the DCS `drill` key. */
+int agent_drill_start(agent *a, char **id, unsigned *status, char **err) TND_MUST_CHECK;
+/* GET /drill: {"running", "id", "step", "started_unix_ms", "last"} (caller frees). */
+char *agent_drill_json(const agent *a);
+const char *agent_drill_step(const agent *a);
 
 #endif

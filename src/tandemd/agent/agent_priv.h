@@ -18,6 +18,7 @@ typedef struct agent_fence agent_fence;
 typedef struct agent_cred agent_cred;
 typedef struct agent_backup agent_backup;
 typedef struct agent_runner agent_runner;
+typedef struct agent_drill agent_drill;
 
 struct agent {
 	uv_loop_t *loop;
@@ -124,6 +125,8 @@ struct agent {
 	agent_cred *cred;     /* the passfile's hosts, the passwords applied: agent_cred.c */
 	agent_backup *backup; /* pgBackRest (agent_backup.c); NULL: backups are off */
 	agent_runner *runner; /* the backup runner: owned by agent_runner.c */
+
+	agent_drill *drill; /* restore drills: owned by agent_drill.c */
 
 	agent_status status;
 	agent_counters counters;
@@ -292,6 +295,9 @@ void agent_boot_restore(agent *a);
 
 /* agent.c: a failure tandemd cannot recover from: the on_fatal hook (main stops, exits 1). */
 void agent_fatal(agent *a);
+
+/* agent_drill.c: stops a drill that runs (its scratch copy is removed by the next one). */
+void agent_drill_free(agent *a);
 
 /* agent_leader.c */
 /* Slots, `status`, and after a promotion `history`, the failover key, a checkpoint. */

@@ -365,6 +365,30 @@ static void start_run(agent_runner *b, backup_state *st, const backup_due *d, in
 	b->has_starting = true;
 }
 
+/* backup.schedule.drill: the runner starts a restore drill on its own host (a healthy replica,
+ * when there is one) each time the schedule fires after it became the runner. The mark is in
+ * memory: a drill due while the runner changes hands may be skipped (the next one runs). */
+static void scheduled_drill(agent_runner *b, int64_t now_s)
+{
+	agent *a = b->a;
+	if (!b->drill_mark_s) {
+		b->drill_mark_s = now_s;
+		return;
+	}
+	int64_t last;
+	if (tandemd_backup_last(a->s, BACKUP_SCHEDULE_DRILL, b->drill_mark_s, now_s, &last) != 0)
+		return;
+	b->drill_mark_s = last;
+	char *id = NULL, *err = NULL;
+	unsigned status = 0;
+	if (agent_drill_start(a, &id, &status, &err) == 0)
+		log_info("drill %s: started on the schedule (backup.schedule.drill)", id);
+	else
+		log_warning("drill: the scheduled drill did not start: %s", err ? err : "?");
+	free(id);
+	free(err);
+}
+
 /* ---- one step ---- */
 
 static bool lease_ok(agent *a)
@@ -435,6 +459,7 @@ static void act(agent_runner *b, backup_state *st, int64_t rev)
 	if (k != BACKUP_KEY_KEEP || !runner_is_us(a) || !lease_ok(a))
 		return;
 	int64_t now_ms = clock_unix_ms(), fires[BACKUP_NTYPES];
+	scheduled_drill(b, now_ms / 1000);
 	latest_fires(a, st, now_ms / 1000, fires);
 	backup_due d = backup_due_next(st, fires, now_ms / 1000);
 	if (!d.run && !d.fired_changed)

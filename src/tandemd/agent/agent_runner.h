@@ -40,6 +40,8 @@ typedef struct agent_runner {
 	backup_request req[BACKUP_MAX_REQUESTS];
 	size_t nreq;
 	unsigned seq;
+
+	int64_t drill_mark_s; /* the drill schedule counts from here (0: not yet a runner step) */
 } agent_runner;
 
 agent_runner *agent_runner_new(agent *a);

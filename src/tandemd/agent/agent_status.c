@@ -65,6 +65,7 @@ const agent_status *agent_status_get(agent *a)
 	st->failsafe_active = agent_failsafe_active(a);
 	st->replicas = a->replicas;
 	st->nreplicas = a->nreplicas;
+	st->drill_step = agent_drill_step(a);
 	st->last_action = ha_action_name(a->last_action);
 	st->last_reason = a->last_reason;
 	st->archive = agent_backup_status(a);

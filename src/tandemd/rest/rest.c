@@ -56,6 +56,7 @@ typedef enum route_kind {
 	R_CONFIG,
 	R_METRICS,
 	R_FAILSAFE, /* GET, and POST from a leader that cannot reach the DCS */
+	R_DRILL,    /* GET: this member's restore drill; POST: start one */
 	R_RESTART,
 	R_RELOAD,
 	R_REINITIALIZE,
@@ -72,6 +73,7 @@ static const struct {
     {"/config", R_CONFIG},         {"/metrics", R_METRICS},           {"/restart", R_RESTART},
     {"/reload", R_RELOAD},         {"/reinitialize", R_REINITIALIZE}, {"/failover", R_FAILOVER},
     {"/switchover", R_SWITCHOVER}, {"/failsafe", R_FAILSAFE},         {"/backup", R_BACKUP},
+    {"/drill", R_DRILL},
 };
 
 static route_kind route_of(const char *path, const health_state *health)
@@ -217,6 +219,9 @@ static void serve_get(rest_server *r, http_req *req, route_kind k, bool with_bod
 		break;
 	case R_FAILSAFE:
 		status = rest_render_failsafe(st, &body);
+		break;
+	case R_DRILL:
+		body = agent_drill_json(r->a);
 		break;
 	case R_METRICS: {
 		strbuf out = STRBUF_INIT;
@@ -482,6 +487,26 @@ static void serve_post(rest_server *r, http_req *req, route_kind k)
 	}
 }
 
+/* POST /drill: 202 {"id": ...}, or the refusal (409, 503). */
+static void serve_drill(rest_server *r, http_req *req)
+{
+	char *id = NULL, *err = NULL;
+	unsigned status = 0;
+	if (agent_drill_start(r->a, &id, &status, &err) != 0) {
+		audit(req, r->s->restapi_username, status, err ? err : "refused");
+		http_respond_error(req, status, err ? err : "refused", NULL);
+		free(err);
+		return;
+	}
+	char *detail = xasprintf("restore drill %s started", id);
+	audit(req, r->s->restapi_username, 202, detail);
+	char *body = xasprintf("{\"id\":\"%s\"}", id);
+	respond_json(req, 202, true, body);
+	free(body);
+	free(detail);
+	free(id);
+}
+
 /* ---- dispatch ---- */
 
 /* The client certificate (restapi.verify_client), the throttle, then authentication: true when the
@@ -536,7 +561,7 @@ static void on_request(http_req *req, void *ud)
 	route_kind k = route_of(path, &st->health);
 	bool cfg_write =
 	    k == R_CONFIG && (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0);
-	bool failsafe_post = k == R_FAILSAFE && strcmp(method, "POST") == 0;
+	bool failsafe_post = (k == R_FAILSAFE || k == R_DRILL) && strcmp(method, "POST") == 0;
 	bool changing = is_post_route(k) || cfg_write || failsafe_post;
 	const dcs_view *members = r->s->restapi_allowlist_include_members ? st->view : NULL;
 	if (!rest_allowlist_admits(&r->allow, members, r->s->restapi_allowlist_all, changing,
@@ -563,6 +588,8 @@ static void on_request(http_req *req, void *ud)
 			return;
 		if (cfg_write)
 			serve_config_write(r, req, strcmp(method, "PUT") == 0);
+		else if (k == R_DRILL)
+			serve_drill(r, req);
 		else
 			serve_post(r, req, k);
 		return;
@@ -581,9 +608,9 @@ static void on_request(http_req *req, void *ud)
 		static const char *const allow_failsafe[] = {"Allow", "GET, HEAD, OPTIONS, POST",
 		                                             NULL};
 		http_respond_error(req, 405, "method not allowed",
-		                   k == R_CONFIG     ? allow_config
-		                   : k == R_FAILSAFE ? allow_failsafe
-		                                     : allow);
+		                   k == R_CONFIG                     ? allow_config
+		                   : k == R_FAILSAFE || k == R_DRILL ? allow_failsafe
+		                                                     : allow);
 		return;
 	}
 	if (k == R_HEALTH)

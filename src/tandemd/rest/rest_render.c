@@ -482,5 +482,6 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	        c ? &c->tilts : NULL);
 	rest_render_archive_metrics(out, l, st->archive);
 	backup_metrics(out, l, st);
+	rest_render_drill_metrics(out, l, st);
 	sb_free(&lb);
 }

@@ -42,6 +42,9 @@ unsigned rest_render_failsafe(const agent_status *st, char **body);
 void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c);
 /* The archiving families (rest_render_archive.c); nothing when `a` is NULL (backups off). */
 void rest_render_archive_metrics(strbuf *out, const char *labels, const agent_archive_status *a);
+/* rest_drill.c: the restore drill families, from the DCS `drill` key (every member shows the
+ * cluster's last drill) and this member's running drill; `labels` as for every sample. */
+void rest_render_drill_metrics(strbuf *out, const char *labels, const agent_status *st);
 
 /* "postgres://host:port/db" (or postgresql://, user@ and [v6] allowed): the host (heap string,
  * NULL when none) and the port (0 when none or not a number in 1..65535). */
