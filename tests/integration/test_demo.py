@@ -256,6 +256,18 @@ def check_two_sites(text, base, directory):
     assert all(users(base, i, password)[1] for i in (2, 3)), "site B is writable"
     a_leader = leader_of(base, 0)
     assert a_leader is not None, roles
+    # Site A's repository: a first full backup after the start, then the Try: drill.
+    site_a = f"{directory}/siteA.yml"
+
+    def backed_up():
+        r = subprocess.run([TANDEMCTL, "-c", site_a, "list"], capture_output=True, text=True,
+                           timeout=30)
+        return " Last backup: " in r.stdout and "none yet" not in r.stdout
+    wait_until(backed_up, 180, "site A's first full backup")
+    r = subprocess.run(["bash", "-c", try_line(text, "drill --wait")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and "passed" in (r.stdout + r.stderr), r.stdout + r.stderr
+    assert try_line(text, "restore --to latest --new-cluster pitr")
     assert put_hello(base, HELLOD_B, "frombsite") == 204
     names, in_recovery = users(base, a_leader, password)
     assert "frombsite" in names and not in_recovery

@@ -225,6 +225,32 @@ static void on_child_exit(demo_proc *p, int64_t status, int sig, void *arg)
 	}
 }
 
+/* ---- the first backup ---- */
+
+static void on_backup_requested(long status, const char *body, void *arg)
+{
+	(void)arg;
+	if (status == 202)
+		printf("demo: site A's first full backup requested (%s): tandemctl ... list shows "
+		       "it\n",
+		       body);
+	else
+		printf("demo: the first backup was not requested (HTTP %ld): %s\n", status,
+		       body ? body : "no answer");
+	fflush(stdout);
+}
+
+/* Everything runs: site A's backup runner takes a first full backup (POST /backup). */
+static void request_first_backup(demo *d)
+{
+	if (d->leader < 0)
+		return;
+	char *url = xasprintf("http://127.0.0.1:%d/backup", d->s.ports.rest[d->leader]);
+	demo_http_request(d->http, "POST", url, "{\"type\":\"full\"}", 5000, on_backup_requested,
+	                  d);
+	free(url);
+}
+
 /* ---- stages ---- */
 
 void demo_start_stage(demo *d, stage st)
@@ -264,6 +290,7 @@ void demo_start_stage(demo *d, stage st)
 		break;
 	case ST_UP:
 		demo_print_up(d);
+		request_first_backup(d);
 		break;
 	default:
 		break;

@@ -326,6 +326,22 @@ static void print_try_sites(const demo *d)
 	       (int)getpid());
 }
 
+/* The Try: lines for backups (site A's pgBackRest repository, DIR/repo). */
+static void print_try_backups(const demo *d)
+{
+	const demo_setup *s = &d->s;
+	const char *as = s->as_user ? "runuser -u postgres -- " : "";
+	printf(
+	    "  %s -c %s backup --type diff --wait   # a backup by site A's backup runner, "
+	    "verified\n"
+	    "  %s -c %s drill --wait   # restore the latest backup into a scratch copy and check "
+	    "it: the measured RTO\n"
+	    "  %s%s -c %s restore --to latest --new-cluster pitr --data-dir %s/pitr --listen "
+	    "127.0.0.1:%d   # point-in-time recovery into a new cluster, its own stanza\n",
+	    s->tandemctl, s->site_config[0], s->tandemctl, s->site_config[0], as, s->tandemctl,
+	    s->site_config[0], s->dir, s->ports.pg[0] + 1000);
+}
+
 void demo_print_up(demo *d)
 {
 	const demo_setup *s = &d->s;
@@ -338,6 +354,7 @@ void demo_print_up(demo *d)
 	       "  hellod's role " DEMO_APP_USER " (database " DEMO_APP_USER "): %s\n",
 	       s->dir, s->superuser_password, s->replication_password, s->app_password);
 	print_try_site(d);
+	print_try_backups(d);
 	print_try_sites(d);
 	if (!s->smoke)
 		printf("\nPress Ctrl-C to stop everything%s.\n",

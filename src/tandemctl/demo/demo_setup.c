@@ -418,6 +418,13 @@ static int write_credentials(const demo_setup *s, char **err)
 
 static int write_files(demo_setup *s, char **err)
 {
+	char *repo = xasprintf("%s/repo", s->dir); /* site A's pgBackRest repository */
+	if (mkdir(repo, 0700) != 0 || (s->as_user && chown(repo, s->uid, s->gid) != 0)) {
+		err_set(err, "%s: %s", repo, strerror(errno));
+		free(repo);
+		return -1;
+	}
+	free(repo);
 	for (int i = 0; i < DEMO_MEMBERS; i++) {
 		s->member_dir[i] = xasprintf("%s/%s", s->dir, demo_member_name[i]);
 		s->member_data[i] = xasprintf("%s/data", s->member_dir[i]);

@@ -74,6 +74,14 @@ char *demo_sites_member_yaml(const demo_setup *s, int i)
 	          "  site: %s\n",
 	          s->ports.pg[i], s->member_data[i], s->superuser_password, s->replication_password,
 	          demo_site_name[site]);
+	/* Site A archives into a pgBackRest repository in the demo's directory, and its backup
+	 * runner takes backups and runs restore drills there. */
+	if (site == 0)
+		sb_printf(&sb,
+		          "backup:\n"
+		          "  pgbackrest:\n"
+		          "    repo1-path: %s/repo\n",
+		          s->dir);
 	return sb_steal(&sb);
 }
 
