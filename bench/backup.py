@@ -17,7 +17,11 @@ configures it), filled by `pgbench -i -s N` (default 134: about 2 GB). It measur
                      the fallback replica method;
 
 and prints a table: seconds, MB/s (database size / seconds) and the size of the data copied
-(for the full backup: the repository's size, compressed).
+(for the full backup: the repository's size, compressed). Then, as `tandemctl drill` does, the
+RTO of a restore drill (the latest backup restored to a fresh directory, recovered to a restore
+point and promoted), and the RPO bound of `archive_timeout` (60 s, tandem's default): a row
+acknowledged every 100 ms for 100 s, then the whole server lost and restored to `latest` from the
+repository: how many acknowledged rows are missing, and how old the oldest of them was.
 Progress goes to stderr, the table to stdout; --keep keeps the directory.
 """
 
@@ -131,7 +135,7 @@ class Bench:
         with open(self.data / "postgresql.conf", "a") as f:
             f.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                     f"unix_socket_directories = '{self.base}'\nfsync = off\n"
-                    "archive_mode = on\nmax_wal_size = 4GB\n"
+                    "archive_mode = on\nmax_wal_size = 4GB\narchive_timeout = 60\n"
                     f"archive_command = 'pgbackrest --config={self.conf} "
                     f"--stanza={self.stanza} archive-push %p'\n")
         as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.base / "pg.log", "-w", "start")
@@ -191,10 +195,95 @@ class Bench:
             PG_BIN / "pg_basebackup", "-h", self.base, "-p", self.port, "-U", "postgres",
             "-D", bb, "-X", "stream", "-c", "fast"))
         rows.append(("pg_basebackup -X stream", t, size, du(bb)))
+        shutil.rmtree(bb, ignore_errors=True)
+        shutil.rmtree(restored, ignore_errors=True)
+        rto = self.drill_rto()
+        rows.append(("restore drill: restore + recover + promote (RTO)", rto, size, None))
+        self.rpo = self.rpo_bound()
         return size, rows
+
+    def start_copy(self, data, port):
+        with open(data / "postgresql.auto.conf", "a") as f:
+            f.write(f"port = {port}\narchive_mode = off\nunix_socket_directories = '{self.base}'\n"
+                    "listen_addresses = ''\n")
+        as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", f"{data}.log", "-w", "-t", "600",
+                    "start")
+
+    def copy_sql(self, port, sql):
+        return as_postgres("psql", "-h", self.base, "-p", port, "-U", "postgres", "-Atqc", sql,
+                           capture=True).strip()
+
+    def drill_rto(self):
+        """As tandemctl drill does: a marker row and a restore point on the primary, its WAL
+        archived, then the latest backup restored into a scratch directory, recovered to the
+        point and promoted; the RTO runs from the restore's start to the promotion."""
+        token = f"rto{int(time.time())}"
+        self.psql(f"CREATE TABLE IF NOT EXISTS drill (v text); INSERT INTO drill VALUES ('{token}');"
+                  f" SELECT pg_create_restore_point('{token}'); SELECT pg_switch_wal()")
+        wal = self.psql("SELECT last_archived_wal FROM pg_stat_archiver")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.psql("SELECT last_archived_wal FROM pg_stat_archiver") != wal:
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # archive-async: acknowledged from the spool, pushed just after
+        scratch = self.base / "drill"
+        scratch.mkdir(mode=0o700)
+        shutil.chown(scratch, "postgres", "postgres")
+        port = free_port()
+        t0 = time.monotonic()
+        self.pgbr("restore", "--type=name", f"--target={token}", "--target-action=promote",
+                  pg_path=scratch)
+        self.start_copy(scratch, port)
+        while self.copy_sql(port, "SELECT pg_is_in_recovery()") != "f":
+            time.sleep(0.1)
+        rto = time.monotonic() - t0
+        assert self.copy_sql(port, f"SELECT count(*) FROM drill WHERE v = '{token}'") == "1"
+        progress(f"drill RTO: {rto:.1f} s")
+        as_postgres(PG_BIN / "pg_ctl", "-D", scratch, "-m", "immediate", "stop", check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return rto
+
+    def rpo_bound(self, seconds=100):
+        """A row acknowledged every 100 ms for `seconds` with archive_timeout 60 s, then the
+        whole server lost (PostgreSQL killed, its data directory gone): a restore to `latest`
+        from the repository brings back which of them? Returns (age of the oldest lost row at
+        the loss, how many lost, how many written)."""
+        self.psql("CREATE TABLE rpo (id int, at double precision)")
+        acked = []
+        t_end = time.monotonic() + seconds
+        import psycopg
+        with psycopg.connect(host=str(self.base), port=self.port, user="postgres",
+                             dbname="postgres", autocommit=True) as c:
+            i = 0
+            while time.monotonic() < t_end:
+                i += 1
+                c.execute("INSERT INTO rpo VALUES (%s, %s)", (i, time.time()))
+                acked.append((i, time.time()))
+                time.sleep(0.1)
+        lost_at = time.time()
+        progress("the whole server lost")
+        as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.data, ignore_errors=True)
+        self.data.mkdir(mode=0o700)
+        shutil.chown(self.data, "postgres", "postgres")
+        self.pgbr("restore", "--type=default", "--target-action=promote")
+        port = free_port()
+        self.start_copy(self.data, port)
+        while self.copy_sql(port, "SELECT pg_is_in_recovery()") != "f":
+            time.sleep(0.1)
+        back = {int(x) for x in self.copy_sql(port, "SELECT id FROM rpo").split()}
+        lost = [(i, t) for i, t in acked if i not in back]
+        oldest = max((lost_at - t for _, t in lost), default=0.0)
+        progress(f"RPO: {len(lost)} of {len(acked)} acknowledged rows lost, the oldest "
+                 f"{oldest:.1f} s old at the loss")
+        self.data_restored_port = port
+        return oldest, len(lost), len(acked)
 
     def stop(self):
         as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop", check=False)
+        for d in self.base.glob("drill"):
+            as_postgres(PG_BIN / "pg_ctl", "-D", d, "-m", "immediate", "stop", check=False)
 
 
 def main():
@@ -214,10 +303,16 @@ def main():
             progress(f"kept {base}")
     print(f"\nBackup and restore of a {size / 1e9:.2f} GB database (pgbench scale {a.scale}),"
           " one run\n")
-    print(f"| {'what':<46} | {'seconds':>8} | {'MB/s':>7} | {'MB copied':>9} |")
-    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 9}|{'-' * 11}|")
+    print(f"| {'what':<48} | {'seconds':>8} | {'MB/s':>7} | {'MB copied':>9} |")
+    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 9}|{'-' * 11}|")
     for what, t, sz, copied in rows:
-        print(f"| {what:<46} | {t:8.1f} | {sz / 1e6 / t:7.0f} | {copied / 1e6:9.0f} |")
+        mbs = f"{sz / 1e6 / t:7.0f}" if copied is not None else f"{'':7}"
+        cp = f"{copied / 1e6:9.0f}" if copied is not None else f"{'':9}"
+        print(f"| {what:<48} | {t:8.1f} | {mbs} | {cp} |")
+    oldest, nlost, nacked = b.rpo
+    print(f"\nRPO with archive_timeout 60 s, the whole server lost after {nacked} rows "
+          f"acknowledged (one every 100 ms), restored to latest: {nlost} lost, the oldest "
+          f"{oldest:.1f} s old at the loss (goal: none older than 65 s)")
 
 
 if __name__ == "__main__":

@@ -453,9 +453,12 @@ static void start_rewind(agent *a, bool ok)
 		free(se);
 		return;
 	}
+	/* Backups on: restore_command reads this site's own archive (failback: the WAL the member
+	 * wrote before the disaster is there, not in the other site's). */
 	pgctl_clone_opts o = {.bin_dir = a->s->bin_dir,
 	                      .from = up,
 	                      .timeout_ms = CLONE_TIMEOUT_MS,
+	                      .restore_target_wal = tandemd_backup_on(a->s),
 	                      .done = rewound,
 	                      .ud = a};
 	char *e = NULL;

@@ -176,6 +176,7 @@ typedef struct pgctl_clone_opts {
 	const pgctl_upstream *from; /* the source server; passfile required (no password) */
 	uint64_t timeout_ms;        /* the tool is killed after it */
 	pgctl_progress_cb progress; /* may be NULL; pg_basebackup only */
+	bool restore_target_wal;    /* pg_rewind: --restore-target-wal (restore_command is set) */
 	pgctl_clone_cb done;        /* moved_to: pg_basebackup's partial directory moved aside */
 	void *ud;
 } pgctl_clone_opts;

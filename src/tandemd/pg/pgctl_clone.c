@@ -421,7 +421,14 @@ int pgctl_rewind(uv_loop_t *loop, pgctl *pc, const pgctl_clone_opts *o, char **e
 	char *bin = xasprintf("%s/pg_rewind", o->bin_dir);
 	char *target = xasprintf("--target-pgdata=%s", dir);
 	char *source = xasprintf("--source-server=%s", ci);
-	char *argv[] = {bin, target, source, (char *)"--progress", NULL};
+	/* With a restore_command (its own site's archive), WAL the rewind needs that pg_wal no
+	 * longer holds comes from the archive. */
+	char *argv[] = {bin,
+	                target,
+	                source,
+	                (char *)"--progress",
+	                o->restore_target_wal ? (char *)"--restore-target-wal" : NULL,
+	                NULL};
 	char *marker = rewind_marker(pc);
 	static const char why[] = "pg_rewind started by tandemd and not finished\n";
 	int r = pgctl_write_file_(marker, why, sizeof why - 1, err);
