@@ -218,8 +218,11 @@ class Bench:
         archived, then the latest backup restored into a scratch directory, recovered to the
         point and promoted; the RTO runs from the restore's start to the promotion."""
         token = f"rto{int(time.time())}"
-        self.psql(f"CREATE TABLE IF NOT EXISTS drill (v text); INSERT INTO drill VALUES ('{token}');"
-                  f" SELECT pg_create_restore_point('{token}'); SELECT pg_switch_wal()")
+        # each its own transaction: the point must come after the marker's commit
+        self.psql("CREATE TABLE IF NOT EXISTS drill (v text)")
+        self.psql(f"INSERT INTO drill VALUES ('{token}')")
+        self.psql(f"SELECT pg_create_restore_point('{token}')")
+        self.psql("SELECT pg_switch_wal()")
         wal = self.psql("SELECT last_archived_wal FROM pg_stat_archiver")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -267,7 +270,7 @@ class Bench:
         shutil.rmtree(self.data, ignore_errors=True)
         self.data.mkdir(mode=0o700)
         shutil.chown(self.data, "postgres", "postgres")
-        self.pgbr("restore", "--type=default", "--target-action=promote")
+        self.pgbr("restore")  # to the end of the archived WAL, then promoted
         port = free_port()
         self.start_copy(self.data, port)
         while self.copy_sql(port, "SELECT pg_is_in_recovery()") != "f":

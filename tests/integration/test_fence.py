@@ -9,6 +9,7 @@ Deadlines are CLOCK_MONOTONIC milliseconds, which Python's time.monotonic() read
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -32,7 +33,11 @@ def now_ms():
 
 class Fence:
     def __init__(self, tmp_path, device=None, timeout_s=1):
-        self.victim = subprocess.Popen(["sleep", "1000"])
+        # No core file: SIGQUIT's core dump could outlast the fence's 2 s on a busy disk (then
+        # SIGKILL ends it), and would be left behind.
+        self.victim = subprocess.Popen(
+            ["sleep", "1000"],
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
         self.pidfile = tmp_path / "postmaster.pid"
         self.pidfile.write_text(f"{self.victim.pid}\n/data\n")
         args = [str(FENCE), "watchdog", str(self.pidfile)]
