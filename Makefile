@@ -101,7 +101,7 @@ faults: build
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
-	  --only repo_unreachable $(FAULTS_BACKUP_ARGS)
+	  --only repo_unreachable,backup_kill_runner $(FAULTS_BACKUP_ARGS)
 
 soak: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py soak --seed $(SEED) \

@@ -71,6 +71,7 @@ class Site(System):
         shutil.chown(self.base, "postgres", "postgres")
         self.sync, self.ttl, self.loop_wait, self.retry_timeout = False, 4, 1, 1
         self.max_lag = 1048576
+        self.backup = False  # the two-site scenarios run without a repository
         self.scope = f"{two.tag}{name.lower()}"
         self.password = two.password  # the standby site takes the primary site's roles
         self.topo = two.topo
