@@ -233,3 +233,61 @@ int agent_request(agent *a, agent_request_kind kind, const char *candidate, char
 	agent_kick(a);
 	return 0;
 }
+
+/* ---- shutdown ---- */
+
+static void shutdown_revoked(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK)
+		log_warning("revoking the lease: %s", error ? error : dcs_result_name(r));
+	else
+		log_info("lease revoked: the leader and member keys are gone");
+	a->shutdown_done = true;
+	if (a->on_shutdown)
+		a->on_shutdown(a->shutdown_ud);
+}
+
+static void shutdown_stopped(agent *a, bool ok)
+{
+	(void)ok;
+	agent_fence_stop(a);
+	if (dcs_lease_id(a->dcs)) {
+		dcs_lease_revoke(a->dcs, shutdown_revoked, a);
+		return;
+	}
+	shutdown_revoked(DCS_OK, NULL, a);
+}
+
+static void shutdown_handover_put(dcs_result r, const char *error, void *ud)
+{
+	agent *a = ud;
+	if (r != DCS_OK)
+		log_warning("naming a successor: %s", error ? error : dcs_result_name(r));
+	agent_stop_pg(a, PGCTL_FAST, AGENT_STOP_STEP_MS, shutdown_stopped);
+}
+
+/* A stopping leader names its successor in the failover key first, then stops PostgreSQL fast
+ * (the replicas receive all of its WAL), then revokes its lease: the leader key goes at once
+ * and the successor takes it, instead of every member waiting for the TTL. */
+void agent_act_shutdown(agent *a)
+{
+	a->doing = "stopping";
+	const dcs_view *v = dcs_get_view(a->dcs);
+	bool leader = agent_holds_key(a);
+	const dcs_member *best =
+	    leader && !(v->has_config && v->config.pause) ? agent_best_candidate(a, NULL) : NULL;
+	const char *next = best ? best->name : NULL;
+	if (next && a->dcs_ok) {
+		log_info(
+		    "shutting down: handing leadership to %s, stopping PostgreSQL, then giving "
+		    "up the lease",
+		    next);
+		char *val = dcs_encode_failover(a->s->name, next, NULL);
+		dcs_put_key(a->dcs, "failover", val, shutdown_handover_put, a);
+		free(val);
+		return;
+	}
+	log_info("shutting down: stopping PostgreSQL, then giving up the lease");
+	agent_stop_pg(a, PGCTL_FAST, AGENT_STOP_STEP_MS, shutdown_stopped);
+}

@@ -1,0 +1,99 @@
+/* tandemctl list, for two sites: the site's role, and how far a standby site is behind the
+ * primary site (ctl_site.c has the site operations). */
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_commands.h"
+#include "ctl_table.h"
+#include "pgbr_info.h"
+#include "strbuf.h"
+
+/* ---- tandemctl list: the site's role, and a standby site's distance ---- */
+
+/* pg_current_wal_lsn() of the primary site (its hosts, the read-write one), as the file's
+ * superuser; false when it does not answer within 3 s. */
+static bool primary_site_lsn(const ctl_opts *o, const dcs_standby *sb, uint64_t *lsn)
+{
+	if (!sb->valid || !sb->host)
+		return false;
+	char *user, *password;
+	ctl_file_credentials(o, &user, &password);
+	const char *keys[] = {"host",
+	                      "port",
+	                      "user",
+	                      "password",
+	                      "dbname",
+	                      "connect_timeout",
+	                      "target_session_attrs",
+	                      "application_name",
+	                      NULL};
+	const char *vals[] = {sb->host,     sb->port ? sb->port : "5432",
+	                      user,         password,
+	                      "postgres",   "3",
+	                      "read-write", "tandemctl",
+	                      NULL};
+	const char *k[9], *vv[9];
+	size_t n = 0;
+	for (size_t i = 0; keys[i]; i++)
+		if (vals[i]) {
+			k[n] = keys[i];
+			vv[n++] = vals[i];
+		}
+	k[n] = vv[n] = NULL;
+	PGconn *pg = PQconnectdbParams(k, vv, 0);
+	free(user);
+	if (password) {
+		memset(password, 0, strlen(password));
+		free(password);
+	}
+	bool ok = false;
+	if (PQstatus(pg) == CONNECTION_OK) {
+		PGresult *r = PQexec(pg, "SELECT pg_current_wal_lsn()::text");
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		     pgbr_lsn_parse(PQgetvalue(r, 0, 0), lsn) == 0;
+		PQclear(r);
+	}
+	PQfinish(pg);
+	return ok;
+}
+
+char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json)
+{
+	bool standby = v->has_config && v->config.standby.present;
+	json_t *sj = json_object();
+	json_object_set_new(sj, "role", json_string(standby ? "standby" : "primary"));
+	if (!standby) {
+		json_object_set_new(json, "site", sj);
+		return NULL;
+	}
+	const dcs_standby *sb = &v->config.standby;
+	json_object_set_new(sj, "source_host", sb->host ? json_string(sb->host) : json_null());
+	json_object_set_new(sj, "source_port", sb->port ? json_string(sb->port) : json_null());
+	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	strbuf line = STRBUF_INIT;
+	sb_printf(&line, " Site: a standby site, replicating from %s (port %s)",
+	          sb->host ? sb->host : "(no host)", sb->port ? sb->port : "5432");
+	uint64_t a_lsn = 0;
+	if (lm && lm->has_lsn) {
+		char *r = ctl_lsn_text(lm->xlog_location);
+		sb_printf(&line, "; its standby leader has replayed %s", r);
+		free(r);
+		json_object_set_new(sj, "replayed_lsn",
+		                    json_integer((json_int_t)lm->xlog_location));
+		if (primary_site_lsn(o, sb, &a_lsn)) {
+			uint64_t behind = a_lsn > lm->xlog_location ? a_lsn - lm->xlog_location : 0;
+			sb_printf(&line, ", %llu bytes behind the primary site",
+			          (unsigned long long)behind);
+			json_object_set_new(sj, "behind_bytes", json_integer((json_int_t)behind));
+		} else {
+			sb_puts(&line,
+			        " (the primary site does not answer: how far behind is unknown)");
+		}
+	}
+	if (!sb->valid)
+		sb_puts(&line, "; standby_cluster cannot be used: no source");
+	sb_puts(&line, "\n");
+	json_object_set_new(json, "site", sj);
+	return sb_steal(&line);
+}
