@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "addr.h"
 #include "backup_options.h"
 #include "bootstrap_options.h"

@@ -1,6 +1,7 @@
 /* Planned changes asked for by an operator: switchover (now or scheduled) through the DCS
  * `failover` key, and the cluster-wide configuration (`config` key): patching it safely and
- * applying it on this member. See agent.h. */
+ * applying it on this member; and stopping tandemd (SIGTERM: the handover, then the lease given
+ * up). See agent.h. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
