@@ -235,14 +235,9 @@ static void on_range(const etcd_result *r, void *ud)
 	uv_stop(st->loop); /* the caller looks at the result at once */
 }
 
-int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char **err)
+/* The etcd client of `c` on `loop`; NULL with *err. */
+static etcd *open_etcd(const ctl_conn *c, uv_loop_t *loop, uint64_t timeout_ms, char **err)
 {
-	dcs_view_init(v, c->namespace_, c->scope);
-	uv_loop_t loop;
-	if (uv_loop_init(&loop) != 0) {
-		err_set(err, "cannot start an event loop");
-		return -1;
-	}
 	etcd_config cfg = {
 	    .endpoints = (const char *const *)c->endpoints,
 	    .nendpoints = c->nendpoints,
@@ -253,7 +248,18 @@ int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char *
 	    .key = c->etcd_key,
 	    .connect_timeout_ms = timeout_ms < 3000 ? timeout_ms : 3000,
 	};
-	etcd *e = etcd_new(&loop, &cfg, err);
+	return etcd_new(loop, &cfg, err);
+}
+
+int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v, char **err)
+{
+	dcs_view_init(v, c->namespace_, c->scope);
+	uv_loop_t loop;
+	if (uv_loop_init(&loop) != 0) {
+		err_set(err, "cannot start an event loop");
+		return -1;
+	}
+	etcd *e = open_etcd(c, &loop, timeout_ms, err);
 	int rc = -1;
 	if (e) {
 		/* A failed call moves the client to the next endpoint: try each once. */
@@ -326,17 +332,7 @@ int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint6
 		err_set(err, "cannot start an event loop");
 		return -1;
 	}
-	etcd_config cfg = {
-	    .endpoints = (const char *const *)c->endpoints,
-	    .nendpoints = c->nendpoints,
-	    .username = c->etcd_username,
-	    .password = c->etcd_password,
-	    .cacert = c->etcd_cacert,
-	    .cert = c->etcd_cert,
-	    .key = c->etcd_key,
-	    .connect_timeout_ms = timeout_ms < 3000 ? timeout_ms : 3000,
-	};
-	etcd *e = etcd_new(&loop, &cfg, err);
+	etcd *e = open_etcd(c, &loop, timeout_ms, err);
 	int rc = -1;
 	if (e) {
 		char *prefix = dcs_prefix(c->namespace_, c->scope);

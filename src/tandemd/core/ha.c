@@ -136,12 +136,31 @@ static bool operator_named(const ha_cluster *cl, const char *name)
 	return same(cl->failover_to, name);
 }
 
+/* A leader whose PostgreSQL is down may start it again: a lease long enough, and not too many
+ * crashes; otherwise *d releases the key. */
+static bool may_restart(const ha_config *cfg, const ha_local *lo, const ha_clock *clk,
+                        ha_decision *d)
+{
+	if (!lease_safe(cfg, clk)) {
+		*d = decide(HA_RELEASE_LEADER, NULL,
+		            "PostgreSQL is down and the lease is too short to restart it");
+		return false;
+	}
+	if (lo->restarts >= cfg->max_restarts) {
+		*d = decide(HA_RELEASE_LEADER, NULL,
+		            "PostgreSQL keeps crashing: leaving leadership to a replica");
+		return false;
+	}
+	return true;
+}
+
 /* The leader of a standby cluster: a replica of the primary site, never promoted here (an
  * operator promotes the site by removing standby_cluster). A writable primary was demoted by
  * ha_decide before this. */
 static ha_decision as_standby_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                                      const ha_clock *clk)
 {
+	ha_decision d;
 	switch (lo->pg) {
 	case HA_PG_REPLICA:
 	case HA_PG_STARTING:
@@ -155,13 +174,8 @@ static ha_decision as_standby_leader(const ha_config *cfg, const ha_cluster *cl,
 		if (cl->paused && !lo->handed_over)
 			return decide(HA_KEEP_LEADER, NULL,
 			              "maintenance mode: not starting PostgreSQL");
-		if (!lease_safe(cfg, clk))
-			return decide(
-			    HA_RELEASE_LEADER, NULL,
-			    "PostgreSQL is down and the lease is too short to restart it");
-		if (lo->restarts >= cfg->max_restarts)
-			return decide(HA_RELEASE_LEADER, NULL,
-			              "PostgreSQL keeps crashing: leaving leadership to a replica");
+		if (!may_restart(cfg, lo, clk, &d))
+			return d;
 		/* Failback: data that was a primary may hold WAL the other site never got. */
 		if (lo->diverged && lo->rewind_failed)
 			return decide(
@@ -185,6 +199,7 @@ static ha_decision as_standby_leader(const ha_config *cfg, const ha_cluster *cl,
 static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                              const ha_clock *clk)
 {
+	ha_decision d;
 	if (cl->failover_to && !same(cl->failover_to, cfg->name))
 		return decide(HA_RELEASE_LEADER, cl->failover_to,
 		              "handing leadership over: a manual failover names another member");
@@ -208,13 +223,8 @@ static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const h
 	case HA_PG_CRASHED:
 		if (cl->paused)
 			return decide(HA_KEEP_LEADER, NULL, "maintenance mode: not restarting");
-		if (!lease_safe(cfg, clk))
-			return decide(
-			    HA_RELEASE_LEADER, NULL,
-			    "PostgreSQL is down and the lease is too short to restart it");
-		if (lo->restarts >= cfg->max_restarts)
-			return decide(HA_RELEASE_LEADER, NULL,
-			              "PostgreSQL keeps crashing: leaving leadership to a replica");
+		if (!may_restart(cfg, lo, clk, &d))
+			return d;
 		return decide(
 		    HA_RESTART, NULL,
 		    "PostgreSQL is down on the leader: restarting in place is quicker than a "
