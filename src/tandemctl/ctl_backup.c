@@ -279,3 +279,69 @@ int ctl_cmd_backup(const ctl_opts *o)
 	ctl_conn_free(&c);
 	return rc;
 }
+
+/* ---- list: the leader's archive, from its /metrics ---- */
+
+/* The value of the sample `name` (any labels) in a /metrics text; false when absent. */
+static bool sample(const char *text, const char *name, double *v)
+{
+	size_t n = strlen(name);
+	for (const char *l = text; l && *l;) {
+		if (!strncmp(l, name, n) && (l[n] == '{' || l[n] == ' ')) {
+			const char *sp = strchr(l, ' ');
+			const char *nl = strchr(l, '\n');
+			if (sp && (!nl || sp < nl)) {
+				char *end;
+				*v = strtod(sp + 1, &end);
+				if (end != sp + 1)
+					return true;
+			}
+		}
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	return false;
+}
+
+char *ctl_archive_line(const ctl_opts *o, const ctl_conn *c, const dcs_view *v, json_t *json)
+{
+	const dcs_member *m = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	char *url = m && m->api_url ? ctl_url_with_path(m->api_url, "/metrics") : NULL;
+	if (!url)
+		return NULL;
+	ctl_http_auth auth = ctl_conn_rest_auth(c);
+	auth.username = auth.password = NULL; /* a read */
+	ctl_http_answer a;
+	char *err = NULL;
+	char *line = NULL;
+	long t = o->timeout_ms < 5000 ? o->timeout_ms : 5000;
+	if (ctl_http_request("GET", url, NULL, &auth, t, &a, &err) == 0) {
+		double ready, cont, conflict = 0, last = 0;
+		if (a.status == 200 && sample(a.body, "tandem_archive_ready_segments", &ready) &&
+		    sample(a.body, "tandem_archive_continuity_ok", &cont)) {
+			sample(a.body, "tandem_archive_conflict", &conflict);
+			sample(a.body, "tandem_archive_last_success_timestamp_seconds", &last);
+			long long ago =
+			    last > 0 ? (long long)(clock_unix_ms() / 1000 - (int64_t)last) : -1;
+			char *when = ago >= 0 ? xasprintf(", the last %lld s ago", ago)
+			                      : xstrdup(", none archived yet");
+			line = xasprintf(
+			    " Archive: %.0f WAL file%s waiting on %s%s; continuity %s%s\n", ready,
+			    ready == 1 ? "" : "s", m->name, when,
+			    cont ? "ok" : "BROKEN (tandem_archive_continuity_ok 0)",
+			    conflict ? "; exit 45 seen: two primaries archived?" : "");
+			free(when);
+			json_t *j = json_object();
+			json_object_set_new(j, "ready_segments", json_integer((json_int_t)ready));
+			json_object_set_new(j, "continuity_ok", json_boolean(cont != 0));
+			json_object_set_new(j, "conflict", json_boolean(conflict != 0));
+			json_object_set_new(j, "last_archived_seconds_ago",
+			                    ago >= 0 ? json_integer(ago) : json_null());
+			json_object_set_new(json, "archive", j);
+		}
+		ctl_http_answer_free(&a);
+	}
+	free(err);
+	free(url);
+	return line;
+}

@@ -96,6 +96,9 @@ char *ctl_backup_line(const dcs_view *v);
 /* list --json's "backup": {"last": {TYPE: run}, "running": run or null, "runner", "failures"};
  * NULL without a backup key. */
 json_t *ctl_backup_json(const dcs_view *v);
+/* list's line about the leader's archive (WAL waiting, continuity, exit 45), from its /metrics;
+ * NULL when backups are off or the leader does not answer; `json` gets "archive". */
+char *ctl_archive_line(const ctl_opts *o, const ctl_conn *c, const dcs_view *v, json_t *json);
 /* ctl_drill.c: a restore drill, and the last one as list shows it */
 int ctl_cmd_drill(const ctl_opts *o);
 /* " Last drill: WHEN on MEMBER: passed, RTO ... | FAILED: reason\n" from the DCS key. */

@@ -261,17 +261,20 @@ static int list_body(const ctl_opts *o, const ctl_conn *c, const dcs_view *v)
 	const dcs_member **ms = sorted_members(v);
 	json_t *site = json_object();
 	char *site_line = ctl_site_line(o, v, site);
+	char *archive_line = ctl_archive_line(o, c, v, site);
 	if (o->json) {
 		json_t *j = list_json(v, c, ms);
 		json_object_update(j, site);
 		ctl_print_json(j);
 	} else {
 		char *text = list_text(v, c, ms);
-		ctl_printf(stdout, "%s%s", text, site_line ? site_line : "");
+		ctl_printf(stdout, "%s%s%s", text, archive_line ? archive_line : "",
+		           site_line ? site_line : "");
 		free(text);
 	}
 	json_decref(site);
 	free(site_line);
+	free(archive_line);
 	free(ms);
 	return CTL_EXIT_OK;
 }

@@ -131,6 +131,13 @@ def test_stanza_created_and_wal_archived(cluster):
     wait_archived(c, seg)
     wait_metric(leader, "tandem_archive_archived_total", lambda v: v >= 1, ">= 1")
     assert metrics(leader)["tandem_archive_continuity_ok"] == 1
+    # tandemctl list: the leader's archive
+    r = c.tandemctl("list")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r" Archive: \d+ WAL files? waiting on " + leader.name + r".*continuity ok",
+                     r.stdout), r.stdout
+    r = c.tandemctl("list", "--json")
+    assert json.loads(r.stdout)["archive"]["continuity_ok"] is True, r.stdout
 
 
 def backup_lines(m):
