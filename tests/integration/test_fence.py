@@ -31,13 +31,17 @@ def now_ms():
     return int(time.monotonic() * 1000)
 
 
+def victim_signals():
+    """The stand-in postmaster takes SIGQUIT as PostgreSQL's postmaster does (it sets its own
+    handler): a test run in the background (CI's `&`) inherits SIGQUIT ignored. No core file:
+    its dump could outlast the fence's 2 s on a busy disk (then SIGKILL ends it)."""
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 class Fence:
     def __init__(self, tmp_path, device=None, timeout_s=1):
-        # No core file: SIGQUIT's core dump could outlast the fence's 2 s on a busy disk (then
-        # SIGKILL ends it), and would be left behind.
-        self.victim = subprocess.Popen(
-            ["sleep", "1000"],
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+        self.victim = subprocess.Popen(["sleep", "1000"], preexec_fn=victim_signals)
         self.pidfile = tmp_path / "postmaster.pid"
         self.pidfile.write_text(f"{self.victim.pid}\n/data\n")
         args = [str(FENCE), "watchdog", str(self.pidfile)]

@@ -58,6 +58,9 @@ static int do_exec(int argc, char **argv)
 		return 2;
 	}
 	pid_t parent = getppid();
+	/* An ignored SIGQUIT is inherited through exec (a tandemd started in the background by a
+	 * shell script has it): the death signal must not be ignored by the tool. */
+	signal(SIGQUIT, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0) {
 		fprintf(stderr, "tandemd-fence: prctl: %s\n", strerror(errno));
 		return 1;
