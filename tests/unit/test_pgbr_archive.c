@@ -34,11 +34,13 @@ static void test_info(void **state)
 	assert_int_equal(pgbr_info_parse("[]", "batman", &in, &err), 0);
 	assert_false(pgbr_info_exists(&in));
 	assert_false(in.found);
+	pgbr_info_free(&in);
 	const char *missing = "[{\"name\":\"batman\",\"status\":{\"code\":1,\"message\":\"missing "
 	                      "stanza path\"},\"db\":[],\"backup\":[]}]";
 	assert_int_equal(pgbr_info_parse(missing, "batman", &in, &err), 0);
 	assert_false(pgbr_info_exists(&in));
 	assert_null(in.system_id);
+	pgbr_info_free(&in);
 	const char *ok =
 	    "[{\"name\":\"other\",\"status\":{\"code\":0,\"message\":\"ok\"}},"
 	    "{\"name\":\"batman\",\"status\":{\"code\":2,\"message\":\"no valid backups\"},"
