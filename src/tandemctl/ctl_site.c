@@ -62,7 +62,7 @@ static int site_open(site *s, const char *file, long timeout_ms)
 	ctl_conn_args a = {.config = file};
 	char *err = NULL;
 	if (ctl_conn_load(&s->conn, &a, &err) != 0) {
-		ctl_printf(stderr, "tandemctl: %s: %s\n", file, err);
+		ctl_printf(stderr, "tandemctl: %s\n", err); /* it names the file */
 		free(err);
 		return CTL_EXIT_USAGE;
 	}
