@@ -1,0 +1,44 @@
+/* Site awareness beside the HA decision (ha.h rule 4): which replicas become synchronous
+ * standbys under the cluster's `synchronous_site_policy`. Pure: no I/O, no allocation. */
+#ifndef TANDEMD_SITE_H
+#define TANDEMD_SITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The DCS config's `synchronous_site_policy`: where synchronous standbys come from, seen from
+ * the leader's site. "Local": a member of the leader's site; "remote": a member whose site is
+ * known and another one (a member without a site is neither; it is used only by the prefer_
+ * policies and balanced, after both). */
+typedef enum site_policy {
+	SITE_POLICY_ANY,           /* absent: the sites do not matter (furthest ahead first) */
+	SITE_POLICY_LOCAL_ONLY,    /* only local members */
+	SITE_POLICY_PREFER_LOCAL,  /* local members first, then remote ones */
+	SITE_POLICY_REMOTE_ONLY,   /* only remote members: an acknowledged commit is in two sites */
+	SITE_POLICY_PREFER_REMOTE, /* remote members first, then local ones */
+	SITE_POLICY_BALANCED,      /* alternately a remote and a local member, a remote one first */
+} site_policy;
+
+/* NULL (absent) is SITE_POLICY_ANY; -1 for a text that is none of the names. */
+int site_policy_parse(const char *text, site_policy *out);
+const char *site_policy_name(site_policy p);
+
+/* A replica that may be a synchronous standby (running, streaming from the leader, not
+ * nosync). */
+typedef struct site_candidate {
+	const char *name;
+	const char *site; /* NULL: none */
+	uint64_t lsn;     /* replayed position */
+	/* Already synchronous: 2 in the `sync` key, 1 named by synchronous_standby_names, 0 not;
+	 * within the policy's order a current standby stays (no churn). */
+	unsigned current;
+} site_candidate;
+
+/* Up to `want` of the n candidates for the leader in `leader_site` (NULL: none), in the
+ * policy's order; their indexes into out (room for want). Returns how many. Within one class
+ * (local, remote, no site): current first, then furthest ahead, then the order given. */
+size_t site_sync_pick(site_policy p, const char *leader_site, const site_candidate *c, size_t n,
+                      size_t want, size_t *out);
+
+#endif
