@@ -3,26 +3,21 @@
 
 #include <string.h>
 
-static const char *const policy_names[] = {
-    "any", "local_only", "prefer_local", "remote_only", "prefer_remote", "balanced",
-};
+#include "dyn_config.h"
 
 int site_policy_parse(const char *text, site_policy *out)
 {
-	*out = SITE_POLICY_ANY;
-	if (!text)
-		return 0;
-	for (size_t i = 1; i < sizeof policy_names / sizeof policy_names[0]; i++)
-		if (!strcmp(text, policy_names[i])) {
-			*out = (site_policy)i;
-			return 0;
-		}
-	return -1;
+	int p = dyn_config_site_policy(text);
+	*out = p > 0 ? (site_policy)p : SITE_POLICY_ANY;
+	return p < 0 ? -1 : 0;
 }
 
 const char *site_policy_name(site_policy p)
 {
-	return (size_t)p < sizeof policy_names / sizeof policy_names[0] ? policy_names[p] : "?";
+	if (p == SITE_POLICY_ANY)
+		return "any";
+	const char *n = dyn_config_site_policy_name((int)p);
+	return n ? n : "?";
 }
 
 static bool same(const char *a, const char *b)
