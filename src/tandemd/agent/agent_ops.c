@@ -24,13 +24,15 @@ static void on_put(dcs_result r, const char *error, void *ud)
 	}
 }
 
-/* The best member to hand over to: running, not nofailover, furthest ahead; `only` restricts
- * the choice to one name. */
+/* The best member to hand over to: running, not nofailover, furthest ahead, and in our own site
+ * when one there may take over (the same site first, as a failover); `only` restricts the choice
+ * to one name. */
 const dcs_member *agent_best_candidate(agent *a, const char *only)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
 	bool sync_only = v->has_config && v->config.synchronous_mode;
-	const dcs_member *best = NULL;
+	const dcs_member *best = NULL, *best_here = NULL;
+	const char *site = a->hc.site;
 	for (size_t i = 0; i < v->nmembers; i++) {
 		const dcs_member *m = &v->members[i];
 		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
@@ -45,8 +47,11 @@ const dcs_member *agent_best_candidate(agent *a, const char *only)
 			continue;
 		if (!best || m->xlog_location > best->xlog_location)
 			best = m;
+		if (site && m->site && !strcmp(m->site, site) &&
+		    (!best_here || m->xlog_location > best_here->xlog_location))
+			best_here = m;
 	}
-	return best;
+	return best_here ? best_here : best;
 }
 
 int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, char **err)
