@@ -332,15 +332,19 @@ static void test_plan_remembers_leader_site(void **state)
 	(void)pass(&ag[0], &ag[1], "a1", NOW);
 	assert_string_equal(ag[0].mem.last_leader_site, "A");
 	assert_int_equal(ag[0].mem.leaderless_since_ms, 0);
+	/* Waiting or racing, our position is published first (the one further ahead wins). */
 	ha_step s = pass(&ag[0], &ag[1], NULL, NOW + 5);
-	assert_int_equal(s.action, HA_WAIT);
-	assert_int_equal(s.recheck_in_ms, TTL);
+	assert_int_equal(s.action, HA_PUBLISH_POSITION);
 	assert_int_equal(ag[0].mem.leaderless_since_ms, NOW + 5);
+	s = pass(&ag[0], &ag[1], NULL, NOW + 205);
+	assert_int_equal(s.action, HA_WAIT);
+	assert_int_equal(s.recheck_in_ms, TTL - 200);
 	s = pass(&ag[0], &ag[1], NULL, NOW + 5 + TTL - 300);
+	assert_int_equal(s.action, HA_WAIT);
 	assert_int_equal(s.recheck_in_ms, 300);
 	assert_string_equal(ag[0].mem.last_leader_site, "A");
 	s = pass(&ag[0], &ag[1], NULL, NOW + 5 + TTL);
-	assert_int_equal(s.action, HA_PUBLISH_POSITION);
+	assert_int_equal(s.action, HA_TAKE_LEADER);
 	/* A leader again: the count restarts. */
 	(void)pass(&ag[0], &ag[1], "a1", NOW + 2 * TTL);
 	assert_int_equal(ag[0].mem.leaderless_since_ms, 0);

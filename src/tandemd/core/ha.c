@@ -23,7 +23,7 @@ bool ha_timing_valid(const ha_config *cfg)
 
 static ha_decision decide(ha_action action, const char *target, const char *reason)
 {
-	ha_decision d = {action, target, reason, 0};
+	ha_decision d = {action, target, reason, 0, false};
 	return d;
 }
 
@@ -336,6 +336,23 @@ static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const
 	}
 }
 
+/* A fit replica with a lease and no leader: rule 4, an operator who names us has chosen;
+ * otherwise the last leader's site goes first among the equally fit, for a bounded time. */
+static ha_decision candidate(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                             const ha_clock *clk, const char *why)
+{
+	uint64_t wait = same(cl->failover_to, cfg->name)
+	                    ? 0
+	                    : ha_site_wait_ms(cfg, cl, lo->lsn, clk->leaderless_ms);
+	ha_decision d = wait ? decide(HA_WAIT, NULL,
+	                              "fit to lead, but a member in the last leader's site is as "
+	                              "far ahead: it goes first (at most a TTL)")
+	                     : decide(HA_TAKE_LEADER, NULL, why);
+	d.recheck_in_ms = wait;
+	d.candidate = true;
+	return d;
+}
+
 static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                               const ha_clock *clk)
 {
@@ -365,24 +382,11 @@ static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const 
 			              "diverged from the last leader: not a candidate");
 		if (!fit_to_lead(cfg, cl, lo, &why))
 			return decide(HA_WAIT, NULL, why);
-		/* Rule 4: an operator who names us has chosen; otherwise the last leader's site
-		 * goes first among the equally fit, for a bounded time. */
-		uint64_t site_wait = same(cl->failover_to, cfg->name)
-		                         ? 0
-		                         : ha_site_wait_ms(cfg, cl, lo->lsn, clk->leaderless_ms);
-		if (site_wait) {
-			ha_decision d =
-			    decide(HA_WAIT, NULL,
-			           "fit to lead, but a member in the last leader's site is "
-			           "as far ahead: it goes first (at most a TTL)");
-			d.recheck_in_ms = site_wait;
-			return d;
-		}
 		/* The key hangs on our lease: one about to end (or not yet renewed after an
 		 * outage) would drop it again, and the fence would stop the new primary. */
 		if (!lease_safe(cfg, clk))
 			return decide(HA_WAIT, NULL, "fit to lead, waiting for a fresh lease");
-		return decide(HA_TAKE_LEADER, NULL, why);
+		return candidate(cfg, cl, lo, clk, why);
 	default:
 		return decide(HA_WAIT, NULL, "waiting");
 	}

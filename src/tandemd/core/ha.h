@@ -158,6 +158,9 @@ typedef struct ha_decision {
 	const char *target;     /* a member name, from the inputs */
 	const char *reason;     /* a static one-line explanation */
 	uint64_t recheck_in_ms; /* a bounded wait: decide again this soon (0: no need) */
+	/* No leader and we are fit, with a lease: taking the key, or waiting for a member of the
+	 * last leader's site (rule 4). Either way our position is published first. */
+	bool candidate;
 } ha_decision;
 
 /* Checks the timing rule loop_wait + 2 * retry_timeout <= ttl (and that each is positive). */

@@ -177,7 +177,7 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 		return s;
 	}
 	/* 6. Our position known before the race, so that the one furthest ahead wins. */
-	if (d.action == HA_TAKE_LEADER && !next->leaderless_published &&
+	if ((d.action == HA_TAKE_LEADER || d.candidate) && !next->leaderless_published &&
 	    !same(cl.failover_to, in->cfg.name)) {
 		next->leaderless_published = true;
 		s = step(HA_PUBLISH_POSITION, NULL,

@@ -20,7 +20,8 @@
  *   5. a promotion in flight is waited for, not repeated.
  *      (rule 11 includes site awareness: the last leader's site goes first among the equally
  *      fit, for at most a TTL without a leader; the memory keeps that site and since when.)
- *   6. before racing for the key, our position is published and the others get a moment.
+ *   6. before racing for the key (or, fit, waiting for the last leader's site), our position
+ *      is published and the others get a moment.
  *   7. a replica of the leader that does not stream from its newer timeline is stopped once
  *      per leader timeline, so that its control data can be checked for divergence.
  *   8. operator requests (reinitialize, reload, restart) when the decision leaves room.
