@@ -109,3 +109,20 @@ def test_remote_synchronous_standby_and_switchover_to_a_site(cluster):
     r = c.tandemctl("switchover", "--site", "nowhere", "--force")
     assert r.returncode != 0 and "no member is tagged with site 'nowhere'" in r.stderr
     c.wait_healthy()
+
+
+def test_rebuild_copies_a_replica_of_the_own_site(cluster):
+    c = cluster
+    leader = c.wait_healthy()
+    here = [m for m in c.members if site(c, m) != site(c, leader)]
+    assert len(here) == 2
+    target, source = here
+    row = c.write_row(leader)
+    offset = target.log_size()
+    r = c.tandemctl("reinit", target.name, "--force")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_until(lambda: f"cloning {source.name} with pg_basebackup" in target.log_since(offset),
+               T_CHANGE, f"{target.name} copying {source.name}, not the leader across the link")
+    c.wait_healthy()
+    c.wait_row([target], row)
+    assert f"cloning {leader.name} with pg_basebackup" not in target.log_since(offset)
