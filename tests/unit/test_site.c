@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "dcs_codec.h"
 #include "plan.h"
 #include "site.h"
 
@@ -350,6 +351,57 @@ static void test_plan_remembers_leader_site(void **state)
 	assert_int_equal(ag[0].mem.leaderless_since_ms, 0);
 }
 
+/* ---- a switchover without a candidate ---- */
+
+static void put(dcs_view *v, const char *key, const char *value)
+{
+	char full[128];
+	snprintf(full, sizeof full, "/service/batman/%s", key);
+	char *err = NULL;
+	int rc = dcs_view_apply(v, full, strlen(full), value, strlen(value), 1, 0, &err);
+	if (rc != 0)
+		fail_msg("%s: %s", key, err ? err : "?");
+}
+
+static const char *choice(const dcs_view *v, const char *site, const char *only)
+{
+	const dcs_member *m = site_switchover_candidate(v, "a1", site, only);
+	return m ? m->name : "-";
+}
+
+static void test_switchover_candidate(void **state)
+{
+	(void)state;
+	dcs_view v;
+	dcs_view_init(&v, NULL, "batman");
+	put(&v, "members/a1",
+	    "{\"state\":\"running\",\"xlog_location\":500,\"tags\":{\"site\":\"A\"}}");
+	put(&v, "members/a2",
+	    "{\"state\":\"running\",\"xlog_location\":100,\"tags\":{\"site\":\"A\"}}");
+	put(&v, "members/b1",
+	    "{\"state\":\"running\",\"xlog_location\":200,\"tags\":{\"site\":\"B\"}}");
+	put(&v, "members/b2",
+	    "{\"state\":\"running\",\"xlog_location\":300,"
+	    "\"tags\":{\"site\":\"B\",\"nofailover\":true}}");
+	assert_string_equal(choice(&v, "A", NULL), "a2");  /* our site, though behind */
+	assert_string_equal(choice(&v, "B", NULL), "b1");  /* b2 is nofailover */
+	assert_string_equal(choice(&v, NULL, NULL), "b1"); /* no site: furthest ahead */
+	assert_string_equal(choice(&v, "C", NULL), "b1");
+	assert_string_equal(choice(&v, "A", "b1"), "b1"); /* named: that one */
+	assert_string_equal(choice(&v, "A", "b2"), "-");
+	assert_string_equal(choice(&v, "A", "a1"), "-"); /* never ourselves */
+	/* synchronous mode: only a synchronous standby, whatever its site */
+	put(&v, "config", "{\"synchronous_mode\":true}");
+	put(&v, "sync", "{\"leader\":\"a1\",\"sync_standby\":\"b1\"}");
+	assert_string_equal(choice(&v, "A", NULL), "b1");
+	put(&v, "config", "{}");
+	/* the member of our site stopped: the other site */
+	put(&v, "members/a2",
+	    "{\"state\":\"stopped\",\"xlog_location\":100,\"tags\":{\"site\":\"A\"}}");
+	assert_string_equal(choice(&v, "A", NULL), "b1");
+	dcs_view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +411,7 @@ int main(void)
 	    cmocka_unit_test(test_site_preference_exhaustive),
 	    cmocka_unit_test(test_plan_site_race),
 	    cmocka_unit_test(test_plan_remembers_leader_site),
+	    cmocka_unit_test(test_switchover_candidate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "dcs_codec.h"
+#include "dcs_view_ha.h"
 #include "dyn_config.h"
 
 int site_policy_parse(const char *text, site_policy *out)
@@ -90,4 +92,32 @@ size_t site_sync_pick(site_policy p, const char *leader_site, const site_candida
 			out[k++] = i;
 		}
 	return k;
+}
+
+static bool in_sync(const dcs_view *v, const char *name)
+{
+	for (size_t k = 0; k < v->nsync_standby; k++)
+		if (!strcmp(v->sync_standby[k], name))
+			return true;
+	return false;
+}
+
+const dcs_member *site_switchover_candidate(const dcs_view *v, const char *self,
+                                            const char *self_site, const char *only)
+{
+	/* In synchronous mode only a synchronous standby has every acknowledged commit. */
+	bool sync_only = v->has_config && v->config.synchronous_mode;
+	const dcs_member *best = NULL, *best_here = NULL;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (same(m->name, self) || !dcs_member_running(m) || m->tags.nofailover ||
+		    (sync_only && !in_sync(v, m->name)) || (only && !same(m->name, only)))
+			continue;
+		if (!best || m->xlog_location > best->xlog_location)
+			best = m;
+		if (same(m->site, self_site) &&
+		    (!best_here || m->xlog_location > best_here->xlog_location))
+			best_here = m;
+	}
+	return best_here ? best_here : best;
 }

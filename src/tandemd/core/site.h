@@ -1,5 +1,6 @@
 /* Site awareness beside the HA decision (ha.h rule 4): which replicas become synchronous
- * standbys under the cluster's `synchronous_site_policy`. Pure: no I/O, no allocation. */
+ * standbys under the cluster's `synchronous_site_policy`, and whom a switchover without a
+ * candidate hands over to. Pure: no I/O, no allocation. */
 #ifndef TANDEMD_SITE_H
 #define TANDEMD_SITE_H
 
@@ -40,5 +41,14 @@ typedef struct site_candidate {
  * (local, remote, no site): current first, then furthest ahead, then the order given. */
 size_t site_sync_pick(site_policy p, const char *leader_site, const site_candidate *c, size_t n,
                       size_t want, size_t *out);
+
+/* A switchover's candidate, chosen by the leader `self` in `self_site` (NULL: none): a member
+ * of the view other than itself, running (dcs_member_running), not nofailover, in synchronous
+ * mode listed in `sync`, named `only` when given; the one furthest ahead in our own site when
+ * there is one, else the one furthest ahead anywhere. NULL when none may take over. */
+struct dcs_view;
+struct dcs_member;
+const struct dcs_member *site_switchover_candidate(const struct dcs_view *v, const char *self,
+                                                   const char *self_site, const char *only);
 
 #endif
