@@ -116,6 +116,16 @@ static void test_remote_only_never_local(void **state)
 static void test_policy_names(void **state)
 {
 	(void)state;
+	/* Which members the *_only policies allow at all (strict mode waits for them by name). */
+	assert_true(site_policy_allows(SITE_POLICY_REMOTE_ONLY, "A", "B"));
+	assert_false(site_policy_allows(SITE_POLICY_REMOTE_ONLY, "A", "A"));
+	assert_false(site_policy_allows(SITE_POLICY_REMOTE_ONLY, "A", NULL));
+	assert_false(site_policy_allows(SITE_POLICY_REMOTE_ONLY, NULL, "B"));
+	assert_true(site_policy_allows(SITE_POLICY_LOCAL_ONLY, "A", "A"));
+	assert_false(site_policy_allows(SITE_POLICY_LOCAL_ONLY, "A", "B"));
+	assert_true(site_policy_allows(SITE_POLICY_PREFER_REMOTE, "A", "A"));
+	assert_true(site_policy_allows(SITE_POLICY_BALANCED, "A", NULL));
+	assert_true(site_policy_allows(SITE_POLICY_ANY, NULL, NULL));
 	site_policy p;
 	for (int i = SITE_POLICY_ANY + 1; i <= SITE_POLICY_BALANCED; i++) {
 		assert_int_equal(site_policy_parse(site_policy_name((site_policy)i), &p), 0);

@@ -156,6 +156,33 @@ static size_t pick(const agent *a, const dcs_view *v, char **cur, size_t ncur, s
 	return np;
 }
 
+/* Strict mode with no synchronous standby: commits wait for one. With local_only or remote_only
+ * only a member the policy allows may acknowledge them (so that, with remote_only, every
+ * acknowledged commit is in the other site): PostgreSQL waits for those members by name, even
+ * while none streams. '*' (any standby) otherwise, and when the policy allows no member at all
+ * (a warning: the policy cannot be kept). */
+static char *strict_wait(agent *a, const dcs_view *v, size_t want)
+{
+	site_policy p = policy_of(v);
+	if (p != SITE_POLICY_LOCAL_ONLY && p != SITE_POLICY_REMOTE_ONLY)
+		return ssn_text(NULL, 0, want, true);
+	char **names = xcalloc(v->nmembers + 1, sizeof *names);
+	size_t n = 0;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (strcmp(m->name, a->s->name) != 0 && !m->tags.nosync &&
+		    site_policy_allows(p, a->hc.site, m->site) && !listed(names, n, m->name))
+			names[n++] = m->name;
+	}
+	if (!n && (!a->ssn || strcmp(a->ssn, "*") != 0))
+		log_warning("synchronous_site_policy %s: no member may be a synchronous standby; "
+		            "strict mode waits for any standby",
+		            site_policy_name(p));
+	char *ssn = ssn_text(names, n, want, true);
+	free(names);
+	return ssn;
+}
+
 void agent_sync_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
@@ -193,7 +220,7 @@ void agent_sync_housekeeping(agent *a)
 		goto out; /* PostgreSQL changes on a later pass, once the key is written */
 	}
 	/* 2. Then PostgreSQL. */
-	char *ssn = ssn_text(picked, np, want, strict);
+	char *ssn = np || !strict ? ssn_text(picked, np, want, strict) : strict_wait(a, v, want);
 	if (!a->ssn || strcmp(a->ssn, ssn) != 0) {
 		(void)set_ssn(a, ssn);
 		free(ssn);
@@ -231,7 +258,9 @@ void agent_sync_before_promote(agent *a)
 	const dcs_view *v = dcs_get_view(a->dcs);
 	if (!(v->has_config && v->config.synchronous_mode && v->config.synchronous_mode_strict))
 		return;
-	/* From its first moment as primary, a strict leader's commits wait for a standby. */
+	/* From its first moment as primary, a strict leader's commits wait for a standby (one the
+	 * site policy allows). */
+	char *ssn = strict_wait(a, v, node_count(v));
 	free(a->ssn);
-	a->ssn = xstrdup("*");
+	a->ssn = ssn;
 }

@@ -36,6 +36,15 @@ static int class_of(const char *leader_site, const char *site)
 	return same(site, leader_site) ? LOCAL : REMOTE;
 }
 
+bool site_policy_allows(site_policy p, const char *leader_site, const char *site)
+{
+	if (p == SITE_POLICY_LOCAL_ONLY)
+		return class_of(leader_site, site) == LOCAL;
+	if (p == SITE_POLICY_REMOTE_ONLY)
+		return class_of(leader_site, site) == REMOTE;
+	return true;
+}
+
 static bool taken(const size_t *out, size_t k, size_t i)
 {
 	for (size_t j = 0; j < k; j++)

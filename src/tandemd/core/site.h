@@ -42,6 +42,10 @@ typedef struct site_candidate {
 size_t site_sync_pick(site_policy p, const char *leader_site, const site_candidate *c, size_t n,
                       size_t want, size_t *out);
 
+/* May a member in `site` be a synchronous standby of a leader in `leader_site` under `p`: the
+ * *_only policies allow their class only; the others allow everyone. */
+bool site_policy_allows(site_policy p, const char *leader_site, const char *site);
+
 /* A switchover's candidate, chosen by the leader `self` in `self_site` (NULL: none): a member
  * of the view other than itself, running (dcs_member_running), not nofailover, in synchronous
  * mode listed in `sync`, named `only` when given; the one furthest ahead in our own site when
