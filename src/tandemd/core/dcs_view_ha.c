@@ -6,6 +6,9 @@
 
 #include "clock.h"
 
+/* The plan remembers a site as long as the codec and the options let one be. */
+_Static_assert(HA_SITE_MAX == DCS_MAX_SITE, "HA_SITE_MAX and DCS_MAX_SITE differ");
+
 void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
                     ha_cluster *out)
 {
