@@ -361,6 +361,42 @@ static void test_plan_remembers_leader_site(void **state)
 	assert_int_equal(ag[0].mem.leaderless_since_ms, 0);
 }
 
+/* An operator's reinit (plan rule 8) copies a replica of our site before crossing the link. */
+static void test_plan_reinit_from_the_own_site(void **state)
+{
+	(void)state;
+	const char *sites[] = {"B", NULL, "A"};
+	const char *want[] = {"b2", "a1", "a1"};
+	for (size_t i = 0; i < 3; i++) {
+		ha_inputs in;
+		memset(&in, 0, sizeof in);
+		in.cfg = (ha_config){.name = "b1",
+		                     .site = sites[i],
+		                     .ttl_ms = TTL,
+		                     .loop_wait_ms = LOOP,
+		                     .retry_timeout_ms = RETRY,
+		                     .max_restarts = 3};
+		ha_member m[2] = {{.name = "a1", .reachable = true, .lsn = 9, .site = "A"},
+		                  {.name = "b2", .reachable = true, .lsn = 5, .site = "B"}};
+		in.cl = (ha_cluster){.dcs_ok = true,
+		                     .initialized = true,
+		                     .leader = "a1",
+		                     .leader_site = "A",
+		                     .members = m,
+		                     .nmembers = 2};
+		in.lo = (ha_local){.pg = HA_PG_REPLICA, .lsn = 5, .upstream = "a1"};
+		in.now_ms = NOW;
+		in.lease_expiry_ms = NOW + TTL;
+		in.streaming = true;
+		in.requests = HA_REQ_REINIT;
+		ha_memory mem = {0}, next;
+		ha_step s = ha_plan(&in, &mem, &next);
+		assert_int_equal(s.action, HA_REINIT);
+		assert_string_equal(s.target, want[i]);
+		assert_int_equal(s.requests_done, HA_REQ_REINIT);
+	}
+}
+
 /* ---- a switchover without a candidate ---- */
 
 static void put(dcs_view *v, const char *key, const char *value)
@@ -422,6 +458,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_site_race),
 	    cmocka_unit_test(test_plan_remembers_leader_site),
 	    cmocka_unit_test(test_switchover_candidate),
+	    cmocka_unit_test(test_plan_reinit_from_the_own_site),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
