@@ -61,7 +61,8 @@ static uint64_t expiry_of(uint8_t choice, uint64_t now)
 /* The local state and memory from the "!" record's bytes:
  *   0 pg state, 1-2 flags, 3 requests, 4 lease, 5 failsafe confirmation, 6 this member's name,
  *   7 upstream, 8 the leader that asked us to confirm it, 9 memory flags, 10-17 the local LSN,
- *   18-21 the local timeline. */
+ *   18-21 the local timeline, 22 this member's site and the last leader's site remembered
+ *   (each none, A or B), 23 how long without a leader (in TTL / 4). */
 static void local_of(const uint8_t *b, size_t n, const dcs_view *v, ha_inputs *in, ha_memory *mem)
 {
 	memset(in, 0, sizeof *in);
@@ -103,6 +104,12 @@ static void local_of(const uint8_t *b, size_t n, const dcs_view *v, ha_inputs *i
 	mem->rewind_pending = f2 & 1;
 	mem->applied_config_rev = (f2 & 2) ? 0 : v->config.mod_revision;
 	mem->rechecked_for_timeline = f2 >> 2;
+	static const char *const sites[] = {NULL, "A", "B"};
+	uint8_t fs = byte_at(b, n, 22);
+	in->cfg.site = sites[fs % 3];
+	if (sites[(fs / 3) % 3])
+		strcpy(mem->last_leader_site, sites[(fs / 3) % 3]);
+	mem->leaderless_since_ms = NOW_MS - (uint64_t)(byte_at(b, n, 23) % 8) * (TTL_MS / 4);
 }
 
 static bool named_in_view(const dcs_view *v, const char *name)

@@ -40,6 +40,7 @@ static void member_free(dcs_member *m)
 	free(m->role);
 	free(m->version);
 	free(m->replication_state);
+	free(m->site);
 	free(m->tags_json);
 }
 
@@ -238,6 +239,16 @@ static int apply_member(dcs_view *v, const char *name, const char *value, size_t
 			m.tags.clonefrom = dcs_get_bool(tags, "clonefrom");
 			m.tags.nosync = dcs_get_bool(tags, "nosync");
 			m.tags_json = dcs_json_text(tags);
+			m.site = dcs_get_str(tags, "site");
+			if (m.site && !dcs_site_ok(m.site)) {
+				free(m.site);
+				m.site = NULL;
+				err_set(err,
+				        "member %s: tags.site is not 1 to %d printable characters: "
+				        "taken as no site",
+				        name, DCS_MAX_SITE);
+				rc = -1;
+			}
 		}
 		m.pending_restart = dcs_get_bool(j, "pending_restart");
 	}

@@ -38,7 +38,8 @@
  *   `failsafe`, status `slots` and `retain_slots` (each once) at most DCS_MAX_NAMES entries;
  *   `history` keeps its last DCS_MAX_HISTORY entries; a timeline (history or member) is
  *     1..DCS_MAX_TIMELINE (PostgreSQL's TimeLineID), others are left out (member: 0, unknown);
- *   config ttl, loop_wait and retry_timeout are 1..DCS_MAX_SECONDS, others count as absent. */
+ *   config ttl, loop_wait and retry_timeout are 1..DCS_MAX_SECONDS, others count as absent;
+ *   a member's tags.site is dcs_site_ok, otherwise unknown (NULL) and reported. */
 #ifndef PATRONI_DCS_CODEC_H
 #define PATRONI_DCS_CODEC_H
 
@@ -55,6 +56,7 @@ enum {
 	DCS_MAX_NAMES = 512,
 	DCS_MAX_HISTORY = 4096,
 	DCS_MAX_SECONDS = 24 * 3600,
+	DCS_MAX_SITE = 63, /* bytes of a member's `site` tag */
 };
 #define DCS_MAX_TIMELINE INT64_C(0xFFFFFFFF)
 
@@ -73,6 +75,7 @@ typedef struct dcs_member {
 	uint64_t xlog_location;
 	int64_t timeline; /* 0: absent */
 	dcs_tags tags;
+	char *site;      /* tags.site (dcs_site_ok); NULL: none, or refused */
 	char *tags_json; /* the whole "tags" object as text, NULL when absent */
 	bool pending_restart;
 	int64_t mod_revision, lease;
@@ -182,6 +185,10 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len);
 
 const dcs_member *dcs_view_member(const dcs_view *v, const char *name);
 
+/* A site name as tandem accepts it (the `site` tag, in the YAML and from the DCS): 1 to
+ * DCS_MAX_SITE bytes of printable ASCII, no space. */
+bool dcs_site_ok(const char *s);
+
 /* ---- encoding (heap strings, compact JSON in Patroni's key order) ---- */
 
 typedef struct dcs_member_info {
@@ -191,6 +198,7 @@ typedef struct dcs_member_info {
 	const char *replication_state; /* NULL: left out */
 	int64_t timeline;              /* 0: left out */
 	dcs_tags tags;                 /* only true tags are written; none: no "tags" */
+	const char *site;              /* tags.site; NULL: left out */
 	bool pending_restart;
 } dcs_member_info;
 

@@ -81,6 +81,17 @@ bool dcs_name_ok(const char *s, size_t len)
 	return true;
 }
 
+bool dcs_site_ok(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+	if (len == 0 || len > DCS_MAX_SITE)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 bool dcs_listed(char *const *v, size_t n, const char *s, size_t len)
 {
 	for (size_t i = 0; i < n; i++)

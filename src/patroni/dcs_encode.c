@@ -47,7 +47,8 @@ char *dcs_encode_member(const dcs_member_info *m)
 	set_str(o, "state", m->state);
 	set_str(o, "role", m->role);
 	set_str(o, "version", m->version);
-	if (m->tags.nofailover || m->tags.noloadbalance || m->tags.clonefrom || m->tags.nosync) {
+	if (m->tags.nofailover || m->tags.noloadbalance || m->tags.clonefrom || m->tags.nosync ||
+	    m->site) {
 		json_t *t = json_object();
 		if (m->tags.nofailover)
 			json_object_set_new(t, "nofailover", json_true());
@@ -57,6 +58,8 @@ char *dcs_encode_member(const dcs_member_info *m)
 			json_object_set_new(t, "clonefrom", json_true());
 		if (m->tags.nosync)
 			json_object_set_new(t, "nosync", json_true());
+		if (m->site)
+			json_object_set_new(t, "site", json_string(m->site));
 		json_object_set_new(o, "tags", t);
 	}
 	if (m->pending_restart)

@@ -124,6 +124,25 @@ static const json_t *parameters_of(const json_t *config)
 	return json_is_object(params) ? params : NULL;
 }
 
+static const char *const site_policies[] = {"local_only", "prefer_local", "remote_only",
+                                            "prefer_remote", "balanced"};
+enum { NPOLICIES = sizeof site_policies / sizeof site_policies[0] };
+
+int dyn_config_site_policy(const char *text)
+{
+	if (!text)
+		return 0;
+	for (int i = 0; i < NPOLICIES; i++)
+		if (!strcmp(text, site_policies[i]))
+			return i + 1;
+	return -1;
+}
+
+const char *dyn_config_site_policy_name(int policy)
+{
+	return policy >= 1 && policy <= NPOLICIES ? site_policies[policy - 1] : NULL;
+}
+
 char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults)
 {
 	return dyn_config_check_change(NULL, config, defaults);
@@ -160,6 +179,12 @@ char *dyn_config_check_change(const json_t *before, const json_t *config,
 		if (b && !json_is_null(b) && !json_is_boolean(b))
 			return xasprintf("\"%s\" must be true or false", flags[i]);
 	}
+	const json_t *policy = json_object_get(config, "synchronous_site_policy");
+	if (policy && !json_is_null(policy) &&
+	    (!json_is_string(policy) || dyn_config_site_policy(json_string_value(policy)) < 0))
+		return xstrdup(
+		    "\"synchronous_site_policy\" must be one of local_only, prefer_local, "
+		    "remote_only, prefer_remote, balanced");
 	dcs_standby sb;
 	char *serr = NULL;
 	int src = dcs_standby_decode(json_object_get(config, "standby_cluster"), &sb, &serr);

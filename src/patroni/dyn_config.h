@@ -32,6 +32,13 @@ char *dyn_config_check(const json_t *config, const dyn_config_defaults *defaults
  * may stay: a configuration written by Patroni (say with archive_command) still takes other
  * changes (pause, a timing), while the refused parameter is never applied
  * (dyn_config_param_refused) and cannot be set anew or changed. */
+/* The config's `synchronous_site_policy` (docs/tandemd.md): 0 for NULL (absent), 1..5 for
+ * local_only, prefer_local, remote_only, prefer_remote, balanced (site.h's order); -1 for any
+ * other text. */
+int dyn_config_site_policy(const char *text);
+/* The name of policy 1..5; NULL otherwise. */
+const char *dyn_config_site_policy_name(int policy);
+
 char *dyn_config_check_change(const json_t *before, const json_t *config,
                               const dyn_config_defaults *defaults);
 

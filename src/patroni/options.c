@@ -11,6 +11,7 @@
 #include "backup_options.h"
 #include "bootstrap_options.h"
 #include "cidr.h"
+#include "dcs_codec.h"
 #include "listener.h"
 #include "log.h"
 #include "strbuf.h"
@@ -134,6 +135,12 @@ static int check_tags(const void *v, char **err)
 			err_set(err, "%s: '%s' is not true or false", known_tags[i], t);
 			return -1;
 		}
+	}
+	const char *site = cfg_map_get(m, "site");
+	if (site && !dcs_site_ok(site)) {
+		err_set(err, "site: '%s' is not 1 to %d printable characters without a space", site,
+		        DCS_MAX_SITE);
+		return -1;
 	}
 	return 0;
 }
@@ -387,7 +394,10 @@ static const cfg_option options[] = {
      "SECONDS", "the watchdog's timeout is the ttl less this many seconds; -1: half the ttl", NULL},
 
     {"tags", CFG_MAP, NULL, 0, 0, true, OPT(tags), "NAME=VALUE,...",
-     "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false", check_tags},
+     "member tags; nofailover, noloadbalance, clonefrom and nosync are true or false; site "
+     "names the member's site (1 to 63 printable characters, no space): failover, switchover, "
+     "clones and synchronous standbys take it into account",
+     check_tags},
     {"log.level", CFG_STRING, "INFO", 0, 0, true, OPT(log_level), "LEVEL",
      "DEBUG, INFO, WARNING, ERROR or CRITICAL (as ERROR)", check_log_level},
     {"log.dir", CFG_STRING, NULL, 0, 0, false, OPT(log_dir), "DIR",
@@ -666,6 +676,11 @@ bool tandemd_tag(const tandemd_settings *s, const char *name)
 	const char *v = cfg_map_get(&s->tags, name);
 	bool b = false;
 	return v && cfg_parse_bool(v, &b) == 0 && b;
+}
+
+const char *tandemd_site(const tandemd_settings *s)
+{
+	return cfg_map_get(&s->tags, "site");
 }
 
 char *tandemd_settings_dump(const tandemd_settings *s)

@@ -187,6 +187,8 @@ struct json_t *tandemd_standby_json(const tandemd_settings *s);
 
 /* Whether tag `name` (nofailover, noloadbalance, clonefrom, nosync) is set to true. */
 bool tandemd_tag(const tandemd_settings *s, const char *name);
+/* The member's `site` tag (checked: dcs_site_ok); NULL when it has none. */
+const char *tandemd_site(const tandemd_settings *s);
 
 /* log.level as tandem's level: Patroni's CRITICAL is error. */
 log_level tandemd_log_level(const tandemd_settings *s);

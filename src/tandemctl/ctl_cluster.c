@@ -309,6 +309,40 @@ char *ctl_candidate_problem(const dcs_view *v, const char *scope, const char *na
 	return NULL;
 }
 
+static bool listed_in_sync(const dcs_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->nsync_standby; i++)
+		if (!strcmp(v->sync_standby[i], name))
+			return true;
+	return false;
+}
+
+const dcs_member *ctl_site_candidate(const dcs_view *v, const char *site, char **why)
+{
+	const dcs_member *best = NULL;
+	size_t in_site = 0;
+	bool sync = v->has_config && v->config.synchronous_mode;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (!m->site || strcmp(m->site, site) != 0)
+			continue;
+		in_site++;
+		if ((v->leader && !strcmp(v->leader, m->name)) || !m->state ||
+		    strcmp(m->state, "running") != 0 || !m->has_lsn || m->tags.nofailover ||
+		    (sync && !listed_in_sync(v, m->name)))
+			continue;
+		if (!best || m->xlog_location > best->xlog_location)
+			best = m;
+	}
+	if (!best)
+		*why = in_site ? xasprintf("no member of site '%s' may take over (running, not "
+		                           "the leader, not nofailover; in synchronous mode a "
+		                           "synchronous standby)",
+		                           site)
+		               : xasprintf("no member is tagged with site '%s'", site);
+	return best;
+}
+
 typedef struct put_state {
 	bool done;
 	etcd_status status;

@@ -77,4 +77,9 @@ int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint6
 char *ctl_candidate_problem(const dcs_view *v, const char *scope, const char *name,
                             const dcs_member **m);
 
+/* switchover --site: the member of `site` (tags.site) that may take over and is furthest ahead:
+ * not the leader, its key says running with a position, not nofailover, and in synchronous
+ * mode listed in `sync`; NULL with *why (heap) when there is none. */
+const dcs_member *ctl_site_candidate(const dcs_view *v, const char *site, char **why);
+
 #endif

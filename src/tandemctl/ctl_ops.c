@@ -139,8 +139,14 @@ static char *switchover_problem(const ctl_opts *o, const dcs_view *v, const char
 		why = xstrdup("the cluster has no leader (use failover --candidate NAME)");
 	else if (o->leader && strcmp(o->leader, v->leader) != 0)
 		why = xasprintf("%s is not the leader (the leader is %s)", o->leader, v->leader);
+	else if (o->candidate && o->nsites)
+		why = xstrdup("give --candidate or --site, not both");
+	else if (o->nsites > 1)
+		why = xstrdup("--site names one site");
 	else if (o->candidate)
 		why = ctl_candidate_problem(v, scope, o->candidate, cand);
+	else if (o->nsites)
+		*cand = ctl_site_candidate(v, o->sites[0], &why);
 	if (!why && v->nmembers < 2)
 		why = xstrdup("there is no other member to switch over to");
 	else if (!why && !leader)

@@ -156,6 +156,7 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 		char *host = m->conn_url ? ctl_url_host_port(m->conn_url) : NULL;
 		json_object_set_new(o, "name", json_string(m->name));
 		json_object_set_new(o, "host", json_str_or_null(host));
+		json_object_set_new(o, "site", json_str_or_null(m->site));
 		json_object_set_new(o, "role", json_string(r.role_id));
 		json_object_set_new(o, "state", json_str_or_null(r.state));
 		json_object_set_new(o, "timeline",
@@ -185,22 +186,27 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 
 static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **ms)
 {
-	bool any_tags = false, any_pending = false;
+	bool any_tags = false, any_pending = false, any_site = false;
 	for (size_t i = 0; i < v->nmembers; i++) {
+		any_site = any_site || ms[i]->site;
 		char *t = ctl_tags_line(ms[i]->tags_json);
 		any_tags = any_tags || *t;
 		free(t);
 		any_pending = any_pending || ms[i]->pending_restart;
 	}
-	const char *headers[8] = {"Member", "Host", "Role", "State", "TL", "Lag in MB"};
-	size_t ncols = 6;
+	/* The Site column, when a member has one (tags.site), after the host. */
+	size_t sc = any_site ? 1 : 0;
+	const char *headers[9] = {"Member", "Host", "Site", "Role", "State", "TL", "Lag in MB"};
+	if (!any_site)
+		memmove(&headers[2], &headers[3], 4 * sizeof headers[0]);
+	size_t ncols = 6 + sc;
 	if (any_pending)
 		headers[ncols++] = "Pending restart";
 	if (any_tags)
 		headers[ncols++] = "Tags";
 	ctl_table *t = ctl_table_new(ncols, headers);
-	ctl_table_align(t, 4, CTL_ALIGN_RIGHT);
-	ctl_table_align(t, 5, CTL_ALIGN_RIGHT);
+	ctl_table_align(t, 4 + sc, CTL_ALIGN_RIGHT);
+	ctl_table_align(t, 5 + sc, CTL_ALIGN_RIGHT);
 	for (size_t i = 0; i < v->nmembers; i++) {
 		const dcs_member *m = ms[i];
 		member_row r;
@@ -213,9 +219,14 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		                ? xasprintf("%llu", (unsigned long long)ctl_lag_mb(r.lag_bytes))
 		                : xstrdup("unknown");
 		char *tags = ctl_tags_line(m->tags_json);
-		const char *cells[8] = {
-		    m->name, host ? host : "", r.role_text, r.state ? r.state : "unknown", tl, lag};
-		size_t n = 6;
+		const char *cells[9] = {m->name, host ? host : ""};
+		size_t n = 2;
+		if (any_site)
+			cells[n++] = m->site ? m->site : "";
+		cells[n++] = r.role_text;
+		cells[n++] = r.state ? r.state : "unknown";
+		cells[n++] = tl;
+		cells[n++] = lag;
 		if (any_pending)
 			cells[n++] = m->pending_restart ? "*" : "";
 		if (any_tags)

@@ -28,6 +28,7 @@ enum {
 	OPT_PENDING = 1 << 8,
 	OPT_EDIT = 1 << 9,  /* --set, --pg, --apply */
 	OPT_TYPE = 1 << 10, /* --type (backup) */
+	OPT_SITE = 1 << 11, /* --site (haproxy-config: FILE, repeatable; switchover: NAME) */
 };
 
 typedef struct command {
@@ -45,9 +46,11 @@ static const command commands[] = {
      "failover [--candidate NAME] [--force]",
      "make another member the leader (the leader picks the best replica without --candidate)"},
     {"switchover", ctl_cmd_switchover,
-     OPT_CONN | OPT_JSON | OPT_FORCE | OPT_CANDIDATE | OPT_SWITCHOVER,
-     "switchover [--leader NAME] [--candidate NAME] [--scheduled TIME|now] [--force]",
-     "hand leadership over to a healthy replica, now or at a given time"},
+     OPT_CONN | OPT_JSON | OPT_FORCE | OPT_CANDIDATE | OPT_SWITCHOVER | OPT_SITE,
+     "switchover [--leader NAME] [--candidate NAME | --site SITE] [--scheduled TIME|now] "
+     "[--force]",
+     "hand leadership over to a healthy replica (by default one in the leader's site), now or "
+     "at a given time"},
     {"restart", ctl_cmd_restart, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL | OPT_PENDING,
      "restart MEMBER...|--all|--pending [--force]",
      "restart PostgreSQL on members (--pending: only where a restart is pending)"},
@@ -72,7 +75,7 @@ static const command commands[] = {
      "change the cluster-wide configuration (shows a diff; $EDITOR with no option)"},
     {"history", ctl_cmd_history, OPT_CONN | OPT_JSON, "history",
      "the timeline history: every failover and switchover"},
-    {"haproxy-config", ctl_cmd_haproxy_config, OPT_CONN | OPT_HAPROXY,
+    {"haproxy-config", ctl_cmd_haproxy_config, OPT_CONN | OPT_HAPROXY | OPT_SITE,
      "haproxy-config [--rw ADDR] [--ro ADDR] [--stats ADDR] [--maxconn N] [--no-fallback] "
      "[--site FILE]...",
      "print an HAProxy configuration for the cluster's members (and other sites')"},
@@ -158,7 +161,9 @@ static void print_help(FILE *out)
 	    "                         tandemd YAML; its own etcd): every site's members in the\n"
 	    "                         read-write backend, so writes go to whichever site is\n"
 	    "                         primary; reads prefer the -c cluster's site, the other\n"
-	    "                         sites' replicas are backup servers (docs/sites.md)\n"
+	    "                         sites' replicas are backup servers (docs/sites.md);\n"
+	    "                         switchover: the new leader is the best member tagged\n"
+	    "                         with this site (tags.site)\n"
 	    "  -h, --help             this text (tandemctl COMMAND --help: the command's usage)\n");
 	fprintf(out,
 	        "\nExit status:\n"
@@ -341,9 +346,6 @@ static bool take_haproxy_option(int c, const char *arg, ctl_opts *o, int *rc)
 	case LONG_NO_FALLBACK:
 		o->no_fallback = true;
 		return true;
-	case LONG_SITE:
-		o->sites[o->nsites++] = arg;
-		return true;
 	default:
 		return false;
 	}
@@ -404,6 +406,10 @@ static int take_option(int c, char **argv, ctl_opts *o, unsigned *given, bool *h
 	case LONG_CANDIDATE:
 		o->candidate = optarg;
 		*given |= OPT_CANDIDATE;
+		break;
+	case LONG_SITE:
+		o->sites[o->nsites++] = optarg;
+		*given |= OPT_SITE;
 		break;
 	case LONG_ALL:
 		o->all = true;
@@ -470,6 +476,7 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		                   : extra & OPT_PENDING    ? "--pending"
 		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
 		                   : extra & OPT_TYPE       ? "--type"
+		                   : extra & OPT_SITE       ? "--site"
 		                                            : "that option";
 		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", cmd->name,
 		        what, cmd->usage);

@@ -238,7 +238,7 @@ bootstrap:
     - host all all 127.0.0.1/32 scram-sha-256
     - host replication all 127.0.0.1/32 scram-sha-256
 {c.pg_extra}tags:
-  site: {"B" if self.index == 3 else "A"}
+  site: {c.site_of(self.index)}
 {c.yaml_extra}{c.member_extra}"""
 
     def write_config(self):
@@ -480,7 +480,7 @@ class Cluster:
     def __init__(self, n=3, ttl=TTL, loop_wait=LOOP_WAIT, retry_timeout=RETRY_TIMEOUT,
                  prefix="tandem-it-cl-", dcs_extra=None, name_prefix="m", standby=None,
                  passwords=None, etcd_tls=None, pg_extra="", yaml_extra="",
-                 pg_parameters=None, member_extra="", local_parameters=None):
+                 pg_parameters=None, member_extra="", local_parameters=None, sites=None):
         """`etcd_tls`: (ca, cert, key) for an etcd over https with client certificates. With
         TLS on the REST API, set `rest_context` (an ssl.SSLContext the harness reads /patroni
         with) and `ctl_config` (the file tandemctl is given with -c, instead of --etcd).
@@ -510,6 +510,8 @@ class Cluster:
         if passwords:
             self.superuser_password, self.replication_password = passwords
         self.name_prefix = name_prefix
+        # Each member's tags.site, in order (default: member 3 in B, the others in A).
+        self.sites = list(sites) if sites else None
         self.standby = dict(standby or {})
         self.etcd = Etcd(self.base / "etcd", etcd_tls)
         self.rest_context = None
@@ -529,6 +531,12 @@ class Cluster:
     def pg_parameters_text(self):
         return "".join(f"        {k}: {json.dumps(str(v))}\n"
                        for k, v in self.pg_parameters.items())
+
+    def site_of(self, index):
+        """Member `index`'s (1-based) tags.site."""
+        if self.sites:
+            return self.sites[index - 1]
+        return "B" if index == 3 else "A"
 
     def dcs_extra_text(self):
         def scalar(v):

@@ -117,6 +117,23 @@ static void test_members(void **state)
 	assert_int_equal(dcs_view_member(&v, "t")->timeline, 0);
 	fine(&v, P "members/t", "{\"timeline\":4294967295}");
 	assert_int_equal(dcs_view_member(&v, "t")->timeline, 4294967295);
+
+	/* tags.site: 1 to DCS_MAX_SITE printable characters, no space; otherwise no site */
+	fine(&v, P "members/s", "{\"tags\":{\"site\":\"eu-west-1a\"}}");
+	assert_string_equal(dcs_view_member(&v, "s")->site, "eu-west-1a");
+	char *long_site = joined("{\"tags\":{\"site\":\"", "s", 0, DCS_MAX_SITE, "\"}}");
+	for (char *p = long_site; *p; p++)
+		if (*p == ',')
+			*p = 's';
+	capped(&v, P "members/s", long_site, "tags.site");
+	assert_null(dcs_view_member(&v, "s")->site);
+	free(long_site);
+	capped(&v, P "members/s", "{\"tags\":{\"site\":\"a b\"}}", "tags.site");
+	assert_null(dcs_view_member(&v, "s")->site);
+	capped(&v, P "members/s", "{\"tags\":{\"site\":\"a\\u0001\"}}", "tags.site");
+	capped(&v, P "members/s", "{\"tags\":{\"site\":\"\"}}", "tags.site");
+	fine(&v, P "members/s", "{\"tags\":{\"site\":7}}");
+	assert_null(dcs_view_member(&v, "s")->site);
 	dcs_view_free(&v);
 }
 

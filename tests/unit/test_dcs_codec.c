@@ -426,6 +426,14 @@ static void test_encode_member(void **state)
 	assert_true(m->tags.nofailover);
 	assert_int_equal(m->xlog_location, 50331808);
 	assert_string_equal(m->replication_state, "streaming");
+	assert_null(m->site);
+	free(s);
+	/* the site tag, written beside the others and read back */
+	mi.site = "B";
+	s = dcs_encode_member(&mi);
+	assert_non_null(strstr(s, "\"tags\":{\"nofailover\":true,\"site\":\"B\"}"));
+	ok(&v, P "members/m1", s, 2, 5);
+	assert_string_equal(dcs_view_member(&v, "m1")->site, "B");
 	free(s);
 
 	dcs_member_info bare = {.state = "stopped", .role = "uninitialized"};

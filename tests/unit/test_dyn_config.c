@@ -1,5 +1,7 @@
 /* Unit tests for the PostgreSQL parameters the cluster configuration (the DCS `config` key) may
  * not set (dyn_config_param_refused), and for dyn_config_check applying that one rule. */
+#include <stdbool.h>
+
 #include "testutil.h"
 
 #include "dyn_config.h"
@@ -152,13 +154,47 @@ static void test_param_values(void **state)
 	json_decref(c);
 }
 
+/* synchronous_site_policy: one of the five names, or absent. */
+static void test_site_policy(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *json;
+		bool ok;
+	} rows[] = {
+	    {"{}", true},
+	    {"{\"synchronous_site_policy\": null}", true},
+	    {"{\"synchronous_site_policy\": \"local_only\"}", true},
+	    {"{\"synchronous_site_policy\": \"prefer_local\"}", true},
+	    {"{\"synchronous_site_policy\": \"remote_only\"}", true},
+	    {"{\"synchronous_site_policy\": \"prefer_remote\"}", true},
+	    {"{\"synchronous_site_policy\": \"balanced\"}", true},
+	    {"{\"synchronous_site_policy\": \"remote\"}", false},
+	    {"{\"synchronous_site_policy\": 1}", false},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		json_t *c = json_loads(rows[i].json, 0, NULL);
+		char *why = dyn_config_check(c, NULL);
+		if (rows[i].ok != (why == NULL))
+			fail_msg("%s: %s", rows[i].json, why ? why : "accepted");
+		if (why)
+			assert_contains(why, "synchronous_site_policy");
+		free(why);
+		json_decref(c);
+	}
+	assert_int_equal(dyn_config_site_policy(NULL), 0);
+	assert_int_equal(dyn_config_site_policy("balanced"), 5);
+	assert_int_equal(dyn_config_site_policy("x"), -1);
+	assert_string_equal(dyn_config_site_policy_name(3), "remote_only");
+	assert_null(dyn_config_site_policy_name(6));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refused_table),
-	    cmocka_unit_test(test_check_applies_the_rule),
-	    cmocka_unit_test(test_check_change),
-	    cmocka_unit_test(test_param_values),
+	    cmocka_unit_test(test_refused_table), cmocka_unit_test(test_check_applies_the_rule),
+	    cmocka_unit_test(test_check_change),  cmocka_unit_test(test_param_values),
+	    cmocka_unit_test(test_site_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -553,6 +553,12 @@ static void test_unknown_keys(void **state)
 	            "'shared_buffers' must be a plain value, not a mapping");
 	extra_fails("tags:\n  nofailover: maybe\n", 2, "nofailover: 'maybe' is not true or false");
 	extra_fails("tags:\n  custom: [1, 2]\n", 2, "'custom' must be a plain value, not a list");
+	/* The site: 1 to 63 printable characters, no space. */
+	extra_fails("tags:\n  site: 'a b'\n", 2, "site: 'a b' is not 1 to 63 printable");
+	extra_fails("tags:\n  site: ''\n", 2, "site: '' is not 1 to 63 printable");
+	extra_fails("tags:\n  site: "
+	            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	            2, "is not 1 to 63 printable");
 }
 
 static void test_bad_values(void **state)

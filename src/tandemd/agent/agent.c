@@ -217,6 +217,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->s = s;
 	a->hc.name = s->name;
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
+	a->hc.site = tandemd_site(s);
 	a->hc.ttl_ms = (uint64_t)s->ttl;
 	a->hc.loop_wait_ms = (uint64_t)s->loop_wait;
 	a->hc.retry_timeout_ms = (uint64_t)s->retry_timeout;
@@ -274,6 +275,7 @@ void agent_settings_changed(agent *a)
 	for (size_t i = 0; i < s->tags.n; i++)
 		a->tags_kv[a->ntags_kv++] = (health_kv){s->tags.keys[i], s->tags.values[i]};
 	a->hc.nofailover = tandemd_tag(s, "nofailover");
+	a->hc.site = tandemd_site(s);
 	if (a->cred)
 		agent_credentials_changed(a);
 	char *e = NULL;
@@ -324,6 +326,7 @@ void agent_publish_member(agent *a)
 	m.tags.noloadbalance = tandemd_tag(a->s, "noloadbalance");
 	m.tags.clonefrom = tandemd_tag(a->s, "clonefrom");
 	m.tags.nosync = tandemd_tag(a->s, "nosync");
+	m.site = tandemd_site(a->s);
 	char *v = dcs_encode_member(&m);
 	/* The key lives on the lease (kept alive every loop_wait): it is only rewritten when it
 	 * says something new, or when the lease is a new one. */

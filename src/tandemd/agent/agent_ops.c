@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "dyn_config.h"
 #include "log.h"
+#include "site.h"
 
 /* ---- switchover ---- */
 
@@ -24,29 +25,10 @@ static void on_put(dcs_result r, const char *error, void *ud)
 	}
 }
 
-/* The best member to hand over to: running, not nofailover, furthest ahead; `only` restricts
- * the choice to one name. */
+/* The best member to hand over to (site.h): the leader's own site first. */
 const dcs_member *agent_best_candidate(agent *a, const char *only)
 {
-	const dcs_view *v = dcs_get_view(a->dcs);
-	bool sync_only = v->has_config && v->config.synchronous_mode;
-	const dcs_member *best = NULL;
-	for (size_t i = 0; i < v->nmembers; i++) {
-		const dcs_member *m = &v->members[i];
-		if (!strcmp(m->name, a->s->name) || !agent_member_running(m) || m->tags.nofailover)
-			continue;
-		/* In synchronous mode only a synchronous standby has every acknowledged commit. */
-		bool in_sync = false;
-		for (size_t k = 0; k < v->nsync_standby; k++)
-			in_sync = in_sync || !strcmp(v->sync_standby[k], m->name);
-		if (sync_only && !in_sync)
-			continue;
-		if (only && strcmp(m->name, only) != 0)
-			continue;
-		if (!best || m->xlog_location > best->xlog_location)
-			best = m;
-	}
-	return best;
+	return site_switchover_candidate(dcs_get_view(a->dcs), a->s->name, a->hc.site, only);
 }
 
 int agent_switchover(agent *a, const char *candidate, const char *scheduled_at, char **err)

@@ -18,6 +18,7 @@
 
 #include "agent_priv.h"
 #include "log.h"
+#include "site.h"
 #include "strbuf.h"
 
 static bool listed(char *const *names, size_t n, const char *name)
@@ -106,6 +107,82 @@ static int set_ssn(agent *a, const char *ssn)
 	return 0;
 }
 
+/* The cluster's synchronous_site_policy; an unknown one (written around edit-config's check)
+ * counts as absent. */
+static site_policy policy_of(const dcs_view *v)
+{
+	site_policy p = SITE_POLICY_ANY;
+	json_t *c = v->has_config && v->config.raw ? json_loads(v->config.raw, 0, NULL) : NULL;
+	json_t *j = json_object_get(c, "synchronous_site_policy");
+	if (json_is_string(j) && site_policy_parse(json_string_value(j), &p) != 0)
+		p = SITE_POLICY_ANY;
+	json_decref(c);
+	return p;
+}
+
+static unsigned current_rank(const agent *a, char **cur, size_t ncur, const char *name)
+{
+	if (listed(cur, ncur, name))
+		return 2;
+	char *quoted = xasprintf("\"%s\"", name);
+	bool named = a->ssn && strstr(a->ssn, quoted) != NULL;
+	free(quoted);
+	return named ? 1 : 0;
+}
+
+/* Up to `want` synchronous standbys into picked (names from the view). */
+static size_t pick(const agent *a, const dcs_view *v, char **cur, size_t ncur, size_t want,
+                   char **picked)
+{
+	site_candidate *c = xcalloc(v->nmembers + 1, sizeof *c);
+	size_t *out = xcalloc(want + 1, sizeof *out);
+	size_t n = 0;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		bool dup = false;
+		for (size_t k = 0; k < n; k++)
+			dup = dup || !strcmp(c[k].name, m->name);
+		if (dup || !eligible(a, m))
+			continue;
+		const agent_replica *r = streaming_replica(a, m->name);
+		c[n++] = (site_candidate){m->name, m->site, r ? r->replay_lsn : 0,
+		                          current_rank(a, cur, ncur, m->name)};
+	}
+	size_t np = site_sync_pick(policy_of(v), a->hc.site, c, n, want, out);
+	for (size_t k = 0; k < np; k++)
+		picked[k] = (char *)c[out[k]].name;
+	free(c);
+	free(out);
+	return np;
+}
+
+/* Strict mode with no synchronous standby: commits wait for one. With local_only or remote_only
+ * only a member the policy allows may acknowledge them (so that, with remote_only, every
+ * acknowledged commit is in the other site): PostgreSQL waits for those members by name, even
+ * while none streams. '*' (any standby) otherwise, and when the policy allows no member at all
+ * (a warning: the policy cannot be kept). */
+static char *strict_wait(agent *a, const dcs_view *v, size_t want)
+{
+	site_policy p = policy_of(v);
+	if (p != SITE_POLICY_LOCAL_ONLY && p != SITE_POLICY_REMOTE_ONLY)
+		return ssn_text(NULL, 0, want, true);
+	char **names = xcalloc(v->nmembers + 1, sizeof *names);
+	size_t n = 0;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const dcs_member *m = &v->members[i];
+		if (strcmp(m->name, a->s->name) != 0 && !m->tags.nosync &&
+		    site_policy_allows(p, a->hc.site, m->site) && !listed(names, n, m->name))
+			names[n++] = m->name;
+	}
+	if (!n && (!a->ssn || strcmp(a->ssn, "*") != 0))
+		log_warning("synchronous_site_policy %s: no member may be a synchronous standby; "
+		            "strict mode waits for any standby",
+		            site_policy_name(p));
+	char *ssn = ssn_text(names, n, want, true);
+	free(names);
+	return ssn;
+}
+
 void agent_sync_housekeeping(agent *a)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
@@ -126,42 +203,13 @@ void agent_sync_housekeeping(agent *a)
 	size_t want = node_count(v);
 	if (want > v->nmembers)
 		want = v->nmembers;
-	/* Keep the current synchronous standbys that still qualify (no churn), then the others
-	 * furthest ahead. Each name once: the `sync` key is read from the DCS, where anyone who
-	 * can write may have listed a member many times. */
+	/* The site policy's choice among the eligible (site.h): within its order the current
+	 * synchronous standbys stay (no churn), then those PostgreSQL already waits for, then the
+	 * others furthest ahead. Each name once: the `sync` key is read from the DCS, where
+	 * anyone who can write may have listed a member many times. */
 	char **picked = xcalloc(v->nmembers + 1, sizeof *picked);
 	char **keep = xcalloc(ncur + v->nmembers + 1, sizeof *keep);
-	size_t np = 0;
-	for (size_t i = 0; i < ncur && np < want; i++) {
-		const dcs_member *m = dcs_view_member(v, cur[i]);
-		if (m && eligible(a, m) && !listed(picked, np, cur[i]))
-			picked[np++] = cur[i];
-	}
-	/* Then those PostgreSQL already waits for (not yet confirmed in `sync`). */
-	for (size_t i = 0; i < v->nmembers && np < want && a->ssn; i++) {
-		const dcs_member *m = &v->members[i];
-		char *quoted = xasprintf("\"%s\"", m->name);
-		bool named = strstr(a->ssn, quoted) != NULL;
-		free(quoted);
-		if (named && eligible(a, m) && !listed(picked, np, m->name))
-			picked[np++] = m->name;
-	}
-	while (np < want) {
-		const dcs_member *best = NULL;
-		for (size_t i = 0; i < v->nmembers; i++) {
-			const dcs_member *m = &v->members[i];
-			if (!eligible(a, m) || listed(picked, np, m->name))
-				continue;
-			const agent_replica *r = streaming_replica(a, m->name);
-			const agent_replica *b = best ? streaming_replica(a, best->name) : NULL;
-			if (!best || (r && b && r->replay_lsn > b->replay_lsn))
-				best = m;
-		}
-		if (!best)
-			break;
-		picked[np++] = best->name;
-	}
-
+	size_t np = pick(a, v, cur, ncur, want, picked);
 	/* 1. Removals from `sync` first (duplicates too). */
 	size_t nkeep = 0;
 	for (size_t i = 0; i < ncur; i++)
@@ -172,7 +220,7 @@ void agent_sync_housekeeping(agent *a)
 		goto out; /* PostgreSQL changes on a later pass, once the key is written */
 	}
 	/* 2. Then PostgreSQL. */
-	char *ssn = ssn_text(picked, np, want, strict);
+	char *ssn = np || !strict ? ssn_text(picked, np, want, strict) : strict_wait(a, v, want);
 	if (!a->ssn || strcmp(a->ssn, ssn) != 0) {
 		(void)set_ssn(a, ssn);
 		free(ssn);
@@ -210,7 +258,9 @@ void agent_sync_before_promote(agent *a)
 	const dcs_view *v = dcs_get_view(a->dcs);
 	if (!(v->has_config && v->config.synchronous_mode && v->config.synchronous_mode_strict))
 		return;
-	/* From its first moment as primary, a strict leader's commits wait for a standby. */
+	/* From its first moment as primary, a strict leader's commits wait for a standby (one the
+	 * site policy allows). */
+	char *ssn = strict_wait(a, v, node_count(v));
 	free(a->ssn);
-	a->ssn = xstrdup("*");
+	a->ssn = ssn;
 }

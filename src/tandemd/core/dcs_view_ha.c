@@ -6,6 +6,9 @@
 
 #include "clock.h"
 
+/* The plan remembers a site as long as the codec and the options let one be. */
+_Static_assert(HA_SITE_MAX == DCS_MAX_SITE, "HA_SITE_MAX and DCS_MAX_SITE differ");
+
 void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, size_t cap,
                     ha_cluster *out)
 {
@@ -13,6 +16,8 @@ void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, siz
 	out->dcs_ok = true;
 	out->initialized = v->initialized;
 	out->leader = v->leader;
+	const dcs_member *lm = v->leader ? dcs_view_member(v, v->leader) : NULL;
+	out->leader_site = lm ? lm->site : NULL;
 	out->last_leader_lsn = v->has_status ? v->optime : 0;
 	out->paused = v->has_config && v->config.pause;
 	out->synchronous_mode = v->has_config && v->config.synchronous_mode;
@@ -34,6 +39,8 @@ void dcs_view_to_ha(const dcs_view *v, const char *self, ha_member *members, siz
 		members[n].nofailover = m->tags.nofailover;
 		members[n].reachable = false;
 		members[n].lsn = m->has_lsn ? m->xlog_location : 0;
+		members[n].site = m->site;
+		members[n].clonefrom = m->tags.clonefrom;
 		n++;
 	}
 	out->members = members;

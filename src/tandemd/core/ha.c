@@ -23,7 +23,7 @@ bool ha_timing_valid(const ha_config *cfg)
 
 static ha_decision decide(ha_action action, const char *target, const char *reason)
 {
-	ha_decision d = {action, target, reason};
+	ha_decision d = {action, target, reason, 0, false};
 	return d;
 }
 
@@ -78,6 +78,12 @@ bool ha_sync_sole_candidate(const ha_cluster *cl, const char *name)
 	return true;
 }
 
+static bool within_lag(const ha_config *cfg, const ha_cluster *cl, uint64_t lsn)
+{
+	return !(cl->last_leader_lsn > lsn &&
+	         cl->last_leader_lsn - lsn > cfg->maximum_lag_on_failover);
+}
+
 /* Rule 3: may this replica take the leader key? Fills *why when not. */
 static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
                         const char **why)
@@ -102,8 +108,7 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 		*why = "synchronous mode and not a synchronous standby";
 		return false;
 	}
-	if (cl->last_leader_lsn > lo->lsn &&
-	    cl->last_leader_lsn - lo->lsn > cfg->maximum_lag_on_failover) {
+	if (!within_lag(cfg, cl, lo->lsn)) {
 		*why = "too far behind the last leader position (maximum_lag_on_failover)";
 		return false;
 	}
@@ -127,6 +132,54 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 	}
 	*why = "the healthiest candidate; no leader";
 	return true;
+}
+
+uint64_t ha_site_wait_ms(const ha_config *cfg, const ha_cluster *cl, uint64_t lsn,
+                         uint64_t leaderless_ms)
+{
+	if (!cl->leader_site || same(cfg->site, cl->leader_site) || leaderless_ms >= cfg->ttl_ms)
+		return 0;
+	for (size_t i = 0; i < cl->nmembers; i++) {
+		const ha_member *m = &cl->members[i];
+		if (!same(m->site, cl->leader_site) || !m->reachable || m->nofailover ||
+		    m->lsn < lsn || !within_lag(cfg, cl, m->lsn))
+			continue;
+		if (cl->synchronous_mode && !in_sync_list(cl, m->name))
+			continue;
+		return cfg->ttl_ms - leaderless_ms;
+	}
+	return 0;
+}
+
+static const ha_member *further(const ha_member *a, const ha_member *b)
+{
+	return !a || b->lsn > a->lsn ? b : a;
+}
+
+const char *ha_clone_source(const ha_config *cfg, const ha_cluster *cl)
+{
+	if (!cl->leader)
+		return NULL;
+	const ha_member *tagged = NULL, *any = NULL;
+	for (size_t i = 0; cfg->site && i < cl->nmembers; i++) {
+		const ha_member *m = &cl->members[i];
+		if (same(m->name, cl->leader) || !m->reachable || !same(m->site, cfg->site))
+			continue;
+		if (m->clonefrom)
+			tagged = further(tagged, m);
+		any = further(any, m);
+	}
+	if (tagged)
+		return tagged->name;
+	if (!cfg->site || same(cl->leader_site, cfg->site) || !any)
+		return cl->leader;
+	return any->name;
+}
+
+static const char *clone_reason(const ha_cluster *cl, const char *source, const char *leader_is,
+                                const char *replica_is)
+{
+	return same(source, cl->leader) ? leader_is : replica_is;
 }
 
 /* Maintenance mode stops automatic actions, not the ones an operator asks for: a switchover or
@@ -235,8 +288,17 @@ static ha_decision as_leader(const ha_config *cfg, const ha_cluster *cl, const h
 	return decide(HA_RELEASE_LEADER, NULL, "holding the leader key without a data directory");
 }
 
-static ha_decision rejoin(const ha_cluster *cl, const ha_local *lo)
+static ha_decision rejoin(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo)
 {
+	if (lo->rewind_failed && !cl->standby_cluster) {
+		const char *src = ha_clone_source(cfg, cl);
+		return decide(HA_REINIT, src,
+		              clone_reason(cl, src,
+		                           "pg_rewind failed: moving the data aside and cloning "
+		                           "the leader",
+		                           "pg_rewind failed: moving the data aside and copying a "
+		                           "replica in our site"));
+	}
 	if (lo->rewind_failed)
 		return decide(HA_REINIT, cl->leader,
 		              "pg_rewind failed: moving the data aside and cloning the leader");
@@ -250,9 +312,8 @@ static ha_decision rejoin(const ha_cluster *cl, const ha_local *lo)
 
 static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo)
 {
-	(void)cfg;
 	if (lo->diverged)
-		return rejoin(cl, lo);
+		return rejoin(cfg, cl, lo);
 	switch (lo->pg) {
 	case HA_PG_REPLICA:
 		if (!same(lo->upstream, cl->leader))
@@ -273,6 +334,23 @@ static ha_decision as_follower(const ha_config *cfg, const ha_cluster *cl, const
 	default:
 		return decide(HA_WAIT, NULL, "waiting");
 	}
+}
+
+/* A fit replica with a lease and no leader: rule 4, an operator who names us has chosen;
+ * otherwise the last leader's site goes first among the equally fit, for a bounded time. */
+static ha_decision candidate(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
+                             const ha_clock *clk, const char *why)
+{
+	uint64_t wait = same(cl->failover_to, cfg->name)
+	                    ? 0
+	                    : ha_site_wait_ms(cfg, cl, lo->lsn, clk->leaderless_ms);
+	ha_decision d = wait ? decide(HA_WAIT, NULL,
+	                              "fit to lead, but a member in the last leader's site is as "
+	                              "far ahead: it goes first (at most a TTL)")
+	                     : decide(HA_TAKE_LEADER, NULL, why);
+	d.recheck_in_ms = wait;
+	d.candidate = true;
+	return d;
 }
 
 static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const ha_local *lo,
@@ -308,7 +386,7 @@ static ha_decision leaderless(const ha_config *cfg, const ha_cluster *cl, const 
 		 * outage) would drop it again, and the fence would stop the new primary. */
 		if (!lease_safe(cfg, clk))
 			return decide(HA_WAIT, NULL, "fit to lead, waiting for a fresh lease");
-		return decide(HA_TAKE_LEADER, NULL, why);
+		return candidate(cfg, cl, lo, clk, why);
 	default:
 		return decide(HA_WAIT, NULL, "waiting");
 	}
@@ -378,8 +456,15 @@ ha_decision ha_decide(const ha_config *cfg, const ha_cluster *cl, const ha_local
 		              "the cluster is not initialized: adopting the existing data");
 	}
 	if (lo->pg == HA_PG_NO_DATA) {
-		if (cl->leader && !we_lead)
+		if (cl->leader && !we_lead && cl->standby_cluster)
 			return decide(HA_CLONE, cl->leader, "no data: cloning the leader");
+		if (cl->leader && !we_lead) {
+			const char *src = ha_clone_source(cfg, cl);
+			return decide(HA_CLONE, src,
+			              clone_reason(cl, src, "no data: cloning the leader",
+			                           "no data: copying a replica in our site before "
+			                           "crossing the link"));
+		}
 		if (we_lead)
 			return as_leader(cfg, cl, lo, clk);
 		if (cfg->restore_without_leader)

@@ -10,6 +10,9 @@
  *     reach, within maximum_lag_on_failover of the last leader position, listed in `sync` in
  *     synchronous mode, not while a manual failover names someone else, and only with a lease
  *     that outlives retry_timeout (the key hangs on it);
+ *  4. site awareness: among replicas equally fit by rule 3 (as far ahead as each other), one
+ *     in the last leader's site goes first; a replica of another site waits for it while it
+ *     runs, at most a TTL of no leader (ha_site_wait_ms), then races as before;
  *  5. a former primary rejoins only as a replica of the leader, after pg_rewind (or a fresh clone
  *     when rewind failed); it never starts writable while another member leads.
  * In TILT (the loop stalled or the clock jumped) the agent only observes, except that it still
@@ -54,12 +57,17 @@ typedef struct ha_member {
 	bool nofailover;
 	bool reachable; /* answered this pass; only then is lsn current */
 	uint64_t lsn;
+	const char *site; /* its `site` tag; NULL: none */
+	bool clonefrom;   /* tagged clonefrom: new replicas may copy it */
 } ha_member;
 
 typedef struct ha_cluster {
 	bool dcs_ok; /* the DCS answered within retry_timeout */
 	bool initialized;
-	const char *leader;       /* holder of the leader key; NULL when there is none */
+	const char *leader; /* holder of the leader key; NULL when there is none */
+	/* The leader's site; with no leader, the site of the last leader seen (the plan remembers
+	 * it); NULL: unknown, or no site. */
+	const char *leader_site;
 	uint64_t last_leader_lsn; /* last position the leader published; 0 when unknown */
 	bool paused;              /* maintenance mode: no automatic action */
 	bool synchronous_mode;
@@ -91,6 +99,7 @@ typedef struct ha_cluster {
 typedef struct ha_config {
 	const char *name;
 	bool nofailover;
+	const char *site; /* this member's `site` tag; NULL: none */
 	uint64_t ttl_ms;
 	uint64_t loop_wait_ms;
 	uint64_t retry_timeout_ms;
@@ -110,6 +119,9 @@ typedef struct ha_clock {
 	 * confirmed us ends (sent + TTL); 0 when none holds. */
 	uint64_t failsafe_expiry_ms;
 	bool tilt;
+	/* How long this agent has seen no leader (0: there is one): bounds the wait for a
+	 * candidate in the last leader's site (HA_SITE_WAIT). */
+	uint64_t leaderless_ms;
 } ha_clock;
 
 typedef enum ha_action {
@@ -143,8 +155,12 @@ typedef enum ha_action {
 
 typedef struct ha_decision {
 	ha_action action;
-	const char *target; /* a member name, from the inputs */
-	const char *reason; /* a static one-line explanation */
+	const char *target;     /* a member name, from the inputs */
+	const char *reason;     /* a static one-line explanation */
+	uint64_t recheck_in_ms; /* a bounded wait: decide again this soon (0: no need) */
+	/* No leader and we are fit, with a lease: taking the key, or waiting for a member of the
+	 * last leader's site (rule 4). Either way our position is published first. */
+	bool candidate;
 } ha_decision;
 
 /* Checks the timing rule loop_wait + 2 * retry_timeout <= ttl (and that each is positive). */
@@ -163,6 +179,21 @@ bool ha_outlives(const ha_config *cfg, uint64_t expiry_ms, uint64_t now_ms);
  * member may lead, every acknowledged commit may be on `name` alone, and no other member may
  * take over. */
 bool ha_sync_sole_candidate(const ha_cluster *cl, const char *name);
+
+/* Site awareness (rule 4): how much longer a replica at `lsn`, fit by rule 3, waits before it
+ * races, for a member of the last leader's site (cl->leader_site) that is eligible: running,
+ * not nofailover, in `sync` in synchronous mode, within maximum_lag_on_failover of the last
+ * leader position, and at least as far ahead as `lsn`. 0 when it does not wait: no site known
+ * (ours or the last leader's), we are in that site, no member there is eligible, or a TTL has
+ * passed without a leader (`leaderless_ms`). */
+uint64_t ha_site_wait_ms(const ha_config *cfg, const ha_cluster *cl, uint64_t lsn,
+                         uint64_t leaderless_ms);
+
+/* The member a replica without data (or one rebuilt) copies: in our own site a running
+ * clonefrom-tagged replica (the one furthest ahead), else the leader when it is in our site,
+ * else any running replica of our site (furthest ahead); only then across the link, the
+ * leader. Without a site of our own, the leader. NULL when there is no leader. */
+const char *ha_clone_source(const ha_config *cfg, const ha_cluster *cl);
 
 /* TILT detection between two heartbeats: the monotonic and wall clocks (ms) at the previous and
  * this beat. HA_TILT_STALL: the beat came more than loop_wait + retry_timeout after the last one

@@ -87,9 +87,14 @@ static bool operator_request(const ha_inputs *in, const ha_cluster *cl, ha_step 
 	bool running = in->lo.pg == HA_PG_PRIMARY || in->lo.pg == HA_PG_REPLICA;
 	if (in->requests & HA_REQ_REINIT) {
 		if (cl->leader && !same(cl->leader, in->cfg.name)) {
-			*s = step(HA_REINIT, cl->leader,
-			          "an operator asked to reinitialize: moving the data aside and "
-			          "cloning the leader");
+			const char *src =
+			    cl->standby_cluster ? cl->leader : ha_clone_source(&in->cfg, cl);
+			*s = step(HA_REINIT, src,
+			          same(src, cl->leader)
+			              ? "an operator asked to reinitialize: moving the data aside "
+			                "and cloning the leader"
+			              : "an operator asked to reinitialize: moving the data aside "
+			                "and copying a replica in our site");
 			s->requests_done = HA_REQ_REINIT;
 			return true;
 		}
@@ -136,10 +141,13 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 	    stopped &&
 	    ((cl.leader && !we_lead && (mem->rewind_pending || in->forked)) ||
 	     (cl.standby_cluster && we_lead && (mem->rewind_pending || !mem->site_checked)));
+	if (!cl.leader)
+		cl.leader_site = next->last_leader_site[0] ? next->last_leader_site : NULL;
 	ha_clock clk = {.now_ms = now,
 	                .lease_expiry_ms = in->lease_expiry_ms,
 	                .failsafe_expiry_ms = in->failsafe_expiry_ms,
-	                .tilt = mem->tilt};
+	                .tilt = mem->tilt,
+	                .leaderless_ms = cl.leader ? 0 : now - next->leaderless_since_ms};
 	ha_decision d = ha_decide(&in->cfg, &cl, &lo, &clk);
 	ha_step s = step(d.action, d.target, d.reason);
 
@@ -169,7 +177,7 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 		return s;
 	}
 	/* 6. Our position known before the race, so that the one furthest ahead wins. */
-	if (d.action == HA_TAKE_LEADER && !next->leaderless_published &&
+	if ((d.action == HA_TAKE_LEADER || d.candidate) && !next->leaderless_published &&
 	    !same(cl.failover_to, in->cfg.name)) {
 		next->leaderless_published = true;
 		s = step(HA_PUBLISH_POSITION, NULL,
@@ -201,11 +209,31 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 	/* 11. The role decision. */
 	s = step(d.action, d.target, d.reason);
 	s.recheck_in_ms = recheck;
+	if (d.recheck_in_ms && (!s.recheck_in_ms || d.recheck_in_ms < s.recheck_in_ms))
+		s.recheck_in_ms = d.recheck_in_ms;
 	if (d.action == HA_KEEP_LEADER && lo.pg == HA_PG_PRIMARY && in->sync_settling)
 		s.recheck_in_ms = HA_SETTLE_RECHECK_MS;
 	else if (!s.recheck_in_ms && failover_due_ms && we_lead)
 		s.recheck_in_ms = failover_due_ms;
 	return s;
+}
+
+/* The last leader's site outlives its key (the key and the leader's member key end with its
+ * lease): a failover prefers it (ha.h, rule 4). */
+static void remember_leader_site(const ha_inputs *in, ha_memory *next)
+{
+	if (!in->cl.leader) {
+		if (!next->leaderless_since_ms)
+			next->leaderless_since_ms = in->now_ms;
+		return;
+	}
+	next->leaderless_since_ms = 0;
+	const char *site = in->cl.leader_site;
+	size_t len = site ? strlen(site) : 0;
+	if (len > HA_SITE_MAX)
+		len = 0; /* never a valid site (the codec refuses it): unknown */
+	memcpy(next->last_leader_site, site ? site : "", len);
+	next->last_leader_site[len] = '\0';
 }
 
 ha_step ha_plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
@@ -216,6 +244,7 @@ ha_step ha_plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 		next->restarts = 0;
 	if (in->cl.leader)
 		next->leaderless_published = false;
+	remember_leader_site(in, next);
 	return plan(in, mem, next);
 }
 

@@ -18,7 +18,10 @@
  *   4. the leader clears a failover key that is not in force (stale, or naming a member that
  *      does not run).
  *   5. a promotion in flight is waited for, not repeated.
- *   6. before racing for the key, our position is published and the others get a moment.
+ *      (rule 11 includes site awareness: the last leader's site goes first among the equally
+ *      fit, for at most a TTL without a leader; the memory keeps that site and since when.)
+ *   6. before racing for the key (or, fit, waiting for the last leader's site), our position
+ *      is published and the others get a moment.
  *   7. a replica of the leader that does not stream from its newer timeline is stopped once
  *      per leader timeline, so that its control data can be checked for divergence.
  *   8. operator requests (reinitialize, reload, restart) when the decision leaves room.
@@ -35,6 +38,10 @@
 #include <stdint.h>
 
 #include "ha.h"
+
+/* The longest site name the plan remembers (DCS_MAX_SITE, the bound the codec and the options
+ * keep). */
+#define HA_SITE_MAX 63
 
 /* Operator requests waiting for a pass (bits). */
 enum {
@@ -99,6 +106,10 @@ typedef struct ha_memory {
 	/* The standby leader's data was checked against the primary site (pg_rewind, a no-op
 	 * when nothing diverged) since this agent started. */
 	bool site_checked;
+	/* Site awareness: the last leader's site ("" unknown), kept once its key is gone; since
+	 * when this agent sees no leader (0: it sees one). */
+	char last_leader_site[HA_SITE_MAX + 1];
+	uint64_t leaderless_since_ms;
 } ha_memory;
 
 typedef struct ha_step {
