@@ -184,6 +184,8 @@ pgpool *pgpool_new(uv_loop_t *loop, const pgpool_config *cfg)
 void pgpool_submit(pgpool *p, pg_query *q)
 {
 	q->retries = 0;
+	q->pre_res = NULL;
+	q->post_res = NULL;
 	if (p->closing) {
 		q->done(q, PGQ_CANCELLED, NULL, "shutting down");
 		return;

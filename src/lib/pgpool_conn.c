@@ -196,6 +196,23 @@ static void back_add(pgpool *p, back_list *b, pg_query *q)
 	b->n++;
 }
 
+/* The stmt of a query with a post_stmt committed: its post entry (the next one) takes the query
+ * and the result over, and answers once the post_stmt has. */
+static void hand_to_post(entry *e, pg_query *q, PGresult *res)
+{
+	entry *post = e->next;
+	post->q = q;
+	post->held = res;
+	post->post_of = NULL;
+}
+
+static void deliver_ok(pg_query *q, PGresult *res, PGresult *pre, PGresult *post)
+{
+	q->pre_res = pre;
+	q->post_res = post;
+	q->done(q, PGQ_OK, res, NULL);
+}
+
 /* A group's Sync arrived: hand every answer to whoever asked, or send the queries back to the
  * queue when the group failed as a whole. */
 static void deliver_group(conn *c)
@@ -209,6 +226,7 @@ static void deliver_group(conn *c)
 			break;
 	}
 	back_list back = {0};
+	PGresult *pre = NULL; /* the answer of a pre_stmt, for the next query */
 	for (;;) {
 		entry *e = entry_pop(c);
 		if (!e)
@@ -222,24 +240,37 @@ static void deliver_group(conn *c)
 		if (e->internal) {
 			if (!result_ok(res))
 				mark_broken(c, "preparing a statement failed", msg);
+		} else if (e->pre) {
+			PQclear(pre);
+			pre = res;
+			res = NULL;
+		} else if (q && group_ok && e->post) {
+			deliver_ok(q, e->held, NULL, res);
+		} else if (q && group_ok && q->post_stmt && e->next && e->next->post &&
+		           e->next->post_of == q) {
+			hand_to_post(e, q, res);
+			res = NULL;
 		} else if (q && group_ok) {
-			q->done(q, PGQ_OK, res, NULL);
-		} else if (q && st == PGRES_FATAL_ERROR && !pgpool_sqlstate_retryable(sqlstate)) {
+			deliver_ok(q, res, pre, NULL);
+		} else if (q && !e->post && st == PGRES_FATAL_ERROR &&
+		           !pgpool_sqlstate_retryable(sqlstate)) {
 			char *m = pgpool_trim_message(msg);
 			q->done(q, PGQ_ERROR, res, m);
 			free(m);
 		} else if (q) {
-			/* Rolled back with its group, aborted, or refused in a way a retry cures.
-			 */
+			/* Rolled back with its group, aborted, or refused in a way a retry cures
+			 * (a failed post_stmt too: the write is idempotent, it runs again). */
 			back_add(p, &back, q);
 			if (st == PGRES_FATAL_ERROR && sqlstate_breaks_connection(sqlstate))
 				mark_broken(c, "the server refused a query", msg);
 		}
 		PQclear(res);
+		PQclear(e->held);
 		free(e);
 		if (last)
 			break;
 	}
+	PQclear(pre);
 	if (back.head)
 		pgpool_requeue_front(p, back.head, back.last, back.n);
 }
@@ -410,6 +441,7 @@ void pgpool_conn_fail(conn *c, const char *why)
 		if (e->q)
 			back_add(p, &back, e->q);
 		PQclear(e->res);
+		PQclear(e->held);
 		free(e);
 	}
 	if (back.head)
@@ -439,16 +471,45 @@ static void close_group(conn *c)
 		pgpool_conn_fail(c, PQerrorMessage(c->pg));
 }
 
+/* Sends one prepared statement without parameters, as an entry of its own. */
+static bool send_bare(conn *c, const char *stmt)
+{
+	if (!PQsendQueryPrepared(c->pg, stmt, 0, NULL, NULL, NULL, 0))
+		return false;
+	entry_push(c, NULL, false);
+	c->open_group++;
+	return true;
+}
+
 void pgpool_conn_send(conn *c, pg_query *q)
 {
-	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0)) {
-		pgpool_requeue_front(c->pool, q, q, 1);
-		pgpool_conn_fail(c, PQerrorMessage(c->pg));
+	if (q->pre_stmt && !send_bare(c, q->pre_stmt))
+		goto fail;
+	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0))
+		goto fail;
+	if (q->pre_stmt)
+		c->tail->pre = true;
+	entry_push(c, q, false);
+	c->open_group++;
+	if (q->post_stmt) {
+		/* The post_stmt runs after the commit: its own group, after this one's Sync. */
+		close_group(c);
+		if (c->state != C_READY)
+			return; /* the query went back to the queue with the connection */
+		if (!send_bare(c, q->post_stmt))
+			goto fail_sent;
+		c->tail->post = true;
+		c->tail->post_of = q;
+		close_group(c);
 		return;
 	}
-	entry_push(c, q, false);
-	if (++c->open_group >= GROUP_MAX)
+	if (c->open_group >= GROUP_MAX)
 		close_group(c);
+	return;
+fail:
+	pgpool_requeue_front(c->pool, q, q, 1);
+fail_sent:
+	pgpool_conn_fail(c, PQerrorMessage(c->pg));
 }
 
 void pgpool_conn_flush(conn *c)

@@ -27,10 +27,14 @@ typedef enum conn_state {
  * rolled back with it and go back to the queue. */
 typedef struct entry {
 	struct entry *next;
-	pg_query *q;     /* NULL for the pool's own commands and for abandoned queries */
-	bool internal;   /* a PREPARE of the pool's */
-	bool ends_group; /* the Sync follows this command */
+	pg_query *q;       /* NULL for the pool's own commands and for abandoned queries */
+	bool internal;     /* a PREPARE of the pool's */
+	bool ends_group;   /* the Sync follows this command */
+	bool pre;          /* the pre_stmt of the next entry's query (q stays NULL) */
+	bool post;         /* the post_stmt of a query whose stmt committed: q set once it has */
+	pg_query *post_of; /* a post entry's query, before its stmt committed */
 	PGresult *res;
+	PGresult *held; /* a post entry: the result of its query's stmt */
 } entry;
 
 typedef struct conn {

@@ -292,7 +292,7 @@ static void test_body_too_large_is_413(void **state)
 	(void)state;
 	const char *paths[] = {"/hello/bob", "/healthz", "/nowhere"};
 	for (size_t i = 0; i < 3; i++) {
-		api_request req = {"PUT", paths[i], JSON, "", 0, TODAY, true, 4096};
+		api_request req = {"PUT", paths[i], JSON, "", 0, TODAY, true, 4096, NULL};
 		api_plan plan;
 		api_plan_request(&req, &plan);
 		assert_int_equal(plan.action, API_ANSWER);
@@ -309,7 +309,7 @@ static void test_put_respects_body_len(void **state)
 	/* The body is not NUL-terminated where body_len ends: only body_len bytes count. */
 	static const char body[] = "{\"dateOfBirth\":\"1990-05-10\"}GARBAGE";
 	api_request req = {"PUT", "/hello/bob", JSON, body, sizeof body - 1 - 7,
-	                   TODAY, false,        4096};
+	                   TODAY, false,        4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_PUT_USER);
@@ -339,7 +339,7 @@ static void test_put_long_unknown_field(void **state)
 	strcpy(body, "{\"");
 	memset(body + 2, 'k', n);
 	strcpy(body + 2 + n, "\":1}");
-	api_request req = {"PUT", "/hello/bob", JSON, body, strlen(body), TODAY, false, 4096};
+	api_request req = {"PUT", "/hello/bob", JSON, body, strlen(body), TODAY, false, 4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_ANSWER);
@@ -355,8 +355,8 @@ static void test_put_today_moves(void **state)
 	(void)state;
 	/* "Before today" follows req.today, not a clock. */
 	static const char body[] = "{\"dateOfBirth\":\"2000-01-01\"}";
-	api_request req = {"PUT",           "/hello/bob", JSON,  body,
-	                   sizeof body - 1, {2000, 1, 1}, false, 4096};
+	api_request req = {"PUT",        "/hello/bob", JSON, body, sizeof body - 1,
+	                   {2000, 1, 1}, false,        4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_ANSWER);
@@ -376,7 +376,7 @@ static void test_put_today_moves(void **state)
 static void test_plan_free_twice(void **state)
 {
 	(void)state;
-	api_request req = {"GET", "/nowhere", NULL, "", 0, TODAY, false, 4096};
+	api_request req = {"GET", "/nowhere", NULL, "", 0, TODAY, false, 4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_non_null(plan.body);
