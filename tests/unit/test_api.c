@@ -287,6 +287,39 @@ static void test_put_bodies(void **state)
 	run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+static void test_consistency_token(void **state)
+{
+	(void)state;
+	api_request req = {"GET", "/hello/bob", NULL, "", 0, TODAY, false, 4096, "3:1/A0"};
+	api_plan plan;
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_GET_USER);
+	assert_int_equal(plan.token.tli, 3);
+	assert_true(plan.token.lsn == 0x1000000A0ull);
+	api_plan_free(&plan);
+
+	req.token = NULL;
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_GET_USER);
+	assert_int_equal(plan.token.tli, 0);
+	api_plan_free(&plan);
+
+	req.token = "3:1/A0; drop";
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_ANSWER);
+	assert_int_equal(plan.status, 400);
+	assert_contains(plan.body, "Tandem-Consistency-Token");
+	api_plan_free(&plan);
+
+	/* A PUT ignores it. */
+	static const char body[] = "{\"dateOfBirth\":\"1990-05-10\"}";
+	api_request put = {"PUT", "/hello/bob", JSON, body,  sizeof body - 1,
+	                   TODAY, false,        4096, "junk"};
+	api_plan_request(&put, &plan);
+	assert_int_equal(plan.action, API_PUT_USER);
+	api_plan_free(&plan);
+}
+
 static void test_body_too_large_is_413(void **state)
 {
 	(void)state;
@@ -444,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_put_bodies),
 	    cmocka_unit_test(test_put_respects_body_len),
 	    cmocka_unit_test(test_body_too_large_is_413),
+	    cmocka_unit_test(test_consistency_token),
 	    cmocka_unit_test(test_put_long_unknown_field),
 	    cmocka_unit_test(test_put_today_moves),
 	    cmocka_unit_test(test_plan_free_twice),
