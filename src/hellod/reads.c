@@ -68,10 +68,13 @@ static ryw_input input_for(worker *w, const db_op *op, const ryw_replica *r)
 	return in;
 }
 
+/* The end of a GET's wait, if it waited. */
 static void observe_wait(worker *w, const db_op *op)
 {
-	if (op->waited)
-		metrics_observe_us(&w->metrics->read_wait, clock_mono_us() - op->first_answer_us);
+	if (!op->waited)
+		return;
+	metrics_observe_us(&w->metrics->read_wait, clock_mono_us() - op->first_answer_us);
+	metrics_set(&w->metrics->reads_waiting, --w->nwaiting);
 }
 
 static void to_primary(worker *w, db_op *op, ryw_reason why)
@@ -118,6 +121,8 @@ static void on_poll(uv_timer_t *t)
 
 static void wait_replay(worker *w, db_op *op)
 {
+	if (!op->waited)
+		metrics_set(&w->metrics->reads_waiting, ++w->nwaiting);
 	op->waited = true;
 	op->saw_behind = true;
 	op->next_wait = w->waiting;
@@ -147,6 +152,8 @@ static void on_read_done(pg_query *q, pgq_outcome outcome, const PGresult *res, 
 		metrics_inc(&w->metrics->reads_local, 1);
 		if (op->waited)
 			metrics_inc(&w->metrics->reads_after_wait, 1);
+		if (op->saw_behind)
+			metrics_inc(&w->metrics->stale_reads_prevented, 1);
 		observe_wait(w, op);
 		worker_answer_get(w, op, res);
 		free(op);

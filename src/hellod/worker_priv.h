@@ -32,6 +32,7 @@ struct worker {
 	pg_query position;     /* the primary's position, asked now and then */
 	bool position_busy;
 	unsigned ticks;
+	uint64_t nwaiting; /* GETs between their first wait and their answer */
 };
 
 /* One request waiting for the database. */
