@@ -47,7 +47,8 @@ typedef void (*pgq_done_cb)(pg_query *q, pgq_outcome outcome, const PGresult *re
  * same connection, in the same group: it runs on the same server, as the statement before it,
  * so stmt's snapshot is taken after pre_stmt ran. post_stmt (optional, without parameters) is
  * sent on the same connection right after the Sync that commits stmt's group, in the same
- * flush (no extra round trip): it runs after the commit. `done` runs once both answered, with
+ * flush (no extra round trip): it runs after the commit, once for all the queries of the group
+ * that want it (a group carries one kind of post_stmt). `done` runs once both answered, with
  * their results in pre_res / post_res (valid only during the call); a failed post_stmt sends
  * the query back to the queue, like a failed stmt. */
 struct pg_query {

@@ -196,14 +196,37 @@ static void back_add(pgpool *p, back_list *b, pg_query *q)
 	b->n++;
 }
 
-/* The stmt of a query with a post_stmt committed: its post entry (the next one) takes the query
- * and the result over, and answers once the post_stmt has. */
-static void hand_to_post(entry *e, pg_query *q, PGresult *res)
+pg_query *pgpool_entry_drop_after(entry *e, size_t i)
 {
-	entry *post = e->next;
-	post->q = q;
-	post->held = res;
-	post->post_of = NULL;
+	pg_query *q = e->after[i];
+	PQclear(e->held[i]);
+	e->nafter--;
+	memmove(&e->after[i], &e->after[i + 1], (e->nafter - i) * sizeof *e->after);
+	memmove(&e->held[i], &e->held[i + 1], (e->nafter - i) * sizeof *e->held);
+	return q;
+}
+
+/* The stmt of a query with a post_stmt committed: the post entry takes the query and its result
+ * over, and answers once the post_stmt has. */
+static void hand_to_post(entry *post, pg_query *q, PGresult *res)
+{
+	if (post->nafter == post->capafter) {
+		post->capafter = post->capafter ? post->capafter * 2 : 4;
+		post->after = xrealloc(post->after, post->capafter * sizeof *post->after);
+		post->held = xrealloc(post->held, post->capafter * sizeof *post->held);
+	}
+	post->after[post->nafter] = q;
+	post->held[post->nafter++] = res;
+}
+
+static void entry_free(entry *e)
+{
+	PQclear(e->res);
+	for (size_t i = 0; i < e->nafter; i++)
+		PQclear(e->held[i]);
+	free(e->after);
+	free(e->held);
+	free(e);
 }
 
 static void deliver_ok(pg_query *q, PGresult *res, PGresult *pre, PGresult *post)
@@ -227,6 +250,12 @@ static void deliver_group(conn *c)
 	}
 	back_list back = {0};
 	PGresult *pre = NULL; /* the answer of a pre_stmt, for the next query */
+	entry *post = NULL;   /* the post entry after this group, if any */
+	for (entry *e = c->head; e; e = e->next)
+		if (e->ends_group) {
+			post = e->next && e->next->post ? e->next : NULL;
+			break;
+		}
 	for (;;) {
 		entry *e = entry_pop(c);
 		if (!e)
@@ -244,29 +273,44 @@ static void deliver_group(conn *c)
 			PQclear(pre);
 			pre = res;
 			res = NULL;
-		} else if (q && group_ok && e->post) {
-			deliver_ok(q, e->held, NULL, res);
-		} else if (q && group_ok && q->post_stmt && e->next && e->next->post &&
-		           e->next->post_of == q) {
-			hand_to_post(e, q, res);
+		} else if (e->post) {
+			/* The queries of the group before: answered, or sent again (their
+			 * writes are idempotent) when the post_stmt failed. */
+			while (e->nafter) {
+				PGresult *held = e->held[0];
+				e->held[0] = NULL;
+				pg_query *aq = pgpool_entry_drop_after(e, 0);
+				if (group_ok)
+					deliver_ok(aq, held, NULL, res);
+				else
+					back_add(p, &back, aq);
+				PQclear(held);
+			}
+			if (!group_ok && st == PGRES_FATAL_ERROR &&
+			    sqlstate_breaks_connection(sqlstate))
+				mark_broken(c, "the server refused a query", msg);
+		} else if (q && group_ok && q->post_stmt && post) {
+			hand_to_post(post, q, res);
 			res = NULL;
 		} else if (q && group_ok) {
 			deliver_ok(q, res, pre, NULL);
-		} else if (q && !e->post && st == PGRES_FATAL_ERROR &&
-		           !pgpool_sqlstate_retryable(sqlstate)) {
+		} else if (q && st == PGRES_FATAL_ERROR && !pgpool_sqlstate_retryable(sqlstate)) {
 			char *m = pgpool_trim_message(msg);
 			q->done(q, PGQ_ERROR, res, m);
 			free(m);
 		} else if (q) {
-			/* Rolled back with its group, aborted, or refused in a way a retry cures
-			 * (a failed post_stmt too: the write is idempotent, it runs again). */
+			/* Rolled back with its group, aborted, or refused in a way a retry cures.
+			 */
 			back_add(p, &back, q);
 			if (st == PGRES_FATAL_ERROR && sqlstate_breaks_connection(sqlstate))
 				mark_broken(c, "the server refused a query", msg);
 		}
-		PQclear(res);
-		PQclear(e->held);
-		free(e);
+		if (!e->pre) {
+			PQclear(pre); /* a pre_stmt's answer is for the very next query only */
+			pre = NULL;
+		}
+		e->res = res;
+		entry_free(e);
 		if (last)
 			break;
 	}
@@ -434,15 +478,16 @@ void pgpool_conn_fail(conn *c, const char *why)
 	c->broken_msg = NULL;
 	c->cursor = NULL;
 	c->open_group = 0;
+	c->group_post = NULL;
 
 	/* Queries in flight go back to the front of the line, in their order. */
 	back_list back = {0};
 	for (entry *e; (e = entry_pop(c));) {
 		if (e->q)
 			back_add(p, &back, e->q);
-		PQclear(e->res);
-		PQclear(e->held);
-		free(e);
+		for (size_t i = 0; i < e->nafter; i++)
+			back_add(p, &back, e->after[i]);
+		entry_free(e);
 	}
 	if (back.head)
 		pgpool_requeue_front(p, back.head, back.last, back.n);
@@ -460,55 +505,64 @@ void pgpool_conn_fail(conn *c, const char *why)
 	pgpool_dispatch(p);
 }
 
-/* Ends the open group with a Sync (which also flushes). */
-static void close_group(conn *c)
-{
-	if (c->state != C_READY || c->open_group == 0)
-		return;
-	c->tail->ends_group = true;
-	c->open_group = 0;
-	if (!PQpipelineSync(c->pg))
-		pgpool_conn_fail(c, PQerrorMessage(c->pg));
-}
-
 /* Sends one prepared statement without parameters, as an entry of its own. */
 static bool send_bare(conn *c, const char *stmt)
 {
 	if (!PQsendQueryPrepared(c->pg, stmt, 0, NULL, NULL, NULL, 0))
 		return false;
 	entry_push(c, NULL, false);
-	c->open_group++;
 	return true;
+}
+
+/* Ends the open group with a Sync (which also flushes); then, when its queries want one, sends
+ * their post_stmt in a group of its own: it runs after their commit, in the same flush. */
+static void close_group(conn *c)
+{
+	if (c->state != C_READY || c->open_group == 0)
+		return;
+	c->tail->ends_group = true;
+	c->open_group = 0;
+	const char *post = c->group_post;
+	c->group_post = NULL;
+	if (!PQpipelineSync(c->pg)) {
+		pgpool_conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (!post)
+		return;
+	if (!send_bare(c, post) || !PQpipelineSync(c->pg)) {
+		pgpool_conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->tail->post = true;
+	c->tail->ends_group = true;
 }
 
 void pgpool_conn_send(conn *c, pg_query *q)
 {
-	if (q->pre_stmt && !send_bare(c, q->pre_stmt))
-		goto fail;
+	if (q->post_stmt && c->group_post && strcmp(c->group_post, q->post_stmt) != 0) {
+		close_group(c); /* one post_stmt per group */
+		if (c->state != C_READY) {
+			pgpool_requeue_front(c->pool, q, q, 1);
+			return;
+		}
+	}
+	if (q->pre_stmt) {
+		if (!send_bare(c, q->pre_stmt))
+			goto fail;
+		c->tail->pre = true;
+		c->open_group++;
+	}
 	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0))
 		goto fail;
-	if (q->pre_stmt)
-		c->tail->pre = true;
 	entry_push(c, q, false);
-	c->open_group++;
-	if (q->post_stmt) {
-		/* The post_stmt runs after the commit: its own group, after this one's Sync. */
-		close_group(c);
-		if (c->state != C_READY)
-			return; /* the query went back to the queue with the connection */
-		if (!send_bare(c, q->post_stmt))
-			goto fail_sent;
-		c->tail->post = true;
-		c->tail->post_of = q;
-		close_group(c);
-		return;
-	}
-	if (c->open_group >= GROUP_MAX)
+	if (q->post_stmt)
+		c->group_post = q->post_stmt;
+	if (++c->open_group >= GROUP_MAX)
 		close_group(c);
 	return;
 fail:
 	pgpool_requeue_front(c->pool, q, q, 1);
-fail_sent:
 	pgpool_conn_fail(c, PQerrorMessage(c->pg));
 }
 
