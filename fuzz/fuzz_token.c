@@ -9,7 +9,7 @@
  * bytes that parse to the same position, and is no longer than that itself; a rejected one
  * leaves the output untouched. ryw_decide answers RYW_ASK exactly when no replica answer is
  * given; RYW_LOCAL only from a standby on a known timeline equal to the token's and the
- * primary's (when known) that has replayed the token's and the instance's positions, within the
+ * primary's (known) that has replayed the token's and the instance's positions, within the
  * lag bound; RYW_WAIT only before the wait bound and only for a replica behind. */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -78,10 +78,9 @@ static void check_decide(const char *token, const uint8_t *p)
 		           "local read before the token");
 		FUZZ_CHECK(!in.own.tli || (r.tli == in.own.tli && r.lsn >= in.own.lsn),
 		           "local read before the instance's own write");
-		FUZZ_CHECK(!in.primary.tli || r.tli == in.primary.tli,
-		           "local read from another timeline than the primary's");
-		FUZZ_CHECK(!in.primary.tli || in.primary.lsn <= r.lsn ||
-		               in.primary.lsn - r.lsn <= in.max_lag,
+		FUZZ_CHECK(in.primary.tli && r.tli == in.primary.tli,
+		           "local read without knowing the primary, or from another timeline");
+		FUZZ_CHECK(in.primary.lsn <= r.lsn || in.primary.lsn - r.lsn <= in.max_lag,
 		           "local read from a replica beyond the lag bound");
 	}
 	if (v == RYW_WAIT)

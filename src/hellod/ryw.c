@@ -87,6 +87,7 @@ void ryw_token_format(ryw_pos pos, char out[RYW_TOKEN_MAX])
 
 static const char *const reasons[RYW_REASON_COUNT] = {
     "ok",
+    "the primary's timeline is not known yet",
     "the token is from another timeline than the primary's",
     "this instance's last write for the user is on another timeline than the token",
     "the read server is not a standby",
@@ -111,11 +112,13 @@ ryw_verdict ryw_decide(const ryw_input *in, ryw_reason *why)
 	/* The position the read must see: the token's and this instance's, on one timeline. */
 	uint32_t need_tli = in->token.tli ? in->token.tli : in->own.tli;
 	uint64_t need_lsn = 0;
-	if (in->token.tli && in->primary.tli && in->token.tli != in->primary.tli)
+	if (in->primary.tli == 0)
+		return verdict(RYW_PRIMARY, RYW_PRIMARY_UNKNOWN, why);
+	if (in->token.tli && in->token.tli != in->primary.tli)
 		return verdict(RYW_PRIMARY, RYW_TOKEN_TIMELINE, why);
 	if (in->own.tli && in->own.tli != need_tli)
 		return verdict(RYW_PRIMARY, RYW_OWN_TIMELINE, why);
-	if (in->own.tli && in->primary.tli && in->own.tli != in->primary.tli)
+	if (in->own.tli && in->own.tli != in->primary.tli)
 		return verdict(RYW_PRIMARY, RYW_OWN_TIMELINE, why);
 	if (in->token.tli)
 		need_lsn = in->token.lsn;
@@ -127,10 +130,9 @@ ryw_verdict ryw_decide(const ryw_input *in, ryw_reason *why)
 		return verdict(RYW_ASK, RYW_OK, why);
 	if (!r->standby)
 		return verdict(RYW_PRIMARY, RYW_NOT_STANDBY, why);
-	if (r->tli == 0 || (in->primary.tli && r->tli != in->primary.tli) ||
-	    (need_tli && r->tli != need_tli))
+	if (r->tli == 0 || r->tli != in->primary.tli || (need_tli && r->tli != need_tli))
 		return verdict(RYW_PRIMARY, RYW_REPLICA_TIMELINE, why);
-	if (in->primary.tli && in->primary.lsn > r->lsn && in->primary.lsn - r->lsn > in->max_lag)
+	if (in->primary.lsn > r->lsn && in->primary.lsn - r->lsn > in->max_lag)
 		return verdict(RYW_PRIMARY, RYW_LAGGING, why);
 	if (need_tli && r->lsn < need_lsn)
 		return verdict(in->waited_ms < in->wait_max_ms ? RYW_WAIT : RYW_PRIMARY, RYW_BEHIND,

@@ -60,6 +60,7 @@ typedef enum ryw_verdict {
 
 typedef enum ryw_reason {
 	RYW_OK,
+	RYW_PRIMARY_UNKNOWN,  /* this instance does not know the primary's position yet */
 	RYW_TOKEN_TIMELINE,   /* the token's timeline is not the primary's */
 	RYW_OWN_TIMELINE,     /* this instance's write was on another timeline than the token's */
 	RYW_NOT_STANDBY,      /* the read server is not in recovery */

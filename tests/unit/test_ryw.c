@@ -107,19 +107,23 @@ static void test_decide_table(void **state)
 		ryw_reason why;
 	} rows[] = {
 	    /* Before asking the replica. */
-	    {"nothing known: ask", NONE, NONE, NONE, NULL, 0, RYW_ASK, RYW_OK},
+	    {"primary unknown: primary", NONE, NONE, NONE, NULL, 0, RYW_PRIMARY,
+	     RYW_PRIMARY_UNKNOWN},
+	    {"primary unknown, even with a replica's answer", P(2, 1), NONE, NONE,
+	     REPLICA(true, 2, 900), 0, RYW_PRIMARY, RYW_PRIMARY_UNKNOWN},
+	    {"no token, no write: ask", NONE, NONE, P(2, 200), NULL, 0, RYW_ASK, RYW_OK},
 	    {"token on the primary's timeline: ask", P(2, 100), P(2, 50), P(2, 200), NULL, 0,
 	     RYW_ASK, RYW_OK},
 	    {"token from an older timeline", P(1, 100), P(2, 50), P(2, 200), NULL, 0, RYW_PRIMARY,
 	     RYW_TOKEN_TIMELINE},
 	    {"token from a newer timeline than known", P(3, 100), NONE, P(2, 200), NULL, 0,
 	     RYW_PRIMARY, RYW_TOKEN_TIMELINE},
-	    {"token and own write on different timelines", P(3, 100), P(2, 50), NONE, NULL, 0,
+	    {"token and own write on different timelines", P(3, 100), P(2, 50), P(3, 10), NULL, 0,
 	     RYW_PRIMARY, RYW_OWN_TIMELINE},
 	    /* With the replica's answer. */
 	    {"caught up with the token", P(2, 100), P(2, 50), P(2, 200), REPLICA(true, 2, 100), 0,
 	     RYW_LOCAL, RYW_OK},
-	    {"no token, no write: any replica on the timeline", NONE, NONE, NONE,
+	    {"no token, no write: a replica on the primary's timeline", NONE, NONE, P(5, 1),
 	     REPLICA(true, 5, 1), 0, RYW_LOCAL, RYW_OK},
 	    {"behind the token: wait", P(2, 100), P(2, 50), P(2, 200), REPLICA(true, 2, 99), 10,
 	     RYW_WAIT, RYW_BEHIND},
@@ -131,13 +135,13 @@ static void test_decide_table(void **state)
 	     REPLICA(true, 2, 200), 0, RYW_WAIT, RYW_BEHIND},
 	    {"own write reached", P(2, 100), P(2, 300), P(2, 300), REPLICA(true, 2, 300), 0,
 	     RYW_LOCAL, RYW_OK},
-	    {"not a standby", P(2, 100), NONE, NONE, REPLICA(false, 0, 0), 0, RYW_PRIMARY,
+	    {"not a standby", P(2, 100), NONE, P(2, 100), REPLICA(false, 0, 0), 0, RYW_PRIMARY,
 	     RYW_NOT_STANDBY},
-	    {"replica timeline unknown", NONE, NONE, NONE, REPLICA(true, 0, 500), 0, RYW_PRIMARY,
-	     RYW_REPLICA_TIMELINE},
+	    {"replica timeline unknown", NONE, NONE, P(2, 100), REPLICA(true, 0, 500), 0,
+	     RYW_PRIMARY, RYW_REPLICA_TIMELINE},
 	    {"replica on another timeline than the primary", NONE, NONE, P(3, 10),
 	     REPLICA(true, 2, 500), 0, RYW_PRIMARY, RYW_REPLICA_TIMELINE},
-	    {"diverged replica far ahead on the token's old timeline", P(2, 100), NONE, NONE,
+	    {"diverged replica far ahead on the old timeline", P(2, 100), NONE, P(2, 100),
 	     REPLICA(true, 1, 900), 0, RYW_PRIMARY, RYW_REPLICA_TIMELINE},
 	    {"lagging beyond max_lag", NONE, NONE, P(2, 2000), REPLICA(true, 2, 900), 0,
 	     RYW_PRIMARY, RYW_LAGGING},
@@ -145,6 +149,8 @@ static void test_decide_table(void **state)
 	     RYW_OK},
 	    {"replica ahead of the known primary position", NONE, NONE, P(2, 100),
 	     REPLICA(true, 2, 900), 0, RYW_LOCAL, RYW_OK},
+	    {"just inside the wait bound", P(2, 100), NONE, P(2, 100), REPLICA(true, 2, 99), 49,
+	     RYW_WAIT, RYW_BEHIND},
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		ryw_input in = {
