@@ -20,7 +20,7 @@ typedef struct hellod_metrics {
 	metrics_counter db_retries, db_connects, db_connect_failures;
 	/* GETs of read-from local (reads.c). */
 	metrics_counter reads_local, reads_primary, reads_after_wait, stale_reads_prevented;
-	metrics_counter reads_waiting; /* gauge */
+	metrics_counter reads_waiting, read_pool_ready; /* gauges */
 	metrics_histogram read_wait;
 } hellod_metrics;
 

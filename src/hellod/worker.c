@@ -236,6 +236,10 @@ static void publish_pool_stats(worker *w)
 	metrics_set(&m->db_retries, st.retries);
 	metrics_set(&m->db_connects, st.connects);
 	metrics_set(&m->db_connect_failures, st.connect_failures);
+	if (w->rpool) {
+		pgpool_stats_get(w->rpool, &st);
+		metrics_set(&m->read_pool_ready, st.ready);
+	}
 }
 
 static void finish(worker *w)

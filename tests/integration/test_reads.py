@@ -108,9 +108,9 @@ def local_hellod(hellod, database, replica):
     wait_until(lambda: replica_has_db(replica, database.name), 30 * SLOW,
                "the replica to replay CREATE DATABASE")
 
-    def start(*extra):
-        return hellod("--read-from", "local", "--read-database", replica.conninfo(database.name),
-                      *extra)
+    def start(*extra, read_database=None):
+        return hellod("--read-from", "local", "--read-database",
+                      read_database or replica.conninfo(database.name), *extra)
     yield start
     with contextlib.suppress(Exception):
         on_replica(replica, "postgres", "SELECT pg_wal_replay_resume()")
@@ -238,3 +238,33 @@ def test_read_from_primary_still_answers_with_a_token(hellod):
     token = put(srv, name, "2001-01-01")
     assert message_for(srv, name, token)
     assert counts(srv)["local"] == 0 and counts(srv)["primary"] == 0
+
+
+def test_replica_timeline_unknown_without_read_all_stats(local_hellod, replica, database, pg):
+    """A read role that cannot see pg_stat_wal_receiver's received_tli cannot prove the replica's
+    timeline: every read goes to the primary, none is served by the replica."""
+    role = "reader_" + uuid.uuid4().hex[:8]
+    database.query(f"CREATE ROLE {role} LOGIN")
+    srv = local_hellod()  # creates the schema on the primary
+    name = uname()
+    token = put(srv, name, "1999-09-09")
+    database.query(f"GRANT SELECT ON hello_users TO {role}")
+    wait_until(lambda: on_replica(replica, database.name,
+                                  f"SELECT has_table_privilege('{role}', 'hello_users', 'SELECT')")
+               [0][0], 10 * SLOW, "the grant to reach the replica")
+    wait_until(lambda: replayed(replica, database.name, token), 10 * SLOW, "replay")
+    conninfo = f"{replica.conninfo(database.name).replace('user=postgres', f'user={role}')}"
+    try:
+        reader = local_hellod(read_database=conninfo)
+        wait_until(lambda: metric(reader, "hellod_db_read_pool_ready") == 2 * 4, 10 * SLOW,
+                   "the read pools of both workers to connect")
+        before = counts(reader)
+        for _ in range(3):
+            assert message_for(reader, name, token)
+        after = counts(reader)
+        assert after["local"] == before["local"], (before, after)
+        assert after["primary"] == before["primary"] + 3
+    finally:
+        with contextlib.suppress(Exception):
+            database.query(f"DROP OWNED BY {role}")
+            database.query(f"DROP ROLE {role}")
