@@ -268,3 +268,42 @@ def test_replica_timeline_unknown_without_read_all_stats(local_hellod, replica, 
         with contextlib.suppress(Exception):
             database.query(f"DROP OWNED BY {role}")
             database.query(f"DROP ROLE {role}")
+
+
+def test_concurrent_writers_always_read_their_own_writes(local_hellod, hellod, replica, database):
+    """Writers in parallel (so that PUTs share commits and their post-commit position), each
+    reading its write back at once with its token: every read sees that write. The session's
+    PostgreSQL runs with synchronous_commit off, whose WAL reaches the replica only when the WAL
+    writer flushes it (every 200 ms): on for this database, as in production."""
+    database.query(f'ALTER DATABASE "{database.name}" SET synchronous_commit = on')
+    srv = local_hellod("--read-wait", "1s")
+    plain = hellod()
+    dates = ["1980-01-15", "1981-05-20", "1982-09-25"]
+    expected = {}
+    for d in dates:  # the message each date gives today, from a primary-only instance
+        n = uname()
+        put(plain, n, d)
+        expected[d] = message_for(plain, n).split("! ", 1)[1]
+    errors = []
+
+    def writer():
+        name = uname()
+        try:
+            for i in range(12):
+                d = dates[i % len(dates)]
+                token = put(srv, name, d)
+                got = message_for(srv, name, token).split("! ", 1)[1]
+                if got != expected[d]:
+                    errors.append((name, i, d, got, token))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:5]
+    c = counts(srv)
+    assert c["local"] + c["primary"] == 8 * 12
+    assert c["local"] > 0, c
