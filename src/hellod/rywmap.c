@@ -16,6 +16,7 @@ struct rywmap {
 	uint32_t tli;     /* of every position below; 0: none seen */
 	uint64_t floor;   /* what a user without an entry needs */
 	uint64_t primary; /* the latest known position of the primary */
+	bool lost;        /* rywmap_lost(): nothing is known any more */
 };
 
 static uint64_t name_hash(const char *s)
@@ -48,7 +49,7 @@ void rywmap_free(rywmap *m)
 
 static void observe_locked(rywmap *m, ryw_pos pos)
 {
-	if (pos.tli == 0 || pos.tli < m->tli)
+	if (m->lost || pos.tli == 0 || pos.tli < m->tli)
 		return; /* an answer from a server on an older timeline */
 	if (pos.tli > m->tli) {
 		memset(m->slots, 0, m->n * sizeof *m->slots);
@@ -73,7 +74,7 @@ void rywmap_note(rywmap *m, const char *user, ryw_pos pos)
 	uint64_t h = name_hash(user);
 	uv_mutex_lock(&m->lock);
 	observe_locked(m, pos);
-	if (pos.tli == m->tli) {
+	if (!m->lost && pos.tli == m->tli) {
 		slot *s = &m->slots[h % m->n];
 		if (s->hash != h) {
 			if (s->hash && s->lsn > m->floor)
@@ -84,6 +85,14 @@ void rywmap_note(rywmap *m, const char *user, ryw_pos pos)
 		if (pos.lsn > s->lsn)
 			s->lsn = pos.lsn;
 	}
+	uv_mutex_unlock(&m->lock);
+}
+
+void rywmap_lost(rywmap *m)
+{
+	uv_mutex_lock(&m->lock);
+	m->lost = true;
+	m->tli = 0;
 	uv_mutex_unlock(&m->lock);
 }
 

@@ -22,6 +22,10 @@ void rywmap_free(rywmap *m);
 void rywmap_observe(rywmap *m, ryw_pos pos);
 /* A write of `user` committed at `pos` (observes it too). */
 void rywmap_note(rywmap *m, const char *user, ryw_pos pos);
+/* A write committed at a position nobody knows (the answer after its commit was unreadable,
+ * which PostgreSQL's fixed formats make an unexpected server): no position is known from now
+ * on, so every read goes to the primary until the instance restarts. */
+void rywmap_lost(rywmap *m);
 /* The position a read of `user` must see (tli 0: nothing is known yet). */
 ryw_pos rywmap_need(rywmap *m, const char *user);
 ryw_pos rywmap_primary(rywmap *m);

@@ -69,8 +69,9 @@ static void answer_put(worker *w, db_op *op)
 	ryw_pos pos = reads_position(op->q.post_res);
 	if (pos.tli == 0) {
 		log_error("PUT %s: the position after the commit is unreadable; answered without "
-		          "a consistency token",
+		          "a consistency token; from now on every read goes to the primary",
 		          op->username);
+		rywmap_lost(w->sh->ryw);
 		reply(w, op->req, op->route, 204, NULL, NULL, NULL);
 		return;
 	}

@@ -224,6 +224,23 @@ static void test_map_new_timeline_resets(void **state)
 	rywmap_free(m);
 }
 
+static void test_map_lost_position_forgets_everything(void **state)
+{
+	(void)state;
+	rywmap *m = rywmap_new(64);
+	rywmap_note(m, "alice", P(2, 500));
+	rywmap_lost(m);
+	assert_int_equal(rywmap_need(m, "alice").tli, 0); /* unknown: the primary answers */
+	assert_int_equal(rywmap_primary(m).tli, 0);
+	rywmap_observe(m, P(2, 600)); /* for good: a later answer may not cover the lost commit */
+	rywmap_observe(m, P(3, 600));
+	rywmap_note(m, "bob", P(3, 700));
+	assert_int_equal(rywmap_need(m, "alice").tli, 0);
+	assert_int_equal(rywmap_need(m, "bob").tli, 0);
+	assert_int_equal(rywmap_primary(m).tli, 0);
+	rywmap_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +251,7 @@ int main(void)
 	    cmocka_unit_test(test_map_remembers_each_user),
 	    cmocka_unit_test(test_map_bound_raises_the_floor),
 	    cmocka_unit_test(test_map_new_timeline_resets),
+	    cmocka_unit_test(test_map_lost_position_forgets_everything),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
