@@ -163,6 +163,13 @@ static void on_read_done(pg_query *q, pgq_outcome outcome, const PGresult *res, 
 		break;
 	case RYW_PRIMARY:
 	case RYW_ASK:
+		if (why == RYW_REPLICA_TIMELINE && r.tli == 0 && !w->warned_tli) {
+			w->warned_tli = true;
+			log_warning(
+			    "the replica does not show the timeline it receives on "
+			    "(pg_stat_wal_receiver.received_tli needs pg_read_all_stats, and a "
+			    "WAL receiver): reads go to the primary");
+		}
 		if (why == RYW_BEHIND)
 			op->saw_behind = true;
 		to_primary(w, op, why);

@@ -31,6 +31,7 @@ struct worker {
 	struct db_op *waiting; /* those GETs */
 	pg_query position;     /* the primary's position, asked now and then */
 	bool position_busy;
+	bool warned_tli; /* said once that the replica hides its timeline */
 	unsigned ticks;
 	uint64_t nwaiting; /* GETs between their first wait and their answer */
 };

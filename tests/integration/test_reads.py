@@ -264,6 +264,7 @@ def test_replica_timeline_unknown_without_read_all_stats(local_hellod, replica, 
         after = counts(reader)
         assert after["local"] == before["local"], (before, after)
         assert after["primary"] == before["primary"] + 3
+        assert "pg_read_all_stats" in reader.log()
     finally:
         with contextlib.suppress(Exception):
             database.query(f"DROP OWNED BY {role}")
