@@ -11,14 +11,13 @@ metrics count each case."""
 import contextlib
 import re
 import shutil
-import subprocess
 import threading
 import uuid
 
 import psycopg
 import pytest
 
-from conftest import PG_BIN, SLOW, PgServer, free_port, wait_until
+from conftest import PG_BIN, SLOW, PgServer, wait_until
 
 TOKEN = "Tandem-Consistency-Token"
 
