@@ -166,6 +166,11 @@ void api_plan_request(const api_request *req, api_plan *plan)
 			return;
 		}
 		memcpy(plan->username, name, len + 1);
+		if (get && req->token && ryw_token_parse(req->token, &plan->token) < 0) {
+			answer(plan, 400,
+			       RYW_TOKEN_HEADER " must be TIMELINE:LSN as a PUT answered it");
+			return;
+		}
 		if (get)
 			plan->action = API_GET_USER;
 		else

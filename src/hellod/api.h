@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "birthday.h"
+#include "ryw.h"
 
 typedef enum api_route {
 	ROUTE_HELLO,
@@ -35,6 +36,7 @@ typedef struct api_request {
 	bd_date today;
 	bool body_too_large; /* over max_body, which is given for the message */
 	size_t max_body;
+	const char *token; /* the Tandem-Consistency-Token header; NULL when absent */
 } api_request;
 
 typedef struct api_plan {
@@ -42,6 +44,7 @@ typedef struct api_plan {
 	api_action action;
 	char username[BD_MAX_USERNAME + 1];
 	bd_date dob;
+	ryw_pos token;     /* API_GET_USER: the token presented (tli 0: none) */
 	unsigned status;   /* API_ANSWER only */
 	char *body;        /* API_ANSWER only: JSON, owned */
 	const char *allow; /* the Allow header of a 405 */

@@ -63,6 +63,19 @@ void hmetrics_render(strbuf *out, hellod_metrics *const *workers, size_t n)
 		                        k);
 	}
 
+	metrics_family(out, "hellod_reads_total", "counter",
+	               "GETs of read-from local, by where they were answered.");
+	metrics_sample(out, "hellod_reads_total", "served=\"local\"", (double)SUM(reads_local));
+	metrics_sample(out, "hellod_reads_total", "served=\"primary\"", (double)SUM(reads_primary));
+	metrics_family(out, "hellod_read_wait_seconds", "histogram",
+	               "How long GETs waited for the replica to replay the position they need "
+	               "(those that waited).");
+	const metrics_histogram *waits[64];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < 64; i++)
+		waits[k++] = &workers[i]->read_wait;
+	metrics_histogram_write(out, "hellod_read_wait_seconds", NULL, waits, k);
+
 	struct {
 		const char *name, *type, *help;
 		uint64_t v;
@@ -91,6 +104,18 @@ void hmetrics_render(strbuf *out, hellod_metrics *const *workers, size_t n)
 	     SUM(pool_waiting)},
 	    {"hellod_db_pool_inflight", "gauge", "Queries sent and not yet answered.",
 	     SUM(pool_inflight)},
+	    {"hellod_reads_after_wait_total", "counter",
+	     "GETs answered by the replica after waiting for it to replay their position.",
+	     SUM(reads_after_wait)},
+	    {"hellod_db_read_pool_ready", "gauge",
+	     "Connections to the replicas (read-database) ready for queries.",
+	     SUM(read_pool_ready)},
+	    {"hellod_reads_waiting", "gauge",
+	     "GETs waiting now for the replica to replay the position they need.",
+	     SUM(reads_waiting)},
+	    {"hellod_stale_reads_prevented_total", "counter",
+	     "GETs the replica would have answered with data older than they must see.",
+	     SUM(stale_reads_prevented)},
 	};
 	for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
 		metrics_family(out, simple[i].name, simple[i].type, simple[i].help);

@@ -18,6 +18,10 @@ typedef struct hellod_metrics {
 	/* Pool state, published by the worker a few times a second. */
 	metrics_counter pool_connections, pool_ready, pool_connecting, pool_waiting, pool_inflight;
 	metrics_counter db_retries, db_connects, db_connect_failures;
+	/* GETs of read-from local (reads.c). */
+	metrics_counter reads_local, reads_primary, reads_after_wait, stale_reads_prevented;
+	metrics_counter reads_waiting, read_pool_ready; /* gauges */
+	metrics_histogram read_wait;
 } hellod_metrics;
 
 void hmetrics_request(hellod_metrics *m, api_route route, unsigned status, uint64_t latency_us);

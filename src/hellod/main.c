@@ -257,6 +257,15 @@ static int start(supervisor *sv, hellod_settings *s, int *ready_fd, char **err)
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = s->workers > 0 ? (size_t)s->workers : (size_t)(ncpu > 0 ? ncpu : 1);
+	if (hellod_reads_local(s)) {
+		char *r = hellod_redact_conninfo(s->read_database);
+		log_info(
+		    "reads from the replicas '%s' (read-wait %lld ms, read-max-lag %lld bytes, "
+		    "%lld users tracked)",
+		    r, s->read_wait, s->read_max_lag, s->read_track_users);
+		free(r);
+	}
+	sv->sh.ryw = rywmap_new((size_t)s->read_track_users);
 	sv->sh.current = snapshot_new(s);
 	sv->sh.fds = sv->fds;
 	sv->sh.nfds = sv->nfds;
@@ -356,6 +365,7 @@ int main(int argc, char **argv)
 	free(sv.fds);
 	free(sv.workers);
 	free(sv.sh.metrics);
+	rywmap_free(sv.sh.ryw);
 	free(sv.sh.tls_cert_pem);
 	free(sv.sh.tls_key_pem);
 	free(sv.exe);

@@ -87,6 +87,20 @@ static int check_log_level(const void *v, char **err)
 	return 0;
 }
 
+static int check_read_from(const void *v, char **err)
+{
+	if (strcmp(v, "primary") != 0 && strcmp(v, "local") != 0) {
+		err_set(err, "'%s' is not one of primary, local", (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
+bool hellod_reads_local(const hellod_settings *s)
+{
+	return s->read_from && strcmp(s->read_from, "local") == 0;
+}
+
 #define OPT(field) offsetof(hellod_settings, field)
 
 static const cfg_option options[] = {
@@ -127,6 +141,24 @@ static const cfg_option options[] = {
      "log one line per request", NULL},
     {"log-level", CFG_STRING, "info", 0, 0, true, OPT(log_level), "LEVEL",
      "debug, info, warning or error", check_log_level},
+    {"read-from", CFG_STRING, "primary", 0, 0, false, OPT(read_from), "WHERE",
+     "where GETs are answered: primary (through database), or local (read-database, the "
+     "site's replicas, with read-your-writes)",
+     check_read_from},
+    {"read-database", CFG_STRING, "", 0, 0, true, OPT(read_database), "CONNINFO",
+     "with read-from local: libpq connection string of the site's replicas (members, or "
+     "HAProxy's read-only port); target_session_attrs=prefer-standby is added unless set",
+     check_database},
+    {"read-wait", CFG_DURATION, "50ms", 0, 10000, true, OPT(read_wait), "DURATION",
+     "how long a GET waits for the replica to replay the position it must see before it goes "
+     "to the primary",
+     NULL},
+    {"read-max-lag", CFG_SIZE, "16M", 0, 1099511627776LL, true, OPT(read_max_lag), "SIZE",
+     "a replica further behind the primary's latest known position is not read from", NULL},
+    {"read-track-users", CFG_INT, "65536", 1, 16777216, false, OPT(read_track_users), "N",
+     "users whose last write position this instance remembers (16 bytes each); beyond, reads "
+     "wait for the latest forgotten position",
+     NULL},
 };
 
 const cfg_table hellod_options = {
@@ -152,6 +184,10 @@ int hellod_settings_load(hellod_settings *s, int argc, char **argv, char **envp,
 		return -1;
 	if ((s->tls_cert == NULL) != (s->tls_key == NULL)) {
 		err_set(err, "tls-cert and tls-key go together: give both or neither");
+		return -1;
+	}
+	if (hellod_reads_local(s) && !*s->read_database) {
+		err_set(err, "read-from local needs read-database (the site's replicas)");
 		return -1;
 	}
 	if (s->tls_cert && (check_readable("tls-cert", s->tls_cert, err) < 0 ||

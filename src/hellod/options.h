@@ -26,7 +26,15 @@ typedef struct hellod_settings {
 	long long drain_timeout; /* ms */
 	bool access_log;
 	char *log_level;
+	char *read_from; /* "primary" or "local" */
+	char *read_database;
+	long long read_wait;    /* ms */
+	long long read_max_lag; /* bytes */
+	long long read_track_users;
 } hellod_settings;
+
+/* Whether GETs go to read-database (read-from: local). */
+bool hellod_reads_local(const hellod_settings *s);
 
 extern const cfg_table hellod_options;
 

@@ -11,6 +11,7 @@
 #include "cidr.h"
 #include "hmetrics.h"
 #include "options.h"
+#include "rywmap.h"
 
 /* An immutable configuration, reference-counted: a reload builds a new one and each worker swaps
  * it in at a loop boundary. */
@@ -28,6 +29,7 @@ typedef struct hellod_shared {
 	size_t nfds;
 	char *tls_cert_pem, *tls_key_pem;
 	hellod_metrics *metrics; /* one per worker, written by that worker only */
+	rywmap *ryw;             /* this instance's writes, for read-your-writes */
 	size_t nworkers;
 	uv_async_t *worker_exited; /* on the supervisor's loop */
 } hellod_shared;

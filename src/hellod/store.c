@@ -25,6 +25,18 @@ const pg_statement store_statements[] = {
      "ON CONFLICT (username) DO UPDATE SET date_of_birth = EXCLUDED.date_of_birth, "
      "updated_at = now()",
      2},
+    {STORE_POSITION,
+     "SELECT pg_current_wal_insert_lsn()::text, pg_walfile_name(pg_current_wal_insert_lsn())", 0},
 };
 
 const size_t store_nstatements = sizeof store_statements / sizeof store_statements[0];
+
+const pg_statement store_read_statements[] = {
+    {STORE_GET, "SELECT to_char(date_of_birth, 'YYYY-MM-DD') FROM hello_users WHERE username = $1",
+     1},
+    {STORE_REPLICA,
+     "SELECT pg_last_wal_replay_lsn()::text, (SELECT received_tli FROM pg_stat_wal_receiver)", 0},
+};
+
+const size_t store_read_nstatements =
+    sizeof store_read_statements / sizeof store_read_statements[0];

@@ -12,36 +12,11 @@
 #include "listener.h"
 #include "log.h"
 #include "pgpool.h"
+#include "rywmap.h"
 #include "store.h"
+#include "worker_priv.h"
 
 enum { TICK_MS = 200 };
-
-struct worker {
-	int id;
-	hellod_shared *sh;
-	uv_loop_t loop;
-	uv_thread_t thread;
-	uv_async_t wake;
-	uv_timer_t tick;
-	atomic_bool want_reload, want_stop, exited;
-	hellod_snapshot *snap;
-	httpd *http;
-	pgpool *pool;
-	hellod_metrics *metrics;
-	bool draining;
-	uint64_t drain_deadline_ms;
-};
-
-/* One request waiting for the database. */
-typedef struct db_op {
-	pg_query q;
-	worker *w;
-	http_req *req;
-	api_route route;
-	bool is_put;
-	char username[BD_MAX_USERNAME + 1];
-	char dob[11];
-} db_op;
 
 static void reply(worker *w, http_req *r, api_route route, unsigned status, const char *ctype,
                   const char *body, const char *const *headers)
@@ -65,6 +40,48 @@ static void reply_error(worker *w, http_req *r, api_route route, unsigned status
 	free(body);
 }
 
+void worker_answer_get(worker *w, db_op *op, const PGresult *res)
+{
+	if (PQntuples(res) == 0) {
+		char *m = xasprintf("no user named %s", op->username);
+		reply_error(w, op->req, op->route, 404, m, NULL);
+		free(m);
+		return;
+	}
+	const char *v = PQgetvalue(res, 0, 0);
+	bd_date dob;
+	if (bd_parse(v, strlen(v), &dob) < 0) {
+		log_error("user %s has a stored date '%s' this service cannot read", op->username,
+		          v);
+		metrics_inc(&w->metrics->db_errors, 1);
+		reply_error(w, op->req, op->route, 500, "stored date is unreadable", NULL);
+		return;
+	}
+	char *body = api_hello_message(op->username, dob, shared_today(w->sh));
+	reply(w, op->req, op->route, 200, "application/json", body, NULL);
+	free(body);
+}
+
+/* A PUT committed: its token (the position after the commit) answers it, and this instance
+ * remembers it for the user's next reads. */
+static void answer_put(worker *w, db_op *op)
+{
+	ryw_pos pos = reads_position(op->q.post_res);
+	if (pos.tli == 0) {
+		log_error("PUT %s: the position after the commit is unreadable; answered without "
+		          "a consistency token; from now on every read goes to the primary",
+		          op->username);
+		rywmap_lost(w->sh->ryw);
+		reply(w, op->req, op->route, 204, NULL, NULL, NULL);
+		return;
+	}
+	rywmap_note(w->sh->ryw, op->username, pos);
+	char token[RYW_TOKEN_MAX];
+	ryw_token_format(pos, token);
+	const char *const headers[] = {RYW_TOKEN_HEADER, token, NULL};
+	reply(w, op->req, op->route, 204, NULL, NULL, headers);
+}
+
 static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, const char *error)
 {
 	db_op *op = q->ud;
@@ -72,27 +89,10 @@ static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, co
 	static const char *const retry_after[] = {"Retry-After", "1", NULL};
 	switch (outcome) {
 	case PGQ_OK:
-		if (op->is_put) {
-			reply(w, op->req, op->route, 204, NULL, NULL, NULL);
-		} else if (PQntuples(res) == 0) {
-			char *m = xasprintf("no user named %s", op->username);
-			reply_error(w, op->req, op->route, 404, m, NULL);
-			free(m);
-		} else {
-			const char *v = PQgetvalue(res, 0, 0);
-			bd_date dob;
-			if (bd_parse(v, strlen(v), &dob) < 0) {
-				log_error("user %s has a stored date '%s' this service cannot read",
-				          op->username, v);
-				metrics_inc(&w->metrics->db_errors, 1);
-				reply_error(w, op->req, op->route, 500, "stored date is unreadable",
-				            NULL);
-				break;
-			}
-			char *body = api_hello_message(op->username, dob, shared_today(w->sh));
-			reply(w, op->req, op->route, 200, "application/json", body, NULL);
-			free(body);
-		}
+		if (op->is_put)
+			answer_put(w, op);
+		else
+			worker_answer_get(w, op, res);
 		break;
 	case PGQ_ERROR:
 		log_error("database error for %s %s: %s", op->is_put ? "PUT" : "GET", op->username,
@@ -112,6 +112,27 @@ static void on_db_done(pg_query *q, pgq_outcome outcome, const PGresult *res, co
 	free(op);
 }
 
+void worker_submit_primary(worker *w, db_op *op)
+{
+	op->q.ud = op;
+	op->q.done = on_db_done;
+	op->q.deadline_us =
+	    http_req_start_us(op->req) + (uint64_t)w->snap->s.request_deadline * 1000u;
+	op->q.params[0] = op->username;
+	op->q.pre_stmt = NULL;
+	op->q.post_stmt = NULL;
+	if (op->is_put) {
+		op->q.stmt = STORE_PUT;
+		op->q.params[1] = op->dob;
+		op->q.nparams = 2;
+		op->q.post_stmt = STORE_POSITION;
+	} else {
+		op->q.stmt = STORE_GET;
+		op->q.nparams = 1;
+	}
+	pgpool_submit(w->pool, &op->q);
+}
+
 static void submit(worker *w, http_req *r, const api_plan *plan)
 {
 	db_op *op = xcalloc(1, sizeof *op);
@@ -119,21 +140,14 @@ static void submit(worker *w, http_req *r, const api_plan *plan)
 	op->req = r;
 	op->route = plan->route;
 	op->is_put = plan->action == API_PUT_USER;
+	op->token = plan->token;
 	memcpy(op->username, plan->username, sizeof op->username);
-	op->q.ud = op;
-	op->q.done = on_db_done;
-	op->q.deadline_us = http_req_start_us(r) + (uint64_t)w->snap->s.request_deadline * 1000u;
-	op->q.params[0] = op->username;
-	if (op->is_put) {
+	if (op->is_put)
 		bd_format(plan->dob, op->dob);
-		op->q.stmt = STORE_PUT;
-		op->q.params[1] = op->dob;
-		op->q.nparams = 2;
-	} else {
-		op->q.stmt = STORE_GET;
-		op->q.nparams = 1;
-	}
-	pgpool_submit(w->pool, &op->q);
+	if (!op->is_put && w->rpool)
+		reads_get(w, op);
+	else
+		worker_submit_primary(w, op);
 }
 
 static void on_request(http_req *r, void *ud)
@@ -150,6 +164,7 @@ static void on_request(http_req *r, void *ud)
 	    .body_too_large = http_req_too_large(r),
 	    .max_body = (size_t)w->snap->s.max_body,
 	    .today = shared_today(w->sh),
+	    .token = http_req_header(r, RYW_TOKEN_HEADER),
 	};
 	api_plan plan;
 	api_plan_request(&ar, &plan);
@@ -222,6 +237,10 @@ static void publish_pool_stats(worker *w)
 	metrics_set(&m->db_retries, st.retries);
 	metrics_set(&m->db_connects, st.connects);
 	metrics_set(&m->db_connect_failures, st.connect_failures);
+	if (w->rpool) {
+		pgpool_stats_get(w->rpool, &st);
+		metrics_set(&m->read_pool_ready, st.ready);
+	}
 }
 
 static void finish(worker *w)
@@ -229,6 +248,7 @@ static void finish(worker *w)
 	log_info("stopped");
 	httpd_free(w->http);
 	w->http = NULL;
+	reads_stop(w);
 	pgpool_free(w->pool);
 	w->pool = NULL;
 	uv_close((uv_handle_t *)&w->tick, NULL);
@@ -239,6 +259,8 @@ static void on_tick(uv_timer_t *t)
 {
 	worker *w = t->data;
 	publish_pool_stats(w);
+	if (w->rpool)
+		reads_tick(w);
 	if (!w->draining)
 		return;
 	size_t pending = httpd_pending(w->http), conns = httpd_connections(w->http);
@@ -261,6 +283,8 @@ static void take_snapshot(worker *w)
 		log_info("database connection string changed; reconnecting");
 		pgpool_set_conninfo(w->pool, snap->s.database);
 	}
+	if (old && w->rpool)
+		reads_reload(w, old->s.read_database);
 	snapshot_release(old);
 }
 
@@ -337,6 +361,8 @@ worker *worker_start(int id, hellod_shared *sh, hellod_metrics *metrics, char **
 	    .nstatements = store_nstatements,
 	};
 	w->pool = pgpool_new(&w->loop, &pc);
+	if (hellod_reads_local(s))
+		reads_start(w);
 	log_set_context("hellod");
 
 	uv_timer_init(&w->loop, &w->tick);

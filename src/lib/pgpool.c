@@ -138,6 +138,16 @@ static void on_sweep(uv_timer_t *t)
 				e->q = NULL;
 				stuck = true;
 			}
+			for (size_t k = 0; k < e->nafter;) {
+				if (e->after[k]->deadline_us > now) {
+					k++;
+					continue;
+				}
+				pg_query *q = pgpool_entry_drop_after(e, k);
+				q->next = expired;
+				expired = q;
+				stuck = true;
+			}
 		}
 		if (stuck && c->state == C_READY)
 			pgpool_conn_fail(c, "a query got no answer before its deadline");
@@ -184,6 +194,8 @@ pgpool *pgpool_new(uv_loop_t *loop, const pgpool_config *cfg)
 void pgpool_submit(pgpool *p, pg_query *q)
 {
 	q->retries = 0;
+	q->pre_res = NULL;
+	q->post_res = NULL;
 	if (p->closing) {
 		q->done(q, PGQ_CANCELLED, NULL, "shutting down");
 		return;
@@ -221,8 +233,7 @@ void pgpool_stats_get(const pgpool *p, pgpool_stats *out)
 		else if (c->state == C_CONNECTING || c->state == C_SETUP)
 			out->connecting++;
 		for (const entry *e = c->head; e; e = e->next)
-			if (e->q)
-				out->inflight++;
+			out->inflight += (e->q ? 1 : 0) + e->nafter;
 	}
 	out->waiting = p->nwaiting;
 	out->retries = p->retries;
@@ -261,12 +272,17 @@ void pgpool_free(pgpool *p)
 	p->closing = true;
 	for (size_t i = 0; i < p->cfg.size; i++) {
 		conn *c = &p->conns[i];
-		for (entry *e = c->head; e; e = e->next)
+		for (entry *e = c->head; e; e = e->next) {
 			if (e->q) {
 				pg_query *q = e->q;
 				e->q = NULL;
 				q->done(q, PGQ_CANCELLED, NULL, "shutting down");
 			}
+			while (e->nafter) {
+				pg_query *q = pgpool_entry_drop_after(e, 0);
+				q->done(q, PGQ_CANCELLED, NULL, "shutting down");
+			}
+		}
 		pgpool_conn_fail(c, NULL);
 		free(c->setup_error);
 		c->timer.data = p;

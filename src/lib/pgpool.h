@@ -41,11 +41,23 @@ typedef struct pg_query pg_query;
 typedef void (*pgq_done_cb)(pg_query *q, pgq_outcome outcome, const PGresult *res,
                             const char *error);
 
-/* Owned by the caller, who must keep it (and the parameter strings) alive until `done` runs. */
+/* Owned by the caller, who must keep it (and the parameter strings) alive until `done` runs.
+ *
+ * pre_stmt (optional, a prepared statement without parameters) is sent just before stmt on the
+ * same connection, in the same group: it runs on the same server, as the statement before it,
+ * so stmt's snapshot is taken after pre_stmt ran. post_stmt (optional, without parameters) is
+ * sent on the same connection right after the Sync that commits stmt's group, in the same
+ * flush (no extra round trip): it runs after the commit, once for all the queries of the group
+ * that want it (a group carries one kind of post_stmt). `done` runs once both answered, with
+ * their results in pre_res / post_res (valid only during the call); a failed post_stmt sends
+ * the query back to the queue, like a failed stmt. */
 struct pg_query {
 	const char *stmt; /* name of a prepared statement */
 	int nparams;
 	const char *params[PGQ_MAX_PARAMS];
+	const char *pre_stmt;
+	const char *post_stmt;
+	const PGresult *pre_res, *post_res;
 	uint64_t deadline_us; /* monotonic */
 	pgq_done_cb done;
 	void *ud;

@@ -196,6 +196,46 @@ static void back_add(pgpool *p, back_list *b, pg_query *q)
 	b->n++;
 }
 
+pg_query *pgpool_entry_drop_after(entry *e, size_t i)
+{
+	pg_query *q = e->after[i];
+	PQclear(e->held[i]);
+	e->nafter--;
+	memmove(&e->after[i], &e->after[i + 1], (e->nafter - i) * sizeof *e->after);
+	memmove(&e->held[i], &e->held[i + 1], (e->nafter - i) * sizeof *e->held);
+	return q;
+}
+
+/* The stmt of a query with a post_stmt committed: the post entry takes the query and its result
+ * over, and answers once the post_stmt has. */
+static void hand_to_post(entry *post, pg_query *q, PGresult *res)
+{
+	if (post->nafter == post->capafter) {
+		post->capafter = post->capafter ? post->capafter * 2 : 4;
+		post->after = xrealloc(post->after, post->capafter * sizeof *post->after);
+		post->held = xrealloc(post->held, post->capafter * sizeof *post->held);
+	}
+	post->after[post->nafter] = q;
+	post->held[post->nafter++] = res;
+}
+
+static void entry_free(entry *e)
+{
+	PQclear(e->res);
+	for (size_t i = 0; i < e->nafter; i++)
+		PQclear(e->held[i]);
+	free(e->after);
+	free(e->held);
+	free(e);
+}
+
+static void deliver_ok(pg_query *q, PGresult *res, PGresult *pre, PGresult *post)
+{
+	q->pre_res = pre;
+	q->post_res = post;
+	q->done(q, PGQ_OK, res, NULL);
+}
+
 /* A group's Sync arrived: hand every answer to whoever asked, or send the queries back to the
  * queue when the group failed as a whole. */
 static void deliver_group(conn *c)
@@ -209,6 +249,13 @@ static void deliver_group(conn *c)
 			break;
 	}
 	back_list back = {0};
+	PGresult *pre = NULL; /* the answer of a pre_stmt, for the next query */
+	entry *post = NULL;   /* the post entry after this group, if any */
+	for (entry *e = c->head; e; e = e->next)
+		if (e->ends_group) {
+			post = e->next && e->next->post ? e->next : NULL;
+			break;
+		}
 	for (;;) {
 		entry *e = entry_pop(c);
 		if (!e)
@@ -222,8 +269,31 @@ static void deliver_group(conn *c)
 		if (e->internal) {
 			if (!result_ok(res))
 				mark_broken(c, "preparing a statement failed", msg);
+		} else if (e->pre) {
+			PQclear(pre);
+			pre = res;
+			res = NULL;
+		} else if (e->post) {
+			/* The queries of the group before: answered, or sent again (their
+			 * writes are idempotent) when the post_stmt failed. */
+			while (e->nafter) {
+				PGresult *held = e->held[0];
+				e->held[0] = NULL;
+				pg_query *aq = pgpool_entry_drop_after(e, 0);
+				if (group_ok)
+					deliver_ok(aq, held, NULL, res);
+				else
+					back_add(p, &back, aq);
+				PQclear(held);
+			}
+			if (!group_ok && st == PGRES_FATAL_ERROR &&
+			    sqlstate_breaks_connection(sqlstate))
+				mark_broken(c, "the server refused a query", msg);
+		} else if (q && group_ok && q->post_stmt && post) {
+			hand_to_post(post, q, res);
+			res = NULL;
 		} else if (q && group_ok) {
-			q->done(q, PGQ_OK, res, NULL);
+			deliver_ok(q, res, pre, NULL);
 		} else if (q && st == PGRES_FATAL_ERROR && !pgpool_sqlstate_retryable(sqlstate)) {
 			char *m = pgpool_trim_message(msg);
 			q->done(q, PGQ_ERROR, res, m);
@@ -235,11 +305,16 @@ static void deliver_group(conn *c)
 			if (st == PGRES_FATAL_ERROR && sqlstate_breaks_connection(sqlstate))
 				mark_broken(c, "the server refused a query", msg);
 		}
-		PQclear(res);
-		free(e);
+		if (!e->pre) {
+			PQclear(pre); /* a pre_stmt's answer is for the very next query only */
+			pre = NULL;
+		}
+		e->res = res;
+		entry_free(e);
 		if (last)
 			break;
 	}
+	PQclear(pre);
 	if (back.head)
 		pgpool_requeue_front(p, back.head, back.last, back.n);
 }
@@ -403,14 +478,16 @@ void pgpool_conn_fail(conn *c, const char *why)
 	c->broken_msg = NULL;
 	c->cursor = NULL;
 	c->open_group = 0;
+	c->group_post = NULL;
 
 	/* Queries in flight go back to the front of the line, in their order. */
 	back_list back = {0};
 	for (entry *e; (e = entry_pop(c));) {
 		if (e->q)
 			back_add(p, &back, e->q);
-		PQclear(e->res);
-		free(e);
+		for (size_t i = 0; i < e->nafter; i++)
+			back_add(p, &back, e->after[i]);
+		entry_free(e);
 	}
 	if (back.head)
 		pgpool_requeue_front(p, back.head, back.last, back.n);
@@ -428,27 +505,65 @@ void pgpool_conn_fail(conn *c, const char *why)
 	pgpool_dispatch(p);
 }
 
-/* Ends the open group with a Sync (which also flushes). */
+/* Sends one prepared statement without parameters, as an entry of its own. */
+static bool send_bare(conn *c, const char *stmt)
+{
+	if (!PQsendQueryPrepared(c->pg, stmt, 0, NULL, NULL, NULL, 0))
+		return false;
+	entry_push(c, NULL, false);
+	return true;
+}
+
+/* Ends the open group with a Sync (which also flushes); then, when its queries want one, sends
+ * their post_stmt in a group of its own: it runs after their commit, in the same flush. */
 static void close_group(conn *c)
 {
 	if (c->state != C_READY || c->open_group == 0)
 		return;
 	c->tail->ends_group = true;
 	c->open_group = 0;
-	if (!PQpipelineSync(c->pg))
+	const char *post = c->group_post;
+	c->group_post = NULL;
+	if (!PQpipelineSync(c->pg)) {
 		pgpool_conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (!post)
+		return;
+	if (!send_bare(c, post) || !PQpipelineSync(c->pg)) {
+		pgpool_conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->tail->post = true;
+	c->tail->ends_group = true;
 }
 
 void pgpool_conn_send(conn *c, pg_query *q)
 {
-	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0)) {
-		pgpool_requeue_front(c->pool, q, q, 1);
-		pgpool_conn_fail(c, PQerrorMessage(c->pg));
-		return;
+	if (q->post_stmt && c->group_post && strcmp(c->group_post, q->post_stmt) != 0) {
+		close_group(c); /* one post_stmt per group */
+		if (c->state != C_READY) {
+			pgpool_requeue_front(c->pool, q, q, 1);
+			return;
+		}
 	}
+	if (q->pre_stmt) {
+		if (!send_bare(c, q->pre_stmt))
+			goto fail;
+		c->tail->pre = true;
+		c->open_group++;
+	}
+	if (!PQsendQueryPrepared(c->pg, q->stmt, q->nparams, q->params, NULL, NULL, 0))
+		goto fail;
 	entry_push(c, q, false);
+	if (q->post_stmt)
+		c->group_post = q->post_stmt;
 	if (++c->open_group >= GROUP_MAX)
 		close_group(c);
+	return;
+fail:
+	pgpool_requeue_front(c->pool, q, q, 1);
+	pgpool_conn_fail(c, PQerrorMessage(c->pg));
 }
 
 void pgpool_conn_flush(conn *c)

@@ -30,7 +30,14 @@ typedef struct entry {
 	pg_query *q;     /* NULL for the pool's own commands and for abandoned queries */
 	bool internal;   /* a PREPARE of the pool's */
 	bool ends_group; /* the Sync follows this command */
+	bool pre;        /* the pre_stmt of the next entry's query (q stays NULL) */
+	bool post;       /* the post_stmt of the group before it (q stays NULL) */
 	PGresult *res;
+	/* A post entry: the queries of the group before it whose stmt committed, each with its
+	 * result, answered once the post_stmt has. */
+	pg_query **after;
+	PGresult **held;
+	size_t nafter, capafter;
 } entry;
 
 typedef struct conn {
@@ -41,8 +48,9 @@ typedef struct conn {
 	fdwatch *watch;
 	uv_timer_t timer; /* connect deadline or backoff */
 	entry *head, *tail;
-	entry *cursor;     /* the command whose results are arriving (NULL: the head) */
-	size_t open_group; /* commands sent since the last Sync */
+	entry *cursor;          /* the command whose results are arriving (NULL: the head) */
+	size_t open_group;      /* commands sent since the last Sync */
+	const char *group_post; /* the post_stmt the open group's queries want (NULL: none) */
 	size_t inflight;
 	uint64_t backoff_ms;
 	bool recycle; /* reconnect once idle (the connection string changed) */
@@ -79,6 +87,8 @@ void pgpool_conn_fail(conn *c, const char *why);
 void pgpool_conn_send(conn *c, pg_query *q);
 /* Ends the open group with a Sync and watches the socket for what is to write and read. */
 void pgpool_conn_flush(conn *c);
+/* Removes the i-th query waiting in a post entry (its result is freed). */
+pg_query *pgpool_entry_drop_after(entry *e, size_t i);
 /* A server message on one line, without its trailing newline (heap). */
 char *pgpool_trim_message(const char *m);
 

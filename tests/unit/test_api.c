@@ -287,12 +287,45 @@ static void test_put_bodies(void **state)
 	run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+static void test_consistency_token(void **state)
+{
+	(void)state;
+	api_request req = {"GET", "/hello/bob", NULL, "", 0, TODAY, false, 4096, "3:1/A0"};
+	api_plan plan;
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_GET_USER);
+	assert_int_equal(plan.token.tli, 3);
+	assert_true(plan.token.lsn == 0x1000000A0ull);
+	api_plan_free(&plan);
+
+	req.token = NULL;
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_GET_USER);
+	assert_int_equal(plan.token.tli, 0);
+	api_plan_free(&plan);
+
+	req.token = "3:1/A0; drop";
+	api_plan_request(&req, &plan);
+	assert_int_equal(plan.action, API_ANSWER);
+	assert_int_equal(plan.status, 400);
+	assert_contains(plan.body, "Tandem-Consistency-Token");
+	api_plan_free(&plan);
+
+	/* A PUT ignores it. */
+	static const char body[] = "{\"dateOfBirth\":\"1990-05-10\"}";
+	api_request put = {"PUT", "/hello/bob", JSON, body,  sizeof body - 1,
+	                   TODAY, false,        4096, "junk"};
+	api_plan_request(&put, &plan);
+	assert_int_equal(plan.action, API_PUT_USER);
+	api_plan_free(&plan);
+}
+
 static void test_body_too_large_is_413(void **state)
 {
 	(void)state;
 	const char *paths[] = {"/hello/bob", "/healthz", "/nowhere"};
 	for (size_t i = 0; i < 3; i++) {
-		api_request req = {"PUT", paths[i], JSON, "", 0, TODAY, true, 4096};
+		api_request req = {"PUT", paths[i], JSON, "", 0, TODAY, true, 4096, NULL};
 		api_plan plan;
 		api_plan_request(&req, &plan);
 		assert_int_equal(plan.action, API_ANSWER);
@@ -309,7 +342,7 @@ static void test_put_respects_body_len(void **state)
 	/* The body is not NUL-terminated where body_len ends: only body_len bytes count. */
 	static const char body[] = "{\"dateOfBirth\":\"1990-05-10\"}GARBAGE";
 	api_request req = {"PUT", "/hello/bob", JSON, body, sizeof body - 1 - 7,
-	                   TODAY, false,        4096};
+	                   TODAY, false,        4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_PUT_USER);
@@ -339,7 +372,7 @@ static void test_put_long_unknown_field(void **state)
 	strcpy(body, "{\"");
 	memset(body + 2, 'k', n);
 	strcpy(body + 2 + n, "\":1}");
-	api_request req = {"PUT", "/hello/bob", JSON, body, strlen(body), TODAY, false, 4096};
+	api_request req = {"PUT", "/hello/bob", JSON, body, strlen(body), TODAY, false, 4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_ANSWER);
@@ -355,8 +388,8 @@ static void test_put_today_moves(void **state)
 	(void)state;
 	/* "Before today" follows req.today, not a clock. */
 	static const char body[] = "{\"dateOfBirth\":\"2000-01-01\"}";
-	api_request req = {"PUT",           "/hello/bob", JSON,  body,
-	                   sizeof body - 1, {2000, 1, 1}, false, 4096};
+	api_request req = {"PUT",        "/hello/bob", JSON, body, sizeof body - 1,
+	                   {2000, 1, 1}, false,        4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_int_equal(plan.action, API_ANSWER);
@@ -376,7 +409,7 @@ static void test_put_today_moves(void **state)
 static void test_plan_free_twice(void **state)
 {
 	(void)state;
-	api_request req = {"GET", "/nowhere", NULL, "", 0, TODAY, false, 4096};
+	api_request req = {"GET", "/nowhere", NULL, "", 0, TODAY, false, 4096, NULL};
 	api_plan plan;
 	api_plan_request(&req, &plan);
 	assert_non_null(plan.body);
@@ -444,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_put_bodies),
 	    cmocka_unit_test(test_put_respects_body_len),
 	    cmocka_unit_test(test_body_too_large_is_413),
+	    cmocka_unit_test(test_consistency_token),
 	    cmocka_unit_test(test_put_long_unknown_field),
 	    cmocka_unit_test(test_put_today_moves),
 	    cmocka_unit_test(test_plan_free_twice),

@@ -55,6 +55,12 @@ static void test_defaults(void **state)
 	assert_int_equal(s.drain_timeout, 30000);
 	assert_false(s.access_log);
 	assert_string_equal(s.log_level, "info");
+	assert_string_equal(s.read_from, "primary");
+	assert_false(hellod_reads_local(&s));
+	assert_string_equal(s.read_database, "");
+	assert_int_equal(s.read_wait, 50);
+	assert_int_equal(s.read_max_lag, 16 * 1024 * 1024);
+	assert_int_equal(s.read_track_users, 65536);
 	hellod_settings_free(&s);
 	assert_null(s.timezone);
 	assert_int_equal(s.listen.n, 0);
@@ -385,15 +391,36 @@ static void test_redact_conninfo(void **state)
 	free(r);
 }
 
+static void test_read_options(void **state)
+{
+	(void)state;
+	hellod_settings s;
+	load_ok(
+	    &s,
+	    ARGV("--read-from=local", "--read-database=host=/tmp port=5433", "--read-wait=20ms"),
+	    NOENV);
+	assert_true(hellod_reads_local(&s));
+	assert_string_equal(s.read_database, "host=/tmp port=5433");
+	assert_int_equal(s.read_wait, 20);
+	hellod_settings_free(&s);
+	load_fails(ARGV("--read-from=replica"), NOENV, "option --read-from", "primary, local");
+	load_fails(ARGV("--read-from=local"), NOENV, "read-from local needs read-database", NULL);
+	load_fails(ARGV("--read-from=local", "--read-database=host='"), NOENV,
+	           "option --read-database", "invalid connection string");
+	load_fails(ARGV("--read-wait=11s"), NOENV, "option --read-wait", NULL);
+	load_fails(ARGV("--read-track-users=0"), NOENV, "option --read-track-users", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_env_and_flags),
-	    cmocka_unit_test(test_config_file),    cmocka_unit_test(test_tls_pair),
-	    cmocka_unit_test(test_bad_listen),     cmocka_unit_test(test_bad_allow),
-	    cmocka_unit_test(test_allow_list),     cmocka_unit_test(test_timezone),
-	    cmocka_unit_test(test_database),       cmocka_unit_test(test_log_level),
-	    cmocka_unit_test(test_numeric_bounds), cmocka_unit_test(test_redact_conninfo),
+	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_read_options),
+	    cmocka_unit_test(test_env_and_flags),   cmocka_unit_test(test_config_file),
+	    cmocka_unit_test(test_tls_pair),        cmocka_unit_test(test_bad_listen),
+	    cmocka_unit_test(test_bad_allow),       cmocka_unit_test(test_allow_list),
+	    cmocka_unit_test(test_timezone),        cmocka_unit_test(test_database),
+	    cmocka_unit_test(test_log_level),       cmocka_unit_test(test_numeric_bounds),
+	    cmocka_unit_test(test_redact_conninfo),
 	};
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }
