@@ -11,7 +11,7 @@ packages=(
   libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-gnutls-dev
   libsystemd-dev libcmocka-dev libssh2-1-dev libgnutls28-dev
   # servers and tools driven by tests, benchmarks and the demo
-  postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
+  postgresql-15 pgbackrest etcd-server etcd-client haproxy pgbouncer patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
 )
 

@@ -14,6 +14,7 @@
 #include "dcs_codec.h"
 #include "listener.h"
 #include "log.h"
+#include "pooler_options.h"
 #include "strbuf.h"
 
 /* "host:port" or "[v6]:port"; with `default_port`, the port may be left out. */
@@ -418,7 +419,7 @@ static const cfg_option options[] = {
      "Patroni's: accepted and ignored (a warning at start)", NULL},
     {"log.max_queue_size", CFG_STRING, NULL, 0, 0, true, OPT(log_max_queue_size), "N",
      "Patroni's: accepted and ignored (a warning at start)", NULL},
-    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS};
+    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS TANDEMD_POOLER_OPTIONS};
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
@@ -582,7 +583,7 @@ static int check_settings(const tandemd_settings *s, char **err)
 		return -1;
 	}
 	if (backup_check_settings(s, err) != 0 || bootstrap_check_settings(s, err) != 0 ||
-	    tandemd_check_standby(s, err) != 0)
+	    tandemd_check_standby(s, err) != 0 || pooler_check_settings(s, err) != 0)
 		return -1;
 	if (tandemd_watchdog_timeout_s(s) < 1) {
 		err_set(err,

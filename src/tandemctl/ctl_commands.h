@@ -122,6 +122,8 @@ int ctl_cmd_restore_point(const ctl_opts *o);
 int ctl_restore_main(int argc, char **argv);
 /* ctl_site.c: promote-cluster, demote-cluster, site-switchover (their own command line) */
 int ctl_site_main(int argc, char **argv);
+/* ctl_pgbouncer.c: tandemctl pgbouncer-config (its own options). */
+int ctl_pgbouncer_main(int argc, char **argv);
 
 /* ctl_ops.c, for the planned operations: */
 /* true when the command got no arguments; otherwise false, printed. */

@@ -87,6 +87,10 @@ static const command commands[] = {
      "restore --to TIME|LSN|NAME|latest --new-cluster NAME --data-dir DIR --listen HOST:PORT "
      "[--from-stanza S] [--force] [--print-config]",
      "point-in-time recovery into a new cluster (see tandemctl restore --help)"},
+    {"pgbouncer-config", NULL, 0,
+     "pgbouncer-config [--listen ADDR] [--auth-file FILE] [--pool-mode MODE]",
+     "print a PgBouncer configuration for this member's site (see tandemctl pgbouncer-config "
+     "--help)"},
     {"promote-cluster", NULL, 0, "promote-cluster [--force]",
      "two sites: make this standby site writable (see tandemctl promote-cluster --help)"},
     {"demote-cluster", NULL, 0, "demote-cluster --host HOST[,HOST] [--port PORT[,PORT]]",
@@ -542,7 +546,8 @@ static int run(int argc, char **argv, ctl_opts *o)
 	if (!cmd->run)
 		return strcmp(cmd->name, "restore") == 0 ? ctl_restore_main(argc, argv)
 		       : strcmp(cmd->name, "demo") == 0  ? demo(argc - optind, argv + optind)
-		                                         : ctl_site_main(argc, argv);
+		       : strcmp(cmd->name, "pgbouncer-config") == 0 ? ctl_pgbouncer_main(argc, argv)
+		                                                    : ctl_site_main(argc, argv);
 	if (help) {
 		printf("usage: tandemctl [CONNECTION] %s\n  %s\n(see tandemctl --help for the "
 		       "options and exit status)\n",
@@ -562,6 +567,8 @@ int main(int argc, char **argv)
 		return demo(argc - ci, argv + ci);
 	if (ci < argc && strcmp(argv[ci], "restore") == 0)
 		return ctl_restore_main(argc, argv);
+	if (ci < argc && strcmp(argv[ci], "pgbouncer-config") == 0)
+		return ctl_pgbouncer_main(argc, argv);
 	if (ci < argc &&
 	    (!strcmp(argv[ci], "promote-cluster") || !strcmp(argv[ci], "demote-cluster") ||
 	     !strcmp(argv[ci], "site-switchover")))

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "agent_backup.h"
+#include "agent_pooler.h"
 #include "agent_priv.h"
 #include "agent_runner.h"
 #include "clock.h"
@@ -641,6 +642,7 @@ void agent_free(agent *a)
 	agent_fence_free(a);
 	agent_backup_free(a);
 	agent_drill_free(a);
+	agent_pooler_free(a);
 	agent_failsafe_free(a);
 	agent_cred_free(a);
 	agent_abort_patches(a);

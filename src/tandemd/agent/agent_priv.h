@@ -128,6 +128,8 @@ struct agent {
 
 	agent_drill *drill; /* restore drills: owned by agent_drill.c */
 
+	struct agent_pooler *pooler; /* PgBouncers paused by a handover: agent_pooler.c */
+
 	agent_status status;
 	agent_counters counters;
 };
