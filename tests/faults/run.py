@@ -7,6 +7,8 @@
            --only NAME[,NAME] (quick mode; the two-site scenarios of sites_run.py too),
            --backup (members archive into a pgBackRest repository; quick mode adds QUICK_BACKUP,
              and every scenario then checks the archive: tests/faults/archive.py),
+           --stretched (quick mode: one cluster over two sites and a tie-breaker etcd, hellod
+             reading locally: the scenarios of tests/faults/stretched.py instead),
            --keep (keep the run directory),
            --junit FILE (a JUnit XML report, a test case per scenario, for CI)
 
@@ -30,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
 import archive  # noqa: E402
+import stretched  # noqa: E402
 from sites_run import SCENARIOS as SITE_SCENARIOS, run_sites  # noqa: E402
 from system import System  # noqa: E402
 from workload import Workload  # noqa: E402
@@ -159,6 +162,12 @@ def write_junit(path, reports, setup_error=None):
     ET.ElementTree(suite).write(path, encoding="unicode")
 
 
+def new_system(a, sync):
+    if a.stretched:
+        return System(sync=sync, etcd_hosts=stretched.ETCD_HOSTS, local_reads=True)
+    return System(sync=sync, backup=a.backup)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["quick", "soak"])
@@ -167,6 +176,7 @@ def main():
     ap.add_argument("--async", dest="async_", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--backup", action="store_true")
+    ap.add_argument("--stretched", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--junit", default=None)
     a = ap.parse_args()
@@ -180,7 +190,12 @@ def main():
     t_begin = time.monotonic()
     log(f"faults {a.mode}: seed {seed}, {'synchronous strict' if sync else 'asynchronous'} mode")
     only = set(filter(None, a.only.split(",")))
-    if a.mode == "quick":
+    if a.stretched:
+        FAULTS.update(stretched.FAULTS)
+        steps = [(n, p, random.Random(seed * 1000 + i))
+                 for i, (n, _, p, _) in enumerate(stretched.SCENARIOS) if not only or n in only]
+        site_names = []
+    elif a.mode == "quick":
         steps = [(n, p, random.Random(seed * 1000 + i))
                  for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []) +
                                             (QUICK_BACKUP if a.backup else []))
@@ -194,7 +209,7 @@ def main():
     system = None
     if not isinstance(steps, list) or steps:
         try:
-            system = System(sync=sync, backup=a.backup)
+            system = new_system(a, sync)
             system.start()
         except Exception:
             traceback.print_exc()
@@ -211,7 +226,10 @@ def main():
     for i, (name, plan, rng) in enumerate(steps):
         log(f"scenario {name}: {plan}")
         try:
+            hook = stretched.before(system, name) if a.stretched else None
             rep = run_step(system, i, name, plan, rng, sync)
+            if hook:
+                stretched.after(system, rep, hook)
         except Exception:
             traceback.print_exc()
             from checker import Report
@@ -233,7 +251,7 @@ def main():
                 kept.append(system.base)
                 system.stop()
                 try:
-                    system = System(sync=sync, backup=a.backup)
+                    system = new_system(a, sync)
                     system.start()
                 except Exception:
                     traceback.print_exc()

@@ -7,8 +7,7 @@ time see no error at all.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import os
 import threading
 import time
 import uuid
@@ -16,98 +15,23 @@ import uuid
 import psycopg
 import pytest
 
-from cluster import Cluster, Haproxy, T_CHANGE, healthy_cluster, tail
-from conftest import free_port, wait_until
+from cluster import T_CHANGE, serve, tail
+from conftest import wait_until
+from pooler import PGBOUNCER, pooled_cluster, start_pooler
 
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+pytestmark = pytest.mark.skipif(not os.path.exists(PGBOUNCER), reason="pgbouncer is not installed")
 
-pytestmark = pytest.mark.skipif(not shutil.which("pgbouncer") and not
-                                __import__("os").path.exists(PGBOUNCER),
-                                reason="pgbouncer is not installed")
-
-SU = "su-" + uuid.uuid4().hex
-REPL = "repl-" + uuid.uuid4().hex
-ADMIN = "pgb-" + uuid.uuid4().hex
 WRITERS = 6
-
-
-class Pgbouncer:
-    def __init__(self, cluster, port):
-        self.cluster, self.port = cluster, port
-        self.dir = cluster.base / "pgbouncer"
-        self.proc = None
-
-    def start(self):
-        self.dir.mkdir()
-        userlist = self.dir / "userlist.txt"
-        userlist.write_text(f'"postgres" "{SU}"\n"pgbadmin" "{ADMIN}"\n')
-        r = self.cluster.tandemctl("pgbouncer-config", "--auth-file", userlist,
-                                   "--pool-size", "10",
-                                   config=self.cluster.members[0].config_path)
-        assert r.returncode == 0, r.stderr
-        ini = self.dir / "pgbouncer.ini"
-        # no Unix socket: Debian's own PgBouncer may own /tmp's
-        ini.write_text(r.stdout + "unix_socket_dir =\n")
-        for p in (self.dir, userlist, ini):
-            shutil.chown(p, "postgres", "postgres")
-        self.log = open(self.dir / "pgbouncer.log", "ab")
-        self.proc = subprocess.Popen([PGBOUNCER, str(ini)], user="postgres", group="postgres",
-                                     stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_until(self.answers, 20, "PgBouncer to answer", interval=0.1)
-        return self
-
-    def connect(self, dbname="postgres", user="postgres", password=SU):
-        # transaction pooling: no server-side prepared statements (psycopg's are off this way)
-        return psycopg.connect(host="127.0.0.1", port=self.port, dbname=dbname, user=user,
-                               password=password, connect_timeout=3, autocommit=True,
-                               prepare_threshold=None)
-
-    def answers(self):
-        try:
-            with self.connect() as c:
-                return c.execute("SELECT NOT pg_is_in_recovery()").fetchone()[0]
-        except psycopg.Error:
-            return False
-
-    def paused(self):
-        """The databases PgBouncer's admin console says are paused (SHOW DATABASES)."""
-        with self.connect("pgbouncer", "pgbadmin", ADMIN) as admin:
-            cur = admin.execute("SHOW DATABASES")
-            cols = [d.name for d in cur.description]
-            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-        assert rows and "paused" in rows[0], rows
-        return [r["name"] for r in rows if int(r["paused"])]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
 def pooled():
-    rw, pb = free_port(), free_port()
-    extra = (f"pgbouncer:\n"
-             f"  admin:\n"
-             f"    - host=127.0.0.1 port={pb} dbname=pgbouncer user=pgbadmin password={ADMIN}\n"
-             f"  route: host=127.0.0.1 port={rw} dbname=postgres user=postgres password={SU}\n"
-             f"  pause_timeout: 10\n")
-
-    def prepare(c):
-        hp = Haproxy(c)
-        hp.rw_port = rw
-        c.haproxy = hp
-
-    gen = healthy_cluster(3, prefix="tandem-it-pooler-", passwords=(SU, REPL), yaml_extra=extra,
-                          prepare=prepare)
-    c = next(gen)
-    c.haproxy.start()
+    c = pooled_cluster(3, prefix="tandem-it-pooler-")
+    gen = serve(c)
+    next(gen)
     bouncer = None
     try:
-        c.wait_haproxy_routes(c.member(c.dcs_leader()))
-        bouncer = Pgbouncer(c, pb).start()
+        bouncer = start_pooler(c)
         yield c, bouncer
     finally:
         if bouncer:
