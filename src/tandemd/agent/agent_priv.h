@@ -145,6 +145,9 @@ void agent_publish_member(agent *a);
 bool agent_member_running(const dcs_member *m);
 /* The DCS view names this member as the holder of the leader key. */
 bool agent_holds_key(const agent *a);
+/* Before the first member key: whether another running member holds this member's name (then
+ * tandemd stops, exit 1: agent_fatal), or the view is not read yet (publish later). */
+bool agent_name_taken(agent *a);
 
 /* agent_inputs.c: the plan's inputs from the view and the last gathering; returns the members
  * array that in->cl points into (the caller frees it). Also applies the DCS config's timings to
