@@ -8,6 +8,8 @@
            --backup (members archive into a pgBackRest repository; quick mode adds QUICK_BACKUP,
              and every scenario then checks the archive: tests/faults/archive.py),
            --keep (keep the run directory),
+           --pictures DIR (where each scenario's SVG timeline and their index.html go; by
+             default a new /tmp/tandem-faults-pictures-* directory, kept: picture.py),
            --junit FILE (a JUnit XML report, a test case per scenario, for CI)
 
 Must run as root (namespaces). Exit status 1 on any violation, 2 when the system cannot be set up.
@@ -27,8 +29,10 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from album import Album  # noqa: E402
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
+from roles import RolePoller  # noqa: E402
 import archive  # noqa: E402
 from sites_run import SCENARIOS as SITE_SCENARIOS, run_sites  # noqa: E402
 from system import System  # noqa: E402
@@ -77,8 +81,15 @@ def log(msg):
 
 
 def run_step(system, index, name, plan, rng, sync):
-    """Runs one scenario: workload, faults injected and healed at their times, settle, check."""
-    wl = Workload(system, index, name).start()
+    """Runs one scenario: workload, faults injected and healed at their times, settle, check.
+    The report carries the scenario's timeline for its picture (rep.timeline)."""
+    roles = RolePoller({n.name: n.patroni for n in system.nodes.values()}).start()
+    try:
+        wl = Workload(system, index, name).start()
+    except BaseException:
+        roles.stop()
+        raise
+    spans = {}  # fault -> [start, end] (monotonic), for the picture
     time.sleep(WARMUP)
     start = time.monotonic()
     events = sorted([(at, "inject", f) for f, at, _ in plan] +
@@ -90,12 +101,14 @@ def run_step(system, index, name, plan, rng, sync):
             if delay > 0:
                 time.sleep(delay)
             if what == "inject":
+                spans[f] = [time.monotonic(), None]
                 inj = FAULTS[f](system, rng)
                 active[f] = inj
                 notes.append(f"+{at:.1f}s {inj.what}")
                 log(f"  [{name}] inject {inj.what}")
             else:
                 active.pop(f).heal()
+                spans[f][1] = time.monotonic()
                 notes.append(f"+{at:.1f}s heal {f}")
                 log(f"  [{name}] heal {f}")
     except BaseException:
@@ -103,6 +116,7 @@ def run_step(system, index, name, plan, rng, sync):
             inj.heal()
         heal_all(system)
         wl.stop(grace=2.0)
+        roles.stop()
         raise
     heal_all(system)
     healed_at = time.monotonic()
@@ -113,6 +127,7 @@ def run_step(system, index, name, plan, rng, sync):
         heal_time = None
     time.sleep(TAIL)
     ops = wl.stop()
+    lanes = roles.stop()
     with open(system.base / f"history-{index:03d}.jsonl", "w") as f:
         for o in ops:
             f.write(json.dumps(o) + "\n")
@@ -123,7 +138,39 @@ def run_step(system, index, name, plan, rng, sync):
     if system.backup:
         archive.check(system, rep)
     rep.notes = notes
+    rep.timeline = timeline(name, wl, ops, rep, spans, lanes)
     return rep
+
+
+def timeline(name, wl, ops, rep, spans, lanes):
+    """What the scenario's picture shows (picture.py): the writes, the lost ones, the faults and
+    the members' roles, over the workload's time."""
+    verdict = "ok" if not rep.violations else \
+        "FAIL: " + ", ".join(c for c, *_ in rep.violations)
+    return {"title": f"{name}: {verdict}", "t0": wl.t0, "t1": wl.t1,
+            "writes": [[o["start"], o["end"], o["status"]] for o in ops
+                       if o["kind"] in ("direct", "hellod")],
+            "lost": rep.lost_at,
+            "faults": [{"name": f, "start": a, "end": b} for f, (a, b) in spans.items()],
+            "roles": lanes,
+            "notes": rep.notes[:6] +
+                     [f"{c}: {r} {d}"[:150] for c, r, d, _ in rep.rows
+                      if c in ("operations", "lost", "healed", "availability")]}
+
+
+def draw(album, index, rep):
+    """The scenario's picture, when it ran far enough to have a timeline."""
+    tl = getattr(rep, "timeline", None)
+    if tl is None:
+        return
+    d = {c: res for c, res, _, _ in rep.rows}
+    summary = (f"{d.get('operations', '?')}, lost {d.get('lost', '?')}, healed "
+               f"{d.get('healed', '?')}, availability {d.get('availability', '?')}")
+    try:
+        path = album.add(index, rep.scenario, tl, "FAIL" if rep.violations else "ok", summary)
+        log(f"  picture: {path}")
+    except OSError as e:
+        log(f"  no picture: {e}")
 
 
 def soak_plans(seed, duration):
@@ -169,6 +216,7 @@ def main():
     ap.add_argument("--backup", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--junit", default=None)
+    ap.add_argument("--pictures", default=None)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run.py needs root (network namespaces)", file=sys.stderr)
@@ -208,6 +256,7 @@ def main():
         log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
             f"(namespaces {system.topo.prefix}-*)")
     reports, failed, kept = [], [], []
+    album = Album(a.pictures, f"faults {a.mode}, seed {seed}", "tandem-faults-pictures-")
     for i, (name, plan, rng) in enumerate(steps):
         log(f"scenario {name}: {plan}")
         try:
@@ -219,6 +268,7 @@ def main():
             rep.add("harness", "error", traceback.format_exc().splitlines()[-1], violation=True)
             rep.notes = []
         reports.append(rep)
+        draw(album, i, rep)
         print(f"\n== {name} (seed {seed})\n" + "\n".join(f"   {n}" for n in rep.notes))
         print(rep.table() + "\n", flush=True)
         if rep.violations:
@@ -266,6 +316,7 @@ def main():
               f"{d.get('healed', ('?',))[0]:>7} {d.get('availability', ('?',))[0]:>6} "
               f"{gap:>8}  {'FAIL' if r.violations else 'ok'}")
     print(f"violations: {sum(len(r.violations) for r in reports)}", flush=True)
+    print(f"pictures: {album.index}", flush=True)
     if a.junit:
         write_junit(a.junit, reports)
     for k in kept:
