@@ -34,6 +34,23 @@ class Album:
         self.index.write_text(self.page())
         return path
 
+    def add_report(self, index, rep, log):
+        """Draws a fault suite scenario from its report (checker.Report with a `timeline`, see
+        scenario_timeline), when it ran far enough to have one; logs the picture's path."""
+        tl = getattr(rep, "timeline", None)
+        if tl is None:
+            return None
+        d = {c: res for c, res, _, _ in rep.rows}
+        summary = (f"{d.get('operations', '?')}, lost {d.get('lost', '?')}, healed "
+                   f"{d.get('healed', '?')}, availability {d.get('availability', '?')}")
+        try:
+            path = self.add(index, rep.scenario, tl, "FAIL" if rep.violations else "ok", summary)
+        except OSError as e:
+            log(f"  no picture: {e}")
+            return None
+        log(f"  picture: {path}")
+        return path
+
     def page(self):
         rows = "\n".join(
             f'<tr><td><a href="#{html.escape(f)}">{html.escape(n)}</a></td>'
@@ -56,3 +73,20 @@ img{{max-width:100%;border:1px solid #ccc}}</style></head>
 {figures}
 </body></html>
 """
+
+
+def scenario_timeline(name, wl, ops, rep, spans, lanes):
+    """What a fault suite scenario's picture shows: the workload's writes (`ops`, over its
+    time), the acknowledged ones the checker found lost (rep.lost_at), the faults (`spans`: {name:
+    [start, end]}) and the members' roles (`lanes`, roles.RolePoller)."""
+    verdict = "ok" if not rep.violations else \
+        "FAIL: " + ", ".join(c for c, *_ in rep.violations)
+    rows = [f"{c}: {r} {d}"[:150] for c, r, d, _ in rep.rows
+            if c in ("operations", "lost", "healed", "availability")]
+    return {"title": f"{name}: {verdict}", "t0": wl.t0, "t1": wl.t1,
+            "writes": [[o["start"], o["end"], o["status"]] for o in ops
+                       if o["kind"] in ("direct", "hellod")],
+            "lost": list(getattr(rep, "lost_at", [])),
+            "faults": [{"name": f, "start": a, "end": b} for f, (a, b) in spans.items()],
+            "roles": lanes,
+            "notes": [n[:150] for n in getattr(rep, "notes", [])[:6]] + rows}

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from album import Album  # noqa: E402
+from album import Album, scenario_timeline  # noqa: E402
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
 from roles import RolePoller  # noqa: E402
@@ -138,39 +138,8 @@ def run_step(system, index, name, plan, rng, sync):
     if system.backup:
         archive.check(system, rep)
     rep.notes = notes
-    rep.timeline = timeline(name, wl, ops, rep, spans, lanes)
+    rep.timeline = scenario_timeline(name, wl, ops, rep, spans, lanes)
     return rep
-
-
-def timeline(name, wl, ops, rep, spans, lanes):
-    """What the scenario's picture shows (picture.py): the writes, the lost ones, the faults and
-    the members' roles, over the workload's time."""
-    verdict = "ok" if not rep.violations else \
-        "FAIL: " + ", ".join(c for c, *_ in rep.violations)
-    return {"title": f"{name}: {verdict}", "t0": wl.t0, "t1": wl.t1,
-            "writes": [[o["start"], o["end"], o["status"]] for o in ops
-                       if o["kind"] in ("direct", "hellod")],
-            "lost": rep.lost_at,
-            "faults": [{"name": f, "start": a, "end": b} for f, (a, b) in spans.items()],
-            "roles": lanes,
-            "notes": rep.notes[:6] +
-                     [f"{c}: {r} {d}"[:150] for c, r, d, _ in rep.rows
-                      if c in ("operations", "lost", "healed", "availability")]}
-
-
-def draw(album, index, rep):
-    """The scenario's picture, when it ran far enough to have a timeline."""
-    tl = getattr(rep, "timeline", None)
-    if tl is None:
-        return
-    d = {c: res for c, res, _, _ in rep.rows}
-    summary = (f"{d.get('operations', '?')}, lost {d.get('lost', '?')}, healed "
-               f"{d.get('healed', '?')}, availability {d.get('availability', '?')}")
-    try:
-        path = album.add(index, rep.scenario, tl, "FAIL" if rep.violations else "ok", summary)
-        log(f"  picture: {path}")
-    except OSError as e:
-        log(f"  no picture: {e}")
 
 
 def soak_plans(seed, duration):
@@ -268,7 +237,7 @@ def main():
             rep.add("harness", "error", traceback.format_exc().splitlines()[-1], violation=True)
             rep.notes = []
         reports.append(rep)
-        draw(album, i, rep)
+        album.add_report(i, rep, log)
         print(f"\n== {name} (seed {seed})\n" + "\n".join(f"   {n}" for n in rep.notes))
         print(rep.table() + "\n", flush=True)
         if rep.violations:
@@ -295,7 +264,7 @@ def main():
         else:
             kept.append(system.base)
     if site_names:
-        site_reports, site_base, site_failed = run_sites(site_names, log)
+        site_reports, site_base, site_failed = run_sites(site_names, log, album)
         reports += site_reports
         if site_failed:
             failed += [r for r in site_reports if r.violations]
