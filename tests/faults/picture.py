@@ -202,9 +202,13 @@ def render(timeline):
             if end <= t0 or t >= t1:
                 continue
             seen.add(role)
-            rx = x(t)
-            s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{max(x(end) - rx, 0.8):.1f}",
+            rx, rw = x(t), max(x(end) - x(t), 0.8)
+            s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
                   height=LANE_H, fill=ROLE_COLOURS.get(role, OTHER_ROLE), data_role=role)
+            label = role or "no answer"
+            if rw >= 6.2 * len(label) + 8:  # named where it fits
+                s.add("text", label, x=f"{rx + 4:.1f}", y=ly + LANE_H - 5, font_size=11,
+                      fill="white" if role in ("primary", "standby_leader") else "#222")
 
     # the legend
     items = [("acknowledged writes", ACK), ("failed/unknown writes", ERR),

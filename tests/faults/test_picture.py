@@ -1,6 +1,11 @@
-"""The failure pictures (picture.py): an SVG timeline drawn from a small recorded history (a
-fixture), checked for what it must show, and rendered by headless Chromium into a PNG that must
-not be blank and must hold the colours of the writes, the roles and the fault.
+"""The failure pictures (picture.py): SVG timelines drawn from two fixtures, checked for what
+they must show and rendered by headless Chromium into PNGs that must not be blank and must hold
+the colours of the writes, the roles and the lost writes.
+
+Fixtures: `picture-kill-primary-node-recorded.json`, the timeline run.py recorded for
+kill_primary_node (quick, seed 1, synchronous strict: nothing lost), times made relative to the
+workload's start; `picture-kill-node.json`, a small history written for the test, in which three
+acknowledged writes were lost, so that their marks are checked too.
 
 Run by `make faults` before the scenarios (no root needed for this file)."""
 
@@ -24,12 +29,18 @@ import picture  # noqa: E402
 from album import Album  # noqa: E402
 
 FIXTURE = HERE / "fixtures" / "picture-kill-node.json"
+RECORDED = HERE / "fixtures" / "picture-kill-primary-node-recorded.json"
 NS = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
 def timeline():
     return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    return json.loads(RECORDED.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +119,28 @@ def test_write_bars_and_role_lanes(svg, timeline):
     # d1: primary, no answer, starting, replica; d2: replica, primary; d3: replica
     assert roles == ["primary", "None", "replica (starting)", "replica", "replica", "primary",
                      "replica"]
+
+
+def test_recorded_failover(recorded):
+    """The recorded kill_primary_node: d1 (primary) killed, d2 promoted, d1 back as a replica
+    after pg_rewind; the gap is the one run.py's checker reported (5.4 s)."""
+    root = ET.fromstring(picture.render(recorded))
+    g0, g1 = picture.gap(recorded)
+    assert round(g1 - g0, 1) == 5.4
+    assert [e.text for e in by_class(root, "gap-label")] == [f"gap {g1 - g0:.2f} s"]
+    assert [e.text for e in by_class(root, "fault-label")] == ["kill_node"]
+    assert by_class(root, "lost") == []
+    lanes = {}
+    for e in by_class(root, "role"):
+        lanes.setdefault(float(e.get("y")), []).append(e.get("data-role"))
+    d1, d2, d3 = (lanes[y] for y in sorted(lanes))
+    assert d1[0] == "primary" and d1[1] == "None" and d1[-1] == "replica"
+    assert "replica (running pg_rewind)" in d1
+    assert d2[0] == "replica" and d2[-1] == "primary"
+    assert d3 == ["replica"]
+    # the fault is shaded where the gap begins: the writes stopped when d1 was killed
+    f = recorded["faults"][0]
+    assert abs(g0 - f["start"]) < 0.5
 
 
 def test_album_links_every_picture(tmp_path, timeline):
@@ -205,7 +238,9 @@ def test_blank_page_is_seen_as_blank(tmp_path):
     assert set(colours(rows)) == {(255, 255, 255)}
 
 
-def test_chromium_renders_the_picture(tmp_path, timeline):
+@pytest.mark.parametrize("which", ["recorded", "timeline"])
+def test_chromium_renders_the_picture(tmp_path, which, request):
+    timeline = request.getfixturevalue(which)
     svg = picture.write(tmp_path / "kill.svg", timeline)
     root = ET.fromstring(svg.read_text())
     size = f"{root.get('width')},{root.get('height')}"
@@ -217,7 +252,7 @@ def test_chromium_renders_the_picture(tmp_path, timeline):
     white = seen.get((255, 255, 255), 0)
     assert white < 0.95 * w * h, "the picture is (nearly) blank"
     # The bars, the roles and the lost marks are drawn in their own colours, unblended.
-    for name in ("ACK", "LOST"):
+    for name in ("ACK", "ERR") + (("LOST",) if timeline["lost"] else ()):
         assert seen.get(rgb(getattr(picture, name)), 0) > 20, f"no {name} pixels"
     for role in ("primary", "replica"):
         assert seen.get(rgb(picture.ROLE_COLOURS[role]), 0) > 200, f"no {role} lane"
