@@ -32,7 +32,7 @@ BUCKET = 0.1  # seconds per bar
 WIDTH = 1000
 LEFT, RIGHT = 120, 20  # margins of the plot area
 ACK_H, ERR_H = 170, 40  # heights of the ack bars above and the error bars below the axis
-BARS_TOP = 40  # room above the tallest bar for the labels of the faults, the gap and the losses
+LABEL_ROWS = 3  # rows for the faults' names above the bars (a fault per row, in turn)
 LANE_H, LANE_GAP = 18, 6
 
 ROLE_COLOURS = {
@@ -128,14 +128,16 @@ def render(timeline):
     for i, n in enumerate(notes):
         s.add("text", n, x=10, y=36 + 14 * i, font_size=11, fill="#444")
 
-    # faults, shaded over the whole height of the plot
-    for f in timeline.get("faults", []):
+    # faults, shaded over the whole height of the plot, their names in rows of their own
+    faults = timeline.get("faults", [])
+    bars_top = 28 + 12 * min(max(len(faults), 1), LABEL_ROWS)  # room for the labels above
+    for i, f in enumerate(faults):
         fx = x(f["start"])
         fw = max(x(f["end"] if f.get("end") is not None else t1) - fx, 1.5)
         s.add("rect", class_="fault", x=f"{fx:.1f}", y=top, width=f"{fw:.1f}",
               height=lanes_y + len(members) * (LANE_H + LANE_GAP) - top, fill=FAULT,
               fill_opacity="0.28")
-        s.add("text", f["name"], class_="fault-label", x=f"{fx + 3:.1f}", y=top + 11,
+        s.add("text", f["name"], class_="fault-label", x=f"{fx + 3:.1f}", y=top + 11 + 12 * (i % LABEL_ROWS),
               font_size=11, fill="#7a5a00")
 
     # writes per 100 ms
@@ -145,11 +147,11 @@ def render(timeline):
     for i, (a, b) in enumerate(zip(ok, bad)):
         bx = LEFT + i * bw
         if a:
-            h = a / peak * (ACK_H - BARS_TOP)
+            h = a / peak * (ACK_H - bars_top)
             s.add("rect", class_="ack", x=f"{bx:.1f}", y=f"{axis_y - h:.1f}",
                   width=f"{max(bw - 0.3, 0.6):.1f}", height=f"{h:.1f}", fill=ACK)
         if b:
-            h = min(b / peak * (ACK_H - BARS_TOP), ERR_H - 4)
+            h = min(b / peak * (ACK_H - bars_top), ERR_H - 4)
             s.add("rect", class_="err", x=f"{bx:.1f}", y=axis_y, width=f"{max(bw - 0.3, 0.6):.1f}",
                   height=f"{h:.1f}", fill=ERR)
     s.add("line", x1=LEFT, y1=axis_y, x2=LEFT + plot_w, y2=axis_y, stroke="#333")
@@ -162,7 +164,7 @@ def render(timeline):
     # the longest gap between acknowledged writes
     g0, g1 = gap(timeline)
     gx0, gx1 = x(g0), x(g1)
-    gy = top + BARS_TOP - 12
+    gy = top + bars_top - 12
     s.add("rect", class_="gap", x=f"{gx0:.1f}", y=gy, width=f"{max(gx1 - gx0, 1.5):.1f}",
           height=axis_y - gy, fill=GAP, fill_opacity="0.10", stroke=GAP, stroke_dasharray="4 3")
     s.add("text", f"gap {g1 - g0:.2f} s", class_="gap-label", x=f"{(gx0 + gx1) / 2:.1f}",
