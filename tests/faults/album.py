@@ -83,7 +83,10 @@ def scenario_timeline(name, wl, ops, rep, spans, lanes):
         "FAIL: " + ", ".join(c for c, *_ in rep.violations)
     rows = [f"{c}: {r} {d}"[:150] for c, r, d, _ in rep.rows
             if c in ("operations", "lost", "healed", "availability")]
-    return {"title": f"{name}: {verdict}", "t0": wl.t0, "t1": wl.t1,
+    # The window its checker counts availability over: the two-site workload's ends when it was
+    # told to stop (a hellod request may block its thread's end for seconds).
+    t1 = getattr(wl, "t_stop", None) or wl.t1
+    return {"title": f"{name}: {verdict}", "t0": wl.t0, "t1": t1,
             "writes": [[o["start"], o["end"], o["status"]] for o in ops
                        if o["kind"] in ("direct", "hellod")],
             "lost": list(getattr(rep, "lost_at", [])),
