@@ -106,130 +106,158 @@ def _ticks(span):
     return 1200
 
 
+class _Picture:
+    """The layout of one picture (heights from its notes, faults and members) and its layers,
+    drawn in order: faults under the bars, the bars, the gap and losses over them, the axis, the
+    role lanes, the legend."""
+
+    def __init__(self, timeline):
+        self.tl = timeline
+        self.t0, self.t1 = timeline["t0"], timeline["t1"]
+        self.span = max(self.t1 - self.t0, BUCKET)
+        self.plot_w = WIDTH - LEFT - RIGHT
+        self.notes = timeline.get("notes", [])
+        self.members = sorted(timeline.get("roles", {}))
+        self.faults = timeline.get("faults", [])
+        self.top = 34 + 14 * len(self.notes)
+        # room above the tallest bar for the faults' names (a row each, in turn), the gap's
+        # length and the losses' count
+        self.bars_top = 28 + 12 * min(max(len(self.faults), 1), LABEL_ROWS)
+        self.label_y = self.top + self.bars_top - 12
+        self.axis_y = self.top + ACK_H
+        self.lanes_y = self.axis_y + ERR_H + 30
+        self.lanes_end = self.lanes_y + len(self.members) * (LANE_H + LANE_GAP)
+        self.legend_y = self.lanes_end + 24
+        self.height = self.legend_y + 30
+        self.lost = [t for t in timeline.get("lost", []) if t is not None]
+        self.seen_roles = set()
+        self.s = _Svg()
+
+    def x(self, t):
+        return LEFT + (min(max(t, self.t0), self.t1) - self.t0) / self.span * self.plot_w
+
+    def svg(self):
+        s = self.s
+        s.add("rect", x=0, y=0, width=WIDTH, height=self.height, fill="white")
+        s.add("text", self.tl.get("title", ""), x=10, y=20, font_size=15, font_weight="bold")
+        for i, n in enumerate(self.notes):
+            s.add("text", n, x=10, y=36 + 14 * i, font_size=11, fill="#444")
+        for layer in (self.draw_faults, self.draw_writes, self.draw_gap, self.draw_lost,
+                      self.draw_axis, self.draw_roles, self.draw_legend):
+            layer()
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+                f'height="{self.height:.0f}" viewBox="0 0 {WIDTH} {self.height:.0f}" '
+                f'font-family="sans-serif">\n' + "\n".join(s.parts) + "\n</svg>\n")
+
+    def draw_faults(self):
+        """Each fault shaded over the whole height, from injection to heal, with its name."""
+        for i, f in enumerate(self.faults):
+            fx = self.x(f["start"])
+            fw = max(self.x(f["end"] if f.get("end") is not None else self.t1) - fx, 1.5)
+            self.s.add("rect", class_="fault", x=f"{fx:.1f}", y=self.top, width=f"{fw:.1f}",
+                       height=self.lanes_end - self.top, fill=FAULT, fill_opacity="0.28")
+            self.s.add("text", f["name"], class_="fault-label", x=f"{fx + 3:.1f}",
+                       y=self.top + 11 + 12 * (i % LABEL_ROWS), font_size=11, fill="#7a5a00")
+
+    def draw_writes(self):
+        """Acknowledged writes per 100 ms above the axis, failed and unknown ones below."""
+        s, axis_y = self.s, self.axis_y
+        ok, bad = buckets(self.tl)
+        peak = max(ok + bad + [1])
+        bw = self.plot_w / len(ok)
+        scale = (ACK_H - self.bars_top) / peak
+        for i, (a, b) in enumerate(zip(ok, bad)):
+            bx = LEFT + i * bw
+            if a:
+                s.add("rect", class_="ack", x=f"{bx:.1f}", y=f"{axis_y - a * scale:.1f}",
+                      width=f"{max(bw - 0.3, 0.6):.1f}", height=f"{a * scale:.1f}", fill=ACK)
+            if b:
+                s.add("rect", class_="err", x=f"{bx:.1f}", y=axis_y,
+                      width=f"{max(bw - 0.3, 0.6):.1f}",
+                      height=f"{min(b * scale, ERR_H - 4):.1f}", fill=ERR)
+        s.add("line", x1=LEFT, y1=axis_y, x2=LEFT + self.plot_w, y2=axis_y, stroke="#333")
+        s.add("text", "acknowledged", x=LEFT - 6, y=axis_y - ACK_H / 2, font_size=11,
+              text_anchor="end")
+        s.add("text", f"per 100 ms (max {peak})", x=LEFT - 6, y=axis_y - ACK_H / 2 + 13,
+              font_size=10, text_anchor="end", fill="#555")
+        s.add("text", "failed/unknown", x=LEFT - 6, y=axis_y + 16, font_size=11,
+              text_anchor="end")
+
+    def draw_gap(self):
+        """The longest gap between acknowledged writes: a dashed box with its length."""
+        g0, g1 = gap(self.tl)
+        gx0, gx1, gy = self.x(g0), self.x(g1), self.label_y
+        self.s.add("rect", class_="gap", x=f"{gx0:.1f}", y=gy, width=f"{max(gx1 - gx0, 1.5):.1f}",
+                   height=self.axis_y - gy, fill=GAP, fill_opacity="0.10", stroke=GAP,
+                   stroke_dasharray="4 3")
+        self.s.add("text", f"gap {g1 - g0:.2f} s", class_="gap-label",
+                   x=f"{(gx0 + gx1) / 2:.1f}", y=gy - 3, font_size=12, font_weight="bold",
+                   fill=GAP, text_anchor="middle")
+
+    def draw_lost(self):
+        """Every lost write marked where it was acknowledged, and their count."""
+        gy = self.label_y
+        for t in self.lost:
+            lx = self.x(t)
+            self.s.add("path", class_="lost", fill=LOST,
+                       d=f"M{lx:.1f},{gy + 12} l-5,-10 h10 z M{lx - 0.6:.1f},{gy + 12} h1.2 "
+                         f"V{self.axis_y} h-1.2 z")
+        if self.lost:
+            n = len(self.lost)
+            self.s.add("text", f"{n} acknowledged write{'s' if n != 1 else ''} lost",
+                       class_="lost-label", x=LEFT + self.plot_w, y=gy - 3, font_size=12,
+                       font_weight="bold", fill=LOST, text_anchor="end")
+
+    def draw_axis(self):
+        y = self.axis_y + ERR_H
+        step = _ticks(self.span)
+        k = 0
+        while k * step <= self.span + 1e-9:
+            tx = LEFT + k * step / self.span * self.plot_w
+            self.s.add("line", x1=f"{tx:.1f}", y1=y, x2=f"{tx:.1f}", y2=y + 5, stroke="#333")
+            self.s.add("text", f"{k * step:g}", x=f"{tx:.1f}", y=y + 16, font_size=10,
+                       text_anchor="middle")
+            k += 1
+        self.s.add("text", "seconds", x=LEFT - 6, y=y + 16, font_size=10, text_anchor="end")
+
+    def draw_roles(self):
+        """A lane per member: a segment per role, named where it fits."""
+        for i, m in enumerate(self.members):
+            ly = self.lanes_y + i * (LANE_H + LANE_GAP)
+            self.s.add("text", m, x=LEFT - 6, y=ly + LANE_H - 5, font_size=12, text_anchor="end")
+            changes = sorted(self.tl["roles"][m], key=lambda c: c[0])
+            for j, (t, role) in enumerate(changes):
+                end = changes[j + 1][0] if j + 1 < len(changes) else self.t1
+                if end <= self.t0 or t >= self.t1:
+                    continue
+                self.seen_roles.add(role)
+                rx, rw = self.x(t), max(self.x(end) - self.x(t), 0.8)
+                self.s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
+                           height=LANE_H, fill=ROLE_COLOURS.get(role, OTHER_ROLE), data_role=role)
+                label = role or "no answer"
+                if rw >= 6.2 * len(label) + 8:
+                    self.s.add("text", label, x=f"{rx + 4:.1f}", y=ly + LANE_H - 5, font_size=11,
+                               fill="white" if role in ("primary", "standby_leader") else "#222")
+
+    def draw_legend(self):
+        items = [("acknowledged writes", ACK), ("failed/unknown writes", ERR),
+                 ("fault", FAULT), ("longest write gap", GAP)]
+        if self.lost:
+            items.append(("lost write", LOST))
+        items += [(r or "no answer", ROLE_COLOURS[r])
+                  for r in ("primary", "standby_leader", "replica", None) if r in self.seen_roles]
+        if any(r not in ROLE_COLOURS for r in self.seen_roles):
+            items.append(("other state", OTHER_ROLE))
+        lx = 10
+        for label, colour in items:
+            self.s.add("rect", x=lx, y=self.legend_y, width=12, height=12, fill=colour)
+            self.s.add("text", label, x=lx + 16, y=self.legend_y + 10, font_size=11)
+            lx += 26 + 6.5 * len(label)
+
+
 def render(timeline):
     """The SVG text of a timeline."""
-    t0, t1 = timeline["t0"], timeline["t1"]
-    span = max(t1 - t0, BUCKET)
-    plot_w = WIDTH - LEFT - RIGHT
-    notes = timeline.get("notes", [])
-    members = sorted(timeline.get("roles", {}))
-    top = 34 + 14 * len(notes)
-    axis_y = top + ACK_H
-    lanes_y = axis_y + ERR_H + 30
-    legend_y = lanes_y + len(members) * (LANE_H + LANE_GAP) + 24
-    height = legend_y + 30
-
-    def x(t):
-        return LEFT + (min(max(t, t0), t1) - t0) / span * plot_w
-
-    s = _Svg()
-    s.add("rect", x=0, y=0, width=WIDTH, height=height, fill="white")
-    s.add("text", timeline.get("title", ""), x=10, y=20, font_size=15, font_weight="bold")
-    for i, n in enumerate(notes):
-        s.add("text", n, x=10, y=36 + 14 * i, font_size=11, fill="#444")
-
-    # faults, shaded over the whole height of the plot, their names in rows of their own
-    faults = timeline.get("faults", [])
-    bars_top = 28 + 12 * min(max(len(faults), 1), LABEL_ROWS)  # room for the labels above
-    for i, f in enumerate(faults):
-        fx = x(f["start"])
-        fw = max(x(f["end"] if f.get("end") is not None else t1) - fx, 1.5)
-        s.add("rect", class_="fault", x=f"{fx:.1f}", y=top, width=f"{fw:.1f}",
-              height=lanes_y + len(members) * (LANE_H + LANE_GAP) - top, fill=FAULT,
-              fill_opacity="0.28")
-        s.add("text", f["name"], class_="fault-label", x=f"{fx + 3:.1f}", y=top + 11 + 12 * (i % LABEL_ROWS),
-              font_size=11, fill="#7a5a00")
-
-    # writes per 100 ms
-    ok, bad = buckets(timeline)
-    peak = max(ok + bad + [1])
-    bw = plot_w / len(ok)
-    for i, (a, b) in enumerate(zip(ok, bad)):
-        bx = LEFT + i * bw
-        if a:
-            h = a / peak * (ACK_H - bars_top)
-            s.add("rect", class_="ack", x=f"{bx:.1f}", y=f"{axis_y - h:.1f}",
-                  width=f"{max(bw - 0.3, 0.6):.1f}", height=f"{h:.1f}", fill=ACK)
-        if b:
-            h = min(b / peak * (ACK_H - bars_top), ERR_H - 4)
-            s.add("rect", class_="err", x=f"{bx:.1f}", y=axis_y, width=f"{max(bw - 0.3, 0.6):.1f}",
-                  height=f"{h:.1f}", fill=ERR)
-    s.add("line", x1=LEFT, y1=axis_y, x2=LEFT + plot_w, y2=axis_y, stroke="#333")
-    s.add("text", "acknowledged", x=LEFT - 6, y=axis_y - ACK_H / 2, font_size=11,
-          text_anchor="end")
-    s.add("text", f"per 100 ms (max {peak})", x=LEFT - 6, y=axis_y - ACK_H / 2 + 13,
-          font_size=10, text_anchor="end", fill="#555")
-    s.add("text", "failed/unknown", x=LEFT - 6, y=axis_y + 16, font_size=11, text_anchor="end")
-
-    # the longest gap between acknowledged writes
-    g0, g1 = gap(timeline)
-    gx0, gx1 = x(g0), x(g1)
-    gy = top + bars_top - 12
-    s.add("rect", class_="gap", x=f"{gx0:.1f}", y=gy, width=f"{max(gx1 - gx0, 1.5):.1f}",
-          height=axis_y - gy, fill=GAP, fill_opacity="0.10", stroke=GAP, stroke_dasharray="4 3")
-    s.add("text", f"gap {g1 - g0:.2f} s", class_="gap-label", x=f"{(gx0 + gx1) / 2:.1f}",
-          y=gy - 3, font_size=12, font_weight="bold", fill=GAP, text_anchor="middle")
-
-    # lost writes, where they were acknowledged
-    lost = [t for t in timeline.get("lost", []) if t is not None]
-    for t in lost:
-        lx = x(t)
-        s.add("path", class_="lost", d=f"M{lx:.1f},{gy + 12} l-5,-10 h10 z M{lx - 0.6:.1f},"
-              f"{gy + 12} h1.2 V{axis_y} h-1.2 z", fill=LOST)
-    if lost:
-        s.add("text", f"{len(lost)} acknowledged write{'s' if len(lost) != 1 else ''} lost",
-              class_="lost-label", x=LEFT + plot_w, y=gy - 3, font_size=12, font_weight="bold",
-              fill=LOST, text_anchor="end")
-
-    # the time axis
-    step = _ticks(span)
-    k = 0
-    while k * step <= span + 1e-9:
-        tx = LEFT + k * step / span * plot_w
-        s.add("line", x1=f"{tx:.1f}", y1=axis_y + ERR_H, x2=f"{tx:.1f}", y2=axis_y + ERR_H + 5,
-              stroke="#333")
-        s.add("text", f"{k * step:g}", x=f"{tx:.1f}", y=axis_y + ERR_H + 16, font_size=10,
-              text_anchor="middle")
-        k += 1
-    s.add("text", "seconds", x=LEFT - 6, y=axis_y + ERR_H + 16, font_size=10, text_anchor="end")
-
-    # the members' roles
-    seen = set()
-    for i, m in enumerate(members):
-        ly = lanes_y + i * (LANE_H + LANE_GAP)
-        s.add("text", m, x=LEFT - 6, y=ly + LANE_H - 5, font_size=12, text_anchor="end")
-        changes = sorted(timeline["roles"][m], key=lambda c: c[0])
-        for j, (t, role) in enumerate(changes):
-            end = changes[j + 1][0] if j + 1 < len(changes) else t1
-            if end <= t0 or t >= t1:
-                continue
-            seen.add(role)
-            rx, rw = x(t), max(x(end) - x(t), 0.8)
-            s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
-                  height=LANE_H, fill=ROLE_COLOURS.get(role, OTHER_ROLE), data_role=role)
-            label = role or "no answer"
-            if rw >= 6.2 * len(label) + 8:  # named where it fits
-                s.add("text", label, x=f"{rx + 4:.1f}", y=ly + LANE_H - 5, font_size=11,
-                      fill="white" if role in ("primary", "standby_leader") else "#222")
-
-    # the legend
-    items = [("acknowledged writes", ACK), ("failed/unknown writes", ERR),
-             ("fault", FAULT), ("longest write gap", GAP)]
-    if lost:
-        items.append(("lost write", LOST))
-    items += [(r or "no answer", ROLE_COLOURS[r]) for r in ("primary", "standby_leader",
-                                                             "replica", None) if r in seen]
-    if any(r not in ROLE_COLOURS for r in seen):
-        items.append(("other state", OTHER_ROLE))
-    lx = 10
-    for label, colour in items:
-        s.add("rect", x=lx, y=legend_y, width=12, height=12, fill=colour)
-        s.add("text", label, x=lx + 16, y=legend_y + 10, font_size=11)
-        lx += 26 + 6.5 * len(label)
-
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0f}" '
-            f'viewBox="0 0 {WIDTH} {height:.0f}" font-family="sans-serif">\n'
-            + "\n".join(s.parts) + "\n</svg>\n")
+    return _Picture(timeline).svg()
 
 
 def write(path, timeline):
