@@ -89,10 +89,13 @@ class _Svg:
     def __init__(self):
         self.parts = []
 
-    def add(self, tag, text=None, **attrs):
+    def add(self, tag, text=None, tip=None, **attrs):
+        """An element; `tip`: a <title> child, which a browser shows on hover."""
         a = " ".join(f'{k.rstrip("_").replace("_", "-")}="{html.escape(str(v), quote=True)}"'
                      for k, v in attrs.items())
-        if text is None:
+        if tip is not None:
+            self.parts.append(f"<{tag} {a}><title>{html.escape(tip)}</title></{tag}>")
+        elif text is None:
             self.parts.append(f"<{tag} {a}/>")
         else:
             self.parts.append(f"<{tag} {a}>{html.escape(str(text))}</{tag}>")
@@ -133,6 +136,10 @@ class _Picture:
         self.seen_roles = set()
         self.s = _Svg()
 
+    def rel(self, t):
+        """A time as the picture's axis shows it."""
+        return f"{max(t, self.t0) - self.t0:.2f}"
+
     def x(self, t):
         return LEFT + (min(max(t, self.t0), self.t1) - self.t0) / self.span * self.plot_w
 
@@ -154,8 +161,10 @@ class _Picture:
         for i, f in enumerate(self.faults):
             fx = self.x(f["start"])
             fw = max(self.x(f["end"] if f.get("end") is not None else self.t1) - fx, 1.5)
+            end = f.get("end") if f.get("end") is not None else self.t1
             self.s.add("rect", class_="fault", x=f"{fx:.1f}", y=self.top, width=f"{fw:.1f}",
-                       height=self.lanes_end - self.top, fill=FAULT, fill_opacity="0.28")
+                       height=self.lanes_end - self.top, fill=FAULT, fill_opacity="0.28",
+                       tip=f"{f['name']}: {self.rel(f['start'])}-{self.rel(end)} s")
             self.s.add("text", f["name"], class_="fault-label", x=f"{fx + 3:.1f}",
                        y=self.top + 11 + 12 * (i % LABEL_ROWS), font_size=11, fill="#7a5a00")
 
@@ -189,7 +198,8 @@ class _Picture:
         gx0, gx1, gy = self.x(g0), self.x(g1), self.label_y
         self.s.add("rect", class_="gap", x=f"{gx0:.1f}", y=gy, width=f"{max(gx1 - gx0, 1.5):.1f}",
                    height=self.axis_y - gy, fill=GAP, fill_opacity="0.10", stroke=GAP,
-                   stroke_dasharray="4 3")
+                   stroke_dasharray="4 3", tip=f"no write acknowledged from {self.rel(g0)} to "
+                   f"{self.rel(g1)} s")
         self.s.add("text", f"gap {g1 - g0:.2f} s", class_="gap-label",
                    x=f"{(gx0 + gx1) / 2:.1f}", y=gy - 3, font_size=12, font_weight="bold",
                    fill=GAP, text_anchor="middle")
@@ -232,9 +242,10 @@ class _Picture:
                     continue
                 self.seen_roles.add(role)
                 rx, rw = self.x(t), max(self.x(end) - self.x(t), 0.8)
-                self.s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
-                           height=LANE_H, fill=ROLE_COLOURS.get(role, OTHER_ROLE), data_role=role)
                 label = role or "no answer"
+                self.s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
+                           height=LANE_H, fill=ROLE_COLOURS.get(role, OTHER_ROLE), data_role=role,
+                           tip=f"{m}: {label}, {self.rel(t)}-{self.rel(end)} s")
                 if rw >= 6.2 * len(label) + 8:
                     self.s.add("text", label, x=f"{rx + 4:.1f}", y=ly + LANE_H - 5, font_size=11,
                                fill="white" if role in ("primary", "standby_leader") else "#222")
