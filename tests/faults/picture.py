@@ -131,10 +131,38 @@ class _Picture:
         self.lanes_y = self.axis_y + ERR_H + 30
         self.lanes_end = self.lanes_y + len(self.members) * (LANE_H + LANE_GAP)
         self.legend_y = self.lanes_end + 24
-        self.height = self.legend_y + 30
         self.lost = [t for t in timeline.get("lost", []) if t is not None]
-        self.seen_roles = set()
+        self.legend = self.legend_items()
+        self.height = self.legend_y + 20 * self.legend[-1][3] + 30
         self.s = _Svg()
+
+    def segments(self, member):
+        """(start, end, role) of each of a member's roles that shows in the window."""
+        changes = sorted(self.tl["roles"][member], key=lambda c: c[0])
+        for j, (t, role) in enumerate(changes):
+            end = changes[j + 1][0] if j + 1 < len(changes) else self.t1
+            if end > self.t0 and t < self.t1:
+                yield t, end, role
+
+    def legend_items(self):
+        """[(label, colour, x, row)]: what the picture uses, in rows that fit its width."""
+        roles = {r for m in self.members for _, _, r in self.segments(m)}
+        items = [("acknowledged writes", ACK), ("failed/unknown writes", ERR),
+                 ("fault", FAULT), ("longest write gap", GAP)]
+        if self.lost:
+            items.append(("lost write", LOST))
+        items += [(r or "no answer", ROLE_COLOURS[r])
+                  for r in ("primary", "standby_leader", "replica", None) if r in roles]
+        if any(r not in ROLE_COLOURS for r in roles):
+            items.append(("other state", OTHER_ROLE))
+        out, lx, row = [], 10, 0
+        for label, colour in items:
+            w = 26 + 6.5 * len(label)
+            if lx + w > WIDTH and lx > 10:
+                lx, row = 10, row + 1
+            out.append((label, colour, lx, row))
+            lx += w
+        return out
 
     def rel(self, t):
         """A time as the picture's axis shows it."""
@@ -235,12 +263,7 @@ class _Picture:
         for i, m in enumerate(self.members):
             ly = self.lanes_y + i * (LANE_H + LANE_GAP)
             self.s.add("text", m, x=LEFT - 6, y=ly + LANE_H - 5, font_size=12, text_anchor="end")
-            changes = sorted(self.tl["roles"][m], key=lambda c: c[0])
-            for j, (t, role) in enumerate(changes):
-                end = changes[j + 1][0] if j + 1 < len(changes) else self.t1
-                if end <= self.t0 or t >= self.t1:
-                    continue
-                self.seen_roles.add(role)
+            for t, end, role in self.segments(m):
                 rx, rw = self.x(t), max(self.x(end) - self.x(t), 0.8)
                 label = role or "no answer"
                 self.s.add("rect", class_="role", x=f"{rx:.1f}", y=ly, width=f"{rw:.1f}",
@@ -251,19 +274,10 @@ class _Picture:
                                fill="white" if role in ("primary", "standby_leader") else "#222")
 
     def draw_legend(self):
-        items = [("acknowledged writes", ACK), ("failed/unknown writes", ERR),
-                 ("fault", FAULT), ("longest write gap", GAP)]
-        if self.lost:
-            items.append(("lost write", LOST))
-        items += [(r or "no answer", ROLE_COLOURS[r])
-                  for r in ("primary", "standby_leader", "replica", None) if r in self.seen_roles]
-        if any(r not in ROLE_COLOURS for r in self.seen_roles):
-            items.append(("other state", OTHER_ROLE))
-        lx = 10
-        for label, colour in items:
-            self.s.add("rect", x=lx, y=self.legend_y, width=12, height=12, fill=colour)
-            self.s.add("text", label, x=lx + 16, y=self.legend_y + 10, font_size=11)
-            lx += 26 + 6.5 * len(label)
+        for label, colour, lx, row in self.legend:
+            y = self.legend_y + 20 * row
+            self.s.add("rect", x=lx, y=y, width=12, height=12, fill=colour)
+            self.s.add("text", label, x=lx + 16, y=y + 10, font_size=11)
 
 
 def render(timeline):
