@@ -74,7 +74,7 @@ import traceback
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
-sys.path.insert(0, str(REPO / "tests" / "faults"))  # the pictures: picture.py, roles.py, album.py
+sys.path.append(str(REPO / "tests" / "faults"))  # the pictures: picture.py, roles.py, album.py
 
 import psycopg  # noqa: E402
 
