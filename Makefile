@@ -107,7 +107,8 @@ bench-steady: build
 SEED     ?= 1
 DURATION ?= 600
 faults: build
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py \
+	  tests/faults/test_picture.py
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
 	  --only repo_unreachable,backup_kill_runner $(FAULTS_BACKUP_ARGS)

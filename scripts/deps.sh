@@ -13,6 +13,8 @@ packages=(
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 pgbackrest etcd-server etcd-client haproxy pgbouncer patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
+  # renders the fault suite's pictures in their test (tests/faults/test_picture.py)
+  chromium
 )
 
 missing=()
