@@ -56,14 +56,19 @@ def test_scheduled_drill_runs_on_the_runner(cl, attach_logs):
     leader.query("INSERT INTO sched SELECT g FROM generate_series(1, 40) g")
     wait_until(lambda: (c.repo / "backup" / c.scope / "backup.info").exists(), T_CHANGE,
                "the stanza", interval=0.5)
-    pgbackrest(c, leader, "--type=full", "backup")
+    # --start-fast: a checkpoint now, so that the backup is there before the first slot most
+    # of the time
+    pgbackrest(c, leader, "--type=full", "--start-fast", "backup")
     # The runner is the healthy replica; the drill runs where the runner is.
     wait_until(lambda: c.etcd.get(c.key("backup/runner")) == replica.name, T_CHANGE,
                "the replica holds the runner key", interval=0.5)
 
     # Nobody asked for this drill: no POST /drill, no tandemctl drill.
-    wait_until(lambda: (drill_key(c) or {}).get("ok") is True, T_SCHEDULED,
-               "a scheduled drill passed", interval=1)
+    try:
+        wait_until(lambda: (drill_key(c) or {}).get("ok") is True, T_SCHEDULED,
+                   "a scheduled drill passed", interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; the drill key: {drill_key(c)}") from None
     res = drill_key(c)
     assert res["member"] == replica.name, res
     assert res["rto_ms"] > 0 and res["tables"] >= 2, res
