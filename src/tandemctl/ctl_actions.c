@@ -308,6 +308,13 @@ done:
 
 int ctl_cmd_restart(const ctl_opts *o)
 {
+	if (o->rolling)
+		return ctl_rolling_restart(o);
+	if (o->dry_run || o->member_timeout_ms) {
+		ctl_printf(stderr, "tandemctl: restart: --dry-run and --member-timeout go with "
+		                   "--rolling\n");
+		return CTL_EXIT_USAGE;
+	}
 	static const action a = {
 	    "restart", "/restart", "Restart PostgreSQL on", "Their clients will be cut off.", true,
 	    false,     false};

@@ -30,6 +30,9 @@ typedef struct ctl_opts {
 	bool wait;
 	/* restart */
 	bool pending;
+	/* restart --rolling [--dry-run] [--member-timeout SECONDS] (ctl_rolling.c) */
+	bool rolling, dry_run;
+	long member_timeout_ms;
 	/* backup: --type */
 	const char *backup_type;
 	/* edit-config: --set KEY=VALUE and --pg NAME=VALUE (in order), --apply FILE|- */
@@ -83,6 +86,20 @@ int ctl_cmd_failover(const ctl_opts *o);
 int ctl_cmd_restart(const ctl_opts *o);
 int ctl_cmd_reload(const ctl_opts *o);
 int ctl_cmd_reinit(const ctl_opts *o);
+
+/* ctl_rolling.c: restart --rolling, member by member, the leader last through a switchover */
+int ctl_rolling_restart(const ctl_opts *o);
+/* GET `path` of member `m` (deadline the smaller of --timeout and `timeout_ms`): the JSON object
+ * it answers, or NULL when it does not answer with one. */
+json_t *ctl_member_get_json(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
+                            const char *path, long timeout_ms);
+
+/* ctl_remove.c: a stopped member taken out of the cluster (its keys, its slot) */
+int ctl_cmd_remove(const ctl_opts *o);
+
+/* ctl_restore_point.c: a connection to member `m`'s PostgreSQL (its conn_url, the superuser and
+ * password of the -c file when there is one, else libpq's own sources); check PQstatus. */
+struct pg_conn *ctl_connect_pg(const ctl_opts *o, const dcs_member *m);
 
 /* ctl_ops.c: planned operations: switchover, maintenance mode */
 int ctl_cmd_switchover(const ctl_opts *o);
