@@ -281,11 +281,11 @@ static void print_result(const ctl_opts *o, bool ok, json_t *done, const char *b
                          const char *after)
 {
 	if (!o->json) {
-		json_decref(done);
 		if (ok)
 			ctl_printf(stdout, "Rolling restart done: %zu member(s) restarted%s%s\n",
 			           json_array_size(done), after ? "; the leader is now " : "",
 			           after ? after : "");
+		json_decref(done);
 		return;
 	}
 	json_t *j = json_object();
