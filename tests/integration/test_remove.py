@@ -63,10 +63,11 @@ def test_remove_a_stopped_replica_then_add_it_back(cluster):
     # The synchronous standby goes: the leader must pick the other replica.
     gone = c.member(sorted(sync_names(c))[0])
     left = [m for m in c.members if m is not gone]
+    wait_until(lambda: gone.name in slots(leader), T_CHANGE, f"{gone.name}'s slot on the leader")
     assert gone.stop() == 0
     r = c.tandemctl("remove", gone.name, "--force", config=leader.config_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"Removed {gone.name}" in r.stdout
+    assert f"Removed {gone.name}" in r.stdout and "replication slot dropped" in r.stdout, r.stdout
     assert c.etcd.get(c.key(f"members/{gone.name}")) is None
     assert gone.name not in slots(leader)
     assert gone.name not in sync_names(c)
