@@ -27,6 +27,21 @@ int ctl_need_terminal(const ctl_opts *o, const char *command)
 	return CTL_EXIT_USAGE;
 }
 
+bool ctl_confirmed(const ctl_opts *o, char *question)
+{
+	bool yes = ctl_confirm(o, question);
+	free(question);
+	if (!yes)
+		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
+	return yes;
+}
+
+int ctl_start(const ctl_opts *o, const char *command, bool ask, ctl_conn *c, dcs_view *v)
+{
+	int rc = ask ? ctl_need_terminal(o, command) : CTL_EXIT_OK;
+	return rc != CTL_EXIT_OK ? rc : ctl_open(o, c, v);
+}
+
 bool ctl_confirm(const ctl_opts *o, const char *question)
 {
 	if (o->force)

@@ -63,6 +63,11 @@ void ctl_print_json(json_t *j);
  * printed); asks `question` on stderr and reads the answer (always yes with --force). */
 int ctl_need_terminal(const ctl_opts *o, const char *command);
 bool ctl_confirm(const ctl_opts *o, const char *question);
+/* ctl_confirm of `question` (heap, freed here); says "not confirmed; nothing done" when not. */
+bool ctl_confirmed(const ctl_opts *o, char *question);
+/* ctl_need_terminal when `ask`, then ctl_open: CTL_EXIT_OK with `c` and `v` to free, or the exit
+ * status to leave with (printed). */
+int ctl_start(const ctl_opts *o, const char *command, bool ask, ctl_conn *c, dcs_view *v);
 
 /* One request (POST, PATCH, PUT) to a member's REST API at `path`; prints the outcome (and with
  * `results` appends it there as JSON); returns the exit status it implies. */

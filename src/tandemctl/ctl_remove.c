@@ -225,12 +225,9 @@ int ctl_cmd_remove(const ctl_opts *o)
 		return CTL_EXIT_USAGE;
 	}
 	const char *name = o->args[0];
-	int rc = ctl_need_terminal(o, "remove");
-	if (rc != CTL_EXIT_OK)
-		return rc;
 	ctl_conn c;
 	dcs_view v;
-	rc = ctl_open(o, &c, &v);
+	int rc = ctl_start(o, "remove", true, &c, &v);
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	char *why = remove_problem(o, &c, &v, name);
@@ -246,17 +243,12 @@ int ctl_cmd_remove(const ctl_opts *o)
 		           "tandemctl: note: %s is listed as a synchronous standby; the leader "
 		           "picks another among the members left\n",
 		           name);
-	char *question = xasprintf("Remove %s from cluster '%s' (its member key and its slot on "
-	                           "the leader %s)?",
-	                           name, c.scope, v.leader);
-	bool yes = ctl_confirm(o, question);
-	free(question);
-	if (!yes) {
-		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
+	if (ctl_confirmed(o, xasprintf("Remove %s from cluster '%s' (its member key and its slot "
+	                               "on the leader %s)?",
+	                               name, c.scope, v.leader)))
+		rc = carry_out(o, &c, &v, name);
+	else
 		rc = CTL_EXIT_FAILED;
-		goto out;
-	}
-	rc = carry_out(o, &c, &v, name);
 out:
 	dcs_view_free(&v);
 	ctl_conn_free(&c);

@@ -314,10 +314,9 @@ static int carry_out(const ctl_opts *o, const ctl_conn *c, const dcs_view *v, co
 	}
 	if (!ok && !o->json) {
 		strbuf names = STRBUF_INIT;
-		size_t k;
-		json_t *n;
-		json_array_foreach(done, k, n)
-		    sb_printf(&names, "%s%s", k ? ", " : "", json_string_value(n));
+		for (size_t k = 0; k < json_array_size(done); k++)
+			sb_printf(&names, "%s%s", k ? ", " : "",
+			          json_string_value(json_array_get(done, k)));
 		ctl_printf(stderr, "tandemctl: restarted before it stopped: %s\n",
 		           names.len ? names.data : "none");
 		sb_free(&names);
@@ -339,12 +338,9 @@ int ctl_rolling_restart(const ctl_opts *given)
 		                   "restart pending)\n");
 		return CTL_EXIT_USAGE;
 	}
-	int rc = o->dry_run ? CTL_EXIT_OK : ctl_need_terminal(o, "restart --rolling");
-	if (rc != CTL_EXIT_OK)
-		return rc;
 	ctl_conn c;
 	dcs_view v;
-	rc = ctl_open(o, &c, &v);
+	int rc = ctl_start(o, "restart --rolling", !o->dry_run, &c, &v);
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	rolling_plan p;
@@ -363,8 +359,7 @@ int ctl_rolling_restart(const ctl_opts *given)
 		if (o->dry_run) {
 			if (!o->json)
 				ctl_printf(stdout, "(dry run: nothing done)\n");
-		} else if (!ctl_confirm(o, "Go ahead with the rolling restart?")) {
-			ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
+		} else if (!ctl_confirmed(o, xstrdup("Go ahead with the rolling restart?"))) {
 			rc = CTL_EXIT_FAILED;
 		} else {
 			rc = carry_out(o, &c, &v, &p);
