@@ -75,14 +75,19 @@ def test_pg_upgrade_link_into_a_new_data_directory(cluster):
     leader.write_config()
     c.etcd.put(c.key("initialize"), new_id)
     leader.start()
+    # Paused, a member without the leader key does not take it: it waits for the operator,
+    # who ends maintenance mode through it once it answers.
+    wait_until(lambda: leader.patroni(), T_BOOT, f"{leader.name}'s REST API")
+    assert c.dcs_leader() is None
+    r = c.tandemctl("resume", "--wait")
+    assert r.returncode == 0, r.stderr
     wait_until(lambda: c.dcs_leader() == leader.name, T_BOOT, f"{leader.name} leading again")
+    wait_until(lambda: leader.writable(), T_CHANGE, f"{leader.name} writable")
     assert c.has_row(leader, row)
 
     # The replica rebuilt from it: its old data moved aside, a fresh clone.
     os.rename(replica.data, replica.dir / "data-before-upgrade")
     replica.start()
-    r = c.tandemctl("resume", "--wait")
-    assert r.returncode == 0, r.stderr
     c.wait_healthy(T_BOOT)
     assert sysid(replica.data, replica.dir) == new_id
     assert c.has_row(replica, row)
