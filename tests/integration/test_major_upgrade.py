@@ -65,8 +65,11 @@ def test_pg_upgrade_link_into_a_new_data_directory(cluster):
                 cwd=leader.dir)
     as_postgres(PG_BIN / "pg_upgrade", "--link", "-b", PG_BIN, "-B", PG_BIN, "-d", old,
                 "-D", new, "-p", "26911", "-P", "26912", "--check", cwd=leader.dir)
+    # The new cluster's control file records the settings a standby must match: pg_upgrade
+    # runs it with the cluster's own (max_connections 50 here, initdb's default is 100).
     as_postgres(PG_BIN / "pg_upgrade", "--link", "-b", PG_BIN, "-B", PG_BIN, "-d", old,
-                "-D", new, "-p", "26911", "-P", "26912", cwd=leader.dir)
+                "-D", new, "-p", "26911", "-P", "26912", "-O", "-c max_connections=50",
+                cwd=leader.dir)
     new_id = sysid(new, leader.dir)
     assert new_id != old_id  # pg_upgrade keeps initdb's identifier, not the old one
 
