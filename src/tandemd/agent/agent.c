@@ -87,22 +87,9 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 	a->view_signature = sig;
 }
 
-static char *sanitized_name(const char *n)
-{
-	char *s = xstrdup(n);
-	for (char *p = s; *p; p++) {
-		char c = *p;
-		if (c >= 'A' && c <= 'Z')
-			*p = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			*p = '_';
-	}
-	return s;
-}
-
 char *agent_slot_name(const char *member)
 {
-	return sanitized_name(member);
+	return dcs_slot_name(member);
 }
 
 /* "postgres://host:port/postgres" or "http://host:port/patroni" for a listen or connect
