@@ -170,12 +170,22 @@ def token_reads(h, n, prefix):
             "primary": d('hellod_reads_total{served="primary"}'), "stale": stale}
 
 
+def caught_up(leader, replica):
+    """Waits until the replica has replayed everything the primary wrote (the preload and its
+    VACUUM), so that no measurement shares the machine with the replay."""
+    target = leader.query("SELECT pg_current_wal_lsn()::text")[0][0]
+    wait_until(lambda: replica.query(
+        "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0], 120,
+        "the replica to replay the preload")
+
+
 def preload(leader, base):
     leader.query(
         "INSERT INTO hello_users (username, date_of_birth) "
         "SELECT translate(left(md5(i::text), 16), '0123456789', 'ghijklmnop'), "
         "date '1950-01-01' + (i %% 25000) FROM generate_series(1, %s) AS i "
         "ON CONFLICT DO NOTHING", (USERS,))
+    leader.query("VACUUM ANALYZE hello_users")
     names = base / "names.txt"
     names.write_text("\n".join(r[0] for r in leader.query(
         "SELECT username FROM hello_users ORDER BY username")) + "\n")
@@ -204,9 +214,7 @@ def main():
                 try:
                     if names is None:
                         names = preload(leader, c.base)
-                        wait_until(lambda: replica.query(
-                            "SELECT count(*) FROM hello_users")[0][0] >= USERS, 60,
-                            "the users on the replica")
+                        caught_up(leader, replica)
                     what = "local replica" if local else "through the primary"
                     progress(f"GET, {what}, link delay {delay} ms each way")
                     rows.append((delay, what, *wrk(h, names, a.seconds)))
@@ -219,7 +227,8 @@ def main():
                                 replica.query("SELECT pg_wal_replay_pause()")
                             progress(f"token reads, delay {delay} ms, replay "
                                      f"{'paused' if paused else 'running'}")
-                            t = token_reads(h, a.tokens, "tk" + ("d" if delay else "n") + ("p" if paused else "r"))
+                            prefix = "tk" + ("d" if delay else "n") + ("p" if paused else "r")
+                            t = token_reads(h, a.tokens, prefix)
                             token_rows.append((delay, paused, t))
                             if paused:
                                 replica.query("SELECT pg_wal_replay_resume()")
