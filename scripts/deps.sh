@@ -13,6 +13,9 @@ packages=(
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
+  # monitoring: promtool (prometheus) checks every /metrics; the PostgreSQL exporter and its
+  # tandem query file (monitoring/postgres_exporter/queries.yaml)
+  prometheus prometheus-postgres-exporter
 )
 
 missing=()
