@@ -7,11 +7,11 @@
 #include "metrics.h"
 #include "rest_render.h"
 
+/* One family with its one sample. */
 static void fam(strbuf *out, const char *labels, const char *name, const char *type,
                 const char *help, double v)
 {
-	metrics_family(out, name, type, help);
-	metrics_sample(out, name, labels, v);
+	metrics_single(out, name, type, help, labels, v);
 }
 
 /* "1.2.3" -> 10203, as Patroni pads its version (each part on two digits). */
