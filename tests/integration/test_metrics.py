@@ -220,6 +220,33 @@ def test_tandemd_logs_json_lines(healthy):
                for ln in leader.log_path.read_text().splitlines() if ln.startswith("{"))
 
 
+def test_switchover_then_failover_are_counted(healthy):
+    """A switchover counts on the member it promotes as a switchover; killing that leader
+    counts on the next one as a failover, with a write-gap estimate."""
+    cl, old, target = healthy
+    cl.wait_row([target], cl.write_row(old))
+    r = cl.tandemctl("switchover", "--leader", old.name, "--candidate", target.name, "--force")
+    assert r.returncode == 0, r.stderr
+    assert cl.wait_leader(not_name=old.name) is target
+    t = scrape(target)
+    assert value(t, "tandem_switchovers_total") == 1, t
+    assert value(t, "tandem_failovers_total") == 0
+    assert value(t, "tandem_last_failover_write_gap_seconds") > 0
+    assert value(scrape(old), "tandem_switchovers_total") == 0
+    cl.wait_healthy()
+
+    cl.wait_row([old], cl.write_row(target))
+    target.kill_node()
+    assert cl.wait_leader(not_name=target.name) is old
+    t = scrape(old)
+    assert value(t, "tandem_failovers_total") == 1, t
+    assert value(t, "tandem_switchovers_total") == 0
+    assert value(t, "tandem_last_failover_write_gap_seconds") > 0
+    target.start()
+    cl.wait_healthy()
+    assert value(scrape(target), "tandem_switchovers_total") == 0  # counters of a new process
+
+
 def test_hellod_metrics_pass_promtool(module_hellod):
     srv = module_hellod("--log-format", "json", port=port_in_range())
     assert srv.put_user("metrics", "1990-01-02").status == 204
