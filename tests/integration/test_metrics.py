@@ -145,6 +145,7 @@ def healthy(cl, attach_logs):
     return cl, leader, replica
 
 
+@pytest.mark.cluster
 def test_tandemd_metrics_pass_promtool_and_name_every_family(healthy):
     cl, leader, replica = healthy
     value_row = cl.write_row(leader)
@@ -181,6 +182,7 @@ def test_tandemd_metrics_pass_promtool_and_name_every_family(healthy):
     assert value(rt, "tandem_replication_lag_bytes", {"replica": leader.name}) is None
 
 
+@pytest.mark.cluster
 def test_idle_primary_is_not_lag(healthy):
     """After the last write has been replayed, PostgreSQL's replay timestamp grows old (what
     `now() - pg_last_xact_replay_timestamp()` tools report as lag); tandem's lag stays 0."""
@@ -204,6 +206,7 @@ def test_idle_primary_is_not_lag(healthy):
     assert value(t, "tandem_replication_lag_seconds", lab) == 0, t
 
 
+@pytest.mark.cluster
 def test_tandemd_logs_json_lines(healthy):
     cl, leader, _ = healthy
     objects = 0
@@ -220,6 +223,7 @@ def test_tandemd_logs_json_lines(healthy):
                for ln in leader.log_path.read_text().splitlines() if ln.startswith("{"))
 
 
+@pytest.mark.cluster
 def test_switchover_then_failover_are_counted(healthy):
     """A switchover counts on the member it promotes as a switchover; killing that leader
     counts on the next one as a failover, with a write-gap estimate."""
