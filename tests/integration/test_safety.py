@@ -435,6 +435,14 @@ def test_sigstop_of_the_leaders_agent_fences_its_postgres(async_cluster):
     old.thaw()
     _rejoined(c, old, new, table, acks)
     assert old.alive(), f"{old.name}'s tandemd exited after SIGCONT"
+    # /metrics counts the watchdog's intervention (docs/monitoring.md).
+    conn = http.client.HTTPConnection("127.0.0.1", old.rest_port, timeout=5)
+    conn.request("GET", "/metrics")
+    metrics = conn.getresponse().read().decode()
+    conn.close()
+    assert "tandem_fence_fired_total{" in metrics and any(
+        ln.startswith("tandem_fence_fired_total{") and ln.endswith(" 1")
+        for ln in metrics.splitlines()), metrics
     log = old.log_since(size)
     note("stop: after SIGCONT the old member " +
          ("ran pg_rewind" if "pg_rewind" in log else "rejoined without pg_rewind"))
