@@ -9,6 +9,7 @@ timeline without pg_rewind."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import urllib.request
 
@@ -94,6 +95,30 @@ def two_sites():
     assert not problems, "\n\n".join(problems)
 
 
+def metric(member, name):
+    """The value of `name`'s sample in member's /metrics (None when absent)."""
+    conn = http.client.HTTPConnection("127.0.0.1", member.rest_port, timeout=5)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    for ln in text.splitlines():
+        if ln.startswith(name + "{"):
+            return float(ln.rsplit(" ", 1)[1])
+    return None
+
+
+def site_metrics(a_leader, b_leader):
+    """The site role and the standby site's lag in /metrics (docs/monitoring.md)."""
+    assert metric(a_leader, "tandem_site_primary") == 1
+    assert metric(a_leader, "tandem_site_lag_bytes") is None
+    assert metric(b_leader, "tandem_site_primary") == 0
+    assert metric(b_leader, "tandem_standby_leader") == 1
+    assert metric(b_leader, "patroni_standby_leader") == 1
+    wait_until(lambda: metric(b_leader, "tandem_site_lag_bytes") == 0, C.T_CHANGE,
+               "B's standby leader to have replayed what A sent", interval=0.2)
+    assert metric(b_leader, "tandem_site_lag_seconds") >= 0
+
+
 def test_standby_site_follows_switches_and_switches_back():
     with two_sites() as (a, b, a_leader):
         a.write_row(a_leader, "1")
@@ -104,6 +129,7 @@ def test_standby_site_follows_switches_and_switches_back():
         assert r.returncode == 0, r.stderr
         assert "Standby Leader" in r.stdout and "Site: a standby site" in r.stdout, r.stdout
         assert "bytes behind the primary site" in r.stdout, r.stdout
+        site_metrics(a_leader, b_leader)
         r = ctl("-c", a.members[0].config_path, "list", "--json")
         assert json.loads(r.stdout)["site"]["role"] == "primary", r.stdout
         never_writable(b)
