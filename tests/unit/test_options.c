@@ -155,7 +155,8 @@ static void test_tls_pair(void **state)
 	snprintf(kflag, sizeof kflag, "--tls-key=%s", key);
 
 	load_fails(ARGV(cflag), NOENV, "tls-cert and tls-key go together", NULL);
-	load_fails(ARGV("--log-format=xml"), NOENV, "log-format", "'xml' is not one of plain, json");
+	load_fails(ARGV("--log-format=xml"), NOENV, "log-format",
+	           "'xml' is not one of plain, json");
 	load_fails(ARGV(kflag), NOENV, "tls-cert and tls-key go together", NULL);
 	char env[160];
 	snprintf(env, sizeof env, "HELLOD_TLS_KEY=%s", key);
