@@ -323,18 +323,6 @@ def wait_acks(w, n, name=None, timeout=T_CHANGE):
 # the agent of the leader dies or freezes: fencing
 
 
-def metric(member, name):
-    """The value of `name`'s sample in member's /metrics (None when absent)."""
-    conn = http.client.HTTPConnection("127.0.0.1", member.rest_port, timeout=5)
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    conn.close()
-    for ln in text.splitlines():
-        if ln.startswith(name + "{"):
-            return float(ln.rsplit(" ", 1)[1])
-    return None
-
-
 def _fencing_case(c, how):
     """SIGKILL or SIGSTOP of the old leader's agent with a writer on its PostgreSQL port.
     Returns (old, new) after asserting that the old primary acknowledged nothing after the new
@@ -448,7 +436,7 @@ def test_sigstop_of_the_leaders_agent_fences_its_postgres(async_cluster):
     _rejoined(c, old, new, table, acks)
     assert old.alive(), f"{old.name}'s tandemd exited after SIGCONT"
     # /metrics counts the watchdog's intervention (docs/monitoring.md).
-    assert metric(old, "tandem_fence_fired_total") == 1
+    assert old.metric("tandem_fence_fired_total") == 1
     log = old.log_since(size)
     note("stop: after SIGCONT the old member " +
          ("ran pg_rewind" if "pg_rewind" in log else "rejoined without pg_rewind"))
@@ -808,8 +796,8 @@ def test_sync_strict_commit_waits_for_a_standby(sync_cluster):
     assert ssn, "synchronous_standby_names is empty in strict mode"
     assert c.dcs_leader() == leader.name
     # /metrics shows it (docs/monitoring.md): commits must wait, and no standby is synchronous.
-    wait_until(lambda: metric(leader, "tandem_sync_required") == 1 and
-               metric(leader, "tandem_sync_standbys") == 0, T_CHANGE,
+    wait_until(lambda: leader.metric("tandem_sync_required") == 1 and
+               leader.metric("tandem_sync_standbys") == 0, T_CHANGE,
                "tandem_sync_required 1 and tandem_sync_standbys 0", interval=0.1)
     # A standby comes back: the commit completes.
     back = reps[0]
@@ -818,7 +806,7 @@ def test_sync_strict_commit_waits_for_a_standby(sync_cluster):
     t.join(T_CHANGE)
     assert not t.is_alive(), "the commit still waits after a standby came back"
     assert "error" not in result, result
-    wait_until(lambda: metric(leader, "tandem_sync_standbys") == 1, T_CHANGE,
+    wait_until(lambda: leader.metric("tandem_sync_standbys") == 1, T_CHANGE,
                "tandem_sync_standbys 1", interval=0.1)
     note(f"sync strict: commit waited with no standby (ssn {ssn!r}) and completed "
          f"{result['done'] - t_start:.3f}s after {back.name} was restarted")

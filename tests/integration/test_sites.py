@@ -9,7 +9,6 @@ timeline without pg_rewind."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import urllib.request
 
@@ -95,28 +94,16 @@ def two_sites():
     assert not problems, "\n\n".join(problems)
 
 
-def metric(member, name):
-    """The value of `name`'s sample in member's /metrics (None when absent)."""
-    conn = http.client.HTTPConnection("127.0.0.1", member.rest_port, timeout=5)
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    conn.close()
-    for ln in text.splitlines():
-        if ln.startswith(name + "{"):
-            return float(ln.rsplit(" ", 1)[1])
-    return None
-
-
 def site_metrics(a_leader, b_leader):
     """The site role and the standby site's lag in /metrics (docs/monitoring.md)."""
-    assert metric(a_leader, "tandem_site_primary") == 1
-    assert metric(a_leader, "tandem_site_lag_bytes") is None
-    assert metric(b_leader, "tandem_site_primary") == 0
-    assert metric(b_leader, "tandem_standby_leader") == 1
-    assert metric(b_leader, "patroni_standby_leader") == 1
-    wait_until(lambda: metric(b_leader, "tandem_site_lag_bytes") == 0, C.T_CHANGE,
+    assert a_leader.metric("tandem_site_primary") == 1
+    assert a_leader.metric("tandem_site_lag_bytes") is None
+    assert b_leader.metric("tandem_site_primary") == 0
+    assert b_leader.metric("tandem_standby_leader") == 1
+    assert b_leader.metric("patroni_standby_leader") == 1
+    wait_until(lambda: b_leader.metric("tandem_site_lag_bytes") == 0, C.T_CHANGE,
                "B's standby leader to have replayed what A sent", interval=0.2)
-    assert metric(b_leader, "tandem_site_lag_seconds") >= 0
+    assert b_leader.metric("tandem_site_lag_seconds") >= 0
 
 
 def test_standby_site_follows_switches_and_switches_back():
