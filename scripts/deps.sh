@@ -15,6 +15,9 @@ packages=(
   procps iproute2 util-linux tzdata nftables faketime
   # renders the fault suite's pictures in their test (tests/faults/test_picture.py)
   chromium
+  # monitoring: promtool (prometheus) checks every /metrics; the PostgreSQL exporter and its
+  # tandem query file (monitoring/postgres_exporter/queries.yaml)
+  prometheus prometheus-postgres-exporter
 )
 
 missing=()

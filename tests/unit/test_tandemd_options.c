@@ -596,6 +596,7 @@ static void test_bad_values(void **state)
 	           "environment TANDEMD_ETCD3_PROTOCOL", "'gopher' is not http or https");
 	extra_fails("namespace: service\n", 1, "must start with '/'");
 	extra_fails("log:\n  level: LOUD\n", 2, "'LOUD' is not one of DEBUG");
+	extra_fails("log:\n  type: xml\n", 2, "log.type is plain or json");
 
 	/* Patroni's listen forms and host names for connect addresses are fine. */
 	char *yml = xasprintf("%s%s", minimal_yml,

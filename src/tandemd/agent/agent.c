@@ -179,6 +179,7 @@ static int open_dcs(agent *a, char **err)
 	a->etcd = etcd_new(a->loop, &ec, err);
 	if (!a->etcd)
 		return -1;
+	etcd_set_rtt_histogram(a->etcd, &a->counters.etcd_rtt);
 	dcs_config dc = {.etcd = a->etcd,
 	                 .namespace_ = s->dcs_namespace,
 	                 .scope = s->scope,
@@ -201,6 +202,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	agent *a = xcalloc(1, sizeof *a);
 	a->loop = loop;
 	a->failsafe = agent_failsafe_new();
+	a->monitor = agent_monitor_new();
 	a->cred = agent_cred_new(s);
 	a->s = s;
 	a->hc.name = s->name;
@@ -443,6 +445,7 @@ static void on_kick(uv_timer_t *t)
 		return;
 	}
 	a->pass_running = true;
+	agent_monitor_pass_start(a);
 	agent_gather(a, pass_plan);
 }
 
@@ -503,6 +506,7 @@ static void pass_plan(agent *a)
 	}
 	a->last_action = s.action;
 	a->last_reason = s.reason;
+	agent_monitor_pass_end(a);
 	if (s.action != HA_WAIT && s.action != HA_KEEP_LEADER)
 		metrics_inc(&a->counters.actions, 1);
 	agent_act(a, s);
@@ -651,6 +655,7 @@ void agent_free(agent *a)
 	}
 	agent_set_replicas(a, NULL);
 	agent_site_free(a);
+	agent_monitor_free(a);
 	free(a->port);
 	free(a->sockdir);
 	free(a->passfile);

@@ -158,6 +158,7 @@ static void on_promoted(bool ok, const char *err, void *ud)
 	}
 	log_info("promoting PostgreSQL");
 	metrics_inc(&a->counters.promotions, 1);
+	agent_monitor_promoted(a);
 	ha_memory_promoting(&a->mem, &a->hc, clock_mono_ms());
 	a->became_leader_pending = true;
 	agent_action_done(a);
