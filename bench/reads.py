@@ -25,12 +25,13 @@ Progress goes to stderr, the tables to stdout; --keep keeps the cluster's direct
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import http.client
 import json
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -51,39 +52,42 @@ def progress(msg):
 
 
 class Relay:
-    """127.0.0.1:port -> target_port, every chunk held `delay` seconds each way (set at will)."""
+    """127.0.0.1:port -> target_port, every chunk held `delay` seconds each way (set at will).
+    A thread per direction of each connection: a chunk is read, held, then sent, in order (a
+    request and its answer are one chunk each way, so each round trip costs 2 * delay)."""
 
     def __init__(self, target_port):
-        self.target_port, self.port, self.delay = target_port, free_port(), 0.0
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self._run, daemon=True).start()
-        wait_until(lambda: getattr(self, "server", None), 10, "the relay")
+        self.target_port, self.delay = target_port, 0.0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            asyncio.start_server(self._conn, "127.0.0.1", self.port))
-        self.loop.run_forever()
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                continue
+            for a, b in ((client, server), (server, client)):
+                a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    async def _pipe(self, reader, writer):
+    def _pipe(self, src, dst):
         try:
-            while data := await reader.read(65536):
+            while data := src.recv(65536):
                 if self.delay:
-                    self.loop.call_later(self.delay, writer.write, data)
-                else:
-                    writer.write(data)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.loop.call_later(self.delay, writer.close)
-
-    async def _conn(self, reader, writer):
-        try:
-            r2, w2 = await asyncio.open_connection("127.0.0.1", self.target_port)
+                    time.sleep(self.delay)
+                dst.sendall(data)
         except OSError:
-            writer.close()
-            return
-        await asyncio.gather(self._pipe(reader, w2), self._pipe(r2, writer))
+            pass
+        for sk in (src, dst):
+            with contextlib.suppress(OSError):
+                sk.shutdown(socket.SHUT_RDWR)
 
 
 class Hellod:
