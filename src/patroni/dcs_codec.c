@@ -63,6 +63,8 @@ static void status_clear(dcs_view *v)
 	v->retain_slots = NULL;
 	v->nretain_slots = 0;
 	v->optime = 0;
+	free(v->current_site);
+	v->current_site = NULL;
 	v->has_status = false;
 }
 
@@ -251,6 +253,10 @@ static int apply_member(dcs_view *v, const char *name, const char *value, size_t
 			}
 		}
 		m.pending_restart = dcs_get_bool(j, "pending_restart");
+		int64_t lag = 0;
+		m.has_replay_lag =
+		    dcs_get_int(j, "replay_lag_ms", &lag) && lag >= 0 && lag <= DCS_MAX_LAG_MS;
+		m.replay_lag_ms = m.has_replay_lag ? (uint64_t)lag : 0;
 	}
 	if (!m.valid)
 		rc = -1;
@@ -343,6 +349,14 @@ static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
 	if (!dcs_get_lsn(j, "optime", &v->optime))
 		v->optime = 0;
 	int rc = 0;
+	v->current_site = dcs_get_str(j, "current_site");
+	if (v->current_site && !dcs_site_ok(v->current_site)) {
+		free(v->current_site);
+		v->current_site = NULL;
+		err_set(err, "status: current_site is not 1 to %d printable characters: left out",
+		        DCS_MAX_SITE);
+		rc = -1;
+	}
 	const json_t *slots = json_object_get(j, "slots");
 	const json_t *retain = json_object_get(j, "retain_slots");
 	if (json_object_size(slots) > DCS_MAX_NAMES || json_array_size(retain) > DCS_MAX_NAMES) {

@@ -90,6 +90,12 @@ char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json)
 			sb_puts(&line,
 			        " (the primary site does not answer: how far behind is unknown)");
 		}
+		if (lm->has_replay_lag) {
+			sb_printf(&line, ", %.1f s behind its last activity",
+			          (double)lm->replay_lag_ms / 1000.0);
+			json_object_set_new(sj, "behind_s",
+			                    json_real((double)lm->replay_lag_ms / 1000.0));
+		}
 	}
 	if (!sb->valid)
 		sb_puts(&line, "; standby_cluster cannot be used: no source");

@@ -80,7 +80,8 @@ def two_sites():
         a_leader = a.wait_healthy(C.T_BOOT)
         a.ensure_table(a_leader)
         b = C.Cluster(n=2, name_prefix="b", prefix="tandem-it-siteB-", standby=standby_source(a),
-                      passwords=(a.superuser_password, a.replication_password))
+                      passwords=(a.superuser_password, a.replication_password),
+                      sites=("B", "B"))
         b.start()
         wait_standby_site(b)
         yield a, b, a_leader
@@ -92,6 +93,45 @@ def two_sites():
     finally:
         problems = a.cleanup() + (b.cleanup() if b else [])
     assert not problems, "\n\n".join(problems)
+
+
+def list_json(site):
+    r = ctl("-c", site.members[0].config_path, "list", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def lags(site):
+    return {m["name"]: m["lag_s"] for m in list_json(site)["members"]}
+
+
+def check_leader_site_and_lag_seconds(a, b, a_leader):
+    """The status key names the leader's site (A's: A; B's standby leader: B); every replica,
+    the standby leader included, reports its lag in seconds: 0 once it replayed all an idle
+    primary wrote, more while its replay is held back behind a commit."""
+    assert list_json(a)["leader_site"] == "A"
+    wait_until(lambda: list_json(b)["leader_site"] == "B", C.T_CHANGE, "B's leader site")
+    idle = {m.name: 0.0 for m in a.members if m.name != a_leader.name}
+    wait_until(lambda: lags(a) == {**idle, a_leader.name: None}, C.T_CHANGE,
+               "A's replica: no lag while idle")
+    wait_until(lambda: lags(b) == {"b1": 0.0, "b2": 0.0}, C.T_CHANGE,
+               "B's members: no lag while A is idle")
+    r = ctl("-c", b.members[0].config_path, "list")
+    assert "Lag in s" in r.stdout and "Leader site: B" in r.stdout, r.stdout
+    assert "s behind its last activity" in r.stdout, r.stdout
+    # Replay held back on A's replica: its lag is the time between the commit it replayed last
+    # and A's later activity; once replay resumes, 0 again.
+    replica = next(m for m in a.members if m.name != a_leader.name)
+    a.write_row(a_leader, "lag1")
+    wait_until(lambda: a.has_row(replica, "lag1"), C.T_CHANGE, "lag1 replayed")
+    replica.query("SELECT pg_wal_replay_pause()")
+    try:
+        a.write_row(a_leader, "lag2")
+        wait_until(lambda: (lags(a)[replica.name] or 0) > 0, C.T_CHANGE,
+                   "a lag while replay is paused")
+    finally:
+        replica.query("SELECT pg_wal_replay_resume()")
+    wait_until(lambda: lags(a)[replica.name] == 0.0, C.T_CHANGE, "no lag after the resume")
 
 
 def test_standby_site_follows_switches_and_switches_back():
@@ -106,6 +146,7 @@ def test_standby_site_follows_switches_and_switches_back():
         assert "bytes behind the primary site" in r.stdout, r.stdout
         r = ctl("-c", a.members[0].config_path, "list", "--json")
         assert json.loads(r.stdout)["site"]["role"] == "primary", r.stdout
+        check_leader_site_and_lag_seconds(a, b, a_leader)
         never_writable(b)
         assert "initdb" not in b_leader.log().replace("initdb_", "")
         # The same database: A's system identifier.

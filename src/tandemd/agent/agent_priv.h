@@ -69,7 +69,9 @@ struct agent {
 	uint64_t pg_started_unix_ms;
 	int server_version;
 	bool pending_restart;
-	char *walreceiver; /* pg_stat_wal_receiver.status */
+	char *walreceiver;      /* pg_stat_wal_receiver.status */
+	bool has_replay_lag;    /* a replica's replay lag (agent_local.c info_sql) was known */
+	uint64_t replay_lag_ms; /* 0: replayed all its upstream had */
 	agent_replica *replicas;
 	size_t nreplicas;
 	char *sysid;
