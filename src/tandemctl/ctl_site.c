@@ -424,8 +424,32 @@ static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
 	return CTL_EXIT_OK;
 }
 
+/* Member names must be unique across the two sites: a standby whose application_name is a
+ * member of the primary site could count as one of its synchronous standbys (Patroni 4.1's
+ * warning). Each site has its own etcd, so no agent sees the other site's names: the command
+ * that holds both sites' views checks them. The shared names, or NULL. */
+static char *shared_names(const site *a, const site *b)
+{
+	strbuf names = STRBUF_INIT;
+	for (size_t i = 0; i < a->view.nmembers; i++)
+		if (dcs_view_member(&b->view, a->view.members[i].name))
+			sb_printf(&names, "%s%s", names.len ? ", " : "", a->view.members[i].name);
+	return names.len ? sb_steal(&names) : NULL;
+}
+
 static int switchover(const site_opts *so, site *from, site *to)
 {
+	char *dup = shared_names(from, to);
+	if (dup) {
+		ctl_printf(stderr,
+		           "tandemctl: member name(s) %s used in both %s and %s: names must be "
+		           "unique across the sites (a standby with a primary-site member's "
+		           "application_name could count as its synchronous standby); rename the "
+		           "members of one site (their `name`) before switching\n",
+		           dup, from->conn.scope, to->conn.scope);
+		free(dup);
+		return CTL_EXIT_FAILED;
+	}
 	bool fs = is_standby(from), ts = is_standby(to);
 	if (!from->view.sysid || !to->view.sysid || strcmp(from->view.sysid, to->view.sysid)) {
 		ctl_printf(stderr,
