@@ -179,6 +179,7 @@ void dcs_view_clear(dcs_view *v)
 	free(v->backup);
 	free(v->backup_runner);
 	free(v->drill);
+	free(v->shutdown_checkpoint);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -595,6 +596,11 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 	} else if (!strcmp(rel, "drill")) {
 		free(v->drill);
 		v->drill = dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
+	} else if (!strcmp(rel, "shutdown_checkpoint")) {
+		free(v->shutdown_checkpoint);
+		v->shutdown_checkpoint =
+		    dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
+		v->shutdown_checkpoint_revision = mod_revision;
 	}
 	free(rel);
 	return rc;
@@ -645,6 +651,10 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 	} else if (!strcmp(rel, "drill")) {
 		free(v->drill);
 		v->drill = NULL;
+	} else if (!strcmp(rel, "shutdown_checkpoint")) {
+		free(v->shutdown_checkpoint);
+		v->shutdown_checkpoint = NULL;
+		v->shutdown_checkpoint_revision = 0;
 	}
 	free(rel);
 }

@@ -24,6 +24,7 @@
  * and tandem's own (Patroni ignores them), kept as text for their owners:
  *   backup            JSON: the backups asked for, running and done (src/backup/backup_state.h)
  *   backup/runner     the member that runs backups, plain text, on that member's lease
+ *   shutdown_checkpoint  JSON: where the leader stopped when the site was demoted (dcs_ckpt.h)
  *
  * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
@@ -172,6 +173,10 @@ typedef struct dcs_view {
 	/* drill: the last restore drill's result as JSON text (dcs_drill.h decodes it); NULL when
 	 * absent */
 	char *drill;
+	/* shutdown_checkpoint: where the leader stopped when the site was demoted, as JSON text
+	 * (dcs_ckpt.h decodes it), and its mod_revision; NULL when absent */
+	char *shutdown_checkpoint;
+	int64_t shutdown_checkpoint_revision;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */

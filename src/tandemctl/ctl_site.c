@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "ctl_commands.h"
 #include "ctl_table.h"
+#include "dcs_ckpt.h"
 #include "dyn_config.h"
 #include "strbuf.h"
 
@@ -353,7 +354,8 @@ static int demote(const site_opts *so, site *s)
 typedef struct replay_goal {
 	uint64_t lsn;
 	int64_t timeline;
-	bool beyond; /* the target replayed past it: refuse */
+	bool beyond;    /* the target replayed past it: refuse */
+	bool published; /* from the shutdown_checkpoint key */
 } replay_goal;
 
 static bool pred_replayed(const site_opts *so, site *s, void *ud)
@@ -380,18 +382,44 @@ static int roll_back(const site_opts *so, site *from, const char *why)
 	return CTL_EXIT_FAILED;
 }
 
+/* Where the old primary site stopped: the shutdown checkpoint its leader published after the
+ * demotion (a shutdown_checkpoint key written after the config change that demoted it, of the
+ * same database), or else its standby leader's replay position once it runs again. */
+static bool pred_stopped(const site_opts *so, site *s, void *ud)
+{
+	replay_goal *g = ud;
+	const dcs_view *v = &s->view;
+	dcs_ckpt c;
+	char *err = NULL;
+	if (is_standby(s) && v->shutdown_checkpoint &&
+	    v->shutdown_checkpoint_revision > v->config.mod_revision &&
+	    dcs_ckpt_decode(v->shutdown_checkpoint, &c, &err) == 0 && v->sysid &&
+	    !strcmp(c.sysid, v->sysid)) {
+		*g = (replay_goal){.lsn = c.end, .timeline = c.timeline, .published = true};
+		return true;
+	}
+	free(err);
+	if (!pred_standby_leader(so, s, NULL))
+		return false;
+	leader_pos fp = leader_position(so, s);
+	*g = (replay_goal){.lsn = fp.lsn, .timeline = fp.timeline};
+	return fp.known;
+}
+
 static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
 {
-	leader_pos fp = leader_position(so, from);
-	replay_goal g = {.lsn = fp.lsn, .timeline = fp.timeline};
+	replay_goal g = {0};
+	if (!wait_for(so, from, pred_stopped, &g, so->wait_ms))
+		return roll_back(so, from, "the old primary site did not stop cleanly in time");
 	char *goal = lsn_text(g.lsn);
 	ctl_printf(stderr,
-	           "%s stopped cleanly at %s (timeline %" PRId64 "); waiting for %s to "
+	           "%s stopped cleanly at %s (timeline %" PRId64 ", %s); waiting for %s to "
 	           "replay exactly up to it\n",
-	           from->conn.scope, goal, g.timeline, to->conn.scope);
+	           from->conn.scope, goal, g.timeline,
+	           g.published ? "its published shutdown checkpoint"
+	                       : "its standby leader's position",
+	           to->conn.scope);
 	free(goal);
-	if (!fp.known)
-		return roll_back(so, from, "the old primary site's position is unknown");
 	if (!wait_for(so, to, pred_replayed, &g, so->wait_ms))
 		return roll_back(so, from,
 		                 "the target site did not replay the old primary's "
@@ -494,10 +522,8 @@ static int switchover(const site_opts *so, site *from, site *to)
 		ctl_printf(stderr, "resuming the switch from %s to %s\n", from->conn.scope,
 		           to->conn.scope);
 		/* The run before may have stopped right after the demotion: its leader may still
-		 * be stopping, its position not yet that of the shutdown checkpoint. */
-		if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
-			return roll_back(so, from,
-			                 "the old primary site did not stop cleanly in time");
+		 * be stopping, its position not yet that of the shutdown checkpoint (finish_switch
+		 * waits for it). */
 		return finish_switch(so, from, to, t0);
 	}
 	/* Fresh: the target must be a healthy standby of the primary site. */
@@ -524,8 +550,6 @@ static int switchover(const site_opts *so, site *from, site *to)
 	int rc = patch(so, from, body, "site-switchover (demote)");
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
-		return roll_back(so, from, "the old primary site did not stop cleanly in time");
 	return finish_switch(so, from, to, t0);
 }
 

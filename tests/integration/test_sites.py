@@ -264,6 +264,10 @@ def test_site_switchover_and_disaster_promotion():
         r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "is the primary site" in r.stderr
+        # B was promoted at A's published shutdown checkpoint (the key A's leader wrote after
+        # its clean stop), not at A's standby leader's position once it ran again.
+        assert "its published shutdown checkpoint" in r.stderr, r.stderr
+        assert any("published for the other site" in m.log() for m in a.members)
         wait_until(lambda: any(s == b.scope for s, _ in w.writable_seen), 30, "writes to B")
         wait_until(lambda: len(w.acked) > 0 and w.acked[-1][1] > 0, 5, "")
         w.stop.set()
@@ -284,6 +288,7 @@ def test_site_switchover_and_disaster_promotion():
         # And back, B -> A.
         r = ctl("site-switchover", "--from", b_yml, "--to", a_yml, "--force")
         assert r.returncode == 0, r.stdout + r.stderr
+        assert "its published shutdown checkpoint" in r.stderr, r.stderr
         a.wait_healthy()
         wait_standby_site(b)
 

@@ -193,6 +193,9 @@ size_t agent_site_hosts(const agent *a, char **out, size_t cap);
 /* A target for people: a member name, or "the primary site". */
 const char *agent_target_text(const char *target);
 void agent_act_demote_site(agent *a);
+/* After a clean stop for the other site: publish the shutdown checkpoint (agent_site_ckpt.c),
+ * then `then` (always ok). */
+void agent_site_publish_checkpoint(agent *a, agent_step_fn then);
 void agent_site_bootstrap(agent *a);
 
 /* agent_local.c */
