@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,14 +355,40 @@ static int demote(const site_opts *so, site *s)
 typedef struct replay_goal {
 	uint64_t lsn;
 	int64_t timeline;
-	bool beyond;    /* the target replayed past it: refuse */
-	bool published; /* from the shutdown_checkpoint key */
+	bool beyond;            /* the target replayed past it: refuse */
+	bool published;         /* from the shutdown_checkpoint key */
+	struct pg_conn *pg;     /* to the target's standby leader, kept between polls */
+	int64_t agent_timeline; /* its agent's timeline (0: not asked yet; -1: unknown) */
 } replay_goal;
+
+/* The standby leader's replay position and timeline straight from its PostgreSQL (its REST
+ * API reports them once a loop_wait); false when it cannot be asked. */
+static bool replay_direct(site *s, replay_goal *g, leader_pos *p)
+{
+	const dcs_member *m = s->view.leader ? dcs_view_member(&s->view, s->view.leader) : NULL;
+	if (!m || !ctl_site_replay(m->conn_url, s->file, &g->pg, &p->lsn, &p->timeline))
+		return false;
+	p->known = true;
+	return true;
+}
 
 static bool pred_replayed(const site_opts *so, site *s, void *ud)
 {
 	replay_goal *g = ud;
-	leader_pos p = leader_position(so, s);
+	leader_pos p = {0};
+	if (replay_direct(s, g, &p)) {
+		/* Over SQL the timeline is the WAL receiver's, or the last restartpoint's once the
+		 * receiver has gone (an older one when none ran since a new timeline): the agent's,
+		 * which never goes back, is asked once. */
+		if (!g->agent_timeline) {
+			leader_pos r = leader_position(so, s);
+			g->agent_timeline = r.known ? r.timeline : -1;
+		}
+		if (g->agent_timeline > p.timeline)
+			p.timeline = g->agent_timeline;
+	} else {
+		p = leader_position(so, s);
+	}
 	if (!p.known || p.timeline != g->timeline)
 		return false;
 	g->beyond = p.lsn > g->lsn;
@@ -420,7 +447,9 @@ static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
 	                       : "its standby leader's position",
 	           to->conn.scope);
 	free(goal);
-	if (!wait_for(so, to, pred_replayed, &g, so->wait_ms))
+	bool replayed = wait_for(so, to, pred_replayed, &g, so->wait_ms);
+	ctl_site_replay_close(&g.pg);
+	if (!replayed)
 		return roll_back(so, from,
 		                 "the target site did not replay the old primary's "
 		                 "last record in time");
