@@ -214,8 +214,15 @@ def failback(two, wl, rep, notes, info):
     new = two.primary
     lost.come_back()
     src = new.source()
-    r, took, text = _ctl(two, "-c", lost.config_path, "demote-cluster", "--host", src["host"],
-                         "--port", src["port"], "--force")
+    # Its members' keys outlive the restart of its etcd by a ttl: until they expire,
+    # demote-cluster tries their REST APIs (nobody answers) instead of writing to etcd.
+    deadline = time.monotonic() + 60
+    while True:
+        r, took, text = _ctl(two, "-c", lost.config_path, "demote-cluster", "--host",
+                             src["host"], "--port", src["port"], "--force")
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     notes.append(f"site {lost.name} back; demote-cluster {lost.name}: exit {r.returncode}: "
                  + " / ".join(text.splitlines()[-1:]))
     if r.returncode != 0:
