@@ -167,11 +167,6 @@ static leader_pos leader_position(const site_opts *so, const site *s)
 	return p;
 }
 
-static char *lsn_text(uint64_t lsn)
-{
-	return xasprintf("%" PRIX64 "/%" PRIX64, lsn >> 32, lsn & 0xffffffffu);
-}
-
 /* No member runs (a site coming back after a disaster, before its agents start): the change is
  * merged into the config key and written to etcd directly, checked as the REST API checks it. */
 static int patch_offline(const site_opts *so, const site *s, json_t *body, const char *what)
@@ -285,7 +280,7 @@ static int promote(const site_opts *so, site *s)
 		           s->conn.scope);
 		return CTL_EXIT_FAILED;
 	}
-	char *lsn = lsn_text(p.lsn);
+	char *lsn = ctl_lsn_text(p.lsn);
 	ctl_printf(stderr,
 	           "%s: standby leader %s has replayed up to %s on timeline %" PRId64
 	           ". Whatever the primary site wrote after that is not in this site: promoting "
@@ -422,23 +417,29 @@ static bool pred_stopped(const site_opts *so, site *s, void *ud)
 	    v->shutdown_checkpoint_revision > v->config.mod_revision &&
 	    dcs_ckpt_decode(v->shutdown_checkpoint, &c, &err) == 0 && v->sysid &&
 	    !strcmp(c.sysid, v->sysid)) {
-		*g = (replay_goal){.lsn = c.end, .timeline = c.timeline, .published = true};
+		g->lsn = c.end;
+		g->timeline = c.timeline;
+		g->published = true;
 		return true;
 	}
 	free(err);
 	if (!pred_standby_leader(so, s, NULL))
 		return false;
 	leader_pos fp = leader_position(so, s);
-	*g = (replay_goal){.lsn = fp.lsn, .timeline = fp.timeline};
+	g->lsn = fp.lsn;
+	g->timeline = fp.timeline;
 	return fp.known;
 }
 
-static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
+/* `g`: what is already known of the target (its SQL connection, its agent's timeline), or
+ * zeroes. */
+static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0, replay_goal g)
 {
-	replay_goal g = {0};
-	if (!wait_for(so, from, pred_stopped, &g, so->wait_ms))
+	if (!wait_for(so, from, pred_stopped, &g, so->wait_ms)) {
+		ctl_site_replay_close(&g.pg);
 		return roll_back(so, from, "the old primary site did not stop cleanly in time");
-	char *goal = lsn_text(g.lsn);
+	}
+	char *goal = ctl_lsn_text(g.lsn);
 	ctl_printf(stderr,
 	           "%s stopped cleanly at %s (timeline %" PRId64 ", %s); waiting for %s to "
 	           "replay exactly up to it\n",
@@ -481,22 +482,9 @@ static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
 	return CTL_EXIT_OK;
 }
 
-/* Member names must be unique across the two sites: a standby whose application_name is a
- * member of the primary site could count as one of its synchronous standbys (Patroni 4.1's
- * warning). Each site has its own etcd, so no agent sees the other site's names: the command
- * that holds both sites' views checks them. The shared names, or NULL. */
-static char *shared_names(const site *a, const site *b)
-{
-	strbuf names = STRBUF_INIT;
-	for (size_t i = 0; i < a->view.nmembers; i++)
-		if (dcs_view_member(&b->view, a->view.members[i].name))
-			sb_printf(&names, "%s%s", names.len ? ", " : "", a->view.members[i].name);
-	return names.len ? sb_steal(&names) : NULL;
-}
-
 static int switchover(const site_opts *so, site *from, site *to)
 {
-	char *dup = shared_names(from, to);
+	char *dup = ctl_site_shared_names(&from->view, &to->view);
 	if (dup) {
 		ctl_printf(stderr,
 		           "tandemctl: member name(s) %s used in both %s and %s: names must be "
@@ -553,7 +541,7 @@ static int switchover(const site_opts *so, site *from, site *to)
 		/* The run before may have stopped right after the demotion: its leader may still
 		 * be stopping, its position not yet that of the shutdown checkpoint (finish_switch
 		 * waits for it). */
-		return finish_switch(so, from, to, t0);
+		return finish_switch(so, from, to, t0, (replay_goal){0});
 	}
 	/* Fresh: the target must be a healthy standby of the primary site. */
 	leader_pos tp = leader_position(so, to);
@@ -570,6 +558,11 @@ static int switchover(const site_opts *so, site *from, site *to)
 	           from->conn.scope, to->conn.scope, to->conn.scope, from->conn.scope);
 	if (!ctl_confirm(&so->o, "Switch the primary site?"))
 		return CTL_EXIT_FAILED;
+	/* Connected to the target's standby leader before the demotion: from then on every
+	 * moment counts. */
+	replay_goal g = {.agent_timeline = tp.timeline};
+	leader_pos warm;
+	replay_direct(to, &g, &warm);
 	t0 = clock_mono_ms();
 	json_t *body = json_object();
 	json_object_set_new(body, "standby_cluster", standby_of(to));
@@ -577,9 +570,11 @@ static int switchover(const site_opts *so, site *from, site *to)
 	                    json_pack("{s:s, s:I}", "to", to->conn.scope, "started_unix_ms",
 	                              (json_int_t)clock_unix_ms()));
 	int rc = patch(so, from, body, "site-switchover (demote)");
-	if (rc != CTL_EXIT_OK)
+	if (rc != CTL_EXIT_OK) {
+		ctl_site_replay_close(&g.pg);
 		return rc;
-	return finish_switch(so, from, to, t0);
+	}
+	return finish_switch(so, from, to, t0, g);
 }
 
 /* ---- the command line ---- */

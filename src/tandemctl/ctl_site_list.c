@@ -157,3 +157,14 @@ void ctl_site_replay_close(struct pg_conn **pg)
 	PQfinish(*pg);
 	*pg = NULL;
 }
+
+/* ---- site-switchover: member names unique across the sites ---- */
+
+char *ctl_site_shared_names(const dcs_view *a, const dcs_view *b)
+{
+	strbuf names = STRBUF_INIT;
+	for (size_t i = 0; i < a->nmembers; i++)
+		if (dcs_view_member(b, a->members[i].name))
+			sb_printf(&names, "%s%s", names.len ? ", " : "", a->members[i].name);
+	return names.len ? sb_steal(&names) : NULL;
+}
