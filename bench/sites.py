@@ -12,7 +12,8 @@ writes flowing from a client host in each site (tests/faults/sites_workload.py),
   PostgreSQL (a prober writing to B's members every 5 ms) and through B's HAProxy, and the
   writes A acknowledged that B never received.
 
-Prints one table: median and range of three runs. Root (network namespaces). Options: --runs N.
+Prints one table: median and range of three runs. Root (network namespaces). Options: --runs N,
+--only switchover|disaster (one kind of row; the others print "-").
 """
 
 from __future__ import annotations
@@ -167,12 +168,14 @@ def fmt(vals, unit="s", digits=2):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", choices=("switchover", "disaster"),
+                    help="measure one kind of row only")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/sites.py needs root (network namespaces)", file=sys.stderr)
         return 2
-    sw = switchovers(a.runs)
-    ds = [disaster_once(i) for i in range(a.runs)]
+    sw = switchovers(a.runs) if a.only in (None, "switchover") else []
+    ds = [disaster_once(i) for i in range(a.runs)] if a.only in (None, "disaster") else []
     n = a.runs
     print(f"\ntwo sites, {n} runs each: median (min-max)\n")
     print("| measure | tandem | goal |")

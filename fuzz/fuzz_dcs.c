@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dcs_ckpt.h"
 #include "dcs_codec.h"
 #include "dcs_drill.h"
 #include "fuzz_util.h"
@@ -44,10 +45,20 @@ static void round_trip(const dcs_view *v)
 		const dcs_member *m = &v->members[i];
 		if (!m->valid)
 			continue;
-		dcs_member_info mi = {m->conn_url,      m->api_url,           m->state,
-		                      m->role,          m->version,           m->has_lsn,
-		                      m->xlog_location, m->replication_state, m->timeline,
-		                      m->tags,          m->pending_restart};
+		dcs_member_info mi = {.conn_url = m->conn_url,
+		                      .api_url = m->api_url,
+		                      .state = m->state,
+		                      .role = m->role,
+		                      .version = m->version,
+		                      .has_lsn = m->has_lsn,
+		                      .xlog_location = m->xlog_location,
+		                      .replication_state = m->replication_state,
+		                      .timeline = m->timeline,
+		                      .tags = m->tags,
+		                      .site = m->site,
+		                      .pending_restart = m->pending_restart,
+		                      .has_replay_lag = m->has_replay_lag,
+		                      .replay_lag_ms = m->replay_lag_ms};
 		char *s = dcs_encode_member(&mi);
 		char *key = xasprintf("/service/batman/members/%s", m->name);
 		char *err = NULL;
@@ -57,6 +68,9 @@ static void round_trip(const dcs_view *v)
 		FUZZ_CHECK(b && b->has_lsn == m->has_lsn && b->xlog_location == m->xlog_location,
 		           "lsn changed: %s", s);
 		FUZZ_CHECK(b->tags.nofailover == m->tags.nofailover, "tags changed: %s", s);
+		FUZZ_CHECK(b->has_replay_lag == m->has_replay_lag &&
+		               b->replay_lag_ms == m->replay_lag_ms,
+		           "replay lag changed: %s", s);
 		free(key);
 		free(s);
 	}
@@ -109,6 +123,26 @@ static void drill_round_trip(const dcs_view *v)
 	free(text);
 }
 
+/* The shutdown_checkpoint key decodes or is refused with a message; what decodes encodes to
+ * the same values. */
+static void ckpt_round_trip(const dcs_view *v)
+{
+	dcs_ckpt c, back;
+	char *err = NULL;
+	if (!v->shutdown_checkpoint)
+		return;
+	if (dcs_ckpt_decode(v->shutdown_checkpoint, &c, &err) != 0) {
+		FUZZ_CHECK(err && *err, "shutdown_checkpoint refused without a message");
+		free(err);
+		return;
+	}
+	FUZZ_CHECK(c.lsn < c.end && c.timeline >= 1, "shutdown_checkpoint: out of range");
+	char *text = dcs_ckpt_encode(&c);
+	FUZZ_CHECK(dcs_ckpt_decode(text, &back, &err) == 0 && !memcmp(&c, &back, sizeof c),
+	           "shutdown_checkpoint: round trip changed a value");
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dcs_view v;
@@ -122,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	round_trip(&v);
 	drill_round_trip(&v);
+	ckpt_round_trip(&v);
 	dcs_view_free(&v);
 	return 0;
 }

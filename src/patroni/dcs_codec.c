@@ -63,6 +63,8 @@ static void status_clear(dcs_view *v)
 	v->retain_slots = NULL;
 	v->nretain_slots = 0;
 	v->optime = 0;
+	free(v->current_site);
+	v->current_site = NULL;
 	v->has_status = false;
 }
 
@@ -177,6 +179,7 @@ void dcs_view_clear(dcs_view *v)
 	free(v->backup);
 	free(v->backup_runner);
 	free(v->drill);
+	free(v->shutdown_checkpoint);
 	memset(v, 0, sizeof(*v));
 	v->prefix = prefix;
 }
@@ -251,6 +254,10 @@ static int apply_member(dcs_view *v, const char *name, const char *value, size_t
 			}
 		}
 		m.pending_restart = dcs_get_bool(j, "pending_restart");
+		int64_t lag = 0;
+		m.has_replay_lag =
+		    dcs_get_int(j, "replay_lag_ms", &lag) && lag >= 0 && lag <= DCS_MAX_LAG_MS;
+		m.replay_lag_ms = m.has_replay_lag ? (uint64_t)lag : 0;
 	}
 	if (!m.valid)
 		rc = -1;
@@ -343,6 +350,14 @@ static int apply_status(dcs_view *v, const char *value, size_t len, char **err)
 	if (!dcs_get_lsn(j, "optime", &v->optime))
 		v->optime = 0;
 	int rc = 0;
+	v->current_site = dcs_get_str(j, "current_site");
+	if (v->current_site && !dcs_site_ok(v->current_site)) {
+		free(v->current_site);
+		v->current_site = NULL;
+		err_set(err, "status: current_site is not 1 to %d printable characters: left out",
+		        DCS_MAX_SITE);
+		rc = -1;
+	}
 	const json_t *slots = json_object_get(j, "slots");
 	const json_t *retain = json_object_get(j, "retain_slots");
 	if (json_object_size(slots) > DCS_MAX_NAMES || json_array_size(retain) > DCS_MAX_NAMES) {
@@ -581,6 +596,11 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 	} else if (!strcmp(rel, "drill")) {
 		free(v->drill);
 		v->drill = dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
+	} else if (!strcmp(rel, "shutdown_checkpoint")) {
+		free(v->shutdown_checkpoint);
+		v->shutdown_checkpoint =
+		    dcs_has_nul(value, value_len) ? NULL : xstrndup(value, value_len);
+		v->shutdown_checkpoint_revision = mod_revision;
 	}
 	free(rel);
 	return rc;
@@ -631,6 +651,10 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 	} else if (!strcmp(rel, "drill")) {
 		free(v->drill);
 		v->drill = NULL;
+	} else if (!strcmp(rel, "shutdown_checkpoint")) {
+		free(v->shutdown_checkpoint);
+		v->shutdown_checkpoint = NULL;
+		v->shutdown_checkpoint_revision = 0;
 	}
 	free(rel);
 }

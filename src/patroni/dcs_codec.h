@@ -10,8 +10,10 @@
  *   leader            the leader's member name, plain text (its lease is the leader's session)
  *   members/<name>    JSON object: conn_url, api_url, state, role, version, xlog_location,
  *                     replication_state, timeline, tags{nofailover, noloadbalance, clonefrom,
- *                     nosync, ...}, pending_restart, ...
- *   status            JSON {"optime": N, "slots": {"name": N}, "retain_slots": ["name"]}
+ *                     nosync, ...}, pending_restart, ...; tandem adds replay_lag_ms (a
+ *                     replica: how far its replay is behind its upstream's last activity)
+ *   status            JSON {"optime": N, "slots": {"name": N}, "retain_slots": ["name"]}, and
+ *                     "current_site": the leader's site tag (as Patroni's site-aware branch)
  *                     (a bare integer is the legacy optime)
  *   history           JSON [[timeline, lsn, reason, timestamp, new_leader], ...]
  *   sync              JSON {"leader": name, "sync_standby": "a,b" or null}
@@ -22,6 +24,7 @@
  * and tandem's own (Patroni ignores them), kept as text for their owners:
  *   backup            JSON: the backups asked for, running and done (src/backup/backup_state.h)
  *   backup/runner     the member that runs backups, plain text, on that member's lease
+ *   shutdown_checkpoint  JSON: where the leader stopped when the site was demoted (dcs_ckpt.h)
  *
  * Hostile values never crash: a value that cannot be read leaves the field as Patroni would
  * (a member with unreadable JSON is still a member, with its fields unknown; unreadable config,
@@ -39,7 +42,8 @@
  *   `history` keeps its last DCS_MAX_HISTORY entries; a timeline (history or member) is
  *     1..DCS_MAX_TIMELINE (PostgreSQL's TimeLineID), others are left out (member: 0, unknown);
  *   config ttl, loop_wait and retry_timeout are 1..DCS_MAX_SECONDS, others count as absent;
- *   a member's tags.site is dcs_site_ok, otherwise unknown (NULL) and reported. */
+ *   a member's tags.site and status current_site are dcs_site_ok, otherwise unknown (NULL)
+ *     and reported; replay_lag_ms is 0..DCS_MAX_LAG_MS, otherwise unknown. */
 #ifndef PATRONI_DCS_CODEC_H
 #define PATRONI_DCS_CODEC_H
 
@@ -59,6 +63,7 @@ enum {
 	DCS_MAX_SITE = 63, /* bytes of a member's `site` tag */
 };
 #define DCS_MAX_TIMELINE INT64_C(0xFFFFFFFF)
+#define DCS_MAX_LAG_MS   INT64_C(3153600000000) /* 100 years */
 
 typedef struct dcs_tags {
 	bool nofailover;
@@ -78,6 +83,8 @@ typedef struct dcs_member {
 	char *site;      /* tags.site (dcs_site_ok); NULL: none, or refused */
 	char *tags_json; /* the whole "tags" object as text, NULL when absent */
 	bool pending_restart;
+	bool has_replay_lag;    /* replay_lag_ms was present and in range */
+	uint64_t replay_lag_ms; /* 0: replayed everything its upstream had */
 	int64_t mod_revision, lease;
 } dcs_member;
 
@@ -133,6 +140,7 @@ typedef struct dcs_view {
 
 	bool has_status;
 	uint64_t optime;
+	char *current_site; /* status current_site (dcs_site_ok); NULL: none */
 	dcs_slot_lsn *slots;
 	size_t nslots;
 	char **retain_slots;
@@ -165,6 +173,10 @@ typedef struct dcs_view {
 	/* drill: the last restore drill's result as JSON text (dcs_drill.h decodes it); NULL when
 	 * absent */
 	char *drill;
+	/* shutdown_checkpoint: where the leader stopped when the site was demoted, as JSON text
+	 * (dcs_ckpt.h decodes it), and its mod_revision; NULL when absent */
+	char *shutdown_checkpoint;
+	int64_t shutdown_checkpoint_revision;
 } dcs_view;
 
 /* The prefix "/<namespace>/<scope>/" (namespace NULL: "/service"); a heap string. */
@@ -204,11 +216,15 @@ typedef struct dcs_member_info {
 	dcs_tags tags;                 /* only true tags are written; none: no "tags" */
 	const char *site;              /* tags.site; NULL: left out */
 	bool pending_restart;
+	bool has_replay_lag; /* false: replay_lag_ms left out */
+	uint64_t replay_lag_ms;
 } dcs_member_info;
 
 char *dcs_encode_member(const dcs_member_info *m);
 char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslots,
                         const char *const *retain_slots, size_t nretain);
+/* The leader's status: its optime and its site (NULL: left out). */
+char *dcs_encode_leader_status(uint64_t optime, const char *current_site);
 /* sync_standby: NULL or empty list gives null; otherwise joined with ",". */
 char *dcs_encode_sync(const char *leader, const char *const *sync_standby, size_t n);
 char *dcs_encode_history(const dcs_history_entry *entries, size_t n);

@@ -85,6 +85,11 @@ char *dcs_encode_member(const dcs_member_info *m)
 	set_str(o, "replication_state", m->replication_state);
 	if (m->timeline)
 		json_object_set_new(o, "timeline", json_integer(m->timeline));
+	if (m->has_replay_lag)
+		json_object_set_new(o, "replay_lag_ms",
+		                    json_integer(m->replay_lag_ms > (uint64_t)DCS_MAX_LAG_MS
+		                                     ? DCS_MAX_LAG_MS
+		                                     : (json_int_t)m->replay_lag_ms));
 	return dump_free(o);
 }
 
@@ -110,6 +115,15 @@ char *dcs_encode_status(uint64_t optime, const dcs_slot_lsn *slots, size_t nslot
 			json_array_append_new(r, str_or_null(retain_slots[i]));
 		json_object_set_new(o, "retain_slots", r);
 	}
+	return dump_free(o);
+}
+
+char *dcs_encode_leader_status(uint64_t optime, const char *current_site)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "optime", lsn_json(optime));
+	if (current_site)
+		json_object_set_new(o, "current_site", json_string(current_site));
 	return dump_free(o);
 }
 

@@ -137,6 +137,18 @@ void ctl_file_credentials(const ctl_opts *o, char **user, char **password);
 /* ctl_site.c, for list: a standby site's line (its source, and how far behind it is when the
  * primary site answers), or NULL for a primary site; `json` gets "site" either way. */
 char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json);
+/* A standby leader's replay position and timeline, asked over SQL at its conn_url as the
+ * superuser of `file`; *pg is kept open between calls (ctl_site_replay_close). False when it
+ * cannot be asked. */
+struct pg_conn;
+bool ctl_site_replay(const char *conn_url, const char *file, struct pg_conn **pg, uint64_t *lsn,
+                     int64_t *timeline);
+void ctl_site_replay_close(struct pg_conn **pg);
+/* Member names must be unique across the two sites: a standby whose application_name is a
+ * member of the primary site could count as one of its synchronous standbys (Patroni 4.1's
+ * warning). Each site has its own etcd, so no agent sees the other site's names: the command
+ * that holds both sites' views checks them. The names in both, "a, b", or NULL. */
+char *ctl_site_shared_names(const dcs_view *a, const dcs_view *b);
 
 /* ctl_restore_point.c: a named restore point on the leader, its WAL archived */
 int ctl_cmd_restore_point(const ctl_opts *o);

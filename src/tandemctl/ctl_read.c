@@ -106,6 +106,14 @@ typedef struct member_row {
 	uint64_t lag_bytes;
 } member_row;
 
+/* The leader of a primary cluster: no lag. A standby leader's lag is its own replay's behind the
+ * primary site. */
+static bool is_leader_of(const dcs_view *v, const dcs_member *m)
+{
+	return v->leader && !strcmp(v->leader, m->name) &&
+	       !(v->has_config && v->config.standby.present);
+}
+
 static void describe(const dcs_view *v, const dcs_member *m, member_row *r)
 {
 	bool leader = v->leader && strcmp(v->leader, m->name) == 0;
@@ -146,6 +154,7 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 	json_object_set_new(root, "scope", json_string(c->scope));
 	json_object_set_new(root, "system_id", json_str_or_null(v->sysid));
 	json_object_set_new(root, "leader", json_str_or_null(v->leader));
+	json_object_set_new(root, "leader_site", json_str_or_null(v->current_site));
 	json_object_set_new(root, "paused", json_boolean(v->has_config && v->config.pause));
 	json_t *arr = json_array();
 	for (size_t i = 0; i < v->nmembers; i++) {
@@ -167,6 +176,10 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 		json_object_set_new(o, "lag_bytes",
 		                    r.has_lag ? json_integer((json_int_t)r.lag_bytes)
 		                              : json_null());
+		json_object_set_new(o, "lag_s",
+		                    m->has_replay_lag && !is_leader_of(v, m)
+		                        ? json_real((double)m->replay_lag_ms / 1000.0)
+		                        : json_null());
 		json_t *tags = m->tags_json ? json_loads(m->tags_json, 0, NULL) : NULL;
 		json_object_set_new(o, "tags", tags ? tags : json_object());
 		json_object_set_new(o, "pending_restart", json_boolean(m->pending_restart));
@@ -186,9 +199,10 @@ static json_t *list_json(const dcs_view *v, const ctl_conn *c, const dcs_member 
 
 static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **ms)
 {
-	bool any_tags = false, any_pending = false, any_site = false;
+	bool any_tags = false, any_pending = false, any_site = false, any_secs = false;
 	for (size_t i = 0; i < v->nmembers; i++) {
 		any_site = any_site || ms[i]->site;
+		any_secs = any_secs || (ms[i]->has_replay_lag && !is_leader_of(v, ms[i]));
 		char *t = ctl_tags_line(ms[i]->tags_json);
 		any_tags = any_tags || *t;
 		free(t);
@@ -196,10 +210,12 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 	}
 	/* The Site column, when a member has one (tags.site), after the host. */
 	size_t sc = any_site ? 1 : 0;
-	const char *headers[9] = {"Member", "Host", "Site", "Role", "State", "TL", "Lag in MB"};
+	const char *headers[10] = {"Member", "Host", "Site", "Role", "State", "TL", "Lag in MB"};
 	if (!any_site)
 		memmove(&headers[2], &headers[3], 4 * sizeof headers[0]);
 	size_t ncols = 6 + sc;
+	if (any_secs) /* replicas that report their replay lag (tandemd does) */
+		headers[ncols++] = "Lag in s";
 	if (any_pending)
 		headers[ncols++] = "Pending restart";
 	if (any_tags)
@@ -207,6 +223,8 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 	ctl_table *t = ctl_table_new(ncols, headers);
 	ctl_table_align(t, 4 + sc, CTL_ALIGN_RIGHT);
 	ctl_table_align(t, 5 + sc, CTL_ALIGN_RIGHT);
+	if (any_secs)
+		ctl_table_align(t, 6 + sc, CTL_ALIGN_RIGHT);
 	for (size_t i = 0; i < v->nmembers; i++) {
 		const dcs_member *m = ms[i];
 		member_row r;
@@ -219,7 +237,7 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		                ? xasprintf("%llu", (unsigned long long)ctl_lag_mb(r.lag_bytes))
 		                : xstrdup("unknown");
 		char *tags = ctl_tags_line(m->tags_json);
-		const char *cells[9] = {m->name, host ? host : ""};
+		const char *cells[10] = {m->name, host ? host : ""};
 		size_t n = 2;
 		if (any_site)
 			cells[n++] = m->site ? m->site : "";
@@ -227,6 +245,12 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		cells[n++] = r.state ? r.state : "unknown";
 		cells[n++] = tl;
 		cells[n++] = lag;
+		char *secs = !any_secs || is_leader_of(v, m) ? xstrdup("")
+		             : m->has_replay_lag
+		                 ? xasprintf("%.1f", (double)m->replay_lag_ms / 1000.0)
+		                 : xstrdup("unknown");
+		if (any_secs)
+			cells[n++] = secs;
 		if (any_pending)
 			cells[n++] = m->pending_restart ? "*" : "";
 		if (any_tags)
@@ -235,6 +259,7 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 		free(host);
 		free(tl);
 		free(lag);
+		free(secs);
 		free(tags);
 	}
 	char *title =
@@ -247,6 +272,8 @@ static char *list_text(const dcs_view *v, const ctl_conn *c, const dcs_member **
 	free(text);
 	if (!v->leader)
 		sb_puts(&sb, " No leader: the cluster has no primary\n");
+	else if (v->current_site)
+		sb_printf(&sb, " Leader site: %s\n", v->current_site);
 	if (v->has_config && v->config.pause)
 		sb_puts(&sb, " Maintenance mode: on\n");
 	if (v->has_failover)

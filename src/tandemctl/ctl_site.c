@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "clock.h"
 #include "ctl_commands.h"
 #include "ctl_table.h"
+#include "dcs_ckpt.h"
 #include "dyn_config.h"
 #include "strbuf.h"
 
@@ -165,11 +167,6 @@ static leader_pos leader_position(const site_opts *so, const site *s)
 	return p;
 }
 
-static char *lsn_text(uint64_t lsn)
-{
-	return xasprintf("%" PRIX64 "/%" PRIX64, lsn >> 32, lsn & 0xffffffffu);
-}
-
 /* No member runs (a site coming back after a disaster, before its agents start): the change is
  * merged into the config key and written to etcd directly, checked as the REST API checks it. */
 static int patch_offline(const site_opts *so, const site *s, json_t *body, const char *what)
@@ -283,7 +280,7 @@ static int promote(const site_opts *so, site *s)
 		           s->conn.scope);
 		return CTL_EXIT_FAILED;
 	}
-	char *lsn = lsn_text(p.lsn);
+	char *lsn = ctl_lsn_text(p.lsn);
 	ctl_printf(stderr,
 	           "%s: standby leader %s has replayed up to %s on timeline %" PRId64
 	           ". Whatever the primary site wrote after that is not in this site: promoting "
@@ -353,13 +350,40 @@ static int demote(const site_opts *so, site *s)
 typedef struct replay_goal {
 	uint64_t lsn;
 	int64_t timeline;
-	bool beyond; /* the target replayed past it: refuse */
+	bool beyond;            /* the target replayed past it: refuse */
+	bool published;         /* from the shutdown_checkpoint key */
+	struct pg_conn *pg;     /* to the target's standby leader, kept between polls */
+	int64_t agent_timeline; /* its agent's timeline (0: not asked yet; -1: unknown) */
 } replay_goal;
+
+/* The standby leader's replay position and timeline straight from its PostgreSQL (its REST
+ * API reports them once a loop_wait); false when it cannot be asked. */
+static bool replay_direct(site *s, replay_goal *g, leader_pos *p)
+{
+	const dcs_member *m = s->view.leader ? dcs_view_member(&s->view, s->view.leader) : NULL;
+	if (!m || !ctl_site_replay(m->conn_url, s->file, &g->pg, &p->lsn, &p->timeline))
+		return false;
+	p->known = true;
+	return true;
+}
 
 static bool pred_replayed(const site_opts *so, site *s, void *ud)
 {
 	replay_goal *g = ud;
-	leader_pos p = leader_position(so, s);
+	leader_pos p = {0};
+	if (replay_direct(s, g, &p)) {
+		/* Over SQL the timeline is the WAL receiver's, or the last restartpoint's once the
+		 * receiver has gone (an older one when none ran since a new timeline): the agent's,
+		 * which never goes back, is asked once. */
+		if (!g->agent_timeline) {
+			leader_pos r = leader_position(so, s);
+			g->agent_timeline = r.known ? r.timeline : -1;
+		}
+		if (g->agent_timeline > p.timeline)
+			p.timeline = g->agent_timeline;
+	} else {
+		p = leader_position(so, s);
+	}
 	if (!p.known || p.timeline != g->timeline)
 		return false;
 	g->beyond = p.lsn > g->lsn;
@@ -380,19 +404,53 @@ static int roll_back(const site_opts *so, site *from, const char *why)
 	return CTL_EXIT_FAILED;
 }
 
-static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
+/* Where the old primary site stopped: the shutdown checkpoint its leader published after the
+ * demotion (a shutdown_checkpoint key written after the config change that demoted it, of the
+ * same database), or else its standby leader's replay position once it runs again. */
+static bool pred_stopped(const site_opts *so, site *s, void *ud)
 {
-	leader_pos fp = leader_position(so, from);
-	replay_goal g = {.lsn = fp.lsn, .timeline = fp.timeline};
-	char *goal = lsn_text(g.lsn);
+	replay_goal *g = ud;
+	const dcs_view *v = &s->view;
+	dcs_ckpt c;
+	char *err = NULL;
+	if (is_standby(s) && v->shutdown_checkpoint &&
+	    v->shutdown_checkpoint_revision > v->config.mod_revision &&
+	    dcs_ckpt_decode(v->shutdown_checkpoint, &c, &err) == 0 && v->sysid &&
+	    !strcmp(c.sysid, v->sysid)) {
+		g->lsn = c.end;
+		g->timeline = c.timeline;
+		g->published = true;
+		return true;
+	}
+	free(err);
+	if (!pred_standby_leader(so, s, NULL))
+		return false;
+	leader_pos fp = leader_position(so, s);
+	g->lsn = fp.lsn;
+	g->timeline = fp.timeline;
+	return fp.known;
+}
+
+/* `g`: what is already known of the target (its SQL connection, its agent's timeline), or
+ * zeroes. */
+static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0, replay_goal g)
+{
+	if (!wait_for(so, from, pred_stopped, &g, so->wait_ms)) {
+		ctl_site_replay_close(&g.pg);
+		return roll_back(so, from, "the old primary site did not stop cleanly in time");
+	}
+	char *goal = ctl_lsn_text(g.lsn);
 	ctl_printf(stderr,
-	           "%s stopped cleanly at %s (timeline %" PRId64 "); waiting for %s to "
+	           "%s stopped cleanly at %s (timeline %" PRId64 ", %s); waiting for %s to "
 	           "replay exactly up to it\n",
-	           from->conn.scope, goal, g.timeline, to->conn.scope);
+	           from->conn.scope, goal, g.timeline,
+	           g.published ? "its published shutdown checkpoint"
+	                       : "its standby leader's position",
+	           to->conn.scope);
 	free(goal);
-	if (!fp.known)
-		return roll_back(so, from, "the old primary site's position is unknown");
-	if (!wait_for(so, to, pred_replayed, &g, so->wait_ms))
+	bool replayed = wait_for(so, to, pred_replayed, &g, so->wait_ms);
+	ctl_site_replay_close(&g.pg);
+	if (!replayed)
 		return roll_back(so, from,
 		                 "the target site did not replay the old primary's "
 		                 "last record in time");
@@ -426,6 +484,17 @@ static int finish_switch(const site_opts *so, site *from, site *to, uint64_t t0)
 
 static int switchover(const site_opts *so, site *from, site *to)
 {
+	char *dup = ctl_site_shared_names(&from->view, &to->view);
+	if (dup) {
+		ctl_printf(stderr,
+		           "tandemctl: member name(s) %s used in both %s and %s: names must be "
+		           "unique across the sites (a standby with a primary-site member's "
+		           "application_name could count as its synchronous standby); rename the "
+		           "members of one site (their `name`) before switching\n",
+		           dup, from->conn.scope, to->conn.scope);
+		free(dup);
+		return CTL_EXIT_FAILED;
+	}
 	bool fs = is_standby(from), ts = is_standby(to);
 	if (!from->view.sysid || !to->view.sysid || strcmp(from->view.sysid, to->view.sysid)) {
 		ctl_printf(stderr,
@@ -470,11 +539,9 @@ static int switchover(const site_opts *so, site *from, site *to)
 		ctl_printf(stderr, "resuming the switch from %s to %s\n", from->conn.scope,
 		           to->conn.scope);
 		/* The run before may have stopped right after the demotion: its leader may still
-		 * be stopping, its position not yet that of the shutdown checkpoint. */
-		if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
-			return roll_back(so, from,
-			                 "the old primary site did not stop cleanly in time");
-		return finish_switch(so, from, to, t0);
+		 * be stopping, its position not yet that of the shutdown checkpoint (finish_switch
+		 * waits for it). */
+		return finish_switch(so, from, to, t0, (replay_goal){0});
 	}
 	/* Fresh: the target must be a healthy standby of the primary site. */
 	leader_pos tp = leader_position(so, to);
@@ -491,6 +558,11 @@ static int switchover(const site_opts *so, site *from, site *to)
 	           from->conn.scope, to->conn.scope, to->conn.scope, from->conn.scope);
 	if (!ctl_confirm(&so->o, "Switch the primary site?"))
 		return CTL_EXIT_FAILED;
+	/* Connected to the target's standby leader before the demotion: from then on every
+	 * moment counts. */
+	replay_goal g = {.agent_timeline = tp.timeline};
+	leader_pos warm;
+	replay_direct(to, &g, &warm);
 	t0 = clock_mono_ms();
 	json_t *body = json_object();
 	json_object_set_new(body, "standby_cluster", standby_of(to));
@@ -498,11 +570,11 @@ static int switchover(const site_opts *so, site *from, site *to)
 	                    json_pack("{s:s, s:I}", "to", to->conn.scope, "started_unix_ms",
 	                              (json_int_t)clock_unix_ms()));
 	int rc = patch(so, from, body, "site-switchover (demote)");
-	if (rc != CTL_EXIT_OK)
+	if (rc != CTL_EXIT_OK) {
+		ctl_site_replay_close(&g.pg);
 		return rc;
-	if (!wait_for(so, from, pred_standby_leader, NULL, so->wait_ms))
-		return roll_back(so, from, "the old primary site did not stop cleanly in time");
-	return finish_switch(so, from, to, t0);
+	}
+	return finish_switch(so, from, to, t0, g);
 }
 
 /* ---- the command line ---- */

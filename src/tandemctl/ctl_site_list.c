@@ -1,9 +1,11 @@
 /* tandemctl list, for two sites: the site's role, and how far a standby site is behind the
- * primary site (ctl_site.c has the site operations). */
+ * primary site; and a standby leader's replay position over SQL for site-switchover (ctl_site.c
+ * has the site operations). */
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "ctl_commands.h"
 #include "ctl_table.h"
 #include "pgbr_info.h"
@@ -90,10 +92,79 @@ char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json)
 			sb_puts(&line,
 			        " (the primary site does not answer: how far behind is unknown)");
 		}
+		if (lm->has_replay_lag) {
+			sb_printf(&line, ", %.1f s behind its last activity",
+			          (double)lm->replay_lag_ms / 1000.0);
+			json_object_set_new(sj, "behind_s",
+			                    json_real((double)lm->replay_lag_ms / 1000.0));
+		}
 	}
 	if (!sb->valid)
 		sb_puts(&line, "; standby_cluster cannot be used: no source");
 	sb_puts(&line, "\n");
 	json_object_set_new(json, "site", sj);
 	return sb_steal(&line);
+}
+
+/* ---- site-switchover: the target's replay position, polled over SQL ---- */
+
+bool ctl_site_replay(const char *conn_url, const char *file, struct pg_conn **pg, uint64_t *lsn,
+                     int64_t *timeline)
+{
+	if (!*pg && conn_url) {
+		char *host = NULL, *port = NULL, *user, *password;
+		if (addr_url_host_port(conn_url, 5432, &host, &port, NULL) != 0)
+			return false;
+		ctl_opts fo = {.conn = {.config = file}};
+		ctl_file_credentials(&fo, &user, &password);
+		const char *k[8] = {
+		    "host", "port", "user", "dbname", "connect_timeout", "application_name"};
+		const char *v[8] = {host,       port, user ? user : "postgres",
+		                    "postgres", "2",  "tandemctl"};
+		size_t n = 6;
+		if (password) {
+			k[n] = "password";
+			v[n++] = password;
+		}
+		k[n] = v[n] = NULL;
+		*pg = PQconnectdbParams(k, v, 0);
+		free(host);
+		free(port);
+		free(user);
+		if (password) {
+			memset(password, 0, strlen(password));
+			free(password);
+		}
+	}
+	if (!*pg || PQstatus(*pg) != CONNECTION_OK) {
+		ctl_site_replay_close(pg);
+		return false;
+	}
+	PGresult *r = PQexec(*pg, "SELECT pg_last_wal_replay_lsn()::text, coalesce((SELECT "
+	                          "nullif(received_tli, 0) FROM pg_stat_wal_receiver), (SELECT "
+	                          "timeline_id FROM pg_control_checkpoint()))");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	          !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1) &&
+	          pgbr_lsn_parse(PQgetvalue(r, 0, 0), lsn) == 0;
+	if (ok)
+		*timeline = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return ok;
+}
+
+void ctl_site_replay_close(struct pg_conn **pg)
+{
+	PQfinish(*pg);
+	*pg = NULL;
+}
+
+/* ---- site-switchover: member names unique across the sites ---- */
+
+char *ctl_site_shared_names(const dcs_view *a, const dcs_view *b)
+{
+	strbuf names = STRBUF_INIT;
+	for (size_t i = 0; i < a->nmembers; i++)
+		if (dcs_view_member(b, a->members[i].name))
+			sb_printf(&names, "%s%s", names.len ? ", " : "", a->members[i].name);
+	return names.len ? sb_steal(&names) : NULL;
 }

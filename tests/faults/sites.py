@@ -206,6 +206,16 @@ class Site(System):
                     time.sleep(0.1)
                 n.start()
 
+    def come_back(self):
+        """A lost site returns: its links up and its etcd started, its members not yet (a
+        failback makes it a standby cluster before they start)."""
+        self.lost = False
+        for h in self.hosts:
+            h.heal_links()
+            h.link_up()
+        for h in self.etcd_hosts:
+            self.start_etcd(h.name)
+
     def lose(self):
         """A disaster: SIGKILL every process on every host of the site, then every link down."""
         self.lost = True

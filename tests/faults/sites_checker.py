@@ -224,7 +224,7 @@ def check_sites(two, wl, ops, marks, settle=90.0, disaster=None, rewind_ok=False
     rep.add("sites", "one at a time" if not problems else "OVERLAP",
             "; ".join(problems[:3]) or order, violation=bool(problems))
     rw = rewinds(two, marks)
-    rep.add("rewind", len(rw), ", ".join(rw) + (" (an agent was killed: reported only)"
+    rep.add("rewind", len(rw), ", ".join(rw) + (" (expected in this scenario: reported only)"
                                                if rw and rewind_ok else ""),
             violation=bool(rw) and not rewind_ok)
     gaps = switch_gaps(turns)

@@ -8,8 +8,12 @@ the single-site ones (`--only` takes their names too):
                                 just after the demotion; the agent restarted, the same command
                                 run again until it completes
   site_disaster_promote         the primary site lost entirely (every process killed, every link
-                                down), then tandemctl promote-cluster in the other; last, as the
-                                lost site does not come back (failback is not built yet)
+                                down), then tandemctl promote-cluster in the other
+  site_failback                 the lost site back (after site_disaster_promote, or after a
+                                disaster of its own): demote-cluster to the survivor, its
+                                members started; no full copy (rewound), its diverged WAL
+                                kept aside with a REPORT; the time until it replays from the
+                                survivor is reported
 
 Each builds on the sites as the previous one left them (the primary site changes with every
 switch); each is a minute or less.
@@ -17,7 +21,9 @@ switch); each is a minute or less.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import signal
 import subprocess
 import time
@@ -198,11 +204,65 @@ def disaster(two, wl, rep, notes, info):
             f"its HAProxy); the command itself {took:.2f}s")
 
 
+def failback(two, wl, rep, notes, info):
+    """The disaster, then the lost site back as a standby cluster of the survivor: its config
+    written to its own etcd (demote-cluster, no member running), its members started. No full
+    copy: its former primary is rewound; the WAL it wrote that the survivor never received is
+    kept aside with a REPORT."""
+    lost = next((s for s in two.sites if s.lost), None)
+    if lost is None:  # not run after site_disaster_promote: a disaster of its own first
+        lost = two.primary
+        disaster(two, wl, rep, notes, info)
+    new = two.primary
+    lost.come_back()
+    src = new.source()
+    # Its members' keys outlive the restart of its etcd by a ttl: until they expire,
+    # demote-cluster tries their REST APIs (nobody answers) instead of writing to etcd.
+    deadline = time.monotonic() + 60
+    while True:
+        r, took, text = _ctl(two, "-c", lost.config_path, "demote-cluster", "--host",
+                             src["host"], "--port", src["port"], "--force")
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    notes.append(f"site {lost.name} back; demote-cluster {lost.name}: exit {r.returncode}: "
+                 + " / ".join(text.splitlines()[-1:]))
+    if r.returncode != 0:
+        raise Failed(f"demote-cluster exited {r.returncode}: {text[-300:]}")
+    sizes = {n.name: os.path.getsize(n.log_path) for n in lost.nodes.values()}
+    t0 = time.monotonic()
+    for n in lost.nodes.values():
+        n.start()
+
+    def following():
+        return lost.health_problem() is None and lost.replay_lsn() is not None
+    try:
+        wait_until(following, 120, f"site {lost.name} a standby cluster of {new.name}")
+    except Exception:
+        raise Failed(f"site {lost.name} did not come back as a standby: "
+                     f"{lost.health_problem()}")
+    rep.add("failback", f"{time.monotonic() - t0:.2f}s",
+            f"from starting site {lost.name}'s members to its standby leader replaying from "
+            f"site {new.name}")
+    copied = []
+    for n in lost.nodes.values():
+        with open(n.log_path, "rb") as f:
+            f.seek(sizes[n.name])
+            if b"pg_basebackup started" in f.read():
+                copied.append(n.name)
+    rep.add("full_copy", len(copied), ", ".join(copied) or "none: rewound",
+            violation=bool(copied))
+    kept = [p for n in lost.nodes.values() for p in glob.glob(f"{n.data}.diverged-*/REPORT")]
+    rep.add("kept", len(kept), open(kept[0]).read().strip().splitlines()[-1] if kept
+            else "no REPORT of the diverged WAL", violation=not kept)
+
+
 SCENARIOS = {
     "site_switchover": switchover,
     "site_link_cut": link_cut,
     "site_switchover_agent_killed": switchover_agent_killed,
     "site_disaster_promote": disaster,
+    "site_failback": failback,
 }
 
 
@@ -219,8 +279,8 @@ def run_step(two, index, name, log):
     rep, notes, info = Report(name), [], {}
     began = time.monotonic()  # the scenario's own action, shaded in its picture
     try:
-        if name == "site_disaster_promote":
-            disaster(two, wl, rep, notes, info)
+        if name in ("site_disaster_promote", "site_failback"):
+            SCENARIOS[name](two, wl, rep, notes, info)
         else:
             SCENARIOS[name](two, wl, rep, notes)
     except Failed as e:
@@ -239,8 +299,8 @@ def run_step(two, index, name, log):
         for o in ops:
             f.write(json.dumps(o) + "\n")
     full = check_sites(two, wl, ops, marks, settle=SETTLE,
-                       disaster=info if name == "site_disaster_promote" else None,
-                       rewind_ok=name == "site_switchover_agent_killed")
+                       disaster=info if info else None,
+                       rewind_ok=name in ("site_switchover_agent_killed", "site_failback"))
     full.rows = rep.rows + full.rows
     full.notes = notes
     if info.get("missing"):

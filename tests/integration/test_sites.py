@@ -80,7 +80,8 @@ def two_sites():
         a_leader = a.wait_healthy(C.T_BOOT)
         a.ensure_table(a_leader)
         b = C.Cluster(n=2, name_prefix="b", prefix="tandem-it-siteB-", standby=standby_source(a),
-                      passwords=(a.superuser_password, a.replication_password))
+                      passwords=(a.superuser_password, a.replication_password),
+                      sites=("B", "B"))
         b.start()
         wait_standby_site(b)
         yield a, b, a_leader
@@ -106,6 +107,45 @@ def site_metrics(a_leader, b_leader):
     assert b_leader.metric("tandem_site_lag_seconds") >= 0
 
 
+def list_json(site):
+    r = ctl("-c", site.members[0].config_path, "list", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def lags(site):
+    return {m["name"]: m["lag_s"] for m in list_json(site)["members"]}
+
+
+def check_leader_site_and_lag_seconds(a, b, a_leader):
+    """The status key names the leader's site (A's: A; B's standby leader: B); every replica,
+    the standby leader included, reports its lag in seconds: 0 once it replayed all an idle
+    primary wrote, more while its replay is held back behind a commit."""
+    assert list_json(a)["leader_site"] == "A"
+    wait_until(lambda: list_json(b)["leader_site"] == "B", C.T_CHANGE, "B's leader site")
+    idle = {m.name: 0.0 for m in a.members if m.name != a_leader.name}
+    wait_until(lambda: lags(a) == {**idle, a_leader.name: None}, C.T_CHANGE,
+               "A's replica: no lag while idle")
+    wait_until(lambda: lags(b) == {"b1": 0.0, "b2": 0.0}, C.T_CHANGE,
+               "B's members: no lag while A is idle")
+    r = ctl("-c", b.members[0].config_path, "list")
+    assert "Lag in s" in r.stdout and "Leader site: B" in r.stdout, r.stdout
+    assert "s behind its last activity" in r.stdout, r.stdout
+    # Replay held back on A's replica: its lag is the time between the commit it replayed last
+    # and A's later activity; once replay resumes, 0 again.
+    replica = next(m for m in a.members if m.name != a_leader.name)
+    a.write_row(a_leader, "lag1")
+    wait_until(lambda: a.has_row(replica, "lag1"), C.T_CHANGE, "lag1 replayed")
+    replica.query("SELECT pg_wal_replay_pause()")
+    try:
+        a.write_row(a_leader, "lag2")
+        wait_until(lambda: (lags(a)[replica.name] or 0) > 0, C.T_CHANGE,
+                   "a lag while replay is paused")
+    finally:
+        replica.query("SELECT pg_wal_replay_resume()")
+    wait_until(lambda: lags(a)[replica.name] == 0.0, C.T_CHANGE, "no lag after the resume")
+
+
 def test_standby_site_follows_switches_and_switches_back():
     with two_sites() as (a, b, a_leader):
         a.write_row(a_leader, "1")
@@ -119,6 +159,7 @@ def test_standby_site_follows_switches_and_switches_back():
         site_metrics(a_leader, b_leader)
         r = ctl("-c", a.members[0].config_path, "list", "--json")
         assert json.loads(r.stdout)["site"]["role"] == "primary", r.stdout
+        check_leader_site_and_lag_seconds(a, b, a_leader)
         never_writable(b)
         assert "initdb" not in b_leader.log().replace("initdb_", "")
         # The same database: A's system identifier.
@@ -236,6 +277,10 @@ def test_site_switchover_and_disaster_promotion():
         r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "is the primary site" in r.stderr
+        # B was promoted at A's published shutdown checkpoint (the key A's leader wrote after
+        # its clean stop), not at A's standby leader's position once it ran again.
+        assert "its published shutdown checkpoint" in r.stderr, r.stderr
+        assert any("published for the other site" in m.log() for m in a.members)
         wait_until(lambda: any(s == b.scope for s, _ in w.writable_seen), 30, "writes to B")
         wait_until(lambda: len(w.acked) > 0 and w.acked[-1][1] > 0, 5, "")
         w.stop.set()
@@ -256,6 +301,7 @@ def test_site_switchover_and_disaster_promotion():
         # And back, B -> A.
         r = ctl("site-switchover", "--from", b_yml, "--to", a_yml, "--force")
         assert r.returncode == 0, r.stdout + r.stderr
+        assert "its published shutdown checkpoint" in r.stderr, r.stderr
         a.wait_healthy()
         wait_standby_site(b)
 

@@ -809,3 +809,34 @@ def test_backup_wait_follows_the_key(etcd, live, tmp_path):
     r = ctl("-c", cfg, "backup", "--wait")
     assert r.returncode == 1 and "failed" in r.stderr and "exit 55: no stanza" in r.stderr
     assert "Last backup FAILED" in ctl("-c", cfg, "list").stdout
+
+
+def test_site_switchover_refuses_names_used_in_both_sites(etcd, tmp_path):
+    """Two sites whose members share names (pg1..pg3 in each): site-switchover refuses before
+    it changes anything, naming them; with distinct names it goes on to its other checks."""
+    a = Cluster(etcd).write()
+    b = Cluster(etcd).write(config={**CONFIG, "standby_cluster": {"host": "127.0.0.1",
+                                                                  "port": "5432"}})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a_yml = write_config(tmp_path / "a", etcd, a.scope)
+    b_yml = write_config(tmp_path / "b", etcd, b.scope)
+    r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
+    assert r.returncode == 1, r
+    assert "member name(s) pg1, pg2, pg3 used in both" in r.stderr, r.stderr
+    assert "unique across the sites" in r.stderr
+    # Nothing was changed: A is still a primary site, without a switchover mark.
+    r = ctl("-c", a_yml, "show-config")
+    assert "standby_cluster" not in r.stdout and "site_switchover" not in r.stdout, r.stdout
+    # B's members renamed: the name check passes (the switch is then refused for want of a
+    # streaming standby leader behind B's fake members).
+    etcd_del = {"key": base64.b64encode((b.prefix + "members/").encode()).decode(),
+                "range_end": base64.b64encode((b.prefix + "members0").encode()).decode()}
+    etcd._post("/v3/kv/deleterange", etcd_del)
+    for n in ("b1", "b2"):
+        b.put(f"members/{n}", {"conn_url": "postgres://127.0.0.9:5432/postgres",
+                               "state": "running", "role": "replica"})
+    b.put("leader", "b1")
+    r = ctl("site-switchover", "--from", a_yml, "--to", b_yml, "--force")
+    assert "used in both" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "no standby leader streaming" in r.stderr, r.stderr

@@ -435,6 +435,20 @@ static void test_encode_member(void **state)
 	ok(&v, P "members/m1", s, 2, 5);
 	assert_string_equal(dcs_view_member(&v, "m1")->site, "B");
 	free(s);
+	/* a replica's replay lag, read back; out of range or not a number: unknown */
+	assert_false(dcs_view_member(&v, "m1")->has_replay_lag);
+	mi.has_replay_lag = true;
+	mi.replay_lag_ms = 1500;
+	s = dcs_encode_member(&mi);
+	assert_non_null(strstr(s, "\"replay_lag_ms\":1500"));
+	ok(&v, P "members/m1", s, 3, 5);
+	assert_true(dcs_view_member(&v, "m1")->has_replay_lag);
+	assert_int_equal(dcs_view_member(&v, "m1")->replay_lag_ms, 1500);
+	free(s);
+	ok(&v, P "members/m1", "{\"replay_lag_ms\":-1}", 4, 5);
+	assert_false(dcs_view_member(&v, "m1")->has_replay_lag);
+	ok(&v, P "members/m1", "{\"replay_lag_ms\":\"x\"}", 5, 5);
+	assert_false(dcs_view_member(&v, "m1")->has_replay_lag);
 
 	dcs_member_info bare = {.state = "stopped", .role = "uninitialized"};
 	s = dcs_encode_member(&bare);
@@ -474,6 +488,20 @@ static void test_encode_keys(void **state)
 	s = dcs_encode_status(7, NULL, 0, NULL, 0);
 	assert_string_equal(s, "{\"optime\":7}");
 	free(s);
+	/* the leader's site in the status key; a site tandem would not accept is left out */
+	s = dcs_encode_leader_status(9, "dc-2");
+	assert_string_equal(s, "{\"optime\":9,\"current_site\":\"dc-2\"}");
+	ok(&v, P "status", s, 2, 0);
+	assert_string_equal(v.current_site, "dc-2");
+	free(s);
+	s = dcs_encode_leader_status(9, NULL);
+	assert_string_equal(s, "{\"optime\":9}");
+	ok(&v, P "status", s, 2, 0);
+	assert_null(v.current_site);
+	free(s);
+	bad(&v, P "status", "{\"optime\":9,\"current_site\":\"a b\"}");
+	assert_null(v.current_site);
+	assert_int_equal(v.optime, 9);
 
 	const char *standbys[] = {"m2", "m3"};
 	s = dcs_encode_sync("m1", standbys, 2);

@@ -319,6 +319,8 @@ void agent_publish_member(agent *a)
 	m.tags.clonefrom = tandemd_tag(a->s, "clonefrom");
 	m.tags.nosync = tandemd_tag(a->s, "nosync");
 	m.site = tandemd_site(a->s);
+	m.has_replay_lag = a->has_replay_lag && st->lsn_known && a->query_ok;
+	m.replay_lag_ms = a->replay_lag_ms;
 	char *v = dcs_encode_member(&m);
 	/* The key lives on the lease (kept alive every loop_wait): it is only rewritten when it
 	 * says something new, or when the lease is a new one. */

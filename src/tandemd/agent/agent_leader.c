@@ -142,7 +142,7 @@ void agent_standby_leader_housekeeping(agent *a)
 	a->last_housekeeping_ms = now;
 	a->housekeeping_members = v->nmembers;
 	ensure_slots(a, v);
-	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
+	char *status = dcs_encode_leader_status(a->st.lsn, tandemd_site(a->s));
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
 	free(status);
 }
@@ -182,7 +182,7 @@ void agent_leader_housekeeping(agent *a)
 		agent_sync_housekeeping(a);
 	agent_failsafe_housekeeping(a);
 	agent_cred_leader_housekeeping(a);
-	char *status = dcs_encode_status(a->st.lsn, NULL, 0, NULL, 0);
+	char *status = dcs_encode_leader_status(a->st.lsn, tandemd_site(a->s));
 	dcs_put_key(a->dcs, "status", status, on_put_quiet, a);
 	free(status);
 }

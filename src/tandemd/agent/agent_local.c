@@ -365,6 +365,14 @@ static const char info_sql[] =
     " 'replay_lsn', replay_lsn::text)), '[]') FROM pg_stat_replication),"
     " (SELECT status FROM pg_stat_wal_receiver),"
     " (SELECT system_identifier::text FROM pg_control_system()),"
+    /* A replica's replay lag: 0 when it replayed everything its upstream had sent; otherwise
+     * from the last replayed commit to the upstream's last activity (when its WAL end last
+     * moved, by its clock): an idle primary is no lag. */
+    " (SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL"
+    " WHEN pg_last_wal_replay_lsn() >= coalesce(r.latest_end_lsn, pg_last_wal_receive_lsn())"
+    " THEN 0 ELSE greatest(0, extract(epoch FROM r.latest_end_time -"
+    " pg_last_xact_replay_timestamp()) * 1000)::bigint END"
+    " FROM (SELECT 1) o LEFT JOIN pg_stat_wal_receiver r ON true),"
     /* monitoring (agent_monitor_info) */
     " (extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000)::bigint,"
     " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,"
@@ -401,7 +409,9 @@ static void on_state(const pgctl_state *st, const char *const *row, int ncols, c
 			free(a->sysid);
 			a->sysid = xstrdup(row[5]);
 		}
-		agent_monitor_info(a, row + 6, ncols - 6);
+		a->has_replay_lag = ncols >= 7 && row[6];
+		a->replay_lag_ms = a->has_replay_lag ? strtoull(row[6], NULL, 10) : 0;
+		agent_monitor_info(a, row + 7, ncols - 7);
 	}
 	gather_end(g);
 }

@@ -70,7 +70,9 @@ struct agent {
 	uint64_t pg_started_unix_ms;
 	int server_version;
 	bool pending_restart;
-	char *walreceiver; /* pg_stat_wal_receiver.status */
+	char *walreceiver;      /* pg_stat_wal_receiver.status */
+	bool has_replay_lag;    /* a replica's replay lag (agent_local.c info_sql) was known */
+	uint64_t replay_lag_ms; /* 0: replayed all its upstream had */
 	agent_replica *replicas;
 	size_t nreplicas;
 	char *sysid;
@@ -199,6 +201,9 @@ size_t agent_site_hosts(const agent *a, char **out, size_t cap);
 /* A target for people: a member name, or "the primary site". */
 const char *agent_target_text(const char *target);
 void agent_act_demote_site(agent *a);
+/* After a clean stop for the other site: publish the shutdown checkpoint (agent_site_ckpt.c),
+ * then `then` (always ok). */
+void agent_site_publish_checkpoint(agent *a, agent_step_fn then);
 void agent_site_bootstrap(agent *a);
 
 /* agent_local.c */

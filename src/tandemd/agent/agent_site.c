@@ -122,12 +122,9 @@ const char *agent_site_apply_delay(const agent *a)
 
 /* ---- demote-cluster: the leader of a cluster that became a standby cluster ---- */
 
-static void site_demoted(agent *a, bool ok)
+static void site_restart_standby(agent *a, bool ok)
 {
-	if (!ok) {
-		agent_fail_action(a, "stopping PostgreSQL for the other site", NULL);
-		return;
-	}
+	(void)ok;
 	char *e = NULL;
 	/* The shutdown checkpoint is the last record: the other site, having replayed up to it,
 	 * promotes on a timeline we can follow without a rewind. */
@@ -138,6 +135,15 @@ static void site_demoted(agent *a, bool ok)
 		return;
 	}
 	agent_action_done(a);
+}
+
+static void site_demoted(agent *a, bool ok)
+{
+	if (!ok) {
+		agent_fail_action(a, "stopping PostgreSQL for the other site", NULL);
+		return;
+	}
+	agent_site_publish_checkpoint(a, site_restart_standby);
 }
 
 void agent_act_demote_site(agent *a)
