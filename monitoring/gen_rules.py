@@ -61,7 +61,7 @@ def ha_rules(t: Timing):
               "count by (scope) (max by (scope, name) (tandem_primary == 1 or patroni_primary == 1))"
               " > 1",
               t.settle, "critical",
-              "Cluster {{ $labels.scope }} has {{ $value }} writable primaries",
+              "Cluster {{ $labels.scope }} has more than one writable primary",
               "More than one member of one cluster runs PostgreSQL as a writable primary: writes "
               "may go to a primary that will be rewound."),
         alert("TandemNoLeader",
@@ -73,7 +73,7 @@ def ha_rules(t: Timing):
         alert("TandemLeaderFlapping",
               "sum by (scope) (increase(tandem_failovers_total[1h])) >= 3",
               0, "warning",
-              "Cluster {{ $labels.scope }} failed over {{ $value }} times in an hour",
+              "Cluster {{ $labels.scope }} failed over three times or more in an hour",
               "Several failovers in an hour: something keeps taking leaders down."),
         alert("TandemFailover",
               f"sum by (scope) (increase(tandem_failovers_total[{dur(t.window)}])) > 0",
@@ -109,7 +109,7 @@ def ha_rules(t: Timing):
               f"(rate(tandem_ha_pass_duration_seconds_bucket[{dur(max(t.window, 300))}]))) > "
               f"{lw / 2:g}",
               t.failover, "warning",
-              "HA passes of {{ $labels.scope }}/{{ $labels.name }} take {{ $value }} s (p99)",
+              "HA passes of {{ $labels.scope }}/{{ $labels.name }} are slow",
               "The 99th percentile of an HA pass exceeds half of loop_wait: the lease is renewed "
               "late and a slow pass can cost the leader its lock (loop_wait + 2 retry_timeout <= "
               "ttl)."),
@@ -118,8 +118,7 @@ def ha_rules(t: Timing):
               f"(rate(tandem_etcd_rtt_seconds_bucket[{dur(max(t.window, 300))}]))) > "
               f"{lw / 10:g}",
               t.failover, "warning",
-              "etcd round trips of {{ $labels.scope }}/{{ $labels.name }} take {{ $value }} s "
-              "(p99)",
+              "etcd round trips of {{ $labels.scope }}/{{ $labels.name }} are slow",
               "The 99th percentile of a DCS round trip exceeds a tenth of loop_wait."),
         alert("TandemEtcdDown",
               'up{job="etcd"} == 0',
@@ -143,13 +142,13 @@ def ha_rules(t: Timing):
         alert("TandemReplicationLagBytes",
               f"tandem_replication_lag_bytes > {t.a.max_lag_on_failover}",
               t.lease, "warning",
-              "Replica {{ $labels.replica }} of {{ $labels.scope }} is {{ $value }} bytes behind",
+              "Replica {{ $labels.replica }} of {{ $labels.scope }} is too far behind (bytes)",
               "A replica is further behind than maximum_lag_on_failover: it is no failover "
               "candidate."),
         alert("TandemReplicationLagSeconds",
               f"tandem_replication_lag_seconds > {ttl}",
               t.lease, "warning",
-              "Replica {{ $labels.replica }} of {{ $labels.scope }} is {{ $value }} s behind",
+              "Replica {{ $labels.replica }} of {{ $labels.scope }} is too far behind (seconds)",
               "A replica has not replayed what the primary wrote more than a ttl ago."),
         alert("TandemFenceFired",
               "increase(tandem_fence_fired_total[1h]) > 0",
@@ -186,7 +185,7 @@ def site_rules(t: Timing):
         alert("TandemStandbySiteBehind",
               f"tandem_site_lag_seconds > {t.a.site_loss_budget}",
               t.lease, "critical",
-              "Standby site {{ $labels.scope }} is {{ $value }} s behind",
+              "Standby site {{ $labels.scope }} is behind its loss budget",
               f"A disaster promotion now would lose more than the loss budget "
               f"({dur(t.a.site_loss_budget)})."),
     ]
@@ -206,7 +205,7 @@ def backup_rules(t: Timing):
               f"tandem_archive_ready_segments > {a.archive_ready} and "
               f"delta(tandem_archive_ready_segments[{dur(t.window)}]) > 0",
               t.failover, "warning",
-              "{{ $value }} WAL segments wait to be archived on {{ $labels.scope }}",
+              "WAL segments pile up for archiving on {{ $labels.scope }}/{{ $labels.name }}",
               "The archiver falls behind."),
         alert("TandemArchiveGap",
               "tandem_archive_continuity_ok == 0",
@@ -250,7 +249,7 @@ def postgres_rules(t: Timing):
         alert("TandemSlotRetainingWal",
               f"pg_replication_slots_retained_bytes > {a.slot_retained}",
               t.failover, "warning",
-              "Slot {{ $labels.slot_name }} retains {{ $value }} bytes of WAL",
+              "Slot {{ $labels.slot_name }} retains too much WAL",
               "A replication slot keeps WAL its consumer has not taken."),
         alert("TandemDataDiskAlmostFull",
               f"tandem_data_fs_avail_bytes / tandem_data_fs_size_bytes < {a.disk_free:g}",
@@ -266,7 +265,7 @@ def postgres_rules(t: Timing):
         alert("TandemWraparoundNear",
               f"pg_database_wraparound_age > {a.xid_age}",
               t.failover, "warning",
-              "Database {{ $labels.datname }} is {{ $value }} transactions from its freeze limit",
+              "Database {{ $labels.datname }} nears transaction ID wraparound",
               "Transaction ID age is high: autovacuum cannot keep up or something holds back "
               "the xmin horizon."),
     ]
@@ -285,13 +284,13 @@ def hellod_rules(t: Timing):
               f'sum by (job) (rate(hellod_http_requests_total{{code=~"5.."}}[{w}])) / '
               f"sum by (job) (rate(hellod_http_requests_total[{w}])) > {a.error_ratio:g}",
               t.failover, "critical",
-              "{{ $value | humanizePercentage }} of hellod's answers are 5xx",
+              "Too many of hellod's answers are 5xx",
               f"More than {a.error_ratio:.0%} of requests fail on the server's side."),
         alert("HellodLatencyHigh",
               "histogram_quantile(0.99, sum by (job, le) "
               f"(rate(hellod_http_request_duration_seconds_bucket[{w}]))) > {a.p99:g}",
               t.failover, "warning",
-              "hellod's p99 latency is {{ $value }} s",
+              "hellod's p99 latency is high",
               f"The 99th percentile of request duration exceeds {a.p99:g} s."),
         alert("HellodRefusingClients",
               f"sum by (job, instance) (increase(hellod_refused_clients_total[{w}])) > 0",
