@@ -7,7 +7,8 @@
    labels, this script fills in the expected annotations from the rules' templates (they use
    $labels only) and runs promtool on the result;
 4. every alert has a test case where it fires and one where it does not;
-5. the dashboard (monitoring/dashboards/tandem.json) is a Grafana dashboard model with the rows
+5. the dashboard (monitoring/dashboards/tandem.json) is what gen_dashboard.py writes, a Grafana
+   dashboard model with the rows
    the kit promises, and every PromQL expression in it parses (`promtool check rules` on a rule
    file holding each as a recording rule).
 
@@ -150,6 +151,14 @@ def substitute(expr):
 
 
 def check_dashboard(problems):
+    sys.path.insert(0, str(HERE))
+    import gen_dashboard
+    try:
+        if DASHBOARD.read_text() != gen_dashboard.text():
+            problems.append(f"{DASHBOARD} is not what gen_dashboard.py writes "
+                            "(run `make monitoring-rules`)")
+    except OSError as e:
+        problems.append(f"{DASHBOARD}: {e}")
     try:
         dash = json.loads(DASHBOARD.read_text())
     except (OSError, ValueError) as e:

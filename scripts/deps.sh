@@ -13,6 +13,8 @@ packages=(
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
+  # monitoring: rules, their tests and the end-to-end alert test
+  prometheus prometheus-alertmanager python3-yaml
 )
 
 missing=()
