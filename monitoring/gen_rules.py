@@ -18,6 +18,9 @@ The derived durations (docs/monitoring.md, "Alerts", explains each):
 * failover = ttl + 2 loop_wait: the longest a healthy failover takes (the lease runs out after at
   most ttl, a replica notices within a loop_wait and promotes within the next);
 * lease = max(ttl, 2 scrape intervals): a member gone for longer than its lease has lost its place.
+Thresholds that are not about time have options too (--help), with defaults an SRE would start
+from. Annotations use $labels only, never $value, so that monitoring/check.py can fill in what the
+unit tests expect from them.
 """
 
 from __future__ import annotations
@@ -225,10 +228,11 @@ def backup_rules(t: Timing):
               "Last backup of {{ $labels.scope }} is too old",
               f"No backup succeeded in {dur(a.backup_max_age)}."),
         alert("TandemBackupStanzaBroken",
-              "tandem_backup_stanza_ok == 0",
-              t.failover, "critical",
+              "tandem_backup_stanza_ok == 0 and on (scope, name) tandem_leader == 1",
+              t.failover + 2 * a.archive_timeout, "critical",
               "The pgBackRest stanza of {{ $labels.scope }} is not usable",
-              "pgbackrest check fails: neither archiving nor backups work."),
+              "The leader has not verified the stanza (pgbackrest check fails, or it belongs to "
+              "another system): neither archiving nor backups work."),
         alert("TandemDrillFailed",
               "max by (scope) (tandem_drill_last_ok) == 0",
               0, "warning",
@@ -359,6 +363,9 @@ def parse_args(argv):
                    help="seconds a disaster promotion of the standby site may lose")
     p.add_argument("--backup-max-age", type=int, default=26 * 3600, help="seconds")
     p.add_argument("--drill-max-age", type=int, default=8 * 86400, help="seconds")
+    p.add_argument("--archive-timeout", type=int, default=60,
+                   help="seconds, pgBackRest's archive-timeout (a stanza check waits that long "
+                        "for a WAL file to be archived)")
     p.add_argument("--archive-ready", type=int, default=16,
                    help="segments waiting to be archived before a growing queue alerts")
     p.add_argument("--slot-retained", type=int, default=1 << 30, help="bytes")
