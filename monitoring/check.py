@@ -6,7 +6,8 @@
 3. `promtool test rules` passes on every test in monitoring/tests/: the tests give the expected
    labels, this script fills in the expected annotations from the rules' templates (they use
    $labels only) and runs promtool on the result;
-4. every alert has a test case where it fires and one where it does not;
+4. every alert has a test case where it fires and one where it does not, a severity, and a
+   runbook that is a section of docs/monitoring.md;
 5. the dashboard (monitoring/dashboards/tandem.json) is what gen_dashboard.py writes, a Grafana
    dashboard model with the rows
    the kit promises, and every PromQL expression in it parses (`promtool check rules` on a rule
@@ -235,6 +236,19 @@ def missing_on_live(prometheus_url, names):
     return sorted(n for n in names if n not in have)
 
 
+def check_runbooks(rules, problems):
+    """Every alert's runbook points to a section of docs/monitoring.md that exists."""
+    doc = HERE.parent / "docs" / "monitoring.md"
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.*)$", doc.read_text(), re.M)}
+    for name, r in sorted(rules.items()):
+        rb = r.get("annotations", {}).get("runbook", "")
+        if not rb.startswith("docs/monitoring.md#") or rb.split("#", 1)[1] not in anchors:
+            problems.append(f"alert {name}: runbook {rb!r} is no section of {doc.name}")
+        if r.get("labels", {}).get("severity") not in ("critical", "warning", "info"):
+            problems.append(f"alert {name}: no severity")
+
+
 def main():
     problems = []
     check_generated(problems)
@@ -242,6 +256,7 @@ def main():
         "promtool check rules")
     rules = load_rules()
     check_tests(rules, problems)
+    check_runbooks(rules, problems)
     check_dashboard(problems)
     for p in problems:
         print(p)
