@@ -66,8 +66,13 @@ format:
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
+# The demo's Prometheus evaluates the alert rules written for the demo's timing (tandem's
+# defaults: ttl 4, loop_wait 1) and its 5 s scrape.
 demo: build
-	$(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
+	$(PYTHON) monitoring/gen_rules.py --ttl 4 --loop-wait 1 --scrape-interval 5 \
+	  --out $(BUILD)/monitoring-demo/rules
+	TANDEM_MONITORING_DIR=$(abspath $(BUILD))/monitoring-demo \
+	  $(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
 
 # Alert rules for a cluster's timing (docs/monitoring.md#alerts), and the dashboard; the
 # checked-in files are the defaults: make monitoring-rules TTL=30 LOOP_WAIT=10 SCRAPE_INTERVAL=15
