@@ -19,7 +19,6 @@ PostgreSQL exporter's names only when an exporter is scraped); the test lists th
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import os
@@ -241,7 +240,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def api(cluster, tmp_path_factory):
-    """hellod on the cluster's leader."""
+    """hellod on the cluster (libpq multi-host, read-write: it follows the leader)."""
     if not HELLOD.exists():
         pytest.skip(f"{HELLOD} is not built")
     c = cluster
