@@ -229,7 +229,7 @@ def backup_rules(t: Timing):
               f"No backup succeeded in {dur(a.backup_max_age)}."),
         alert("TandemBackupStanzaBroken",
               "tandem_backup_stanza_ok == 0 and on (scope, name) tandem_leader == 1",
-              t.failover + 2 * a.archive_timeout, "critical",
+              t.failover + 2 * (a.archive_timeout + a.stanza_retry), "critical",
               "The pgBackRest stanza of {{ $labels.scope }} is not usable",
               "The leader has not verified the stanza (pgbackrest check fails, or it belongs to "
               "another system): neither archiving nor backups work."),
@@ -366,6 +366,9 @@ def parse_args(argv):
     p.add_argument("--archive-timeout", type=int, default=60,
                    help="seconds, pgBackRest's archive-timeout (a stanza check waits that long "
                         "for a WAL file to be archived)")
+    p.add_argument("--stanza-retry", type=int, default=30,
+                   help="seconds tandemd waits before checking a stanza again after a failed "
+                        "check (agent_backup.c STANZA_RETRY_MS)")
     p.add_argument("--archive-ready", type=int, default=16,
                    help="segments waiting to be archived before a growing queue alerts")
     p.add_argument("--slot-retained", type=int, default=1 << 30, help="bytes")
