@@ -14,7 +14,8 @@ evaluation interval and Alertmanager's delivery), and resolve after healing:
 * hellod stopped: HellodDown.
 Alerts that read a metric the agent does not expose are reported as skipped, with the names.
 Finally every metric the dashboard and the rules name must exist on the live Prometheus (the
-PostgreSQL exporter's names only when an exporter is scraped); the test lists those missing.
+PostgreSQL exporter's names only when an exporter is scraped, and not those that exist only in
+another situation: SITUATIONAL); the test lists those missing.
 """
 
 from __future__ import annotations
