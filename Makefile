@@ -111,6 +111,15 @@ STEADY_SECONDS ?= 600
 bench-sites: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/sites.py $(BENCH_ARGS)
 
+# PgBouncer over a planned switchover, paused by tandemd and not (about 4 minutes); docs/pooler.md.
+bench-pooler: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/pooler.py $(BENCH_ARGS)
+
+# Local reads against reads through the primary behind a delayed link, and token reads with and
+# without replica lag (about 3 minutes); docs/active-active.md.
+bench-reads: build
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/reads.py $(BENCH_ARGS)
+
 bench-steady: build
 	TANDEM_BUILD=$(abspath $(BUILD)) bash bench/failover.sh --steady $(STEADY_SECONDS) $(BENCH_ARGS)
 
@@ -118,10 +127,13 @@ bench-steady: build
 SEED     ?= 1
 DURATION ?= 600
 faults: build
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/faults/test_sites_checker.py \
+	  tests/faults/test_picture.py
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick $(FAULTS_ARGS)
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --backup \
 	  --only repo_unreachable,backup_kill_runner $(FAULTS_BACKUP_ARGS)
+	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py quick --stretched \
+	  $(FAULTS_STRETCHED_ARGS)
 
 soak: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/faults/run.py soak --seed $(SEED) \

@@ -47,6 +47,12 @@ key sampled every second, new DCS history entries, leader and timeline at start 
 errors, the longest gap between acknowledged writes, lost rows, and each agent's RSS (sampled every
 second) and CPU over the whole run.
 
+Every fault run also draws its picture (tests/faults/picture.py): an SVG timeline of the
+acknowledged writes per 100 ms, each member's role (its /patroni polled every 100 ms), the fault
+shaded, the gap and the lost writes marked, in --pictures DIR (default a new
+/tmp/tandem-bench-pictures-*, kept) with an index.html that links them all; its path is printed
+after the table (bench/failover_pictures.py).
+
 Progress goes to stderr, the table to stdout. --keep keeps every directory and log.
 """
 
@@ -68,11 +74,15 @@ import traceback
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.append(str(REPO / "tests" / "faults"))  # the pictures: picture.py, roles.py, album.py
 
 import psycopg  # noqa: E402
 
 import cluster as C  # noqa: E402
+from album import Album  # noqa: E402
+from failover_pictures import draw, timeline  # noqa: E402
 from conftest import free_port, pid_alive, wait_until  # noqa: E402
+from roles import RolePoller  # noqa: E402
 
 PATRONI = shutil.which("patroni") or "/usr/bin/patroni"
 PATRONI_DEFAULT = (30, 10, 10)
@@ -486,7 +496,8 @@ def pick_candidate(cl, leader):
 
 
 def one_fault(cl, fault, id_base):
-    """Runs one fault on a healthy cluster; returns a result dict."""
+    """Runs one fault on a healthy cluster; returns a result dict (res["timeline"]: what its
+    picture shows)."""
     leader = cl.leader()
     res = {"fault": fault, "leader": leader.name, "sync_active": None, "t_ack": cl.t_ack}
     if cl.sync:
@@ -495,27 +506,33 @@ def one_fault(cl, fault, id_base):
         with contextlib.suppress(OSError):
             res["sync_key"] = cl.etcd.get(cl.key("sync"))
     hp = cl.haproxy
+    roles = RolePoller({m.name: (lambda m=m: m.patroni(timeout=0.5)) for m in cl.members})
+    roles.start()
     w = Writer(hp.rw_port, cl.superuser_password, id_base)
     w.start()
+    span = [None, None]  # the fault's own time: the kill, or the switchover command
     try:
         wait_until(lambda: len(w.acks()) >= 25, 30, "25 acknowledged writes before the fault",
                    interval=0.05)
         time.sleep(0.3)
-        t_fault = time.monotonic()
+        t_fault = span[0] = time.monotonic()
         try:
             if fault == "a":
                 kill_node(cl, leader)
+                span[1] = time.monotonic()
                 cl.wait_leader(not_name=leader.name, timeout=cl.t_ack)
                 wait_until(lambda: w.acked_after(t_fault, 5), cl.t_ack, "writes after the fault",
                            interval=0.05)
             elif fault == "b":
                 C.kill_pid(leader.postmaster_pid() or 0, timeout=30)
+                span[1] = time.monotonic()
                 wait_until(lambda: w.acked_after(t_fault, 5), cl.t_ack, "writes after the fault",
                            interval=0.05)
             else:
                 cand = pick_candidate(cl, leader)
                 res["candidate"] = cand.name
                 switchover(cl, leader, cand)
+                span[1] = time.monotonic()
                 wait_until(lambda: cl.dcs_leader() == cand.name, cl.t_ack,
                            f"{cand.name} to hold the leader key after the switchover",
                            interval=0.05)
@@ -525,6 +542,7 @@ def one_fault(cl, fault, id_base):
             res["error"] = str(e).strip()[:300]
             progress(f"  fault ({fault}) did not recover: {res['error']}")
         if fault == "a":
+            span.append(time.monotonic())
             leader.start()  # heal: the killed node's agent again
         t_heal = time.monotonic()
         try:
@@ -537,6 +555,7 @@ def one_fault(cl, fault, id_base):
             progress(f"  the cluster did not heal after ({fault}): {res['unhealed']}")
     finally:
         w.stop()
+        lanes = roles.stop()
     res["gap"] = None if res.get("error") else write_gap(w.acks(), t_fault)
     res["new_leader"] = new.name if new else None
     with w.lock:
@@ -550,6 +569,7 @@ def one_fault(cl, fault, id_base):
             "SELECT id FROM bench_rows WHERE id >= %s AND id < %s", (w.first_id, w.next_id))}
         res["lost"] = len(acked - present)
     res["next_id"] = w.next_id
+    res["timeline"] = timeline(res, recs, present if new else None, span, lanes)
     return res
 
 
@@ -724,7 +744,7 @@ def steady_table(r):
 # one system in one mode
 
 
-def run_config(label, kind, timings, sync, runs, haproxy_style, idle_seconds, keep):
+def run_config(label, kind, timings, sync, runs, haproxy_style, idle_seconds, keep, album):
     """All runs of the three faults on one system in one mode. A fault the cluster does not
     recover from is not repeated; when the cluster does not heal, a new one is built for the
     remaining faults (at most twice)."""
@@ -779,6 +799,10 @@ def run_config(label, kind, timings, sync, runs, haproxy_style, idle_seconds, ke
                     continue
                 res = one_fault(cl, fault, next_id)
                 res["run"] = r + 1
+                try:
+                    progress(f"  picture: {draw(album, f'{label} {mode} run {r + 1}', res)}")
+                except OSError as e:
+                    progress(f"  no picture: {e}")
                 next_id = res["next_id"] + 1
                 out["runs"].append(res)
                 if res.get("error"):
@@ -955,6 +979,7 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=None)
     ap.add_argument("--modes", default="async,sync", help="comma-separated: async,sync")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    ap.add_argument("--pictures", metavar="DIR", help="where the fault runs' pictures go")
     ap.add_argument("--steady", type=float, metavar="SECONDS",
                     help="only the steady-state run: tandem, no fault, writes for SECONDS")
     a = ap.parse_args()
@@ -982,10 +1007,11 @@ def main():
                          capture_output=True, text=True).stdout.strip() or "?"
     progress(f"load average at start: {' '.join(load0)}; {os.cpu_count()} cores")
     results = []
+    album = Album(a.pictures, f"failover benchmark, {started}", "tandem-bench-pictures-")
     for label, kind, timings, hp in configs:
         for sync in modes:
             results.append(run_config(label, kind, timings, sync, runs, hp,
-                                      idle if not sync else 0, a.keep))
+                                      idle if not sync else 0, a.keep, album))
     with open("/proc/loadavg") as f:
         load1 = f.read().split()[:3]
     total = time.monotonic() - START
@@ -1003,6 +1029,7 @@ def main():
         print("! tandemd was rebuilt during the run: clusters started after that ran the new build")
     print(table(results, runs))
     print("Cells: median (min–max) over the runs. Goals apply to tandem with its defaults.")
+    print(f"Pictures of every fault run: {album.index}")
     errs = [r for r in results if r.get("error")]
     for r in errs:
         print(f"! {r['label']} / {r['mode']}: {r['error']}")

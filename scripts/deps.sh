@@ -11,10 +11,15 @@ packages=(
   libuv1-dev libpq-dev libmicrohttpd-dev libjansson-dev libyaml-dev libcurl4-gnutls-dev
   libsystemd-dev libcmocka-dev libssh2-1-dev libgnutls28-dev
   # servers and tools driven by tests, benchmarks and the demo
-  postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
+  postgresql-15 pgbackrest etcd-server etcd-client haproxy pgbouncer patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
-  # monitoring: rules, their tests and the end-to-end alert test
-  prometheus prometheus-alertmanager python3-yaml
+  # renders the fault suite's pictures in their test (tests/faults/test_picture.py)
+  chromium
+  # monitoring: promtool (prometheus) checks every /metrics; the PostgreSQL exporter and its
+  # tandem query file (monitoring/postgres_exporter/queries.yaml)
+  prometheus prometheus-postgres-exporter
+  # the alert rules' end-to-end test and the demo's Alertmanager; monitoring/check.py reads YAML
+  prometheus-alertmanager python3-yaml
 )
 
 missing=()

@@ -126,6 +126,7 @@ static void reload(supervisor *sv)
 	log_level level;
 	if (log_level_parse(s.log_level, &level) == 0)
 		log_set_level(level);
+	log_set_json(s.log_format && !strcmp(s.log_format, "json"));
 	snapshot_publish(&sv->sh, snapshot_new(&s));
 	for (size_t i = 0; i < sv->nworkers; i++)
 		worker_reload(sv->workers[i]);
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 	log_level level = LOG_INFO;
 	if (log_level_parse(s.log_level, &level) == 0)
 		log_set_level(level);
+	log_set_json(s.log_format && !strcmp(s.log_format, "json"));
 	sv.exe = own_executable(argv[0]);
 
 	/* The time zone is fixed for the life of the process, before any thread starts. */

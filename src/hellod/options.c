@@ -87,6 +87,15 @@ static int check_log_level(const void *v, char **err)
 	return 0;
 }
 
+static int check_log_format(const void *v, char **err)
+{
+	if (strcmp(v, "plain") != 0 && strcmp(v, "json") != 0) {
+		err_set(err, "'%s' is not one of plain, json", (const char *)v);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_read_from(const void *v, char **err)
 {
 	if (strcmp(v, "primary") != 0 && strcmp(v, "local") != 0) {
@@ -141,6 +150,10 @@ static const cfg_option options[] = {
      "log one line per request", NULL},
     {"log-level", CFG_STRING, "info", 0, 0, true, OPT(log_level), "LEVEL",
      "debug, info, warning or error", check_log_level},
+    {"log-format", CFG_STRING, "plain", 0, 0, true, OPT(log_format), "FORMAT",
+     "plain: 'TIME LEVEL [CONTEXT] MESSAGE' lines; json: one JSON object per line (time, "
+     "level, context, worker, message)",
+     check_log_format},
     {"read-from", CFG_STRING, "primary", 0, 0, false, OPT(read_from), "WHERE",
      "where GETs are answered: primary (through database), or local (read-database, the "
      "site's replicas, with read-your-writes)",

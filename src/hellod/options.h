@@ -26,7 +26,8 @@ typedef struct hellod_settings {
 	long long drain_timeout; /* ms */
 	bool access_log;
 	char *log_level;
-	char *read_from; /* "primary" or "local" */
+	char *log_format; /* "plain" or "json" */
+	char *read_from;  /* "primary" or "local" */
 	char *read_database;
 	long long read_wait;    /* ms */
 	long long read_max_lag; /* bytes */

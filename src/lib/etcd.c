@@ -331,6 +331,11 @@ const char *etcd_endpoint(const etcd *e)
 	return e->endpoints[e->cur];
 }
 
+void etcd_set_rtt_histogram(etcd *e, metrics_histogram *h)
+{
+	e->rtt = h;
+}
+
 static bool same(const char *a, const char *b)
 {
 	return a == b || (a && b && !strcmp(a, b));

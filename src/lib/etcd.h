@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "err.h"
+#include "metrics.h"
 
 typedef struct etcd etcd;
 typedef struct etcd_call etcd_call; /* an outstanding request, for etcd_cancel() */
@@ -107,6 +108,9 @@ int etcd_set_credentials(etcd *e, const char *username, const char *password,
                          char **err) TND_MUST_CHECK;
 /* The endpoint currently in use. */
 const char *etcd_endpoint(const etcd *e);
+/* From now on, the round trip of every request that gets an HTTP answer (not the watch streams)
+ * is observed in `h` (NULL: none), which must outlive `e`. */
+void etcd_set_rtt_histogram(etcd *e, metrics_histogram *h);
 
 /* All keys with `prefix` (range_end = prefix + 1), or one key when prefix_match is false. */
 etcd_call *etcd_range(etcd *e, const char *key, bool prefix_match, uint64_t timeout_ms, etcd_cb cb,

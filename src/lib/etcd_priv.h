@@ -111,6 +111,7 @@ struct etcd {
 	etcd_call *calls;
 	etcd_watch *watches;
 	bool closing, pumping;
+	metrics_histogram *rtt; /* etcd_set_rtt_histogram; NULL: none */
 };
 
 /* ---- etcd_xfer.c ---- */

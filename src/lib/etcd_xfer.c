@@ -161,6 +161,10 @@ static void on_done(CURL *easy, CURLcode code, void *obj)
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
 	if (*(xfer_kind *)obj == X_CALL) {
 		etcd_call *c = obj;
+		curl_off_t us = 0;
+		if (c->e->rtt && code == CURLE_OK && http > 0 &&
+		    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK && us >= 0)
+			metrics_observe_us(c->e->rtt, (uint64_t)us);
 		etcd_easy_release(c->e, &c->easy, &c->headers);
 		c->code = code;
 		c->http = http;

@@ -17,6 +17,7 @@
 #include "strbuf.h"
 
 static atomic_int threshold = LOG_INFO;
+static atomic_bool json_lines = false;
 static _Thread_local char context[64];
 
 /* The log file, when there is one (log_to_file); guarded by file_lock. */
@@ -54,6 +55,11 @@ void log_set_level(log_level level)
 bool log_enabled(log_level level)
 {
 	return (int)level >= atomic_load_explicit(&threshold, memory_order_relaxed);
+}
+
+void log_set_json(bool on)
+{
+	atomic_store(&json_lines, on);
 }
 
 void log_set_context(const char *ctx)
@@ -160,23 +166,31 @@ void log_msg(log_level level, const char *fmt, ...)
 	struct tm tm;
 	gmtime_r(&tv.tv_sec, &tm);
 
-	strbuf line = STRBUF_INIT;
-	sb_printf(&line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s] ", tm.tm_year + 1900,
-	          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	          (long)(tv.tv_usec / 1000), log_level_name(level), context[0] ? context : "main");
+	char when[128];
+	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (long)(tv.tv_usec / 1000));
 	va_list ap;
 	va_start(ap, fmt);
 	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) >= 0) {
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	strbuf line = STRBUF_INIT;
+	if (atomic_load_explicit(&json_lines, memory_order_relaxed)) {
+		log_format_json(&line, when, log_level_name(level), context, msg ? msg : "");
+	} else {
+		sb_printf(&line, "%s %s [%s] ", when, log_level_name(level),
+		          context[0] ? context : "main");
 		/* One event, one line: embedded newlines would let a peer forge log lines. */
-		for (char *p = msg; *p; p++)
+		for (char *p = msg; p && *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		sb_puts(&line, msg);
-		free(msg);
+		if (msg)
+			sb_puts(&line, msg);
+		sb_append(&line, "\n", 1);
 	}
-	va_end(ap);
-	sb_append(&line, "\n", 1);
+	free(msg);
 	emit(line.data, line.len);
 	sb_free(&line);
 }

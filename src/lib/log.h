@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "strbuf.h"
 
 typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR } log_level;
 
@@ -17,6 +18,15 @@ const char *log_level_name(log_level level);
 /* The process-wide threshold; lines below it are dropped. Safe to call from any thread. */
 void log_set_level(log_level level);
 bool log_enabled(log_level level);
+
+/* JSON lines instead of plain ones (process-wide, any thread): one object per event,
+ * {"time": ISO 8601 UTC, "level", "context": the context's first bare word, each key=value word
+ * of the context as its own key, "message"}. Any bytes become valid JSON (control characters
+ * escaped, invalid UTF-8 as U+FFFD). */
+void log_set_json(bool on);
+/* The JSON line of one event (with its newline), appended to `out`; pure, for tests and fuzzing. */
+void log_format_json(strbuf *out, const char *time, const char *level, const char *context,
+                     const char *msg);
 
 /* Context for the calling thread, shown in brackets on every line it writes (copied). */
 void log_set_context(const char *context);

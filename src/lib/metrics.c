@@ -29,6 +29,13 @@ void metrics_sample(strbuf *out, const char *name, const char *labels, double va
 		sb_printf(out, "%s %.17g\n", name, value);
 }
 
+void metrics_single(strbuf *out, const char *name, const char *type, const char *help,
+                    const char *labels, double value)
+{
+	metrics_family(out, name, type, help);
+	metrics_sample(out, name, labels, value);
+}
+
 void metrics_histogram_write(strbuf *out, const char *name, const char *labels,
                              const metrics_histogram *const *parts, size_t n)
 {

@@ -41,6 +41,9 @@ void metrics_observe_us(metrics_histogram *h, uint64_t us);
 void metrics_family(strbuf *out, const char *name, const char *type, const char *help);
 /* name{labels} value; `labels` is the inside of the braces, or NULL. */
 void metrics_sample(strbuf *out, const char *name, const char *labels, double value);
+/* A family with its one sample: metrics_family, then metrics_sample. */
+void metrics_single(strbuf *out, const char *name, const char *type, const char *help,
+                    const char *labels, double value);
 /* The sum of `n` histograms (one per thread) as one Prometheus histogram. */
 void metrics_histogram_write(strbuf *out, const char *name, const char *labels,
                              const metrics_histogram *const *parts, size_t n);

@@ -191,6 +191,10 @@ bool dcs_site_ok(const char *s);
 
 /* ---- encoding (heap strings, compact JSON in Patroni's key order) ---- */
 
+/* The name of member `member`'s physical replication slot on the leader, as Patroni names it:
+ * lower case, every character but [a-z0-9_] replaced by '_'. */
+char *dcs_slot_name(const char *member);
+
 typedef struct dcs_member_info {
 	const char *conn_url, *api_url, *state, *role, *version; /* NULL: left out */
 	bool has_lsn;

@@ -9,6 +9,19 @@
 
 #include "dcs_codec_priv.h"
 
+char *dcs_slot_name(const char *member)
+{
+	char *s = xstrdup(member);
+	for (char *p = s; *p; p++) {
+		char c = *p;
+		if (c >= 'A' && c <= 'Z')
+			*p = (char)(c - 'A' + 'a');
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			*p = '_';
+	}
+	return s;
+}
+
 char *dcs_json_text(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);

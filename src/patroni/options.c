@@ -14,6 +14,7 @@
 #include "dcs_codec.h"
 #include "listener.h"
 #include "log.h"
+#include "pooler_options.h"
 #include "strbuf.h"
 
 /* "host:port" or "[v6]:port"; with `default_port`, the port may be left out. */
@@ -182,12 +183,11 @@ static int check_bool_text(const void *v, char **err)
 	return 0;
 }
 
-/* Patroni's log.type: plain is what tandem writes; json would change the lines' shape. */
+/* Patroni's log.type: plain (the default) or json (JSON lines, log.h). */
 static int check_log_type(const void *v, char **err)
 {
-	if (strcasecmp(v, "plain") != 0) {
-		err_set(err, "'%s': tandem writes plain log lines only (log.type: plain)",
-		        (const char *)v);
+	if (strcasecmp(v, "plain") != 0 && strcasecmp(v, "json") != 0) {
+		err_set(err, "'%s': log.type is plain or json", (const char *)v);
 		return -1;
 	}
 	return 0;
@@ -406,8 +406,10 @@ static const cfg_option options[] = {
      "log.dir: how many rotated files (tandemd.log.1 ... .N) are kept", NULL},
     {"log.file_size", CFG_SIZE, "25000000", 4096, 1LL << 40, false, OPT(log_file_size), "BYTES",
      "log.dir: the file is rotated before it grows past this", NULL},
-    {"log.type", CFG_STRING, NULL, 0, 0, true, OPT(log_type), "plain",
-     "Patroni's; only plain is accepted", check_log_type},
+    {"log.type", CFG_STRING, NULL, 0, 0, true, OPT(log_type), "plain|json",
+     "plain: 'TIME LEVEL [MEMBER] MESSAGE' lines (the default); json: one JSON object per "
+     "line with time, level, context (the member) and message, for Loki or journald",
+     check_log_type},
     {"log.format", CFG_LIST, NULL, 0, 0, true, OPT(log_format), "FORMAT",
      "Patroni's Python format: accepted and ignored (a warning at start)", NULL},
     {"log.dateformat", CFG_STRING, NULL, 0, 0, true, OPT(log_dateformat), "FORMAT",
@@ -418,7 +420,7 @@ static const cfg_option options[] = {
      "Patroni's: accepted and ignored (a warning at start)", NULL},
     {"log.max_queue_size", CFG_STRING, NULL, 0, 0, true, OPT(log_max_queue_size), "N",
      "Patroni's: accepted and ignored (a warning at start)", NULL},
-    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS};
+    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS TANDEMD_POOLER_OPTIONS};
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
@@ -582,7 +584,7 @@ static int check_settings(const tandemd_settings *s, char **err)
 		return -1;
 	}
 	if (backup_check_settings(s, err) != 0 || bootstrap_check_settings(s, err) != 0 ||
-	    tandemd_check_standby(s, err) != 0)
+	    tandemd_check_standby(s, err) != 0 || pooler_check_settings(s, err) != 0)
 		return -1;
 	if (tandemd_watchdog_timeout_s(s) < 1) {
 		err_set(err,

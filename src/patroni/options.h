@@ -144,6 +144,11 @@ typedef struct tandemd_settings {
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */
+
+	/* pgbouncer: the site's PgBouncers around a switchover (pooler_options.h) */
+	cfg_list pgbouncer_admin; /* libpq connection strings of their admin consoles */
+	char *pgbouncer_route;    /* how they reach the primary */
+	long long pgbouncer_pause_timeout; /* ms */
 } tandemd_settings;
 
 extern const cfg_table tandemd_options;

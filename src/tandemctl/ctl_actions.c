@@ -27,6 +27,21 @@ int ctl_need_terminal(const ctl_opts *o, const char *command)
 	return CTL_EXIT_USAGE;
 }
 
+bool ctl_confirmed(const ctl_opts *o, char *question)
+{
+	bool yes = ctl_confirm(o, question);
+	free(question);
+	if (!yes)
+		ctl_printf(stderr, "tandemctl: not confirmed; nothing done\n");
+	return yes;
+}
+
+int ctl_start(const ctl_opts *o, const char *command, bool ask, ctl_conn *c, dcs_view *v)
+{
+	int rc = ask ? ctl_need_terminal(o, command) : CTL_EXIT_OK;
+	return rc != CTL_EXIT_OK ? rc : ctl_open(o, c, v);
+}
+
 bool ctl_confirm(const ctl_opts *o, const char *question)
 {
 	if (o->force)
@@ -308,6 +323,13 @@ done:
 
 int ctl_cmd_restart(const ctl_opts *o)
 {
+	if (o->rolling)
+		return ctl_rolling_restart(o);
+	if (o->dry_run || o->member_timeout_ms) {
+		ctl_printf(stderr, "tandemctl: restart: --dry-run and --member-timeout go with "
+		                   "--rolling\n");
+		return CTL_EXIT_USAGE;
+	}
 	static const action a = {
 	    "restart", "/restart", "Restart PostgreSQL on", "Their clients will be cut off.", true,
 	    false,     false};

@@ -358,8 +358,9 @@ static void on_put(const etcd_result *r, void *ud)
 		st->error = xstrdup(r->error ? r->error : "no answer");
 }
 
-int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
-                    char **err)
+/* A PUT of `value`, or a DELETE when it is NULL, of the cluster's key `key`. */
+static int change_key(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
+                      char **err)
 {
 	uv_loop_t loop;
 	if (uv_loop_init(&loop) != 0) {
@@ -372,7 +373,8 @@ int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint6
 		char *prefix = dcs_prefix(c->namespace_, c->scope);
 		char *full = xasprintf("%s%s", prefix, key);
 		put_state st = {0};
-		if (etcd_put(e, full, value, 0, timeout_ms, on_put, &st)) {
+		if (value ? etcd_put(e, full, value, 0, timeout_ms, on_put, &st) != NULL
+		          : etcd_delete(e, full, false, timeout_ms, on_put, &st) != NULL) {
 			while (!st.done)
 				uv_run(&loop, UV_RUN_ONCE);
 			if (st.status == ETCD_OK)
@@ -391,4 +393,15 @@ int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint6
 	if (uv_loop_close(&loop) != 0)
 		ctl_printf(stderr, "tandemctl: warning: handles left open on the loop\n");
 	return rc;
+}
+
+int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
+                    char **err)
+{
+	return change_key(c, key, value, timeout_ms, err);
+}
+
+int ctl_cluster_delete(const ctl_conn *c, const char *key, uint64_t timeout_ms, char **err)
+{
+	return change_key(c, key, NULL, timeout_ms, err);
 }

@@ -66,10 +66,10 @@ int ctl_cluster_read(const ctl_conn *c, uint64_t timeout_ms, dcs_view *v,
 int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
                     char **err) TND_MUST_CHECK;
 
-/* Writes `value` to the cluster's key `key` (after the prefix) in etcd directly: for a site none of
- * whose members runs (demote-cluster before starting a returning site). 0, or -1 with *err. */
-int ctl_cluster_put(const ctl_conn *c, const char *key, const char *value, uint64_t timeout_ms,
-                    char **err) TND_MUST_CHECK;
+/* Deletes the cluster's key `key` (after the prefix) in etcd directly: what `remove` takes away
+ * for a member that no longer runs. 0 (also when there was no such key), or -1 with *err. */
+int ctl_cluster_delete(const ctl_conn *c, const char *key, uint64_t timeout_ms,
+                       char **err) TND_MUST_CHECK;
 
 /* Why member `name` may not become the leader by failover or switchover (it is not a member, is
  * the leader already, or is tagged nofailover), as a heap string; NULL when it may, with *m set

@@ -30,6 +30,9 @@ typedef struct ctl_opts {
 	bool wait;
 	/* restart */
 	bool pending;
+	/* restart --rolling [--dry-run] [--member-timeout SECONDS] (ctl_rolling.c) */
+	bool rolling, dry_run;
+	long member_timeout_ms;
 	/* backup: --type */
 	const char *backup_type;
 	/* edit-config: --set KEY=VALUE and --pg NAME=VALUE (in order), --apply FILE|- */
@@ -60,6 +63,11 @@ void ctl_print_json(json_t *j);
  * printed); asks `question` on stderr and reads the answer (always yes with --force). */
 int ctl_need_terminal(const ctl_opts *o, const char *command);
 bool ctl_confirm(const ctl_opts *o, const char *question);
+/* ctl_confirm of `question` (heap, freed here); says "not confirmed; nothing done" when not. */
+bool ctl_confirmed(const ctl_opts *o, char *question);
+/* ctl_need_terminal when `ask`, then ctl_open: CTL_EXIT_OK with `c` and `v` to free, or the exit
+ * status to leave with (printed). */
+int ctl_start(const ctl_opts *o, const char *command, bool ask, ctl_conn *c, dcs_view *v);
 
 /* One request (POST, PATCH, PUT) to a member's REST API at `path`; prints the outcome (and with
  * `results` appends it there as JSON); returns the exit status it implies. */
@@ -83,6 +91,20 @@ int ctl_cmd_failover(const ctl_opts *o);
 int ctl_cmd_restart(const ctl_opts *o);
 int ctl_cmd_reload(const ctl_opts *o);
 int ctl_cmd_reinit(const ctl_opts *o);
+
+/* ctl_rolling.c: restart --rolling, member by member, the leader last through a switchover */
+int ctl_rolling_restart(const ctl_opts *o);
+/* GET `path` of member `m` (deadline the smaller of --timeout and `timeout_ms`): the JSON object
+ * it answers, or NULL when it does not answer with one. */
+json_t *ctl_member_get_json(const ctl_opts *o, const ctl_conn *c, const dcs_member *m,
+                            const char *path, long timeout_ms);
+
+/* ctl_remove.c: a stopped member taken out of the cluster (its keys, its slot) */
+int ctl_cmd_remove(const ctl_opts *o);
+
+/* ctl_restore_point.c: a connection to member `m`'s PostgreSQL (its conn_url, the superuser and
+ * password of the -c file when there is one, else libpq's own sources); check PQstatus. */
+struct pg_conn *ctl_connect_pg(const ctl_opts *o, const dcs_member *m);
 
 /* ctl_ops.c: planned operations: switchover, maintenance mode */
 int ctl_cmd_switchover(const ctl_opts *o);
@@ -122,6 +144,8 @@ int ctl_cmd_restore_point(const ctl_opts *o);
 int ctl_restore_main(int argc, char **argv);
 /* ctl_site.c: promote-cluster, demote-cluster, site-switchover (their own command line) */
 int ctl_site_main(int argc, char **argv);
+/* ctl_pgbouncer.c: tandemctl pgbouncer-config (its own options). */
+int ctl_pgbouncer_main(int argc, char **argv);
 
 /* ctl_ops.c, for the planned operations: */
 /* true when the command got no arguments; otherwise false, printed. */

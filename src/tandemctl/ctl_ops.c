@@ -264,23 +264,9 @@ out:
 /* Whether a member's /patroni says paused: 1, 0, or -1 when it did not answer. */
 static int member_paused(const ctl_opts *o, const ctl_conn *c, const dcs_member *m)
 {
-	char *url = m->api_url ? ctl_url_with_path(m->api_url, "/patroni") : NULL;
-	if (!url)
-		return -1;
-	ctl_http_auth auth = ctl_member_auth(c, m, url);
-	ctl_http_answer a;
-	char *err = NULL;
-	int r = -1;
-	long t = o->timeout_ms < 3000 ? o->timeout_ms : 3000;
-	if (ctl_http_request("GET", url, NULL, &auth, t, &a, &err) == 0) {
-		json_t *j = json_loads(a.body, 0, NULL);
-		if (json_is_object(j))
-			r = json_is_true(json_object_get(j, "pause")) ? 1 : 0;
-		json_decref(j);
-		ctl_http_answer_free(&a);
-	}
-	free(err);
-	free(url);
+	json_t *j = ctl_member_get_json(o, c, m, "/patroni", 3000);
+	int r = j ? (json_is_true(json_object_get(j, "pause")) ? 1 : 0) : -1;
+	json_decref(j);
 	return r;
 }
 

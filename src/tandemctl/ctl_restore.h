@@ -1,29 +1,12 @@
-/* tandemctl restore's parts: the configuration of the new cluster's first member, rendered from
- * the source cluster's (ctl_restore_config.c), and the command (ctl_restore.c). */
+/* tandemctl restore's parts: the checks and the start (ctl_restore_run.c) of the command
+ * (ctl_restore.c); the configuration it renders is ctl_restore_config.h. */
 #ifndef TANDEMCTL_CTL_RESTORE_H
 #define TANDEMCTL_CTL_RESTORE_H
 
 #include "bootstrap_options.h"
 #include "ctl_cluster.h"
+#include "ctl_restore_config.h"
 #include "options.h"
-
-typedef struct restore_plan {
-	const tandemd_settings *src; /* the source cluster's member configuration (-c) */
-	const char *cluster;         /* the new scope */
-	const char *member;          /* the new member's name */
-	const char *data_dir;
-	const char *listen;      /* PostgreSQL's HOST:PORT */
-	const char *rest_listen; /* the REST API's HOST:PORT */
-	const char *from_stanza;
-	const char *target_key; /* recovery_target_time, _lsn, _name; NULL: the end of the WAL */
-	const char *target_value;
-} restore_plan;
-
-/* The new member's tandemd YAML (caller frees): the source's etcd, credentials, PostgreSQL
- * settings (archive_command and restore_command left out: they name the source's stanza) and
- * repository, with scope, name, addresses and data directory of its own, backup.stanza set to
- * the new cluster's name, and bootstrap.method pgbackrest with the target. */
-char *ctl_restore_config(const restore_plan *p);
 
 /* ctl_restore_run.c: the checks (each prints why it refuses and returns the exit status, or
  * CTL_EXIT_OK) and the start. */

@@ -1,184 +1,282 @@
+/* The new member's configuration, from the option table: a key added to the table is carried
+ * without a change here, unless it is listed in `dropped` below with its reason. */
+#include "ctl_restore_config.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_restore.h"
 #include "strbuf.h"
 
-/* A YAML double-quoted scalar (JSON's string syntax is YAML's). */
-static void q(strbuf *sb, const char *v)
+static const char per_member_file[] =
+    "a file of the source member's own: the new member keeps its own beside its data directory";
+
+/* The source's keys the new member does not get (a trailing '.' names a section). */
+static const struct {
+	const char *name;
+	const char *why;
+} dropped[] = {
+    {"config", "the source's configuration file itself"},
+    {"postgresql.pgpass", per_member_file},
+    {"backup.config", per_member_file},
+    {"backup.spool_path", per_member_file},
+    {"backup.drill_path", per_member_file},
+    {"log.dir",
+     "the source member writes tandemd.log there: two tandemds would write and rotate one file; "
+     "give the new member a directory of its own"},
+    {"tags",
+     "tags describe the source member (nofailover or nosync would keep the new cluster's only "
+     "member from leading; site and clonefrom name its place): set the new member's own"},
+    {"pgbouncer.",
+     "the PgBouncers in front of the source cluster: the new cluster's switchovers would pause "
+     "them; name the new cluster's own"},
+    {"bootstrap.dcs.standby_cluster.",
+     "the new cluster is promoted at its target: it is not a standby of another cluster"},
+    {"bootstrap.pgbackrest.keep_existing_recovery_conf",
+     "the restore writes its own bootstrap section"},
+    {"bootstrap.pgbackrest.command", "the restore writes its own bootstrap section"},
+    {"postgresql.parameters.archive_command",
+     "it names the source's stanza: tandemd archives into the new cluster's own"},
+    {"postgresql.parameters.restore_command",
+     "it names the source's stanza: tandemd restores from the new cluster's own"},
+    {"bootstrap.dcs.postgresql.parameters.archive_command",
+     "it names the source's stanza: tandemd archives into the new cluster's own"},
+    {"bootstrap.dcs.postgresql.parameters.restore_command",
+     "it names the source's stanza: tandemd restores from the new cluster's own"},
+};
+
+const char *ctl_restore_not_carried(const char *name)
 {
-	json_t *j = json_string(v ? v : "");
-	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-	sb_puts(sb, t ? t : "\"\"");
-	free(t);
-	json_decref(j);
+	for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+		const char *d = dropped[i].name;
+		size_t n = strlen(d);
+		if (d[n - 1] == '.' ? strncmp(name, d, n) == 0 : strcmp(name, d) == 0)
+			return dropped[i].why;
+	}
+	return NULL;
 }
 
-static void kv(strbuf *sb, int indent, const char *key, const char *v)
+/* The object at the dotted path's parent in `root` (created as needed); *leaf: the last part. */
+static json_t *parent_of(json_t *root, const char *dotted, char **leaf)
 {
-	if (!v)
-		return;
-	sb_printf(sb, "%*s%s: ", indent, "", key);
-	q(sb, v);
-	sb_puts(sb, "\n");
-}
-
-static void kv_seconds(strbuf *sb, int indent, const char *key, long long ms)
-{
-	sb_printf(sb, "%*s%s: %g\n", indent, "", key, (double)ms / 1000.0);
-}
-
-static void kv_num(strbuf *sb, int indent, const char *key, long long n)
-{
-	sb_printf(sb, "%*s%s: %lld\n", indent, "", key, n);
-}
-
-static void kv_bool(strbuf *sb, int indent, const char *key, bool b)
-{
-	sb_printf(sb, "%*s%s: %s\n", indent, "", key, b ? "true" : "false");
-}
-
-static bool left_out(const char *param)
-{
-	return strcmp(param, "archive_command") == 0 || strcmp(param, "restore_command") == 0;
-}
-
-static void map(strbuf *sb, int indent, const char *key, const cfg_map *m, bool params)
-{
-	size_t shown = 0;
-	for (size_t i = 0; i < m->n; i++)
-		if (!params || !left_out(m->keys[i])) {
-			if (!shown++)
-				sb_printf(sb, "%*s%s:\n", indent, "", key);
-			kv(sb, indent + 2, m->keys[i], m->values[i]);
+	json_t *at = root;
+	const char *p = dotted, *dot;
+	while ((dot = strchr(p, '.'))) {
+		char *part = xstrndup(p, (size_t)(dot - p));
+		json_t *next = json_object_get(at, part);
+		if (!next) {
+			next = json_object();
+			json_object_set_new(at, part, next);
 		}
+		free(part);
+		at = next;
+		p = dot + 1;
+	}
+	*leaf = xstrdup(p);
+	return at;
 }
 
-static void list(strbuf *sb, int indent, const char *key, const cfg_list *l)
+static void put(json_t *root, const char *dotted, json_t *v)
 {
-	if (!l->n)
-		return;
-	sb_printf(sb, "%*s%s:\n", indent, "", key);
-	for (size_t i = 0; i < l->n; i++) {
-		sb_printf(sb, "%*s- ", indent + 2, "");
-		q(sb, l->v[i]);
-		sb_puts(sb, "\n");
+	char *leaf;
+	json_t *at = parent_of(root, dotted, &leaf);
+	json_object_set_new(at, leaf, v);
+	free(leaf);
+}
+
+static json_t *text(const char *s)
+{
+	return json_string_nocheck(s ? s : "");
+}
+
+/* A map's entries, without those not carried (`name`.KEY dropped). */
+static json_t *map_json(const char *name, const cfg_map *m, strbuf *notes)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < m->n; i++) {
+		char *full = xasprintf("%s.%s", name, m->keys[i]);
+		const char *why = ctl_restore_not_carried(full);
+		if (why)
+			sb_printf(notes, "#   %s: %s\n", full, why);
+		else
+			json_object_set_new_nocheck(o, m->keys[i], text(m->values[i]));
+		free(full);
+	}
+	return o;
+}
+
+static json_t *value_json(const cfg_option *o, const tandemd_settings *s, strbuf *notes)
+{
+	const void *p = (const char *)s + o->offset;
+	switch (o->type) {
+	case CFG_STRING:
+	case CFG_SECRET:
+		return text(*(char *const *)p);
+	case CFG_LIST: {
+		const cfg_list *l = p;
+		json_t *a = json_array();
+		for (size_t i = 0; i < l->n; i++)
+			json_array_append_new(a, text(l->v[i]));
+		return a;
+	}
+	case CFG_MAP:
+		return map_json(o->name, p, notes);
+	case CFG_INT:
+	case CFG_SIZE:
+		return json_integer(*(const long long *)p);
+	case CFG_DURATION: {
+		long long ms = *(const long long *)p;
+		return ms % 1000 ? json_sprintf("%lldms", ms) : json_integer(ms / 1000);
+	}
+	case CFG_BOOL:
+		return json_boolean(*(const bool *)p);
+	}
+	return json_null();
+}
+
+/* The plan's value of option `name`, or NULL when the plan does not set it. */
+static json_t *planned(const restore_plan *p, const char *name)
+{
+	static const char *const rest[] = {"restapi.listen", "restapi.connect_address"};
+	static const char *const pg[] = {"postgresql.listen", "postgresql.connect_address"};
+	for (size_t i = 0; i < 2; i++) {
+		if (strcmp(name, rest[i]) == 0)
+			return text(p->rest_listen);
+		if (strcmp(name, pg[i]) == 0)
+			return text(p->listen);
+	}
+	if (strcmp(name, "scope") == 0 || strcmp(name, "backup.stanza") == 0)
+		return text(p->cluster);
+	if (strcmp(name, "name") == 0)
+		return text(p->member);
+	if (strcmp(name, "postgresql.data_dir") == 0)
+		return text(p->data_dir);
+	if (strcmp(name, "bootstrap.method") == 0)
+		return text("pgbackrest");
+	if (strcmp(name, "bootstrap.pgbackrest.stanza") == 0)
+		return text(p->from_stanza);
+	if (strcmp(name, "bootstrap.pgbackrest.recovery_conf") == 0) {
+		json_t *rc = json_object();
+		if (p->target_key) {
+			json_object_set_new(rc, p->target_key, text(p->target_value));
+			json_object_set_new(rc, "recovery_target_action", text("promote"));
+		}
+		json_object_set_new(rc, "recovery_target_timeline", text("latest"));
+		return rc;
+	}
+	return NULL;
+}
+
+/* The table's defaults, as a member that sets nothing has them. */
+static void defaults(tandemd_settings *d)
+{
+	memset(d, 0, sizeof *d);
+	for (size_t i = 0; i < tandemd_options.n; i++) {
+		const cfg_option *o = &tandemd_options.options[i];
+		char *err = NULL;
+		if (o->def && cfg_set_text(o, d, o->def, "default", &err) < 0)
+			free(err); /* the table's own defaults load: test_tandemd_options */
 	}
 }
 
-static void user(strbuf *sb, const char *role, const char *name, const char *password)
+static void quoted(strbuf *sb, const char *s)
 {
-	if (!name && !password)
-		return;
-	sb_printf(sb, "    %s:\n", role);
-	kv(sb, 6, "username", name);
-	kv(sb, 6, "password", password);
+	sb_puts(sb, "\"");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			sb_printf(sb, "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			sb_printf(sb, "\\x%02x", *c);
+		else
+			sb_printf(sb, "%c", *c);
+	}
+	sb_puts(sb, "\"");
 }
 
-static void restapi_etcd(strbuf *sb, const restore_plan *p)
+static void key(strbuf *sb, const char *k)
 {
-	const tandemd_settings *s = p->src;
-	sb_puts(sb, "restapi:\n");
-	kv(sb, 2, "listen", p->rest_listen);
-	kv(sb, 2, "connect_address", p->rest_listen);
-	if (s->restapi_username) {
-		sb_puts(sb, "  authentication:\n");
-		kv(sb, 4, "username", s->restapi_username);
-		kv(sb, 4, "password", s->restapi_password);
-	}
-	if (s->restapi_allow_unauthenticated_changes)
-		kv_bool(sb, 2, "allow_unauthenticated_changes", true);
-	list(sb, 2, "allowlist", &s->restapi_allowlist);
-	sb_puts(sb, "etcd3:\n");
-	if (s->etcd3_hosts.n)
-		list(sb, 2, "hosts", &s->etcd3_hosts);
+	static const char plain[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/";
+	if (*k && *k != '-' && strspn(k, plain) == strlen(k))
+		sb_puts(sb, k);
 	else
-		kv(sb, 2, "host", s->etcd3_host);
-	kv(sb, 2, "protocol", s->etcd3_protocol);
-	kv(sb, 2, "username", s->etcd3_username);
-	kv(sb, 2, "password", s->etcd3_password);
-	kv(sb, 2, "cacert", s->etcd3_cacert);
-	kv(sb, 2, "cert", s->etcd3_cert);
-	kv(sb, 2, "key", s->etcd3_key);
+		quoted(sb, k);
 }
 
-static void bootstrap(strbuf *sb, const restore_plan *p)
+static void scalar(strbuf *sb, const json_t *v)
 {
-	const tandemd_settings *s = p->src;
-	sb_puts(sb, "bootstrap:\n  method: pgbackrest\n  pgbackrest:\n");
-	kv(sb, 4, "stanza", p->from_stanza);
-	sb_puts(sb, "    recovery_conf:\n");
-	kv(sb, 6, p->target_key ? p->target_key : "recovery_target_timeline",
-	   p->target_key ? p->target_value : "latest");
-	if (p->target_key) {
-		kv(sb, 6, "recovery_target_action", "promote");
-		kv(sb, 6, "recovery_target_timeline", "latest");
+	if (json_is_string(v))
+		quoted(sb, json_string_value(v));
+	else if (json_is_integer(v))
+		sb_printf(sb, "%lld", (long long)json_integer_value(v));
+	else
+		sb_puts(sb, json_is_true(v) ? "true" : "false");
+}
+
+/* YAML in block style; every string double-quoted (JSON's escapes are YAML's). */
+static void emit(strbuf *sb, int indent, const json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		if ((json_is_object(v) && !json_object_size(v)) ||
+		    (json_is_array(v) && !json_array_size(v)))
+			continue; /* a map left empty by what is not carried */
+		sb_printf(sb, "%*s", indent, "");
+		key(sb, k);
+		if (json_is_object(v)) {
+			sb_puts(sb, ":\n");
+			emit(sb, indent + 2, v);
+		} else if (json_is_array(v)) {
+			sb_puts(sb, ":\n");
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e)
+			{
+				sb_printf(sb, "%*s- ", indent + 2, "");
+				scalar(sb, e);
+				sb_puts(sb, "\n");
+			}
+		} else {
+			sb_puts(sb, ": ");
+			scalar(sb, v);
+			sb_puts(sb, "\n");
+		}
 	}
-	sb_puts(sb, "  dcs:\n");
-	kv_seconds(sb, 4, "ttl", s->ttl);
-	kv_seconds(sb, 4, "loop_wait", s->loop_wait);
-	kv_seconds(sb, 4, "retry_timeout", s->retry_timeout);
-	kv_num(sb, 4, "maximum_lag_on_failover", s->maximum_lag_on_failover);
-	kv_bool(sb, 4, "synchronous_mode", s->synchronous_mode);
-	kv_bool(sb, 4, "synchronous_mode_strict", s->synchronous_mode_strict);
-	kv_num(sb, 4, "synchronous_node_count", s->synchronous_node_count);
-	kv_bool(sb, 4, "failsafe_mode", s->failsafe_mode);
-	sb_puts(sb, "    postgresql:\n");
-	kv_bool(sb, 6, "use_pg_rewind", s->use_pg_rewind);
-	kv_bool(sb, 6, "use_slots", s->use_slots);
-	map(sb, 6, "parameters", &s->bootstrap_parameters, true);
-}
-
-static void postgresql(strbuf *sb, const restore_plan *p)
-{
-	const tandemd_settings *s = p->src;
-	sb_puts(sb, "postgresql:\n");
-	kv(sb, 2, "listen", p->listen);
-	kv(sb, 2, "connect_address", p->listen);
-	kv(sb, 2, "data_dir", p->data_dir);
-	kv(sb, 2, "bin_dir", s->bin_dir);
-	sb_puts(sb, "  authentication:\n");
-	user(sb, "superuser", s->superuser_username, s->superuser_password);
-	user(sb, "replication", s->replication_username, s->replication_password);
-	user(sb, "rewind", s->rewind_username, s->rewind_password);
-	map(sb, 2, "parameters", &s->parameters, true);
-	list(sb, 2, "pg_hba", &s->pg_hba);
-}
-
-static void backup(strbuf *sb, const restore_plan *p)
-{
-	const tandemd_settings *s = p->src;
-	sb_puts(sb, "backup:\n");
-	map(sb, 2, "pgbackrest", &s->backup_pgbackrest, false);
-	kv(sb, 2, "stanza", p->cluster);
-	kv(sb, 2, "command", s->backup_command);
-	kv_seconds(sb, 2, "archive_timeout", s->backup_archive_timeout);
-	kv_bool(sb, 2, "archive_async", s->backup_archive_async);
-	kv_num(sb, 2, "archive_push_queue_max", s->backup_archive_push_queue_max);
-	kv_num(sb, 2, "process_max", s->backup_process_max);
-	kv_num(sb, 2, "retention_full", s->backup_retention_full);
 }
 
 char *ctl_restore_config(const restore_plan *p)
 {
-	const tandemd_settings *s = p->src;
+	tandemd_settings def;
+	defaults(&def);
+	json_t *root = json_object();
+	strbuf notes = STRBUF_INIT;
+	for (size_t i = 0; i < tandemd_options.n; i++) {
+		const cfg_option *o = &tandemd_options.options[i];
+		if (strcmp(o->name, tandemd_options.config_flag) == 0)
+			continue; /* the file the new member's configuration is in */
+		json_t *v = planned(p, o->name);
+		const char *why = v ? NULL : ctl_restore_not_carried(o->name);
+		if (v)
+			put(root, o->name, v);
+		else if (!cfg_differs(o, p->src, &def))
+			continue;
+		else if (why)
+			sb_printf(&notes, "#   %s: %s\n", o->name, why);
+		else
+			put(root, o->name, value_json(o, p->src, &notes));
+	}
+	cfg_free(&tandemd_options, &def);
 	strbuf sb = STRBUF_INIT;
 	sb_printf(&sb,
 	          "# tandemd configuration of %s, the first member of cluster %s, restored from "
 	          "stanza %s\n# (tandemctl restore). It holds passwords: keep it private.\n",
 	          p->member, p->cluster, p->from_stanza);
-	kv(&sb, 0, "scope", p->cluster);
-	kv(&sb, 0, "namespace", s->dcs_namespace);
-	kv(&sb, 0, "name", p->member);
-	restapi_etcd(&sb, p);
-	bootstrap(&sb, p);
-	postgresql(&sb, p);
-	backup(&sb, p);
-	sb_puts(&sb, "watchdog:\n");
-	kv(&sb, 2, "mode", s->watchdog_mode);
-	kv(&sb, 2, "device", s->watchdog_device);
-	sb_puts(&sb, "log:\n");
-	kv(&sb, 2, "level", s->log_level);
+	emit(&sb, 0, root);
+	json_decref(root);
+	if (notes.len)
+		sb_printf(&sb, "# Not carried from the source's configuration:\n%s", notes.data);
+	sb_free(&notes);
 	return sb_steal(&sb);
 }

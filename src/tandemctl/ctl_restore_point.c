@@ -34,7 +34,7 @@ void ctl_file_credentials(const ctl_opts *o, char **user, char **password)
 	tandemd_settings_free(&s);
 }
 
-static PGconn *connect_leader(const ctl_opts *o, const dcs_member *m)
+PGconn *ctl_connect_pg(const ctl_opts *o, const dcs_member *m)
 {
 	char *user, *password;
 	ctl_file_credentials(o, &user, &password);
@@ -89,7 +89,7 @@ static bool wait_archived(PGconn *pg, const char *segment, long timeout_ms)
 
 static int create_point(const ctl_opts *o, const dcs_member *m, const char *name)
 {
-	PGconn *pg = connect_leader(o, m);
+	PGconn *pg = ctl_connect_pg(o, m);
 	if (PQstatus(pg) != CONNECTION_OK) {
 		ctl_printf(stderr, "tandemctl: cannot connect to the leader %s (%s): %s", m->name,
 		           m->conn_url, PQerrorMessage(pg));

@@ -26,9 +26,10 @@ enum {
 	OPT_SWITCHOVER = 1 << 6, /* --leader, --scheduled */
 	OPT_WAIT = 1 << 7,
 	OPT_PENDING = 1 << 8,
-	OPT_EDIT = 1 << 9,  /* --set, --pg, --apply */
-	OPT_TYPE = 1 << 10, /* --type (backup) */
-	OPT_SITE = 1 << 11, /* --site (haproxy-config: FILE, repeatable; switchover: NAME) */
+	OPT_EDIT = 1 << 9,     /* --set, --pg, --apply */
+	OPT_TYPE = 1 << 10,    /* --type (backup) */
+	OPT_SITE = 1 << 11,    /* --site (haproxy-config: FILE, repeatable; switchover: NAME) */
+	OPT_ROLLING = 1 << 12, /* --rolling, --dry-run, --member-timeout (restart) */
 };
 
 typedef struct command {
@@ -51,9 +52,15 @@ static const command commands[] = {
      "[--force]",
      "hand leadership over to a healthy replica (by default one in the leader's site), now or "
      "at a given time"},
-    {"restart", ctl_cmd_restart, OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL | OPT_PENDING,
-     "restart MEMBER...|--all|--pending [--force]",
-     "restart PostgreSQL on members (--pending: only where a restart is pending)"},
+    {"restart", ctl_cmd_restart,
+     OPT_CONN | OPT_JSON | OPT_FORCE | OPT_ALL | OPT_PENDING | OPT_ROLLING,
+     "restart MEMBER...|--all|--pending [--force] | --rolling [--pending] [--dry-run] "
+     "[--member-timeout S] [--force]",
+     "restart PostgreSQL on members (--pending: only where a restart is pending; --rolling: "
+     "one by one, the leader last through a switchover)"},
+    {"remove", ctl_cmd_remove, OPT_CONN | OPT_JSON | OPT_FORCE, "remove MEMBER [--force]",
+     "take a stopped member out of the cluster: its keys, its slot on the leader, its place "
+     "in the sync set"},
     {"reload", ctl_cmd_reload, OPT_CONN | OPT_JSON | OPT_ALL, "reload [MEMBER...]",
      "make members re-read their configuration (all members by default)"},
     {"reinit", ctl_cmd_reinit, OPT_CONN | OPT_JSON | OPT_FORCE, "reinit MEMBER... [--force]",
@@ -87,6 +94,10 @@ static const command commands[] = {
      "restore --to TIME|LSN|NAME|latest --new-cluster NAME --data-dir DIR --listen HOST:PORT "
      "[--from-stanza S] [--force] [--print-config]",
      "point-in-time recovery into a new cluster (see tandemctl restore --help)"},
+    {"pgbouncer-config", NULL, 0,
+     "pgbouncer-config [--listen ADDR] [--auth-file FILE] [--pool-mode MODE]",
+     "print a PgBouncer configuration for this member's site (see tandemctl pgbouncer-config "
+     "--help)"},
     {"promote-cluster", NULL, 0, "promote-cluster [--force]",
      "two sites: make this standby site writable (see tandemctl promote-cluster --help)"},
     {"demote-cluster", NULL, 0, "demote-cluster --host HOST[,HOST] [--port PORT[,PORT]]",
@@ -134,13 +145,19 @@ static void print_help(FILE *out)
 	    "\nOptions:\n"
 	    "      --json             machine-readable output (JSON on stdout)\n"
 	    "      --force            do not ask for confirmation (failover, switchover, restart,\n"
-	    "                         reinit, edit-config); required when stdin is not a terminal\n"
+	    "                         reinit, remove, edit-config); required when stdin is not a\n"
+	    "                         terminal\n"
 	    "      --candidate NAME   failover, switchover: the member to promote\n"
 	    "      --leader NAME      switchover: the current leader (refused if it is not)\n"
 	    "      --scheduled TIME   switchover: when, ISO 8601 with a zone\n"
 	    "                         (2030-01-01T10:00:00+00:00), or now (the default)\n"
 	    "      --all              restart, reload: every member\n"
 	    "      --pending          restart: only the members with a restart pending\n"
+	    "      --rolling          restart: every member one by one, each back to streaming\n"
+	    "                         before the next, the leader last through a switchover\n"
+	    "      --dry-run          restart --rolling: print the plan, do nothing\n"
+	    "      --member-timeout S restart --rolling: how long a member may take to come\n"
+	    "                         back (default 300); the roll stops when one does not\n"
 	    "      --wait             pause, resume: until every member reports the change;\n"
 	    "                         backup: until the backup ends (exit 0 when it succeeded);\n"
 	    "                         drill: until the drill ends, then its result\n"
@@ -181,6 +198,8 @@ static void print_help(FILE *out)
 	        "2030-01-01T03:00:00+00:00\n"
 	        "  tandemctl -c tandemd.yml edit-config --pg work_mem=8MB --set ttl=30\n"
 	        "  tandemctl -c tandemd.yml pause --wait\n"
+	        "  tandemctl -c tandemd.yml restart --rolling --dry-run\n"
+	        "  tandemctl -c tandemd.yml remove pg3\n"
 	        "  tandemctl -c siteA.yml haproxy-config --site siteB.yml --rw 127.0.0.1:5000\n"
 	        "  tandemctl -c tandemd.yml restore-point before-upgrade\n"
 	        "  tandemctl -c tandemd.yml restore --to before-upgrade --new-cluster orders2 \\\n"
@@ -228,6 +247,9 @@ enum {
 	LONG_CACERT,
 	LONG_INSECURE,
 	LONG_TYPE,
+	LONG_ROLLING,
+	LONG_DRY_RUN,
+	LONG_MEMBER_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -256,6 +278,9 @@ static const struct option long_options[] = {
     {"pg", required_argument, NULL, LONG_PG},
     {"apply", required_argument, NULL, LONG_APPLY},
     {"type", required_argument, NULL, LONG_TYPE},
+    {"rolling", no_argument, NULL, LONG_ROLLING},
+    {"dry-run", no_argument, NULL, LONG_DRY_RUN},
+    {"member-timeout", required_argument, NULL, LONG_MEMBER_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -301,14 +326,15 @@ static const char *env_or(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* --timeout SECONDS: more than 0 and at most an hour, in milliseconds (at least 1). */
-static int parse_timeout(const char *arg, long *ms)
+/* --timeout SECONDS (and --member-timeout): more than 0 and at most an hour, in milliseconds
+ * (at least 1). */
+static int parse_seconds(const char *option, const char *arg, long *ms)
 {
 	char *end;
 	errno = 0;
 	double s = strtod(arg, &end);
 	if (errno || end == arg || *end || !(s > 0 && s <= 3600))
-		return usage_error("--timeout '%s': give seconds, more than 0 and at most 3600",
+		return usage_error("%s '%s': give seconds, more than 0 and at most 3600", option,
 		                   arg);
 	*ms = (long)(s * 1000 + 0.5);
 	if (*ms < 1)
@@ -368,7 +394,7 @@ static bool take_conn_option(int c, const char *arg, ctl_opts *o, int *rc)
 		o->conn.namespace_ = arg;
 		return true;
 	case LONG_TIMEOUT:
-		*rc = parse_timeout(arg, &o->timeout_ms);
+		*rc = parse_seconds("--timeout", arg, &o->timeout_ms);
 		return true;
 	case LONG_CACERT:
 		o->conn.cacert = arg;
@@ -379,6 +405,18 @@ static bool take_conn_option(int c, const char *arg, ctl_opts *o, int *rc)
 	default:
 		return false;
 	}
+}
+
+/* restart --rolling's options. */
+static int take_rolling_option(int c, const char *arg, ctl_opts *o)
+{
+	if (c == LONG_ROLLING)
+		o->rolling = true;
+	else if (c == LONG_DRY_RUN)
+		o->dry_run = true;
+	else
+		return parse_seconds("--member-timeout", arg, &o->member_timeout_ms);
+	return CTL_EXIT_OK;
 }
 
 /* One option from getopt_long: fills `o`, notes its group (OPT_*) in `given`; CTL_EXIT_OK or
@@ -449,6 +487,11 @@ static int take_option(int c, char **argv, ctl_opts *o, unsigned *given, bool *h
 		o->backup_type = optarg;
 		*given |= OPT_TYPE;
 		break;
+	case LONG_ROLLING:
+	case LONG_DRY_RUN:
+	case LONG_MEMBER_TIMEOUT:
+		*given |= OPT_ROLLING;
+		return take_rolling_option(c, optarg, o);
 	case 'h':
 		*help = true;
 		break;
@@ -477,14 +520,16 @@ static int check_usage(const command *cmd, unsigned given, const ctl_opts *o)
 		                   : extra & OPT_EDIT       ? "--set, --pg or --apply"
 		                   : extra & OPT_TYPE       ? "--type"
 		                   : extra & OPT_SITE       ? "--site"
-		                                            : "that option";
+		                   : extra & OPT_ROLLING
+		                       ? "--rolling, --dry-run or --member-timeout"
+		                       : "that option";
 		fprintf(stderr, "tandemctl: %s does not take %s\nusage: tandemctl %s\n", cmd->name,
 		        what, cmd->usage);
 		return CTL_EXIT_USAGE;
 	}
 	bool takes_members = cmd->run == ctl_cmd_restart || cmd->run == ctl_cmd_reload ||
 	                     cmd->run == ctl_cmd_reinit || cmd->run == ctl_cmd_restore_point ||
-	                     cmd->run == ctl_cmd_drill;
+	                     cmd->run == ctl_cmd_drill || cmd->run == ctl_cmd_remove;
 	if (o->nargs > 0 && !takes_members && cmd->run != ctl_cmd_failover) {
 		fprintf(stderr,
 		        "tandemctl: %s takes no arguments ('%s' given)\nusage: tandemctl %s\n",
@@ -542,7 +587,8 @@ static int run(int argc, char **argv, ctl_opts *o)
 	if (!cmd->run)
 		return strcmp(cmd->name, "restore") == 0 ? ctl_restore_main(argc, argv)
 		       : strcmp(cmd->name, "demo") == 0  ? demo(argc - optind, argv + optind)
-		                                         : ctl_site_main(argc, argv);
+		       : strcmp(cmd->name, "pgbouncer-config") == 0 ? ctl_pgbouncer_main(argc, argv)
+		                                                    : ctl_site_main(argc, argv);
 	if (help) {
 		printf("usage: tandemctl [CONNECTION] %s\n  %s\n(see tandemctl --help for the "
 		       "options and exit status)\n",
@@ -562,6 +608,8 @@ int main(int argc, char **argv)
 		return demo(argc - ci, argv + ci);
 	if (ci < argc && strcmp(argv[ci], "restore") == 0)
 		return ctl_restore_main(argc, argv);
+	if (ci < argc && strcmp(argv[ci], "pgbouncer-config") == 0)
+		return ctl_pgbouncer_main(argc, argv);
 	if (ci < argc &&
 	    (!strcmp(argv[ci], "promote-cluster") || !strcmp(argv[ci], "demote-cluster") ||
 	     !strcmp(argv[ci], "site-switchover")))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
@@ -164,6 +165,7 @@ static void reload(daemon_ *d)
 	*cur = next;
 	tandemd_settings_free(&old);
 	log_set_level(tandemd_log_level(cur));
+	log_set_json(cur->log_type && !strcasecmp(cur->log_type, "json"));
 	agent_settings_changed(d->agent);
 	if (agent_request(d->agent, AGENT_REQ_RELOAD, NULL, &err) != 0) {
 		log_warning("SIGHUP: %s", err);
@@ -220,6 +222,7 @@ int main(int argc, char **argv)
 	}
 	log_set_context(s.name);
 	log_set_level(tandemd_log_level(&s));
+	log_set_json(s.log_type && !strcasecmp(s.log_type, "json"));
 	if (start_log(&s, &err) < 0 || check_exposure(&s, &err) < 0) {
 		fprintf(stderr, "tandemd: %s\n", err);
 		free(err);

@@ -41,6 +41,7 @@ class Report:
     def __init__(self, scenario):
         self.scenario = scenario
         self.rows = []  # (check, result, detail, violation)
+        self.lost_at = []  # when each lost acknowledged write was acknowledged (monotonic)
 
     def add(self, check, result, detail="", violation=False):
         self.rows.append((check, str(result), detail, violation))
@@ -117,6 +118,7 @@ def check(system, workload, ops, settle=90.0, sync=True):
     lost_d = [o for o in direct_ok if o["key"] not in direct]
     lost_h = [o for o in put_ok if o["key"] not in users]
     lost = lost_d + lost_h
+    rep.lost_at = [o["end"] for o in lost]  # for the picture (picture.py)
     detail = ", ".join(f"{o['key']}@{o.get('server', 'hellod')}" for o in lost[:5])
     if sync:
         rep.add("lost", len(lost), detail, violation=bool(lost))

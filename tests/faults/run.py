@@ -7,7 +7,11 @@
            --only NAME[,NAME] (quick mode; the two-site scenarios of sites_run.py too),
            --backup (members archive into a pgBackRest repository; quick mode adds QUICK_BACKUP,
              and every scenario then checks the archive: tests/faults/archive.py),
+           --stretched (quick mode: one cluster over two sites and a tie-breaker etcd, hellod
+             reading locally: the scenarios of tests/faults/stretched.py instead),
            --keep (keep the run directory),
+           --pictures DIR (where each scenario's SVG timeline and their index.html go; by
+             default a new /tmp/tandem-faults-pictures-* directory, kept: picture.py),
            --junit FILE (a JUnit XML report, a test case per scenario, for CI)
 
 Must run as root (namespaces). Exit status 1 on any violation, 2 when the system cannot be set up.
@@ -27,9 +31,12 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from album import Album, scenario_timeline  # noqa: E402
 from checker import check  # noqa: E402
 from nemesis import FAULTS, heal_all  # noqa: E402
+from roles import RolePoller  # noqa: E402
 import archive  # noqa: E402
+import stretched  # noqa: E402
 from sites_run import SCENARIOS as SITE_SCENARIOS, run_sites  # noqa: E402
 from system import System  # noqa: E402
 from workload import Workload  # noqa: E402
@@ -77,8 +84,15 @@ def log(msg):
 
 
 def run_step(system, index, name, plan, rng, sync):
-    """Runs one scenario: workload, faults injected and healed at their times, settle, check."""
-    wl = Workload(system, index, name).start()
+    """Runs one scenario: workload, faults injected and healed at their times, settle, check.
+    The report carries the scenario's timeline for its picture (rep.timeline)."""
+    roles = RolePoller({n.name: n.patroni for n in system.nodes.values()}).start()
+    try:
+        wl = Workload(system, index, name).start()
+    except BaseException:
+        roles.stop()
+        raise
+    spans = {}  # fault -> [start, end] (monotonic), for the picture
     time.sleep(WARMUP)
     start = time.monotonic()
     events = sorted([(at, "inject", f) for f, at, _ in plan] +
@@ -90,12 +104,14 @@ def run_step(system, index, name, plan, rng, sync):
             if delay > 0:
                 time.sleep(delay)
             if what == "inject":
+                spans[f] = [time.monotonic(), None]
                 inj = FAULTS[f](system, rng)
                 active[f] = inj
                 notes.append(f"+{at:.1f}s {inj.what}")
                 log(f"  [{name}] inject {inj.what}")
             else:
                 active.pop(f).heal()
+                spans[f][1] = time.monotonic()
                 notes.append(f"+{at:.1f}s heal {f}")
                 log(f"  [{name}] heal {f}")
     except BaseException:
@@ -103,6 +119,7 @@ def run_step(system, index, name, plan, rng, sync):
             inj.heal()
         heal_all(system)
         wl.stop(grace=2.0)
+        roles.stop()
         raise
     heal_all(system)
     healed_at = time.monotonic()
@@ -113,6 +130,7 @@ def run_step(system, index, name, plan, rng, sync):
         heal_time = None
     time.sleep(TAIL)
     ops = wl.stop()
+    lanes = roles.stop()
     with open(system.base / f"history-{index:03d}.jsonl", "w") as f:
         for o in ops:
             f.write(json.dumps(o) + "\n")
@@ -123,6 +141,7 @@ def run_step(system, index, name, plan, rng, sync):
     if system.backup:
         archive.check(system, rep)
     rep.notes = notes
+    rep.timeline = scenario_timeline(name, wl, ops, rep, spans, lanes)
     return rep
 
 
@@ -159,6 +178,12 @@ def write_junit(path, reports, setup_error=None):
     ET.ElementTree(suite).write(path, encoding="unicode")
 
 
+def new_system(a, sync):
+    if a.stretched:
+        return System(sync=sync, etcd_hosts=stretched.ETCD_HOSTS, local_reads=True)
+    return System(sync=sync, backup=a.backup)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["quick", "soak"])
@@ -167,8 +192,10 @@ def main():
     ap.add_argument("--async", dest="async_", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--backup", action="store_true")
+    ap.add_argument("--stretched", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--junit", default=None)
+    ap.add_argument("--pictures", default=None)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("run.py needs root (network namespaces)", file=sys.stderr)
@@ -180,7 +207,12 @@ def main():
     t_begin = time.monotonic()
     log(f"faults {a.mode}: seed {seed}, {'synchronous strict' if sync else 'asynchronous'} mode")
     only = set(filter(None, a.only.split(",")))
-    if a.mode == "quick":
+    if a.stretched:
+        FAULTS.update(stretched.FAULTS)
+        steps = [(n, p, random.Random(seed * 1000 + i))
+                 for i, (n, _, p, _) in enumerate(stretched.SCENARIOS) if not only or n in only]
+        site_names = []
+    elif a.mode == "quick":
         steps = [(n, p, random.Random(seed * 1000 + i))
                  for i, (n, p) in enumerate(QUICK + (QUICK_ASYNC if a.async_ else []) +
                                             (QUICK_BACKUP if a.backup else []))
@@ -194,7 +226,7 @@ def main():
     system = None
     if not isinstance(steps, list) or steps:
         try:
-            system = System(sync=sync, backup=a.backup)
+            system = new_system(a, sync)
             system.start()
         except Exception:
             traceback.print_exc()
@@ -208,10 +240,14 @@ def main():
         log(f"cluster up in {time.monotonic() - t_begin:.0f}s under {system.base} "
             f"(namespaces {system.topo.prefix}-*)")
     reports, failed, kept = [], [], []
+    album = Album(a.pictures, f"faults {a.mode}, seed {seed}", "tandem-faults-pictures-")
     for i, (name, plan, rng) in enumerate(steps):
         log(f"scenario {name}: {plan}")
         try:
+            hook = stretched.before(system, name) if a.stretched else None
             rep = run_step(system, i, name, plan, rng, sync)
+            if hook:
+                stretched.after(system, rep, hook)
         except Exception:
             traceback.print_exc()
             from checker import Report
@@ -219,6 +255,7 @@ def main():
             rep.add("harness", "error", traceback.format_exc().splitlines()[-1], violation=True)
             rep.notes = []
         reports.append(rep)
+        album.add_report(i, rep, log)
         print(f"\n== {name} (seed {seed})\n" + "\n".join(f"   {n}" for n in rep.notes))
         print(rep.table() + "\n", flush=True)
         if rep.violations:
@@ -233,7 +270,7 @@ def main():
                 kept.append(system.base)
                 system.stop()
                 try:
-                    system = System(sync=sync, backup=a.backup)
+                    system = new_system(a, sync)
                     system.start()
                 except Exception:
                     traceback.print_exc()
@@ -245,7 +282,7 @@ def main():
         else:
             kept.append(system.base)
     if site_names:
-        site_reports, site_base, site_failed = run_sites(site_names, log)
+        site_reports, site_base, site_failed = run_sites(site_names, log, album)
         reports += site_reports
         if site_failed:
             failed += [r for r in site_reports if r.violations]
@@ -266,6 +303,7 @@ def main():
               f"{d.get('healed', ('?',))[0]:>7} {d.get('availability', ('?',))[0]:>6} "
               f"{gap:>8}  {'FAIL' if r.violations else 'ok'}")
     print(f"violations: {sum(len(r.violations) for r in reports)}", flush=True)
+    print(f"pictures: {album.index}", flush=True)
     if a.junit:
         write_junit(a.junit, reports)
     for k in kept:

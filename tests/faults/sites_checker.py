@@ -196,6 +196,7 @@ def check_sites(two, wl, ops, marks, settle=90.0, disaster=None, rewind_ok=False
                         f"{ends[-1] - wl.t0:.2f}s into the scenario, in the last "
                         f"{disaster.get('lost_at', ends[-1]) - ends[0]:.2f}s before the loss")
             fork_txt = f"{fork >> 32:X}/{fork & 0xffffffff:X}"
+            rep.lost_at = [o["end"] for o in missing + others]  # for the picture
             rep.add("lost", len(missing) + len(others),
                     f"{len(missing)} acknowledged by site {lost_name} after {fork_txt} (the "
                     f"surviving site's last replayed position; {proven} shown past it, "
@@ -206,6 +207,7 @@ def check_sites(two, wl, ops, marks, settle=90.0, disaster=None, rewind_ok=False
                     violation=bool(problems or others))
     else:
         lost = [o for o in ok if o["key"] not in present]
+        rep.lost_at = [o["end"] for o in lost]  # for the picture
         rep.add("lost", len(lost), ", ".join(f"{o['key']}@{o.get('site')}" for o in lost[:5]),
                 violation=bool(lost))
     attempted_d = {o["key"] for o in ops if o["kind"] == "direct"}

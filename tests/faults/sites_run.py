@@ -23,7 +23,9 @@ import subprocess
 import time
 import traceback
 
+from album import scenario_timeline
 from checker import Report
+from roles import RolePoller
 from sites import TwoSites
 from sites_checker import check_sites, log_marks
 from sites_workload import SitesWorkload
@@ -206,9 +208,16 @@ SCENARIOS = {
 
 def run_step(two, index, name, log):
     marks = log_marks(two)
-    wl = SitesWorkload(two, index, name).start()
+    roles = RolePoller({f"{s.name}/{n.name}": n.patroni
+                        for s in two.sites for n in s.nodes.values()}).start()
+    try:
+        wl = SitesWorkload(two, index, name).start()
+    except BaseException:
+        roles.stop()
+        raise
     time.sleep(WARMUP)
     rep, notes, info = Report(name), [], {}
+    began = time.monotonic()  # the scenario's own action, shaded in its picture
     try:
         if name == "site_disaster_promote":
             disaster(two, wl, rep, notes, info)
@@ -219,11 +228,13 @@ def run_step(two, index, name, log):
     except Exception:
         traceback.print_exc()
         rep.add("harness", "error", traceback.format_exc().splitlines()[-1], violation=True)
+    done = time.monotonic()
     for n in notes:
         log(f"  [{name}] {n}")
     two.heal()
     time.sleep(TAIL)
     ops = wl.stop()
+    lanes = roles.stop()
     with open(two.base / f"history-{index:03d}.jsonl", "w") as f:
         for o in ops:
             f.write(json.dumps(o) + "\n")
@@ -236,12 +247,13 @@ def run_step(two, index, name, log):
         full.notes.append("lost (acknowledged by site %s, not in the survivor): %s" % (
             info["site"], ", ".join(o["key"] for o in info["missing"][:20]) +
             (" ..." if len(info["missing"]) > 20 else "")))
+    full.timeline = scenario_timeline(name, wl, ops, full, {name: [began, done]}, lanes)
     return full
 
 
-def run_sites(names, log, keep_on_fail=True):
-    """Runs the named two-site scenarios (in SCENARIOS' order) on one pair of sites. Returns
-    (reports, base directory, failed)."""
+def run_sites(names, log, album=None, keep_on_fail=True):
+    """Runs the named two-site scenarios (in SCENARIOS' order) on one pair of sites, each drawn
+    in `album` (album.Album) when given. Returns (reports, base directory, failed)."""
     names = [n for n in SCENARIOS if n in names]
     if not names:
         return [], None, False
@@ -264,6 +276,8 @@ def run_sites(names, log, keep_on_fail=True):
         log(f"scenario {name}: primary site {two.primary.name}")
         rep = run_step(two, 100 + i, name, log)
         reports.append(rep)
+        if album is not None:
+            album.add_report(100 + i, rep, log)
         print(f"\n== {name}\n" + "\n".join(f"   {n}" for n in rep.notes))
         print(rep.table() + "\n", flush=True)
         if rep.violations:

@@ -209,7 +209,7 @@ tags:
 
 class System:
     def __init__(self, sync=True, ttl=4, loop_wait=1, retry_timeout=1, max_lag=1048576,
-                 base=None, backup=False):
+                 base=None, backup=False, etcd_hosts=ETCD_HOSTS, local_reads=False):
         self.base = pathlib.Path(base or tempfile.mkdtemp(prefix="tandem-faults-"))
         os.chmod(self.base, 0o755)
         shutil.chown(self.base, "postgres", "postgres")
@@ -226,9 +226,11 @@ class System:
         if not clock.available():
             raise RuntimeError(f"{clock.LIBFAKETIME} missing (Debian faketime; scripts/deps.sh)")
         self.topo = Topology()
-        self.topo.create(ETCD_HOSTS + DB_HOSTS + [CLIENT])
+        # hellod reads from the replicas through HAProxy's read-only port (stretched.py)
+        self.local_reads = local_reads
+        self.topo.create(etcd_hosts + DB_HOSTS + [CLIENT])
         h = self.topo.hosts
-        self.etcd_hosts = [h[n] for n, _, _ in ETCD_HOSTS]
+        self.etcd_hosts = [h[n] for n, _, _ in etcd_hosts]
         self.db_hosts = [h[n] for n, _, _ in DB_HOSTS]
         self.client = h[CLIENT[0]]
         self.etcd_procs = {}
@@ -354,6 +356,11 @@ class System:
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "HELLOD_DATABASE": f"host={c.addr} port={RW_PORT} user=postgres dbname=postgres "
                                   f"password={self.password} connect_timeout=2"}
+        if self.local_reads:
+            env.update(HELLOD_READ_FROM="local",
+                       HELLOD_READ_DATABASE=f"host={c.addr} port={RO_PORT} user=postgres "
+                                            f"dbname=postgres password={self.password} "
+                                            f"connect_timeout=2")
         self.hellod = self.topo.popen(c.name, [
             HELLOD, "--listen", f"{c.addr}:{HELLOD_PORT}", "--allow", "10.213.0.0/24",
             "--workers", "1", "--db-pool-size", "2", "--request-deadline", "8s"],

@@ -1,7 +1,8 @@
 """Client threads on the client host, each operation recorded with its outcome.
 
 * hellod writers: `PUT /hello/<unique user>` with a date derived from the user's number, then
-  `GET /hello/<user>` back. 204 is ok; 4xx (and a refused connection: nothing was sent) failed;
+  `GET /hello/<user>` back with the PUT's Tandem-Consistency-Token (with hellod's local reads the
+  GET must see the write wherever it is answered). 204 is ok; 4xx (and a refused connection: nothing was sent) failed;
   503/500, a timeout or a connection lost after sending are *unknown* (the write may be in).
 * direct writers: `INSERT INTO faults_w` of a unique value through HAProxy's rw port, autocommit,
   `RETURNING inet_server_addr(), pg_current_wal_lsn()` and the server's timeline (from the WAL
@@ -161,6 +162,7 @@ class Workload:
                 except (OSError, http.client.HTTPException) as e:
                     op.update(status="unknown", end=self.now(), err=f"{type(e).__name__}: {e}")
                     continue
+                token = r.getheader("Tandem-Consistency-Token")
                 if r.status == 204:
                     op.update(status="ok", end=self.now())
                 elif 400 <= r.status < 500:
@@ -170,7 +172,9 @@ class Workload:
                 if op["status"] == "ok":
                     g = self._record(kind="hellod_get", key=user)
                     try:
-                        conn.request("GET", f"/hello/{user}")
+                        # the PUT's token: a local read must see the write
+                        conn.request("GET", f"/hello/{user}", headers={
+                            "Tandem-Consistency-Token": token} if token else {})
                         r = conn.getresponse()
                         r.read()
                         g.update(status="ok" if r.status == 200 else

@@ -357,6 +357,20 @@ bootstrap:
         finally:
             conn.close()
 
+    def metric(self, name, timeout=5.0):
+        """The value of the sample `name{...}` in this member's /metrics (its first one), or None
+        when there is none (docs/monitoring.md)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=timeout)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        for ln in text.splitlines():
+            if ln.startswith(name + "{"):
+                return float(ln.rsplit(" ", 1)[1])
+        return None
+
     def health(self, path, timeout=2.0):
         conn = self.rest_connection(timeout)
         try:

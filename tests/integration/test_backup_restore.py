@@ -274,8 +274,9 @@ def test_print_config_starts_on_its_own(source):
                         f"127.0.0.1:{port}", "--print-config"],
                        capture_output=True, text=True, timeout=60 * SLOW)
     assert r.returncode == 0, r.stderr
-    assert "method: pgbackrest" in r.stdout and f'stanza: "{name}"' in r.stdout
-    assert "archive_command" not in r.stdout  # it named the source's stanza
+    assert 'method: "pgbackrest"' in r.stdout and f'stanza: "{name}"' in r.stdout
+    assert "archive-push" not in r.stdout  # the source's archive_command named its stanza
+    assert "#   postgresql.parameters.archive_command: it names the source's stanza" in r.stdout
     assert not data.exists()  # nothing was written
     data.parent.mkdir()
     chown(data.parent)
@@ -368,8 +369,9 @@ def test_sigterm_cancels_a_restore(source):
     slow.write_text(f'#!/bin/sh\ncase " $* " in *" restore "*) sleep 600;; esac\nexec {PGBACKREST} "$@"\n')
     os.chmod(slow, 0o755)
     yml = pathlib.Path(str(data) + ".tandemd.yml")
-    yml.write_text(r.stdout.replace(f'command: "{PGBACKREST}"', f'command: "{slow}"')
-                   .replace('command: "pgbackrest"', f'command: "{slow}"'))
+    # backup.command is left at its default in the source: not printed, set here
+    assert "\nbackup:\n" in r.stdout and "  command:" not in r.stdout, r.stdout
+    yml.write_text(r.stdout.replace("\nbackup:\n", f'\nbackup:\n  command: "{slow}"\n'))
     assert str(slow) in yml.read_text()
     chown(yml)
     os.chmod(yml, 0o600)

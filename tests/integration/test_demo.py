@@ -275,6 +275,20 @@ def check_two_sites(text, base, directory):
     names, in_recovery = users(base, a_leader, password)
     assert "frombsite" in names and not in_recovery
 
+    # Local reads (the Try: line): bob written through hellod #1 in A, read back at once through
+    # hellod #2 from site B's replicas with the write's consistency token.
+    r = subprocess.run(["bash", "-c", try_line(text, "read your write")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and " 200 " in r.stdout and "Hello, bob!" in r.stdout, r.stdout
+    # an old write without a token: read from B's replicas (the metrics line counts it)
+    with urllib.request.urlopen(f"http://127.0.0.1:{base + HELLOD_B}/hello/frombsite",
+                                timeout=10) as resp:
+        assert resp.status == 200
+    r = subprocess.run(["bash", "-c", try_line(text, "served locally")], capture_output=True,
+                       text=True, timeout=30)
+    local = [ln for ln in r.stdout.splitlines() if 'served="local"' in ln]
+    assert local and float(local[0].split()[-1]) >= 1, r.stdout
+
     # The leader of A killed (the Try: line): hellod's clients see no error.
     w = HellodWriter(base)
     wait_until(lambda: w.ok_after(0) >= 6, 30, "writes through both hellod")

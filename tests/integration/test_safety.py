@@ -435,6 +435,8 @@ def test_sigstop_of_the_leaders_agent_fences_its_postgres(async_cluster):
     old.thaw()
     _rejoined(c, old, new, table, acks)
     assert old.alive(), f"{old.name}'s tandemd exited after SIGCONT"
+    # /metrics counts the watchdog's intervention (docs/monitoring.md).
+    assert old.metric("tandem_fence_fired_total") == 1
     log = old.log_since(size)
     note("stop: after SIGCONT the old member " +
          ("ran pg_rewind" if "pg_rewind" in log else "rejoined without pg_rewind"))
@@ -793,6 +795,10 @@ def test_sync_strict_commit_waits_for_a_standby(sync_cluster):
     ssn = leader.query("SHOW synchronous_standby_names")[0][0]
     assert ssn, "synchronous_standby_names is empty in strict mode"
     assert c.dcs_leader() == leader.name
+    # /metrics shows it (docs/monitoring.md): commits must wait, and no standby is synchronous.
+    wait_until(lambda: leader.metric("tandem_sync_required") == 1 and
+               leader.metric("tandem_sync_standbys") == 0, T_CHANGE,
+               "tandem_sync_required 1 and tandem_sync_standbys 0", interval=0.1)
     # A standby comes back: the commit completes.
     back = reps[0]
     t_start = time.monotonic()
@@ -800,6 +806,8 @@ def test_sync_strict_commit_waits_for_a_standby(sync_cluster):
     t.join(T_CHANGE)
     assert not t.is_alive(), "the commit still waits after a standby came back"
     assert "error" not in result, result
+    wait_until(lambda: leader.metric("tandem_sync_standbys") == 1, T_CHANGE,
+               "tandem_sync_standbys 1", interval=0.1)
     note(f"sync strict: commit waited with no standby (ssn {ssn!r}) and completed "
          f"{result['done'] - t_start:.3f}s after {back.name} was restarted")
     assert present(leader, table, ["waits"]) == {"waits"}

@@ -126,3 +126,33 @@ def test_rebuild_copies_a_replica_of_the_own_site(cluster):
     c.wait_healthy()
     c.wait_row([target], row)
     assert f"cloning {leader.name} with pg_basebackup" not in target.log_since(offset)
+
+
+def test_a_second_member_with_a_taken_name_stops(cluster):
+    """Member names are unique in a cluster: a tandemd started with the name of a running member
+    (at other addresses) exits 1 naming the other, and the cluster carries on untouched."""
+    from cluster import Member
+    c = cluster
+    leader = c.wait_healthy()
+    taken = next(m for m in c.members if m is not leader)
+    dup = Member(c, 4)  # a site of the list, its own directory and ports
+    dup.name = taken.name
+    dup.dir = c.base / "duplicate"
+    dup.data = dup.dir / "data"
+    dup.config_path, dup.log_path = dup.dir / "tandemd.yml", dup.dir / "tandemd.log"
+    dup.write_config()
+    before = member_key(c, taken.name)
+    dup.start()
+    try:
+        rc = dup.proc.wait(60)
+    finally:
+        if dup.proc.poll() is None:
+            dup.proc.kill()
+            dup.proc.wait()
+    log = dup.log()
+    assert rc == 1, log
+    assert f"the member name {taken.name} is taken" in log, log
+    assert f"127.0.0.1:{taken.rest_port}" in log, log
+    assert member_key(c, taken.name)["api_url"] == before["api_url"]
+    assert not dup.data.exists() or not any(dup.data.iterdir()), "the duplicate touched its data"
+    c.wait_healthy()

@@ -94,6 +94,18 @@ def two_sites():
     assert not problems, "\n\n".join(problems)
 
 
+def site_metrics(a_leader, b_leader):
+    """The site role and the standby site's lag in /metrics (docs/monitoring.md)."""
+    assert a_leader.metric("tandem_site_primary") == 1
+    assert a_leader.metric("tandem_site_lag_bytes") is None
+    assert b_leader.metric("tandem_site_primary") == 0
+    assert b_leader.metric("tandem_standby_leader") == 1
+    assert b_leader.metric("patroni_standby_leader") == 1
+    wait_until(lambda: b_leader.metric("tandem_site_lag_bytes") == 0, C.T_CHANGE,
+               "B's standby leader to have replayed what A sent", interval=0.2)
+    assert b_leader.metric("tandem_site_lag_seconds") >= 0
+
+
 def test_standby_site_follows_switches_and_switches_back():
     with two_sites() as (a, b, a_leader):
         a.write_row(a_leader, "1")
@@ -104,6 +116,7 @@ def test_standby_site_follows_switches_and_switches_back():
         assert r.returncode == 0, r.stderr
         assert "Standby Leader" in r.stdout and "Site: a standby site" in r.stdout, r.stdout
         assert "bytes behind the primary site" in r.stdout, r.stdout
+        site_metrics(a_leader, b_leader)
         r = ctl("-c", a.members[0].config_path, "list", "--json")
         assert json.loads(r.stdout)["site"]["role"] == "primary", r.stdout
         never_writable(b)

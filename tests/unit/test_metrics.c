@@ -329,9 +329,22 @@ static void test_sql_quoting(void **state)
 	sb_free(&sb);
 }
 
+static void test_single(void **state)
+{
+	(void)state;
+	strbuf out = STRBUF_INIT;
+	metrics_single(&out, "x_total", "counter", "Things.", "a=\"b\"", 3);
+	metrics_single(&out, "y", "gauge", "Level.", NULL, 0.5);
+	assert_string_equal(out.data, "# HELP x_total Things.\n# TYPE x_total counter\n"
+	                              "x_total{a=\"b\"} 3\n"
+	                              "# HELP y Level.\n# TYPE y gauge\ny 0.5\n");
+	sb_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_single),
 	    cmocka_unit_test(test_sql_quoting),
 	    cmocka_unit_test(test_observe_buckets),
 	    cmocka_unit_test(test_observe_accumulates),

@@ -55,6 +55,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s.drain_timeout, 30000);
 	assert_false(s.access_log);
 	assert_string_equal(s.log_level, "info");
+	assert_string_equal(s.log_format, "plain");
 	assert_string_equal(s.read_from, "primary");
 	assert_false(hellod_reads_local(&s));
 	assert_string_equal(s.read_database, "");
@@ -84,7 +85,7 @@ static void test_env_and_flags(void **state)
 	             "--max-body=1M", "--access-log", "--log-level=DEBUG"),
 	        ENV("HELLOD_LISTEN=10.0.0.1:1", "HELLOD_DB_POOL_SIZE=8", "HELLOD_IDLE_TIMEOUT=1m",
 	            "HELLOD_ALLOW=10.0.0.0/8, ::1", "HELLOD_TIMEZONE=Europe/Paris",
-	            "HELLOD_DATABASE=host=db dbname=app"));
+	            "HELLOD_DATABASE=host=db dbname=app", "HELLOD_LOG_FORMAT=json"));
 	assert_int_equal(s.listen.n, 2);
 	assert_string_equal(s.listen.v[0], "[::1]:9090");
 	assert_string_equal(s.listen.v[1], "0.0.0.0:80");
@@ -92,6 +93,7 @@ static void test_env_and_flags(void **state)
 	assert_int_equal(s.max_body, 1048576);
 	assert_true(s.access_log);
 	assert_string_equal(s.log_level, "DEBUG");
+	assert_string_equal(s.log_format, "json");
 	assert_int_equal(s.db_pool_size, 8);
 	assert_int_equal(s.idle_timeout, 60000);
 	assert_int_equal(s.allow.n, 2);
@@ -153,6 +155,8 @@ static void test_tls_pair(void **state)
 	snprintf(kflag, sizeof kflag, "--tls-key=%s", key);
 
 	load_fails(ARGV(cflag), NOENV, "tls-cert and tls-key go together", NULL);
+	load_fails(ARGV("--log-format=xml"), NOENV, "log-format",
+	           "'xml' is not one of plain, json");
 	load_fails(ARGV(kflag), NOENV, "tls-cert and tls-key go together", NULL);
 	char env[160];
 	snprintf(env, sizeof env, "HELLOD_TLS_KEY=%s", key);

@@ -116,7 +116,12 @@ static void test_log_defaults(void **state)
 static void test_log_refusals(void **state)
 {
 	(void)state;
-	load_fails("log:\n  type: json\n", ":6:", "tandem writes plain log lines only");
+	load_fails("log:\n  type: xml\n", ":6:", "log.type is plain or json");
+	/* Patroni's json is JSON lines (docs/monitoring.md, "Logs"). */
+	tandemd_settings s;
+	load_ok(&s, "log:\n  type: json\n");
+	assert_string_equal(s.log_type, "json");
+	tandemd_settings_free(&s);
 	load_fails("log:\n  level: LOUD\n", ":6:", "DEBUG, INFO, WARNING, ERROR, CRITICAL");
 	load_fails("log:\n  file_size: 10\n", ":6:", "log.file_size");
 	load_fails("log:\n  file_num: -1\n", ":6:", "log.file_num");

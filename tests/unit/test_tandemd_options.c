@@ -500,6 +500,28 @@ static void test_backup_schedule(void **state)
 	extra_fails("backup:\n  time_zone: Europe/Berlim\n", 2, "not a time zone");
 }
 
+/* pgbouncer: the consoles paused around a switchover need the route that tells when to resume. */
+static void test_pgbouncer(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "pgbouncer:\n  admin:\n    - host=10.0.0.7 port=6432 dbname=pgbouncer\n"
+	             "  route: host=10.0.0.7 port=5000\n  pause_timeout: 4\n");
+	assert_int_equal(s.pgbouncer_admin.n, 1);
+	assert_string_equal(s.pgbouncer_route, "host=10.0.0.7 port=5000");
+	assert_int_equal(s.pgbouncer_pause_timeout, 4000);
+	tandemd_settings_free(&s);
+	extra_ok(&s, "");
+	assert_int_equal(s.pgbouncer_admin.n, 0);
+	assert_int_equal(s.pgbouncer_pause_timeout, 10000);
+	tandemd_settings_free(&s);
+	char *path;
+	load_fails(ARGV(path = tu_temp_file(minimal_yml), "--pgbouncer.admin", "host=x"),
+	           ENV(DATA_DIR_ENV), "pgbouncer.admin", "needs pgbouncer.route");
+	tu_remove_file(path);
+	extra_fails("pgbouncer:\n  pause_timeout: 0\n", 2, "pgbouncer.pause_timeout");
+}
+
 /* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
  * allowlist_all are tandem's; empty credentials and an allowlist_all without a list are errors. */
 static void test_restapi_access(void **state)
@@ -574,6 +596,7 @@ static void test_bad_values(void **state)
 	           "environment TANDEMD_ETCD3_PROTOCOL", "'gopher' is not http or https");
 	extra_fails("namespace: service\n", 1, "must start with '/'");
 	extra_fails("log:\n  level: LOUD\n", 2, "'LOUD' is not one of DEBUG");
+	extra_fails("log:\n  type: xml\n", 2, "log.type is plain or json");
 
 	/* Patroni's listen forms and host names for connect addresses are fine. */
 	char *yml = xasprintf("%s%s", minimal_yml,
@@ -794,23 +817,15 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_patroni_yml_loads),
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_unsupported_keys),
-	    cmocka_unit_test(test_unknown_keys),
-	    cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_timing),
-	    cmocka_unit_test(test_required),
-	    cmocka_unit_test(test_environment),
-	    cmocka_unit_test(test_secrets_masked),
-	    cmocka_unit_test(test_help),
-	    cmocka_unit_test(test_watchdog),
-	    cmocka_unit_test(test_etcd_endpoints),
-	    cmocka_unit_test(test_restapi_access),
-	    cmocka_unit_test(test_restapi_tls),
-	    cmocka_unit_test(test_backup),
-	    cmocka_unit_test(test_standby_cluster),
-	    cmocka_unit_test(test_backup_schedule),
+	    cmocka_unit_test(test_patroni_yml_loads), cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_unsupported_keys),  cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
+	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
+	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
+	    cmocka_unit_test(test_restapi_access),    cmocka_unit_test(test_pgbouncer),
+	    cmocka_unit_test(test_restapi_tls),       cmocka_unit_test(test_backup),
+	    cmocka_unit_test(test_standby_cluster),   cmocka_unit_test(test_backup_schedule),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }

@@ -148,14 +148,20 @@ static void start_haproxy(demo *d)
 	}
 }
 
-/* hellod #k in site k, writing through its own site's HAProxy. */
+/* hellod #k in site k, writing through its own site's HAProxy, reading from its replicas. */
 static void start_hellods(demo *d)
 {
 	for (int i = 0; i < DEMO_HELLODS && d->st != ST_STOPPING; i++) {
 		char *db = xasprintf("HELLOD_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
 		                     " password=%s dbname=" DEMO_APP_USER " connect_timeout=3",
 		                     d->s.ports.rw[i], d->s.app_password);
-		char *env[] = {db, NULL};
+		/* GETs from the site's replicas (its HAProxy read-only port), with read-your-writes
+		 * (docs/hellod.md, "Local reads"). */
+		char *rdb =
+		    xasprintf("HELLOD_READ_DATABASE=host=127.0.0.1 port=%d user=" DEMO_APP_USER
+		              " password=%s dbname=" DEMO_APP_USER " connect_timeout=3",
+		              d->s.ports.ro[i], d->s.app_password);
+		char *env[] = {db, rdb, "HELLOD_READ_FROM=local", NULL};
 		char *listen = xasprintf("127.0.0.1:%d", d->s.ports.hellod[i]);
 		/* The deadline the demo's failover fits in (the Try: lines say so). */
 		char *argv[] = {d->s.hellod, "--listen",           listen, "--drain-timeout",
@@ -166,6 +172,8 @@ static void start_hellods(demo *d)
 		free(listen);
 		explicit_bzero(db, strlen(db));
 		free(db);
+		explicit_bzero(rdb, strlen(rdb));
+		free(rdb);
 	}
 }
 

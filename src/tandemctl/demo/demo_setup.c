@@ -414,8 +414,10 @@ static int write_credentials(const demo_setup *s, char **err)
 	                    s->superuser_password, s->replication_password, s->app_password);
 	text[1] = xasprintf("127.0.0.1:*:*:postgres:%s\n127.0.0.1:*:*:" DEMO_APP_USER ":%s\n",
 	                    s->superuser_password, s->app_password);
-	text[2] =
-	    xasprintf("CREATE ROLE " DEMO_APP_USER " LOGIN PASSWORD '%s';\n", s->app_password);
+	text[2] = xasprintf("CREATE ROLE " DEMO_APP_USER " LOGIN PASSWORD '%s';\n"
+	                    /* a replica shows its timeline to hellod's local reads only with it */
+	                    "GRANT pg_read_all_stats TO " DEMO_APP_USER ";\n",
+	                    s->app_password);
 	int rc = 0;
 	for (int i = 0; i < 3; i++) {
 		if (rc == 0)

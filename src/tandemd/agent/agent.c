@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "agent_backup.h"
+#include "agent_pooler.h"
 #include "agent_priv.h"
 #include "agent_runner.h"
 #include "clock.h"
@@ -86,22 +87,9 @@ static void on_dcs_change(const dcs_view *v, void *ud)
 	a->view_signature = sig;
 }
 
-static char *sanitized_name(const char *n)
-{
-	char *s = xstrdup(n);
-	for (char *p = s; *p; p++) {
-		char c = *p;
-		if (c >= 'A' && c <= 'Z')
-			*p = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			*p = '_';
-	}
-	return s;
-}
-
 char *agent_slot_name(const char *member)
 {
-	return sanitized_name(member);
+	return dcs_slot_name(member);
 }
 
 /* "postgres://host:port/postgres" or "http://host:port/patroni" for a listen or connect
@@ -191,6 +179,7 @@ static int open_dcs(agent *a, char **err)
 	a->etcd = etcd_new(a->loop, &ec, err);
 	if (!a->etcd)
 		return -1;
+	etcd_set_rtt_histogram(a->etcd, &a->counters.etcd_rtt);
 	dcs_config dc = {.etcd = a->etcd,
 	                 .namespace_ = s->dcs_namespace,
 	                 .scope = s->scope,
@@ -213,6 +202,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	agent *a = xcalloc(1, sizeof *a);
 	a->loop = loop;
 	a->failsafe = agent_failsafe_new();
+	a->monitor = agent_monitor_new();
 	a->cred = agent_cred_new(s);
 	a->s = s;
 	a->hc.name = s->name;
@@ -309,6 +299,8 @@ static void on_touch(dcs_result r, const char *error, void *ud)
 void agent_publish_member(agent *a)
 {
 	if (!dcs_lease_id(a->dcs) || a->stopping)
+		return;
+	if (!a->published_member && agent_name_taken(a))
 		return;
 	const agent_status *st = agent_status_get(a);
 	dcs_member_info m = {.conn_url = a->conn_url,
@@ -453,6 +445,7 @@ static void on_kick(uv_timer_t *t)
 		return;
 	}
 	a->pass_running = true;
+	agent_monitor_pass_start(a);
 	agent_gather(a, pass_plan);
 }
 
@@ -513,6 +506,7 @@ static void pass_plan(agent *a)
 	}
 	a->last_action = s.action;
 	a->last_reason = s.reason;
+	agent_monitor_pass_end(a);
 	if (s.action != HA_WAIT && s.action != HA_KEEP_LEADER)
 		metrics_inc(&a->counters.actions, 1);
 	agent_act(a, s);
@@ -641,6 +635,7 @@ void agent_free(agent *a)
 	agent_fence_free(a);
 	agent_backup_free(a);
 	agent_drill_free(a);
+	agent_pooler_free(a);
 	agent_failsafe_free(a);
 	agent_cred_free(a);
 	agent_abort_patches(a);
@@ -660,6 +655,7 @@ void agent_free(agent *a)
 	}
 	agent_set_replicas(a, NULL);
 	agent_site_free(a);
+	agent_monitor_free(a);
 	free(a->port);
 	free(a->sockdir);
 	free(a->passfile);

@@ -30,6 +30,24 @@ typedef struct agent_replica {
 	uint64_t replay_lsn;
 } agent_replica;
 
+/* What only /metrics shows (agent_monitor.c; docs/monitoring.md, "Metrics"). */
+typedef struct agent_monitor_status {
+	int64_t replay_unix_ms;    /* replica: pg_last_xact_replay_timestamp(); 0: none */
+	bool replay_paused;        /* replica: pg_is_wal_replay_paused() */
+	int64_t failover_priority; /* the failover_priority tag (1 without; 0 with nofailover) */
+	bool failsafe_member;      /* named in the DCS `failsafe` key */
+	bool standby_cluster;      /* this cluster follows another site */
+	bool site_lag_known;       /* standby leader: how far behind the primary site */
+	uint64_t site_lag_bytes;
+	double site_lag_seconds;
+	const double *replica_lag_seconds; /* primary: one per replica (agent_status.replicas) */
+	bool fence_armed;                  /* the fence watchdog holds a deadline for PostgreSQL */
+	bool sync_required; /* primary: synchronous_standby_names makes commits wait */
+	size_t members;     /* member keys in the DCS */
+	bool data_fs_known, wal_fs_known;
+	uint64_t data_fs_avail, data_fs_size, wal_fs_avail, wal_fs_size; /* bytes */
+} agent_monitor_status;
+
 typedef struct agent_status {
 	const char *scope;
 	const char *name;
@@ -66,6 +84,8 @@ typedef struct agent_status {
 	/* Archiving through pgBackRest (NULL: backups are off). */
 	const agent_archive_status *archive;
 
+	agent_monitor_status mon;
+
 	health_state health;  /* for health_status() */
 	const dcs_view *view; /* the whole cluster as this member sees it */
 	const tandemd_settings *settings;
@@ -80,6 +100,12 @@ typedef struct agent_counters {
 	metrics_counter pg_restarts;
 	metrics_counter dcs_errors;
 	metrics_counter tilts;
+	/* Monitoring (agent_monitor.c) */
+	metrics_counter failovers, switchovers; /* promotions of this member, by cause */
+	metrics_counter write_gap_ms; /* a gauge: the last promotion's write-gap estimate */
+	metrics_counter fence_fired;  /* the fence watchdog stopped PostgreSQL */
+	metrics_histogram ha_pass;    /* gather + decide, per pass */
+	metrics_histogram etcd_rtt;   /* DCS round trips that got an answer */
 } agent_counters;
 
 typedef enum agent_request_kind {

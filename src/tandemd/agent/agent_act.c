@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_pooler.h"
 #include "agent_priv.h"
 #include "backup_options.h"
 #include "clock.h"
@@ -157,6 +158,7 @@ static void on_promoted(bool ok, const char *err, void *ud)
 	}
 	log_info("promoting PostgreSQL");
 	metrics_inc(&a->counters.promotions, 1);
+	agent_monitor_promoted(a);
 	ha_memory_promoting(&a->mem, &a->hc, clock_mono_ms());
 	a->became_leader_pending = true;
 	agent_action_done(a);
@@ -229,12 +231,14 @@ static void on_released(dcs_result r, const char *error, void *ud)
 		log_info("released the leader key");
 	else
 		log_warning("releasing the leader key: %s", error ? error : dcs_result_name(r));
+	agent_pooler_handed_over(a, r == DCS_OK);
 	agent_action_done(a);
 }
 
 static void release_after_stop(agent *a, bool ok)
 {
 	if (!ok) {
+		agent_pooler_handed_over(a, false);
 		agent_fail_action(a, "stopping PostgreSQL before releasing the leader key", NULL);
 		return;
 	}
@@ -244,12 +248,23 @@ static void release_after_stop(agent *a, bool ok)
 	dcs_release_leader(a->dcs, on_released, a);
 }
 
-static void act_release(agent *a)
+static void release_stop(agent *a)
 {
 	a->doing = "stopping";
-	if (agent_pg_state(a) == HA_PG_PRIMARY)
-		metrics_inc(&a->counters.demotions, 1);
 	agent_stop_pg(a, PGCTL_FAST, STOP_STEP_MS, release_after_stop);
+}
+
+static void act_release(agent *a)
+{
+	bool primary = agent_pg_state(a) == HA_PG_PRIMARY;
+	if (primary)
+		metrics_inc(&a->counters.demotions, 1);
+	if (primary && a->target) { /* a handover: the site's PgBouncers hold their clients */
+		a->doing = "pausing PgBouncer";
+		agent_pooler_pause(a, release_stop);
+		return;
+	}
+	release_stop(a);
 }
 
 /* ---- clone, rewind, reinit ---- */

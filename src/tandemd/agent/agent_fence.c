@@ -105,6 +105,8 @@ static void on_watchdog_exit(uv_process_t *p, int64_t status, int sig)
 	agent *a = p->data;
 	if (a) {
 		if (!a->stopping && status == FENCE_EXIT_FENCED && !sig)
+			metrics_inc(&a->counters.fence_fired, 1);
+		if (!a->stopping && status == FENCE_EXIT_FENCED && !sig)
 			log_warning(
 			    "the fence watchdog stopped PostgreSQL (no deadline from the agent "
 			    "in time: its message above says why); starting a new watchdog");
@@ -212,6 +214,12 @@ void agent_fence_update(agent *a)
 	else
 		snprintf(line, sizeof line, "%" PRIu64, deadline);
 	send_line(a, line);
+}
+
+bool agent_fence_armed(const agent *a)
+{
+	const agent_fence *f = a->fence;
+	return f && f->proc && f->sent_ms != UINT64_MAX && f->sent_ms != 0;
 }
 
 void agent_fence_stop(agent *a)

@@ -364,7 +364,11 @@ static const char info_sql[] =
     " 'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,"
     " 'replay_lsn', replay_lsn::text)), '[]') FROM pg_stat_replication),"
     " (SELECT status FROM pg_stat_wal_receiver),"
-    " (SELECT system_identifier::text FROM pg_control_system())";
+    " (SELECT system_identifier::text FROM pg_control_system()),"
+    /* monitoring (agent_monitor_info) */
+    " (extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000)::bigint,"
+    " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,"
+    " (SELECT latest_end_lsn::text FROM pg_stat_wal_receiver)";
 
 /* The state, then the info query's columns (asked in the same round trip). */
 static void on_state(const pgctl_state *st, const char *const *row, int ncols, const char *err,
@@ -397,6 +401,7 @@ static void on_state(const pgctl_state *st, const char *const *row, int ncols, c
 			free(a->sysid);
 			a->sysid = xstrdup(row[5]);
 		}
+		agent_monitor_info(a, row + 6, ncols - 6);
 	}
 	gather_end(g);
 }

@@ -19,6 +19,7 @@ typedef struct agent_cred agent_cred;
 typedef struct agent_backup agent_backup;
 typedef struct agent_runner agent_runner;
 typedef struct agent_drill agent_drill;
+typedef struct agent_monitor agent_monitor;
 
 struct agent {
 	uv_loop_t *loop;
@@ -128,6 +129,10 @@ struct agent {
 
 	agent_drill *drill; /* restore drills: owned by agent_drill.c */
 
+	struct agent_pooler *pooler; /* PgBouncers paused by a handover: agent_pooler.c */
+
+	agent_monitor *monitor; /* what only /metrics shows: owned by agent_monitor.c */
+
 	agent_status status;
 	agent_counters counters;
 };
@@ -143,6 +148,9 @@ void agent_publish_member(agent *a);
 bool agent_member_running(const dcs_member *m);
 /* The DCS view names this member as the holder of the leader key. */
 bool agent_holds_key(const agent *a);
+/* Before the first member key: whether another running member holds this member's name (then
+ * tandemd stops, exit 1: agent_fatal), or the view is not read yet (publish later). */
+bool agent_name_taken(agent *a);
 
 /* agent_inputs.c: the plan's inputs from the view and the last gathering; returns the members
  * array that in->cl points into (the caller frees it). Also applies the DCS config's timings to
@@ -231,6 +239,20 @@ agent_fence *agent_fence_new(agent *a, char **err);
 void agent_fence_stop(agent *a);
 void agent_fence_free(agent *a); /* agent_fence_stop, then frees the part */
 const char *agent_fence_path(const agent *a);
+
+/* agent_fence.c: the watchdog holds a deadline for PostgreSQL now. */
+bool agent_fence_armed(const agent *a);
+
+/* agent_monitor.c: what only /metrics shows (see its header comment). */
+agent_monitor *agent_monitor_new(void);
+void agent_monitor_free(agent *a);
+void agent_monitor_pass_start(agent *a); /* gathering begins */
+void agent_monitor_pass_end(agent *a);   /* the pass decided */
+void agent_monitor_promoted(agent *a);   /* pg_promote() answered: a failover or switchover */
+/* The info query's monitoring columns: replay timestamp (Unix ms), replay paused (t/f), the WAL
+ * receiver's latest_end_lsn. */
+void agent_monitor_info(agent *a, const char *const *cols, int ncols);
+void agent_monitor_publish(agent *a, agent_status *st);
 
 /* agent_failsafe.c: failsafe mode (see its header comment). */
 agent_failsafe *agent_failsafe_new(void);

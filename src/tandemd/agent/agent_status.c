@@ -110,6 +110,7 @@ const agent_status *agent_status_get(agent *a)
 	h->ttl_ms = a->hc.ttl_ms;
 	h->dcs_ok = a->dcs_ok;
 	h->max_lag_on_failover = a->hc.maximum_lag_on_failover;
+	agent_monitor_publish(a, st);
 	return st;
 }
 

@@ -363,7 +363,7 @@ unsigned rest_render_failsafe(const agent_status *st, char **body)
 /* ---- GET /metrics ---- */
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
-static void label_value(strbuf *out, const char *s)
+void rest_label_value(strbuf *out, const char *s)
 {
 	for (; s && *s; s++) {
 		if (*s == '\\')
@@ -436,14 +436,15 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 {
 	strbuf lb = STRBUF_INIT;
 	sb_puts(&lb, "scope=\"");
-	label_value(&lb, st->scope);
+	rest_label_value(&lb, st->scope);
 	sb_puts(&lb, "\",name=\"");
-	label_value(&lb, st->name);
+	rest_label_value(&lb, st->name);
 	sb_puts(&lb, "\"");
 	const char *l = lb.data;
 	bool primary = st->role && strcmp(st->role, "primary") == 0;
 	bool replica = st->role && strcmp(st->role, "replica") == 0;
 
+	rest_render_metrics_patroni(out, l, st);
 	gauge(out, l, "tandem_up", "Whether PostgreSQL is running (1) or not (0).",
 	      st->health.pg == HEALTH_PG_RUNNING ? 1 : 0);
 	gauge(out, l, "tandem_leader", "Whether this member holds the leader key.",
@@ -480,6 +481,7 @@ void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counte
 	counter(out, l, "tandem_tilts_total",
 	        "HA passes skipped because the loop stalled or the clock jumped.",
 	        c ? &c->tilts : NULL);
+	rest_render_metrics_tandem(out, l, st, c);
 	rest_render_archive_metrics(out, l, st->archive);
 	backup_metrics(out, l, st);
 	rest_render_drill_metrics(out, l, st);

@@ -40,6 +40,15 @@ unsigned rest_render_config(const agent_status *st, char **body);
 unsigned rest_render_failsafe(const agent_status *st, char **body);
 /* GET /metrics: appends the tandem_* families to `out`. */
 void rest_render_metrics(strbuf *out, const agent_status *st, const agent_counters *c);
+/* rest_metrics_patroni.c: the 26 patroni_* families of Patroni 4's /metrics, same names, types
+ * and meanings; `labels` is the inside of the braces ({scope,name}). */
+void rest_render_metrics_patroni(strbuf *out, const char *labels, const agent_status *st);
+/* rest_metrics_tandem.c: the tandem_* families of the monitoring kit (HA pass, failovers, lag per
+ * replica, site, sync, fence, etcd round trips, members, disk); `c` may be NULL. */
+void rest_render_metrics_tandem(strbuf *out, const char *labels, const agent_status *st,
+                                const agent_counters *c);
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+void rest_label_value(strbuf *out, const char *s);
 /* The archiving families (rest_render_archive.c); nothing when `a` is NULL (backups off). */
 void rest_render_archive_metrics(strbuf *out, const char *labels, const agent_archive_status *a);
 /* rest_drill.c: the restore drill families, from the DCS `drill` key (every member shows the
