@@ -9,7 +9,8 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover bench-sites bench-steady bench-backup clean faults soak
+        demo install bench bench-failover bench-sites bench-steady bench-backup clean faults soak \
+        monitoring-rules monitoring-check
 
 all: build
 
@@ -65,8 +66,27 @@ format:
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
+# The demo's Prometheus evaluates the alert rules written for the demo's timing (tandem's
+# defaults: ttl 4, loop_wait 1) and its 5 s scrape.
 demo: build
-	$(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
+	$(PYTHON) monitoring/gen_rules.py --ttl 4 --loop-wait 1 --scrape-interval 5 \
+	  --out $(BUILD)/monitoring-demo/rules
+	TANDEM_MONITORING_DIR=$(abspath $(BUILD))/monitoring-demo \
+	  $(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
+
+# Alert rules for a cluster's timing (docs/monitoring.md#alerts), and the dashboard; the
+# checked-in files are the defaults: make monitoring-rules TTL=30 LOOP_WAIT=10 SCRAPE_INTERVAL=15
+TTL ?= 30
+LOOP_WAIT ?= 10
+SCRAPE_INTERVAL ?= 15
+monitoring-rules:
+	$(PYTHON) monitoring/gen_rules.py --ttl $(TTL) --loop-wait $(LOOP_WAIT) \
+	  --scrape-interval $(SCRAPE_INTERVAL)
+	$(PYTHON) monitoring/gen_dashboard.py
+
+# promtool check/test rules, every alert tested firing and not, the dashboard's PromQL parses.
+monitoring-check: deps
+	$(PYTHON) monitoring/check.py
 
 install: build
 	meson configure -Dprefix=$(abspath $(PREFIX)) $(BUILD)

@@ -18,6 +18,8 @@ packages=(
   # monitoring: promtool (prometheus) checks every /metrics; the PostgreSQL exporter and its
   # tandem query file (monitoring/postgres_exporter/queries.yaml)
   prometheus prometheus-postgres-exporter
+  # the alert rules' end-to-end test and the demo's Alertmanager; monitoring/check.py reads YAML
+  prometheus-alertmanager python3-yaml
 )
 
 missing=()

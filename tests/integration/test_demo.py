@@ -9,7 +9,9 @@ site is primary.
 * A normal run: B is a standby site (its leader a standby leader, nobody in B writable), a write
   through B's hellod lands in A's leader; killing A's leader (the Try: line) gives hellod's
   clients no error; the Try: site switchover makes B the primary site and the writes through
-  either hellod land in B. Then SIGINT (Ctrl-C) stops every child and the demo exits 0: no
+  either hellod land in B. With Debian's prometheus and prometheus-alertmanager installed, the
+  demo also runs them (the two ports after its range), and the alerts page it prints answers
+  with tandem's rules loaded. Then SIGINT (Ctrl-C) stops every child and the demo exits 0: no
   process is left with the demo's directory in its command line, and none of the pids it
   printed is alive.
 """
@@ -22,6 +24,7 @@ import pathlib
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -315,8 +318,25 @@ def check_two_sites(text, base, directory):
     assert acked | {"frombsite"} <= names, sorted(acked - names)[:10]
 
 
+# Prometheus and Alertmanager join the demo when they are installed (docs/monitoring.md).
+MONITORING = bool(shutil.which("prometheus") and shutil.which("prometheus-alertmanager"))
+
+
+def check_prometheus(text, base):
+    """The alerts page the demo printed answers, with tandem's rules loaded."""
+    url = f"http://127.0.0.1:{base + NPORTS}/classic/alerts"  # Debian's Prometheus: the classic UI
+    assert url in text, text
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{base + NPORTS}/api/v1/rules",
+                                timeout=10) as r:
+        groups = json.load(r)["data"]["groups"]
+    names = {rule["name"] for g in groups for rule in g["rules"]}
+    assert {"TandemNoLeader", "TandemTwoPrimaries", "TandemAgentDown"} <= names, names
+
+
 def test_demo_sigint_stops_everything():
-    base = free_port_range()
+    base = free_port_range(NPORTS + 2)  # and Prometheus, Alertmanager after the range
     p = subprocess.Popen([TANDEMCTL, "demo", "--base-port", str(base)],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b""
@@ -331,8 +351,10 @@ def test_demo_sigint_stops_everything():
         text = out.decode()
         directory = demo_dir(text)
         pids = demo_pids(text)
-        assert len(pids) == 10, text
+        assert len(pids) == 10 + (2 if MONITORING else 0), text
         assert all(pid_alive(pid) for pid in pids), text
+        if MONITORING:
+            check_prometheus(text, base)
         check_credentials(pathlib.Path(directory), base, text)
         check_two_sites(text, base, pathlib.Path(directory))
         p.send_signal(signal.SIGINT)

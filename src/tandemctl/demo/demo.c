@@ -63,6 +63,28 @@ static demo_proc *spawn(demo *d, const char *name, char *const argv[], const cha
 	return p;
 }
 
+/* Prometheus and Alertmanager with tandem's rules, when they are installed. */
+static void start_monitoring(demo *d)
+{
+	char *why = NULL;
+	if (demo_monitor_prepare(&d->s, &d->mon, &why) != 0) {
+		printf("demo: no Prometheus: %s\n", why ? why : "?");
+		free(why);
+		return;
+	}
+	d->have_mon = true;
+	d->alertmanager =
+	    spawn(d, "alertmanager", d->mon.am_argv, d->s.dir, d->alertmanager_log, NULL, NULL);
+	if (d->alertmanager)
+		d->prometheus = spawn(d, "prometheus", d->mon.prom_argv, d->s.dir,
+		                      d->prometheus_log, NULL, NULL);
+}
+
+static bool is_monitoring(const demo *d, const demo_proc *p)
+{
+	return p && (p == d->prometheus || p == d->alertmanager);
+}
+
 static void start_etcd(demo *d, int k)
 {
 	char *client = xasprintf("http://127.0.0.1:%d", d->s.ports.etcd[k]);
@@ -222,6 +244,8 @@ static void on_child_exit(demo_proc *p, int64_t status, int sig, void *arg)
 	if (p == d->etcd[0] || p == d->etcd[1]) {
 		fprintf(stderr, "demo: nothing works without etcd: stopping\n");
 		demo_begin_stop(d, 1);
+	} else if (is_monitoring(d, p)) {
+		fprintf(stderr, "demo: the rest keeps running without it\n");
 	} else if (d->st != ST_UP) {
 		fprintf(stderr, "demo: FAILED: %s did not stay up\n", demo_proc_name(p));
 		demo_begin_stop(d, 1);
@@ -292,6 +316,7 @@ void demo_start_stage(demo *d, stage st)
 		break;
 	case ST_HELLOD:
 		start_hellods(d);
+		start_monitoring(d);
 		break;
 	case ST_SMOKE:
 		demo_print_up(d);
@@ -411,6 +436,8 @@ int demo_main(int argc, char **argv)
 	d->psql_out = xasprintf("%s/psql.out", dir);
 	for (int i = 0; i < DEMO_HELLODS; i++)
 		d->hellod_log[i] = xasprintf("%s/hellod-%d.log", dir, i + 1);
+	d->prometheus_log = xasprintf("%s/prometheus.log", dir);
+	d->alertmanager_log = xasprintf("%s/alertmanager.log", dir);
 	printf("demo: in %s%s\n", dir,
 	       d->s.as_user ? " (servers run as the postgres OS user)" : "");
 
@@ -450,6 +477,9 @@ int demo_main(int argc, char **argv)
 	}
 	free(d->psql_log);
 	free(d->psql_out);
+	free(d->prometheus_log);
+	free(d->alertmanager_log);
+	demo_monitor_free(&d->mon);
 	demo_setup_free(&d->s);
 	free(d);
 	return rc;

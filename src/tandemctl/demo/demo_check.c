@@ -274,6 +274,17 @@ static char *what_runs_where(const demo *d)
 		snprintf(pid, sizeof pid, "%d", demo_proc_pid(d->hellod[i]));
 		ctl_table_add_row(t, (const char *const[]){comp, where, pid, d->hellod_log[i]});
 	}
+	if (d->prometheus && d->alertmanager) {
+		snprintf(where, sizeof where, "http://127.0.0.1:%d/classic/alerts",
+		         d->mon.prom_port);
+		snprintf(pid, sizeof pid, "%d", demo_proc_pid(d->prometheus));
+		ctl_table_add_row(
+		    t, (const char *const[]){"prometheus", where, pid, d->prometheus_log});
+		snprintf(where, sizeof where, "http://127.0.0.1:%d", d->mon.am_port);
+		snprintf(pid, sizeof pid, "%d", demo_proc_pid(d->alertmanager));
+		ctl_table_add_row(
+		    t, (const char *const[]){"alertmanager", where, pid, d->alertmanager_log});
+	}
 	char *title = xasprintf("tandem demo: %s", s->dir);
 	char *text = ctl_table_render(t, title);
 	free(title);
@@ -368,6 +379,10 @@ void demo_print_up(demo *d)
 	print_try_site(d);
 	print_try_backups(d);
 	print_try_sites(d);
+	if (d->prometheus)
+		printf("\nAlerts (tandem's rules, docs/monitoring.md): "
+		       "http://127.0.0.1:%d/classic/alerts\n",
+		       d->mon.prom_port);
 	if (!s->smoke)
 		printf("\nPress Ctrl-C to stop everything%s.\n",
 		       s->keep ? " (the directory is kept)" : " and remove the directory");

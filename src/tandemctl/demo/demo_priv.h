@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "demo_http.h"
+#include "demo_monitor.h"
 #include "demo_procs.h"
 #include "demo_setup.h"
 #include "demo_sites.h"
@@ -49,6 +50,11 @@ struct demo {
 	demo_proc *hellod[DEMO_HELLODS];
 	char *hellod_log[DEMO_HELLODS];
 	char *haproxy_log[DEMO_SITES], *etcd_log[DEMO_SITES], *psql_log, *psql_out;
+	/* Prometheus and Alertmanager (demo_monitor.h), when installed: not needed by the rest */
+	demo_monitor mon;
+	bool have_mon;
+	demo_proc *prometheus, *alertmanager;
+	char *prometheus_log, *alertmanager_log;
 	int leader;         /* index of site A's leader once seen, else -1 */
 	int standby_leader; /* index of site B's standby leader once seen, else -1 */
 	int route_site;     /* ST_ROUTE: whose HAProxy is checked */

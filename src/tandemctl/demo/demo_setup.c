@@ -255,6 +255,16 @@ static char *exe_on_path(const char *name)
 	return res;
 }
 
+char *demo_setup_which(const char *name)
+{
+	return exe_on_path(name);
+}
+
+bool demo_setup_port_free(int port)
+{
+	return port_free(port) == 0;
+}
+
 static int find_programs(demo_setup *s, char **err)
 {
 	char self[PATH_MAX];

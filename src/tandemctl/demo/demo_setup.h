@@ -70,6 +70,12 @@ int demo_setup_write(const demo_setup *s, const char *name, const char *text, mo
 /* Removes the directory and everything in it. */
 void demo_setup_remove_dir(const demo_setup *s);
 
+/* The absolute path of a program on PATH (or in the sbin and bin directories), or NULL. */
+char *demo_setup_which(const char *name);
+
+/* Whether 127.0.0.1:port can be listened on now. */
+bool demo_setup_port_free(int port);
+
 /* The last `lines` lines of a file, for reports ("" when unreadable). */
 char *demo_tail(const char *path, int lines);
 

@@ -43,6 +43,9 @@ static bool group_done(demo *d, int g)
 		for (int i = 0; i < DEMO_HELLODS; i++)
 			if (d->hellod[i] && demo_proc_running(d->hellod[i]))
 				return false;
+		if ((d->prometheus && demo_proc_running(d->prometheus)) ||
+		    (d->alertmanager && demo_proc_running(d->alertmanager)))
+			return false;
 		return !d->psql;
 	case G_HAPROXY:
 		for (int k = 0; k < DEMO_SITES; k++)
@@ -81,6 +84,10 @@ static void stop_group(demo *d, int g)
 				demo_proc_stop(d->hellod[i], 10000);
 		if (d->psql)
 			demo_proc_stop(d->psql, 1000);
+		if (d->prometheus)
+			demo_proc_stop(d->prometheus, 10000);
+		if (d->alertmanager)
+			demo_proc_stop(d->alertmanager, 10000);
 		break;
 	case G_HAPROXY:
 		for (int k = 0; k < DEMO_SITES; k++)
@@ -137,7 +144,7 @@ void demo_begin_stop(demo *d, int rc)
 		return;
 	d->st = ST_STOPPING;
 	d->rc = rc;
-	printf("demo: stopping (hellod, HAProxy, the members, etcd)\n");
+	printf("demo: stopping (hellod and Prometheus, HAProxy, the members, etcd)\n");
 	fflush(stdout);
 	d->group = G_HELLOD;
 	stop_group(d, G_HELLOD);
