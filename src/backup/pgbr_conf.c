@@ -86,8 +86,37 @@ char *pgbr_conf_render(const pgbr_conf_in *in)
 			sb_printf(&sb, "pg%zu-host=%s\n", n, p->host);
 			if (p->host_type)
 				sb_printf(&sb, "pg%zu-host-type=%s\n", n, p->host_type);
+			if (p->host_port)
+				sb_printf(&sb, "pg%zu-host-port=%s\n", n, p->host_port);
+			if (p->host_cert_file)
+				sb_printf(&sb, "pg%zu-host-cert-file=%s\n", n, p->host_cert_file);
+			if (p->host_key_file)
+				sb_printf(&sb, "pg%zu-host-key-file=%s\n", n, p->host_key_file);
+			if (p->host_ca_file)
+				sb_printf(&sb, "pg%zu-host-ca-file=%s\n", n, p->host_ca_file);
 		}
 	}
+	return sb_steal(&sb);
+}
+
+char *pgbr_server_conf_render(const pgbr_server_in *in)
+{
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb,
+	        "# Written by tandemd for pgBackRest's TLS server: edits are overwritten (set\n"
+	        "# backup.tls_server.* in tandemd's configuration).\n"
+	        "[global]\n");
+	sb_printf(&sb, "tls-server-address=%s\n", in->address);
+	if (in->port)
+		sb_printf(&sb, "tls-server-port=%s\n", in->port);
+	sb_printf(&sb, "tls-server-cert-file=%s\n", in->cert_file);
+	sb_printf(&sb, "tls-server-key-file=%s\n", in->key_file);
+	sb_printf(&sb, "tls-server-ca-file=%s\n", in->ca_file);
+	for (size_t i = 0; i < in->nauth; i++)
+		sb_printf(&sb, "tls-server-auth=%s=%s\n", in->auth[i], in->stanza);
+	sb_printf(&sb, "lock-path=%s/lock\n", in->spool_path);
+	sb_printf(&sb, "log-path=%s/log\n", in->spool_path);
+	sb_puts(&sb, "log-level-file=detail\n");
 	return sb_steal(&sb);
 }
 
