@@ -11,6 +11,7 @@ checks that it went that way: the replica's backup.conf names the primary as pg2
 `pg2-host=localhost` / `pg2-host-type=tls`, and pgBackRest's log of the backup shows
 --backup-standby and --pg2-host=localhost.
 The backup is restored by a drill (tandemctl drill: restore, recovery to a marker, row counts).
+A server killed outright is started again by its tandemd.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import subprocess
 
@@ -176,3 +178,25 @@ def test_backup_from_standby_through_tls_and_restore(healthy):
     assert d.returncode == 0, f"{d.stdout}\n{d.stderr}"
     res = json.loads(d.stdout)
     assert res["ok"] is True and res["member"] == replica.name, res
+
+
+def test_killed_server_restarts(healthy):
+    c, leader = healthy
+    m = next(m for m in c.members if m is not leader)
+    pat = re.compile(r"TLS server listens on 127\.0\.0\.1:%d \(pid (\d+)," % m.tls_port)
+    wait_until(lambda: pat.search(m.log()), T_CHANGE, f"{m.name}'s TLS server")
+    pid = int(pat.findall(m.log())[-1])
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: len(pat.findall(m.log())) >= 2 and int(pat.findall(m.log())[-1]) != pid,
+               T_CHANGE, f"{m.name}'s TLS server started again")
+    assert re.search(r"TLS server \(127\.0\.0\.1:%d\) exited: killed by signal 9" % m.tls_port,
+                     m.log()), m.log()[-2000:]
+    wait_until(lambda: connects(m.tls_port), T_CHANGE, "the new server accepting")
+
+
+def connects(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
