@@ -101,7 +101,8 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "system's local time zone)", backup_check_zone}, \
     {"backup.from_standby", CFG_BOOL, "true", 0, 0, false, BOPT(backup_from_standby), "BOOL", \
      "run backups on a healthy replica (pgBackRest's backup-standby) when one can reach the " \
-     "primary's data directory; otherwise on the leader", NULL}, \
+     "primary's data directory (on its host, or through the primary's TLS server: " \
+     "backup.tls_server.*); otherwise on the leader", NULL}, \
     {"backup.timeout", CFG_DURATION, "86400", 60000, 604800000, false, BOPT(backup_timeout), \
      "SECONDS", "a backup still running after this long is killed (and rerun by the next " \
      "runner)", NULL}, \
