@@ -138,9 +138,9 @@ typedef struct tandemd_settings {
 	char *backup_schedule_drill;                                              /* cron */
 	char *backup_time_zone; /* IANA name; NULL: the system's local zone */
 	bool backup_from_standby;
-	long long backup_timeout;        /* ms */
-	char *backup_drill_path;         /* restore drills' scratch directory */
-	long long backup_drill_timeout;  /* ms */
+	long long backup_timeout;       /* ms */
+	char *backup_drill_path;        /* restore drills' scratch directory */
+	long long backup_drill_timeout; /* ms */
 
 	/* backup from a standby on another host: pgBackRest's TLS server (docs/backup.md) */
 	char *backup_tls_server_address; /* HOST:PORT it listens on; NULL: no server */
