@@ -272,7 +272,8 @@ static bool same_host(const agent *a, const backup_state *st)
 {
 	addr me = {0};
 	char *err = NULL;
-	if (!st->primary.host || addr_parse_url(a->conn_url, 5432, &me, &err) != 0) {
+	if (!st->primary.host || !a->conn_url ||
+	    addr_parse_url(a->conn_url, 5432, &me, &err) != 0) {
 		free(err);
 		return false;
 	}
