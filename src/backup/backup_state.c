@@ -126,6 +126,8 @@ int backup_state_parse(const char *text, size_t len, backup_state *out, char **e
 	out->primary.data_dir = str(p, "data_dir");
 	out->primary.port = str(p, "port");
 	out->primary.socket_dir = str(p, "socket_dir");
+	out->primary.tls_host = str(p, "tls_host");
+	out->primary.tls_port = str(p, "tls_port");
 	json_decref(j);
 	return 0;
 }
@@ -194,6 +196,8 @@ char *backup_state_encode(const backup_state *s)
 		put_str(p, "data_dir", s->primary.data_dir);
 		put_str(p, "port", s->primary.port);
 		put_str(p, "socket_dir", s->primary.socket_dir);
+		put_str(p, "tls_host", s->primary.tls_host);
+		put_str(p, "tls_port", s->primary.tls_port);
 		json_object_set_new(j, "primary", p);
 	}
 	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -255,6 +259,8 @@ void backup_state_free(backup_state *s)
 	free(s->primary.data_dir);
 	free(s->primary.port);
 	free(s->primary.socket_dir);
+	free(s->primary.tls_host);
+	free(s->primary.tls_port);
 	memset(s, 0, sizeof *s);
 }
 

@@ -47,9 +47,11 @@ typedef struct backup_run {
 	int verify;   /* pgbackrest verify afterwards: 1 ok, 0 failed, -1 not run */
 } backup_run;
 
-/* Where the primary's PostgreSQL is, as its leader wrote it. */
+/* Where the primary's PostgreSQL is, as its leader wrote it; tls_host and tls_port: its
+ * pgBackRest TLS server (backup.tls_server.host and the address's port), NULL when none. */
 typedef struct backup_primary {
 	char *member, *host, *data_dir, *port, *socket_dir;
+	char *tls_host, *tls_port;
 } backup_primary;
 
 typedef struct backup_state {

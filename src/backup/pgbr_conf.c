@@ -74,20 +74,44 @@ char *pgbr_conf_render(const pgbr_conf_in *in)
 	sb_printf(&sb, "\n[%s]\n", in->stanza);
 	for (size_t i = 0; i < in->npg; i++) {
 		const pgbr_pg *p = &in->pg[i];
-		size_t n = i + 1;
-		sb_printf(&sb, "pg%zu-path=%s\n", n, p->path);
-		if (p->port)
-			sb_printf(&sb, "pg%zu-port=%s\n", n, p->port);
-		if (p->socket_path)
-			sb_printf(&sb, "pg%zu-socket-path=%s\n", n, p->socket_path);
-		if (p->user)
-			sb_printf(&sb, "pg%zu-user=%s\n", n, p->user);
-		if (p->host) {
-			sb_printf(&sb, "pg%zu-host=%s\n", n, p->host);
-			if (p->host_type)
-				sb_printf(&sb, "pg%zu-host-type=%s\n", n, p->host_type);
-		}
+		/* pgN-KEY=VALUE for each that is set; the host-* ones only with a host */
+		const struct {
+			const char *key, *value;
+		} kv[] = {{"path", p->path},
+		          {"port", p->port},
+		          {"socket-path", p->socket_path},
+		          {"user", p->user},
+		          {"host", p->host},
+		          {"host-type", p->host_type},
+		          {"host-port", p->host_port},
+		          {"host-cert-file", p->host_cert_file},
+		          {"host-key-file", p->host_key_file},
+		          {"host-ca-file", p->host_ca_file}};
+		for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+			if (kv[k].value && (p->host || strncmp(kv[k].key, "host", 4) != 0))
+				sb_printf(&sb, "pg%zu-%s=%s\n", i + 1, kv[k].key, kv[k].value);
 	}
+	return sb_steal(&sb);
+}
+
+char *pgbr_server_conf_render(const pgbr_server_in *in)
+{
+	strbuf sb = STRBUF_INIT;
+	sb_puts(&sb,
+	        "# Written by tandemd for pgBackRest's TLS server: edits are overwritten (set\n"
+	        "# backup.tls_server.* in tandemd's configuration).\n"
+	        "[global]\n");
+	sb_printf(&sb, "tls-server-address=%s\n", in->address);
+	if (in->port)
+		sb_printf(&sb, "tls-server-port=%s\n", in->port);
+	sb_printf(&sb, "tls-server-cert-file=%s\n", in->cert_file);
+	sb_printf(&sb, "tls-server-key-file=%s\n", in->key_file);
+	sb_printf(&sb, "tls-server-ca-file=%s\n", in->ca_file);
+	for (size_t i = 0; i < in->nauth; i++)
+		sb_printf(&sb, "tls-server-auth=%s=%s\n", in->auth[i], in->stanza);
+	sb_printf(&sb, "lock-path=%s/lock\n", in->spool_path);
+	sb_printf(&sb, "log-path=%s/log\n", in->spool_path);
+	sb_puts(&sb, "log-level-file=detail\n");
 	return sb_steal(&sb);
 }
 

@@ -20,6 +20,9 @@ typedef struct pgbr_pg {
 	const char *user;        /* the role pgBackRest connects as; NULL: pgBackRest's default */
 	const char *host;        /* NULL: on this host; else reached through `host_type` */
 	const char *host_type;   /* "tls" or "ssh" (pgBackRest's pgN-host-type) */
+	/* for host_type "tls": the server's port (NULL: pgBackRest's 8432), this member's client
+	 * certificate and key, and the CA the server's certificate is checked against */
+	const char *host_port, *host_cert_file, *host_key_file, *host_ca_file;
 } pgbr_pg;
 
 typedef struct pgbr_conf_in {
@@ -39,6 +42,20 @@ char *pgbr_conf_render(const pgbr_conf_in *in);
 
 /* Writes it to `path`: a temporary file, mode 0600, fsync, rename. */
 int pgbr_conf_write(const char *path, const pgbr_conf_in *in, char **err) TND_MUST_CHECK;
+
+/* The TLS server's configuration (`pgbackrest server`): where it listens, its certificate, the
+ * clients it lets in for `stanza`, and its log and lock directories below `spool_path`. */
+typedef struct pgbr_server_in {
+	const char *stanza;
+	const char *address, *port; /* tls-server-address, tls-server-port */
+	const char *cert_file, *key_file, *ca_file;
+	const char *const *auth; /* client certificate CNs */
+	size_t nauth;
+	const char *spool_path;
+} pgbr_server_in;
+
+/* Its text (caller frees). */
+char *pgbr_server_conf_render(const pgbr_server_in *in);
 
 /* `command --config=CONFIG --stanza=STANZA VERB args...`,
  * NULL-terminated, every string the caller's to free with pgbr_argv_free. */

@@ -217,5 +217,5 @@ int backup_check_settings(const tandemd_settings *s, char **err)
 		    st);
 		return -1;
 	}
-	return 0;
+	return backup_check_tls_settings(s, err);
 }

@@ -15,6 +15,7 @@ int backup_check_passthrough(const void *v, char **err);
 int backup_check_methods(const void *v, char **err);
 int backup_check_cron(const void *v, char **err);
 int backup_check_zone(const void *v, char **err);
+int backup_check_tls_auth(const void *v, char **err);
 
 /* Backups are on: backup.pgbackrest names a repository. */
 bool tandemd_backup_on(const struct tandemd_settings *s);
@@ -42,6 +43,12 @@ int tandemd_backup_next(const struct tandemd_settings *s, backup_schedule_kind k
 /* The last time the schedule fired in (after_s, until_s]: 0 with *last, 1 when it did not. */
 int tandemd_backup_last(const struct tandemd_settings *s, backup_schedule_kind kind,
                         int64_t after_s, int64_t until_s, int64_t *last) TND_MUST_CHECK;
+
+/* backup.tls_server.* is set: this member runs pgBackRest's TLS server and reaches other
+ * members' servers with backup.tls_client.* (the checks make them all-or-nothing). */
+bool tandemd_backup_tls(const struct tandemd_settings *s);
+/* The checks across backup.tls_* (called by backup_check_settings; backup_tls.c). */
+int backup_check_tls_settings(const struct tandemd_settings *s, char **err) TND_MUST_CHECK;
 
 /* The checks across backup keys (called by tandemd_settings_load). */
 int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST_CHECK;
@@ -94,7 +101,8 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      "system's local time zone)", backup_check_zone}, \
     {"backup.from_standby", CFG_BOOL, "true", 0, 0, false, BOPT(backup_from_standby), "BOOL", \
      "run backups on a healthy replica (pgBackRest's backup-standby) when one can reach the " \
-     "primary's data directory; otherwise on the leader", NULL}, \
+     "primary's data directory (on its host, or through the primary's TLS server: " \
+     "backup.tls_server.*); otherwise on the leader", NULL}, \
     {"backup.timeout", CFG_DURATION, "86400", 60000, 604800000, false, BOPT(backup_timeout), \
      "SECONDS", "a backup still running after this long is killed (and rerun by the next " \
      "runner)", NULL}, \
@@ -106,6 +114,33 @@ int backup_check_settings(const struct tandemd_settings *s, char **err) TND_MUST
      BOPT(backup_drill_timeout), "SECONDS", \
      "a restore drill that has not finished by then fails (its scratch copy is removed)", \
      NULL}, \
+    {"backup.tls_server.address", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_server_address), "HOST:PORT", \
+     "run pgBackRest's TLS server (pgbackrest server) listening there, so that a replica on " \
+     "another host can back up from its standby while this member is the primary (off by " \
+     "default; every backup.tls_server.* and backup.tls_client.* key is then needed)", NULL}, \
+    {"backup.tls_server.host", CFG_STRING, NULL, 0, 0, false, BOPT(backup_tls_server_host), \
+     "NAME", "the DNS name the other members reach this member's TLS server by, published in " \
+     "the backup key; the server certificate must name it (CN or DNS SAN)", NULL}, \
+    {"backup.tls_server.cert_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_server_cert_file), "FILE", "the TLS server's certificate (PEM)", NULL}, \
+    {"backup.tls_server.key_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_server_key_file), "FILE", "the TLS server's private key (PEM)", NULL}, \
+    {"backup.tls_server.ca_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_server_ca_file), "FILE", \
+     "the CA the clients' certificates must be signed by", NULL}, \
+    {"backup.tls_server.auth", CFG_LIST, NULL, 0, 0, false, BOPT(backup_tls_server_auth), \
+     "CN,...", "the common names of the client certificates allowed, for this cluster's stanza " \
+     "(pgBackRest's tls-server-auth=CN=STANZA)", backup_check_tls_auth}, \
+    {"backup.tls_client.cert_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_client_cert_file), "FILE", \
+     "this member's client certificate for the primary's TLS server (its CN listed in the " \
+     "server's backup.tls_server.auth)", NULL}, \
+    {"backup.tls_client.key_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_client_key_file), "FILE", "the client certificate's private key", NULL}, \
+    {"backup.tls_client.ca_file", CFG_STRING, NULL, 0, 0, false, \
+     BOPT(backup_tls_client_ca_file), "FILE", \
+     "the CA the TLS servers' certificates must be signed by", NULL}, \
     {"postgresql.create_replica_methods", CFG_LIST, "basebackup", 0, 0, false, \
      BOPT(create_replica_methods), "METHOD,...", \
      "how a new member gets its data, tried in order: pgbackrest (a delta restore from the " \

@@ -138,16 +138,24 @@ typedef struct tandemd_settings {
 	char *backup_schedule_drill;                                              /* cron */
 	char *backup_time_zone; /* IANA name; NULL: the system's local zone */
 	bool backup_from_standby;
-	long long backup_timeout;        /* ms */
-	char *backup_drill_path;         /* restore drills' scratch directory */
-	long long backup_drill_timeout;  /* ms */
+	long long backup_timeout;       /* ms */
+	char *backup_drill_path;        /* restore drills' scratch directory */
+	long long backup_drill_timeout; /* ms */
+
+	/* backup from a standby on another host: pgBackRest's TLS server (docs/backup.md) */
+	char *backup_tls_server_address; /* HOST:PORT it listens on; NULL: no server */
+	char *backup_tls_server_cert_file, *backup_tls_server_key_file, *backup_tls_server_ca_file;
+	cfg_list backup_tls_server_auth; /* client certificate CNs allowed */
+	char *backup_tls_server_host;    /* the DNS name others reach it by */
+	char *backup_tls_client_cert_file, *backup_tls_client_key_file, *backup_tls_client_ca_file;
+
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */
 
 	/* pgbouncer: the site's PgBouncers around a switchover (pooler_options.h) */
-	cfg_list pgbouncer_admin; /* libpq connection strings of their admin consoles */
-	char *pgbouncer_route;    /* how they reach the primary */
+	cfg_list pgbouncer_admin;          /* libpq connection strings of their admin consoles */
+	char *pgbouncer_route;             /* how they reach the primary */
 	long long pgbouncer_pause_timeout; /* ms */
 } tandemd_settings;
 

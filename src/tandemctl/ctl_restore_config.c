@@ -27,6 +27,10 @@ static const struct {
     {"tags",
      "tags describe the source member (nofailover or nosync would keep the new cluster's only "
      "member from leading; site and clonefrom name its place): set the new member's own"},
+    {"backup.tls_server.",
+     "the source member's pgBackRest TLS server (its address and host name): give the new "
+     "cluster's members their own, with backup.tls_client.*"},
+    {"backup.tls_client.", "it goes with backup.tls_server.*, which is not carried"},
     {"pgbouncer.",
      "the PgBouncers in front of the source cluster: the new cluster's switchovers would pause "
      "them; name the new cluster's own"},

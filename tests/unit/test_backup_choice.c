@@ -187,6 +187,29 @@ static void test_state_round_trip(void **state)
 	backup_state_free(&st);
 }
 
+/* The primary's description, its TLS server included (backup.tls_server.*); a TLS port that is
+ * not a string reads as absent. */
+static void test_state_primary_tls(void **state)
+{
+	(void)state;
+	const char *text = "{\"primary\":{\"member\":\"n1\",\"host\":\"10.0.0.1\","
+	                   "\"data_dir\":\"/d/n1\",\"port\":\"5432\",\"socket_dir\":\"/run\","
+	                   "\"tls_host\":\"db1.example.net\",\"tls_port\":\"8432\"}}";
+	backup_state st;
+	assert_int_equal(backup_state_parse(text, strlen(text), &st, NULL), 0);
+	assert_string_equal(st.primary.tls_host, "db1.example.net");
+	assert_string_equal(st.primary.tls_port, "8432");
+	char *out = backup_state_encode(&st);
+	assert_non_null(strstr(out, "\"tls_host\":\"db1.example.net\",\"tls_port\":\"8432\""));
+	free(out);
+	backup_state_free(&st);
+	const char *odd = "{\"primary\":{\"member\":\"n1\",\"tls_host\":\"h\",\"tls_port\":8432}}";
+	assert_int_equal(backup_state_parse(odd, strlen(odd), &st, NULL), 0);
+	assert_string_equal(st.primary.tls_host, "h");
+	assert_null(st.primary.tls_port);
+	backup_state_free(&st);
+}
+
 static void test_state_hostile(void **state)
 {
 	(void)state;
@@ -226,7 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_choose),        cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_due),           cmocka_unit_test(test_state_round_trip),
-	    cmocka_unit_test(test_state_hostile),
+	    cmocka_unit_test(test_state_hostile), cmocka_unit_test(test_state_primary_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,17 @@ static const char fixture_a3[] = "watchdog:\n"
                                  "  timeout: 7200\n"
                                  "  drill_path: /srv/drill\n"
                                  "  drill_timeout: 1800\n"
+                                 "  tls_server:\n"
+                                 "    address: 10.0.0.1:8432\n"
+                                 "    host: db1.example.net\n"
+                                 "    cert_file: /etc/tandem/pgbr-server.crt\n"
+                                 "    key_file: /etc/tandem/pgbr-server.key\n"
+                                 "    ca_file: /etc/tandem/ca.crt\n"
+                                 "    auth: [tandem-backup]\n"
+                                 "  tls_client:\n"
+                                 "    cert_file: /etc/tandem/pgbr-client.crt\n"
+                                 "    key_file: /etc/tandem/pgbr-client.key\n"
+                                 "    ca_file: /etc/tandem/ca.crt\n"
                                  "pgbouncer:\n"
                                  "  admin: ['host=10.0.0.5 port=6432 dbname=pgbouncer']\n"
                                  "  route: host=10.0.0.5 port=5000\n"
@@ -372,6 +383,9 @@ static void test_what_is_not_carried_is_said(void **state)
 	assert_contains(yml, "#   tags: tags describe the source member");
 	assert_contains(yml, "#   pgbouncer.admin: the PgBouncers in front of the source cluster");
 	assert_not_contains(yml, "6432");
+	assert_contains(yml, "#   backup.tls_server.address: the source member's pgBackRest TLS");
+	assert_contains(yml, "#   backup.tls_client.cert_file: it goes with backup.tls_server.*");
+	assert_not_contains(yml, "db1.example.net");
 	assert_contains(yml, "#   postgresql.parameters.archive_command: it names the source's");
 	assert_contains(yml, "#   bootstrap.dcs.standby_cluster.host: the new cluster is promoted");
 	assert_not_contains(yml, "archive-push");

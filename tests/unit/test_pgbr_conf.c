@@ -48,6 +48,66 @@ static void test_render(void **state)
 	assert_int_equal(repos[1], 2);
 }
 
+/* A standby's backup through the primary's TLS server: pg1 local, pg2 with the host lines. */
+static void test_render_tls(void **state)
+{
+	(void)state;
+	char *keys[] = {"repo1-path"};
+	char *values[] = {"/srv/backup"};
+	cfg_map global = {1, keys, values};
+	pgbr_pg pg[] = {{.path = "/d/n2", .port = "5434", .socket_path = "/run/n2"},
+	                {.path = "/d/n1",
+	                 .port = "5433",
+	                 .socket_path = "/run/n1",
+	                 .host = "db1.example.net",
+	                 .host_type = "tls",
+	                 .host_port = "8432",
+	                 .host_cert_file = "/etc/c.crt",
+	                 .host_key_file = "/etc/c.key",
+	                 .host_ca_file = "/etc/ca.crt"}};
+	pgbr_conf_in in = {.stanza = "batman",
+	                   .global = &global,
+	                   .spool_path = "/d/n2.pgbackrest",
+	                   .process_max = 2,
+	                   .pg = pg,
+	                   .npg = 2};
+	char *t = pgbr_conf_render(&in);
+	const char *want = "\n[batman]\n"
+	                   "pg1-path=/d/n2\npg1-port=5434\npg1-socket-path=/run/n2\n"
+	                   "pg2-path=/d/n1\npg2-port=5433\npg2-socket-path=/run/n1\n"
+	                   "pg2-host=db1.example.net\npg2-host-type=tls\npg2-host-port=8432\n"
+	                   "pg2-host-cert-file=/etc/c.crt\npg2-host-key-file=/etc/c.key\n"
+	                   "pg2-host-ca-file=/etc/ca.crt\n";
+	assert_non_null(strstr(t, want));
+	assert_null(strstr(t, "pg1-host"));
+	free(t);
+}
+
+/* The TLS server's own file: where it listens, its certificate, one auth line per client CN. */
+static void test_server_conf(void **state)
+{
+	(void)state;
+	const char *auth[] = {"pg1", "pg2"};
+	pgbr_server_in in = {.stanza = "batman",
+	                     .address = "127.0.0.1",
+	                     .port = "29432",
+	                     .cert_file = "/etc/s.crt",
+	                     .key_file = "/etc/s.key",
+	                     .ca_file = "/etc/ca.crt",
+	                     .auth = auth,
+	                     .nauth = 2,
+	                     .spool_path = "/d/n1.pgbackrest"};
+	char *t = pgbr_server_conf_render(&in);
+	const char *want = "[global]\n"
+	                   "tls-server-address=127.0.0.1\ntls-server-port=29432\n"
+	                   "tls-server-cert-file=/etc/s.crt\ntls-server-key-file=/etc/s.key\n"
+	                   "tls-server-ca-file=/etc/ca.crt\n"
+	                   "tls-server-auth=pg1=batman\ntls-server-auth=pg2=batman\n"
+	                   "lock-path=/d/n1.pgbackrest/lock\nlog-path=/d/n1.pgbackrest/log\n";
+	assert_non_null(strstr(t, want));
+	free(t);
+}
+
 static void test_argv(void **state)
 {
 	(void)state;
@@ -64,7 +124,8 @@ static void test_argv(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_render),
-	                                   cmocka_unit_test(test_argv)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_render), cmocka_unit_test(test_render_tls),
+	    cmocka_unit_test(test_server_conf), cmocka_unit_test(test_argv)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "agent_backup.h"
+#include "agent_pgbr_server.h"
 #include "agent_pooler.h"
 #include "agent_priv.h"
 #include "agent_runner.h"
@@ -246,6 +247,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	if (open_dcs(a, err) != 0)
 		goto fail;
 	a->runner = agent_runner_new(a);
+	a->pgbr_server = agent_pgbr_server_new(a);
 	uv_timer_init(loop, &a->tick);
 	uv_timer_init(loop, &a->kick);
 	uv_timer_init(loop, &a->wait);
@@ -529,6 +531,7 @@ static void begin(agent *a)
 	a->last_tick_mono = 0;
 	uv_timer_start(&a->tick, on_tick, 0, a->hc.loop_wait_ms);
 	agent_runner_start(a);
+	agent_pgbr_server_start(a);
 }
 
 /* Whether `pid` is a live (not zombie) postgres process: comm is "postgres" (the process title
@@ -621,6 +624,7 @@ void agent_shutdown(agent *a, void (*done)(void *ud), void *ud)
 		return;
 	a->stopping = true;
 	agent_runner_stop(a);
+	agent_pgbr_server_stop(a);
 	uv_timer_stop(&a->tick);
 	uv_timer_stop(&a->kick);
 	if (a->boot_job) /* a restore of a bootstrap from a backup: it ends the action */
@@ -642,6 +646,7 @@ void agent_free(agent *a)
 	agent_cred_free(a);
 	agent_abort_patches(a);
 	agent_runner_free(a);
+	agent_pgbr_server_free(a);
 	if (a->dcs)
 		dcs_free(a->dcs);
 	if (a->etcd)

@@ -18,6 +18,7 @@ typedef struct agent_fence agent_fence;
 typedef struct agent_cred agent_cred;
 typedef struct agent_backup agent_backup;
 typedef struct agent_runner agent_runner;
+typedef struct agent_pgbr_server agent_pgbr_server;
 typedef struct agent_drill agent_drill;
 typedef struct agent_monitor agent_monitor;
 
@@ -128,6 +129,7 @@ struct agent {
 	agent_cred *cred;     /* the passfile's hosts, the passwords applied: agent_cred.c */
 	agent_backup *backup; /* pgBackRest (agent_backup.c); NULL: backups are off */
 	agent_runner *runner; /* the backup runner: owned by agent_runner.c */
+	agent_pgbr_server *pgbr_server; /* pgBackRest's TLS server: agent_pgbr_server.c */
 
 	agent_drill *drill; /* restore drills: owned by agent_drill.c */
 

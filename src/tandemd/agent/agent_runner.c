@@ -2,6 +2,7 @@
  * part of the HA pass: the plan decides roles, and nothing here changes one; this reads the view
  * the pass reads and writes only tandem's backup keys. */
 #include "agent_runner.h"
+#include "agent_pgbr_server.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -225,26 +226,29 @@ static bool same_text(const char *x, const char *y)
 }
 
 /* The members as the choice sees them. `reaches_primary`: the leader described its data
- * directory in the record, and the member's address is the leader's (one host). */
+ * directory in the record, and the member's address is the leader's (one host) or the leader
+ * publishes pgBackRest's TLS server (backup.tls_server.*: set on every member or none, so that
+ * every member's choice agrees). */
 static backup_candidate *candidates(agent *a, const backup_state *st, size_t *n)
 {
 	const dcs_view *v = dcs_get_view(a->dcs);
 	const dcs_member *lead = v->leader ? dcs_view_member(v, v->leader) : NULL;
 	char *lead_host = lead ? url_host(lead->conn_url) : NULL;
 	bool described = lead && same_text(st->primary.member, lead->name);
+	bool tls = described && st->primary.tls_host && st->primary.tls_port;
 	backup_candidate *c = xcalloc(v->nmembers + 1, sizeof *c);
 	for (size_t i = 0; i < v->nmembers; i++) {
 		const dcs_member *m = &v->members[i];
 		char *host = url_host(m->conn_url);
-		c[i] =
-		    (backup_candidate){.name = m->name,
-		                       .leader = lead == m && (same_text(m->role, "primary") ||
-		                                               same_text(m->role, "master")),
-		                       .running = same_text(m->state, "running"),
-		                       .replica = same_text(m->role, "replica"),
-		                       .streaming = same_text(m->replication_state, "streaming"),
-		                       .lag_known = lead && lead->has_lsn && m->has_lsn,
-		                       .reaches_primary = described && same_text(host, lead_host)};
+		c[i] = (backup_candidate){
+		    .name = m->name,
+		    .leader = lead == m &&
+		              (same_text(m->role, "primary") || same_text(m->role, "master")),
+		    .running = same_text(m->state, "running"),
+		    .replica = same_text(m->role, "replica"),
+		    .streaming = same_text(m->replication_state, "streaming"),
+		    .lag_known = lead && lead->has_lsn && m->has_lsn,
+		    .reaches_primary = tls || (described && same_text(host, lead_host))};
 		if (c[i].lag_known)
 			c[i].lag_bytes = lead->xlog_location > m->xlog_location
 			                     ? lead->xlog_location - m->xlog_location
@@ -258,29 +262,43 @@ static backup_candidate *candidates(agent *a, const backup_state *st, size_t *n)
 
 /* ---- the leader's description of its PostgreSQL ---- */
 
+/* Both absent, or the same text. */
+static bool eq(const char *x, const char *y)
+{
+	return (!x && !y) || same_text(x, y);
+}
+
+static void set_text(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
 static bool describe_primary(agent *a, backup_state *st)
 {
 	const agent_status *s = agent_status_get(a);
 	if (!s->holds_leader_key || strcmp(s->role, "primary") != 0)
 		return false;
-	char *host = url_host(a->conn_url);
-	backup_primary want = {(char *)a->s->name, host, a->s->data_dir, a->port, a->sockdir};
-	bool same = same_text(st->primary.member, want.member) &&
-	            same_text(st->primary.host, want.host) &&
-	            same_text(st->primary.data_dir, want.data_dir) &&
-	            same_text(st->primary.port, want.port) &&
-	            same_text(st->primary.socket_dir, want.socket_dir);
+	char *host = url_host(a->conn_url), *tls_port = agent_pgbr_server_port(a);
+	const char *tls_host = tls_port ? a->s->backup_tls_server_host : NULL;
+	backup_primary want = {(char *)a->s->name, host,    a->s->data_dir, a->port, a->sockdir,
+	                       (char *)tls_host,   tls_port};
+	backup_primary *p = &st->primary;
+	bool same = same_text(p->member, want.member) && eq(p->host, want.host) &&
+	            same_text(p->data_dir, want.data_dir) && eq(p->port, want.port) &&
+	            eq(p->socket_dir, want.socket_dir) && eq(p->tls_host, want.tls_host) &&
+	            eq(p->tls_port, want.tls_port);
 	if (!same) {
-		free(st->primary.member);
-		free(st->primary.host);
-		free(st->primary.data_dir);
-		free(st->primary.port);
-		free(st->primary.socket_dir);
-		st->primary = (backup_primary){xstrdup(want.member), host ? xstrdup(host) : NULL,
-		                               xstrdup(want.data_dir), xstrdup(want.port),
-		                               xstrdup(want.socket_dir)};
+		set_text(&p->member, want.member);
+		set_text(&p->host, want.host);
+		set_text(&p->data_dir, want.data_dir);
+		set_text(&p->port, want.port);
+		set_text(&p->socket_dir, want.socket_dir);
+		set_text(&p->tls_host, want.tls_host);
+		set_text(&p->tls_port, want.tls_port);
 	}
 	free(host);
+	free(tls_port);
 	return !same;
 }
 
@@ -304,8 +322,9 @@ static void say_why_leader(agent *a, const backup_candidate *c, size_t n,
 		if (backup_healthy_replica(&r, cfg)) {
 			log_warning(
 			    "backup: replica %s cannot reach the primary's data directory (another "
-			    "host: pgBackRest's TLS server or SSH would be needed): backups run on "
-			    "the leader",
+			    "host, and the leader publishes no pgBackRest TLS server: set "
+			    "backup.tls_server.* and backup.tls_client.* on every member): backups "
+			    "run on the leader",
 			    r.name);
 			return;
 		}

@@ -27,6 +27,7 @@ typedef struct agent_runner {
 	int phase; /* 0 backup, 1 info, 2 verify */
 	backup_run run;
 	bool standby;           /* backing up from our standby (backup-standby) */
+	bool tls;               /* reaching the primary through its pgBackRest TLS server */
 	char *leader_at_start;  /* the leader when it started (NULL: none) */
 	uint64_t fail_until_ms; /* a failure waits until then for a change of leader (0: none) */
 	backup_run starting;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "agent_runner.h"
 #include "backup_options.h"
 #include "backup_paths.h"
@@ -250,12 +251,35 @@ static int write_conf(agent_runner *b, const backup_state *st, char **err)
 		                      .port = st->primary.port,
 		                      .socket_path = st->primary.socket_dir,
 		                      .user = a->su_user};
+	if (b->standby && b->tls) { /* through the primary's pgBackRest TLS server */
+		pg[1].host = st->primary.tls_host;
+		pg[1].host_type = "tls";
+		pg[1].host_port = st->primary.tls_port;
+		pg[1].host_cert_file = a->s->backup_tls_client_cert_file;
+		pg[1].host_key_file = a->s->backup_tls_client_key_file;
+		pg[1].host_ca_file = a->s->backup_tls_client_ca_file;
+	}
 	pgbr_conf_in in;
 	backup_conf_in(a->s, spool, pg, npg, &in);
 	int rc = pgbr_conf_write(conf, &in, err);
 	free(conf);
 	free(spool);
 	return rc;
+}
+
+/* The primary's conn_url host is ours. */
+static bool same_host(const agent *a, const backup_state *st)
+{
+	addr me = {0};
+	char *err = NULL;
+	if (!st->primary.host || !a->conn_url ||
+	    addr_parse_url(a->conn_url, 5432, &me, &err) != 0) {
+		free(err);
+		return false;
+	}
+	bool same = strcmp(me.host, st->primary.host) == 0;
+	addr_clear(&me);
+	return same;
 }
 
 void agent_runner_job_start(agent_runner *b, const backup_state *st)
@@ -266,12 +290,23 @@ void agent_runner_job_start(agent_runner *b, const backup_state *st)
 	b->standby = a->s->backup_from_standby && strcmp(s->role, "replica") == 0 &&
 	             st->primary.member && v->leader &&
 	             strcmp(st->primary.member, v->leader) == 0 && st->primary.data_dir;
+	/* The primary's TLS server when it publishes one and we have the client keys, even on
+	 * the primary's host; else its data directory on this host. */
+	b->tls =
+	    b->standby && st->primary.tls_host && st->primary.tls_port && tandemd_backup_tls(a->s);
 	b->busy = true;
 	b->lost = false;
 	free(b->leader_at_start);
 	b->leader_at_start = v->leader ? xstrdup(v->leader) : NULL;
 	b->phase = 0;
 	char *err = NULL;
+	if (b->standby && !b->tls && !same_host(a, st)) {
+		end_run(b, "failed",
+		        "the primary is on another host and this member has no backup.tls_server.* "
+		        "and backup.tls_client.* to reach its pgBackRest TLS server (set them on "
+		        "every member)");
+		return;
+	}
 	if (write_conf(b, st, &err) != 0) {
 		end_run(b, "failed", err);
 		free(err);
@@ -283,9 +318,12 @@ void agent_runner_job_start(agent_runner *b, const backup_state *st)
 	size_t nargs = 2;
 	if (!cfg_map_get(&a->s->backup_pgbackrest, "start-fast"))
 		args[nargs++] = "--start-fast";
-	log_info("backup %s: %s backup (%s) on %s%s", b->run.id, backup_type_name(b->run.type),
-	         b->run.reason, a->s->name,
-	         b->standby ? ", from this standby (pgBackRest's backup-standby)" : "");
+	log_info("backup %s: %s backup (%s) on %s%s%s%s%s%s", b->run.id,
+	         backup_type_name(b->run.type), b->run.reason, a->s->name,
+	         b->standby ? ", from this standby (pgBackRest's backup-standby)" : "",
+	         b->tls ? ", the primary through its TLS server " : "",
+	         b->tls ? st->primary.tls_host : "", b->tls ? ":" : "",
+	         b->tls ? st->primary.tls_port : "");
 	if (run(b, "backup", args, nargs, (uint64_t)a->s->backup_timeout, &err) != 0) {
 		end_run(b, "failed", err);
 		free(err);
