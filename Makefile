@@ -9,7 +9,7 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover bench-sites bench-steady bench-backup clean faults soak
+        demo install deb bench bench-failover bench-sites bench-steady bench-backup clean faults soak
 
 all: build
 
@@ -72,6 +72,10 @@ install: build
 	meson configure -Dprefix=$(abspath $(PREFIX)) $(BUILD)
 	ninja -C $(BUILD)
 	meson install -C $(BUILD) --no-rebuild --quiet
+
+# The Debian package into dist/ (dpkg-buildpackage, debhelper, lintian; docs/deploy.md).
+deb:
+	bash scripts/deb.sh
 
 bench: build
 	bash bench/hellod.sh $(abspath $(BUILD))

@@ -120,6 +120,8 @@ char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json);
 int ctl_cmd_restore_point(const ctl_opts *o);
 /* ctl_restore.c: `tandemctl restore` parses its own command line (all of argv) */
 int ctl_restore_main(int argc, char **argv);
+/* ctl_init.c: `tandemctl init` (its own command line, from the word "init" on) */
+int ctl_init_main(int argc, char **argv);
 /* ctl_site.c: promote-cluster, demote-cluster, site-switchover (their own command line) */
 int ctl_site_main(int argc, char **argv);
 
