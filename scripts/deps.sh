@@ -13,6 +13,8 @@ packages=(
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
+  # packaging (make deb) and its check in a debootstrapped Debian 12 (tests/package/check.sh)
+  dpkg-dev debhelper fakeroot lintian debootstrap systemd-container
 )
 
 missing=()

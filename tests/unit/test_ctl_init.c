@@ -20,13 +20,23 @@ static ctl_init_spec good(void)
 	                       .allow = "10.0.0.0/24, 2001:db8::5"};
 }
 
-static void expect_refused(ctl_init_spec s, const char *flag)
-{
-	char *err = NULL;
-	assert_int_equal(ctl_init_check(&s, &err), -1);
-	assert_contains(err, flag);
-	free(err);
-}
+/* One bad answer at a time, and the flag the refusal must name. */
+static const struct {
+	size_t field; /* offsetof a const char * in ctl_init_spec */
+	const char *value;
+	const char *flag;
+} bad_answers[] = {
+    {offsetof(ctl_init_spec, cluster), "main", "--cluster"},
+    {offsetof(ctl_init_spec, cluster), "15-", "--cluster"},
+    {offsetof(ctl_init_spec, name), "a b", "--name"},
+    {offsetof(ctl_init_spec, scope), "x'y", "--scope"},
+    {offsetof(ctl_init_spec, site), "", "--site"},
+    {offsetof(ctl_init_spec, etcd), "host:notaport", "--etcd"},
+    {offsetof(ctl_init_spec, etcd), "10.0.0.1:2379,,:x", "--etcd"},
+    {offsetof(ctl_init_spec, allow), "10.0.0.0/99", "--allow"},
+    {offsetof(ctl_init_spec, data_dir), "relative/dir", "--data-dir"},
+    {offsetof(ctl_init_spec, namespace_), "service", "--namespace"},
+};
 
 static void test_check(void **state)
 {
@@ -34,35 +44,20 @@ static void test_check(void **state)
 	char *err = NULL;
 	ctl_init_spec s = good();
 	assert_int_equal(ctl_init_check(&s, &err), 0);
-	s.cluster = "main";
-	expect_refused(s, "--cluster");
+	for (size_t i = 0; i < sizeof bad_answers / sizeof bad_answers[0]; i++) {
+		s = good();
+		unsigned char *slot = (unsigned char *)&s + bad_answers[i].field;
+		memcpy(slot, &bad_answers[i].value, sizeof bad_answers[i].value);
+		assert_int_equal(ctl_init_check(&s, &err), -1);
+		assert_contains(err, bad_answers[i].flag);
+		free(err);
+		err = NULL;
+	}
 	s = good();
-	s.cluster = "15-";
-	expect_refused(s, "--cluster");
-	s = good();
-	s.name = "a b";
-	expect_refused(s, "--name");
-	s = good();
-	s.scope = "x'y";
-	expect_refused(s, "--scope");
-	s = good();
-	s.site = "";
-	expect_refused(s, "--site");
-	s = good();
-	s.etcd = "host:notaport";
-	expect_refused(s, "--etcd");
-	s = good();
-	s.allow = "10.0.0.0/99";
-	expect_refused(s, "--allow");
-	s = good();
-	s.rest_port = 5432;
-	expect_refused(s, "--rest-port");
-	s = good();
-	s.data_dir = "relative/dir";
-	expect_refused(s, "--data-dir");
-	s = good();
-	s.namespace_ = "service";
-	expect_refused(s, "--namespace");
+	s.rest_port = s.pg_port;
+	assert_int_equal(ctl_init_check(&s, &err), -1);
+	assert_contains(err, "--rest-port");
+	free(err);
 }
 
 /* The YAML loads with tandemd's loader, with the secrets given as systemd gives them. */
