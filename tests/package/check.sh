@@ -36,15 +36,20 @@ trap cleanup EXIT
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
 mirror=${mirror:-http://deb.debian.org/debian}
 start=$(date +%s)
-if ! debootstrap --variant=minbase \
+if [ -n "${TANDEM_PKG_ROOT:-}" ]; then
+  # A root debootstrapped before (the same command as below), copied: for iterating by hand.
+  cp -a "$TANDEM_PKG_ROOT/." "$root/" && ok "copied the Debian 12 root $TANDEM_PKG_ROOT" ||
+    { bad "copying $TANDEM_PKG_ROOT"; exit 1; }
+elif ! debootstrap --variant=minbase \
   --include=systemd,systemd-sysv,dbus,adduser,postgresql-common,postgresql-15,etcd-server,etcd-client,curl,procps,libuv1,libmicrohttpd12,libjansson4,libyaml-0-2,libcurl3-gnutls,libssh2-1 \
   bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1; then
   tail -20 "$root.debootstrap.log"
   bad "debootstrap of Debian 12 from $mirror"
   exit 1
+else
+  rm -f "$root.debootstrap.log"
+  ok "debootstrap of Debian 12 from $mirror ($(($(date +%s) - start)) s)"
 fi
-rm -f "$root.debootstrap.log"
-ok "debootstrap of Debian 12 from $mirror ($(($(date +%s) - start)) s)"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/dev/shm"
