@@ -48,20 +48,28 @@ done
   bad "the container's system is $state: $(vm systemctl --failed --no-legend 2>&1 | tr '\n' ' ')"
 
 list() { vm sh -c 'set -a; . /etc/tandem/15-m1.env; tandemctl -c /etc/tandem/15-m1.yml list' 2>&1; }
-leader() { list | awk '$4 == "Leader" {print $2}'; }
+leader() { list | awk -F'|' '$4 ~ /Leader/ {gsub(/ /, "", $2); print $2}'; }
 wait_for() { # description seconds command...
   local d=$1 t=$2; shift 2
   for _ in $(seq "$t"); do "$@" >/dev/null 2>&1 && { ok "$d"; return 0; }; sleep 1; done
   bad "$d (not within $t s)"; list; return 1
 }
 two_streaming() { [ "$(list | grep -c streaming)" = 2 ]; }
+# The current leader's name; the test ends when there is none (every step below needs one).
+current_leader() {
+  local l
+  l=$(leader)
+  [ -n "$l" ] || { echo "FAILED: no leader" >&2; list >&2; exit 1; }
+  echo "$l"
+}
 wait_for "three tandemd@ units: a leader and two streaming replicas" 240 two_streaming
 check_status() { vm systemctl show -p StatusText --value "tandemd@15-$(leader)" | grep -q "^primary, running"; }
 wait_for "systemctl status shows the leader's role (STATUS=)" 30 check_status
 
 # --- the watchdog: a frozen leader's agent is restarted by systemd, another member leads
-old=$(leader)
+old=$(current_leader) || exit 1
 pid=$(vm systemctl show -p MainPID --value "tandemd@15-$old")
+[ "${pid:-0}" -gt 1 ] || { bad "tandemd@15-$old has no main process"; exit 1; }
 vm kill -STOP "$pid"
 restarted() { n=$(vm systemctl show -p MainPID --value "tandemd@15-$old"); [ "$n" != "$pid" ] && [ "$n" != 0 ]; }
 wait_for "SIGSTOPped tandemd@15-$old restarted by systemd's watchdog" 90 restarted
@@ -72,7 +80,7 @@ wait_for "a failover away from the frozen leader" 60 other_leads "$old"
 wait_for "the restarted member streams again" 120 two_streaming
 
 # --- the stop sequence: SIGTERM to tandemd only, PostgreSQL stopped fast, no SIGKILL
-old=$(leader)
+old=$(current_leader) || exit 1
 vm systemctl stop "tandemd@15-$old"
 vm journalctl -u "tandemd@15-$old" --no-pager --since "-2min" | grep -q "SIGKILL" &&
   bad "systemctl stop of the leader SIGKILLed something" ||
@@ -84,14 +92,14 @@ vm systemctl start "tandemd@15-$old"
 wait_for "the stopped member streams again" 120 two_streaming
 
 # --- a leader killed (tandemd and PostgreSQL, SIGKILL; not restarted)
-old=$(leader)
+old=$(current_leader) || exit 1
 vm sh -c "systemctl kill -s SIGKILL tandemd@15-$old; systemctl stop tandemd@15-$old"
 wait_for "failover after the leader was killed" 90 other_leads "$old"
 vm systemctl start "tandemd@15-$old"
 wait_for "the killed member rejoins and streams" 180 two_streaming
 
 # --- hellod: systemctl reload under load, no failed request
-l=$(leader)
+l=$(current_leader) || exit 1
 port=$(vm sh -c "grep -A2 '^postgresql:' /etc/tandem/15-$l.yml | awk -F: '/connect_address/ {print \$3}' | tr -d \"' \"")
 vm sh -c "set -a; . /etc/tandem/15-m1.env; PGPASSWORD=\$PATRONI_SUPERUSER_PASSWORD psql -h 127.0.0.1 -p $port -U postgres -qc \"create role hello login password 'hello-pw'\" -c 'create database hello owner hello'" >/dev/null 2>&1
 vm systemctl start hellod

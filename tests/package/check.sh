@@ -23,11 +23,11 @@ check() { # description command...
 
 root=$(mktemp -d /var/tmp/tandem-pkg.XXXXXX)
 etcd_pid=""
+tandemd_pid=""
+# Only the processes this script started: a chroot does not hide the machine's other processes.
 cleanup() {
-  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null
-  pids=$(chroot "$root" pgrep -u postgres -f tandemd 2>/dev/null || true)
-  for p in $pids; do kill "$p" 2>/dev/null; done
-  for _ in $(seq 60); do chroot "$root" pgrep -u postgres >/dev/null 2>&1 || break; sleep 0.5; done
+  [ -n "$tandemd_pid" ] && kill "$tandemd_pid" 2>/dev/null && wait "$tandemd_pid" 2>/dev/null
+  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
   for m in "$root/proc" "$root/dev/shm" "$root/dev"; do mountpoint -q "$m" && umount -l "$m"; done
   rm -rf "$root"
 }
@@ -74,8 +74,8 @@ check "nothing was enabled at installation" \
 check "the programs run (tandemd --version)" in_root tandemd --version
 
 # --- tandemctl init as root
-init=(tandemctl init --cluster 15-main --scope pkg --name n1 --site a --etcd 127.0.0.1:23790
-  --connect-address 127.0.0.1 --listen 127.0.0.1 --pg-port 25432 --rest-port 28008
+init=(tandemctl init --cluster 15-main --scope pkg --name n1 --site a --etcd 127.0.0.1:24790
+  --connect-address 127.0.0.1 --listen 127.0.0.1 --pg-port 24432 --rest-port 24008
   --allow 127.0.0.1/32)
 check "tandemctl init writes the node's files" in_root "${init[@]}"
 check "15-main.yml is 640 root:postgres" \
@@ -111,15 +111,16 @@ fi
 
 # --- a member from the written files: etcd, then tandemd as postgres (what the unit runs)
 in_root install -d -o postgres -g postgres /run/postgresql /var/lib/postgresql/15 /tmp/etcd
-in_root runuser -u postgres -- etcd --data-dir /tmp/etcd/data --listen-client-urls http://127.0.0.1:23790 \
-  --advertise-client-urls http://127.0.0.1:23790 --listen-peer-urls http://127.0.0.1:23800 \
+in_root setpriv --reuid=postgres --regid=postgres --init-groups etcd --data-dir /tmp/etcd/data --listen-client-urls http://127.0.0.1:24790 \
+  --advertise-client-urls http://127.0.0.1:24790 --listen-peer-urls http://127.0.0.1:24800 \
   >"$root/tmp/etcd.log" 2>&1 &
 etcd_pid=$!
-in_root sh -c 'set -a; . /etc/tandem/15-main.env; set +a; exec runuser -u postgres -- tandemd /etc/tandem/15-main.yml' \
+in_root sh -c 'set -a; . /etc/tandem/15-main.env; set +a; exec setpriv --reuid=postgres --regid=postgres --init-groups tandemd /etc/tandem/15-main.yml' \
   >"$root/tmp/tandemd.log" 2>&1 &
+tandemd_pid=$!
 leader=""
 for _ in $(seq 120); do
-  leader=$(in_root curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:28008/primary 2>/dev/null)
+  leader=$(in_root curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:24008/primary 2>/dev/null)
   [ "$leader" = 200 ] && break
   sleep 1
 done
@@ -127,9 +128,12 @@ if [ "$leader" = 200 ]; then ok "a member from tandemctl init's files bootstraps
 else tail -30 "$root/tmp/tandemd.log"; bad "the member did not lead within 120 s"; fi
 list=$(in_root sh -c 'set -a; . /etc/tandem/15-main.env; set +a; tandemctl -c /etc/tandem/15-main.yml list' 2>&1)
 check "tandemctl list shows n1 as leader" grep -q "n1.*[Ll]eader" <<<"$list"
-in_root pkill -TERM -u postgres -x tandemd
-for _ in $(seq 60); do in_root pgrep -u postgres -x postgres >/dev/null || break; sleep 0.5; done
-check "SIGTERM: tandemd stopped PostgreSQL itself" sh -c "! chroot '$root' pgrep -u postgres -x postgres"
+pm=$(head -1 "$root/var/lib/postgresql/15/main/postmaster.pid" 2>/dev/null)
+kill -TERM "$tandemd_pid"
+wait "$tandemd_pid"
+check "SIGTERM: tandemd exited 0" test $? -eq 0
+tandemd_pid=""
+check "SIGTERM: tandemd stopped its PostgreSQL (postmaster $pm) itself" sh -c "[ -n '$pm' ] && ! kill -0 '$pm'"
 kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; etcd_pid=""
 
 # --- booted under systemd (systemd-nspawn -b, a private network): tests/package/boot.sh
