@@ -111,11 +111,12 @@ fi
 
 # --- a member from the written files: etcd, then tandemd as postgres (what the unit runs)
 in_root install -d -o postgres -g postgres /run/postgresql /var/lib/postgresql/15 /tmp/etcd
-in_root setpriv --reuid=postgres --regid=postgres --init-groups etcd --data-dir /tmp/etcd/data --listen-client-urls http://127.0.0.1:24790 \
+# chroot, not the in_root function: $! must be the server itself (chroot and setpriv exec it)
+chroot "$root" setpriv --reuid=postgres --regid=postgres --init-groups etcd --data-dir /tmp/etcd/data --listen-client-urls http://127.0.0.1:24790 \
   --advertise-client-urls http://127.0.0.1:24790 --listen-peer-urls http://127.0.0.1:24800 \
   >"$root/tmp/etcd.log" 2>&1 &
 etcd_pid=$!
-in_root sh -c 'set -a; . /etc/tandem/15-main.env; set +a; exec setpriv --reuid=postgres --regid=postgres --init-groups tandemd /etc/tandem/15-main.yml' \
+chroot "$root" sh -c 'set -a; . /etc/tandem/15-main.env; set +a; exec setpriv --reuid=postgres --regid=postgres --init-groups tandemd /etc/tandem/15-main.yml' \
   >"$root/tmp/tandemd.log" 2>&1 &
 tandemd_pid=$!
 leader=""
