@@ -9,8 +9,8 @@ PYTEST    ?= $(PYTHON) -m pytest
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build check unit integration asan check-asan fuzz fuzz-run lint format format-check \
-        demo install bench bench-failover bench-sites bench-steady bench-backup clean faults soak \
-        monitoring-rules monitoring-check
+        demo install deb bench bench-failover bench-sites bench-steady bench-backup bench-pooler \
+        bench-reads clean faults soak monitoring-rules monitoring-check
 
 all: build
 
@@ -92,6 +92,10 @@ install: build
 	meson configure -Dprefix=$(abspath $(PREFIX)) $(BUILD)
 	ninja -C $(BUILD)
 	meson install -C $(BUILD) --no-rebuild --quiet
+
+# The Debian package into dist/ (dpkg-buildpackage, debhelper, lintian; docs/deploy.md).
+deb:
+	bash scripts/deb.sh
 
 bench: build
 	bash bench/hellod.sh $(abspath $(BUILD))

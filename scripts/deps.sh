@@ -20,6 +20,8 @@ packages=(
   prometheus prometheus-postgres-exporter
   # the alert rules' end-to-end test and the demo's Alertmanager; monitoring/check.py reads YAML
   prometheus-alertmanager python3-yaml
+  # packaging (make deb) and its check in a debootstrapped Debian 12 (tests/package/check.sh)
+  dpkg-dev debhelper fakeroot lintian debootstrap systemd-container
 )
 
 missing=()

@@ -83,13 +83,16 @@ static void on_date_timer(uv_timer_t *t)
 	update_today(t->data);
 }
 
-static void stop_all(supervisor *sv, const char *why)
+/* `handed_over`: a new process serves in this one's place (SIGUSR2) and has told systemd it is
+ * the main process; STOPPING=1 from this one would then stop the whole service. */
+static void stop_all(supervisor *sv, const char *why, bool handed_over)
 {
 	if (sv->stopping)
 		return;
 	sv->stopping = true;
 	log_info("%s: draining and stopping", why);
-	sd_notify(0, "STOPPING=1");
+	if (!handed_over)
+		sd_notify(0, "STOPPING=1");
 	for (size_t i = 0; i < sv->nworkers; i++)
 		worker_stop(sv->workers[i]);
 }
@@ -139,7 +142,7 @@ static void on_upgrade_done(bool ok, void *ud)
 	supervisor *sv = ud;
 	sv->upgrading = false;
 	if (ok)
-		stop_all(sv, "upgrade: the new process serves");
+		stop_all(sv, "upgrade: the new process serves", true);
 	else
 		log_error("upgrade failed: the new process did not become ready; still serving");
 }
@@ -167,10 +170,10 @@ static void on_signal(uv_signal_t *s, int signum)
 	supervisor *sv = s->data;
 	switch (signum) {
 	case SIGTERM:
-		stop_all(sv, "SIGTERM");
+		stop_all(sv, "SIGTERM", false);
 		break;
 	case SIGINT:
-		stop_all(sv, "SIGINT");
+		stop_all(sv, "SIGINT", false);
 		break;
 	case SIGHUP:
 		reload(sv);
@@ -347,7 +350,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hellod: %s\n", err);
 		free(err);
 		hellod_settings_free(&s);
-		stop_all(&sv, "start-up failed");
+		stop_all(&sv, "start-up failed", false);
 		if (ready_fd >= 0)
 			close(ready_fd);
 	}

@@ -154,6 +154,8 @@ char *ctl_site_shared_names(const dcs_view *a, const dcs_view *b);
 int ctl_cmd_restore_point(const ctl_opts *o);
 /* ctl_restore.c: `tandemctl restore` parses its own command line (all of argv) */
 int ctl_restore_main(int argc, char **argv);
+/* ctl_init.c: `tandemctl init` (its own command line, from the word "init" on) */
+int ctl_init_main(int argc, char **argv);
 /* ctl_site.c: promote-cluster, demote-cluster, site-switchover (their own command line) */
 int ctl_site_main(int argc, char **argv);
 /* ctl_pgbouncer.c: tandemctl pgbouncer-config (its own options). */

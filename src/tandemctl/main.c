@@ -104,6 +104,10 @@ static const command commands[] = {
      "two sites: make this site a standby cluster of HOSTs"},
     {"site-switchover", NULL, 0, "site-switchover --from A.yml --to B.yml [--force]",
      "two sites: the planned switch of the primary site, nothing lost, no pg_rewind"},
+    {"init", NULL, 0,
+     "init --scope NAME --name NAME --etcd HOSTS --connect-address HOST --allow CIDR... "
+     "[--secrets FILE] [--force]",
+     "write this node's configuration and secrets file (see tandemctl init --help)"},
     {"demo", NULL, 0, "demo [ARGS...]",
      "run the embedded demonstration (see tandemctl demo --help)"},
 };
@@ -586,7 +590,9 @@ static int run(int argc, char **argv, ctl_opts *o)
 		return usage_error("unknown command '%s'", name);
 	if (!cmd->run)
 		return strcmp(cmd->name, "restore") == 0 ? ctl_restore_main(argc, argv)
-		       : strcmp(cmd->name, "demo") == 0  ? demo(argc - optind, argv + optind)
+		       : strcmp(cmd->name, "init") == 0
+		           ? ctl_init_main(argc - optind, argv + optind)
+		       : strcmp(cmd->name, "demo") == 0 ? demo(argc - optind, argv + optind)
 		       : strcmp(cmd->name, "pgbouncer-config") == 0 ? ctl_pgbouncer_main(argc, argv)
 		                                                    : ctl_site_main(argc, argv);
 	if (help) {
@@ -610,6 +616,8 @@ int main(int argc, char **argv)
 		return ctl_restore_main(argc, argv);
 	if (ci < argc && strcmp(argv[ci], "pgbouncer-config") == 0)
 		return ctl_pgbouncer_main(argc, argv);
+	if (ci < argc && strcmp(argv[ci], "init") == 0)
+		return ctl_init_main(argc - ci, argv + ci);
 	if (ci < argc &&
 	    (!strcmp(argv[ci], "promote-cluster") || !strcmp(argv[ci], "demote-cluster") ||
 	     !strcmp(argv[ci], "site-switchover")))

@@ -27,6 +27,9 @@ typedef struct daemon_ {
 	rest_server *rest;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog; /* systemd's WatchdogSec: pinged while the loop runs */
+	uv_timer_t notify;   /* READY=1 after the first HA pass, STATUS= on a change */
+	bool ready_sent;
+	char *status_sent;
 	bool stopping;
 	int exit_status; /* 1 after a fatal failure of the agent */
 } daemon_;
@@ -62,6 +65,31 @@ static void on_watchdog(uv_timer_t *t)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* Under systemd (NOTIFY_SOCKET): READY=1 once the agent has made its first HA decision (the DCS
+ * answered), and STATUS= with the role, state and leader whenever they change. */
+static void on_notify(uv_timer_t *t)
+{
+	daemon_ *d = t->data;
+	if (d->stopping)
+		return;
+	if (!d->ready_sent && metrics_get(&agent_counters_get(d->agent)->ha_passes) > 0) {
+		sd_notify(0, "READY=1");
+		d->ready_sent = true;
+	}
+	const agent_status *st = agent_status_get(d->agent);
+	char *status =
+	    xasprintf("STATUS=%s, %s%s%s%s", st->role ? st->role : "unknown",
+	              st->state ? st->state : "unknown", st->leader ? ", leader " : ", no leader",
+	              st->leader ? st->leader : "", st->dcs_ok ? "" : ", etcd unreachable");
+	if (!d->status_sent || strcmp(status, d->status_sent)) {
+		sd_notify(0, status);
+		free(d->status_sent);
+		d->status_sent = status;
+	} else {
+		free(status);
+	}
+}
+
 static void on_shutdown_done(void *ud)
 {
 	daemon_ *d = ud;
@@ -77,6 +105,7 @@ static void on_fatal(void *ud)
 		return;
 	d->stopping = true;
 	log_error("stopping: tandemd cannot go on (see the error above)");
+	sd_notify(0, "STOPPING=1");
 	agent_shutdown(d->agent, on_shutdown_done, d);
 }
 
@@ -256,7 +285,10 @@ int main(int argc, char **argv)
 	log_info("tandemd %s: member %s of cluster %s", TANDEM_VERSION, s.name, s.scope);
 	agent_on_fatal(d.agent, on_fatal, &d);
 	agent_start(d.agent);
-	sd_notify(0, "READY=1");
+	uv_timer_init(d.loop, &d.notify);
+	d.notify.data = &d;
+	if (getenv("NOTIFY_SOCKET"))
+		uv_timer_start(&d.notify, on_notify, 200, 1000);
 	uint64_t wd_us = 0;
 	uv_timer_init(d.loop, &d.watchdog);
 	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000) {
@@ -271,9 +303,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++)
 		uv_close((uv_handle_t *)sigs[i], NULL);
 	uv_close((uv_handle_t *)&d.watchdog, NULL);
+	uv_close((uv_handle_t *)&d.notify, NULL);
 	uv_run(d.loop, UV_RUN_NOWAIT);
 	uv_loop_close(d.loop);
 	tandemd_settings_free(&s);
+	free(d.status_sent);
 	log_info("stopped");
 	return d.exit_status;
 }

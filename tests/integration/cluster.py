@@ -193,6 +193,7 @@ class Member:
         self.rest_port = free_port()
         self.pg_port = free_port()
         self.proc = None
+        self.extra_env = {}  # more environment for tandemd (NOTIFY_SOCKET, test_systemd_notify)
         self.exits = []  # (how it was stopped, exit status)
         self.frozen = []  # PostgreSQL processes we SIGSTOPped
 
@@ -254,6 +255,7 @@ bootstrap:
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:
                 env[k] = os.environ[k]
+        env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             log.write(f"### test harness: starting tandemd {self.config_path}\n".encode())
             log.flush()
