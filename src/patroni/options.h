@@ -144,6 +144,10 @@ typedef struct tandemd_settings {
 	cfg_list create_replica_methods; /* "pgbackrest", "basebackup" */
 	bool pgbackrest_keep_data, pgbackrest_no_leader, pgbackrest_no_params;
 	char *pgbackrest_method_command; /* accepted, not run */
+
+	/* kubernetes: the Pod's role label (options_kubernetes.h, docs/deploy-kubernetes.md) */
+	char *k8s_role_label, *k8s_leader_value, *k8s_follower_value, *k8s_standby_leader_value;
+	char *k8s_namespace, *k8s_pod_name, *k8s_cacert, *k8s_token_file;
 } tandemd_settings;
 
 extern const cfg_table tandemd_options;
