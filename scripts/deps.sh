@@ -13,6 +13,8 @@ packages=(
   # servers and tools driven by tests, benchmarks and the demo
   postgresql-15 pgbackrest etcd-server etcd-client haproxy patroni python3 python3-pytest python3-psycopg wrk openssl curl
   procps iproute2 util-linux tzdata nftables faketime
+  # deploy/kubernetes: the offline checks of the manifests
+  python3-yaml
 )
 
 missing=()
@@ -21,6 +23,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Tools needed by command, whichever package brought them: kubectl (Debian's kubernetes-client
+# unless another kubectl is installed) and node with npm (deploy/kubernetes/test).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

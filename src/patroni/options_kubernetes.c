@@ -6,41 +6,31 @@
 #include "options.h"
 #include "options_kubernetes.h"
 
-int kubernetes_check_label(const void *v, char **err)
+static int refuse(const char *s, bool ok, const char *what, char **err)
 {
-	const char *s = v;
-	if (s && !k8s_valid_label(s, false)) {
-		err_set(err,
-		        "'%s' is not a Kubernetes label key ([prefix/]name, the name at most 63 "
-		        "letters, digits, '-', '_' or '.')",
-		        s);
+	if (s && !ok) {
+		err_set(err, "'%s' is not a Kubernetes %s", s, what);
 		return -1;
 	}
 	return 0;
+}
+
+int kubernetes_check_label(const void *v, char **err)
+{
+	return refuse(
+	    v, k8s_valid_label(v, false),
+	    "label key ([prefix/]name, the name at most 63 letters, digits, '-', '_' or '.')", err);
 }
 
 int kubernetes_check_value(const void *v, char **err)
 {
-	const char *s = v;
-	if (s && !k8s_valid_label(s, true)) {
-		err_set(err,
-		        "'%s' is not a Kubernetes label value (at most 63 letters, digits, '-', "
-		        "'_' or '.')",
-		        s);
-		return -1;
-	}
-	return 0;
+	return refuse(v, k8s_valid_label(v, true),
+	              "label value (at most 63 letters, digits, '-', '_' or '.')", err);
 }
 
 int kubernetes_check_name(const void *v, char **err)
 {
-	const char *s = v;
-	if (s && !k8s_valid_name(s)) {
-		err_set(err, "'%s' is not a Kubernetes name (lower-case letters, digits, '-', '.')",
-		        s);
-		return -1;
-	}
-	return 0;
+	return refuse(v, k8s_valid_name(v), "name (lower-case letters, digits, '-', '.')", err);
 }
 
 bool tandemd_kubernetes_on(const tandemd_settings *s)

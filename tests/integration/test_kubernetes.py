@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import ssl
-import subprocess
 import threading
 import time
 
@@ -23,29 +22,12 @@ import pytest
 
 from cluster import SLOW, T_CHANGE, healthy_cluster
 from conftest import wait_until
+from test_credentials import make_certs  # a CA and a server certificate for 127.0.0.1
 
 pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl CLI")
 
 NAMESPACE = "tandem-it"
 PORTS = range(25000, 26000)
-
-
-def make_certs(d):
-    """A CA, and a certificate for 127.0.0.1 it signed (the API server's)."""
-    d.mkdir()
-
-    def run(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=k8s-test-ca",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubernetes", "-keyout",
-        "server.key", "-out", "server.csr")
-    (d / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
-    for p in [d, *d.iterdir()]:
-        shutil.chown(p, "postgres", "postgres")
 
 
 class ApiServer:

@@ -103,16 +103,19 @@ def probe_path(ctr, which):
     return ctr.get(which, {}).get("httpGet", {}).get("path")
 
 
+def check_probes(c, name, ctr, ready, live):
+    for which, path in (("readinessProbe", ready), ("livenessProbe", live)):
+        c.expect(probe_path(ctr, which) == path, f"{name}'s {which} is not on {path}")
+
+
 def check_tandem(c, where, objs, cfg):
     sts = by_kind(objs, "StatefulSet").get("tandem")
     if not c.expect(sts, f"{where}: no StatefulSet tandem"):
         return
     spec = pod_spec(sts)
     ctr = spec["containers"][0]
-    c.expect(probe_path(ctr, "readinessProbe") == "/readiness",
-             f"{where}: tandemd's readiness probe is not /readiness")
-    c.expect(probe_path(ctr, "livenessProbe") == "/liveness",
-             f"{where}: tandemd's liveness probe is not /liveness (200 through an etcd outage)")
+    # /liveness: 200 through an etcd outage (tests/integration/test_kubernetes.py)
+    check_probes(c, f"{where}: tandemd", ctr, "/readiness", "/liveness")
     budget = stop_budget_s(cfg)
     grace = spec.get("terminationGracePeriodSeconds", 30)
     c.expect(grace > budget, f"{where}: tandem terminationGracePeriodSeconds {grace} is not above "
@@ -147,10 +150,7 @@ def check_hellod(c, where, objs, hellod_env):
                                             "replica away (maxUnavailable is not 0)")
     spec = pod_spec(d)
     ctr = spec["containers"][0]
-    c.expect(probe_path(ctr, "readinessProbe") == "/readyz",
-             f"{where}: hellod's readiness probe is not /readyz")
-    c.expect(probe_path(ctr, "livenessProbe") == "/healthz",
-             f"{where}: hellod's liveness probe is not /healthz")
+    check_probes(c, f"{where}: hellod", ctr, "/readyz", "/healthz")
     pre = ctr.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     c.expect(pre[:1] == ["sleep"], f"{where}: hellod has no preStop that lets it drain")
     wait = float(pre[1]) if len(pre) > 1 else 0
