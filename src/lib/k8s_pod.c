@@ -123,8 +123,7 @@ static void on_done(CURL *easy, CURLcode rc, void *ud)
 		free(p->confirmed);
 		p->confirmed = sent;
 		p->wait_ms = p->retry_ms;
-		if (p->last_failure || log_enabled(LOG_DEBUG))
-			log_info("kubernetes: pod label %s=%s set", p->label, p->confirmed);
+		log_info("kubernetes: pod label %s=%s set", p->label, p->confirmed);
 		free(p->last_failure);
 		p->last_failure = NULL;
 		send_want(p); /* nothing when the wanted value is the one confirmed */
