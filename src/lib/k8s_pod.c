@@ -142,6 +142,7 @@ static void on_done(CURL *easy, CURLcode rc, void *ud)
 	schedule_retry(p);
 }
 
+/* Not secret_file_read: the kubelet mounts the token 0644 (0640 with an fsGroup), owned by root. */
 static char *read_token(const k8s_pod *p, char **err)
 {
 	strbuf sb = STRBUF_INIT;
