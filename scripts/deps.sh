@@ -31,6 +31,11 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Tools needed by command, whichever package brought them: kubectl (Debian's kubernetes-client
+# unless another kubectl is installed) and node with npm (deploy/kubernetes/test).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+command -v npm >/dev/null || missing+=(nodejs npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

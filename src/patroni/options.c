@@ -14,6 +14,7 @@
 #include "dcs_codec.h"
 #include "listener.h"
 #include "log.h"
+#include "options_kubernetes.h"
 #include "pooler_options.h"
 #include "strbuf.h"
 
@@ -420,12 +421,14 @@ static const cfg_option options[] = {
      "Patroni's: accepted and ignored (a warning at start)", NULL},
     {"log.max_queue_size", CFG_STRING, NULL, 0, 0, true, OPT(log_max_queue_size), "N",
      "Patroni's: accepted and ignored (a warning at start)", NULL},
-    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS TANDEMD_POOLER_OPTIONS};
+    TANDEMD_BACKUP_OPTIONS TANDEMD_BOOTSTRAP_METHOD_OPTIONS TANDEMD_POOLER_OPTIONS
+        TANDEMD_KUBERNETES_OPTIONS};
 
 /* Patroni's keys that tandem knows of but does not support yet: refused by name. */
 static const char *const unsupported[] = {
     /* other DCSs and features */
-    "consul", "zookeeper", "kubernetes", "etcd", "exhibitor", "raft", "citus", "standby_cluster",
+    "consul", "zookeeper", TANDEMD_KUBERNETES_UNSUPPORTED, "etcd", "exhibitor", "raft", "citus",
+    "standby_cluster",
     /* restapi */
     "restapi.ciphers", "restapi.http_extra_headers", "restapi.https_extra_headers",
     "restapi.request_queue_size",

@@ -157,6 +157,10 @@ typedef struct tandemd_settings {
 	cfg_list pgbouncer_admin;          /* libpq connection strings of their admin consoles */
 	char *pgbouncer_route;             /* how they reach the primary */
 	long long pgbouncer_pause_timeout; /* ms */
+
+	/* kubernetes: the Pod's role label (options_kubernetes.h, docs/deploy-kubernetes.md) */
+	char *k8s_role_label, *k8s_leader_value, *k8s_follower_value, *k8s_standby_leader_value;
+	char *k8s_namespace, *k8s_pod_name, *k8s_cacert, *k8s_token_file;
 } tandemd_settings;
 
 extern const cfg_table tandemd_options;

@@ -31,6 +31,9 @@ static const struct {
      "the source member's pgBackRest TLS server (its address and host name): give the new "
      "cluster's members their own, with backup.tls_client.*"},
     {"backup.tls_client.", "it goes with backup.tls_server.*, which is not carried"},
+    {"kubernetes.",
+     "the source member's Pod and its labels: the new cluster's tandemd would relabel that Pod; "
+     "set the new member's own"},
     {"pgbouncer.",
      "the PgBouncers in front of the source cluster: the new cluster's switchovers would pause "
      "them; name the new cluster's own"},

@@ -255,6 +255,7 @@ bootstrap:
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:
                 env[k] = os.environ[k]
+        env.update(self.cluster.extra_env)
         env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             log.write(f"### test harness: starting tandemd {self.config_path}\n".encode())
@@ -529,6 +530,7 @@ class Cluster:
         # Each member's tags.site, in order (default: member 3 in B, the others in A).
         self.sites = list(sites) if sites else None
         self.standby = dict(standby or {})
+        self.extra_env = {}  # more environment for every tandemd (KUBERNETES_SERVICE_HOST, ...)
         self.etcd = Etcd(self.base / "etcd", etcd_tls)
         self.rest_context = None
         self.ctl_config = None

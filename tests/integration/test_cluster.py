@@ -167,7 +167,7 @@ BAD_CONFIGS = {
     "missing-name": (lambda p: p.pop("name"), ["name"]),
     "missing-data-dir": (lambda p: p.update(postgresql="postgresql:\n  listen: 127.0.0.1:1\n"),
                          ["data_dir"]),
-    "kubernetes-key": (lambda p: p.update(kubernetes="kubernetes:\n  namespace: default\n"),
+    "kubernetes-key": (lambda p: p.update(kubernetes="kubernetes:\n  use_endpoints: true\n"),
                        ["kubernetes"]),
     "ttl-too-short-for-timings": (
         lambda p: p.update(bootstrap="bootstrap:\n  dcs:\n    ttl: 5\n    loop_wait: 2\n"

@@ -187,7 +187,16 @@ static const char fixture_a3[] = "watchdog:\n"
                                  "pgbouncer:\n"
                                  "  admin: ['host=10.0.0.5 port=6432 dbname=pgbouncer']\n"
                                  "  route: host=10.0.0.5 port=5000\n"
-                                 "  pause_timeout: 4\n";
+                                 "  pause_timeout: 4\n"
+                                 "kubernetes:\n"
+                                 "  role_label: tandem-role\n"
+                                 "  leader_label_value: leader\n"
+                                 "  follower_label_value: follower\n"
+                                 "  standby_leader_label_value: standby\n"
+                                 "  namespace: db\n"
+                                 "  pod_name: orders-0\n"
+                                 "  cacert: /run/k8s/ca.crt\n"
+                                 "  token_file: /run/k8s/token\n";
 
 /* What fixture_a cannot set beside the rest: etcd3.host instead of etcd3.hosts (and a
  * repository: a restore needs one). */
@@ -383,6 +392,8 @@ static void test_what_is_not_carried_is_said(void **state)
 	assert_contains(yml, "#   tags: tags describe the source member");
 	assert_contains(yml, "#   pgbouncer.admin: the PgBouncers in front of the source cluster");
 	assert_not_contains(yml, "6432");
+	assert_contains(yml, "#   kubernetes.role_label: the source member's Pod");
+	assert_not_contains(yml, "orders-0");
 	assert_contains(yml, "#   backup.tls_server.address: the source member's pgBackRest TLS");
 	assert_contains(yml, "#   backup.tls_client.cert_file: it goes with backup.tls_server.*");
 	assert_not_contains(yml, "db1.example.net");

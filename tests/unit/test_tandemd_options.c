@@ -283,6 +283,30 @@ static void test_watchdog(void **state)
 	tu_remove_file(path);
 }
 
+/* kubernetes: the Pod's role label; Patroni's Kubernetes DCS keys stay refused. */
+static void test_kubernetes_keys(void **state)
+{
+	(void)state;
+	tandemd_settings s;
+	extra_ok(&s, "kubernetes:\n  role_label: tandem.example.org/role\n  namespace: prod\n");
+	assert_string_equal(s.k8s_role_label, "tandem.example.org/role");
+	assert_string_equal(s.k8s_namespace, "prod");
+	assert_string_equal(s.k8s_leader_value, "primary");
+	assert_string_equal(s.k8s_follower_value, "replica");
+	assert_string_equal(s.k8s_standby_leader_value, "standby-leader");
+	assert_string_equal(s.k8s_token_file,
+	                    "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	tandemd_settings_free(&s);
+	extra_ok(&s, "");
+	assert_null(s.k8s_role_label);
+	tandemd_settings_free(&s);
+	extra_fails("kubernetes:\n  role_label: 'bad key'\n", 2, "not a Kubernetes label key");
+	extra_fails("kubernetes:\n  leader_label_value: a/b\n", 2, "not a Kubernetes label value");
+	extra_fails("kubernetes:\n  pod_name: Pod_0\n", 2, "not a Kubernetes name");
+	extra_fails("kubernetes:\n  pod_ip: 10.0.0.1\n", 2,
+	            "'kubernetes.pod_ip' is not supported by tandem (yet)");
+}
+
 static void test_unsupported_keys(void **state)
 {
 	(void)state;
@@ -290,8 +314,8 @@ static void test_unsupported_keys(void **state)
 	            "'consul' is not supported by tandem (yet)");
 	extra_fails("zookeeper:\n  hosts: ['zk1:2181']\n", 1,
 	            "'zookeeper' is not supported by tandem (yet)");
-	extra_fails("kubernetes:\n  namespace: default\n", 1,
-	            "'kubernetes' is not supported by tandem (yet)");
+	extra_fails("kubernetes:\n  use_endpoints: true\n", 2,
+	            "'kubernetes.use_endpoints' is not supported by tandem (yet)");
 	extra_fails("etcd:\n  host: 127.0.0.1:2379\n", 1,
 	            "'etcd' is not supported by tandem (yet)");
 	extra_fails("\npostgresql:\n  data_dir: /d\n  callbacks:\n    on_start: /bin/true\n", 4,
@@ -817,15 +841,25 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_patroni_yml_loads), cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_unsupported_keys),  cmocka_unit_test(test_unknown_keys),
-	    cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_timing),
-	    cmocka_unit_test(test_required),          cmocka_unit_test(test_environment),
-	    cmocka_unit_test(test_secrets_masked),    cmocka_unit_test(test_help),
-	    cmocka_unit_test(test_watchdog),          cmocka_unit_test(test_etcd_endpoints),
-	    cmocka_unit_test(test_restapi_access),    cmocka_unit_test(test_pgbouncer),
-	    cmocka_unit_test(test_restapi_tls),       cmocka_unit_test(test_backup),
-	    cmocka_unit_test(test_standby_cluster),   cmocka_unit_test(test_backup_schedule),
+	    cmocka_unit_test(test_patroni_yml_loads),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_unsupported_keys),
+	    cmocka_unit_test(test_kubernetes_keys),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_timing),
+	    cmocka_unit_test(test_required),
+	    cmocka_unit_test(test_environment),
+	    cmocka_unit_test(test_secrets_masked),
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_etcd_endpoints),
+	    cmocka_unit_test(test_restapi_access),
+	    cmocka_unit_test(test_pgbouncer),
+	    cmocka_unit_test(test_restapi_tls),
+	    cmocka_unit_test(test_backup),
+	    cmocka_unit_test(test_standby_cluster),
+	    cmocka_unit_test(test_backup_schedule),
 	};
 	return cmocka_run_group_tests_name("tandemd_options", tests, NULL, NULL);
 }

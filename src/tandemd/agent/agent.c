@@ -232,7 +232,7 @@ agent *agent_new(uv_loop_t *loop, const tandemd_settings *s, char **err)
 	a->hc.restore_without_leader = agent_backup_restore_first(a) && s->pgbackrest_no_leader;
 
 	a->fence = agent_fence_new(a, err);
-	if (!a->fence)
+	if (!a->fence || agent_k8s_new(a, err) != 0)
 		goto fail;
 	char *log_path = xasprintf("%s.log", s->data_dir);
 	pgctl_opts po = {.bin_dir = s->bin_dir,
@@ -484,6 +484,7 @@ static void publish(agent *a)
 	agent_fence_update(a);
 	agent_publish_member(a); /* written only when it says something new */
 	agent_backup_tick(a);
+	agent_k8s_publish(a);
 }
 
 /* One pass: gather (agent_gather, then agent_inputs) -> plan -> carry out one step -> publish. */
@@ -639,6 +640,7 @@ void agent_free(agent *a)
 	if (!a)
 		return;
 	agent_fence_free(a);
+	agent_k8s_free(a);
 	agent_backup_free(a);
 	agent_drill_free(a);
 	agent_pooler_free(a);

@@ -21,6 +21,7 @@ typedef struct agent_runner agent_runner;
 typedef struct agent_pgbr_server agent_pgbr_server;
 typedef struct agent_drill agent_drill;
 typedef struct agent_monitor agent_monitor;
+typedef struct k8s_pod k8s_pod;
 
 struct agent {
 	uv_loop_t *loop;
@@ -137,6 +138,8 @@ struct agent {
 
 	agent_monitor *monitor; /* what only /metrics shows: owned by agent_monitor.c */
 
+	k8s_pod *k8s; /* the Pod's role label (agent_k8s.c); NULL: not on Kubernetes */
+
 	agent_status status;
 	agent_counters counters;
 };
@@ -146,6 +149,11 @@ struct agent {
 void agent_kick(agent *a);
 void agent_action_done(agent *a);
 void agent_publish_member(agent *a);
+
+/* agent_k8s.c: the Pod's role label (kubernetes.role_label), set at the end of every pass. */
+int agent_k8s_new(agent *a, char **err) TND_MUST_CHECK;
+void agent_k8s_publish(agent *a);
+void agent_k8s_free(agent *a);
 
 /* agent_view.c */
 /* A member key saying "running" with a WAL position. */

@@ -106,7 +106,9 @@ const agent_status *agent_status_get(agent *a)
 	h->ntags = a->ntags_kv;
 	h->paused = st->paused;
 	uint64_t now = clock_mono_ms();
-	h->heartbeat_age_ms = a->last_pass_done_ms ? now - a->last_pass_done_ms : 0;
+	/* No pass runs while an action does (a clone may take hours): the agent is alive as long as
+	 * it answers, which this loop's REST server does only when the loop is not frozen. */
+	h->heartbeat_age_ms = a->busy || !a->last_pass_done_ms ? 0 : now - a->last_pass_done_ms;
 	h->ttl_ms = a->hc.ttl_ms;
 	h->dcs_ok = a->dcs_ok;
 	h->max_lag_on_failover = a->hc.maximum_lag_on_failover;
