@@ -41,6 +41,7 @@ from cluster import TANDEMD, LogSource, healthy_cluster, kill_pid
 from conftest import HELLOD, SLOW, HellodFactory, wait_until
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+RESOLVE_MARGIN = 30.0
 sys.path.insert(0, str(REPO / "monitoring"))
 import check as kit  # noqa: E402  (monitoring/check.py)
 
@@ -213,8 +214,11 @@ class Monitoring:
             raise AssertionError(f"{e}; Prometheus says {self.api('/api/v1/alerts')}") from None
 
     def wait_resolves(self, alert, since, timeout, **labels):
+        # No bound is promised for a resolution (the healed thing must come back first: a
+        # restarted hellod, a rejoining member); RESOLVE_MARGIN absorbs a loaded machine.
         wait_until(lambda: self.state(alert, since, **labels) == "resolved",
-                   timeout + self.deadline(alert), f"{alert} {labels} to resolve", interval=0.1)
+                   timeout + self.deadline(alert) + RESOLVE_MARGIN * SLOW,
+                   f"{alert} {labels} to resolve", interval=0.1)
 
 
 def parse_duration(s):

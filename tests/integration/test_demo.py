@@ -326,8 +326,14 @@ def check_prometheus(text, base):
     """The alerts page the demo printed answers, with tandem's rules loaded."""
     url = f"http://127.0.0.1:{base + NPORTS}/classic/alerts"  # Debian's Prometheus: the classic UI
     assert url in text, text
-    with urllib.request.urlopen(url, timeout=10) as r:
-        assert r.status == 200
+
+    def answers():  # 503 while Prometheus still opens its storage
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    wait_until(answers, 60, f"{url} to answer 200", interval=0.5)
     with urllib.request.urlopen(f"http://127.0.0.1:{base + NPORTS}/api/v1/rules",
                                 timeout=10) as r:
         groups = json.load(r)["data"]["groups"]
