@@ -118,7 +118,7 @@ static int parse_args(int argc, char **argv, pb_args *a)
 static int listen_addr(const pb_args *a, const tandemd_settings *s, char **host, char **port)
 {
 	if (a->listen) {
-		*host = addr_host_text(a->listen, NULL);
+		*host = addr_host_text(a->listen, "");
 		*port = addr_port_text(a->listen, NULL);
 	} else if (tandemd_pooler_on(s)) {
 		*host = conninfo_value(s->pgbouncer_admin.v[0], "host");
