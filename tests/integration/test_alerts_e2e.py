@@ -84,12 +84,13 @@ def mon(cluster, api):
     leader (when Debian's prometheus-postgres-exporter is installed)."""
     c = cluster
     leader = c.wait_healthy()
-    exporters = {leader.name: (f"postgresql://postgres:{c.superuser_password}@127.0.0.1:"
-                               f"{leader.pg_port}/postgres?sslmode=disable&statement_timeout=5000")} if EXPORTER else {}
+    dsn = (f"postgresql://postgres:{c.superuser_password}@127.0.0.1:{leader.pg_port}/postgres"
+           "?sslmode=disable&statement_timeout=5000")
+    exporters = {leader.name: dsn} if EXPORTER else {}
     m = promstack.started(Monitoring(
         c.base, ttl=c.ttl, loop_wait=c.loop_wait, exporters=exporters,
         rule_args=["--archive-timeout", c.archive_timeout],
-        jobs={"tandem": [f"127.0.0.1:{m.rest_port}" for m in c.members],
+        jobs={"tandem": [f"127.0.0.1:{x.rest_port}" for x in c.members],
               "etcd": [c.etcd.host], "hellod": [f"127.0.0.1:{api.port}"]}))
     yield m
     m.stop()
