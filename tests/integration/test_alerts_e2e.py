@@ -1,8 +1,10 @@
 """The alert rules end to end (docs/monitoring.md, "Alerts"): a real Prometheus (Debian's, run as
 the postgres user on loopback, scraping every second) scrapes every tandemd of a three-member
-cluster with pgBackRest archiving, the cluster's etcd and a hellod, evaluates the rules that
+cluster with pgBackRest archiving, the cluster's etcd, a hellod and Debian's
+prometheus-postgres-exporter on the first leader (tandem's query file), evaluates the rules that
 monitoring/gen_rules.py writes for this cluster's timing (ttl 5, loop_wait 1, a 1 s scrape:
-derived, not copied), and sends alerts to a real Alertmanager whose webhook receiver is this test.
+derived, not copied), and sends alerts to a real Alertmanager whose webhook receiver is this test
+(tests/integration/promstack.py; the site cut is in test_alerts_sites.py).
 
 Faults and the alerts they must raise, each within its `for` + two scrape intervals (plus an
 evaluation interval and Alertmanager's delivery), and resolve after healing:
@@ -20,38 +22,18 @@ another situation: SITUATIONAL); the test lists those missing.
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
-import pathlib
-import random
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
-import yaml
 
-from cluster import TANDEMD, LogSource, healthy_cluster, kill_pid
+import promstack
+from cluster import TANDEMD, LogSource, healthy_cluster
 from conftest import HELLOD, SLOW, HellodFactory, wait_until
+from promstack import ALERTMANAGER, EXPORTER, PROMETHEUS, Hook, Monitoring, kit
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-RESOLVE_MARGIN = 30.0
-sys.path.insert(0, str(REPO / "monitoring"))
-import check as kit  # noqa: E402  (monitoring/check.py)
-
-PROMETHEUS = shutil.which("prometheus")
-ALERTMANAGER = shutil.which("prometheus-alertmanager")
 PGBACKREST = shutil.which("pgbackrest")
-SCRAPE = 1.0  # seconds: scrape and evaluation interval
-# Alertmanager's delivery after Prometheus fires (group_wait 0, a POST on loopback), and room for
-# a loaded machine; multiplied by SLOW under ASan.
-DELIVERY = 3.0
 
 pytestmark = [
     pytest.mark.cluster,
@@ -61,169 +43,6 @@ pytestmark = [
                        reason="prometheus and prometheus-alertmanager are not installed"),
     pytest.mark.skipif(not PGBACKREST, reason="pgbackrest is not installed"),
 ]
-
-
-def port_in_range(lo=22000, hi=22999):
-    """A free loopback port from this test's range (other suites take theirs from elsewhere)."""
-    start = random.randrange(lo, hi)
-    for p in list(range(start, hi)) + list(range(lo, start)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return p
-    raise AssertionError(f"no free port in {lo}-{hi}")
-
-
-class Hook(http.server.BaseHTTPRequestHandler):
-    """Alertmanager's webhook receiver: records (time, status, labels) of every alert posted."""
-    events: list = []
-    lock = threading.Lock()
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        now = time.monotonic()
-        with self.lock:
-            for a in body.get("alerts", []):
-                self.events.append((now, a["status"], a["labels"]))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-class Monitoring:
-    """Prometheus, Alertmanager and the webhook, in a directory of the cluster."""
-
-    def __init__(self, c, hellod_port):
-        self.c = c
-        self.dir = c.base / "monitoring"
-        self.dir.mkdir()
-        self.rules = self.dir / "rules"
-        subprocess.run([sys.executable, str(REPO / "monitoring" / "gen_rules.py"),
-                        "--ttl", str(c.ttl), "--loop-wait", str(c.loop_wait),
-                        "--scrape-interval", str(int(SCRAPE)),
-                        "--archive-timeout", str(c.archive_timeout), "--out", str(self.rules)],
-                       check=True)
-        self.for_ = {name: parse_duration(r.get("for", "0s"))
-                     for name, r in kit.load_rules(self.rules).items()}
-        self.prom_port, self.am_port, hook_port = (port_in_range() for _ in range(3))
-        Hook.events = []
-        self.hook = http.server.ThreadingHTTPServer(("127.0.0.1", hook_port), Hook)
-        threading.Thread(target=self.hook.serve_forever, daemon=True).start()
-        (self.dir / "alertmanager.yml").write_text(yaml.safe_dump({
-            "route": {"receiver": "test", "group_by": ["..."], "group_wait": "0s",
-                      "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "test", "webhook_configs": [
-                {"url": f"http://127.0.0.1:{hook_port}/", "send_resolved": True}]}]}))
-        (self.dir / "prometheus.yml").write_text(yaml.safe_dump({
-            "global": {"scrape_interval": f"{int(SCRAPE)}s",
-                       "evaluation_interval": f"{int(SCRAPE)}s", "scrape_timeout": "900ms"},
-            "rule_files": [str(self.rules / "*.yml")],
-            "alerting": {"alertmanagers": [
-                {"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]},
-            "scrape_configs": [
-                {"job_name": "tandem", "static_configs": [
-                    {"targets": [f"127.0.0.1:{m.rest_port}" for m in c.members]}]},
-                {"job_name": "etcd", "static_configs": [{"targets": [c.etcd.host]}]},
-                {"job_name": "hellod", "static_configs": [
-                    {"targets": [f"127.0.0.1:{hellod_port}"]}]},
-            ]}))
-        for p in self.dir.rglob("*"):
-            shutil.chown(p, "postgres", "postgres")
-        shutil.chown(self.dir, "postgres", "postgres")
-        self.procs = []
-
-    def spawn(self, name, argv):
-        log = open(self.dir / f"{name}.log", "ab")
-        p = subprocess.Popen(argv, user="postgres", group="postgres", extra_groups=[],
-                             cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT)
-        log.close()
-        self.procs.append(p)
-
-    def start(self):
-        self.spawn("alertmanager", [
-            ALERTMANAGER, f"--config.file={self.dir / 'alertmanager.yml'}",
-            f"--storage.path={self.dir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{self.am_port}", "--cluster.listen-address="])
-        self.spawn("prometheus", [
-            PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={self.dir / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{self.prom_port}",
-            "--rules.alert.resend-delay=1s", "--web.enable-lifecycle"])
-        wait_until(lambda: self.api("/api/v1/status/buildinfo"), 30 * SLOW, "Prometheus")
-        wait_until(lambda: self.ready_targets(), 30 * SLOW, "every target scraped and up")
-        return self
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    kill_pid(p.pid)
-        self.hook.shutdown()
-
-    def api(self, path, **params):
-        url = f"http://127.0.0.1:{self.prom_port}{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return json.load(r)["data"]
-        except OSError:
-            return None
-
-    def ready_targets(self):
-        t = self.api("/api/v1/targets")
-        return t and len(t["activeTargets"]) == len(self.c.members) + 2 and all(
-            x["health"] == "up" for x in t["activeTargets"])
-
-    def has_metric(self, name):
-        return bool(self.api("/api/v1/series", **{"match[]": name}))
-
-    def logs(self):
-        return "\n".join(f"==== {f}\n" + f.read_text(errors="replace")[-3000:]
-                         for f in sorted(self.dir.glob("*.log")))
-
-    # -- what the webhook received
-
-    def state(self, alert, since, **labels):
-        """The last status ("firing"/"resolved") of `alert` with `labels` posted after `since`."""
-        last = None
-        with Hook.lock:
-            for t, status, lb in Hook.events:
-                if t >= since and lb.get("alertname") == alert and all(
-                        lb.get(k) == v for k, v in labels.items()):
-                    last = status
-        return last
-
-    def deadline(self, alert):
-        """Its `for`, two scrape intervals, an evaluation, delivery."""
-        return (self.for_[alert] + 3 * SCRAPE + DELIVERY) * SLOW
-
-    def wait_fires(self, alert, since, **labels):
-        try:
-            wait_until(lambda: self.state(alert, since, **labels) == "firing",
-                       self.deadline(alert), f"{alert} {labels} to fire", interval=0.1)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; Prometheus says {self.api('/api/v1/alerts')}") from None
-
-    def wait_resolves(self, alert, since, timeout, **labels):
-        # No bound is promised for a resolution (the healed thing must come back first: a
-        # restarted hellod, a rejoining member); RESOLVE_MARGIN absorbs a loaded machine.
-        wait_until(lambda: self.state(alert, since, **labels) == "resolved",
-                   timeout + self.deadline(alert) + RESOLVE_MARGIN * SLOW,
-                   f"{alert} {labels} to resolve", interval=0.1)
-
-
-def parse_duration(s):
-    n = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return float(s[:-1]) * n[s[-1]]
 
 
 def prepare(c):
@@ -261,13 +80,18 @@ def api(cluster, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mon(cluster, api):
-    m = Monitoring(cluster, api.port)
-    try:
-        m.start()
-    except BaseException:
-        print(m.logs())
-        m.stop()
-        raise
+    """Prometheus scraping every tandemd, the etcd, hellod and a PostgreSQL exporter on the
+    leader (when Debian's prometheus-postgres-exporter is installed)."""
+    c = cluster
+    leader = c.wait_healthy()
+    dsn = (f"postgresql://postgres:{c.superuser_password}@127.0.0.1:{leader.pg_port}/postgres"
+           "?sslmode=disable&statement_timeout=5000")
+    exporters = {leader.name: dsn} if EXPORTER else {}
+    m = promstack.started(Monitoring(
+        c.base, ttl=c.ttl, loop_wait=c.loop_wait, exporters=exporters,
+        rule_args=["--archive-timeout", c.archive_timeout],
+        jobs={"tandem": [f"127.0.0.1:{x.rest_port}" for x in c.members],
+              "etcd": [c.etcd.host], "hellod": [f"127.0.0.1:{api.port}"]}))
     yield m
     m.stop()
 
@@ -296,6 +120,33 @@ def test_quiet_when_healthy(mon, healthy):
         raise AssertionError(f"{e}: {critical()}") from None
     with Hook.lock:
         assert not [e for e in Hook.events if e[2].get("severity") == "critical"], Hook.events
+
+
+def test_exporter_feeds_the_rules(mon, healthy):
+    """Debian's prometheus-postgres-exporter with tandem's query file, scraped on the first
+    leader: the pg_* inputs of TandemSlotRetainingWal (one series per replica's slot) and of
+    TandemWraparoundNear (one per database that allows connections) are in Prometheus."""
+    if not EXPORTER:
+        pytest.skip("prometheus-postgres-exporter is not installed")
+    c, leader = healthy
+    (name, _), = mon.exporters.items()
+    exporter = mon.query('pg_up{job="postgres"} == 1')
+    assert len(exporter) == 1, mon.logs()
+    others = {m.name for m in c.members if m.name != name}
+
+    def slots():
+        return {s["metric"]["slot_name"]
+                for s in mon.query('pg_replication_slots_retained_bytes{job="postgres"} >= 0')}
+    # The leader keeps a physical slot per replica; the names are the members' (Patroni's rule:
+    # lower case, characters other than [a-z0-9_] replaced by _).
+    wait_until(lambda: len(slots()) == len(others), 30 * SLOW,
+               f"a slot per replica of {name}", interval=0.5)
+    assert slots() == {n.lower() for n in others}, slots()
+    dbs = {s["metric"]["datname"]
+           for s in mon.query('pg_database_wraparound_age{job="postgres"} >= 0')}
+    assert {"postgres", "template1"} <= dbs, dbs
+    assert "template0" not in dbs  # datallowconn false
+    assert mon.query('pg_stat_archiver_archived_count{job="postgres"} >= 0')
 
 
 def test_replica_stopped(mon, healthy):
