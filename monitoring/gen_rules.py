@@ -185,12 +185,18 @@ def site_rules(t: Timing):
               "Two sites run a writable primary",
               "Two clusters both consider themselves the primary site and have a writable "
               "primary: writes go to both."),
+        # Behind by more than the budget, or cut off for longer than it: a standby leader
+        # learns its primary site's position only from its walreceiver, so while it is cut off
+        # its lag series is absent, not large.
         alert("TandemStandbySiteBehind",
-              f"tandem_site_lag_seconds > {t.a.site_loss_budget}",
+              f"tandem_site_lag_seconds > {t.a.site_loss_budget} or "
+              f"(tandem_standby_leader == 1 unless on (scope, name) "
+              f"max_over_time(tandem_site_lag_seconds[{dur(t.a.site_loss_budget)}]))",
               t.lease, "critical",
               "Standby site {{ $labels.scope }} is behind its loss budget",
               f"A disaster promotion now would lose more than the loss budget "
-              f"({dur(t.a.site_loss_budget)})."),
+              f"({dur(t.a.site_loss_budget)}), or the standby site has not heard from its "
+              f"primary site for longer than that."),
     ]
 
 

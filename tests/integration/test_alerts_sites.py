@@ -66,10 +66,13 @@ def test_site_cut(sites):
     # What a cut does to the standby site's lag: the agent learns A's position only from its
     # walreceiver, so without one the lag is not known (the series is gone), not large.
     assert not mon.query(f'tandem_site_lag_seconds{{scope="{b.scope}"}}')
+    # Unknown for longer than the loss budget counts as behind it.
+    mon.wait_fires("TandemStandbySiteBehind", t0, extra=LOSS_BUDGET, **labels)
     t1 = time.monotonic()
     patch_config(bl, {"standby_cluster": standby_source(a)})
     wait_standby_site(b)
     mon.wait_resolves("TandemReplicaNotStreaming", t1, C.T_CHANGE, **labels)
+    mon.wait_resolves("TandemStandbySiteBehind", t1, C.T_CHANGE, **labels)
 
 
 def test_standby_site_behind_its_loss_budget(sites):
