@@ -175,12 +175,22 @@ def test_switchover_moves_the_label(setup):
 
 def test_refused_requests_are_retried_with_a_rotated_token(setup):
     c, api, token = setup
+    c.wait_healthy()  # the previous test's switchover: its former leader back as a replica
     old = leader_of(c)
     new = next(m for m in c.members if m is not old)
     before = len(api.seen())
     api.tokens = {"token-2"}  # the token the members hold has expired
-    r = c.tandemctl("switchover", "--leader", old.name, "--candidate", new.name, "--force")
-    assert r.returncode == 0, r.stdout + r.stderr
+    last = []
+
+    def switched():  # refused (409) until the candidate is a synchronous standby again
+        r = c.tandemctl("switchover", "--leader", old.name, "--candidate", new.name, "--force")
+        last[:] = [r.stdout + r.stderr]
+        return r.returncode == 0
+    try:
+        wait_until(switched, T_CHANGE, f"the switchover to {new.name} to be accepted",
+                   interval=0.5)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {last}") from None
     wait_until(lambda: sum(1 for x in api.seen()[before:] if x[4] == 401) >= 2, T_CHANGE,
                "both members to be refused")
     assert api.role(new.name) == "replica" and api.role(old.name) == "primary"
