@@ -37,7 +37,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from conftest import BUILD, _all_cmdlines, pid_alive, wait_until
+from conftest import BUILD, SLOW, _all_cmdlines, pid_alive, wait_until
 
 TANDEMCTL = BUILD / "src" / "tandemctl" / "tandemctl"
 NPORTS = 20
@@ -266,9 +266,9 @@ def check_two_sites(text, base, directory):
         r = subprocess.run([TANDEMCTL, "-c", site_a, "list"], capture_output=True, text=True,
                            timeout=30)
         return " Last backup: " in r.stdout and "none yet" not in r.stdout
-    wait_until(backed_up, 180, "site A's first full backup")
+    wait_until(backed_up, 180 * SLOW, "site A's first full backup")
     r = subprocess.run(["bash", "-c", try_line(text, "drill --wait")], capture_output=True,
-                       text=True, timeout=300)
+                       text=True, timeout=300 * SLOW)
     assert r.returncode == 0 and "passed" in (r.stdout + r.stderr), r.stdout + r.stderr
     assert try_line(text, "restore --to latest --new-cluster pitr")
     assert put_hello(base, HELLOD_B, "frombsite") == 204
@@ -295,8 +295,9 @@ def check_two_sites(text, base, directory):
     kill = try_line(text, "# site A's leader")
     assert subprocess.run(["bash", "-c", kill], timeout=30).returncode == 0
     seen = len(w.results)
-    wait_until(lambda: leader_of(base, 0) not in (None, a_leader), 60, "a new leader in A")
-    wait_until(lambda: w.ok_after(seen) >= 10, 60, "writes after the failover")
+    wait_until(lambda: leader_of(base, 0) not in (None, a_leader), 60 * SLOW,
+               "a new leader in A")
+    wait_until(lambda: w.ok_after(seen) >= 10, 60 * SLOW, "writes after the failover")
     acked = w.finish()
     new_leader = leader_of(base, 0)
     assert acked <= users(base, new_leader, password)[0]
@@ -309,7 +310,7 @@ def check_two_sites(text, base, directory):
                        capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     seen = len(w.results)
-    wait_until(lambda: w.ok_after(seen) >= 10, 60, "writes after the switch")
+    wait_until(lambda: w.ok_after(seen) >= 10, 60 * SLOW, "writes after the switch")
     acked |= w.finish()
     b_leader = leader_of(base, 1)
     assert b_leader is not None and leader_of(base, 0) is None
@@ -333,7 +334,7 @@ def check_prometheus(text, base):
                 return r.status == 200
         except OSError:
             return False
-    wait_until(answers, 60, f"{url} to answer 200", interval=0.5)
+    wait_until(answers, 60 * SLOW, f"{url} to answer 200", interval=0.5)
     with urllib.request.urlopen(f"http://127.0.0.1:{base + NPORTS}/api/v1/rules",
                                 timeout=10) as r:
         groups = json.load(r)["data"]["groups"]
@@ -347,7 +348,7 @@ def test_demo_sigint_stops_everything():
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b""
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 300 * SLOW
         while b"Press Ctrl-C" not in out:
             assert p.poll() is None, out.decode(errors="replace")
             assert time.monotonic() < deadline, out.decode(errors="replace")
