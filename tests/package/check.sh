@@ -22,6 +22,9 @@ check() { # description command...
 }
 
 root=$(mktemp -d /var/tmp/tandem-pkg.XXXXXX)
+# mktemp makes it 0700: as the container's "/" nobody but root could reach anything (the
+# postgres and etcd users failed with "Permission denied" on their libraries).
+chmod 755 "$root"
 etcd_pid=""
 tandemd_pid=""
 # Only the processes this script started: a chroot does not hide the machine's other processes.
