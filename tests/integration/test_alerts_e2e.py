@@ -183,9 +183,9 @@ def test_leader_killed_while_paused(mon, healthy):
             for m in others:
                 mon.wait_fires("TandemReplicaNotStreaming", t0, scope=scope, name=m.name)
     finally:
+        t1 = time.monotonic()  # before the resume: a leader may be elected while it waits
         r = c.tandemctl("resume", "--wait")
         assert r.returncode == 0, r.stderr
-    t1 = time.monotonic()
     new = c.wait_leader(not_name=leader.name)
     mon.wait_resolves("TandemNoLeader", t1, 0, scope=scope)
     if failovers:
@@ -240,9 +240,11 @@ def test_hellod_stopped(mon, api, healthy):
     try:
         mon.wait_fires("HellodDown", t0, instance=f"127.0.0.1:{api.port}")
     finally:
+        # from before the start: Prometheus may see hellod up (its /metrics) before /readyz
+        # says ready, and the resolution may be posted meanwhile
+        t1 = time.monotonic()
         api.start()
         api.wait_ready()
-    t1 = time.monotonic()
     mon.wait_resolves("HellodDown", t1, 0, instance=f"127.0.0.1:{api.port}")
 
 

@@ -145,8 +145,9 @@ def info(c):
 
 
 class BackupProcesses:
-    """Samples `pgbackrest ... backup` processes every 50 ms: which members' ran at once (a
-    member is told apart by the backup.conf in its spool directory)."""
+    """Samples `pgbackrest ... backup` processes every 50 ms: which of this cluster's members'
+    ran at once (a member is told apart by the backup.conf in its spool directory; another
+    cluster's, of a suite running beside this one, is not counted)."""
 
     def __init__(self, c):
         self.c, self.max_at_once, self.seen = c, 0, set()
@@ -176,7 +177,8 @@ class BackupProcesses:
                     continue
                 for a in argv:
                     m = re.match(rb"--config=(.*)\.pgbackrest/backup\.conf$", a)
-                    if m:
+                    # only this cluster's members: CI runs two suites side by side
+                    if m and m.group(1).decode().startswith(str(self.c.base) + "/"):
                         members.add(m.group(1).decode())
             self.seen |= members
             self.max_at_once = max(self.max_at_once, len(members))

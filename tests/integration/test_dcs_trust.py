@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import pathlib
+import time
 import uuid
 
 import pytest
@@ -122,6 +123,17 @@ def test_refused_parameters_written_into_etcd(cl, attach_logs):
 
 
 def rest_patch(member, patch):
+    """PATCH /config; asked again (as a client should) while the answer is 409 "the
+    configuration changed meanwhile": another writer's change landed between read and write."""
+    for _ in range(20):
+        status, body = rest_patch_once(member, patch)
+        if status != 409 or "changed meanwhile" not in body:
+            break
+        time.sleep(0.2)
+    return status, body
+
+
+def rest_patch_once(member, patch):
     conn = http.client.HTTPConnection("127.0.0.1", member.rest_port, timeout=10)
     try:
         conn.request("PATCH", "/config", body=json.dumps(patch),
