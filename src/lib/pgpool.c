@@ -25,14 +25,22 @@ int pgpool_check_conninfo(const char *conninfo, char **err)
 	return 0;
 }
 
-static bool conninfo_sets(const char *conninfo, const char *key)
+char *pgpool_conninfo_value(const char *conninfo, const char *key)
 {
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	bool found = false;
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+	char *out = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword && !out; o++)
 		if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
-			found = true;
+			out = xstrdup(o->val);
 	PQconninfoFree(opts);
+	return out;
+}
+
+static bool conninfo_sets(const char *conninfo, const char *key)
+{
+	char *v = pgpool_conninfo_value(conninfo, key);
+	bool found = v != NULL;
+	free(v);
 	return found;
 }
 

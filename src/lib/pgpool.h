@@ -90,6 +90,9 @@ typedef struct pgpool_stats {
 
 /* Checks a connection string without connecting. */
 int pgpool_check_conninfo(const char *conninfo, char **err) TND_MUST_CHECK;
+/* The non-empty value of `key` in a libpq connection string (heap), or NULL when it is absent,
+ * empty or the string does not parse. */
+char *pgpool_conninfo_value(const char *conninfo, const char *key);
 
 pgpool *pgpool_new(uv_loop_t *loop, const pgpool_config *cfg) TND_MUST_CHECK;
 void pgpool_submit(pgpool *p, pg_query *q);

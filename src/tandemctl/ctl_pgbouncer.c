@@ -3,7 +3,6 @@
  * database; pgbouncer.admin: its console, whose host and port it listens on and whose user is
  * its admin), rendered by pgbouncer_config.c. docs/pooler.md. */
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "ctl_commands.h"
 #include "options.h"
 #include "pgbouncer_config.h"
+#include "pgpool.h"
 #include "pooler_options.h"
 
 static const char usage[] =
@@ -26,20 +26,6 @@ static const char usage[] =
     "                     /etc/pgbouncer/userlist.txt)\n"
     "  --pool-mode MODE   default transaction\n"
     "  --max-client-conn N, --pool-size N   defaults 1000 and 20\n";
-
-/* One keyword of a libpq connection string (heap), or NULL. */
-static char *conninfo_value(const char *conninfo, const char *keyword)
-{
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-	PQfreemem(msg);
-	char *out = NULL;
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0 && o->val && o->val[0])
-			out = xstrdup(o->val);
-	PQconninfoFree(opts);
-	return out;
-}
 
 typedef struct pb_args {
 	const char *config, *listen, *auth_file, *pool_mode;
@@ -121,8 +107,8 @@ static int listen_addr(const pb_args *a, const tandemd_settings *s, char **host,
 		*host = addr_host_text(a->listen, "");
 		*port = addr_port_text(a->listen, NULL);
 	} else if (tandemd_pooler_on(s)) {
-		*host = conninfo_value(s->pgbouncer_admin.v[0], "host");
-		*port = conninfo_value(s->pgbouncer_admin.v[0], "port");
+		*host = pgpool_conninfo_value(s->pgbouncer_admin.v[0], "host");
+		*port = pgpool_conninfo_value(s->pgbouncer_admin.v[0], "port");
 	}
 	if (*host && *port)
 		return 0;
@@ -143,9 +129,10 @@ static int render(const pb_args *a, const tandemd_settings *s)
 		return CTL_EXIT_USAGE;
 	}
 	char *lhost = NULL, *lport = NULL;
-	char *rhost = conninfo_value(s->pgbouncer_route, "host");
-	char *rport = conninfo_value(s->pgbouncer_route, "port");
-	char *admin = tandemd_pooler_on(s) ? conninfo_value(s->pgbouncer_admin.v[0], "user") : NULL;
+	char *rhost = pgpool_conninfo_value(s->pgbouncer_route, "host");
+	char *rport = pgpool_conninfo_value(s->pgbouncer_route, "port");
+	char *admin =
+	    tandemd_pooler_on(s) ? pgpool_conninfo_value(s->pgbouncer_admin.v[0], "user") : NULL;
 	int rc = CTL_EXIT_USAGE;
 	if (listen_addr(a, s, &lhost, &lport) == 0) {
 		pgbouncer_config_input in = {
