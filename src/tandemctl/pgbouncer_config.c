@@ -47,7 +47,7 @@ static int check(const pgbouncer_config_input *in, char **err)
 		if (f[i].is_port ? !port(f[i].value) : !plain(f[i].value)) {
 			err_set(err, "%s '%s': %s", f[i].name, f[i].value ? f[i].value : "",
 			        f[i].is_port ? "a port is a number from 1 to 65535"
-			                     : "letters, digits and . _ - / : [ ] %% @ + only");
+			                     : "letters, digits and . _ - / : [ ] % @ + only");
 			return -1;
 		}
 	if (!in->pool_mode ||
