@@ -76,6 +76,20 @@ void pgbr_wal_name(int64_t timeline, uint64_t segno, uint64_t seg_size, char out
 	         (uint32_t)(segno / per_id), (uint32_t)(segno % per_id));
 }
 
+char *pgbr_restore_command_before(const char *command, int64_t parent, uint64_t fork_lsn,
+                                  uint64_t seg_size)
+{
+	char seg[25], any[25];
+	pgbr_wal_name(parent, fork_lsn / seg_size, seg_size, seg);
+	memset(any, '?', 24); /* a shell pattern: any WAL segment's name */
+	any[24] = '\0';
+	/* A segment's name past its 8 timeline digits orders it; a history file's 8 digits are its
+	 * timeline. Anything else (.partial, .backup) PostgreSQL does not ask for: passed on. */
+	return xasprintf("f=%%f; case $f in %s) [ $((0x${f#%.8s})) -lt $((0x%s)) ];; %.8s.history) "
+	                 "[ $((0x$(echo $f | cut -c1-8))) -le %" PRId64 " ];; esac && %s",
+	                 any, any, seg + 8, any, parent, command);
+}
+
 int pgbr_continuity_files(const char *history, int64_t timeline, uint64_t seg_size,
                           pgbr_continuity *out, char **err)
 {

@@ -29,6 +29,15 @@ char *pgbr_archive_command(const char *command, const char *config, const char *
 /* restore_command: `COMMAND --config=CONFIG --stanza=STANZA archive-get %f "%p"`. */
 char *pgbr_restore_command(const char *command, const char *config, const char *stanza);
 
+/* `command` (a restore_command) kept from serving what a site wrote after its history forked
+ * from the other site's at `fork_lsn` on timeline `parent`: no WAL segment at or after the one
+ * holding the fork (whatever its timeline: this site's own later timelines may carry the other
+ * site's numbers), and no history file of a timeline after `parent`. PostgreSQL then asks the next
+ * source (pg_wal, streaming from the other site) for those. A heap string for sh -c, with no % of
+ * its own (PostgreSQL's placeholders %f and %p only). */
+char *pgbr_restore_command_before(const char *command, int64_t parent, uint64_t fork_lsn,
+                                  uint64_t seg_size);
+
 /* A WAL file name from a timeline and a segment number (`out` holds 25 bytes). */
 void pgbr_wal_name(int64_t timeline, uint64_t segno, uint64_t seg_size, char out[25]);
 

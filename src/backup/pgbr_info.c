@@ -127,3 +127,33 @@ int pgbr_lsn_parse(const char *s, uint64_t *out)
 	*out = ((uint64_t)hi << 32) | lo;
 	return 0;
 }
+
+char *pgbr_info_backup_before(const char *json, const char *stanza, uint64_t lsn)
+{
+	json_t *root = json_loads(json ? json : "", 0, NULL);
+	char *label = NULL;
+	uint64_t best = 0;
+	for (size_t i = 0; json_is_array(root) && i < json_array_size(root); i++) {
+		json_t *st = json_array_get(root, i);
+		const char *name = json_string_value(json_object_get(st, "name"));
+		json_t *backups = json_object_get(st, "backup");
+		if (!name || strcmp(name, stanza) != 0)
+			continue;
+		for (size_t j = 0; json_is_array(backups) && j < json_array_size(backups); j++) {
+			json_t *b = json_array_get(backups, j);
+			const char *l = json_string_value(json_object_get(b, "label"));
+			uint64_t stop;
+			if (!l ||
+			    pgbr_lsn_parse(json_string_value(
+			                       json_object_get(json_object_get(b, "lsn"), "stop")),
+			                   &stop) != 0 ||
+			    stop >= lsn || (label && stop < best))
+				continue;
+			free(label);
+			label = xstrdup(l);
+			best = stop;
+		}
+	}
+	json_decref(root);
+	return label;
+}

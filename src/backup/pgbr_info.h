@@ -39,6 +39,10 @@ bool pgbr_info_empty(const pgbr_info *i);
 /* Why `stanza` cannot be restored from (missing, no backup), as a heap string; NULL when it can. */
 char *pgbr_info_unusable(const pgbr_info *i, const char *stanza);
 
+/* The label of `stanza`'s newest backup that ended before WAL position `lsn` (from the JSON of
+ * `pgbackrest info`; caller frees), NULL when none did or the text is not that JSON. */
+char *pgbr_info_backup_before(const char *json, const char *stanza, uint64_t lsn);
+
 /* "0/3000060" -> the position; -1 when it is not an LSN. */
 int pgbr_lsn_parse(const char *s, uint64_t *out);
 

@@ -356,7 +356,12 @@ def test_failsafe_confirmations_over_tls(cluster):
             assert "refused (403)" not in m.log_since(before[m.name])
     finally:
         c.etcd.start()
-    assert c.wait_healthy() is leader
+    new = c.wait_healthy()
+    # The leader keeps its key when etcd is back, unless its own loop stalled (a starved machine:
+    # TILT, or the fence stopping PostgreSQL), which is a reason to let another member lead.
+    if new is not leader:
+        log = leader.log_since(before[leader.name])
+        assert "TILT" in log or "fence" in log, f"{new.name} leads after the outage without a stall"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
  * postgresql.auto.conf without pgBackRest's recovery block. */
 #include "testutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "pgbr_archive.h"
 
@@ -24,6 +26,79 @@ static void test_commands(void **state)
 	assert_string_equal(r, "'/usr/bin/pgbackrest' '--config=/c' '--stanza=s' archive-get %f "
 	                       "\"%p\"");
 	free(r);
+}
+
+/* What PostgreSQL would run for WAL file `name`: the command with %f and %p filled in, run by
+ * sh; its exit status (0: the inner command ran and succeeded). */
+static int run_for(const char *command, const char *name)
+{
+	char buf[2048];
+	size_t o = 0;
+	for (const char *p = command; *p && o + 64 < sizeof buf; p++) {
+		if (p[0] == '%' && (p[1] == 'f' || p[1] == 'p'))
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s",
+			                      p[1] == 'f' ? name : "/dev/null");
+		else
+			buf[o++] = *p;
+		if (p[0] == '%' && (p[1] == 'f' || p[1] == 'p'))
+			p++;
+	}
+	buf[o] = '\0';
+	int st = system(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_restore_before_fork(void **state)
+{
+	(void)state;
+	/* Forked at 0/5000148 on timeline 1 (segment ...0005 of 16 MiB); `true` stands for
+	 * pgbackrest archive-get. */
+	char *c = pgbr_restore_command_before("true", 1, UINT64_C(0x5000148), 16u << 20);
+	for (const char *p = strchr(c, '%'); p; p = strchr(p + 1, '%'))
+		assert_true(p[1] == 'f' || p[1] == 'p'); /* PostgreSQL's placeholders only */
+	assert_int_equal(run_for(c, "000000010000000000000004"), 0);
+	assert_int_equal(run_for(c, "000000010000000000000005"), 1);
+	assert_int_equal(run_for(c, "000000010000000000000006"), 1);
+	/* This site's own timeline 2 after the fork, named as the other site's would be. */
+	assert_int_equal(run_for(c, "000000020000000000000007"), 1);
+	assert_int_equal(run_for(c, "000000010000000100000000"), 1);
+	assert_int_equal(run_for(c, "00000001.history"), 0);
+	assert_int_equal(run_for(c, "00000002.history"), 1);
+	assert_int_equal(run_for(c, "0000000A.history"), 1);
+	assert_int_equal(run_for(c, "000000010000000000000005.partial"), 0);
+	free(c);
+	/* Higher up: log 3, segment 0x20; the inner command's own status passes through. */
+	c = pgbr_restore_command_before("exit 7", 4, UINT64_C(0x320000000), 16u << 20);
+	assert_int_equal(run_for(c, "00000004000000030000001F"), 7);
+	assert_int_equal(run_for(c, "000000040000000300000020"), 1);
+	assert_int_equal(run_for(c, "000000030000000200000099"), 7);
+	assert_int_equal(run_for(c, "00000004.history"), 7);
+	free(c);
+}
+
+static void test_backup_before(void **state)
+{
+	(void)state;
+	/* Two fulls and a diff; the fork at 0/7000000: the diff (ended 0/6000100) is the newest
+	 * that ended before it; the later full ended after it (this site's diverged data). */
+	const char *json =
+	    "[{\"name\":\"other\",\"backup\":[{\"label\":\"X\",\"lsn\":{\"stop\":"
+	    "\"0/6FFFFFF\"}}]},{\"name\":\"batman\",\"backup\":["
+	    "{\"label\":\"F1\",\"lsn\":{\"start\":\"0/2000028\",\"stop\":\"0/2000100\"}},"
+	    "{\"label\":\"F1_D1\",\"lsn\":{\"start\":\"0/6000028\",\"stop\":\"0/6000100\"}},"
+	    "{\"label\":\"F2\",\"lsn\":{\"start\":\"0/8000028\",\"stop\":\"0/8000100\"}},"
+	    "{\"label\":\"bad\",\"lsn\":{\"stop\":\"nope\"}},{\"lsn\":{\"stop\":\"0/1\"}}]}]";
+	char *l = pgbr_info_backup_before(json, "batman", UINT64_C(0x7000000));
+	assert_string_equal(l, "F1_D1");
+	free(l);
+	l = pgbr_info_backup_before(json, "batman", UINT64_C(0x9000000));
+	assert_string_equal(l, "F2");
+	free(l);
+	/* Ended exactly at the fork: not before it. */
+	l = pgbr_info_backup_before(json, "batman", UINT64_C(0x2000100));
+	assert_null(l);
+	assert_null(pgbr_info_backup_before(json, "robin", UINT64_C(0x9000000)));
+	assert_null(pgbr_info_backup_before("{not json", "batman", UINT64_C(0x9000000)));
 }
 
 static void test_info(void **state)
@@ -138,7 +213,8 @@ static void test_logs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_commands), cmocka_unit_test(test_info),
-	    cmocka_unit_test(test_continuity), cmocka_unit_test(test_logs)};
+	    cmocka_unit_test(test_commands),      cmocka_unit_test(test_restore_before_fork),
+	    cmocka_unit_test(test_backup_before), cmocka_unit_test(test_info),
+	    cmocka_unit_test(test_continuity),    cmocka_unit_test(test_logs)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,11 +396,15 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 			                  tail);
 			return;
 		}
+		/* Failback: where the histories forked, for a delta restore (agent_site_fork.c). */
+		if (site)
+			agent_site_fork_note(a, tail);
 		a->mem.rewind_failed = true;
 		agent_fail_action(a, "pg_rewind (a fresh clone comes next)", tail);
 		return;
 	}
 	if (site) {
+		agent_site_fork_note(a, tail);
 		a->mem.site_checked = true;
 		agent_site_report_diverged(a, tail);
 	}

@@ -193,10 +193,14 @@ int agent_write_pg_files(agent *a, bool standby, const char *upstream, char **er
 	}
 	if (a->ssn)
 		param_add(&p, "synchronous_standby_names", a->ssn);
-	/* A standby cluster reads the primary site's archive when streaming cannot serve it; its
-	 * standby leader may lag on purpose. */
-	if (standby && agent_site_restore_command(a))
-		param_add(&p, "restore_command", agent_site_restore_command(a));
+	/* A standby cluster reads the primary site's archive when streaming cannot serve it, and
+	 * its own only up to where a failback's history forked (agent_site_fork.c); its standby
+	 * leader may lag on purpose. */
+	char *restore =
+	    standby && agent_is_standby_cluster(a) ? agent_site_standby_restore_command(a) : NULL;
+	if (restore)
+		param_add(&p, "restore_command", own(&p, restore));
+	agent_site_fork_settle(a);
 	if (standby && upstream && !strcmp(upstream, HA_PRIMARY_SITE) && agent_site_apply_delay(a))
 		param_add(&p, "recovery_min_apply_delay", agent_site_apply_delay(a));
 

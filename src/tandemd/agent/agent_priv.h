@@ -203,6 +203,16 @@ void agent_site_report_diverged(agent *a, const char *output);
 /* restore_command from the primary site's archive, when the DCS names the one this member's
  * YAML gives; NULL otherwise. */
 const char *agent_site_restore_command(const agent *a);
+/* agent_site_fork.c: where a failback's history forked from the primary site's (DATA_DIR.fork),
+ * from pg_rewind's output; restore_command in a standby cluster (caller frees; NULL: the
+ * default). */
+bool agent_site_fork_parse(const char *rewind_output, uint64_t *lsn, int64_t *tli);
+void agent_site_fork_note(agent *a, const char *rewind_output);
+bool agent_site_fork(const agent *a, uint64_t *lsn, int64_t *tli);
+void agent_site_fork_forget(agent *a);
+/* Forgets it once the cluster's configuration says this site is the primary site. */
+void agent_site_fork_settle(agent *a);
+char *agent_site_standby_restore_command(const agent *a);
 const char *agent_site_apply_delay(const agent *a);
 /* The primary site's hosts and ports as pairs (host, port, host, port, ...: heap strings the
  * caller frees), at most `cap` pairs; returns how many. */

@@ -18,10 +18,11 @@
 #include "agent_priv.h"
 #include "backup_options.h"
 #include "log.h"
+#include "pgbr_info.h"
 #include "proc.h"
 #include "strbuf.h"
 
-enum { RESTORE_TIMEOUT_MS = 24 * 3600 * 1000 };
+enum { RESTORE_TIMEOUT_MS = 24 * 3600 * 1000, RESTORE_INFO_MS = 60 * 1000 };
 
 bool agent_backup_restore_first(const agent *a)
 {
@@ -151,6 +152,57 @@ static int clear_stale_pid(agent *a, char **err)
 	return r;
 }
 
+/* pgbackrest restore --delta --type=standby [--set=LABEL] */
+static void start_restore(agent *a, const char *set)
+{
+	agent_backup *b = a->backup;
+	char *e = NULL, *opt_set = set ? xasprintf("--set=%s", set) : NULL;
+	/* --delta keeps what matches the backup; --type=standby writes standby.signal. */
+	const char *args[] = {"--delta", "--type=standby", opt_set};
+	log_info("restoring the data directory from the repository (stanza %s, pgbackrest "
+	         "restore --delta%s%s)",
+	         b->stanza, set ? " --set=" : "", set ? set : "");
+	if (agent_backup_run(a, "restore", args, set ? 3 : 2, true, RESTORE_TIMEOUT_MS, on_restore,
+	                     &e) != 0) {
+		void (*done)(agent *, bool) = b->restored;
+		b->restored = NULL;
+		log_error("pgbackrest restore: %s", e);
+		free(e);
+		agent_backup_restore_forget(a);
+		b->st.restore_failures++;
+		done(a, false);
+	}
+	free(opt_set);
+}
+
+/* Failback: the repository's latest backup may hold what this site wrote after its history
+ * forked from the primary site's; the newest that ended before the fork is restored instead
+ * (its own archive then serves the WAL up to the fork, agent_site_fork.c). */
+static void on_fork_info(agent *a, const job_result *r)
+{
+	agent_backup *b = a->backup;
+	uint64_t lsn = 0;
+	int64_t tli = 0;
+	char *set = NULL;
+	if (r->status == 0 && agent_site_fork(a, &lsn, &tli))
+		set = pgbr_info_backup_before(r->out, b->stanza, lsn);
+	if (!set) {
+		void (*done)(agent *, bool) = b->restored;
+		b->restored = NULL;
+		log_error("failback: no backup of stanza %s ended before the fork at %X/%X on "
+		          "timeline %lld: a delta restore cannot be used",
+		          b->stanza, (unsigned)(lsn >> 32), (unsigned)lsn, (long long)tli);
+		agent_backup_restore_forget(a);
+		b->st.restore_failures++;
+		done(a, false);
+		return;
+	}
+	log_info("failback: restoring backup %s, the newest that ended before the fork at %X/%X",
+	         set, (unsigned)(lsn >> 32), (unsigned)lsn);
+	start_restore(a, set);
+	free(set);
+}
+
 void agent_backup_restore(agent *a, void (*done)(agent *a, bool ok))
 {
 	agent_backup *b = a->backup;
@@ -169,19 +221,19 @@ void agent_backup_restore(agent *a, void (*done)(agent *a, bool ok))
 		done(a, false);
 		return;
 	}
-	/* --delta keeps what matches the backup; --type=standby writes standby.signal. */
-	static const char *const args[] = {"--delta", "--type=standby"};
 	b->restored = done;
-	log_info("restoring the data directory from the repository (stanza %s, pgbackrest "
-	         "restore --delta)",
-	         b->stanza);
-	if (agent_backup_run(a, "restore", args, 2, true, RESTORE_TIMEOUT_MS, on_restore, &e) !=
-	    0) {
+	uint64_t lsn;
+	int64_t tli;
+	if (!agent_is_standby_cluster(a) || !agent_site_fork(a, &lsn, &tli)) {
+		start_restore(a, NULL);
+		return;
+	}
+	static const char *const args[] = {"--output=json"};
+	if (agent_backup_run(a, "info", args, 1, true, RESTORE_INFO_MS, on_fork_info, &e) != 0) {
 		b->restored = NULL;
-		log_error("pgbackrest restore: %s", e);
+		log_error("pgbackrest info: %s", e);
 		free(e);
 		agent_backup_restore_forget(a);
-		b->st.restore_failures++;
 		done(a, false);
 	}
 }

@@ -341,23 +341,6 @@ void agent_site_keep_wal(agent *a, agent_step_fn then)
 	}
 }
 
-/* "servers diverged at WAL location 0/3000148 on timeline 1" */
-static bool diverged_at(const char *out, char *lsn, size_t cap, unsigned *tli)
-{
-	const char *p = out ? strstr(out, "diverged at WAL location ") : NULL;
-	if (!p)
-		return false;
-	p += strlen("diverged at WAL location ");
-	size_t n = strspn(p, "0123456789ABCDEFabcdef/");
-	if (!n || n >= cap)
-		return false;
-	memcpy(lsn, p, n);
-	lsn[n] = '\0';
-	const char *t = strstr(p, "on timeline ");
-	*tli = t ? (unsigned)strtoul(t + strlen("on timeline "), NULL, 10) : 0;
-	return *tli > 0;
-}
-
 static uint64_t lsn_value(const char *s)
 {
 	unsigned hi = 0, lo = 0;
@@ -421,14 +404,17 @@ static void waldumped(const job_result *r, void *ud)
 void agent_site_report_diverged(agent *a, const char *output)
 {
 	char lsn[32];
-	unsigned tli;
+	uint64_t at;
+	int64_t fork_tli;
 	if (!a->diverged_dir)
 		return;
-	if (!diverged_at(output, lsn, sizeof lsn, &tli)) {
+	if (!agent_site_fork_parse(output, &at, &fork_tli)) {
 		log_info("failback: pg_rewind found nothing to rewind; %s holds a copy of pg_wal",
 		         a->diverged_dir);
 		return;
 	}
+	unsigned tli = (unsigned)fork_tli;
+	snprintf(lsn, sizeof lsn, "%X/%X", (unsigned)(at >> 32), (unsigned)at);
 	waldump *w = xcalloc(1, sizeof *w);
 	w->a = a;
 	snprintf(w->lsn, sizeof w->lsn, "%s", lsn);

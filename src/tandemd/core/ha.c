@@ -108,7 +108,10 @@ static bool fit_to_lead(const ha_config *cfg, const ha_cluster *cl, const ha_loc
 		*why = "synchronous mode and not a synchronous standby";
 		return false;
 	}
-	if (!within_lag(cfg, cl, lo->lsn)) {
+	/* A standby cluster promotes nobody: its leader catches up from the primary site. The last
+	 * position may even be this site's own, from before a failback, on a history the primary
+	 * site never had. */
+	if (!cl->standby_cluster && !within_lag(cfg, cl, lo->lsn)) {
 		*why = "too far behind the last leader position (maximum_lag_on_failover)";
 		return false;
 	}

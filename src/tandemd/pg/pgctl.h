@@ -214,6 +214,7 @@ typedef struct pgctl_controldata {
 	int64_t min_recovery_timeline; /* its timeline; 0 when none */
 	bool was_primary;              /* "in production" or "shut down" (not "... in recovery") */
 	bool clean;                    /* shut down cleanly */
+	uint64_t seg_size;             /* bytes per WAL segment (16 MiB when not said) */
 } pgctl_control;
 /* 0, or -1 when a needed field is missing or malformed. */
 int pgctl_parse_controldata(const char *text, pgctl_control *out) TND_MUST_CHECK;

@@ -504,6 +504,10 @@ int pgctl_parse_controldata(const char *text, pgctl_control *out)
 	free(mintli);
 	out->was_primary = strcmp(state, "in production") == 0 || strcmp(state, "shut down") == 0;
 	out->clean = strcmp(state, "shut down") == 0 || strcmp(state, "shut down in recovery") == 0;
+	char *seg = field_dup(text, "Bytes per WAL segment");
+	unsigned long long sz = seg ? strtoull(seg, &end, 10) : 0;
+	out->seg_size = seg && !*end && sz ? sz : 16u << 20;
+	free(seg);
 	rc = 0;
 done:
 	free(state);
