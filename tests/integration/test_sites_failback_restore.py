@@ -116,6 +116,9 @@ def test_failback_by_delta_restore_when_pg_rewind_fails():
         assert "failed on purpose" in log and "a fresh clone comes next" in log, log[-3000:]
         assert "the newest that ended before the fork" in log, log[-3000:]
         assert "pgbackrest restore succeeded" in log, log[-3000:]
+        # A delta restore: the data directory stayed for it (not moved aside, not emptied).
+        assert "keeping the data directory for a delta restore" in log, log[-3000:]
+        assert "moved aside" not in log, log[-3000:]
         assert "pg_basebackup started" not in log, "copied again in full"
         assert not any(a.has_row(al, v) for v in lost), "the diverged rows came back"
         # Its own archive serves only what came before the fork.

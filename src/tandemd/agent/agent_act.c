@@ -399,6 +399,11 @@ static void rewound(bool ok, const char *tail, const char *moved, void *ud)
 		/* Failback: where the histories forked, for a delta restore (agent_site_fork.c). */
 		if (site)
 			agent_site_fork_note(a, tail);
+		/* A delta restore comes next (pgbackrest first, keep_data): it checksums every
+		 * file, so whatever the failed rewind changed is found and replaced, and the
+		 * directory stays for it instead of being moved aside as an unfinished rewind's. */
+		if (agent_backup_keeps_data(a))
+			pgctl_rewind_forget(a->pc);
 		a->mem.rewind_failed = true;
 		agent_fail_action(a, "pg_rewind (a fresh clone comes next)", tail);
 		return;
