@@ -135,6 +135,24 @@ int pgctl_pid(const pgctl *pc)
 	return pc->proc ? pc->proc->pid : 0;
 }
 
+int pgctl_promote_signal(pgctl *pc, char **err)
+{
+	int pid = pgctl_pid(pc);
+	if (!pid || pc->stop_asked) {
+		err_set(err, "pgctl: the postmaster is not running");
+		return -1;
+	}
+	char *path = xasprintf("%s/promote", pgctl_data_dir_(pc));
+	int r = pgctl_write_file_(path, "", 0, err);
+	if (r == 0 && kill(pid, SIGUSR1) != 0) {
+		err_set(err, "pgctl: signalling the postmaster (pid %d): %s", pid, strerror(errno));
+		(void)unlink(path);
+		r = -1;
+	}
+	free(path);
+	return r;
+}
+
 pgsession *pgctl_session_(pgctl *pc, const char *conninfo, char **err)
 {
 	if (!pc->proc || pc->stop_asked) {

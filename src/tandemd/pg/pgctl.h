@@ -150,6 +150,9 @@ int pgctl_ask(pgctl *pc, const char *conninfo, const char *sql, uint64_t timeout
               pgctl_query_cb cb, void *ud, char **err) TND_MUST_CHECK;
 int pgctl_ask_state(pgctl *pc, const char *conninfo, const char *extra_sql, uint64_t timeout_ms,
                     pgctl_state_cb cb, void *ud, char **err) TND_MUST_CHECK;
+/* What pg_ctl promote does, without a connection: the "promote" file in the data directory,
+ * then SIGUSR1 to the postmaster. 0, or -1 with *err (then nothing was signalled). */
+int pgctl_promote_signal(pgctl *pc, char **err) TND_MUST_CHECK;
 /* SELECT pg_promote(wait => false); cb gets ok. */
 typedef void (*pgctl_done_cb)(bool ok, const char *err, void *ud);
 void pgctl_promote(uv_loop_t *loop, const char *conninfo, uint64_t timeout_ms, pgctl_done_cb cb,
