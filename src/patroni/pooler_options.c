@@ -1,8 +1,10 @@
 /* The pgbouncer: section's checks (pooler_options.h). */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "options.h"
+#include "pgpool.h"
 #include "pooler_options.h"
 
 bool tandemd_pooler_on(const tandemd_settings *s)
@@ -18,10 +20,23 @@ int pooler_check_settings(const tandemd_settings *s, char **err)
 		             "which the PgBouncers reach the primary, to know when to resume them");
 		return -1;
 	}
-	for (size_t i = 0; i < s->pgbouncer_admin.n; i++)
+	char *why = NULL;
+	for (size_t i = 0; i < s->pgbouncer_admin.n; i++) {
 		if (!s->pgbouncer_admin.v[i][0]) {
 			err_set(err, "pgbouncer.admin: entry %zu is empty", i + 1);
 			return -1;
 		}
+		/* Refused when the file is read, not at the first handover that needs it. */
+		if (pgpool_check_conninfo(s->pgbouncer_admin.v[i], &why) != 0) {
+			err_set(err, "pgbouncer.admin: entry %zu: %s", i + 1, why);
+			free(why);
+			return -1;
+		}
+	}
+	if (route && pgpool_check_conninfo(s->pgbouncer_route, &why) != 0) {
+		err_set(err, "pgbouncer.route: %s", why);
+		free(why);
+		return -1;
+	}
 	return 0;
 }

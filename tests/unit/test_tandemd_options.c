@@ -544,6 +544,13 @@ static void test_pgbouncer(void **state)
 	           ENV(DATA_DIR_ENV), "pgbouncer.admin", "needs pgbouncer.route");
 	tu_remove_file(path);
 	extra_fails("pgbouncer:\n  pause_timeout: 0\n", 2, "pgbouncer.pause_timeout");
+	/* Connection strings libpq would refuse: refused when the file is read. */
+	extra_fails_settings("pgbouncer:\n  admin:\n    - host=x port\n  route: host=y\n",
+	                     "pgbouncer.admin: entry 1: invalid connection string");
+	extra_fails_settings("pgbouncer:\n  admin:\n    - host=x\n  route: host='y\n",
+	                     "pgbouncer.route: invalid connection string");
+	extra_fails_settings("pgbouncer:\n  admin:\n    - host=x\n  route: nosuchkey=1\n",
+	                     "pgbouncer.route: invalid connection string");
 }
 
 /* restapi's access keys: the allowlist is Patroni's (now supported), the opt-in and
