@@ -176,7 +176,7 @@ def mb(v):
     return v / 2**20
 
 
-def failback_rows(fb, setup, n):
+def failback_rows(fb, setups, n):
     ok = [r for r in fb if not r["bad"]]
     # The largest of the lost site's members: what one member copied, against one full copy.
     big = [max((c[0] or c[1] for c in r["copied"].values() if c), default=None) for r in ok]
@@ -196,10 +196,12 @@ def failback_rows(fb, setup, n):
     runs = "; ".join(
         f"run {i + 1} site {r['site']}: database {mb(r['db']):.0f} MB, diverged WAL "
         f"{mb(r['wal']):.1f} MB, the survivor's pg_wal {mb(r['pg_wal']):.0f} MB, pg_rewind copied " + ", ".join(
-            f"{m} {mb(c[0] or c[1]):.1f} MB" if c else f"{m} none" for m, c in r["copied"].items())
+            (f"{m} {mb(c[0] or c[1]):.1f} MB" if c else f"{m} none") +
+            (f" (started {r['spans'][m][0]:.1f} s after its agent, ran {r['spans'][m][1]:.1f} s)"
+             if r["spans"].get(m) else "") for m, c in r["copied"].items())
         for i, r in enumerate(fb))
-    print(f"\nFailback: {len(fb)} of {n} runs on one pair of sites built once in {setup or 0:.0f} s "
-          f"(the lost site alternates: A, then B, ...); {runs}.")
+    print(f"\nFailback: {len(fb)} of {n} runs, each on a fresh pair of sites (built in "
+          f"{fmt(setups, digits=0)}, the database grown and cloned); {runs}.")
 
 
 def main():
@@ -217,7 +219,7 @@ def main():
         return 2
     sw = switchovers(a.runs) if a.only in (None, "switchover") else []
     ds = [disaster_once(i) for i in range(a.runs)] if a.only in (None, "disaster") else []
-    fb, setup = (failbacks(a.runs, a.scale, a.diverge) if a.only in (None, "failback")
+    fb, setups = (failbacks(a.runs, a.scale, a.diverge) if a.only in (None, "failback")
                  else ([], None))
     n = a.runs
     print(f"\ntwo sites, {n} runs each: median (min-max)\n")
@@ -235,7 +237,7 @@ def main():
     print(f"| disaster promotion: the command | {fmt([r['command'] for r in ds])} | |")
     print(f"| disaster promotion: writes A acknowledged that B never received | "
           f"{fmt([r['lost'] for r in ds], unit='')} | (RPO) |")
-    failback_rows(fb, setup, n)
+    failback_rows(fb, setups, n)
     print("\nNotes: every switchover's and disaster's history also went through the "
           "fault suite's two-site checker; violations (with the failback's): "
           f"{sum(len(r['bad']) for r in sw + ds + fb)}.")
