@@ -246,6 +246,12 @@ def failback_once(two, i, updates):
     bad = [c for c, (_, _, b) in res.items() if b]
     copied = {n.name: rewind_copied(n) for n in p.nodes.values()}
     for n in p.nodes.values():
+        out = pathlib.Path(f"{n.data}{REWIND_OUT}")
+        if out.exists():
+            said = [ln for ln in out.read_text(errors="replace").splitlines()
+                    if ln.startswith("pg_rewind:")]
+            log(f"  {n.name}: " + " / ".join(ln[len("pg_rewind: "):] for ln in said))
+    for n in p.nodes.values():
         if copied[n.name] is None:
             lines = [ln for ln in n.log_path.read_text(errors="replace").splitlines()
                      if "rewind" in ln or "diverged" in ln]
