@@ -11,9 +11,10 @@ writes flowing from a client host in each site (tests/faults/sites_workload.py),
   back yet): the time from the command to the first write acknowledged in B, straight to
   PostgreSQL (a prober writing to B's members every 5 ms) and through B's HAProxy, and the
   writes A acknowledged that B never received;
-* the failback (bench/sites_failback.py): on one pair of sites with a 2 GB database, the primary
-  site diverging by a few MB and lost, the other promoted, then the lost site back as its standby
-  cluster by pg_rewind: the time, and the bytes pg_rewind copied against a full pg_basebackup.
+* the failback (bench/sites_failback.py): each on a fresh pair of sites with a 2 GB database,
+  the primary site diverging by a few MB and lost, the other promoted, then the lost site back
+  as its standby cluster by pg_rewind: the time, and the bytes pg_rewind copied against a full
+  pg_basebackup.
 
 Prints one table: median and range of three runs. Root (network namespaces). Options: --runs N,
 --only switchover|disaster|failback (one kind of row; the others print "-"), --scale and
@@ -193,12 +194,14 @@ def failback_rows(fb, setups, n):
           f"{fmt([mb(r['bb_bytes']) if r.get('bb_bytes') else None for r in ok], unit='')} | |")
     if not fb:
         return
+    def member(r, m, c):
+        sp = r["spans"].get(m)
+        return ((f"{m} {mb(c[0] or c[1]):.1f} MB" if c else f"{m} none") +
+                (f" (started {sp[0]:.1f} s after its agent, ran {sp[1]:.1f} s)" if sp else ""))
     runs = "; ".join(
-        f"run {i + 1} site {r['site']}: database {mb(r['db']):.0f} MB, diverged WAL "
-        f"{mb(r['wal']):.1f} MB, the survivor's pg_wal {mb(r['pg_wal']):.0f} MB, pg_rewind copied " + ", ".join(
-            (f"{m} {mb(c[0] or c[1]):.1f} MB" if c else f"{m} none") +
-            (f" (started {r['spans'][m][0]:.1f} s after its agent, ran {r['spans'][m][1]:.1f} s)"
-             if r["spans"].get(m) else "") for m, c in r["copied"].items())
+        f"run {i + 1}: database {mb(r['db']):.0f} MB, diverged WAL {mb(r['wal']):.1f} MB, the "
+        f"survivor's pg_wal {mb(r['pg_wal']):.0f} MB, pg_rewind copied " +
+        ", ".join(member(r, m, c) for m, c in r["copied"].items())
         for i, r in enumerate(fb))
     print(f"\nFailback: {len(fb)} of {n} runs, each on a fresh pair of sites (built in "
           f"{fmt(setups, digits=0)}, the database grown and cloned); {runs}.")

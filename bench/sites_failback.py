@@ -226,6 +226,24 @@ def basebackup(two, i):
     return took, size
 
 
+def rewinds(site, offsets):
+    """What pg_rewind did on each member of `site`: {name: rewind_copied}, {name: rewind_span};
+    its own lines logged."""
+    copied = {n.name: rewind_copied(n) for n in site.nodes.values()}
+    for n in site.nodes.values():
+        path = pathlib.Path(f"{n.data}{REWIND_OUT}")
+        if path.exists():
+            said = [ln[len("pg_rewind: "):] for ln in path.read_text(errors="replace").splitlines()
+                    if ln.startswith("pg_rewind: ")]
+            log(f"  {n.name}: " + " / ".join(said))
+        if copied[n.name] is None:
+            lines = [ln for ln in n.log_path.read_text(errors="replace").splitlines()
+                     if "rewind" in ln or "diverged" in ln]
+            log(f"  {n.name} ran no pg_rewind that copied; its log says: " +
+                " / ".join(lines[-3:]))
+    return copied, {n.name: rewind_span(n, offsets[n.name]) for n in site.nodes.values()}
+
+
 def failback_once(two, i, updates):
     p, s = two.primary, two.standby
     size = db_size(p)
@@ -244,25 +262,14 @@ def failback_once(two, i, updates):
         log(f"  {line}")
     res = {c: (v, d, bad) for c, v, d, bad in rep.rows}
     bad = [c for c, (_, _, b) in res.items() if b]
-    copied = {n.name: rewind_copied(n) for n in p.nodes.values()}
-    for n in p.nodes.values():
-        out = pathlib.Path(f"{n.data}{REWIND_OUT}")
-        if out.exists():
-            said = [ln for ln in out.read_text(errors="replace").splitlines()
-                    if ln.startswith("pg_rewind:")]
-            log(f"  {n.name}: " + " / ".join(ln[len("pg_rewind: "):] for ln in said))
-    for n in p.nodes.values():
-        if copied[n.name] is None:
-            lines = [ln for ln in n.log_path.read_text(errors="replace").splitlines()
-                     if "rewind" in ln or "diverged" in ln]
-            log(f"  {n.name} ran no pg_rewind that copied; its log says: " +
-                " / ".join(lines[-3:]))
-    spans = {n.name: rewind_span(n, offsets[n.name]) for n in p.nodes.values()}
-    out = {"spans": spans, "db": size, "wal": wal, "bad": bad, "pg_wal": pg_wal, "copied": copied, "site": p.name,
-           "time": float(res["failback"][0].rstrip("s")) if "failback" in res else None,
-           "kept": res.get("kept", ("?", "", False))[1]}
+    copied, spans = rewinds(p, offsets)
+    out = {"db": size, "wal": wal, "pg_wal": pg_wal, "bad": bad, "copied": copied,
+           "spans": spans, "site": p.name,
+           "time": float(res["failback"][0].rstrip("s")) if "failback" in res else None}
     log(f"failback of site {p.name}: {out['time']}s, database {size / 2**20:.0f} MB, diverged "
-        f"WAL {wal / 2**20:.1f} MB, survivor's pg_wal {pg_wal / 2**20:.0f} MB, pg_rewind copied {copied}, (its start after the agent's, its run) {spans}, violations {bad}; {out['kept']}")
+        f"WAL {wal / 2**20:.1f} MB, survivor's pg_wal {pg_wal / 2**20:.0f} MB, pg_rewind "
+        f"copied {copied}, (its start after the agent's, its run) {spans}, violations {bad}; "
+        f"{res.get('kept', ('?', ''))[1]}")
     if not bad:
         two.wait_healthy(300)
         out["bb_time"], out["bb_bytes"] = basebackup(two, i)
