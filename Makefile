@@ -110,8 +110,9 @@ bench-backup: build
 
 # No fault for STEADY_SECONDS (default 10 minutes) with writes: no failover should happen.
 STEADY_SECONDS ?= 600
-# Two sites (root: network namespaces, as the fault suite): planned site switchover and disaster
-# promotion, three runs each (about 5 minutes); bench/README.md.
+# Two sites (root: network namespaces, as the fault suite): planned site switchover, disaster
+# promotion and failback of a 2 GB database (about 6 minutes of the whole), three runs each;
+# bench/README.md.
 bench-sites: build
 	TANDEM_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/sites.py $(BENCH_ARGS)
 

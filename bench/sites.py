@@ -10,10 +10,15 @@ writes flowing from a client host in each site (tests/faults/sites_workload.py),
   was killed and its links are down), each on a fresh pair of sites (a lost site does not come
   back yet): the time from the command to the first write acknowledged in B, straight to
   PostgreSQL (a prober writing to B's members every 5 ms) and through B's HAProxy, and the
-  writes A acknowledged that B never received.
+  writes A acknowledged that B never received;
+* the failback (bench/sites_failback.py): each on a fresh pair of sites with a 2 GB database,
+  the primary site diverging by a few MB and lost, the other promoted, then the lost site back
+  as its standby cluster by pg_rewind: the time, and the bytes pg_rewind copied against a full
+  pg_basebackup.
 
 Prints one table: median and range of three runs. Root (network namespaces). Options: --runs N,
---only switchover|disaster (one kind of row; the others print "-").
+--only switchover|disaster|failback (one kind of row; the others print "-"), --scale and
+--diverge (the failback's database and divergence).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import psycopg  # noqa: E402
 from sites import TwoSites  # noqa: E402
 from sites_checker import check_sites, log_marks  # noqa: E402
 from sites_workload import SitesWorkload  # noqa: E402
+from sites_failback import failbacks  # noqa: E402
 from system import wait_until  # noqa: E402
 
 
@@ -162,20 +168,62 @@ def fmt(vals, unit="s", digits=2):
     m = statistics.median(vals)
     if unit == "s":
         return f"{m:.{digits}f} s ({min(vals):.{digits}f}-{max(vals):.{digits}f})"
-    return f"{m:g} ({min(vals):g}-{max(vals):g})"
+    if all(float(v).is_integer() for v in vals):
+        return f"{m:g} ({min(vals):g}-{max(vals):g})"
+    return f"{m:.{digits}f} ({min(vals):.{digits}f}-{max(vals):.{digits}f})"
+
+
+def mb(v):
+    return v / 2**20
+
+
+def failback_rows(fb, setups, n):
+    ok = [r for r in fb if not r["bad"]]
+    # The largest of the lost site's members: what one member copied, against one full copy.
+    big = [max((c[0] or c[1] for c in r["copied"].values() if c), default=None) for r in ok]
+    share = [100 * b / r["db"] if b else None for b, r in zip(big, ok)]
+    print(f"| failback: the lost site's members started to its standby leader replaying from the "
+          f"survivor, every member streaming | {fmt([r['time'] for r in ok])} | |")
+    print(f"| failback: bytes pg_rewind copied (MB, the member that copied most) | "
+          f"{fmt([mb(b) if b else None for b in big], unit='', digits=1)} | |")
+    print(f"| failback: bytes copied, % of the database | "
+          f"{fmt(share, unit='', digits=1)} | < 10 % |")
+    print(f"| full copy for comparison: pg_basebackup of the survivor | "
+          f"{fmt([r.get('bb_time') for r in ok], digits=1)} | |")
+    print(f"| full copy for comparison: bytes (MB) | "
+          f"{fmt([mb(r['bb_bytes']) if r.get('bb_bytes') else None for r in ok], unit='')} | |")
+    if not fb:
+        return
+    def member(r, m, c):
+        sp = r["spans"].get(m)
+        return ((f"{m} {mb(c[0] or c[1]):.1f} MB" if c else f"{m} none") +
+                (f" (started {sp[0]:.1f} s after its agent, ran {sp[1]:.1f} s)" if sp else ""))
+    runs = "; ".join(
+        f"run {i + 1}: database {mb(r['db']):.0f} MB, diverged WAL {mb(r['wal']):.1f} MB, the "
+        f"survivor's pg_wal {mb(r['pg_wal']):.0f} MB, pg_rewind copied " +
+        ", ".join(member(r, m, c) for m, c in r["copied"].items())
+        for i, r in enumerate(fb))
+    print(f"\nFailback: {len(fb)} of {n} runs, each on a fresh pair of sites (built in "
+          f"{fmt(setups, digits=0)}, the database grown and cloned); {runs}.")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", choices=("switchover", "disaster"),
+    ap.add_argument("--only", choices=("switchover", "disaster", "failback"),
                     help="measure one kind of row only")
+    ap.add_argument("--scale", type=int, default=134,
+                    help="the failback's pgbench scale (134: about 2 GB)")
+    ap.add_argument("--diverge", type=int, default=500,
+                    help="the failback's UPDATEs the standby site never receives")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/sites.py needs root (network namespaces)", file=sys.stderr)
         return 2
     sw = switchovers(a.runs) if a.only in (None, "switchover") else []
     ds = [disaster_once(i) for i in range(a.runs)] if a.only in (None, "disaster") else []
+    fb, setups = (failbacks(a.runs, a.scale, a.diverge) if a.only in (None, "failback")
+                 else ([], None))
     n = a.runs
     print(f"\ntwo sites, {n} runs each: median (min-max)\n")
     print("| measure | tandem | goal |")
@@ -192,14 +240,11 @@ def main():
     print(f"| disaster promotion: the command | {fmt([r['command'] for r in ds])} | |")
     print(f"| disaster promotion: writes A acknowledged that B never received | "
           f"{fmt([r['lost'] for r in ds], unit='')} | (RPO) |")
-    print("| failback time and bytes copied against pg_basebackup | not measured | "
-          "< 10 % |")
-    print("\nNotes: failback (site A rejoining as a standby of B by pg_rewind, no full copy) "
-          "is built and tested in tests/integration/test_sites.py, but this benchmark does not "
-          "measure it yet. Every run's history also went through the "
-          "fault suite's two-site checker; violations: "
-          f"{sum(len(r['bad']) for r in sw + ds)}.")
-    return 1 if any(r["bad"] for r in sw + ds) else 0
+    failback_rows(fb, setups, n)
+    print("\nNotes: every switchover's and disaster's history also went through the "
+          "fault suite's two-site checker; violations (with the failback's): "
+          f"{sum(len(r['bad']) for r in sw + ds + fb)}.")
+    return 1 if any(r["bad"] for r in sw + ds + fb) else 0
 
 
 if __name__ == "__main__":

@@ -188,6 +188,25 @@ class Site(System):
         except psycopg.Error:
             return None
 
+    def timeline(self):
+        """The primary site's leader's current timeline."""
+        return self.leader_node().query(
+            "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
+        )[0][0]
+
+    def not_following(self, tli):
+        """Members whose WAL receiver does not stream timeline `tli`. REST's 'streaming' is not
+        enough: a member on a forked timeline says it for a moment each time it connects."""
+        out = []
+        for n in self.nodes.values():
+            try:
+                r = n.query("SELECT status, received_tli FROM pg_stat_wal_receiver")
+            except psycopg.Error:
+                r = None
+            if not r or r[0][0] != "streaming" or r[0][1] != tli:
+                out.append(f"{n.name}: {r[0] if r else 'no WAL receiver'}")
+        return out
+
     def heal(self):
         """What nemesis.heal_all does, for this site's hosts (a lost site stays lost)."""
         if self.lost:

@@ -230,20 +230,22 @@ def failback(two, wl, rep, notes, info):
     if r.returncode != 0:
         raise Failed(f"demote-cluster exited {r.returncode}: {text[-300:]}")
     sizes = {n.name: os.path.getsize(n.log_path) for n in lost.nodes.values()}
+    tli = new.timeline()
     t0 = time.monotonic()
     for n in lost.nodes.values():
         n.start()
 
     def following():
-        return lost.health_problem() is None and lost.replay_lsn() is not None
+        return (lost.health_problem() is None and lost.replay_lsn() is not None and
+                not lost.not_following(tli))
     try:
         wait_until(following, 120, f"site {lost.name} a standby cluster of {new.name}")
     except Exception:
         raise Failed(f"site {lost.name} did not come back as a standby: "
-                     f"{lost.health_problem()}")
+                     f"{lost.health_problem() or lost.not_following(tli)}")
     rep.add("failback", f"{time.monotonic() - t0:.2f}s",
             f"from starting site {lost.name}'s members to its standby leader replaying from "
-            f"site {new.name}")
+            f"site {new.name}, every member streaming its timeline {tli}")
     copied = []
     for n in lost.nodes.values():
         with open(n.log_path, "rb") as f:
