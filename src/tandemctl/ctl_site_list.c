@@ -14,11 +14,14 @@
 /* ---- tandemctl list: the site's role, and a standby site's distance ---- */
 
 /* pg_current_wal_lsn() of the primary site (its hosts, the read-write one), as the file's
- * superuser; false when it does not answer within 3 s. */
-static bool primary_site_lsn(const ctl_opts *o, const dcs_standby *sb, uint64_t *lsn)
+ * superuser (or libpq's password file); false with *why (caller frees) when it does not answer
+ * within 3 s. */
+static bool primary_site_lsn(const ctl_opts *o, const dcs_standby *sb, uint64_t *lsn, char **why)
 {
-	if (!sb->valid || !sb->host)
+	if (!sb->valid || !sb->host) {
+		*why = xstrdup("standby_cluster names no host");
 		return false;
+	}
 	char *user, *password;
 	ctl_file_credentials(o, &user, &password);
 	const char *keys[] = {"host",
@@ -56,6 +59,17 @@ static bool primary_site_lsn(const ctl_opts *o, const dcs_standby *sb, uint64_t 
 		     pgbr_lsn_parse(PQgetvalue(r, 0, 0), lsn) == 0;
 		PQclear(r);
 	}
+	if (!ok) {
+		/* libpq's last line says why (no password, refused, a timeout). */
+		const char *m = PQerrorMessage(pg);
+		size_t len = strlen(m);
+		while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
+			len--;
+		const char *last = m + len;
+		while (last > m && last[-1] != '\n')
+			last--;
+		*why = len ? xstrndup(last, (size_t)(m + len - last)) : xstrdup("no answer");
+	}
 	PQfinish(pg);
 	return ok;
 }
@@ -83,15 +97,19 @@ char *ctl_site_line(const ctl_opts *o, const dcs_view *v, json_t *json)
 		free(r);
 		json_object_set_new(sj, "replayed_lsn",
 		                    json_integer((json_int_t)lm->xlog_location));
-		if (primary_site_lsn(o, sb, &a_lsn)) {
+		char *why = NULL;
+		if (primary_site_lsn(o, sb, &a_lsn, &why)) {
 			uint64_t behind = a_lsn > lm->xlog_location ? a_lsn - lm->xlog_location : 0;
 			sb_printf(&line, ", %llu bytes behind the primary site",
 			          (unsigned long long)behind);
 			json_object_set_new(sj, "behind_bytes", json_integer((json_int_t)behind));
 		} else {
-			sb_puts(&line,
-			        " (the primary site does not answer: how far behind is unknown)");
+			sb_printf(
+			    &line,
+			    " (the primary site does not answer: %s; how far behind is unknown)",
+			    why);
 		}
+		free(why);
 		if (lm->has_replay_lag) {
 			sb_printf(&line, ", %.1f s behind its last activity",
 			          (double)lm->replay_lag_ms / 1000.0);

@@ -259,6 +259,11 @@ def check_two_sites(text, base, directory):
     assert all(users(base, i, password)[1] for i in (2, 3)), "site B is writable"
     a_leader = leader_of(base, 0)
     assert a_leader is not None, roles
+    # The Try: list of site B says how far behind site A it is (asked of A with the demo's
+    # pgpass file).
+    r = subprocess.run(["bash", "-c", try_line(text, "how far behind A")], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and "bytes behind the primary site" in r.stdout, r.stdout + r.stderr
     # Site A's repository: a first full backup after the start, then the Try: drill.
     site_a = f"{directory}/siteA.yml"
 

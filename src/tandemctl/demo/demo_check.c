@@ -299,10 +299,11 @@ static void print_try_site(const demo *d)
 	int L = d->leader, C = L == 0 ? 1 : 0;
 	printf("\nTry:\n"
 	       "  %s -c %s list   # site A, the primary site\n"
-	       "  %s -c %s list   # site B, a standby cluster of site A\n"
+	       "  PGPASSFILE=%s/pgpass %s -c %s list   # site B, a standby cluster of site A, and "
+	       "how far behind A it is\n"
 	       "  %s -c %s failover --candidate %s --force\n",
-	       s->tandemctl, s->site_config[0], s->tandemctl, s->site_config[1], s->tandemctl,
-	       s->site_config[0], demo_member_name[C]);
+	       s->tandemctl, s->site_config[0], s->dir, s->tandemctl, s->site_config[1],
+	       s->tandemctl, s->site_config[0], demo_member_name[C]);
 	printf("  kill -9 %d $(head -1 %s/postmaster.pid)   # site A's leader %s: tandemd and "
 	       "PostgreSQL; %s takes over within ~5 s, inside hellod's 10 s request deadline: "
 	       "hellod's clients see no error\n",

@@ -89,10 +89,16 @@ int demo_sites_write_ctl(demo_setup *s, char **err)
 {
 	for (int k = 0; k < DEMO_SITES; k++) {
 		char *name = xasprintf("site%s.yml", demo_site_name[k]);
+		/* The superuser's name (its password is in the demo's pgpass file, for libpq): for
+		 * list to ask the primary site how far the standby site is behind. */
 		char *text = xasprintf("# For tandemctl -c: the demo's site %s (%s).\n"
 		                       "scope: %s\n"
 		                       "etcd3:\n"
-		                       "  hosts: 127.0.0.1:%d\n",
+		                       "  hosts: 127.0.0.1:%d\n"
+		                       "postgresql:\n"
+		                       "  authentication:\n"
+		                       "    superuser:\n"
+		                       "      username: postgres\n",
 		                       demo_site_name[k],
 		                       k == 0 ? "the primary site" : "a standby cluster of site A",
 		                       demo_site_scope[k], s->ports.etcd[k]);
