@@ -12,7 +12,6 @@ import contextlib
 import json
 import urllib.request
 
-import pytest
 
 import cluster as C
 from conftest import wait_until
@@ -70,29 +69,41 @@ def never_writable(site):
 
 
 @contextlib.contextmanager
+def logged_and_cleaned(sites):
+    """Prints every log of `sites` (a list the body may still append to) if the body fails;
+    cleans them all up; fails on what the cleanup found."""
+    try:
+        yield
+    except BaseException:
+        for site in sites:
+            print(site.logs())
+        raise
+    finally:
+        problems = [p for site in sites for p in site.cleanup()]
+    assert not problems, "\n\n".join(problems)
+
+
+def standby_of(a, n=1, prefix="tandem-it-siteB-", **kwargs):
+    """Site B: n members born a standby cluster of site A, with its own etcd and A's roles."""
+    return C.Cluster(n=n, name_prefix="b", prefix=prefix, standby=standby_source(a),
+                     passwords=(a.superuser_password, a.replication_password),
+                     sites=("B",) * n, **kwargs)
+
+
+@contextlib.contextmanager
 def two_sites():
     """Site A (a1, a2) and site B (b1, b2) born a standby cluster of A, each with its own etcd;
     yields (a, b, A's leader) once B streams; prints every log if the body fails; cleans up."""
-    a = C.Cluster(n=2, name_prefix="a", prefix="tandem-it-siteA-")
-    b = None
-    try:
+    sites = [C.Cluster(n=2, name_prefix="a", prefix="tandem-it-siteA-")]
+    with logged_and_cleaned(sites):
+        a = sites[0]
         a.start()
         a_leader = a.wait_healthy(C.T_BOOT)
         a.ensure_table(a_leader)
-        b = C.Cluster(n=2, name_prefix="b", prefix="tandem-it-siteB-", standby=standby_source(a),
-                      passwords=(a.superuser_password, a.replication_password),
-                      sites=("B", "B"))
-        b.start()
-        wait_standby_site(b)
-        yield a, b, a_leader
-    except BaseException:
-        print(a.logs())
-        if b:
-            print(b.logs())
-        raise
-    finally:
-        problems = a.cleanup() + (b.cleanup() if b else [])
-    assert not problems, "\n\n".join(problems)
+        sites.append(standby_of(a, 2))
+        sites[1].start()
+        wait_standby_site(sites[1])
+        yield a, sites[1], a_leader
 
 
 def site_metrics(a_leader, b_leader):

@@ -17,8 +17,8 @@ import pytest
 
 import cluster as C
 from conftest import SLOW, wait_until
-from test_sites import (ctl, never_writable, patch_config, standby_source, wait_row_everywhere,
-                        wait_standby_site)
+from test_sites import (ctl, logged_and_cleaned, never_writable, patch_config, standby_of,
+                        standby_source, wait_row_everywhere, wait_standby_site)
 
 PGBACKREST = shutil.which("pgbackrest")
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
@@ -69,16 +69,17 @@ def full_backup(a, m):
 
 
 def test_failback_by_delta_restore_when_pg_rewind_fails():
-    a, b = site_a(), None
-    try:
+    sites = [site_a()]
+    with logged_and_cleaned(sites):
+        a = sites[0]
         a.start()
         al = a.wait_healthy(C.T_BOOT)
         a.ensure_table(al)
         wait_until(lambda: (a.repo / "backup" / a.scope / "backup.info").exists(), C.T_CHANGE,
                    "the stanza")
         full_backup(a, al)  # before the fork: the one to restore
-        b = C.Cluster(n=1, name_prefix="b", prefix="tandem-it-fbrB-", standby=standby_source(a),
-                      passwords=(a.superuser_password, a.replication_password), sites=("B",))
+        sites.append(standby_of(a, prefix="tandem-it-fbrB-"))
+        b = sites[1]
         b.start()
         bl = wait_standby_site(b)
         wait_row_everywhere(b, a.write_row(al))
@@ -123,11 +124,3 @@ def test_failback_by_delta_restore_when_pg_rewind_fails():
         assert not any(a.has_row(al, v) for v in lost), "the diverged rows came back"
         # Its own archive serves only what came before the fork.
         assert "case $f in" in al.query("SHOW restore_command")[0][0]
-    except BaseException:
-        print(a.logs())
-        if b:
-            print(b.logs())
-        raise
-    finally:
-        problems = a.cleanup() + (b.cleanup() if b else [])
-    assert not problems, "\n\n".join(problems)
