@@ -168,6 +168,8 @@ static void act_promote(agent *a)
 {
 	char *e = NULL;
 	a->doing = "promoting";
+	/* The standby leader of a standby cluster becomes the primary site's primary. */
+	a->site_promotion = a->upstream && !strcmp(a->upstream, HA_PRIMARY_SITE);
 	agent_sync_before_promote(a);
 	if (a->ssn) {
 		/* Still a replica's files (standby.signal stays: pg_promote removes it itself),

@@ -349,11 +349,33 @@ static void stanza_step(agent *a)
 
 /* ---- continuity after a promotion ---- */
 
-void agent_backup_promoted(agent *a, int64_t timeline)
+void agent_backup_promoted(agent *a, int64_t timeline, bool site)
 {
 	agent_backup *b = a->backup;
 	if (!b || timeline < 2)
 		return;
+	/* A site promotion: the timelines before this one were archived by the other site, into
+	 * its own repository; this site's begins here. A full backup now, rather than at the next
+	 * scheduled time, is what makes it restorable. */
+	if (site) {
+		char *id = NULL, *e = NULL;
+		b->st.continuity_ok =
+		    true; /* nothing in this repository for the switch to continue */
+		if (agent_runner_request(a, "full", "the site's promotion", &id, &e) == 0)
+			log_info("backups: this site was promoted: its repository continues from "
+			         "timeline "
+			         "%" PRId64
+			         " (the earlier ones are in the other site's); full backup %s "
+			         "requested",
+			         timeline, id);
+		else
+			log_error("backups: this site was promoted, but a full backup could not be "
+			          "requested: %s",
+			          e);
+		free(id);
+		free(e);
+		return;
+	}
 	b->cont_timeline = timeline;
 	b->cont_deadline_ms = clock_mono_ms() + CONTINUITY_WINDOW_MS;
 	b->cont_next_ms = 0;

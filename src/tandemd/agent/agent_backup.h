@@ -58,7 +58,7 @@ const agent_archive_status *agent_backup_status(const agent *a);
  * continuity check. */
 void agent_backup_tick(agent *a);
 /* The leader promoted into `timeline`: prove continuity within 60 s. */
-void agent_backup_promoted(agent *a, int64_t timeline);
+void agent_backup_promoted(agent *a, int64_t timeline, bool site);
 /* Runs `pgbackrest VERB args` with the member's configuration as a job; -1 while one runs. */
 int agent_backup_run(agent *a, const char *verb, const char *const *args, size_t nargs,
                      bool with_stanza, uint64_t timeout_ms,

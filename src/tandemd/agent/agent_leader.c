@@ -160,7 +160,8 @@ void agent_leader_housekeeping(agent *a)
 			free(e);
 		}
 		publish_history(a, v);
-		agent_backup_promoted(a, a->st.timeline);
+		agent_backup_promoted(a, a->st.timeline, a->site_promotion);
+		a->site_promotion = false;
 		checkpoint_after_promote(a);
 		if (v->has_failover)
 			dcs_delete_key(a->dcs, "failover", on_put_quiet, a);

@@ -69,6 +69,7 @@ struct agent {
 	const char *unfinished_data;
 	int64_t rewind_from_timeline; /* our timeline when the last rewind started (0: unknown) */
 	bool became_leader_pending;   /* promoted: publish history, slots, delete failover */
+	bool site_promotion;          /* ...from following the primary site: a site promotion */
 	uint64_t pg_started_unix_ms;
 	int server_version;
 	bool pending_restart;
