@@ -63,6 +63,9 @@ def test_standby_site_backs_up_only_once_promoted():
         log = bl.log()
         assert "runner key" not in log and "stanza" not in log.replace("archiving into stanza", "")
         assert not (b.repo / "archive").exists() or not any((b.repo / "archive").iterdir())
+        r = b.tandemctl("backup", "--type", "full")
+        assert r.returncode != 0 and "standby cluster, which takes no backups" in r.stderr, \
+            r.stdout + r.stderr
 
         offset = bl.log_size()
         r = ctl("-c", bl.config_path, "promote-cluster", "--force")

@@ -108,6 +108,13 @@ int agent_runner_request(agent *a, const char *type, const char *by, char **id, 
 		err_set(err, "type '%s': full, diff or incr", type);
 		return -1;
 	}
+	if (agent_is_standby_cluster(a)) {
+		err_set(err,
+		        "%s is in a standby cluster, which takes no backups (it has no primary): "
+		        "its repository begins when the site is promoted",
+		        a->s->name);
+		return -1;
+	}
 	if (b->nreq == BACKUP_MAX_REQUESTS) {
 		err_set(err, "%d requests wait to be recorded already", BACKUP_MAX_REQUESTS);
 		return -1;
@@ -454,6 +461,16 @@ static void act(agent_runner *b, backup_state *st, int64_t rev)
 	}
 	if (describe_primary(a, st)) {
 		write_state(b, st, rev, W_PLAIN, 0);
+		return;
+	}
+	/* A standby cluster has no primary for pgBackRest: no runner until the site is promoted. */
+	if (agent_is_standby_cluster(a)) {
+		if (same_text(dcs_get_view(a->dcs)->backup_runner, a->s->name)) {
+			log_info(
+			    "backup: giving up the runner key: the cluster is a standby cluster");
+			b->dcs_busy = true;
+			dcs_release_key(a->dcs, "backup/runner", on_key, b);
+		}
 		return;
 	}
 	size_t n;
