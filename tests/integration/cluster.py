@@ -792,6 +792,20 @@ class Cluster:
             raise AssertionError(f"{e}; last answers {seen}") from None
 
 
+def with_repository(c, pg_extra=None):
+    """Backups on (docs/backup.md): a pgBackRest repository in c.repo, owned by postgres, named
+    in every member's file (and `pg_extra` under postgresql:, when given); returns c."""
+    c.repo = c.base / "repo"
+    c.repo.mkdir(mode=0o750)
+    shutil.chown(c.repo, "postgres", "postgres")
+    c.yaml_extra = f"backup:\n  pgbackrest:\n    repo1-path: {c.repo}\n"
+    if pg_extra is not None:
+        c.pg_extra = pg_extra
+    for m in c.members:
+        m.write_config()
+    return c
+
+
 def healthy_cluster(*args, prepare=None, **kwargs):
     """For a module-scoped fixture: a started cluster (Cluster's arguments), healthy; yields it,
     then cleans up and fails on what cleanup found. Prints every log when it does not start.

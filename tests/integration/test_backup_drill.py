@@ -28,7 +28,8 @@ import urllib.request
 import psycopg
 import pytest
 
-from cluster import ETCD, T_CHANGE, TANDEMCTL, TANDEMD, healthy_cluster, wait_until
+from cluster import (ETCD, T_CHANGE, TANDEMCTL, TANDEMD, healthy_cluster, wait_until,
+                     with_repository)
 
 PGBACKREST = shutil.which("pgbackrest") or "/usr/bin/pgbackrest"
 
@@ -53,12 +54,7 @@ def pgbackrest(c, member, *args):
 
 def prepare(c):
     """Backups on: tandemd archives and creates the stanza (docs/backup.md)."""
-    c.repo = c.base / "repo"
-    c.repo.mkdir(mode=0o750)
-    shutil.chown(c.repo, "postgres", "postgres")
-    c.yaml_extra = f"backup:\n  pgbackrest:\n    repo1-path: {c.repo}\n"
-    for m in c.members:
-        m.write_config()
+    with_repository(c)
 
 
 @pytest.fixture(scope="module")

@@ -27,16 +27,6 @@ pytestmark = [
 ]
 
 
-def with_repo(c):
-    c.repo = c.base / "repo"
-    c.repo.mkdir(mode=0o750)
-    shutil.chown(c.repo, "postgres", "postgres")
-    c.yaml_extra = f"backup:\n  pgbackrest:\n    repo1-path: {c.repo}\n"
-    for m in c.members:
-        m.write_config()
-    return c
-
-
 def info(c, m):
     r = subprocess.run(["runuser", "-u", "postgres", "--", PGBACKREST,
                         f"--config={m.data}.pgbackrest.conf", "--output=json", "info"],
@@ -46,13 +36,14 @@ def info(c, m):
 
 
 def test_standby_site_backs_up_only_once_promoted():
-    sites = [with_repo(C.Cluster(n=1, name_prefix="a", prefix="tandem-it-sbkA-", sites=("A",)))]
+    a = C.Cluster(n=1, name_prefix="a", prefix="tandem-it-sbkA-", sites=("A",))
+    sites = [C.with_repository(a)]
     with logged_and_cleaned(sites):
         a = sites[0]
         a.start()
         al = a.wait_healthy(C.T_BOOT)
         a.ensure_table(al)
-        sites.append(with_repo(standby_of(a, prefix="tandem-it-sbkB-")))
+        sites.append(C.with_repository(standby_of(a, prefix="tandem-it-sbkB-")))
         b = sites[1]
         b.start()
         bl = wait_standby_site(b)

@@ -50,15 +50,9 @@ def fake_bin(base):
 
 def site_a():
     a = C.Cluster(n=1, name_prefix="a", prefix="tandem-it-fbrA-", sites=("A",))
-    a.repo = a.base / "repo"
-    a.repo.mkdir(mode=0o750)
-    shutil.chown(a.repo, "postgres", "postgres")
     a.bin = fake_bin(a.base)
-    a.yaml_extra = f"backup:\n  pgbackrest:\n    repo1-path: {a.repo}\n"
-    a.pg_extra = f"  bin_dir: {a.bin}\n  create_replica_methods: [pgbackrest, basebackup]\n"
-    for m in a.members:
-        m.write_config()
-    return a
+    return C.with_repository(
+        a, f"  bin_dir: {a.bin}\n  create_replica_methods: [pgbackrest, basebackup]\n")
 
 
 def full_backup(a, m):
