@@ -110,7 +110,10 @@ def src():
     gen = serve(cl)
     next(gen)
     try:
-        s.pgbackrest(cl.scope, "stanza-create")
+        # tandemd creates the stanza itself (backup: is on); a stanza-create of our own could
+        # meet its half-written one ("archive.info exists but backup.info is missing").
+        wait_until(lambda: f"stanza {cl.scope} checked" in s.m.log(), T_CHANGE,
+                   "tandemd's stanza, created and checked")
         s.m.query("CREATE TABLE IF NOT EXISTS t (v text, at timestamptz DEFAULT now())")
         s.pgbackrest(cl.scope, "backup", "--type=full")
         yield s
