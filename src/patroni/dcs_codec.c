@@ -561,6 +561,7 @@ int dcs_view_apply(dcs_view *v, const char *key, size_t key_len, const char *val
 		free(v->sysid);
 		v->initialized = true;
 		v->sysid = NULL;
+		v->initialize_lease = lease;
 		if (dcs_has_nul(value, value_len)) {
 			err_set(err, "initialize: NUL byte in the value");
 			rc = -1;
@@ -615,6 +616,7 @@ void dcs_view_delete(dcs_view *v, const char *key, size_t key_len)
 		free(v->sysid);
 		v->sysid = NULL;
 		v->initialized = false;
+		v->initialize_lease = 0;
 	} else if (!strcmp(rel, "leader")) {
 		leader_clear(v);
 	} else if (!strcmp(rel, "config")) {

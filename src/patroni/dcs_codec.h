@@ -128,6 +128,7 @@ typedef struct dcs_view {
 
 	bool initialized;
 	char *sysid;
+	int64_t initialize_lease; /* the lease its bootstrapper races with; 0 once initialized */
 
 	char *leader; /* NULL: no leader key */
 	int64_t leader_mod_revision, leader_lease;

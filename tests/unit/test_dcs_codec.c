@@ -107,6 +107,7 @@ static void test_patroni_cluster(void **state)
 	load_patroni_cluster(&v);
 	assert_true(v.initialized);
 	assert_string_equal(v.sysid, "7301312345678901234");
+	assert_int_equal(v.initialize_lease, 0); /* Patroni's: no lease */
 	assert_true(v.has_config && v.config.valid);
 	assert_int_equal(v.config.ttl, 30);
 	assert_int_equal(v.config.loop_wait, 10);
@@ -218,8 +219,14 @@ static void test_patroni_cluster_deletes(void **state)
 	dcs_view_delete(&v, P "sync", strlen(P "sync"));
 	assert_false(v.has_sync);
 	assert_int_equal(v.nsync_standby, 0);
+	/* tandem's bootstrap race: the key on the winner's lease, until the system id replaces it
+	 */
+	ok(&v, P "initialize", "", 30, 4242);
+	assert_true(v.initialized);
+	assert_int_equal(v.initialize_lease, 4242);
 	dcs_view_delete(&v, P "initialize", strlen(P "initialize"));
 	assert_false(v.initialized);
+	assert_int_equal(v.initialize_lease, 0);
 	dcs_view_delete(&v, P "config", strlen(P "config"));
 	assert_false(v.has_config);
 	dcs_view_delete(&v, P "failsafe", strlen(P "failsafe"));

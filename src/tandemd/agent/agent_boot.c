@@ -42,6 +42,12 @@ static void boot_moved(agent *a, bool ok)
 			free(moved);
 		}
 	}
+	/* Given back only when it is still ours: our lease lapsed during the bootstrap, and another
+	 * member may have taken it since. */
+	if (!agent_boot_race_is_ours(a)) {
+		boot_cleanup_done(DCS_OK, NULL, a);
+		return;
+	}
 	dcs_delete_key(a->dcs, "initialize", boot_cleanup_done, a);
 }
 
@@ -128,8 +134,9 @@ static void boot_roles_done(const char *const *row, int ncols, const char *err, 
 	}
 	free(a->sysid);
 	a->sysid = xstrdup(row[0]);
-	if (!dcs_lease_id(a->dcs)) {
-		agent_boot_fail(a, "taking the leader key", "no lease");
+	const char *why = agent_boot_race_lost(a);
+	if (why) {
+		agent_boot_fail(a, "taking the leader key", why);
 		return;
 	}
 	dcs_acquire_leader(a->dcs, boot_leader, a);
@@ -202,9 +209,35 @@ static void on_initdb(pgctl *pc, bool ok, const char *tail, void *ud)
 	boot_start(a);
 }
 
+bool agent_boot_race_is_ours(const agent *a)
+{
+	const dcs_view *v = dcs_get_view(a->dcs);
+	return v->initialized && v->initialize_lease && v->initialize_lease == dcs_lease_id(a->dcs);
+}
+
+const char *agent_boot_race_lost(const agent *a)
+{
+	if (!dcs_lease_id(a->dcs))
+		return "no lease";
+	/* The key went with a lease that lapsed while we bootstrapped: another member may be
+	 * bootstrapping a cluster of its own now, and only one may lead. */
+	if (!agent_boot_race_is_ours(a))
+		return "the initialize key is no longer on our lease (it lapsed during the "
+		       "bootstrap)";
+	return NULL;
+}
+
 static void boot_initialized(dcs_result r, const char *error, void *ud)
 {
 	agent *a = ud;
+	/* A lost answer: the key written with our lease, but a timeout, then "the compare did not
+	 * hold" when asked again. The key is ours: we won. */
+	if (r != DCS_OK && agent_boot_race_is_ours(a)) {
+		log_info(
+		    "the initialize key holds our lease: our earlier attempt took it (its answer "
+		    "was lost)");
+		r = DCS_OK;
+	}
 	if (r != DCS_OK) {
 		log_info("another member initializes the cluster (%s)",
 		         error ? error : dcs_result_name(r));

@@ -44,6 +44,10 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 	ha_inputs_from_view(v, members, in);
 	/* Before the cluster has a config, a member born a standby cluster already is one. */
 	in->cl.standby_cluster = agent_is_standby_cluster(a);
+	/* The initialize key on our own lease is our bootstrap, not another member's: one whose
+	 * answer never reached us (agent_boot.c takes it up again). */
+	if (agent_boot_race_is_ours(a))
+		in->cl.initialized = false;
 	/* The DCS config's timings stay the effective configuration (a->hc). */
 	if (in->cfg.loop_wait_ms != a->hc.loop_wait_ms ||
 	    in->cfg.retry_timeout_ms != a->hc.retry_timeout_ms)

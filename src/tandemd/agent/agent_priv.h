@@ -178,6 +178,10 @@ const dcs_member *agent_best_candidate(agent *a, const char *only);
 void agent_abort_patches(agent *a);
 
 /* agent_boot.c */
+/* The initialize key is on our lease: our bootstrap race, won (agent_boot.c). */
+bool agent_boot_race_is_ours(const agent *a);
+/* Why a bootstrap may not take the leader key (no lease, the race key no longer ours); NULL. */
+const char *agent_boot_race_lost(const agent *a);
 /* A failed bootstrap: PostgreSQL stopped, new data moved aside, `initialize` given back. */
 void agent_boot_fail(agent *a, const char *what, const char *err);
 /* The cluster's first `config` (JSON text, caller frees). */

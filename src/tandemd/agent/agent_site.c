@@ -200,8 +200,9 @@ static void site_boot_config(dcs_result r, const char *error, void *ud)
 		               error ? error : dcs_result_name(r));
 		return;
 	}
-	if (!dcs_lease_id(a->dcs)) {
-		site_boot_fail(a, "taking the leader key", "no lease");
+	const char *why = agent_boot_race_lost(a);
+	if (why) {
+		site_boot_fail(a, "taking the leader key", why);
 		return;
 	}
 	dcs_acquire_leader(a->dcs, site_boot_leader, a);
