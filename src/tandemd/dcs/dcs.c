@@ -434,10 +434,13 @@ void dcs_take_initialize(dcs *d, const char *sysid, dcs_cb cb, void *ud)
 {
 	op *o = op_new(d, OP_TXN, cb, NULL, ud);
 	etcd_compare cmp = {.key = d->init_key, .target = ETCD_CMP_VERSION, .number = 0};
-	/* On our lease while we bootstrap: if we die first, the key goes with it; and an answer
-	 * lost on the way back (the write done, a timeout seen) is known ours by its lease.
-	 * Written again without a lease once the cluster is initialized. */
-	etcd_op put = {.kind = ETCD_OP_PUT, .key = d->init_key, .value = sysid, .lease = d->lease};
+	/* The empty placeholder of a bootstrap race is on our lease: if we die first, the key goes
+	 * with it; and an answer lost on the way back (the write done, a timeout seen) is known
+	 * ours by its lease. A system identifier is for good (written again so after a race). */
+	etcd_op put = {.kind = ETCD_OP_PUT,
+	               .key = d->init_key,
+	               .value = sysid,
+	               .lease = sysid && *sysid ? 0 : d->lease};
 	op_started(o, etcd_txn(d->e, &cmp, 1, &put, 1, NULL, 0, d->timeout_ms, on_done, o));
 }
 

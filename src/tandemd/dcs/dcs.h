@@ -75,6 +75,7 @@ void dcs_acquire_leader(dcs *d, dcs_cb cb, void *ud);
 /* The keep-alive's send time is passed on, as for dcs_lease_keepalive. */
 void dcs_renew_leader(dcs *d, dcs_keepalive_cb cb, void *ud);
 void dcs_release_leader(dcs *d, dcs_cb cb, void *ud);
+/* An empty sysid (a bootstrap's race) is written on our lease; a system identifier, with none. */
 void dcs_take_initialize(dcs *d, const char *sysid, dcs_cb cb, void *ud);
 
 /* members/<name> with our lease (DCS_LOST without a lease). */
