@@ -189,9 +189,17 @@ static void on_fork_info(agent *a, const job_result *r)
 	if (!set) {
 		void (*done)(agent *, bool) = b->restored;
 		b->restored = NULL;
-		log_error("failback: no backup of stanza %s ended before the fork at %X/%X on "
-		          "timeline %lld: a delta restore cannot be used",
-		          b->stanza, (unsigned)(lsn >> 32), (unsigned)lsn, (long long)tli);
+		if (r->status != 0) {
+			char *d = job_describe(r);
+			log_error("failback: pgbackrest info: %s: a delta restore cannot be used",
+			          d);
+			free(d);
+		} else {
+			log_error(
+			    "failback: no backup of stanza %s ended before the fork at %X/%X on "
+			    "timeline %lld: a delta restore cannot be used",
+			    b->stanza, (unsigned)(lsn >> 32), (unsigned)lsn, (long long)tli);
+		}
 		agent_backup_restore_forget(a);
 		b->st.restore_failures++;
 		done(a, false);
