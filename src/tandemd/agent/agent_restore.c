@@ -152,6 +152,18 @@ static int clear_stale_pid(agent *a, char **err)
 	return r;
 }
 
+/* The restore cannot run: the marker goes, `done` hears of it; `counted` as a failed restore. */
+static void restore_not_run(agent *a, bool counted)
+{
+	agent_backup *b = a->backup;
+	void (*done)(agent *, bool) = b->restored;
+	b->restored = NULL;
+	agent_backup_restore_forget(a);
+	if (counted)
+		b->st.restore_failures++;
+	done(a, false);
+}
+
 /* pgbackrest restore --delta --type=standby [--set=LABEL] */
 static void start_restore(agent *a, const char *set)
 {
@@ -164,13 +176,9 @@ static void start_restore(agent *a, const char *set)
 	         b->stanza, set ? " --set=" : "", set ? set : "");
 	if (agent_backup_run(a, "restore", args, set ? 3 : 2, true, RESTORE_TIMEOUT_MS, on_restore,
 	                     &e) != 0) {
-		void (*done)(agent *, bool) = b->restored;
-		b->restored = NULL;
 		log_error("pgbackrest restore: %s", e);
 		free(e);
-		agent_backup_restore_forget(a);
-		b->st.restore_failures++;
-		done(a, false);
+		restore_not_run(a, true);
 	}
 	free(opt_set);
 }
@@ -187,8 +195,6 @@ static void on_fork_info(agent *a, const job_result *r)
 	if (r->status == 0 && agent_site_fork(a, &lsn, &tli))
 		set = pgbr_info_backup_before(r->out, b->stanza, lsn);
 	if (!set) {
-		void (*done)(agent *, bool) = b->restored;
-		b->restored = NULL;
 		if (r->status != 0) {
 			char *d = job_describe(r);
 			log_error("failback: pgbackrest info: %s: a delta restore cannot be used",
@@ -200,9 +206,7 @@ static void on_fork_info(agent *a, const job_result *r)
 			    "timeline %lld: a delta restore cannot be used",
 			    b->stanza, (unsigned)(lsn >> 32), (unsigned)lsn, (long long)tli);
 		}
-		agent_backup_restore_forget(a);
-		b->st.restore_failures++;
-		done(a, false);
+		restore_not_run(a, true);
 		return;
 	}
 	log_info("failback: restoring backup %s, the newest that ended before the fork at %X/%X",
@@ -238,11 +242,9 @@ void agent_backup_restore(agent *a, void (*done)(agent *a, bool ok))
 	}
 	static const char *const args[] = {"--output=json"};
 	if (agent_backup_run(a, "info", args, 1, true, RESTORE_INFO_MS, on_fork_info, &e) != 0) {
-		b->restored = NULL;
 		log_error("pgbackrest info: %s", e);
 		free(e);
-		agent_backup_restore_forget(a);
-		done(a, false);
+		restore_not_run(a, false);
 	}
 }
 
