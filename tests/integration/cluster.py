@@ -823,3 +823,18 @@ def healthy_cluster(*args, prepare=None, **kwargs):
     yield c
     problems = c.cleanup()
     assert not problems, "\n\n".join(problems)
+
+
+@contextlib.contextmanager
+def logged_and_cleaned(sites):
+    """Prints every log of `sites` (a list of clusters, which the body may still append to) if
+    the body fails; cleans them all up; fails on what the cleanup found."""
+    try:
+        yield
+    except BaseException:
+        for site in sites:
+            print(site.logs())
+        raise
+    finally:
+        problems = [p for site in sites for p in site.cleanup()]
+    assert not problems, "\n\n".join(problems)

@@ -14,6 +14,7 @@ import urllib.request
 
 
 import cluster as C
+from cluster import logged_and_cleaned  # noqa: F401 (used by the other site tests)
 from conftest import wait_until
 
 
@@ -66,21 +67,6 @@ def wait_row_everywhere(site, value, timeout=C.T_CHANGE):
 
 def never_writable(site):
     assert not [m.name for m in site.members if m.writable()], f"writable in {site.scope}"
-
-
-@contextlib.contextmanager
-def logged_and_cleaned(sites):
-    """Prints every log of `sites` (a list the body may still append to) if the body fails;
-    cleans them all up; fails on what the cleanup found."""
-    try:
-        yield
-    except BaseException:
-        for site in sites:
-            print(site.logs())
-        raise
-    finally:
-        problems = [p for site in sites for p in site.cleanup()]
-    assert not problems, "\n\n".join(problems)
 
 
 def standby_of(a, n=1, prefix="tandem-it-siteB-", **kwargs):

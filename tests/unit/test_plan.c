@@ -27,6 +27,7 @@ typedef struct plan_case {
 	int64_t timeline, leader_timeline;
 	bool forked, was_primary;
 	const char *unfinished;
+	bool foreign; /* another cluster's data */
 	/* DCS */
 	bool dcs_down;
 	const char *leader;
@@ -117,6 +118,32 @@ static const plan_case cases[] = {
      .leader = "m1",
      .unfinished = "a pg_rewind did not finish",
      .want = HA_MOVE_ASIDE,
+     UNCHECKED},
+    {.name = "2: a bootstrap killed before the cluster was initialized with it: move aside",
+     .pg = HA_PG_STOPPED,
+     .leader = "m2",
+     .unfinished = "a bootstrap did not finish",
+     .want = HA_MOVE_ASIDE,
+     UNCHECKED},
+    {.name = "2: another cluster's data (its system identifier) is never started",
+     .pg = HA_PG_CRASHED,
+     .leader = "m1",
+     .foreign = true,
+     .want = HA_WAIT,
+     UNCHECKED},
+    {.name = "2: ... not even without a leader",
+     .pg = HA_PG_STOPPED,
+     .foreign = true,
+     .want = HA_WAIT,
+     UNCHECKED},
+    {.name = "2: ... until an operator asks to reinitialize: moved aside, the leader cloned",
+     .pg = HA_PG_STOPPED,
+     .leader = "m1",
+     .foreign = true,
+     .requests = HA_REQ_REINIT,
+     .want = HA_REINIT,
+     .want_target = "m1",
+     .want_done = HA_REQ_REINIT,
      UNCHECKED},
     {.name = "2: never while PostgreSQL runs",
      .pg = HA_PG_REPLICA,
@@ -490,6 +517,7 @@ static void inputs_of(const plan_case *c, ha_inputs *in, const char **sync)
 	in->was_primary = c->was_primary;
 	in->others_running = c->others_running;
 	in->unfinished_data = c->unfinished;
+	in->foreign_data = c->foreign;
 	in->config_rev = c->config_rev;
 	in->streaming = c->streaming;
 	in->timeline = c->timeline;

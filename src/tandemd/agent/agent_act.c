@@ -61,12 +61,18 @@ static void on_exited(pgctl *pc, bool asked, int64_t status, int sig, void *ud)
 {
 	agent *a = ud;
 	(void)pc;
+	bool was_ready = a->pg_ready;
 	a->pg_ready = false;
 	a->query_ok = false;
 	if (!asked) {
 		a->pg_crashed = true;
 		log_error("PostgreSQL exited unexpectedly (status %" PRId64 ", signal %d)", status,
 		          sig);
+		/* It never became ready: starting it again at once would fail the same way (its
+		 * log says why), a few times a second. A crash of a running server is restarted
+		 * at once. */
+		if (!was_ready)
+			ha_memory_failed(&a->mem, &a->hc, clock_mono_ms());
 	}
 	agent_step_fn fn = a->on_exit_step;
 	a->on_exit_step = NULL;

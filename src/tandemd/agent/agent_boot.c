@@ -1,12 +1,15 @@
 /* Bootstrap: the winner of the `initialize` race runs initdb (or adopts data it finds), starts
  * PostgreSQL, creates the replication and rewind roles, takes the leader key and writes the
  * cluster's first `config`. A failure moves the data aside and gives `initialize` back. */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent_priv.h"
 #include "bootstrap_options.h"
@@ -14,6 +17,51 @@
 #include "dyn_config.h"
 #include "log.h"
 #include "strbuf.h"
+
+/* ---- the note of a bootstrap in progress ---- */
+
+static char *boot_marker(const agent *a)
+{
+	return xasprintf("%s.bootstrapping", a->s->data_dir);
+}
+
+void agent_boot_mark(agent *a, const char *how)
+{
+	a->boot_ran_initdb = true;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char *text = xasprintf("a bootstrap (%s) started by tandemd at %s, not finished: the "
+	                       "cluster was never initialized with this data\n",
+	                       how, ts);
+	char *p = boot_marker(a), *e = NULL;
+	if (pgctl_write_file_(p, text, strlen(text), &e) != 0) {
+		log_warning("%s (a bootstrap cut short would leave data no cluster knows)", e);
+		free(e);
+	}
+	free(p);
+	free(text);
+}
+
+void agent_boot_forget(agent *a)
+{
+	a->boot_ran_initdb = false;
+	char *p = boot_marker(a);
+	if (unlink(p) != 0 && errno != ENOENT)
+		log_warning("removing %s: %s", p, strerror(errno));
+	free(p);
+}
+
+bool agent_boot_interrupted(const agent *a)
+{
+	char *p = boot_marker(a);
+	struct stat st;
+	bool there = lstat(p, &st) == 0;
+	free(p);
+	return there;
+}
 
 /* ---- bootstrap ---- */
 
@@ -34,13 +82,16 @@ static void boot_moved(agent *a, bool ok)
 	char *moved = NULL, *e = NULL;
 	if (a->boot_ran_initdb && agent_has_data(a)) {
 		if (pgctl_move_aside(a->pc, &moved, &e) != 0) {
-			log_error("%s", e);
+			log_error("%s", e); /* the note stays: the plan moves it aside later */
 			free(e);
 		} else {
 			log_warning("the failed bootstrap's data directory was moved aside to %s",
 			            moved);
 			free(moved);
+			agent_boot_forget(a);
 		}
+	} else {
+		agent_boot_forget(a);
 	}
 	/* Given back only when it is still ours: our lease lapsed during the bootstrap, and another
 	 * member may have taken it since. */
@@ -65,6 +116,7 @@ static void boot_put_done(dcs_result r, const char *error, void *ud)
 		log_warning("bootstrap: writing a key: %s", error ? error : dcs_result_name(r));
 	if (--a->boot_puts == 0) {
 		log_info("bootstrap complete: the cluster is initialized, this member leads");
+		agent_boot_forget(a);
 		agent_action_done(a);
 	}
 }
@@ -260,7 +312,7 @@ static void boot_initialized(dcs_result r, const char *error, void *ud)
 	}
 	log_info("won the initialize race: running initdb");
 	a->doing = "initializing new cluster";
-	a->boot_ran_initdb = true;
+	agent_boot_mark(a, "initdb");
 	const tandemd_settings *s = a->s;
 	pgctl_initdb_opts o = {.superuser = a->su_user,
 	                       .password = s->superuser_password,

@@ -244,7 +244,7 @@ static void on_info(const job_result *r, void *ud)
 	log_info("bootstrap: restoring stanza %s (--type=%s%s%s) into %s",
 	         a->s->bootstrap_pgbackrest_stanza, t.type, t.target ? " --target=" : "",
 	         t.target ? t.target : "", a->s->data_dir);
-	a->boot_ran_initdb = true; /* from here, what is in the data directory is ours */
+	agent_boot_mark(a, "a restore"); /* from here, what is in the data directory is ours */
 	int rc = run_pgbackrest(a, a->s->bootstrap_pgbackrest_stanza, "restore", args, nargs, 0,
 	                        on_restored, &e);
 	pgbr_argv_free(args);

@@ -35,6 +35,7 @@ ha_member *agent_inputs(agent *a, ha_inputs *in)
 	if (in->was_primary)
 		a->primary_data = true; /* kept until a failback has copied its WAL aside */
 	in->unfinished_data = a->unfinished_data;
+	in->foreign_data = a->foreign_data && !pgctl_running(a->pc);
 	in->streaming = a->walreceiver && !strcmp(a->walreceiver, "streaming");
 	in->timeline = a->st.timeline;
 	in->sync_settling = in->now_ms < a->sync_settle_until_ms && !agent_sync_settled(a);

@@ -42,7 +42,8 @@ void agent_move_aside_unfinished(agent *a, const char *why)
 		log_warning("%s: %s: moved aside to %s; cloning afresh", a->s->data_dir, why,
 		            moved);
 		free(moved);
-		agent_backup_restore_forget(a); /* it was about the directory moved aside */
+		agent_backup_restore_forget(a); /* they were about the directory moved aside */
+		agent_boot_forget(a);
 	} else {
 		log_error("%s", e);
 		free(e);
@@ -430,6 +431,14 @@ static void on_controldata(bool ok, const char *out, const char *moved, void *ud
 		free(a->sysid);
 		a->sysid = xstrdup(a->ctl.sysid);
 	}
+	/* Patroni stops on "system ID mismatch"; the plan keeps such data stopped (rule 2). */
+	const char *cluster = dcs_get_view(a->dcs)->sysid;
+	bool foreign = a->ctl_ok && cluster && *cluster && strcmp(cluster, a->ctl.sysid) != 0;
+	if (foreign && !a->foreign_data)
+		log_error("%s belongs to another cluster: its system identifier is %s, the "
+		          "cluster's %s",
+		          a->s->data_dir, a->ctl.sysid, cluster);
+	a->foreign_data = foreign;
 	gather_end(g);
 }
 
@@ -461,14 +470,20 @@ void agent_gather(agent *a, void (*done)(agent *a))
 		 * repair; pg_basebackup writes global/pg_control last, so a copy cut short lacks
 		 * it. */
 		a->unfinished_data = NULL;
+		if (!agent_has_data(a))
+			agent_boot_forget(a); /* a note of no data: nothing to move aside */
 		if (agent_has_data(a) && pgctl_rewind_interrupted(a->pc))
 			a->unfinished_data = "a pg_rewind did not finish";
 		else if (agent_has_data(a) && agent_backup_restore_interrupted(a))
 			a->unfinished_data = "a pgbackrest restore did not finish";
+		else if (agent_has_data(a) && agent_boot_interrupted(a))
+			a->unfinished_data = "a bootstrap did not finish (the cluster was never "
+			                     "initialized with this data)";
 		else if (agent_has_data(a) && !has_control_file(a))
 			a->unfinished_data = "no global/pg_control (an interrupted copy)";
 		if (!agent_has_data(a) || a->unfinished_data) {
 			a->ctl_ok = false;
+			a->foreign_data = false;
 			gather_end(g);
 			return;
 		}

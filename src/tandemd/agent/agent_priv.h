@@ -67,6 +67,8 @@ struct agent {
 	char *upstream; /* the member named in primary_conninfo */
 	/* Why the data directory cannot be trusted (an interrupted tool); NULL: it can. */
 	const char *unfinished_data;
+	/* The stopped data's system identifier is not the cluster's (`initialize`). */
+	bool foreign_data;
 	int64_t rewind_from_timeline; /* our timeline when the last rewind started (0: unknown) */
 	bool became_leader_pending;   /* promoted: publish history, slots, delete failover */
 	bool site_promotion;          /* ...from following the primary site: a site promotion */
@@ -182,8 +184,6 @@ void agent_abort_patches(agent *a);
 bool agent_boot_race_is_ours(const agent *a);
 /* Why a bootstrap may not take the leader key (no lease, the race key no longer ours); NULL. */
 const char *agent_boot_race_lost(const agent *a);
-/* A failed bootstrap: PostgreSQL stopped, new data moved aside, `initialize` given back. */
-void agent_boot_fail(agent *a, const char *what, const char *err);
 /* The cluster's first `config` (JSON text, caller frees). */
 char *agent_bootstrap_config(const tandemd_settings *s);
 
@@ -340,6 +340,15 @@ void agent_act_bootstrap(agent *a);
 void agent_boot_fail(agent *a, const char *what, const char *err);
 /* The new primary runs: roles, the leader key, `initialize` and `config`. */
 void agent_boot_ready(agent *a, bool ok);
+/* The data directory is this bootstrap's from here on (initdb, a copy of the primary site, a
+ * restore): a note beside it says so until the cluster is initialized with it. A member killed
+ * before that finds the note, and the plan moves the data aside (rule 2) instead of starting
+ * data whose system identifier no cluster holds. */
+void agent_boot_mark(agent *a, const char *how);
+/* The note is gone: the bootstrap finished, or its data was moved aside. */
+void agent_boot_forget(agent *a);
+/* A note left by a bootstrap that did not finish (read while PostgreSQL is stopped). */
+bool agent_boot_interrupted(const agent *a);
 
 /* agent_boot_backup.c: bootstrap.method pgbackrest (restore, recover, promote, then
  * agent_boot_ready). */

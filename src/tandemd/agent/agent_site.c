@@ -173,6 +173,7 @@ static void site_boot_put(dcs_result r, const char *error, void *ud)
 	if (--a->boot_puts == 0) {
 		log_info(
 		    "bootstrap complete: a standby cluster, this member is its standby leader");
+		agent_boot_forget(a);
 		agent_action_done(a);
 	}
 }
@@ -273,7 +274,7 @@ void agent_site_bootstrap(agent *a)
 	}
 	log_info("won the initialize race: a standby cluster, copying the primary site (%s)",
 	         up->host);
-	a->boot_ran_initdb = true; /* a failed copy is moved aside, as a failed initdb */
+	agent_boot_mark(a, "a copy of the primary site"); /* moved aside if it fails */
 	pgctl_clone_opts o = {.bin_dir = a->s->bin_dir,
 	                      .from = up,
 	                      .timeout_ms = 24 * 3600 * 1000,

@@ -154,10 +154,18 @@ static ha_step plan(const ha_inputs *in, const ha_memory *mem, ha_memory *next)
 	/* 1. Safety first. */
 	if (d.action == HA_DEMOTE || d.action == HA_RELEASE_LEADER || d.action == HA_DEMOTE_SITE)
 		return step(d.action, d.target, d.reason);
-	/* 2. Data an interrupted tool left. */
+	/* 2. Data an interrupted tool left, or another cluster's. */
 	bool running = lo.pg == HA_PG_PRIMARY || lo.pg == HA_PG_REPLICA || lo.pg == HA_PG_STARTING;
 	if (in->unfinished_data && !running)
 		return step(HA_MOVE_ASIDE, NULL, in->unfinished_data);
+	if (in->foreign_data && !running) {
+		if ((in->requests & HA_REQ_REINIT) && operator_request(in, &cl, &s))
+			return s;
+		return step(HA_WAIT, NULL,
+		            "the data directory belongs to another cluster (its system identifier "
+		            "is not the cluster's): not starting it; tandemctl reinit moves it "
+		            "aside and clones");
+	}
 	/* 3. A changed cluster configuration: the first one seen is written when PostgreSQL
 	 * starts. */
 	if (in->config_rev && in->config_rev != mem->applied_config_rev) {

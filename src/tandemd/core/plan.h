@@ -13,7 +13,8 @@
  * The rules, in the order the plan applies them (each a row of tests/unit/test_ha.c):
  *   1. safety (SPEC §3 rules 1, 2): a primary without the key or a safe lease stops writing;
  *      a leader that cannot keep PostgreSQL up releases the key. Nothing below comes first.
- *   2. a data directory an interrupted tool left is moved aside (never started, never deleted).
+ *   2. a data directory an interrupted tool left is moved aside (never started, never deleted);
+ *      one of another cluster (its system identifier) is never started.
  *   3. a changed cluster configuration is applied (PostgreSQL's files rewritten, reloaded).
  *   4. the leader clears a failover key that is not in force (stale, or naming a member that
  *      does not run).
@@ -79,6 +80,9 @@ typedef struct ha_inputs {
 	/* Why the data directory cannot be trusted (an interrupted pg_rewind or copy); NULL: it
 	 * can. Only looked at while PostgreSQL does not run. */
 	const char *unfinished_data;
+	/* Stopped data whose system identifier is not the cluster's (another cluster's data).
+	 * Never started; an operator's reinitialize moves it aside. */
+	bool foreign_data;
 	/* The DCS config's revision; 0: no config key. */
 	int64_t config_rev;
 	/* Replica: its WAL receiver streams; its timeline; the leader's timeline (0: unknown). */
