@@ -21,6 +21,7 @@ import json
 import os
 import pathlib
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -66,11 +67,29 @@ def wait_until(pred, timeout, what="a condition", interval=0.02):
         time.sleep(interval)
 
 
+_ports_given = set()
+_port_random = random.Random(os.getpid() ^ time.time_ns())
+
+
 def free_port(host="127.0.0.1"):
+    """A port nothing listens on now, and never one this process handed out before: a server
+    binds its port only when it starts, and the same free port could be offered twice meanwhile
+    (CI saw a member's PostgreSQL given its etcd's port). From 10000-19999: below the kernel's
+    ephemeral range (32768-60999), so that no client connection's own port takes it in the
+    meantime, and apart from test_demo's ranges (20000-32000)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        port = _port_random.randrange(10000, 20000)
+        if port in _ports_given:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise OSError("no free port in 10000-19999")
 
 
 def ipv6_loopback_available():

@@ -20,18 +20,14 @@ import time
 
 import pytest
 
+from conftest import free_port
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("TANDEM_BUILD", ROOT / "build"))
 CLI = BUILD / "src" / "tandemctl" / "haproxy_config_render_cli"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FakeRest:
