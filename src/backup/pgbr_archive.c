@@ -177,6 +177,16 @@ bool pgbr_continuity_check(const pgbr_continuity *c, const char *listing, char *
 	return ok;
 }
 
+bool pgbr_continuity_own_segment(const pgbr_continuity *c, const char *listing, char out[25])
+{
+	static const char *const full[] = {"-", NULL};
+	const char *seg = !c->last_partial ? c->last : c->before;
+	if (!seg[0] || listed(listing, seg, full))
+		return false;
+	memcpy(out, seg, 25);
+	return true;
+}
+
 char *pgbr_continuity_filter(const pgbr_continuity *c)
 {
 	strbuf sb = STRBUF_INIT;

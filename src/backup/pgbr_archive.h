@@ -63,6 +63,13 @@ int pgbr_continuity_files(const char *history, int64_t timeline, uint64_t seg_si
  * line (caller frees; NULL when nothing is). */
 bool pgbr_continuity_check(const pgbr_continuity *c, const char *listing, char **missing);
 
+/* The complete segment of the parent timeline that `c` names and the listing lacks, into `out`
+ * (25 bytes); false when there is none. The new primary holds it whole in its pg_wal (it
+ * replayed past its end: the switch is at or after that end) and may push it itself: a primary
+ * killed before archiving its last full segment leaves it nowhere else, and PostgreSQL archives
+ * only a ".partial" of a segment the switch is inside. */
+bool pgbr_continuity_own_segment(const pgbr_continuity *c, const char *listing, char out[25]);
+
 /* A regular expression that matches the files `c` names (for repo-ls --filter; caller frees). */
 char *pgbr_continuity_filter(const pgbr_continuity *c);
 

@@ -18,6 +18,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -167,11 +168,26 @@ def test_continuity_across_switchover_and_failover(cluster):
     check_continuity(c, new, tl)
     c.wait_healthy()
 
-    # A failover: the leader's node dies.
+    # A failover: the leader's node dies right after closing a segment that its archiver never
+    # pushed (stopped here; CI saw a `pgbackrest check`'s WAL switch and then the kill do it).
+    # Nobody else archives that segment: the new leader pushes its own copy.
     tl = new.patroni()["timeline"]
+    archiver = [r[0] for r in new.query(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'")]
+    for pid in archiver:
+        os.kill(pid, signal.SIGSTOP)
+    new.frozen += archiver
+    closed = switch_wal(new)
+    end = new.query("SELECT pg_current_wal_lsn()::text")[0][0]
+    for m in c.members:
+        if m is not new:
+            wait_until(lambda m=m: m.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                           (end,))[0][0], T_CHANGE, f"{m.name} replaying {end}")
     new.kill_node()
     nxt = c.wait_leader(not_name=new.name)
     check_continuity(c, nxt, tl)
+    assert closed in repo_segments(c)
+    assert "pushing our copy" in nxt.log(), backup_lines(nxt)
     new.start()
     c.wait_healthy()
 

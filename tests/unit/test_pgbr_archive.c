@@ -169,6 +169,11 @@ static void test_continuity(void **state)
 	assert_false(pgbr_continuity_check(&c, gap, &missing));
 	assert_string_equal(missing, "00000003.history, 000000020000000000000007 (or .partial)");
 	free(missing);
+	/* A switch inside segment 7: PostgreSQL archives its .partial; ours to push is 6. */
+	char own[25];
+	assert_false(pgbr_continuity_own_segment(&c, gap, own));
+	assert_true(pgbr_continuity_own_segment(&c, "15-1/00000003.history\n", own));
+	assert_string_equal(own, "000000020000000000000006");
 	char *f = pgbr_continuity_filter(&c);
 	assert_string_equal(f, "(00000003\\.history|000000020000000000000007|"
 	                       "000000020000000000000006)");
@@ -186,6 +191,10 @@ static void test_continuity(void **state)
 	    &c, "00000002.history\n000000010000000000000008.partial-x\n", NULL));
 	assert_true(
 	    pgbr_continuity_check(&c, "00000002.history\n000000010000000000000008-x\n", NULL));
+	/* ...which the new primary pushes itself when the old one died before archiving it. */
+	assert_true(pgbr_continuity_own_segment(&c, "00000002.history\n", own));
+	assert_string_equal(own, "000000010000000000000008");
+	assert_false(pgbr_continuity_own_segment(&c, "000000010000000000000008-x\n", own));
 	assert_int_equal(pgbr_continuity_files("# nothing\n", 2, seg, &c, &err), -1);
 	free(err);
 }

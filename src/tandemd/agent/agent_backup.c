@@ -379,6 +379,7 @@ void agent_backup_promoted(agent *a, int64_t timeline, bool site)
 	b->cont_timeline = timeline;
 	b->cont_deadline_ms = clock_mono_ms() + CONTINUITY_WINDOW_MS;
 	b->cont_next_ms = 0;
+	b->cont_pushed = false;
 	log_info("backups: checking archive continuity into timeline %" PRId64 " (within %d s)",
 	         timeline, CONTINUITY_WINDOW_MS / 1000);
 }
@@ -399,16 +400,69 @@ static void continuity_verdict(agent_backup *b, bool ok, const char *why)
 	b->cont_timeline = 0;
 }
 
+static void on_own_push(agent *a, const job_result *r)
+{
+	agent_backup *b = a->backup;
+	if (r->status == 0 && !r->timed_out) {
+		log_info(
+		    "backups: pushed the previous timeline's last full segment from our pg_wal");
+	} else {
+		char *why = job_describe(r);
+		log_error(
+		    "backups: pushing the previous timeline's last full segment from our "
+		    "pg_wal: %s%s",
+		    why,
+		    r->status == PGBR_EXIT_DUPLICATE
+		        ? " (the repository holds another copy of it: two primaries wrote it?)"
+		        : "");
+		free(why);
+	}
+	b->cont_next_ms = 0; /* list again at once */
+}
+
+/* The old primary died before archiving its last full segment (it switched WAL, then was
+ * killed): nobody else archives it, and the archive has a hole before our timeline. We replayed
+ * past its end, so our pg_wal holds it whole: push it ourselves, once. */
+static bool push_own_segment(agent *a, const char *listing)
+{
+	agent_backup *b = a->backup;
+	char seg[25];
+	if (b->cont_pushed || !pgbr_continuity_own_segment(&b->cont, listing, seg))
+		return false;
+	char *path = xasprintf("%s/pg_wal/%s", a->s->data_dir, seg);
+	struct stat st;
+	bool there = stat(path, &st) == 0 && st.st_size == WAL_SEG_SIZE;
+	char *e = NULL;
+	const char *args[] = {"--no-archive-async", path};
+	bool started = there && agent_backup_run(a, "archive-push", args, 2, true, SHORT_JOB_MS,
+	                                         on_own_push, &e) == 0;
+	if (there && !started) {
+		log_warning("backups: pgbackrest archive-push %s: %s", seg, e);
+		free(e);
+	}
+	if (started)
+		log_warning("backups: %s (the previous timeline's last full segment) is not in the "
+		            "repository: pushing our copy",
+		            seg);
+	b->cont_pushed = true;
+	free(path);
+	return started;
+}
+
 static void on_listing(agent *a, const job_result *r)
 {
 	agent_backup *b = a->backup;
 	if (!b->cont_timeline)
 		return;
 	char *missing = NULL;
-	bool ok = r->status == 0 && !r->timed_out &&
-	          pgbr_continuity_check(&b->cont, r->out ? r->out : "", &missing);
+	bool listed = r->status == 0 && !r->timed_out;
+	bool ok = listed && pgbr_continuity_check(&b->cont, r->out ? r->out : "", &missing);
 	if (ok) {
 		continuity_verdict(b, true, NULL);
+		return;
+	}
+	if (listed && push_own_segment(a, r->out ? r->out : "")) {
+		free(missing);
 		return;
 	}
 	char *why = missing ? xasprintf("not in the repository: %s", missing) : job_describe(r);

@@ -31,6 +31,7 @@ typedef struct agent_backup {
 	int64_t cont_timeline; /* a continuity check is due for this timeline; 0: none */
 	uint64_t cont_deadline_ms, cont_next_ms;
 	pgbr_continuity cont;
+	bool cont_pushed; /* we pushed the parent's last full segment ourselves (once a check) */
 
 	uint64_t last_scan_ms;
 	char *logs[2]; /* archive-push's logs, scanned for dropped WAL */
