@@ -120,8 +120,10 @@ def test_scheduled_switchover(healthy):
     assert r.returncode == 2 and "ISO 8601" in r.stderr
 
     delay = 6.0 * SLOW
-    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delay)
-    at_text = at.isoformat(timespec="seconds")
+    # Whole seconds: the time given is the time the switchover is due, not up to 1 s later.
+    at = (datetime.datetime.now(datetime.timezone.utc) +
+          datetime.timedelta(seconds=delay)).replace(microsecond=0)
+    at_text = at.isoformat()
     r = ctl(c, "switchover", "--candidate", target.name, "--scheduled", at_text, "--force")
     assert "scheduled" in r.stdout
     listed = ctl(c, "list").stdout
