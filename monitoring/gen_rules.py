@@ -204,8 +204,11 @@ def backup_rules(t: Timing):
     a = t.a
     return [
         alert("TandemArchiveFailing",
+              # Not while the member has not verified the stanza (a new cluster's first
+              # pushes fail until the leader creates it): TandemBackupStanzaBroken's case.
               "tandem_archive_last_failure_timestamp_seconds > on (scope, name) "
-              "tandem_archive_last_success_timestamp_seconds",
+              "tandem_archive_last_success_timestamp_seconds "
+              "unless on (scope, name) tandem_backup_stanza_ok == 0",
               t.settle, "critical",
               "WAL archiving fails on {{ $labels.scope }}/{{ $labels.name }}",
               "The last archive-push failed and none succeeded since: point-in-time recovery "
