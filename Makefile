@@ -74,8 +74,9 @@ demo: build
 	TANDEM_MONITORING_DIR=$(abspath $(BUILD))/monitoring-demo \
 	  $(BUILD)/src/tandemctl/tandemctl demo $(DEMO_ARGS)
 
-# Alert rules for a cluster's timing (docs/monitoring.md#alerts), and the dashboard; the
-# checked-in files are the defaults: make monitoring-rules TTL=30 LOOP_WAIT=10 SCRAPE_INTERVAL=15
+# Alert rules for a cluster's timing (docs/monitoring.md#alerts), the dashboard, and the
+# Kubernetes PrometheusRule made from the rules; the checked-in files are the defaults:
+# make monitoring-rules TTL=30 LOOP_WAIT=10 SCRAPE_INTERVAL=15
 TTL ?= 30
 LOOP_WAIT ?= 10
 SCRAPE_INTERVAL ?= 15
@@ -83,6 +84,7 @@ monitoring-rules:
 	$(PYTHON) monitoring/gen_rules.py --ttl $(TTL) --loop-wait $(LOOP_WAIT) \
 	  --scrape-interval $(SCRAPE_INTERVAL)
 	$(PYTHON) monitoring/gen_dashboard.py
+	$(PYTHON) deploy/kubernetes/gen-prometheusrule.py
 
 # promtool check/test rules, every alert tested firing and not, the dashboard's PromQL parses.
 monitoring-check: deps
